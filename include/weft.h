@@ -1,0 +1,235 @@
+/*
+ * weft — cross-vendor, cross-datacenter collective communication.
+ *
+ * Public API. Shaped like NCCL so that porting is a rename: ncclX -> weftX.
+ * Every function returns a weftResult_t; on failure a human-readable message is
+ * available from weftGetLastError(comm) (or weftGetLastError(NULL) for calls
+ * that have no communicator yet). The library never exits, aborts or prints to
+ * stdout, and every blocking wait is bounded by the communicator's timeout.
+ *
+ * Full reference: docs/api.md.
+ */
+#ifndef WEFT_H
+#define WEFT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define WEFT_API
+#else
+#define WEFT_API __attribute__((visibility("default")))
+#endif
+
+#define WEFT_MAJOR 0
+#define WEFT_MINOR 1
+#define WEFT_PATCH 0
+/* Encoded as MAJOR*10000 + MINOR*100 + PATCH, as weftGetVersion reports it. */
+#define WEFT_VERSION_CODE (WEFT_MAJOR * 10000 + WEFT_MINOR * 100 + WEFT_PATCH)
+
+/* ------------------------------------------------------------------ */
+/* Results                                                             */
+/* ------------------------------------------------------------------ */
+typedef enum {
+  weftSuccess = 0,
+  weftUnhandledDeviceError = 1, /* a device backend (OpenCL/CUDA) call failed */
+  weftSystemError = 2,          /* an OS call failed (socket, memory, thread) */
+  weftInternalError = 3,        /* a bug in weft: please report it */
+  weftInvalidArgument = 4,      /* bad pointer, dtype, op, root, count or comm */
+  weftInvalidUsage = 5,         /* calls that do not match across ranks, misuse of groups */
+  weftRemoteError = 6,          /* a peer failed or disconnected; message names the peer */
+  weftInProgress = 7,           /* asynchronous operation not complete yet */
+  weftTimeout = 8,              /* a wait exceeded the communicator's timeout */
+  weftAborted = 9,              /* weftCommAbort was called on the communicator */
+  weftNumResults = 10
+} weftResult_t;
+
+/* ------------------------------------------------------------------ */
+/* Data types and reduction operations (NCCL numbering)                */
+/* ------------------------------------------------------------------ */
+typedef enum {
+  weftInt8 = 0,
+  weftChar = 0,
+  weftUint8 = 1,
+  weftInt32 = 2,
+  weftInt = 2,
+  weftUint32 = 3,
+  weftInt64 = 4,
+  weftUint64 = 5,
+  weftFloat16 = 6,
+  weftHalf = 6,
+  weftFloat32 = 7,
+  weftFloat = 7,
+  weftFloat64 = 8,
+  weftDouble = 8,
+  weftBfloat16 = 9,
+  weftNumTypes = 10
+} weftDataType_t;
+
+typedef enum {
+  weftSum = 0,
+  weftProd = 1,
+  weftMax = 2,
+  weftMin = 3,
+  weftAvg = 4, /* sum, then divided by the number of ranks (integer division for integers) */
+  weftNumOps = 5
+} weftRedOp_t;
+
+/* ------------------------------------------------------------------ */
+/* Opaque handles                                                      */
+/* ------------------------------------------------------------------ */
+typedef struct weftComm *weftComm_t;
+/* A stream orders asynchronous operations. It is either a weft host stream
+ * (weftStreamCreate) or, with a device backend, that backend's native queue.
+ * NULL means "complete before the call returns". */
+typedef struct weftStream *weftStream_t;
+
+#define WEFT_UNIQUE_ID_BYTES 128
+/* Root address, port and a 128-bit random secret. Copy it to every rank by any
+ * means (MPI_Bcast, a file, an environment variable via weftUniqueIdToString). */
+typedef struct {
+  char internal[WEFT_UNIQUE_ID_BYTES];
+} weftUniqueId;
+
+/* ------------------------------------------------------------------ */
+/* Configuration                                                       */
+/* ------------------------------------------------------------------ */
+typedef enum { weftLogNone = 0, weftLogWarn = 1, weftLogInfo = 2, weftLogTrace = 3 } weftLogLevel_t;
+/* Receives every log line the communicator emits at or below its log level. */
+typedef void (*weftLogCallback_t)(weftLogLevel_t level, const char *message, void *user);
+
+#define WEFT_CONFIG_UNDEF_INT (-2147483647 - 1)
+#define WEFT_CONFIG_MAGIC 0x77656674u
+
+typedef struct {
+  size_t size;          /* sizeof(weftConfig_t); set by WEFT_CONFIG_INITIALIZER */
+  unsigned int magic;   /* WEFT_CONFIG_MAGIC */
+  unsigned int version; /* WEFT_VERSION_CODE */
+  int blocking;         /* 1 (default): init returns when connected. 0 is reserved. */
+  int timeoutMs;        /* bound on every wait; default WEFT_TIMEOUT or 300000 ms */
+  const char *netName;  /* transport to use ("tcp"); default WEFT_NET or the best available */
+  const char *algo;     /* algorithm override ("ring", "tree"); default WEFT_ALGO or tuner */
+  const char *siteName; /* data-center name of this rank; default WEFT_SITE */
+  const char *topoFile; /* topology file; default WEFT_TOPO_FILE */
+  const char *codec;    /* WAN codec policy; default WEFT_CODEC */
+  weftLogCallback_t logCallback; /* default: lines go to stderr */
+  void *logUser;
+  int logLevel; /* weftLogLevel_t; default WEFT_DEBUG or WARN */
+} weftConfig_t;
+
+#define WEFT_CONFIG_INITIALIZER                                                       \
+  {                                                                                   \
+    sizeof(weftConfig_t), WEFT_CONFIG_MAGIC, WEFT_VERSION_CODE, WEFT_CONFIG_UNDEF_INT, \
+        WEFT_CONFIG_UNDEF_INT, NULL, NULL, NULL, NULL, NULL, NULL, NULL,              \
+        WEFT_CONFIG_UNDEF_INT                                                         \
+  }
+
+/* ------------------------------------------------------------------ */
+/* Version, errors                                                     */
+/* ------------------------------------------------------------------ */
+WEFT_API weftResult_t weftGetVersion(int *version);
+WEFT_API const char *weftGetErrorString(weftResult_t result);
+/* Last error message recorded on comm, or for the calling thread when comm is
+ * NULL. Never NULL; "" when there is none. Valid until the next call on comm. */
+WEFT_API const char *weftGetLastError(weftComm_t comm);
+
+/* ------------------------------------------------------------------ */
+/* Communicator lifecycle                                              */
+/* ------------------------------------------------------------------ */
+/* Starts a rendezvous root in the calling process (a background thread that
+ * exits once all ranks have joined or the timeout expires) and returns its id. */
+WEFT_API weftResult_t weftGetUniqueId(weftUniqueId *uniqueId);
+/* Hex text form (2*WEFT_UNIQUE_ID_BYTES+1 bytes incl. NUL) and back. */
+WEFT_API weftResult_t weftUniqueIdToString(const weftUniqueId *uniqueId, char *buf, size_t len);
+WEFT_API weftResult_t weftUniqueIdFromString(weftUniqueId *uniqueId, const char *text);
+
+WEFT_API weftResult_t weftCommInitRank(weftComm_t *comm, int nranks, weftUniqueId commId, int rank);
+WEFT_API weftResult_t weftCommInitRankConfig(weftComm_t *comm, int nranks, weftUniqueId commId,
+                                             int rank, weftConfig_t *config);
+/* Creates ndev communicators of one clique inside this process (each rank is
+ * served by its own progress thread). devlist may be NULL. */
+WEFT_API weftResult_t weftCommInitAll(weftComm_t *comms, int ndev, const int *devlist);
+/* Rank, size and rendezvous from the launcher's environment:
+ * WEFT_RANK/WEFT_NRANKS/WEFT_COMM_ID, Open MPI's OMPI_COMM_WORLD_*, Slurm's
+ * SLURM_PROCID/SLURM_NTASKS, torchrun's RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT.
+ * See docs/api.md for how the rendezvous address and secret are derived. */
+WEFT_API weftResult_t weftCommInitFromEnv(weftComm_t *comm, weftConfig_t *config);
+
+/* Waits for outstanding operations, then frees everything. */
+WEFT_API weftResult_t weftCommDestroy(weftComm_t comm);
+/* Callable from any thread: fails outstanding and blocked operations with
+ * weftAborted, closes connections (so peers fail fast), then frees the comm. */
+WEFT_API weftResult_t weftCommAbort(weftComm_t comm);
+/* weftSuccess, or the sticky error that broke the communicator. */
+WEFT_API weftResult_t weftCommGetAsyncError(weftComm_t comm, weftResult_t *asyncError);
+WEFT_API weftResult_t weftCommCount(const weftComm_t comm, int *count);
+WEFT_API weftResult_t weftCommUserRank(const weftComm_t comm, int *rank);
+
+#define WEFT_SPLIT_NOCOLOR (-1)
+/* Collective over comm. Ranks with the same color form a new communicator,
+ * ordered by key then by old rank. color == WEFT_SPLIT_NOCOLOR yields NULL. */
+WEFT_API weftResult_t weftCommSplit(weftComm_t comm, int color, int key, weftComm_t *newcomm,
+                                    weftConfig_t *config);
+
+/* ------------------------------------------------------------------ */
+/* Host streams                                                        */
+/* ------------------------------------------------------------------ */
+/* Operations enqueued on one stream complete in order, also across comms. */
+WEFT_API weftResult_t weftStreamCreate(weftStream_t *stream);
+/* Waits (bounded by the longest timeout of the comms involved) for all
+ * operations enqueued so far; returns the first error any of them hit. */
+WEFT_API weftResult_t weftStreamSynchronize(weftStream_t stream);
+/* weftSuccess when idle, weftInProgress while busy, or the first error. */
+WEFT_API weftResult_t weftStreamQuery(weftStream_t stream);
+/* Synchronizes, then frees the stream. */
+WEFT_API weftResult_t weftStreamDestroy(weftStream_t stream);
+
+/* ------------------------------------------------------------------ */
+/* Collectives. sendbuff == recvbuff (or the matching slice) is in-place. */
+/* ------------------------------------------------------------------ */
+WEFT_API weftResult_t weftAllReduce(const void *sendbuff, void *recvbuff, size_t count,
+                                    weftDataType_t datatype, weftRedOp_t op, weftComm_t comm,
+                                    weftStream_t stream);
+/* recvbuff holds nranks*sendcount elements; in-place when
+ * sendbuff == recvbuff + rank*sendcount. */
+WEFT_API weftResult_t weftAllGather(const void *sendbuff, void *recvbuff, size_t sendcount,
+                                    weftDataType_t datatype, weftComm_t comm, weftStream_t stream);
+/* sendbuff holds nranks*recvcount elements; in-place when
+ * recvbuff == sendbuff + rank*recvcount. */
+WEFT_API weftResult_t weftReduceScatter(const void *sendbuff, void *recvbuff, size_t recvcount,
+                                        weftDataType_t datatype, weftRedOp_t op, weftComm_t comm,
+                                        weftStream_t stream);
+/* sendbuff is read on root only; recvbuff is written on every rank. */
+WEFT_API weftResult_t weftBroadcast(const void *sendbuff, void *recvbuff, size_t count,
+                                    weftDataType_t datatype, int root, weftComm_t comm,
+                                    weftStream_t stream);
+/* recvbuff is written on root only (may be NULL elsewhere). */
+WEFT_API weftResult_t weftReduce(const void *sendbuff, void *recvbuff, size_t count,
+                                 weftDataType_t datatype, weftRedOp_t op, int root, weftComm_t comm,
+                                 weftStream_t stream);
+/* Block j of sendbuff (count elements) goes to rank j; block i of recvbuff
+ * comes from rank i. Not in-place. */
+WEFT_API weftResult_t weftAllToAll(const void *sendbuff, void *recvbuff, size_t count,
+                                   weftDataType_t datatype, weftComm_t comm, weftStream_t stream);
+
+/* Point-to-point. Matched in call order per (sender, receiver) pair; counts
+ * and types must agree. Use a group to post several without deadlocking. */
+WEFT_API weftResult_t weftSend(const void *sendbuff, size_t count, weftDataType_t datatype,
+                               int peer, weftComm_t comm, weftStream_t stream);
+WEFT_API weftResult_t weftRecv(void *recvbuff, size_t count, weftDataType_t datatype, int peer,
+                               weftComm_t comm, weftStream_t stream);
+
+/* Operations issued between GroupStart and GroupEnd (per thread, nestable) are
+ * launched together at the outermost GroupEnd, which returns once the ones
+ * with a NULL stream have completed. */
+WEFT_API weftResult_t weftGroupStart(void);
+WEFT_API weftResult_t weftGroupEnd(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WEFT_H */

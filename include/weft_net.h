@@ -1,0 +1,103 @@
+/*
+ * weft transport ABI, version 1.
+ *
+ * A transport moves tagged byte messages between two endpoints; it knows
+ * nothing of ranks, collectives or datatypes. weft's progress engine drives it
+ * by calling test() on outstanding requests (no transport thread is needed).
+ *
+ * Connection model (as NCCL's net plugins): every rank listen()s once and
+ * publishes the opaque handle through the bootstrap; a rank connect()s to a
+ * peer's handle to obtain a send endpoint, and the peer accept()s to obtain
+ * the matching receive endpoint. Messages on one send endpoint arrive in
+ * order and are matched, in order, against the receives posted on the peer's
+ * receive endpoint, whatever their tags: the transport delivers the sender's
+ * 64-bit tag with the data and weft compares it with what it expected (that
+ * is how calls that do not match across ranks are detected). A message larger
+ * than the posted receive fails the receive with weftInvalidUsage.
+ *
+ * Built-in transports are linked into libweft; an external one is a shared
+ * object exporting `weftNetPlugin_v1` (see docs/architecture.md).
+ */
+#ifndef WEFT_NET_H
+#define WEFT_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "weft.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define WEFT_NET_ABI_VERSION 1
+#define WEFT_NET_HANDLE_BYTES 128
+
+typedef struct {
+  const char *name;     /* e.g. "tcp:eth0" */
+  double bandwidthGbps; /* nominal per-endpoint bandwidth, 0 if unknown */
+  double latencyUs;     /* nominal one-way latency, 0 if unknown */
+  int maxStreams;       /* parallel connections worth opening per peer */
+} weftNetProperties_t;
+
+typedef void (*weftNetLogFn_t)(void *logUser, weftLogLevel_t level, const char *message);
+
+typedef struct {
+  uint32_t abiVersion;    /* WEFT_NET_ABI_VERSION of the caller */
+  weftNetLogFn_t log;     /* may be NULL */
+  void *logUser;
+  const char *localAddr;  /* numeric address of this rank's bootstrap interface (hint) */
+  const char *ifname;     /* WEFT_SOCKET_IFNAME, or NULL */
+} weftNetInitArgs_t;
+
+typedef struct weftNet_v1 {
+  uint32_t abiVersion; /* WEFT_NET_ABI_VERSION the plugin was built for */
+  const char *name;    /* "tcp", "shm", "ucx", "ofi", ... */
+
+  weftResult_t (*init)(const weftNetInitArgs_t *args, void **ctx);
+  weftResult_t (*devices)(void *ctx, int *ndev);
+  weftResult_t (*getProperties)(void *ctx, int dev, weftNetProperties_t *props);
+
+  /* handle: WEFT_NET_HANDLE_BYTES to publish to peers. key: connections that
+   * do not present it are dropped. */
+  weftResult_t (*listen)(void *ctx, int dev, uint64_t key, void *handle, void **listenComm);
+  /* connId is delivered to the acceptor (weft passes the connecting rank). */
+  weftResult_t (*connect)(void *ctx, int dev, const void *handle, uint64_t key, uint64_t connId,
+                          int timeoutMs, void **sendComm);
+  weftResult_t (*accept)(void *listenComm, int timeoutMs, void **recvComm, uint64_t *connId);
+
+  /* Optional (may be NULL): register memory for faster transfers. */
+  weftResult_t (*regMr)(void *comm, void *data, size_t size, void **mhandle);
+  weftResult_t (*deregMr)(void *comm, void *mhandle);
+
+  /* Nonblocking; *request is owned by the transport until test() reports done. */
+  weftResult_t (*isend)(void *sendComm, const void *data, size_t size, uint64_t tag,
+                        void *mhandle, void **request);
+  weftResult_t (*irecv)(void *recvComm, void *data, size_t size, uint64_t tag, void *mhandle,
+                        void **request);
+  /* Makes progress; *done = 1 once complete (the request is then freed),
+   * *size = bytes transferred and *tag = the sender's tag (receives). When an
+   * incoming message does not fit, returns weftInvalidUsage with *size and
+   * *tag describing it. Any error fails the request and the endpoint. */
+  weftResult_t (*test)(void *request, int *done, size_t *size, uint64_t *tag);
+
+  /* Optional: a file descriptor that becomes readable (receive endpoint) or
+   * writable (send endpoint) when test() can progress, so an idle engine can
+   * sleep in poll() instead of spinning. -1 if there is none. */
+  int (*pollFd)(void *comm);
+  /* Text of the last error on any object the transport handed out (context,
+   * listen, send or receive endpoint); never NULL. */
+  const char *(*lastError)(void *commOrCtx);
+
+  weftResult_t (*closeSend)(void *sendComm);
+  weftResult_t (*closeRecv)(void *recvComm);
+  weftResult_t (*closeListen)(void *listenComm);
+  weftResult_t (*finalize)(void *ctx);
+} weftNet_v1_t;
+
+typedef weftNet_v1_t weftNet_t;
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WEFT_NET_H */

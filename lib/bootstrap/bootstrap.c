@@ -1,0 +1,233 @@
+/* Rank side of the bootstrap: join through the root, then a ring of
+ * authenticated sockets for allgather and barrier. */
+#include "bootstrap/bootstrap.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "bootstrap/wire.h"
+
+#include <stdarg.h>
+
+/* Formats the message into err and returns weftRemoteError. */
+__attribute__((format(printf, 2, 3))) static weftResult_t berr_fmt(char *err, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, WEFT_SOCK_ERRLEN, fmt, ap);
+  va_end(ap);
+  return weftRemoteError;
+}
+#define BERR(...) berr_fmt(err, __VA_ARGS__)
+
+int weft_random_bytes(void *buf, size_t len) {
+  char *p = buf;
+  while (len > 0) {
+    ssize_t n = getrandom(p, len, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+int bootstrap_prepare_listener(const weft_sockaddr *toward, weft_rank_info *info, int *lfd,
+                               char *err) {
+  memset(info, 0, sizeof *info);
+  if (weft_sock_local_addr(toward, &info->addr, err) != 0) return -1;
+  if (weft_sock_listen(&info->addr, lfd, err) != 0) return -1;
+  gethostname(info->host, sizeof info->host - 1);
+  info->pid = (int32_t)getpid();
+  return 0;
+}
+
+/* Accepts the ring link from prev, dropping strangers, until the deadline. */
+static int accept_prev(bootstrap_t *b, int prev, long long deadline, char *err) {
+  for (;;) {
+    long long left = deadline - weft_now_ms();
+    int fd;
+    if (left <= 0 || weft_sock_accept(b->listen_fd, (int)(left > 0 ? left : 0), NULL, &fd, err) != 0) {
+      snprintf(err, WEFT_SOCK_ERRLEN, "bootstrap: rank %d (%s pid %d) did not connect in time",
+               prev, b->peers[prev].host, b->peers[prev].pid);
+      return -1;
+    }
+    boot_ring_hello h;
+    char e2[WEFT_SOCK_ERRLEN];
+    if (weft_sock_recv_all(fd, &h, sizeof h, 5000, e2) == 0 && h.magic == WEFT_ID_MAGIC &&
+        memcmp(h.secret, b->secret, 16) == 0 && h.rank == prev) {
+      b->prev_fd = fd;
+      return 0;
+    }
+    close(fd); /* not our peer: drop it and keep waiting */
+  }
+}
+
+static weftResult_t build_ring(bootstrap_t *b, char *err) {
+  b->next_fd = b->prev_fd = -1;
+  if (b->nranks == 1) return weftSuccess;
+  long long deadline = weft_now_ms() + b->timeout_ms;
+  int next = (b->rank + 1) % b->nranks, prev = (b->rank + b->nranks - 1) % b->nranks;
+  if (weft_sock_connect(&b->peers[next].addr, b->timeout_ms, &b->next_fd, err) != 0)
+    return weftRemoteError;
+  boot_ring_hello h = {WEFT_ID_MAGIC, {0}, b->rank};
+  memcpy(h.secret, b->secret, 16);
+  if (weft_sock_send_all(b->next_fd, &h, sizeof h, b->timeout_ms, err) != 0) return weftRemoteError;
+  if (accept_prev(b, prev, deadline, err) != 0) return weftRemoteError;
+  return weftSuccess;
+}
+
+static bootstrap_t *bootstrap_alloc(int rank, int nranks, int timeout_ms, const uint8_t secret[16]) {
+  bootstrap_t *b = calloc(1, sizeof *b);
+  if (!b) return NULL;
+  b->peers = calloc((size_t)nranks, sizeof *b->peers);
+  if (!b->peers) {
+    free(b);
+    return NULL;
+  }
+  b->rank = rank;
+  b->nranks = nranks;
+  b->timeout_ms = timeout_ms;
+  memcpy(b->secret, secret, 16);
+  b->listen_fd = b->next_fd = b->prev_fd = -1;
+  return b;
+}
+
+weftResult_t bootstrap_init(const weft_id_internal *id, int rank, int nranks, int timeout_ms,
+                            bootstrap_t **out, char *err) {
+  bootstrap_t *b = bootstrap_alloc(rank, nranks, timeout_ms, id->secret);
+  if (!b) return (void)BERR("out of memory"), weftSystemError;
+  weftResult_t res = weftSystemError;
+  int rootfd = -1;
+  boot_hello h;
+  memset(&h, 0, sizeof h);
+  if (bootstrap_prepare_listener(&id->root, &h.info, &b->listen_fd, err) != 0) goto fail;
+  h.magic = WEFT_ID_MAGIC;
+  memcpy(h.secret, id->secret, 16);
+  h.rank = rank;
+  h.nranks = nranks;
+  h.info.rank = rank;
+  res = weftRemoteError;
+  char rs[80], e2[WEFT_SOCK_ERRLEN];
+  weft_sockaddr_str(&id->root, rs, sizeof rs);
+  if (weft_sock_connect(&id->root, timeout_ms, &rootfd, e2) != 0) {
+    BERR("bootstrap: cannot reach the root at %s: %s", rs, e2);
+    goto fail;
+  }
+  boot_reply rep;
+  if (weft_sock_send_all(rootfd, &h, sizeof h, timeout_ms, e2) != 0 ||
+      weft_sock_recv_all(rootfd, &rep, sizeof rep, timeout_ms, e2) != 0) {
+    BERR("bootstrap: root at %s did not answer (not all %d ranks joined?): %s", rs, nranks, e2);
+    goto fail;
+  }
+  if (rep.magic != WEFT_ID_MAGIC || memcmp(rep.secret, id->secret, 16) != 0) {
+    BERR("bootstrap: %s is not the root of this job (bad secret)", rs);
+    goto fail;
+  }
+  if (rep.status != BOOT_OK) {
+    res = weftInvalidArgument;
+    if (rep.status == BOOT_DUP_RANK)
+      BERR("bootstrap: rank %d joined twice", rank);
+    else
+      BERR("bootstrap: nranks %d or rank %d disagree with the job (%d ranks)", nranks, rank,
+           rep.nranks);
+    goto fail;
+  }
+  if (weft_sock_recv_all(rootfd, b->peers, sizeof *b->peers * (size_t)nranks, timeout_ms, e2) != 0) {
+    BERR("bootstrap: receiving the rank table: %s", e2);
+    goto fail;
+  }
+  close(rootfd);
+  rootfd = -1;
+  if ((res = build_ring(b, err)) != weftSuccess) goto fail;
+  *out = b;
+  return weftSuccess;
+fail:
+  if (rootfd >= 0) close(rootfd);
+  bootstrap_close(b);
+  return res;
+}
+
+weftResult_t bootstrap_from_table(int listen_fd, const weft_rank_info *table, int rank,
+                                  int nranks, const uint8_t secret[16], int timeout_ms,
+                                  bootstrap_t **out, char *err) {
+  bootstrap_t *b = bootstrap_alloc(rank, nranks, timeout_ms, secret);
+  if (!b) {
+    close(listen_fd);
+    return (void)BERR("out of memory"), weftSystemError;
+  }
+  b->listen_fd = listen_fd;
+  memcpy(b->peers, table, sizeof *table * (size_t)nranks);
+  weftResult_t res = build_ring(b, err);
+  if (res != weftSuccess) {
+    bootstrap_close(b);
+    return res;
+  }
+  *out = b;
+  return weftSuccess;
+}
+
+/* Sends sbuf to next while receiving rbuf from prev, so neither side blocks. */
+static weftResult_t ring_exchange(bootstrap_t *b, const void *sbuf, void *rbuf, size_t len,
+                                  char *err) {
+  size_t sent = 0, got = 0;
+  long long deadline = weft_now_ms() + b->timeout_ms;
+  while (sent < len || got < len) {
+    struct pollfd p[2] = {{b->next_fd, sent < len ? POLLOUT : 0, 0},
+                          {b->prev_fd, got < len ? POLLIN : 0, 0}};
+    long long left = deadline - weft_now_ms();
+    if (left <= 0)
+      return BERR("bootstrap: exchange with ranks %d/%d timed out after %d ms",
+                  (b->rank + b->nranks - 1) % b->nranks, (b->rank + 1) % b->nranks, b->timeout_ms);
+    int rc = poll(p, 2, (int)left);
+    if (rc < 0 && errno != EINTR) return BERR("bootstrap: poll: %s", strerror(errno));
+    if (sent < len && (p[0].revents & (POLLOUT | POLLERR | POLLHUP))) {
+      ssize_t n = send(b->next_fd, (const char *)sbuf + sent, len - sent, MSG_NOSIGNAL);
+      if (n > 0) sent += (size_t)n;
+      else if (n < 0 && errno != EAGAIN && errno != EINTR)
+        return BERR("bootstrap: send to rank %d: %s", (b->rank + 1) % b->nranks, strerror(errno));
+    }
+    if (got < len && (p[1].revents & (POLLIN | POLLERR | POLLHUP))) {
+      ssize_t n = recv(b->prev_fd, (char *)rbuf + got, len - got, 0);
+      if (n > 0) got += (size_t)n;
+      else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+        return BERR("bootstrap: rank %d closed the connection",
+                    (b->rank + b->nranks - 1) % b->nranks);
+    }
+  }
+  return weftSuccess;
+}
+
+weftResult_t bootstrap_allgather(bootstrap_t *b, void *data, size_t size, char *err) {
+  int n = b->nranks, r = b->rank;
+  char *d = data;
+  for (int s = 0; s < n - 1; s++) {
+    int sslot = (r - s + n) % n, rslot = (r - s - 1 + n) % n;
+    weftResult_t res = ring_exchange(b, d + (size_t)sslot * size, d + (size_t)rslot * size, size, err);
+    if (res != weftSuccess) return res;
+  }
+  return weftSuccess;
+}
+
+weftResult_t bootstrap_barrier(bootstrap_t *b, char *err) {
+  char *tmp = calloc((size_t)b->nranks, 1);
+  if (!tmp) return (void)BERR("out of memory"), weftSystemError;
+  weftResult_t res = bootstrap_allgather(b, tmp, 1, err);
+  free(tmp);
+  return res;
+}
+
+void bootstrap_close(bootstrap_t *b) {
+  if (!b) return;
+  if (b->listen_fd >= 0) close(b->listen_fd);
+  if (b->next_fd >= 0) close(b->next_fd);
+  if (b->prev_fd >= 0) close(b->prev_fd);
+  free(b->peers);
+  free(b);
+}

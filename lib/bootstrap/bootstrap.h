@@ -1,0 +1,62 @@
+/* Bootstrap: out-of-band TCP rendezvous and small collectives used while
+ * communicators are built (address exchange, split). Peers authenticate with
+ * the 128-bit secret of the unique id; a connection that does not present it
+ * is dropped. */
+#ifndef WEFT_BOOTSTRAP_H
+#define WEFT_BOOTSTRAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/sock.h"
+#include "weft.h"
+
+#define WEFT_ID_MAGIC 0x57454654u /* "WEFT" */
+
+typedef struct {
+  uint32_t magic;
+  uint32_t version;
+  uint8_t secret[16];
+  weft_sockaddr root;
+} weft_id_internal;
+
+typedef struct {
+  weft_sockaddr addr; /* bootstrap listen address of the rank */
+  char host[64];
+  int32_t pid;
+  int32_t rank;
+} weft_rank_info;
+
+typedef struct bootstrap {
+  int rank, nranks;
+  int timeout_ms;
+  uint8_t secret[16];
+  int listen_fd;
+  int next_fd, prev_fd;
+  weft_rank_info *peers; /* nranks entries */
+} bootstrap_t;
+
+/* Starts a detached root thread listening on addr (port 0 = ephemeral; addr
+ * gets the real port) that gathers all ranks' info and hands out the table. */
+int weft_root_start(weft_sockaddr *addr, const uint8_t secret[16], int timeout_ms, char *err);
+
+/* Joins through the root of id. */
+weftResult_t bootstrap_init(const weft_id_internal *id, int rank, int nranks, int timeout_ms,
+                            bootstrap_t **out, char *err);
+/* Creates a fresh listener for a future bootstrap_from_table. */
+int bootstrap_prepare_listener(const weft_sockaddr *toward, weft_rank_info *info, int *lfd,
+                               char *err);
+/* Builds the ring from an already known table (used by CommSplit). Takes
+ * ownership of listen_fd. */
+weftResult_t bootstrap_from_table(int listen_fd, const weft_rank_info *table, int rank,
+                                  int nranks, const uint8_t secret[16], int timeout_ms,
+                                  bootstrap_t **out, char *err);
+/* data holds nranks slots of size bytes; this rank's slot is filled in. */
+weftResult_t bootstrap_allgather(bootstrap_t *b, void *data, size_t size, char *err);
+weftResult_t bootstrap_barrier(bootstrap_t *b, char *err);
+void bootstrap_close(bootstrap_t *b);
+
+/* Random bytes from the kernel. */
+int weft_random_bytes(void *buf, size_t len);
+
+#endif

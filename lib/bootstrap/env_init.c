@@ -1,0 +1,104 @@
+/* weftCommInitFromEnv: rank, size and rendezvous from the launcher.
+ *
+ * Rank/size, first match wins: WEFT_RANK/WEFT_NRANKS, OMPI_COMM_WORLD_RANK/
+ * OMPI_COMM_WORLD_SIZE, PMI_RANK/PMI_SIZE, SLURM_PROCID/SLURM_NTASKS,
+ * RANK/WORLD_SIZE (torchrun).
+ * Rendezvous: WEFT_COMM_ID=host:port, else MASTER_ADDR:MASTER_PORT, else, when
+ * every rank is on this host (OMPI_COMM_WORLD_LOCAL_SIZE == size, or
+ * SLURM_NNODES == 1), 127.0.0.1 with a port derived from the job id.
+ * Rank 0 hosts the root there. Secret: WEFT_SECRET (32 hex digits) if set,
+ * else derived from the job id and rendezvous address - enough to keep other
+ * jobs out by accident, not an adversary; set WEFT_SECRET on shared machines. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bootstrap/bootstrap.h"
+#include "core/comm.h"
+#include "core/log.h"
+#include "core/param.h"
+
+static int env_pair(const char *rk, const char *sz, int *rank, int *size) {
+  const char *a = weft_env(rk), *b = weft_env(sz);
+  if (!a || !b) return 0;
+  char *e1, *e2;
+  long r = strtol(a, &e1, 10), s = strtol(b, &e2, 10);
+  if (*e1 || *e2) return 0;
+  *rank = (int)r;
+  *size = (int)s;
+  return 1;
+}
+
+static uint64_t fnv1a(uint64_t h, const char *s) {
+  for (; s && *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+  return h;
+}
+
+static const char *job_id(void) {
+  static const char *vars[] = {"WEFT_JOB_ID", "OMPI_MCA_ess_base_jobid", "PMIX_NAMESPACE", "SLURM_JOB_ID",
+                               "TORCHELASTIC_RUN_ID", NULL};
+  for (int i = 0; vars[i]; i++)
+    if (weft_env(vars[i])) return weft_env(vars[i]);
+  return NULL;
+}
+
+static int single_host(int size) {
+  int local, dummy;
+  if (env_pair("OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_SIZE", &dummy, &local)) return local == size;
+  const char *nn = weft_env("SLURM_NNODES");
+  if (nn) return atoi(nn) == 1;
+  return weft_env_int("WEFT_SINGLE_HOST", 0) != 0;
+}
+
+WEFT_API weftResult_t weftCommInitFromEnv(weftComm_t *comm, weftConfig_t *config) {
+  if (!comm) return weft_error(NULL, weftInvalidArgument, "weftCommInitFromEnv: comm is NULL");
+  *comm = NULL;
+  int rank = -1, size = -1;
+  if (!env_pair("WEFT_RANK", "WEFT_NRANKS", &rank, &size) &&
+      !env_pair("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", &rank, &size) &&
+      !env_pair("PMI_RANK", "PMI_SIZE", &rank, &size) && !env_pair("SLURM_PROCID", "SLURM_NTASKS", &rank, &size) &&
+      !env_pair("RANK", "WORLD_SIZE", &rank, &size))
+    return weft_error(NULL, weftInvalidArgument,
+                      "weftCommInitFromEnv: no rank/size in the environment (WEFT_RANK/WEFT_NRANKS, "
+                      "OMPI_COMM_WORLD_*, PMI_*, SLURM_PROCID/SLURM_NTASKS or RANK/WORLD_SIZE)");
+  weft_id_internal id;
+  memset(&id, 0, sizeof id);
+  id.magic = WEFT_ID_MAGIC;
+  id.version = WEFT_VERSION_CODE;
+  char err[WEFT_SOCK_ERRLEN], hp[300];
+  const char *job = job_id();
+  const char *fixed = weft_env("WEFT_COMM_ID");
+  if (fixed) {
+    snprintf(hp, sizeof hp, "%s", fixed);
+  } else if (weft_env("MASTER_ADDR") && weft_env("MASTER_PORT")) {
+    snprintf(hp, sizeof hp, "%s:%s", weft_env("MASTER_ADDR"), weft_env("MASTER_PORT"));
+  } else if (single_host(size) && job) {
+    snprintf(hp, sizeof hp, "127.0.0.1:%u", (unsigned)(20000 + fnv1a(0xcbf29ce484222325ULL, job) % 30000));
+  } else {
+    return weft_error(NULL, weftInvalidArgument,
+                      "weftCommInitFromEnv: set WEFT_COMM_ID=host:port (or MASTER_ADDR/MASTER_PORT) "
+                      "to the address rank 0 should listen on");
+  }
+  if (weft_sockaddr_parse(hp, &id.root, err) != 0)
+    return weft_error(NULL, weftInvalidArgument, "weftCommInitFromEnv: %s", err);
+  const char *sec = weft_env("WEFT_SECRET");
+  if (sec) {
+    if (strlen(sec) != 32) return weft_error(NULL, weftInvalidArgument, "WEFT_SECRET must be 32 hex digits");
+    for (int i = 0; i < 16; i++) {
+      unsigned v;
+      if (sscanf(sec + 2 * i, "%2x", &v) != 1)
+        return weft_error(NULL, weftInvalidArgument, "WEFT_SECRET must be 32 hex digits");
+      id.secret[i] = (uint8_t)v;
+    }
+  } else {
+    uint64_t h1 = fnv1a(0xcbf29ce484222325ULL, job), h2 = fnv1a(h1 ^ 0x5bd1e995, hp);
+    memcpy(id.secret, &h1, 8);
+    memcpy(id.secret + 8, &h2, 8);
+  }
+  if (rank == 0 && weft_root_start(&id.root, id.secret, weft_env_timeout_ms(), err) != 0)
+    return weft_error(NULL, weftSystemError, "weftCommInitFromEnv: rank 0 cannot host the root at %s: %s", hp, err);
+  weftUniqueId uid;
+  memset(&uid, 0, sizeof uid);
+  memcpy(uid.internal, &id, sizeof id);
+  return weftCommInitRankConfig(comm, size, uid, rank, config);
+}

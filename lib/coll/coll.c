@@ -1,0 +1,44 @@
+#include "coll/coll.h"
+
+const char *weft_coll_name(weft_coll_kind k) {
+  switch (k) {
+    case COLL_ALLREDUCE: return "allreduce";
+    case COLL_ALLGATHER: return "allgather";
+    case COLL_REDUCESCATTER: return "reducescatter";
+    case COLL_BROADCAST: return "broadcast";
+    case COLL_REDUCE: return "reduce";
+    case COLL_ALLTOALL: return "alltoall";
+    case COLL_SEND: return "send";
+    case COLL_RECV: return "recv";
+  }
+  return "?";
+}
+
+const char *weft_algo_name(weft_algo a) {
+  switch (a) {
+    case ALGO_RING: return "ring";
+    case ALGO_TREE: return "tree";
+    case ALGO_PAIRWISE: return "pairwise";
+    case ALGO_P2P: return "p2p";
+    case ALGO_NONE: break;
+  }
+  return "none";
+}
+
+int coll_build(weft_sched *s, const weft_call *c, int rank, int nranks) {
+  int tree = c->algo == ALGO_TREE;
+  switch (c->kind) {
+    case COLL_ALLREDUCE:
+      return tree ? tree_allreduce(s, c, rank, nranks) : ring_allreduce(s, c, rank, nranks);
+    case COLL_BROADCAST:
+      return tree ? tree_broadcast(s, c, rank, nranks) : ring_broadcast(s, c, rank, nranks);
+    case COLL_REDUCE:
+      return tree ? tree_reduce(s, c, rank, nranks) : ring_reduce(s, c, rank, nranks);
+    case COLL_ALLGATHER: return ring_allgather(s, c, rank, nranks);
+    case COLL_REDUCESCATTER: return ring_reducescatter(s, c, rank, nranks);
+    case COLL_ALLTOALL: return pairwise_alltoall(s, c, rank, nranks);
+    case COLL_SEND:
+    case COLL_RECV: return p2p_build(s, c, rank, nranks);
+  }
+  return -1;
+}

@@ -1,0 +1,64 @@
+/* Collective calls and the algorithms that turn them into schedules. */
+#ifndef WEFT_COLL_H
+#define WEFT_COLL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "coll/sched.h"
+#include "weft.h"
+
+typedef enum {
+  COLL_ALLREDUCE = 1,
+  COLL_ALLGATHER,
+  COLL_REDUCESCATTER,
+  COLL_BROADCAST,
+  COLL_REDUCE,
+  COLL_ALLTOALL,
+  COLL_SEND,
+  COLL_RECV,
+} weft_coll_kind;
+
+typedef enum { ALGO_NONE = 0, ALGO_RING, ALGO_TREE, ALGO_PAIRWISE, ALGO_P2P } weft_algo;
+
+/* One user call. count is the per-rank count as the API takes it. */
+typedef struct {
+  weft_coll_kind kind;
+  const void *sendbuf;
+  void *recvbuf;
+  size_t count;
+  weftDataType_t dt;
+  weftRedOp_t op;
+  int root; /* root, or peer for send/recv */
+  weft_algo algo;
+  size_t chunk_bytes;
+  uint64_t tag;
+} weft_call;
+
+const char *weft_coll_name(weft_coll_kind k);
+const char *weft_algo_name(weft_algo a);
+
+/* Appends the schedule of call c to s (scratch memory comes from
+ * sched_alloc). Returns 0, or -1 when out of memory. */
+int coll_build(weft_sched *s, const weft_call *c, int rank, int nranks);
+
+/* Per-algorithm builders (same contract). */
+int ring_allreduce(weft_sched *s, const weft_call *c, int rank, int n);
+int ring_allgather(weft_sched *s, const weft_call *c, int rank, int n);
+int ring_reducescatter(weft_sched *s, const weft_call *c, int rank, int n);
+int ring_broadcast(weft_sched *s, const weft_call *c, int rank, int n);
+int ring_reduce(weft_sched *s, const weft_call *c, int rank, int n);
+int tree_allreduce(weft_sched *s, const weft_call *c, int rank, int n);
+int tree_broadcast(weft_sched *s, const weft_call *c, int rank, int n);
+int tree_reduce(weft_sched *s, const weft_call *c, int rank, int n);
+int pairwise_alltoall(weft_sched *s, const weft_call *c, int rank, int n);
+int p2p_build(weft_sched *s, const weft_call *c, int rank, int n);
+
+/* Splits total items into parts nearly equal pieces; piece i is [*off, *off+*len). */
+static inline void weft_split(size_t total, int parts, int i, size_t *off, size_t *len) {
+  size_t q = total / (size_t)parts, rem = total % (size_t)parts, ui = (size_t)i;
+  *off = ui * q + (ui < rem ? ui : rem);
+  *len = q + (ui < rem ? 1 : 0);
+}
+
+#endif

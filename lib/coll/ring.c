@@ -1,0 +1,217 @@
+/* Ring algorithms, pipelined in chunks: bandwidth-optimal for large messages.
+ * Each rank sends to rank+1 and receives from rank-1; every segment is
+ * reduced in the same fixed order around the ring and then forwarded as-is,
+ * so all ranks end with identical bits. */
+#include <stdlib.h>
+
+#include "coll/coll.h"
+#include "reduce/reduce.h"
+
+#define MOD(a, n) ((((a) % (n)) + (n)) % (n))
+
+static size_t chunk_elems(const weft_call *c, size_t es) {
+  size_t ce = c->chunk_bytes / es;
+  return ce ? ce : 1;
+}
+
+static size_t nchunks(size_t len, size_t ce) {
+  size_t k = (len + ce - 1) / ce;
+  return k ? k : 1;
+}
+
+/* Chunk i of a run of len elements: [*off, *off + *n). */
+static void chunk_of(size_t len, size_t ce, size_t i, size_t *off, size_t *n) {
+  size_t o = i * ce;
+  *off = o < len ? o : len;
+  *n = o < len ? (len - o < ce ? len - o : ce) : 0;
+}
+
+int ring_allreduce(weft_sched *s, const weft_call *c, int r, int n) {
+  size_t es = weft_dtype_size(c->dt);
+  const char *sb = c->sendbuf;
+  char *rb = c->recvbuf;
+  if (n == 1) {
+    if (sb != rb) sched_copy(s, rb, sb, c->count * es, NODEP, NODEP);
+    return s->oom ? -1 : 0;
+  }
+  int next = MOD(r + 1, n), prev = MOD(r - 1, n);
+  size_t segmax = (c->count + (size_t)n - 1) / (size_t)n;
+  size_t ce = chunk_elems(c, es), nch = nchunks(segmax, ce);
+  char *tmp = sched_alloc(s, segmax * es);
+  int *last = malloc(sizeof(int) * nch * (size_t)(n + 1));
+  if (!tmp || !last) {
+    free(last);
+    return -1;
+  }
+  int *red = last;            /* last reduce (then final value) per chunk */
+  int *rs_send = last + nch;  /* rs_send[s * nch + ch] */
+  for (size_t ch = 0; ch < nch; ch++) red[ch] = NODEP;
+
+  /* Reduce-scatter: after n-1 steps rank r owns segment r+1. */
+  for (int st = 0; st < n - 1; st++) {
+    int sseg = MOD(r - st, n), rseg = MOD(r - st - 1, n);
+    size_t soff, slen, roff, rlen;
+    weft_split(c->count, n, sseg, &soff, &slen);
+    weft_split(c->count, n, rseg, &roff, &rlen);
+    for (size_t ch = 0; ch < nch; ch++) {
+      size_t so, sn, ro, rn;
+      chunk_of(slen, ce, ch, &so, &sn);
+      chunk_of(rlen, ce, ch, &ro, &rn);
+      const char *src = (st == 0 ? sb : rb) + (soff + so) * es;
+      rs_send[(size_t)st * nch + ch] = sched_send(s, next, src, sn * es, c->tag, red[ch], NODEP);
+      char *t = tmp + ch * ce * es;
+      int rv = sched_recv(s, prev, t, rn * es, c->tag, red[ch], NODEP);
+      size_t at = (roff + ro) * es;
+      red[ch] = sched_reduce(s, rb + at, sb + at, t, rn, c->dt, c->op, rv, NODEP, NODEP);
+    }
+  }
+  int own = MOD(r + 1, n);
+  size_t ooff, olen;
+  weft_split(c->count, n, own, &ooff, &olen);
+  if (c->op == weftAvg) {
+    for (size_t ch = 0; ch < nch; ch++) {
+      size_t o, k;
+      chunk_of(olen, ce, ch, &o, &k);
+      red[ch] = sched_avg(s, rb + (ooff + o) * es, k, c->dt, n, red[ch]);
+    }
+  }
+  /* Allgather of the reduced segments. */
+  for (int st = 0; st < n - 1; st++) {
+    int sseg = MOD(r + 1 - st, n), rseg = MOD(r - st, n);
+    size_t soff, slen, roff, rlen;
+    weft_split(c->count, n, sseg, &soff, &slen);
+    weft_split(c->count, n, rseg, &roff, &rlen);
+    for (size_t ch = 0; ch < nch; ch++) {
+      size_t so, sn, ro, rn;
+      chunk_of(slen, ce, ch, &so, &sn);
+      chunk_of(rlen, ce, ch, &ro, &rn);
+      sched_send(s, next, rb + (soff + so) * es, sn * es, c->tag, red[ch], NODEP);
+      /* the segment received now was read by the reduce-scatter send of this step */
+      red[ch] = sched_recv(s, prev, rb + (roff + ro) * es, rn * es, c->tag,
+                           rs_send[(size_t)st * nch + ch], NODEP);
+    }
+  }
+  free(last);
+  return s->oom ? -1 : 0;
+}
+
+int ring_allgather(weft_sched *s, const weft_call *c, int r, int n) {
+  size_t es = weft_dtype_size(c->dt), cnt = c->count;
+  const char *sb = c->sendbuf;
+  char *rb = c->recvbuf;
+  if (sb != rb + (size_t)r * cnt * es) sched_copy(s, rb + (size_t)r * cnt * es, sb, cnt * es, NODEP, NODEP);
+  if (n == 1) return s->oom ? -1 : 0;
+  int next = MOD(r + 1, n), prev = MOD(r - 1, n);
+  size_t ce = chunk_elems(c, es), nch = nchunks(cnt, ce);
+  int *got = malloc(sizeof(int) * nch);
+  if (!got) return -1;
+  for (int st = 0; st < n - 1; st++) {
+    int sblk = MOD(r - st, n), rblk = MOD(r - st - 1, n);
+    for (size_t ch = 0; ch < nch; ch++) {
+      size_t o, k;
+      chunk_of(cnt, ce, ch, &o, &k);
+      const char *src = st == 0 ? sb + o * es : rb + ((size_t)sblk * cnt + o) * es;
+      sched_send(s, next, src, k * es, c->tag, st == 0 ? NODEP : got[ch], NODEP);
+      got[ch] = sched_recv(s, prev, rb + ((size_t)rblk * cnt + o) * es, k * es, c->tag, NODEP, NODEP);
+    }
+  }
+  free(got);
+  return s->oom ? -1 : 0;
+}
+
+int ring_reducescatter(weft_sched *s, const weft_call *c, int r, int n) {
+  size_t es = weft_dtype_size(c->dt), cnt = c->count;
+  const char *sb = c->sendbuf;
+  char *rb = c->recvbuf;
+  if (n == 1) {
+    if (sb != rb) sched_copy(s, rb, sb, cnt * es, NODEP, NODEP);
+    return s->oom ? -1 : 0;
+  }
+  int next = MOD(r + 1, n), prev = MOD(r - 1, n);
+  size_t ce = chunk_elems(c, es), nch = nchunks(cnt, ce);
+  char *tmp = sched_alloc(s, 3 * cnt * es); /* receive buffer + two partial sums */
+  int *dep = malloc(sizeof(int) * nch * 2);
+  if (!tmp || !dep) {
+    free(dep);
+    return -1;
+  }
+  char *acc[2] = {tmp + cnt * es, tmp + 2 * cnt * es};
+  int *red = dep, *psend = dep + nch;
+  for (size_t ch = 0; ch < nch; ch++) red[ch] = psend[ch] = NODEP;
+  for (int st = 0; st < n - 1; st++) {
+    int sseg = MOD(r - st - 1, n), rseg = MOD(r - st - 2, n);
+    for (size_t ch = 0; ch < nch; ch++) {
+      size_t o, k;
+      chunk_of(cnt, ce, ch, &o, &k);
+      const char *src = st == 0 ? sb + ((size_t)sseg * cnt + o) * es : acc[(st - 1) % 2] + o * es;
+      int sd = sched_send(s, next, src, k * es, c->tag, red[ch], NODEP);
+      int rv = sched_recv(s, prev, tmp + o * es, k * es, c->tag, red[ch], NODEP);
+      char *dst = st == n - 2 ? rb + o * es : acc[st % 2] + o * es;
+      /* acc[st % 2] was last read by the previous step's send */
+      red[ch] = sched_reduce(s, dst, sb + ((size_t)rseg * cnt + o) * es, tmp + o * es, k, c->dt,
+                             c->op, rv, psend[ch], NODEP);
+      psend[ch] = sd;
+    }
+  }
+  if (c->op == weftAvg) {
+    for (size_t ch = 0; ch < nch; ch++) {
+      size_t o, k;
+      chunk_of(cnt, ce, ch, &o, &k);
+      sched_avg(s, rb + o * es, k, c->dt, n, red[ch]);
+    }
+  }
+  free(dep);
+  return s->oom ? -1 : 0;
+}
+
+/* Pipelined chain from the root: best for large broadcasts. */
+int ring_broadcast(weft_sched *s, const weft_call *c, int r, int n) {
+  size_t es = weft_dtype_size(c->dt), cnt = c->count;
+  const char *sb = c->sendbuf;
+  char *rb = c->recvbuf;
+  int v = MOD(r - c->root, n), next = MOD(r + 1, n), prev = MOD(r - 1, n);
+  size_t ce = chunk_elems(c, es), nch = nchunks(cnt, ce);
+  for (size_t ch = 0; ch < nch; ch++) {
+    size_t o, k;
+    chunk_of(cnt, ce, ch, &o, &k);
+    if (v == 0) {
+      if (sb != rb) sched_copy(s, rb + o * es, sb + o * es, k * es, NODEP, NODEP);
+      if (n > 1) sched_send(s, next, sb + o * es, k * es, c->tag, NODEP, NODEP);
+    } else {
+      int rv = sched_recv(s, prev, rb + o * es, k * es, c->tag, NODEP, NODEP);
+      if (v < n - 1) sched_send(s, next, rb + o * es, k * es, c->tag, rv, NODEP);
+    }
+  }
+  return s->oom ? -1 : 0;
+}
+
+/* Pipelined chain toward the root: rank root+n-1 starts, root finishes. */
+int ring_reduce(weft_sched *s, const weft_call *c, int r, int n) {
+  size_t es = weft_dtype_size(c->dt), cnt = c->count;
+  const char *sb = c->sendbuf;
+  char *rb = c->recvbuf;
+  int v = MOD(r - c->root, n), up = MOD(r - 1, n), down = MOD(r + 1, n);
+  size_t ce = chunk_elems(c, es), nch = nchunks(cnt, ce);
+  char *tmp = NULL, *acc = rb;
+  if (n > 1 && v < n - 1) {
+    tmp = sched_alloc(s, (v == 0 ? 1 : 2) * cnt * es);
+    if (!tmp) return -1;
+    if (v != 0) acc = tmp + cnt * es;
+  }
+  for (size_t ch = 0; ch < nch; ch++) {
+    size_t o, k;
+    chunk_of(cnt, ce, ch, &o, &k);
+    int d = NODEP;
+    const char *val = sb + o * es;
+    if (n == 1) {
+      if (sb != rb) d = sched_copy(s, rb + o * es, sb + o * es, k * es, NODEP, NODEP);
+    } else if (v < n - 1) {
+      int rv = sched_recv(s, down, tmp + o * es, k * es, c->tag, NODEP, NODEP);
+      d = sched_reduce(s, acc + o * es, sb + o * es, tmp + o * es, k, c->dt, c->op, rv, NODEP, NODEP);
+      val = acc + o * es;
+    }
+    if (v > 0) sched_send(s, up, val, k * es, c->tag, d, NODEP);
+    else if (c->op == weftAvg) sched_avg(s, rb + o * es, k, c->dt, n, d);
+  }
+  return s->oom ? -1 : 0;
+}

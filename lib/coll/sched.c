@@ -1,0 +1,95 @@
+#include "coll/sched.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void sched_init(weft_sched *s) { memset(s, 0, sizeof *s); }
+
+void sched_free(weft_sched *s) {
+  for (int i = 0; i < s->nallocs; i++) free(s->allocs[i]);
+  free(s->allocs);
+  free(s->steps);
+  free(s->edges);
+  memset(s, 0, sizeof *s);
+}
+
+static int grow(void **p, int *cap, int need, size_t elem) {
+  if (need <= *cap) return 0;
+  int nc = *cap ? *cap * 2 : 64;
+  while (nc < need) nc *= 2;
+  void *np = realloc(*p, (size_t)nc * elem);
+  if (!np) return -1;
+  *p = np;
+  *cap = nc;
+  return 0;
+}
+
+void sched_dep(weft_sched *s, int from, int to) {
+  if (s->oom || from == NODEP || to == NODEP) return;
+  if (grow((void **)&s->edges, &s->ecap, s->nedges + 1, sizeof *s->edges)) {
+    s->oom = 1;
+    return;
+  }
+  weft_edge *e = &s->edges[s->nedges];
+  e->to = to;
+  e->next = s->steps[from].succ;
+  s->steps[from].succ = s->nedges++;
+  s->steps[to].npending++;
+}
+
+int sched_add(weft_sched *s, const weft_step *st, int d0, int d1, int d2) {
+  if (s->oom) return NODEP;
+  if (grow((void **)&s->steps, &s->cap, s->nsteps + 1, sizeof *s->steps)) {
+    s->oom = 1;
+    return NODEP;
+  }
+  int idx = s->nsteps++;
+  s->steps[idx] = *st;
+  s->steps[idx].npending = 0;
+  s->steps[idx].succ = -1;
+  s->steps[idx].state = 0;
+  sched_dep(s, d0, idx);
+  if (d1 != d0) sched_dep(s, d1, idx);
+  if (d2 != d0 && d2 != d1) sched_dep(s, d2, idx);
+  return s->oom ? NODEP : idx;
+}
+
+int sched_send(weft_sched *s, int peer, const void *src, size_t bytes, uint64_t tag, int d0, int d1) {
+  weft_step st = {.kind = ST_SEND, .peer = peer, .src = src, .n = bytes, .tag = tag};
+  return sched_add(s, &st, d0, d1, NODEP);
+}
+
+int sched_recv(weft_sched *s, int peer, void *dst, size_t bytes, uint64_t tag, int d0, int d1) {
+  weft_step st = {.kind = ST_RECV, .peer = peer, .dst = dst, .n = bytes, .tag = tag};
+  return sched_add(s, &st, d0, d1, NODEP);
+}
+
+int sched_reduce(weft_sched *s, void *dst, const void *a, const void *b, size_t count,
+                 weftDataType_t dt, weftRedOp_t op, int d0, int d1, int d2) {
+  weft_step st = {.kind = ST_REDUCE, .dst = dst, .src = a, .src2 = b, .n = count,
+                  .dt = (uint8_t)dt, .op = (uint8_t)op};
+  return sched_add(s, &st, d0, d1, d2);
+}
+
+int sched_copy(weft_sched *s, void *dst, const void *src, size_t bytes, int d0, int d1) {
+  weft_step st = {.kind = ST_COPY, .dst = dst, .src = src, .n = bytes};
+  return sched_add(s, &st, d0, d1, NODEP);
+}
+
+int sched_avg(weft_sched *s, void *buf, size_t count, weftDataType_t dt, int nranks, int d0) {
+  weft_step st = {.kind = ST_AVG, .dst = buf, .n = count, .dt = (uint8_t)dt, .nranks = nranks};
+  return sched_add(s, &st, d0, NODEP, NODEP);
+}
+
+void *sched_alloc(weft_sched *s, size_t bytes) {
+  if (s->oom) return NULL;
+  void *p = NULL;
+  if (grow((void **)&s->allocs, &s->acap, s->nallocs + 1, sizeof *s->allocs) == 0)
+    p = malloc(bytes ? bytes : 1);
+  if (!p) {
+    s->oom = 1;
+    return NULL;
+  }
+  s->allocs[s->nallocs++] = p;
+  return p;
+}

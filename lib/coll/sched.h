@@ -1,0 +1,69 @@
+/* Schedules: a collective as a dependency graph of primitive steps (send,
+ * receive, reduce, copy, average). Algorithms only build schedules; the
+ * progress engine runs them. Messages to one peer are issued in the order
+ * their send steps were added, and receives from one peer are posted in the
+ * order their receive steps were added, so both sides of a link match by
+ * order. Builders must therefore add steps in a topological order that both
+ * ends of every link agree on. */
+#ifndef WEFT_SCHED_H
+#define WEFT_SCHED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "weft.h"
+
+typedef enum { ST_SEND, ST_RECV, ST_REDUCE, ST_COPY, ST_AVG } weft_step_kind;
+
+typedef struct {
+  uint8_t kind;  /* weft_step_kind */
+  uint8_t state; /* runtime */
+  uint8_t dt;    /* weftDataType_t (reduce, avg) */
+  uint8_t op;    /* weftRedOp_t (reduce) */
+  int32_t peer;  /* send, recv */
+  void *dst;     /* recv, reduce, copy, avg */
+  const void *src, *src2; /* send, copy: src; reduce: dst = src op src2 */
+  size_t n;      /* bytes (send, recv, copy) or elements (reduce, avg) */
+  uint64_t tag;  /* send, recv: signature of the call (see sig.h) */
+  int32_t npending;  /* unfinished dependencies */
+  int32_t succ;      /* first outgoing edge, -1 if none */
+  int32_t nranks;    /* avg divisor */
+  int32_t call;      /* index of the user call in a group, for messages */
+} weft_step;
+
+typedef struct {
+  int32_t to, next;
+} weft_edge;
+
+typedef struct {
+  weft_step *steps;
+  int nsteps, cap;
+  weft_edge *edges;
+  int nedges, ecap;
+  void **allocs; /* scratch memory owned by the schedule */
+  int nallocs, acap;
+  int oom;
+} weft_sched;
+
+#define NODEP (-1)
+
+void sched_init(weft_sched *s);
+void sched_free(weft_sched *s);
+/* Scratch memory freed with the schedule; NULL (and oom set) on failure. */
+void *sched_alloc(weft_sched *s, size_t bytes);
+/* Appends a step depending on up to three earlier steps (NODEP = none).
+ * Returns its index, or NODEP once out of memory (sched.oom is set and
+ * later calls are no-ops, so builders need not check every call). */
+int sched_add(weft_sched *s, const weft_step *st, int d0, int d1, int d2);
+/* Adds a dependency edge from -> to (both existing; NODEP ignored). */
+void sched_dep(weft_sched *s, int from, int to);
+
+/* Convenience constructors. */
+int sched_send(weft_sched *s, int peer, const void *src, size_t bytes, uint64_t tag, int d0, int d1);
+int sched_recv(weft_sched *s, int peer, void *dst, size_t bytes, uint64_t tag, int d0, int d1);
+int sched_reduce(weft_sched *s, void *dst, const void *a, const void *b, size_t count,
+                 weftDataType_t dt, weftRedOp_t op, int d0, int d1, int d2);
+int sched_copy(weft_sched *s, void *dst, const void *src, size_t bytes, int d0, int d1);
+int sched_avg(weft_sched *s, void *buf, size_t count, weftDataType_t dt, int nranks, int d0);
+
+#endif

@@ -1,0 +1,187 @@
+/* Collective and point-to-point entry points: validate, then submit. Bad
+ * input returns weftInvalidArgument with a message and changes nothing. */
+#include <stdint.h>
+
+#include "core/comm.h"
+#include "core/launch.h"
+#include "core/log.h"
+#include "core/stream.h"
+#include "reduce/reduce.h"
+
+typedef struct {
+  const char *fn;
+  weftComm_t comm;
+} api_ctx;
+
+#define FAIL(A, ...) weft_error((A)->comm, weftInvalidArgument, __VA_ARGS__)
+
+static weftResult_t check_common(const api_ctx *a, weftDataType_t dt, weftStream_t stream) {
+  weftResult_t r = weft_comm_check(a->comm);
+  if (r != weftSuccess) return r;
+  if ((unsigned)dt >= weftNumTypes) return FAIL(a, "%s: invalid datatype %d", a->fn, (int)dt);
+  if (stream && stream->magic != WEFT_STREAM_MAGIC)
+    return FAIL(a, "%s: stream is not a weft stream (weftStreamCreate)", a->fn);
+  return weftSuccess;
+}
+
+static weftResult_t check_op(const api_ctx *a, weftRedOp_t op) {
+  if ((unsigned)op >= weftNumOps) return FAIL(a, "%s: invalid reduction op %d", a->fn, (int)op);
+  return weftSuccess;
+}
+
+static weftResult_t check_root(const api_ctx *a, int root, const char *what) {
+  if (root < 0 || root >= a->comm->nranks)
+    return FAIL(a, "%s: %s %d not in [0, %d)", a->fn, what, root, a->comm->nranks);
+  return weftSuccess;
+}
+
+/* bytes = count * elemsize * mult, refusing overflow. */
+static weftResult_t check_size(const api_ctx *a, size_t count, weftDataType_t dt, size_t mult, size_t *bytes) {
+  size_t b;
+  if (__builtin_mul_overflow(count, weft_dtype_size(dt), &b) || __builtin_mul_overflow(b, mult, &b) ||
+      b > (size_t)PTRDIFF_MAX)
+    return FAIL(a, "%s: count %zu of %s overflows the address space", a->fn, count, weft_dtype_name(dt));
+  *bytes = b;
+  return weftSuccess;
+}
+
+static weftResult_t check_buf(const api_ctx *a, const void *p, size_t bytes, const char *what) {
+  if (bytes && !p) return FAIL(a, "%s: %s is NULL", a->fn, what);
+  return weftSuccess;
+}
+
+/* Buffers must be identical (in-place) or disjoint. */
+static weftResult_t check_overlap(const api_ctx *a, const void *x, size_t xb, const void *y, size_t yb,
+                                  const void *inplace_at) {
+  uintptr_t p = (uintptr_t)x, q = (uintptr_t)y;
+  if (!xb || !yb || x == inplace_at) return weftSuccess;
+  if (p < q + yb && q < p + xb)
+    return FAIL(a, "%s: send and receive buffers overlap without being in-place", a->fn);
+  return weftSuccess;
+}
+
+
+static weftResult_t submit(const api_ctx *a, weft_call *c, size_t bytes, weftStream_t stream) {
+  if (bytes == 0) return weftSuccess; /* nothing moves: as NCCL, no-op */
+  atomic_fetch_add(&a->comm->active_calls, 1);
+  weftResult_t r;
+  if (atomic_load(&a->comm->aborted)) r = weft_error(a->comm, weftAborted, "%s: communicator was aborted", a->fn);
+  else r = weft_submit(a->comm, c, stream);
+  atomic_fetch_sub(&a->comm->active_calls, 1);
+  return r;
+}
+
+static weftResult_t failed(weftResult_t r) {
+  weft_group_note_error(r);
+  return r;
+}
+
+WEFT_API weftResult_t weftAllReduce(const void *sendbuff, void *recvbuff, size_t count, weftDataType_t dt,
+                                    weftRedOp_t op, weftComm_t comm, weftStream_t stream) {
+  api_ctx a = {"weftAllReduce", comm};
+  size_t bytes = 0;
+  weftResult_t r;
+  if ((r = check_common(&a, dt, stream)) || (r = check_op(&a, op)) || (r = check_size(&a, count, dt, 1, &bytes)) ||
+      (r = check_buf(&a, sendbuff, bytes, "sendbuff")) || (r = check_buf(&a, recvbuff, bytes, "recvbuff")) ||
+      (r = check_overlap(&a, sendbuff, bytes, recvbuff, bytes, recvbuff)))
+    return failed(r);
+  weft_call c = {.kind = COLL_ALLREDUCE, .sendbuf = sendbuff, .recvbuf = recvbuff, .count = count, .dt = dt, .op = op};
+  return failed(submit(&a, &c, bytes, stream));
+}
+
+WEFT_API weftResult_t weftAllGather(const void *sendbuff, void *recvbuff, size_t sendcount, weftDataType_t dt,
+                                    weftComm_t comm, weftStream_t stream) {
+  api_ctx a = {"weftAllGather", comm};
+  size_t bytes = 0, total = 0;
+  weftResult_t r;
+  if ((r = check_common(&a, dt, stream)) || (r = check_size(&a, sendcount, dt, 1, &bytes)) ||
+      (r = check_size(&a, sendcount, dt, (size_t)comm->nranks, &total)) ||
+      (r = check_buf(&a, sendbuff, bytes, "sendbuff")) || (r = check_buf(&a, recvbuff, total, "recvbuff")) ||
+      (r = check_overlap(&a, sendbuff, bytes, recvbuff, total, (const char *)recvbuff + (size_t)comm->rank * bytes)))
+    return failed(r);
+  weft_call c = {.kind = COLL_ALLGATHER, .sendbuf = sendbuff, .recvbuf = recvbuff, .count = sendcount, .dt = dt};
+  return failed(submit(&a, &c, total, stream));
+}
+
+WEFT_API weftResult_t weftReduceScatter(const void *sendbuff, void *recvbuff, size_t recvcount, weftDataType_t dt,
+                                        weftRedOp_t op, weftComm_t comm, weftStream_t stream) {
+  api_ctx a = {"weftReduceScatter", comm};
+  size_t bytes = 0, total = 0;
+  weftResult_t r;
+  if ((r = check_common(&a, dt, stream)) || (r = check_op(&a, op)) || (r = check_size(&a, recvcount, dt, 1, &bytes)) ||
+      (r = check_size(&a, recvcount, dt, (size_t)comm->nranks, &total)) ||
+      (r = check_buf(&a, sendbuff, total, "sendbuff")) || (r = check_buf(&a, recvbuff, bytes, "recvbuff")) ||
+      (r = check_overlap(&a, recvbuff, bytes, sendbuff, total, (const char *)sendbuff + (size_t)comm->rank * bytes)))
+    return failed(r);
+  weft_call c = {.kind = COLL_REDUCESCATTER, .sendbuf = sendbuff, .recvbuf = recvbuff, .count = recvcount,
+                 .dt = dt, .op = op};
+  return failed(submit(&a, &c, total, stream));
+}
+
+WEFT_API weftResult_t weftBroadcast(const void *sendbuff, void *recvbuff, size_t count, weftDataType_t dt, int root,
+                                    weftComm_t comm, weftStream_t stream) {
+  api_ctx a = {"weftBroadcast", comm};
+  size_t bytes = 0;
+  weftResult_t r;
+  if ((r = check_common(&a, dt, stream)) || (r = check_root(&a, root, "root")) ||
+      (r = check_size(&a, count, dt, 1, &bytes)) ||
+      (r = check_buf(&a, sendbuff, comm->rank == root ? bytes : 0, "sendbuff (at the root)")) ||
+      (r = check_buf(&a, recvbuff, bytes, "recvbuff")) ||
+      (comm->rank == root && (r = check_overlap(&a, sendbuff, bytes, recvbuff, bytes, recvbuff))))
+    return failed(r);
+  weft_call c = {.kind = COLL_BROADCAST, .sendbuf = sendbuff, .recvbuf = recvbuff, .count = count, .dt = dt,
+                 .root = root};
+  return failed(submit(&a, &c, bytes, stream));
+}
+
+WEFT_API weftResult_t weftReduce(const void *sendbuff, void *recvbuff, size_t count, weftDataType_t dt,
+                                 weftRedOp_t op, int root, weftComm_t comm, weftStream_t stream) {
+  api_ctx a = {"weftReduce", comm};
+  size_t bytes = 0;
+  weftResult_t r;
+  if ((r = check_common(&a, dt, stream)) || (r = check_op(&a, op)) || (r = check_root(&a, root, "root")) ||
+      (r = check_size(&a, count, dt, 1, &bytes)) || (r = check_buf(&a, sendbuff, bytes, "sendbuff")) ||
+      (r = check_buf(&a, recvbuff, comm->rank == root ? bytes : 0, "recvbuff (at the root)")) ||
+      (comm->rank == root && (r = check_overlap(&a, sendbuff, bytes, recvbuff, bytes, recvbuff))))
+    return failed(r);
+  weft_call c = {.kind = COLL_REDUCE, .sendbuf = sendbuff, .recvbuf = recvbuff, .count = count, .dt = dt,
+                 .op = op, .root = root};
+  return failed(submit(&a, &c, bytes, stream));
+}
+
+WEFT_API weftResult_t weftAllToAll(const void *sendbuff, void *recvbuff, size_t count, weftDataType_t dt,
+                                   weftComm_t comm, weftStream_t stream) {
+  api_ctx a = {"weftAllToAll", comm};
+  size_t total = 0;
+  weftResult_t r;
+  if ((r = check_common(&a, dt, stream)) || (r = check_size(&a, count, dt, (size_t)comm->nranks, &total)) ||
+      (r = check_buf(&a, sendbuff, total, "sendbuff")) || (r = check_buf(&a, recvbuff, total, "recvbuff")) ||
+      (r = check_overlap(&a, sendbuff, total, recvbuff, total, NULL)))
+    return failed(r);
+  weft_call c = {.kind = COLL_ALLTOALL, .sendbuf = sendbuff, .recvbuf = recvbuff, .count = count, .dt = dt};
+  return failed(submit(&a, &c, total, stream));
+}
+
+static weftResult_t p2p(const char *fn, weft_coll_kind kind, const void *sb, void *rb, size_t count,
+                        weftDataType_t dt, int peer, weftComm_t comm, weftStream_t stream) {
+  api_ctx a = {fn, comm};
+  size_t bytes = 0;
+  weftResult_t r;
+  if ((r = check_common(&a, dt, stream)) || (r = check_root(&a, peer, "peer")) ||
+      (r = check_size(&a, count, dt, 1, &bytes)) ||
+      (r = check_buf(&a, kind == COLL_SEND ? sb : rb, bytes, kind == COLL_SEND ? "sendbuff" : "recvbuff")))
+    return failed(r);
+  if (peer == comm->rank) return failed(FAIL(&a, "%s: sending to or receiving from oneself is not supported", fn));
+  weft_call c = {.kind = kind, .sendbuf = sb, .recvbuf = rb, .count = count, .dt = dt, .root = peer};
+  return failed(submit(&a, &c, bytes, stream));
+}
+
+WEFT_API weftResult_t weftSend(const void *sendbuff, size_t count, weftDataType_t dt, int peer, weftComm_t comm,
+                               weftStream_t stream) {
+  return p2p("weftSend", COLL_SEND, sendbuff, NULL, count, dt, peer, comm, stream);
+}
+
+WEFT_API weftResult_t weftRecv(void *recvbuff, size_t count, weftDataType_t dt, int peer, weftComm_t comm,
+                               weftStream_t stream) {
+  return p2p("weftRecv", COLL_RECV, NULL, recvbuff, count, dt, peer, comm, stream);
+}

@@ -1,0 +1,13 @@
+/* Internal introspection hooks for tools (weft-perf) and tests. Not part of
+ * the public API. */
+#ifndef WEFT_INTROSPECT_H
+#define WEFT_INTROSPECT_H
+
+#include "weft.h"
+
+/* Algorithm and transport chosen for the last collective launched on comm,
+ * e.g. "ring/tcp". Never NULL ("" before the first collective, or for an
+ * invalid comm). Valid until the next collective on comm. */
+const char *weft_debug_last_algo(weftComm_t comm);
+
+#endif

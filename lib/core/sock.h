@@ -1,0 +1,48 @@
+/* Socket helpers shared by the bootstrap and the tcp transport. Every
+ * blocking helper takes a timeout and returns 0 on success or -1 with a
+ * message in err. All sockets are nonblocking and close-on-exec. */
+#ifndef WEFT_SOCK_H
+#define WEFT_SOCK_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+typedef union {
+  struct sockaddr sa;
+  struct sockaddr_in in;
+  struct sockaddr_in6 in6;
+} weft_sockaddr;
+
+#define WEFT_SOCK_ERRLEN 256
+
+socklen_t weft_sockaddr_len(const weft_sockaddr *a);
+/* "1.2.3.4:5678" or "[::1]:5678". */
+void weft_sockaddr_str(const weft_sockaddr *a, char *buf, size_t len);
+int weft_sockaddr_port(const weft_sockaddr *a);
+/* Resolves host (name or numeric) and sets port. */
+int weft_sockaddr_resolve(const char *host, int port, weft_sockaddr *out, char *err);
+/* Parses "host:port" or "[v6]:port". */
+int weft_sockaddr_parse(const char *hostport, weft_sockaddr *out, char *err);
+int weft_sockaddr_is_loopback(const weft_sockaddr *a);
+/* The local address to listen on: the interface named by WEFT_SOCKET_IFNAME
+ * (prefix match, "^name" for exact), else the one the kernel would use to
+ * reach `toward` (may be NULL), else the first non-loopback interface that is
+ * up, else loopback. Port is 0. */
+int weft_sock_local_addr(const weft_sockaddr *toward, weft_sockaddr *out, char *err);
+
+/* Binds and listens on addr (port 0 = ephemeral); addr gets the real port. */
+int weft_sock_listen(weft_sockaddr *addr, int *fd, char *err);
+/* Connects, retrying refused connections until the timeout (the listener may
+ * not be up yet). */
+int weft_sock_connect(const weft_sockaddr *addr, int timeout_ms, int *fd, char *err);
+/* Accepts one connection. abort_flag (may be NULL) is polled every 50 ms. */
+int weft_sock_accept(int lfd, int timeout_ms, const volatile int *abort_flag, int *fd, char *err);
+int weft_sock_send_all(int fd, const void *buf, size_t len, int timeout_ms, char *err);
+int weft_sock_recv_all(int fd, void *buf, size_t len, int timeout_ms, char *err);
+void weft_sock_nodelay(int fd);
+/* Milliseconds on a monotonic clock. */
+long long weft_now_ms(void);
+double weft_now_us(void);
+
+#endif

@@ -1,0 +1,131 @@
+#include "core/stream.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "core/param.h"
+
+static void deadline_in(struct timespec *ts, int ms) {
+  clock_gettime(CLOCK_MONOTONIC, ts);
+  ts->tv_sec += ms / 1000;
+  ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+  if (ts->tv_nsec >= 1000000000L) {
+    ts->tv_sec++;
+    ts->tv_nsec -= 1000000000L;
+  }
+}
+
+static int stream_ok(weftStream_t s) { return s && s->magic == WEFT_STREAM_MAGIC; }
+
+WEFT_API weftResult_t weftStreamCreate(weftStream_t *stream) {
+  if (!stream) return weft_error(NULL, weftInvalidArgument, "weftStreamCreate: stream is NULL");
+  struct weftStream *s = calloc(1, sizeof *s);
+  if (!s) return weft_error(NULL, weftSystemError, "weftStreamCreate: out of memory");
+  s->magic = WEFT_STREAM_MAGIC;
+  pthread_mutex_init(&s->mu, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&s->cv, &ca);
+  pthread_condattr_destroy(&ca);
+  s->timeout_ms = weft_env_timeout_ms();
+  *stream = s;
+  return weftSuccess;
+}
+
+uint64_t stream_enqueue(weftStream_t s, int timeout_ms) {
+  pthread_mutex_lock(&s->mu);
+  uint64_t t = ++s->enqueued;
+  if (timeout_ms > s->timeout_ms) s->timeout_ms = timeout_ms;
+  pthread_mutex_unlock(&s->mu);
+  return t;
+}
+
+weftResult_t stream_wait_turn(weftStream_t s, uint64_t ticket, int timeout_ms, const atomic_int *aborted) {
+  weftResult_t res = weftSuccess;
+  pthread_mutex_lock(&s->mu);
+  uint64_t seen = s->completed;
+  long waited = 0;
+  while (s->completed + 1 < ticket) {
+    if (aborted && atomic_load(aborted)) {
+      res = weftAborted;
+      break;
+    }
+    if (s->completed != seen) {
+      seen = s->completed;
+      waited = 0;
+    }
+    if (waited >= timeout_ms) {
+      res = weftTimeout;
+      break;
+    }
+    struct timespec ts;
+    deadline_in(&ts, 50);
+    pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    waited += 50;
+  }
+  pthread_mutex_unlock(&s->mu);
+  return res;
+}
+
+void stream_complete(weftStream_t s, weftResult_t res, const char *msg) {
+  pthread_mutex_lock(&s->mu);
+  s->completed++;
+  if (res != weftSuccess && s->error == weftSuccess) {
+    s->error = res;
+    snprintf(s->errmsg, sizeof s->errmsg, "%s", msg ? msg : "");
+  }
+  pthread_cond_broadcast(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+}
+
+WEFT_API weftResult_t weftStreamSynchronize(weftStream_t s) {
+  if (!stream_ok(s)) return weft_error(NULL, weftInvalidArgument, "weftStreamSynchronize: invalid stream");
+  weftResult_t res;
+  pthread_mutex_lock(&s->mu);
+  uint64_t seen = s->completed;
+  long waited = 0;
+  /* ops fail on their own within their comm's timeout; the margin covers the hand-off */
+  while (s->completed < s->enqueued && waited < (long)s->timeout_ms + 5000) {
+    struct timespec ts;
+    deadline_in(&ts, 20);
+    pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    if (s->completed != seen) {
+      seen = s->completed;
+      waited = 0;
+    } else {
+      waited += 20;
+    }
+  }
+  int timed_out = s->completed < s->enqueued;
+  res = timed_out ? weftTimeout : s->error;
+  char msg[sizeof s->errmsg];
+  memcpy(msg, s->errmsg, sizeof msg);
+  pthread_mutex_unlock(&s->mu);
+  if (timed_out) return weft_error(NULL, weftTimeout, "weftStreamSynchronize: operations still pending after the timeout");
+  if (res != weftSuccess) weft_set_thread_error(msg);
+  return res;
+}
+
+WEFT_API weftResult_t weftStreamQuery(weftStream_t s) {
+  if (!stream_ok(s)) return weft_error(NULL, weftInvalidArgument, "weftStreamQuery: invalid stream");
+  pthread_mutex_lock(&s->mu);
+  weftResult_t res = s->error != weftSuccess ? s->error : s->completed < s->enqueued ? weftInProgress : weftSuccess;
+  pthread_mutex_unlock(&s->mu);
+  return res;
+}
+
+WEFT_API weftResult_t weftStreamDestroy(weftStream_t s) {
+  if (!stream_ok(s)) return weft_error(NULL, weftInvalidArgument, "weftStreamDestroy: invalid stream");
+  weftResult_t res = weftStreamSynchronize(s);
+  if (res == weftTimeout) return res; /* ops still reference it: keep it alive */
+  s->magic = 0;
+  pthread_mutex_destroy(&s->mu);
+  pthread_cond_destroy(&s->cv);
+  free(s);
+  return res;
+}

@@ -1,0 +1,30 @@
+/* Host streams: in-order completion tickets shared across communicators. */
+#ifndef WEFT_STREAM_H
+#define WEFT_STREAM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "weft.h"
+
+#define WEFT_STREAM_MAGIC 0x7765667453747265ULL
+
+struct weftStream {
+  uint64_t magic;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  uint64_t enqueued, completed;
+  weftResult_t error; /* first error of any op on the stream */
+  char errmsg[512];
+  int timeout_ms;     /* longest timeout of the comms that used the stream */
+};
+
+/* Takes the next ticket for an op of a comm with the given timeout. */
+uint64_t stream_enqueue(weftStream_t s, int timeout_ms);
+/* Blocks until every op before `ticket` completed; gives up after timeout_ms
+ * without any completion or when *aborted becomes set. */
+weftResult_t stream_wait_turn(weftStream_t s, uint64_t ticket, int timeout_ms, const atomic_int *aborted);
+void stream_complete(weftStream_t s, weftResult_t res, const char *msg);
+
+#endif

@@ -1,0 +1,52 @@
+/* Progress engine: runs schedules over the comm's transport, in order, on the
+ * comm's progress thread or (for a blocking call on an idle comm) directly
+ * on the calling thread. */
+#ifndef WEFT_ENGINE_H
+#define WEFT_ENGINE_H
+
+#include <pthread.h>
+
+#include "coll/sched.h"
+#include "weft.h"
+
+struct weftComm;
+
+typedef struct weft_op {
+  struct weft_op *next;
+  struct weftComm *comm;
+  weft_sched sched;
+  weftStream_t stream; /* NULL: someone waits for the op and frees it */
+  uint64_t ticket;     /* position on the stream */
+  char desc[128];      /* for error messages */
+  int done;
+  weftResult_t result;
+} weft_op;
+
+typedef struct weft_engine {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  weft_op *head, *tail;
+  int busy; /* an op is running (thread or caller) */
+  int stop;
+  pthread_t thread;
+} weft_engine;
+
+weftResult_t engine_start(struct weftComm *comm);
+/* Waits for queued ops to finish (they fail fast once the comm is aborted),
+ * then stops the thread. */
+void engine_stop(struct weftComm *comm);
+weft_op *engine_op_new(struct weftComm *comm);
+void engine_op_free(weft_op *op);
+/* Queues op on the progress thread. */
+void engine_submit(struct weftComm *comm, weft_op *op);
+/* Waits for a submitted op with a NULL stream, frees it, returns its result. */
+weftResult_t engine_wait(struct weftComm *comm, weft_op *op);
+/* Runs op (NULL stream) to completion: on this thread if the engine is idle,
+ * else through the queue. Frees op. */
+weftResult_t engine_run_blocking(struct weftComm *comm, weft_op *op);
+
+/* Runs one schedule to completion over comm's connections (run.c). On
+ * failure err describes what happened and which peer was involved. */
+weftResult_t weft_run_sched(struct weftComm *comm, weft_sched *s, char *err, size_t errlen);
+
+#endif

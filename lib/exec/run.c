@@ -1,0 +1,257 @@
+/* Runs a schedule: releases steps as their dependencies finish, posts sends
+ * and receives per peer in schedule order, runs reductions and copies on
+ * this thread, and sleeps in poll() on the transport's descriptors when
+ * nothing can move. Bounded by the comm's timeout and its abort flag. */
+#include <poll.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coll/sig.h"
+#include "core/comm.h"
+#include "core/sock.h"
+#include "exec/engine.h"
+#include "reduce/reduce.h"
+
+enum { S_WAIT = 0, S_READY, S_FLIGHT, S_DONE };
+
+typedef struct {
+  int *idx, *ptr, *next; /* per peer: step indices in order (CSR), cursor */
+} peer_queue;
+
+typedef struct {
+  struct weftComm *comm;
+  weft_sched *s;
+  int n;
+  peer_queue sq, rq;
+  int *stack, nstack;
+  int *infl, ninfl;
+  void **reqs;
+  int ndone;
+  char *err;
+  size_t errlen;
+} run_t;
+
+static int is_net(const weft_step *st) { return st->kind == ST_SEND || st->kind == ST_RECV; }
+
+static int queue_build(peer_queue *q, weft_sched *s, int n, int kind) {
+  q->ptr = calloc((size_t)n + 1, sizeof(int));
+  q->next = calloc((size_t)n, sizeof(int));
+  int total = 0;
+  for (int i = 0; i < s->nsteps; i++)
+    if (s->steps[i].kind == kind) total++;
+  q->idx = malloc(sizeof(int) * (size_t)(total + 1));
+  if (!q->ptr || !q->next || !q->idx) return -1;
+  for (int i = 0; i < s->nsteps; i++)
+    if (s->steps[i].kind == kind) q->ptr[s->steps[i].peer + 1]++;
+  for (int p = 0; p < n; p++) q->ptr[p + 1] += q->ptr[p];
+  for (int p = 0; p < n; p++) q->next[p] = q->ptr[p];
+  for (int i = 0; i < s->nsteps; i++)
+    if (s->steps[i].kind == kind) q->idx[q->next[s->steps[i].peer]++] = i;
+  for (int p = 0; p < n; p++) q->next[p] = q->ptr[p];
+  return 0;
+}
+
+static void queue_free(peer_queue *q) {
+  free(q->idx);
+  free(q->ptr);
+  free(q->next);
+}
+
+static void step_where(run_t *R, const weft_step *st, char *buf, size_t len) {
+  char peer[128];
+  weft_comm_peer_name(R->comm, st->peer, peer, sizeof peer);
+  snprintf(buf, len, "%s %s %zu bytes (%s call #%u)", st->kind == ST_SEND ? "send to" : "receive from",
+           peer, st->n, weft_coll_name((weft_coll_kind)(st->tag >> 60)), (unsigned)(st->tag & 0xffff));
+}
+
+static weftResult_t net_fail(run_t *R, const weft_step *st, weftResult_t res, void *ep) {
+  char where[256];
+  step_where(R, st, where, sizeof where);
+  snprintf(R->err, R->errlen, "%s failed: %s", where, ep ? R->comm->net->lastError(ep) : "no connection");
+  return res == weftInvalidUsage || res == weftSystemError ? res : weftRemoteError;
+}
+
+/* Posts the ready steps at the head of peer p's queue, in order. */
+static weftResult_t issue(run_t *R, int p, int kind) {
+  peer_queue *q = kind == ST_SEND ? &R->sq : &R->rq;
+  const weftNet_t *net = R->comm->net;
+  while (q->next[p] < q->ptr[p + 1]) {
+    int i = q->idx[q->next[p]];
+    weft_step *st = &R->s->steps[i];
+    if (st->state != S_READY) break;
+    void *ep = kind == ST_SEND ? R->comm->peers[p].send : R->comm->peers[p].recv;
+    if (!ep) return net_fail(R, st, weftRemoteError, NULL);
+    weftResult_t res = kind == ST_SEND ? net->isend(ep, st->src, st->n, st->tag, NULL, &R->reqs[i])
+                                       : net->irecv(ep, st->dst, st->n, st->tag, NULL, &R->reqs[i]);
+    if (res != weftSuccess) return net_fail(R, st, res, ep);
+    st->state = S_FLIGHT;
+    R->infl[R->ninfl++] = i;
+    q->next[p]++;
+  }
+  return weftSuccess;
+}
+
+static weftResult_t make_ready(run_t *R, int i) {
+  weft_step *st = &R->s->steps[i];
+  st->state = S_READY;
+  if (!is_net(st)) {
+    R->stack[R->nstack++] = i;
+    return weftSuccess;
+  }
+  return issue(R, st->peer, st->kind);
+}
+
+static weftResult_t complete(run_t *R, int i) {
+  weft_step *st = &R->s->steps[i];
+  st->state = S_DONE;
+  R->ndone++;
+  for (int e = st->succ; e >= 0; e = R->s->edges[e].next) {
+    int to = R->s->edges[e].to;
+    if (--R->s->steps[to].npending == 0) {
+      weftResult_t res = make_ready(R, to);
+      if (res != weftSuccess) return res;
+    }
+  }
+  return weftSuccess;
+}
+
+static void run_compute(weft_step *st) {
+  switch (st->kind) {
+    case ST_REDUCE:
+      weft_reduce(st->dst, st->src, st->src2, st->n, (weftDataType_t)st->dt, (weftRedOp_t)st->op);
+      break;
+    case ST_COPY:
+      if (st->n && st->dst != st->src) memmove(st->dst, st->src, st->n);
+      break;
+    case ST_AVG: weft_avg_finish(st->dst, st->n, (weftDataType_t)st->dt, st->nranks); break;
+    default: break;
+  }
+}
+
+/* Tests every request in flight; returns 1 if any finished. */
+static weftResult_t test_inflight(run_t *R, int *progressed) {
+  const weftNet_t *net = R->comm->net;
+  for (int k = 0; k < R->ninfl; k++) {
+    int i = R->infl[k];
+    weft_step *st = &R->s->steps[i];
+    int done = 0;
+    size_t size = 0;
+    uint64_t tag = 0;
+    weftResult_t res = net->test(R->reqs[i], &done, &size, &tag);
+    void *ep = st->kind == ST_SEND ? R->comm->peers[st->peer].send : R->comm->peers[st->peer].recv;
+    if (res == weftInvalidUsage && st->kind == ST_RECV && tag && tag != st->tag) {
+      char why[400], peer[128];
+      weft_sig_explain(st->tag, tag, why, sizeof why);
+      weft_comm_peer_name(R->comm, st->peer, peer, sizeof peer);
+      snprintf(R->err, R->errlen, "mismatched calls with %s: %s", peer, why);
+      return weftInvalidUsage;
+    }
+    if (res != weftSuccess) return net_fail(R, st, res, ep);
+    if (!done) continue;
+    if (st->kind == ST_RECV && (tag != st->tag || size != st->n)) {
+      char why[400], peer[128];
+      weft_comm_peer_name(R->comm, st->peer, peer, sizeof peer);
+      if (tag != st->tag) weft_sig_explain(st->tag, tag, why, sizeof why);
+      else snprintf(why, sizeof why, "expected %zu bytes, received %zu", st->n, size);
+      snprintf(R->err, R->errlen, "mismatched calls with %s: %s", peer, why);
+      return weftInvalidUsage;
+    }
+    R->infl[k--] = R->infl[--R->ninfl];
+    *progressed = 1;
+    if ((res = complete(R, i)) != weftSuccess) return res;
+  }
+  return weftSuccess;
+}
+
+/* Sleeps until a descriptor of an in-flight transfer is ready, up to ms. */
+static void wait_net(run_t *R, int ms) {
+  struct pollfd pf[64];
+  int np = 0;
+  const weftNet_t *net = R->comm->net;
+  for (int k = 0; k < R->ninfl && np < 64; k++) {
+    weft_step *st = &R->s->steps[R->infl[k]];
+    void *ep = st->kind == ST_SEND ? R->comm->peers[st->peer].send : R->comm->peers[st->peer].recv;
+    int fd = net->pollFd ? net->pollFd(ep) : -1;
+    short ev = st->kind == ST_SEND ? POLLOUT : POLLIN;
+    int dup = 0;
+    for (int j = 0; j < np; j++)
+      if (pf[j].fd == fd && pf[j].events == ev) dup = 1;
+    if (fd >= 0 && !dup) pf[np++] = (struct pollfd){fd, ev, 0};
+  }
+  if (np == 0) {
+    sched_yield();
+    return;
+  }
+  poll(pf, (nfds_t)np, ms);
+}
+
+weftResult_t weft_run_sched(struct weftComm *comm, weft_sched *s, char *err, size_t errlen) {
+  run_t R;
+  memset(&R, 0, sizeof R);
+  R.comm = comm;
+  R.s = s;
+  R.n = comm->nranks;
+  R.err = err;
+  R.errlen = errlen;
+  err[0] = 0;
+  if (s->nsteps == 0) return weftSuccess;
+  weftResult_t res = weftSystemError;
+  R.stack = malloc(sizeof(int) * (size_t)s->nsteps);
+  R.infl = malloc(sizeof(int) * (size_t)s->nsteps);
+  R.reqs = calloc((size_t)s->nsteps, sizeof(void *));
+  if (!R.stack || !R.infl || !R.reqs || queue_build(&R.sq, s, R.n, ST_SEND) ||
+      queue_build(&R.rq, s, R.n, ST_RECV)) {
+    snprintf(err, errlen, "out of memory for a schedule of %d steps", s->nsteps);
+    goto out;
+  }
+  res = weftSuccess;
+  for (int i = 0; i < s->nsteps && res == weftSuccess; i++)
+    if (s->steps[i].npending == 0) res = make_ready(&R, i);
+  long long last = weft_now_ms();
+  int idle = 0;
+  while (res == weftSuccess && R.ndone < s->nsteps) {
+    int progressed = 0;
+    while (R.nstack > 0 && res == weftSuccess) {
+      int i = R.stack[--R.nstack];
+      run_compute(&s->steps[i]);
+      res = complete(&R, i);
+      progressed = 1;
+    }
+    if (res != weftSuccess) break;
+    if ((res = test_inflight(&R, &progressed)) != weftSuccess) break;
+    if (progressed) {
+      idle = 0;
+      continue;
+    }
+    if (atomic_load(&comm->aborted)) {
+      snprintf(err, errlen, "aborted by weftCommAbort");
+      res = weftAborted;
+      break;
+    }
+    if (R.ninfl == 0 && R.nstack == 0) {
+      snprintf(err, errlen, "schedule stalled with %d of %d steps done", R.ndone, s->nsteps);
+      res = weftInternalError;
+      break;
+    }
+    if (++idle < 32) continue;
+    long long now = weft_now_ms();
+    if (idle == 32) last = now;
+    if (now - last > comm->timeout_ms) {
+      char where[256];
+      step_where(&R, &s->steps[R.infl[0]], where, sizeof where);
+      snprintf(err, errlen, "no progress for %d ms (WEFT_TIMEOUT) waiting to %s", comm->timeout_ms, where);
+      res = weftTimeout;
+      break;
+    }
+    wait_net(&R, 10);
+  }
+out:
+  free(R.stack);
+  free(R.infl);
+  free(R.reqs);
+  queue_free(&R.sq);
+  queue_free(&R.rq);
+  return res;
+}

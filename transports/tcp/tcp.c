@@ -1,0 +1,400 @@
+/* tcp transport: one nonblocking stream socket per direction and peer.
+ * Each message is a 16-byte frame header (tag, size) followed by the payload,
+ * written from and read straight into the caller's buffer. Progress happens
+ * only inside test(), driven by weft's progress engine. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "core/sock.h"
+#include "tcp/tcp.h"
+
+#define TCP_HELLO_MAGIC 0x77656674746370ULL /* "wefttcp" */
+#define TCP_ERRLEN 256
+
+enum { OBJ_CTX = 1, OBJ_LISTEN, OBJ_SEND, OBJ_RECV };
+
+typedef struct {
+  int type;
+  char err[TCP_ERRLEN];
+} tcp_obj;
+
+typedef struct {
+  tcp_obj h;
+  weft_sockaddr local;
+  weftNetLogFn_t log;
+  void *log_user;
+} tcp_ctx;
+
+typedef struct {
+  tcp_obj h;
+  tcp_ctx *ctx;
+  int fd;
+  uint64_t key;
+} tcp_listen;
+
+typedef struct {
+  uint64_t tag;
+  uint64_t size;
+} tcp_frame;
+
+typedef struct {
+  uint64_t magic;
+  uint64_t key;
+  uint64_t conn_id;
+} tcp_hello;
+
+struct tcp_ep;
+typedef struct tcp_req {
+  struct tcp_req *next;
+  struct tcp_req *all_next; /* every request the endpoint allocated, freed at close */
+  struct tcp_ep *ep;
+  char *buf;
+  size_t size;   /* posted size */
+  tcp_frame hdr; /* sent header, or received header */
+  size_t off;    /* bytes of header + payload moved so far */
+  int complete;
+} tcp_req;
+
+typedef struct tcp_ep {
+  tcp_obj h;
+  int fd;
+  weftResult_t failed;
+  tcp_req *head, *tail; /* requests not yet complete, in order */
+  tcp_req *free_reqs;
+  tcp_req *all_reqs;
+} tcp_ep;
+
+#define OBJ_ERR(o, ...) snprintf(((tcp_obj *)(o))->err, TCP_ERRLEN, __VA_ARGS__)
+
+static weftResult_t tcp_init(const weftNetInitArgs_t *args, void **out) {
+  tcp_ctx *c = calloc(1, sizeof *c);
+  if (!c) return weftSystemError;
+  c->h.type = OBJ_CTX;
+  char err[WEFT_SOCK_ERRLEN];
+  int ok = 0;
+  if (args && args->localAddr) ok = weft_sockaddr_resolve(args->localAddr, 0, &c->local, err) == 0;
+  if (!ok && weft_sock_local_addr(NULL, &c->local, err) != 0) {
+    free(c);
+    return weftSystemError;
+  }
+  if (args) {
+    c->log = args->log;
+    c->log_user = args->logUser;
+  }
+  *out = c;
+  return weftSuccess;
+}
+
+static weftResult_t tcp_devices(void *ctx, int *ndev) {
+  (void)ctx;
+  *ndev = 1;
+  return weftSuccess;
+}
+
+static weftResult_t tcp_properties(void *ctx, int dev, weftNetProperties_t *p) {
+  (void)ctx;
+  (void)dev;
+  p->name = "tcp";
+  p->bandwidthGbps = 10.0;
+  p->latencyUs = 20.0;
+  p->maxStreams = 1;
+  return weftSuccess;
+}
+
+static weftResult_t tcp_listen_fn(void *ctxp, int dev, uint64_t key, void *handle, void **out) {
+  tcp_ctx *ctx = ctxp;
+  (void)dev;
+  tcp_listen *l = calloc(1, sizeof *l);
+  if (!l) return weftSystemError;
+  l->h.type = OBJ_LISTEN;
+  l->ctx = ctx;
+  l->key = key;
+  weft_sockaddr a = ctx->local;
+  char err[WEFT_SOCK_ERRLEN];
+  if (weft_sock_listen(&a, &l->fd, err) != 0) {
+    OBJ_ERR(ctx, "%s", err);
+    free(l);
+    return weftSystemError;
+  }
+  memset(handle, 0, WEFT_NET_HANDLE_BYTES);
+  memcpy(handle, &a, sizeof a);
+  *out = l;
+  return weftSuccess;
+}
+
+static tcp_ep *ep_new(int fd, int type) {
+  tcp_ep *e = calloc(1, sizeof *e);
+  if (!e) return NULL;
+  e->h.type = type;
+  e->fd = fd;
+  return e;
+}
+
+static weftResult_t tcp_connect(void *ctxp, int dev, const void *handle, uint64_t key,
+                                uint64_t conn_id, int timeout_ms, void **out) {
+  tcp_ctx *ctx = ctxp;
+  (void)dev;
+  weft_sockaddr a;
+  memcpy(&a, handle, sizeof a);
+  char err[WEFT_SOCK_ERRLEN];
+  int fd;
+  if (weft_sock_connect(&a, timeout_ms, &fd, err) != 0) {
+    OBJ_ERR(ctx, "%s", err);
+    return weftRemoteError;
+  }
+  tcp_hello h = {TCP_HELLO_MAGIC, key, conn_id};
+  if (weft_sock_send_all(fd, &h, sizeof h, timeout_ms, err) != 0) {
+    OBJ_ERR(ctx, "%s", err);
+    close(fd);
+    return weftRemoteError;
+  }
+  tcp_ep *e = ep_new(fd, OBJ_SEND);
+  if (!e) {
+    close(fd);
+    return weftSystemError;
+  }
+  *out = e;
+  return weftSuccess;
+}
+
+static weftResult_t tcp_accept(void *lp, int timeout_ms, void **out, uint64_t *conn_id) {
+  tcp_listen *l = lp;
+  long long deadline = weft_now_ms() + timeout_ms;
+  char err[WEFT_SOCK_ERRLEN];
+  for (;;) {
+    long long left = deadline - weft_now_ms();
+    int fd;
+    if (left <= 0 || weft_sock_accept(l->fd, (int)(left > 0 ? left : 0), NULL, &fd, err) != 0) {
+      OBJ_ERR(l, "no peer connected within %d ms", timeout_ms);
+      return weftTimeout;
+    }
+    tcp_hello h;
+    if (weft_sock_recv_all(fd, &h, sizeof h, 5000, err) == 0 && h.magic == TCP_HELLO_MAGIC &&
+        h.key == l->key) {
+      tcp_ep *e = ep_new(fd, OBJ_RECV);
+      if (!e) {
+        close(fd);
+        return weftSystemError;
+      }
+      *conn_id = h.conn_id;
+      *out = e;
+      return weftSuccess;
+    }
+    if (l->ctx->log) l->ctx->log(l->ctx->log_user, weftLogWarn, "tcp: dropped a connection without the job key");
+    close(fd);
+  }
+}
+
+static tcp_req *req_get(tcp_ep *e) {
+  tcp_req *r = e->free_reqs;
+  if (r) {
+    e->free_reqs = r->next;
+  } else {
+    r = malloc(sizeof *r);
+    if (!r) return NULL;
+    r->all_next = e->all_reqs;
+    e->all_reqs = r;
+  }
+  tcp_req *keep = r->all_next;
+  memset(r, 0, sizeof *r);
+  r->all_next = keep;
+  r->ep = e;
+  return r;
+}
+
+static void req_enqueue(tcp_ep *e, tcp_req *r) {
+  if (e->tail) e->tail->next = r;
+  else e->head = r;
+  e->tail = r;
+}
+
+static void req_pop_head(tcp_ep *e) {
+  tcp_req *r = e->head;
+  e->head = r->next;
+  if (!e->head) e->tail = NULL;
+  r->next = NULL;
+  r->complete = 1;
+}
+
+static weftResult_t ep_fail(tcp_ep *e, weftResult_t res) {
+  e->failed = res;
+  return res;
+}
+
+static weftResult_t progress_send(tcp_ep *e) {
+  while (e->head) {
+    tcp_req *r = e->head;
+    size_t total = sizeof r->hdr + r->size;
+    struct iovec iov[2];
+    int n = 0;
+    if (r->off < sizeof r->hdr) {
+      iov[n].iov_base = (char *)&r->hdr + r->off;
+      iov[n++].iov_len = sizeof r->hdr - r->off;
+      iov[n].iov_base = r->buf;
+      iov[n++].iov_len = r->size;
+    } else {
+      iov[n].iov_base = r->buf + (r->off - sizeof r->hdr);
+      iov[n++].iov_len = total - r->off;
+    }
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = iov;
+    m.msg_iovlen = (size_t)n;
+    ssize_t w = sendmsg(e->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return weftSuccess;
+      OBJ_ERR(e, "send failed: %s", strerror(errno));
+      return ep_fail(e, weftRemoteError);
+    }
+    r->off += (size_t)w;
+    if (r->off < total) return weftSuccess;
+    req_pop_head(e);
+  }
+  return weftSuccess;
+}
+
+static weftResult_t progress_recv(tcp_ep *e) {
+  while (e->head) {
+    tcp_req *r = e->head;
+    char *dst;
+    size_t want;
+    if (r->off < sizeof r->hdr) {
+      dst = (char *)&r->hdr + r->off;
+      want = sizeof r->hdr - r->off;
+    } else {
+      dst = r->buf + (r->off - sizeof r->hdr);
+      want = sizeof r->hdr + r->hdr.size - r->off;
+    }
+    ssize_t got = want ? recv(e->fd, dst, want, MSG_DONTWAIT) : 0;
+    if (want && got <= 0) {
+      if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return weftSuccess;
+      OBJ_ERR(e, "%s", got == 0 ? "connection closed by peer" : strerror(errno));
+      return ep_fail(e, weftRemoteError);
+    }
+    size_t before = r->off;
+    r->off += (size_t)got;
+    if (r->off < sizeof r->hdr) return weftSuccess;
+    if (before < sizeof r->hdr && r->hdr.size > r->size) {
+      OBJ_ERR(e, "incoming message of %llu bytes does not fit the posted %zu bytes",
+              (unsigned long long)r->hdr.size, r->size);
+      return ep_fail(e, weftInvalidUsage);
+    }
+    if (r->off >= sizeof r->hdr + r->hdr.size) req_pop_head(e);
+  }
+  return weftSuccess;
+}
+
+static weftResult_t progress(tcp_ep *e) {
+  return e->h.type == OBJ_SEND ? progress_send(e) : progress_recv(e);
+}
+
+static weftResult_t tcp_isend(void *sc, const void *data, size_t size, uint64_t tag, void *mh,
+                              void **request) {
+  tcp_ep *e = sc;
+  (void)mh;
+  if (e->failed) return e->failed;
+  tcp_req *r = req_get(e);
+  if (!r) return weftSystemError;
+  r->buf = (char *)data;
+  r->size = size;
+  r->hdr.tag = tag;
+  r->hdr.size = size;
+  req_enqueue(e, r);
+  *request = r;
+  return e->head == r ? progress_send(e) : weftSuccess;
+}
+
+static weftResult_t tcp_irecv(void *rc, void *data, size_t size, uint64_t tag, void *mh,
+                              void **request) {
+  tcp_ep *e = rc;
+  (void)mh;
+  if (e->failed) return e->failed;
+  tcp_req *r = req_get(e);
+  if (!r) return weftSystemError;
+  r->buf = data;
+  r->size = size;
+  (void)tag; /* matching is by order; the sender's tag is reported by test() */
+  req_enqueue(e, r);
+  *request = r;
+  return weftSuccess;
+}
+
+static weftResult_t tcp_test(void *request, int *done, size_t *size, uint64_t *tag) {
+  tcp_req *r = request;
+  tcp_ep *e = r->ep;
+  *done = 0;
+  if (!r->complete && !e->failed) progress(e);
+  if (!r->complete) {
+    if (e->failed && r->off >= sizeof r->hdr) {
+      if (size) *size = (size_t)r->hdr.size;
+      if (tag) *tag = r->hdr.tag;
+    }
+    return e->failed;
+  }
+  *done = 1;
+  if (size) *size = (size_t)r->hdr.size;
+  if (tag) *tag = r->hdr.tag;
+  r->next = e->free_reqs;
+  e->free_reqs = r;
+  return weftSuccess;
+}
+
+static int tcp_poll_fd(void *comm) { return ((tcp_ep *)comm)->fd; }
+
+static const char *tcp_last_error(void *obj) { return obj ? ((tcp_obj *)obj)->err : ""; }
+
+static void ep_free(tcp_ep *e) {
+  tcp_req *r = e->all_reqs;
+  while (r) {
+    tcp_req *n = r->all_next;
+    free(r);
+    r = n;
+  }
+  if (e->fd >= 0) close(e->fd);
+  free(e);
+}
+
+static weftResult_t tcp_close_ep(void *c) {
+  if (c) ep_free(c);
+  return weftSuccess;
+}
+
+static weftResult_t tcp_close_listen(void *lp) {
+  tcp_listen *l = lp;
+  if (!l) return weftSuccess;
+  close(l->fd);
+  free(l);
+  return weftSuccess;
+}
+
+static weftResult_t tcp_finalize(void *ctx) {
+  free(ctx);
+  return weftSuccess;
+}
+
+const weftNet_t weft_net_tcp = {
+    .abiVersion = WEFT_NET_ABI_VERSION,
+    .name = "tcp",
+    .init = tcp_init,
+    .devices = tcp_devices,
+    .getProperties = tcp_properties,
+    .listen = tcp_listen_fn,
+    .connect = tcp_connect,
+    .accept = tcp_accept,
+    .regMr = NULL,
+    .deregMr = NULL,
+    .isend = tcp_isend,
+    .irecv = tcp_irecv,
+    .test = tcp_test,
+    .pollFd = tcp_poll_fd,
+    .lastError = tcp_last_error,
+    .closeSend = tcp_close_ep,
+    .closeRecv = tcp_close_ep,
+    .closeListen = tcp_close_listen,
+    .finalize = tcp_finalize,
+};
