@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Test command: builds with gcc and clang (-Werror), runs the whole ctest
+# suite, then rebuilds with AddressSanitizer + UndefinedBehaviorSanitizer and
+# runs the suite again. Set WEFT_TEST_QUICK=1 to skip the sanitizer pass.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh
+jobs=$(nproc)
+
+echo "== build (gcc, Release + debug info)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs"
+
+echo "== build (clang, -Werror)"
+CC=clang cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build-clang -j"$jobs" >/dev/null
+
+echo "== tests"
+ctest --test-dir build --output-on-failure --timeout 900
+
+if [ "${WEFT_TEST_QUICK:-0}" != 1 ]; then
+  echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DWEFT_SANITIZE=ON -DCMAKE_C_FLAGS=-O1 >/dev/null
+  cmake --build build-asan -j"$jobs"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build-asan --output-on-failure --timeout 1800
+fi

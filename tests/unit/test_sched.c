@@ -1,0 +1,247 @@
+/* Runs the schedules of all ranks of a collective in one process over a
+ * simulated network (in-order channels per rank pair) and checks the results
+ * exactly. Tiny chunks force deep pipelines, and many rank counts are cheap
+ * here, so algorithm bugs show up without sockets. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "coll/coll.h"
+#include "reduce/reduce.h"
+
+enum { WAITING = 0, READY, DONE };
+
+typedef struct msg {
+  struct msg *next;
+  size_t n;
+  uint64_t tag;
+  char data[];
+} msg;
+
+typedef struct {
+  msg *head, *tail;
+} channel;
+
+typedef struct {
+  int n;
+  weft_sched *s;
+  channel *ch; /* ch[src * n + dst] */
+  int **snext, **rnext; /* per rank, per peer: index of the next step to consider */
+} sim;
+
+static void push(channel *c, const void *data, size_t n, uint64_t tag) {
+  msg *m = malloc(sizeof *m + n + 1);
+  assert_non_null(m);
+  m->next = NULL;
+  m->n = n;
+  m->tag = tag;
+  if (n) memcpy(m->data, data, n);
+  if (c->tail) c->tail->next = m;
+  else c->head = m;
+  c->tail = m;
+}
+
+static void finish(weft_sched *s, int i) {
+  s->steps[i].state = DONE;
+  for (int e = s->steps[i].succ; e >= 0; e = s->edges[e].next) s->steps[s->edges[e].to].npending--;
+}
+
+/* Next step of `kind` to `peer` after index *cur that is not done yet. */
+static int next_of(weft_sched *s, int *cur, int kind, int peer) {
+  while (*cur < s->nsteps) {
+    weft_step *st = &s->steps[*cur];
+    if (st->kind == kind && st->peer == peer && st->state != DONE) return *cur;
+    (*cur)++;
+  }
+  return -1;
+}
+
+/* Returns 1 when every step of every rank ran, 0 on deadlock. */
+static int simulate(sim *S) {
+  int n = S->n;
+  for (;;) {
+    int progress = 0, left = 0;
+    for (int r = 0; r < n; r++) {
+      weft_sched *s = &S->s[r];
+      for (int i = 0; i < s->nsteps; i++) {
+        weft_step *st = &s->steps[i];
+        if (st->state == DONE) continue;
+        left++;
+        if (st->npending > 0) continue;
+        if (st->kind == ST_REDUCE) {
+          weft_reduce(st->dst, st->src, st->src2, st->n, (weftDataType_t)st->dt, (weftRedOp_t)st->op);
+        } else if (st->kind == ST_COPY) {
+          memmove(st->dst, st->src, st->n);
+        } else if (st->kind == ST_AVG) {
+          weft_avg_finish(st->dst, st->n, (weftDataType_t)st->dt, st->nranks);
+        } else {
+          continue;
+        }
+        finish(s, i);
+        progress = 1;
+      }
+      for (int p = 0; p < n; p++) {
+        int i;
+        while ((i = next_of(s, &S->snext[r][p], ST_SEND, p)) >= 0 && s->steps[i].npending == 0) {
+          push(&S->ch[r * n + p], s->steps[i].src, s->steps[i].n, s->steps[i].tag);
+          finish(s, i);
+          progress = 1;
+        }
+        channel *c = &S->ch[p * n + r];
+        while ((i = next_of(s, &S->rnext[r][p], ST_RECV, p)) >= 0 && s->steps[i].npending == 0 && c->head) {
+          msg *m = c->head;
+          c->head = m->next;
+          if (!c->head) c->tail = NULL;
+          assert_int_equal(m->n, s->steps[i].n);
+          assert_int_equal(m->tag, s->steps[i].tag);
+          if (m->n) memcpy(s->steps[i].dst, m->data, m->n);
+          free(m);
+          finish(s, i);
+          progress = 1;
+        }
+      }
+    }
+    if (!left) return 1;
+    if (!progress) return 0;
+  }
+}
+
+static int32_t input(int rank, size_t i) { return (int32_t)((rank * 7 + (int)(i % 13)) % 11) - 3; }
+
+/* Runs collective `kind` with algorithm `algo` on n ranks; checks results. */
+static void run_case(weft_coll_kind kind, weft_algo algo, int n, size_t count, int inplace, int root,
+                     weftRedOp_t op) {
+  size_t in_elems = count, out_elems = count;
+  if (kind == COLL_ALLGATHER) out_elems = count * (size_t)n;
+  if (kind == COLL_REDUCESCATTER || kind == COLL_ALLTOALL) in_elems = count * (size_t)n;
+  if (kind == COLL_ALLTOALL) out_elems = count * (size_t)n;
+  sim S = {n, calloc((size_t)n, sizeof(weft_sched)), calloc((size_t)n * n, sizeof(channel)),
+           calloc((size_t)n, sizeof(int *)), calloc((size_t)n, sizeof(int *))};
+  int32_t **in = calloc((size_t)n, sizeof *in), **out = calloc((size_t)n, sizeof *out);
+  for (int r = 0; r < n; r++) {
+    size_t big = (in_elems > out_elems ? in_elems : out_elems) + 1;
+    in[r] = calloc(big, sizeof(int32_t));
+    out[r] = calloc(big, sizeof(int32_t));
+    for (size_t i = 0; i < in_elems; i++) in[r][i] = input(r, i);
+    for (size_t i = 0; i < out_elems; i++) out[r][i] = -999;
+    S.snext[r] = calloc((size_t)n, sizeof(int));
+    S.rnext[r] = calloc((size_t)n, sizeof(int));
+    weft_call c = {.kind = kind, .sendbuf = in[r], .recvbuf = out[r], .count = count, .dt = weftInt32,
+                   .op = op, .root = root, .algo = algo, .chunk_bytes = 8, .tag = 0x1000u + (unsigned)kind};
+    if (inplace) {
+      if (kind == COLL_ALLGATHER) {
+        for (size_t i = 0; i < count; i++) out[r][(size_t)r * count + i] = in[r][i];
+        c.sendbuf = out[r] + (size_t)r * count;
+      } else if (kind == COLL_REDUCESCATTER) {
+        c.recvbuf = in[r] + (size_t)r * count;
+      } else {
+        memcpy(out[r], in[r], count * sizeof(int32_t));
+        c.sendbuf = out[r];
+      }
+    }
+    sched_init(&S.s[r]);
+    assert_int_equal(coll_build(&S.s[r], &c, r, n), 0);
+  }
+  assert_true(simulate(&S));
+  for (int r = 0; r < n; r++) {
+    const int32_t *res = kind == COLL_REDUCESCATTER && inplace ? in[r] + (size_t)r * count : out[r];
+    for (size_t i = 0; i < (kind == COLL_ALLGATHER || kind == COLL_ALLTOALL ? out_elems : count); i++) {
+      int64_t want = 0;
+      switch (kind) {
+        case COLL_ALLREDUCE:
+        case COLL_REDUCE:
+        case COLL_REDUCESCATTER: {
+          size_t at = kind == COLL_REDUCESCATTER ? (size_t)r * count + i : i;
+          int64_t acc = op == weftMax ? INT32_MIN : 0;
+          for (int k = 0; k < n; k++) acc = op == weftMax ? (input(k, at) > acc ? input(k, at) : acc) : acc + input(k, at);
+          want = op == weftAvg ? acc / n : acc;
+          if (kind == COLL_REDUCE && r != root) want = inplace ? input(r, i) : -999;
+          break;
+        }
+        case COLL_BROADCAST: want = input(root, i); break;
+        case COLL_ALLGATHER: want = input((int)(i / count), i % count); break;
+        case COLL_ALLTOALL: want = input((int)(i / count), (size_t)r * count + i % count); break;
+        default: break;
+      }
+      if (res[i] != want) {
+        print_error("%s/%s n=%d count=%zu inplace=%d root=%d rank=%d i=%zu: got %d want %lld\n",
+                    weft_coll_name(kind), weft_algo_name(algo), n, count, inplace, root, r, i, res[i],
+                    (long long)want);
+        fail();
+      }
+    }
+  }
+  for (int r = 0; r < n; r++) {
+    sched_free(&S.s[r]);
+    free(in[r]);
+    free(out[r]);
+    free(S.snext[r]);
+    free(S.rnext[r]);
+  }
+  for (int i = 0; i < n * n; i++) assert_null(S.ch[i].head);
+  free(in);
+  free(out);
+  free(S.s);
+  free(S.ch);
+  free(S.snext);
+  free(S.rnext);
+}
+
+static const size_t counts[] = {1, 2, 5, 17, 64, 101};
+
+static void test_reducing(void **state) {
+  (void)state;
+  const weft_coll_kind kinds[] = {COLL_ALLREDUCE, COLL_REDUCE, COLL_REDUCESCATTER};
+  for (int k = 0; k < 3; k++)
+    for (int a = 0; a < 2; a++) {
+      weft_algo algo = a ? ALGO_TREE : ALGO_RING;
+      if (kinds[k] == COLL_REDUCESCATTER && algo == ALGO_TREE) continue;
+      for (int n = 1; n <= 9; n++)
+        for (size_t ci = 0; ci < sizeof counts / sizeof *counts; ci++)
+          for (int inplace = 0; inplace < 2; inplace++) {
+            run_case(kinds[k], algo, n, counts[ci], inplace, n - 1, weftSum);
+            run_case(kinds[k], algo, n, counts[ci], inplace, 0, weftAvg);
+            run_case(kinds[k], algo, n, counts[ci], inplace, n / 2, weftMax);
+          }
+    }
+}
+
+static void test_moving(void **state) {
+  (void)state;
+  for (int n = 1; n <= 9; n++)
+    for (size_t ci = 0; ci < sizeof counts / sizeof *counts; ci++)
+      for (int inplace = 0; inplace < 2; inplace++) {
+        for (int root = 0; root < n; root++) {
+          run_case(COLL_BROADCAST, ALGO_RING, n, counts[ci], inplace, root, weftSum);
+          run_case(COLL_BROADCAST, ALGO_TREE, n, counts[ci], inplace, root, weftSum);
+        }
+        run_case(COLL_ALLGATHER, ALGO_RING, n, counts[ci], inplace, 0, weftSum);
+        if (!inplace) run_case(COLL_ALLTOALL, ALGO_PAIRWISE, n, counts[ci], 0, 0, weftSum);
+      }
+}
+
+static void test_large_rank_counts(void **state) {
+  (void)state;
+  const int ns[] = {16, 31, 33};
+  for (int i = 0; i < 3; i++) {
+    run_case(COLL_ALLREDUCE, ALGO_RING, ns[i], 100, 0, 0, weftSum);
+    run_case(COLL_ALLREDUCE, ALGO_TREE, ns[i], 100, 1, 0, weftSum);
+    run_case(COLL_REDUCE, ALGO_TREE, ns[i], 50, 0, ns[i] - 3, weftSum);
+    run_case(COLL_BROADCAST, ALGO_TREE, ns[i], 50, 0, 5, weftSum);
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_reducing),
+      cmocka_unit_test(test_moving),
+      cmocka_unit_test(test_large_rank_counts),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
