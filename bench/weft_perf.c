@@ -711,6 +711,11 @@ static int run(ctx_t *c) {
     return 2;
   }
 
+  if (o->coll == C_SENDRECV && n < 2) {
+    if (me) fprintf(stderr, "weft-perf: sendrecv needs at least 2 ranks (weft does not send to itself)\n");
+    return 2;
+  }
+
   rank_info_t mine, *all = calloc((size_t)n, sizeof *all);
   if (!all) return -1;
   memset(&mine, 0, sizeof mine);
@@ -808,7 +813,7 @@ static int run_and_finish(ctx_t *c) {
   int rc = run(c);
   if (rc < 0) {
     /* Fail fast: aborting closes our connections so peers error out too. */
-    weftCommAbort(c->comm);
+    (void)weftCommAbort(c->comm);
     return 2;
   }
   if (c->stream) {
@@ -864,12 +869,12 @@ static int env_rank(const opts_t *o) {
   }
   if ((r = weftCommUserRank(c.comm, &c.rank)) != weftSuccess) {
     report(&c, "weftCommUserRank", r, __LINE__);
-    weftCommAbort(c.comm);
+    (void)weftCommAbort(c.comm);
     return 2;
   }
   if ((r = weftCommCount(c.comm, &c.nranks)) != weftSuccess) {
     report(&c, "weftCommCount", r, __LINE__);
-    weftCommAbort(c.comm);
+    (void)weftCommAbort(c.comm);
     return 2;
   }
   return run_and_finish(&c);

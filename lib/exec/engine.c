@@ -53,14 +53,15 @@ static void finish_op(struct weftComm *comm, weft_op *op, weftResult_t res, cons
     weft_error(comm, res, "%s", err);
     weft_comm_fail(comm, res);
   }
-  if (op->stream) stream_complete(op->stream, res, err);
+  int detached = op->stream != NULL; /* else the waiter frees op once done is set */
+  if (detached) stream_complete(op->stream, res, err);
   weft_engine *e = comm->engine;
   pthread_mutex_lock(&e->mu);
   op->result = res;
   op->done = 1;
   pthread_cond_broadcast(&e->cv);
   pthread_mutex_unlock(&e->mu);
-  if (op->stream) engine_op_free(op); /* nobody waits on a stream op */
+  if (detached) engine_op_free(op); /* nobody waits on a stream op */
 }
 
 static void *engine_main(void *arg) {
