@@ -171,7 +171,6 @@ static weftResult_t p2p(const char *fn, weft_coll_kind kind, const void *sb, voi
       (r = check_size(&a, count, dt, 1, &bytes)) ||
       (r = check_buf(&a, kind == COLL_SEND ? sb : rb, bytes, kind == COLL_SEND ? "sendbuff" : "recvbuff")))
     return failed(r);
-  if (peer == comm->rank) return failed(FAIL(&a, "%s: sending to or receiving from oneself is not supported", fn));
   weft_call c = {.kind = kind, .sendbuf = sb, .recvbuf = rb, .count = count, .dt = dt, .root = peer};
   return failed(submit(&a, &c, bytes, stream));
 }

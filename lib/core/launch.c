@@ -24,10 +24,36 @@ static void describe(weft_op *op, const weft_call *c, int ncalls) {
     snprintf(op->desc, sizeof op->desc, "group of %d calls", ncalls);
 }
 
+static int is_self_p2p(const weft_pending *p) {
+  return (p->call.kind == COLL_SEND || p->call.kind == COLL_RECV) && p->call.root == p->comm->rank;
+}
+
+/* Sends to oneself become copies into the matching receives from oneself,
+ * paired in call order within the group. */
+static weftResult_t pair_self(weft_op *op, const weft_pending *calls, int ncalls) {
+  int si = 0, ri = 0;
+  for (;;) {
+    while (si < ncalls && !(calls[si].comm == op->comm && is_self_p2p(&calls[si]) && calls[si].call.kind == COLL_SEND)) si++;
+    while (ri < ncalls && !(calls[ri].comm == op->comm && is_self_p2p(&calls[ri]) && calls[ri].call.kind == COLL_RECV)) ri++;
+    if (si == ncalls && ri == ncalls) return weftSuccess;
+    if (si == ncalls || ri == ncalls)
+      return weft_error(op->comm, weftInvalidUsage, "a %s to oneself has no matching %s in the same group",
+                        si == ncalls ? "receive" : "send", si == ncalls ? "send" : "receive");
+    const weft_call *s = &calls[si].call, *r = &calls[ri].call;
+    size_t sb = s->count * weft_dtype_size(s->dt), rb = r->count * weft_dtype_size(r->dt);
+    if (sb != rb)
+      return weft_error(op->comm, weftInvalidUsage, "send to oneself of %zu bytes matched with a receive of %zu bytes",
+                        sb, rb);
+    sched_copy(&op->sched, r->recvbuf, s->sendbuf, sb, NODEP, NODEP);
+    si++;
+    ri++;
+  }
+}
+
 weftResult_t weft_launch(weft_pending *calls, int ncalls) {
   weft_op **ops = calloc((size_t)ncalls, sizeof *ops);
   int *counts = calloc((size_t)ncalls, sizeof *counts);
-  int nops = 0;
+  int nops = 0, nself = 0;
   weftResult_t res = weftSuccess;
   if (!ops || !counts) {
     free(ops);
@@ -51,6 +77,12 @@ weftResult_t weft_launch(weft_pending *calls, int ncalls) {
       ops[k]->stream = calls[i].stream;
       nops++;
     }
+    if (is_self_p2p(&calls[i])) {
+      nself++;
+      snprintf(comm->last_algo, sizeof comm->last_algo, "p2p/self");
+      describe(ops[k], &calls[i].call, ++counts[k]);
+      continue;
+    }
     weft_call c = calls[i].call;
     int coll = c.kind != COLL_SEND && c.kind != COLL_RECV;
     c.tag = weft_sig_tag(&c, coll ? ++comm->coll_seq : 0);
@@ -59,7 +91,10 @@ weftResult_t weft_launch(weft_pending *calls, int ncalls) {
     if (coll_build(&ops[k]->sched, &c, comm->rank, comm->nranks) != 0 || ops[k]->sched.oom)
       res = weft_error(comm, weftSystemError, "out of memory building the schedule of %s", weft_coll_name(c.kind));
     describe(ops[k], &c, ++counts[k]);
+    WEFT_TRACE(comm, "launch %s: count %zu, %s, %s, chunk %zu, tag %016llx", weft_coll_name(c.kind), c.count,
+               weft_dtype_name(c.dt), comm->last_algo, c.chunk_bytes, (unsigned long long)c.tag);
   }
+  for (int k = 0; k < nops && nself && res == weftSuccess; k++) res = pair_self(ops[k], calls, ncalls);
   if (res != weftSuccess) {
     for (int k = 0; k < nops; k++) engine_op_free(ops[k]);
   } else if (nops == 1 && !ops[0]->stream) {
