@@ -1,0 +1,210 @@
+/* Unique ids, address parsing, size parsing, call signatures, the tuner's
+ * choices, and the bootstrap itself (ranks as threads of this process). */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "bootstrap/bootstrap.h"
+#include "coll/sig.h"
+#include "core/comm.h"
+#include "core/param.h"
+#include "core/sock.h"
+#include "tune/tune.h"
+#include "weft.h"
+
+static void test_unique_id_text(void **state) {
+  (void)state;
+  weftUniqueId id, back;
+  assert_int_equal(weftGetUniqueId(&id), weftSuccess);
+  char text[2 * WEFT_UNIQUE_ID_BYTES + 1];
+  assert_int_equal(weftUniqueIdToString(&id, text, sizeof text), weftSuccess);
+  assert_int_equal(strlen(text), 2 * WEFT_UNIQUE_ID_BYTES);
+  assert_int_equal(weftUniqueIdFromString(&back, text), weftSuccess);
+  assert_memory_equal(&id, &back, sizeof id);
+  assert_int_equal(weftUniqueIdToString(&id, text, 10), weftInvalidArgument);
+  assert_int_equal(weftUniqueIdFromString(&back, "abc"), weftInvalidArgument);
+  text[7] = 'x';
+  assert_int_equal(weftUniqueIdFromString(&back, text), weftInvalidArgument);
+  memset(text, '0', 2 * WEFT_UNIQUE_ID_BYTES);
+  assert_int_equal(weftUniqueIdFromString(&back, text), weftInvalidArgument); /* no magic */
+  assert_true(strlen(weftGetLastError(NULL)) > 0);
+  /* two ids never share a secret */
+  weftUniqueId id2;
+  assert_int_equal(weftGetUniqueId(&id2), weftSuccess);
+  weft_id_internal a, b;
+  memcpy(&a, id.internal, sizeof a);
+  memcpy(&b, id2.internal, sizeof b);
+  assert_memory_not_equal(a.secret, b.secret, sizeof a.secret);
+}
+
+static void test_sockaddr_parse(void **state) {
+  (void)state;
+  weft_sockaddr a;
+  char err[WEFT_SOCK_ERRLEN], buf[80];
+  assert_int_equal(weft_sockaddr_parse("127.0.0.1:1234", &a, err), 0);
+  weft_sockaddr_str(&a, buf, sizeof buf);
+  assert_string_equal(buf, "127.0.0.1:1234");
+  assert_true(weft_sockaddr_is_loopback(&a));
+  assert_int_equal(weft_sockaddr_parse("[::1]:80", &a, err), 0);
+  assert_int_equal(weft_sockaddr_port(&a), 80);
+  assert_int_equal(weft_sockaddr_parse("127.0.0.1", &a, err), -1);
+  assert_int_equal(weft_sockaddr_parse("127.0.0.1:99999", &a, err), -1);
+  assert_int_equal(weft_sockaddr_parse(":80", &a, err), -1);
+  assert_int_equal(weft_sockaddr_parse("no-such-host.invalid:80", &a, err), -1);
+  assert_non_null(strstr(err, "no-such-host.invalid"));
+}
+
+static void test_parse_size(void **state) {
+  (void)state;
+  size_t v;
+  assert_int_equal(weft_parse_size("64", &v), 0);
+  assert_int_equal(v, 64);
+  assert_int_equal(weft_parse_size("4K", &v), 0);
+  assert_int_equal(v, 4096);
+  assert_int_equal(weft_parse_size("64M", &v), 0);
+  assert_int_equal(v, 64u << 20);
+  assert_int_equal(weft_parse_size("1GB", &v), 0);
+  assert_int_equal(v, 1u << 30);
+  assert_int_equal(weft_parse_size("", &v), -1);
+  assert_int_equal(weft_parse_size("12Q", &v), -1);
+  assert_int_equal(weft_parse_size("-1", &v), -1);
+}
+
+static void test_signature(void **state) {
+  (void)state;
+  weft_call a = {.kind = COLL_ALLREDUCE, .count = 1024, .dt = weftFloat, .op = weftSum};
+  weft_call b = a;
+  char why[400];
+  assert_int_equal(weft_sig_tag(&a, 5), weft_sig_tag(&b, 5));
+  b.count = 2048;
+  weft_sig_explain(weft_sig_tag(&a, 5), weft_sig_tag(&b, 5), why, sizeof why);
+  assert_non_null(strstr(why, "count differs"));
+  b = a;
+  b.op = weftMax;
+  weft_sig_explain(weft_sig_tag(&a, 5), weft_sig_tag(&b, 5), why, sizeof why);
+  assert_non_null(strstr(why, "reduction op differs"));
+  b = a;
+  b.dt = weftInt32;
+  weft_sig_explain(weft_sig_tag(&a, 5), weft_sig_tag(&b, 5), why, sizeof why);
+  assert_non_null(strstr(why, "datatype differs"));
+  b = a;
+  b.kind = COLL_BROADCAST;
+  weft_sig_explain(weft_sig_tag(&a, 5), weft_sig_tag(&b, 5), why, sizeof why);
+  assert_non_null(strstr(why, "collective differs"));
+  weft_sig_explain(weft_sig_tag(&a, 5), weft_sig_tag(&a, 6), why, sizeof why);
+  assert_non_null(strstr(why, "call order differs"));
+  /* roots only matter for rooted collectives; send and recv agree */
+  weft_call r1 = {.kind = COLL_BROADCAST, .count = 8, .dt = weftFloat, .root = 1}, r2 = r1;
+  r2.root = 2;
+  assert_int_not_equal(weft_sig_tag(&r1, 1), weft_sig_tag(&r2, 1));
+  weft_call s = {.kind = COLL_SEND, .count = 8, .dt = weftFloat, .root = 3}, rv = s;
+  rv.kind = COLL_RECV;
+  rv.root = 0;
+  assert_int_equal(weft_sig_tag(&s, 0), weft_sig_tag(&rv, 0));
+}
+
+static void test_tuner(void **state) {
+  (void)state;
+  struct weftComm comm;
+  memset(&comm, 0, sizeof comm);
+  comm.nranks = 4;
+  weft_call c = {.kind = COLL_ALLREDUCE, .count = 256, .dt = weftFloat};
+  weft_tune(&comm, &c);
+  assert_int_equal(c.algo, ALGO_TREE);
+  c.count = 1 << 20;
+  weft_tune(&comm, &c);
+  assert_int_equal(c.algo, ALGO_RING);
+  assert_true(c.chunk_bytes >= 64);
+  strcpy(comm.algo_override, "tree");
+  weft_tune(&comm, &c);
+  assert_int_equal(c.algo, ALGO_TREE);
+  c.kind = COLL_ALLGATHER; /* no tree allgather: the override does not apply */
+  weft_tune(&comm, &c);
+  assert_int_equal(c.algo, ALGO_RING);
+  strcpy(comm.algo_override, "ring");
+  c.kind = COLL_BROADCAST;
+  c.count = 4;
+  weft_tune(&comm, &c);
+  assert_int_equal(c.algo, ALGO_RING);
+  assert_int_equal(weft_algo_parse("Ring"), ALGO_RING);
+  assert_int_equal(weft_algo_parse("nonsense"), ALGO_NONE);
+}
+
+typedef struct {
+  weft_id_internal id;
+  int rank, n;
+  int ok;
+} boot_arg;
+
+static void *boot_rank(void *p) {
+  boot_arg *a = p;
+  bootstrap_t *b = NULL;
+  char err[WEFT_SOCK_ERRLEN];
+  if (bootstrap_init(&a->id, a->rank, a->n, 20000, &b, err) != weftSuccess) return NULL;
+  int32_t *vals = calloc((size_t)a->n, sizeof *vals);
+  vals[a->rank] = 100 + a->rank;
+  int good = bootstrap_allgather(b, vals, sizeof *vals, err) == weftSuccess;
+  for (int i = 0; i < a->n; i++) good &= vals[i] == 100 + i && b->peers[i].rank == i;
+  good &= bootstrap_barrier(b, err) == weftSuccess;
+  free(vals);
+  bootstrap_close(b);
+  a->ok = good;
+  return NULL;
+}
+
+/* Ranks join while a stranger with the wrong secret hammers the root. */
+static void test_bootstrap_threads(void **state) {
+  (void)state;
+  enum { N = 5 };
+  weftUniqueId uid;
+  assert_int_equal(weftGetUniqueId(&uid), weftSuccess);
+  boot_arg args[N];
+  pthread_t th[N];
+  weft_id_internal id;
+  memcpy(&id, uid.internal, sizeof id);
+  char err[WEFT_SOCK_ERRLEN];
+  int fd;
+  assert_int_equal(weft_sock_connect(&id.root, 5000, &fd, err), 0);
+  char junk[200];
+  memset(junk, 0x5a, sizeof junk);
+  assert_int_equal(weft_sock_send_all(fd, junk, sizeof junk, 5000, err), 0);
+  for (int i = 0; i < N; i++) {
+    args[i] = (boot_arg){id, i, N, 0};
+    assert_int_equal(pthread_create(&th[i], NULL, boot_rank, &args[i]), 0);
+  }
+  for (int i = 0; i < N; i++) pthread_join(th[i], NULL);
+  close(fd);
+  for (int i = 0; i < N; i++) assert_true(args[i].ok);
+}
+
+/* A rank with a wrong secret never reaches the job's root. */
+static void test_bootstrap_wrong_secret(void **state) {
+  (void)state;
+  weftUniqueId uid;
+  assert_int_equal(weftGetUniqueId(&uid), weftSuccess);
+  weft_id_internal id;
+  memcpy(&id, uid.internal, sizeof id);
+  id.secret[0] ^= 1;
+  bootstrap_t *b = NULL;
+  char err[WEFT_SOCK_ERRLEN];
+  /* the root drops us without answering: we give up at our timeout */
+  assert_int_not_equal(bootstrap_init(&id, 0, 1, 1500, &b, err), weftSuccess);
+  assert_null(b);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_unique_id_text),   cmocka_unit_test(test_sockaddr_parse),
+      cmocka_unit_test(test_parse_size),       cmocka_unit_test(test_signature),
+      cmocka_unit_test(test_tuner),            cmocka_unit_test(test_bootstrap_threads),
+      cmocka_unit_test(test_bootstrap_wrong_secret),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
