@@ -32,6 +32,8 @@ extern "C" {
 
 #define WEFT_NET_ABI_VERSION 1
 #define WEFT_NET_HANDLE_BYTES 128
+#define WEFT_NET_POLL_NONE (-1)
+#define WEFT_NET_POLL_READY (-2)
 
 typedef struct {
   const char *name;     /* e.g. "tcp:eth0" */
@@ -81,10 +83,13 @@ typedef struct weftNet_v1 {
    * *tag describing it. Any error fails the request and the endpoint. */
   weftResult_t (*test)(void *request, int *done, size_t *size, uint64_t *tag);
 
-  /* Optional: a file descriptor that becomes readable (receive endpoint) or
-   * writable (send endpoint) when test() can progress, so an idle engine can
-   * sleep in poll() instead of spinning. -1 if there is none. */
-  int (*pollFd)(void *comm);
+  /* Optional (may be NULL). Called right before the engine sleeps in poll():
+   * returns a descriptor and sets *events (POLLIN/POLLOUT) so that it becomes
+   * ready when test() on this endpoint can progress. A transport that must
+   * arm a wake-up (e.g. a flag in shared memory) does it here; it returns
+   * WEFT_NET_POLL_READY if it can progress right away, or WEFT_NET_POLL_NONE
+   * if it has no descriptor (the engine then yields instead of sleeping). */
+  int (*pollFd)(void *comm, short *events);
   /* Text of the last error on any object the transport handed out (context,
    * listen, send or receive endpoint); never NULL. */
   const char *(*lastError)(void *commOrCtx);

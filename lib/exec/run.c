@@ -170,11 +170,16 @@ static void wait_net(run_t *R, int ms) {
   struct pollfd pf[64];
   int np = 0;
   const weftNet_t *net = R->comm->net;
+  if (!net->pollFd) {
+    sched_yield();
+    return;
+  }
   for (int k = 0; k < R->ninfl && np < 64; k++) {
     weft_step *st = &R->s->steps[R->infl[k]];
     void *ep = st->kind == ST_SEND ? R->comm->peers[st->peer].send : R->comm->peers[st->peer].recv;
-    int fd = net->pollFd ? net->pollFd(ep) : -1;
-    short ev = st->kind == ST_SEND ? POLLOUT : POLLIN;
+    short ev = 0;
+    int fd = net->pollFd(ep, &ev);
+    if (fd == WEFT_NET_POLL_READY) return;
     int dup = 0;
     for (int j = 0; j < np; j++)
       if (pf[j].fd == fd && pf[j].events == ev) dup = 1;

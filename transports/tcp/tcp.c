@@ -3,6 +3,7 @@
  * written from and read straight into the caller's buffer. Progress happens
  * only inside test(), driven by weft's progress engine. */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -344,7 +345,11 @@ static weftResult_t tcp_test(void *request, int *done, size_t *size, uint64_t *t
   return weftSuccess;
 }
 
-static int tcp_poll_fd(void *comm) { return ((tcp_ep *)comm)->fd; }
+static int tcp_poll_fd(void *comm, short *events) {
+  tcp_ep *e = comm;
+  *events = e->h.type == OBJ_SEND ? POLLOUT : POLLIN;
+  return e->fd;
+}
 
 static const char *tcp_last_error(void *obj) { return obj ? ((tcp_obj *)obj)->err : ""; }
 
