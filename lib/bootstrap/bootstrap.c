@@ -38,6 +38,29 @@ int weft_random_bytes(void *buf, size_t len) {
   return 0;
 }
 
+static uint64_t mix_text(uint64_t h, const char *s, size_t n) {
+  for (size_t i = 0; i < n && s[i]; i++) h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
+  return h;
+}
+
+uint64_t weft_host_id(void) {
+  char buf[256] = "";
+  uint64_t h = 0xcbf29ce484222325ULL;
+  gethostname(buf, sizeof buf - 1);
+  h = mix_text(h, buf, sizeof buf);
+  FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+  if (f) {
+    if (fgets(buf, sizeof buf, f)) h = mix_text(h, buf, sizeof buf);
+    fclose(f);
+  }
+  static const char *ns[] = {"/proc/self/ns/ipc", "/proc/self/ns/pid"};
+  for (int i = 0; i < 2; i++) {
+    ssize_t n = readlink(ns[i], buf, sizeof buf - 1);
+    if (n > 0) h = mix_text(h, buf, (size_t)n);
+  }
+  return h;
+}
+
 int bootstrap_prepare_listener(const weft_sockaddr *toward, weft_rank_info *info, int *lfd,
                                char *err) {
   memset(info, 0, sizeof *info);
@@ -45,6 +68,7 @@ int bootstrap_prepare_listener(const weft_sockaddr *toward, weft_rank_info *info
   if (weft_sock_listen(&info->addr, lfd, err) != 0) return -1;
   gethostname(info->host, sizeof info->host - 1);
   info->pid = (int32_t)getpid();
+  info->host_id = weft_host_id();
   return 0;
 }
 

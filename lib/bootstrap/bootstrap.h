@@ -25,6 +25,7 @@ typedef struct {
   char host[64];
   int32_t pid;
   int32_t rank;
+  uint64_t host_id; /* equal for ranks that can share memory (see weft_host_id) */
 } weft_rank_info;
 
 typedef struct bootstrap {
@@ -55,6 +56,11 @@ weftResult_t bootstrap_from_table(int listen_fd, const weft_rank_info *table, in
 weftResult_t bootstrap_allgather(bootstrap_t *b, void *data, size_t size, char *err);
 weftResult_t bootstrap_barrier(bootstrap_t *b, char *err);
 void bootstrap_close(bootstrap_t *b);
+
+/* Identifies what this process can share memory with: the kernel instance
+ * (boot id), hostname, and the IPC and PID namespaces (shared memory and
+ * cross-memory attach need both). */
+uint64_t weft_host_id(void);
 
 /* Random bytes from the kernel. */
 int weft_random_bytes(void *buf, size_t len);

@@ -84,11 +84,11 @@ WEFT_API weftResult_t weftCommInitFromEnv(weftComm_t *comm, weftConfig_t *config
   const char *sec = weft_env("WEFT_SECRET");
   if (sec) {
     if (strlen(sec) != 32) return weft_error(NULL, weftInvalidArgument, "WEFT_SECRET must be 32 hex digits");
-    for (int i = 0; i < 16; i++) {
-      unsigned v;
-      if (sscanf(sec + 2 * i, "%2x", &v) != 1)
-        return weft_error(NULL, weftInvalidArgument, "WEFT_SECRET must be 32 hex digits");
-      id.secret[i] = (uint8_t)v;
+    for (int i = 0; i < 32; i++) {
+      int c = sec[i], v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                                          : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+      if (v < 0) return weft_error(NULL, weftInvalidArgument, "WEFT_SECRET must be 32 hex digits");
+      id.secret[i / 2] = (uint8_t)(id.secret[i / 2] << 4 | v);
     }
   } else {
     uint64_t h1 = fnv1a(0xcbf29ce484222325ULL, job), h2 = fnv1a(h1 ^ 0x5bd1e995, hp);

@@ -19,7 +19,7 @@ typedef enum {
   COLL_RECV,
 } weft_coll_kind;
 
-typedef enum { ALGO_NONE = 0, ALGO_RING, ALGO_TREE, ALGO_PAIRWISE, ALGO_P2P } weft_algo;
+typedef enum { ALGO_NONE = 0, ALGO_RING, ALGO_TREE, ALGO_PAIRWISE, ALGO_P2P, ALGO_DIRECT } weft_algo;
 
 /* One user call. count is the per-rank count as the API takes it. */
 typedef struct {
@@ -48,6 +48,7 @@ int ring_allgather(weft_sched *s, const weft_call *c, int rank, int n);
 int ring_reducescatter(weft_sched *s, const weft_call *c, int rank, int n);
 int ring_broadcast(weft_sched *s, const weft_call *c, int rank, int n);
 int ring_reduce(weft_sched *s, const weft_call *c, int rank, int n);
+int direct_allreduce(weft_sched *s, const weft_call *c, int rank, int n);
 int tree_allreduce(weft_sched *s, const weft_call *c, int rank, int n);
 int tree_broadcast(weft_sched *s, const weft_call *c, int rank, int n);
 int tree_reduce(weft_sched *s, const weft_call *c, int rank, int n);

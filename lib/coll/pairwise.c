@@ -1,17 +1,39 @@
-/* All-to-all by pairwise exchange, and point-to-point calls. */
+/* All-to-all by pairwise exchange, and point-to-point calls. Large blocks go
+ * in chunks so that a transfer shows progress (the timeout counts time
+ * without progress) and several chunks can be in flight. */
 #include "coll/coll.h"
 #include "reduce/reduce.h"
+
+static void send_chunked(weft_sched *s, int peer, const char *src, size_t bytes, const weft_call *c) {
+  size_t ch = c->chunk_bytes ? c->chunk_bytes : bytes;
+  size_t off = 0;
+  do {
+    size_t k = bytes - off < ch ? bytes - off : ch;
+    sched_send(s, peer, src + off, k, c->tag, NODEP, NODEP);
+    off += k;
+  } while (off < bytes);
+}
+
+static void recv_chunked(weft_sched *s, int peer, char *dst, size_t bytes, const weft_call *c) {
+  size_t ch = c->chunk_bytes ? c->chunk_bytes : bytes;
+  size_t off = 0;
+  do {
+    size_t k = bytes - off < ch ? bytes - off : ch;
+    sched_recv(s, peer, dst + off, k, c->tag, NODEP, NODEP);
+    off += k;
+  } while (off < bytes);
+}
 
 int pairwise_alltoall(weft_sched *s, const weft_call *c, int r, int n) {
   size_t blk = c->count * weft_dtype_size(c->dt);
   const char *sb = c->sendbuf;
   char *rb = c->recvbuf;
   sched_copy(s, rb + (size_t)r * blk, sb + (size_t)r * blk, blk, NODEP, NODEP);
-  /* step i: send to r+i, receive from r-i, so every link carries one message */
+  /* step i: send to r+i, receive from r-i, so every link carries one block */
   for (int i = 1; i < n; i++) {
     int to = (r + i) % n, from = (r - i + n) % n;
-    sched_send(s, to, sb + (size_t)to * blk, blk, c->tag, NODEP, NODEP);
-    sched_recv(s, from, rb + (size_t)from * blk, blk, c->tag, NODEP, NODEP);
+    send_chunked(s, to, sb + (size_t)to * blk, blk, c);
+    recv_chunked(s, from, rb + (size_t)from * blk, blk, c);
   }
   return s->oom ? -1 : 0;
 }
@@ -20,7 +42,7 @@ int p2p_build(weft_sched *s, const weft_call *c, int r, int n) {
   (void)r;
   (void)n;
   size_t bytes = c->count * weft_dtype_size(c->dt);
-  if (c->kind == COLL_SEND) sched_send(s, c->root, c->sendbuf, bytes, c->tag, NODEP, NODEP);
-  else sched_recv(s, c->root, c->recvbuf, bytes, c->tag, NODEP, NODEP);
+  if (c->kind == COLL_SEND) send_chunked(s, c->root, c->sendbuf, bytes, c);
+  else recv_chunked(s, c->root, c->recvbuf, bytes, c);
   return s->oom ? -1 : 0;
 }

@@ -28,7 +28,6 @@ typedef struct {
   int32_t npending;  /* unfinished dependencies */
   int32_t succ;      /* first outgoing edge, -1 if none */
   int32_t nranks;    /* avg divisor */
-  int32_t call;      /* index of the user call in a group, for messages */
 } weft_step;
 
 typedef struct {

@@ -62,10 +62,11 @@ static weftResult_t check_overlap(const api_ctx *a, const void *x, size_t xb, co
 
 
 static weftResult_t submit(const api_ctx *a, weft_call *c, size_t bytes, weftStream_t stream) {
-  if (bytes == 0) return weftSuccess; /* nothing moves: as NCCL, no-op */
   atomic_fetch_add(&a->comm->active_calls, 1);
-  weftResult_t r;
+  weftResult_t r, sticky = atomic_load(&a->comm->async_error);
   if (atomic_load(&a->comm->aborted)) r = weft_error(a->comm, weftAborted, "%s: communicator was aborted", a->fn);
+  else if (sticky != weftSuccess) r = weft_error(a->comm, sticky, "%s: communicator already failed", a->fn);
+  else if (bytes == 0) r = weftSuccess; /* nothing moves: as NCCL, a no-op */
   else r = weft_submit(a->comm, c, stream);
   atomic_fetch_sub(&a->comm->active_calls, 1);
   return r;

@@ -11,7 +11,6 @@
 #include "core/log.h"
 #include "core/param.h"
 #include "exec/engine.h"
-#include "tcp/tcp.h"
 #include "tune/tune.h"
 
 weftResult_t weft_comm_check(struct weftComm *comm) {
@@ -29,19 +28,10 @@ void weft_comm_peer_name(struct weftComm *comm, int peer, char *buf, size_t len)
     snprintf(buf, len, "rank %d", peer);
 }
 
-static void close_peers(struct weftComm *comm) {
-  if (!comm->peers || !comm->net) return;
-  for (int p = 0; p < comm->nranks; p++) {
-    if (comm->peers[p].send) comm->net->closeSend(comm->peers[p].send);
-    if (comm->peers[p].recv) comm->net->closeRecv(comm->peers[p].recv);
-    comm->peers[p].send = comm->peers[p].recv = NULL;
-  }
-}
-
 void weft_comm_fail(struct weftComm *comm, weftResult_t res) {
   weftResult_t expect = weftSuccess;
   atomic_compare_exchange_strong(&comm->async_error, &expect, res);
-  close_peers(comm); /* peers blocked on us see the connection drop */
+  weft_comm_close_peers(comm); /* peers blocked on us see the connection drop */
 }
 
 static weftResult_t read_config(struct weftComm *c, const weftConfig_t *cfg, const struct weftComm *parent) {
@@ -50,7 +40,13 @@ static weftResult_t read_config(struct weftComm *c, const weftConfig_t *cfg, con
                       "config was not initialized with WEFT_CONFIG_INITIALIZER");
   c->timeout_ms = parent ? parent->timeout_ms : weft_env_timeout_ms();
   c->log_level = parent ? parent->log_level : weft_log_default_level();
+  c->tune.direct_threshold = weft_env_size("WEFT_DIRECT_THRESHOLD", 16 << 10);
+  c->tune.tree_threshold = weft_env_size("WEFT_TREE_THRESHOLD", 64 << 10);
+  c->tune.rooted_threshold = weft_env_size("WEFT_TREE_THRESHOLD_ROOTED", 256 << 10);
+  c->tune.chunk_bytes = weft_env_size("WEFT_CHUNK_SIZE", 0);
+  c->tune.spin_us = (double)weft_env_int("WEFT_SPIN_US", 50);
   if (parent) {
+    c->tune = parent->tune;
     c->log_cb = parent->log_cb;
     c->log_user = parent->log_user;
     memcpy(c->algo_override, parent->algo_override, sizeof c->algo_override);
@@ -80,11 +76,11 @@ static weftResult_t read_config(struct weftComm *c, const weftConfig_t *cfg, con
       return weft_error(NULL, weftInvalidArgument, "nonblocking communicator init is not supported yet");
   }
   if (c->algo_override[0] && weft_algo_parse(c->algo_override) == ALGO_NONE)
-    return weft_error(NULL, weftInvalidArgument, "unknown algorithm '%s' (WEFT_ALGO: ring or tree)",
+    return weft_error(NULL, weftInvalidArgument, "unknown algorithm '%s' (WEFT_ALGO: ring, tree or direct)",
                       c->algo_override);
-  if (net && strcmp(net, "tcp") != 0)
-    return weft_error(NULL, weftInvalidArgument, "unknown transport '%s' (WEFT_NET: available: tcp)", net);
-  c->net = &weft_net_tcp;
+  if (net && !weft_net_builtin(net))
+    return weft_error(NULL, weftInvalidArgument, "unknown transport '%s' (WEFT_NET: tcp or shm)", net);
+  if (net) snprintf(c->net_force, sizeof c->net_force, "%s", net);
   return weftSuccess;
 }
 
@@ -110,9 +106,8 @@ static weftResult_t comm_alloc(struct weftComm **out, int rank, int nranks, cons
 
 static void comm_free(struct weftComm *c) {
   engine_stop(c);
-  close_peers(c);
-  if (c->net_listen) c->net->closeListen(c->net_listen);
-  if (c->net_ctx) c->net->finalize(c->net_ctx);
+  weft_comm_close_peers(c);
+  weft_comm_close_nets(c);
   bootstrap_close(c->bootstrap);
   pthread_mutex_destroy(&c->err_mu);
   free(c->peers);
@@ -120,66 +115,13 @@ static void comm_free(struct weftComm *c) {
   free(c);
 }
 
-static void net_log(void *user, weftLogLevel_t level, const char *msg) {
-  weft_log(user, level, "%s", msg);
-}
-
-/* Opens a connection to and from every peer through the transport. */
-static weftResult_t comm_connect(struct weftComm *c) {
-  char err[WEFT_SOCK_ERRLEN];
-  int n = c->nranks, r = c->rank;
-  char ip[INET6_ADDRSTRLEN] = "";
-  const weft_sockaddr *me = &c->bootstrap->peers[r].addr;
-  inet_ntop(me->sa.sa_family, me->sa.sa_family == AF_INET6 ? (const void *)&me->in6.sin6_addr
-                                                           : (const void *)&me->in.sin_addr, ip, sizeof ip);
-  weftNetInitArgs_t args = {WEFT_NET_ABI_VERSION, net_log, c, ip, weft_env("WEFT_SOCKET_IFNAME")};
-  const weftNet_t *net = c->net;
-  if (net->init(&args, &c->net_ctx) != weftSuccess)
-    return weft_error(NULL, weftSystemError, "transport %s: init failed", net->name);
-  uint64_t key;
-  memcpy(&key, c->secret, 8);
-  key ^= ((uint64_t)c->split_count << 1) | 1;
-  char *handles = calloc((size_t)n, WEFT_NET_HANDLE_BYTES);
-  if (!handles) return weft_error(NULL, weftSystemError, "out of memory");
-  weftResult_t res = net->listen(c->net_ctx, 0, key, handles + (size_t)r * WEFT_NET_HANDLE_BYTES, &c->net_listen);
-  if (res != weftSuccess) {
-    free(handles);
-    return weft_error(NULL, res, "transport %s: listen failed: %s", net->name, net->lastError(c->net_ctx));
-  }
-  if ((res = bootstrap_allgather(c->bootstrap, handles, WEFT_NET_HANDLE_BYTES, err)) != weftSuccess) {
-    free(handles);
-    return weft_error(NULL, res, "%s", err);
-  }
-  for (int i = 1; i < n && res == weftSuccess; i++) {
-    int p = (r + i) % n;
-    res = net->connect(c->net_ctx, 0, handles + (size_t)p * WEFT_NET_HANDLE_BYTES, key, (uint64_t)r,
-                       c->timeout_ms, &c->peers[p].send);
-    if (res != weftSuccess) {
-      char pn[128];
-      weft_comm_peer_name(c, p, pn, sizeof pn);
-      weft_error(NULL, res, "transport %s: connecting to %s: %s", net->name, pn, net->lastError(c->net_ctx));
-    }
-  }
-  free(handles);
-  for (int i = 1; i < n && res == weftSuccess; i++) {
-    void *rc;
-    uint64_t from;
-    res = net->accept(c->net_listen, c->timeout_ms, &rc, &from);
-    if (res != weftSuccess)
-      return weft_error(NULL, res, "transport %s: accepting peers: %s", net->name, net->lastError(c->net_listen));
-    if (from >= (uint64_t)n || (int)from == r || c->peers[from].recv) {
-      net->closeRecv(rc);
-      return weft_error(NULL, weftInternalError, "transport %s: unexpected connection from rank %llu",
-                        net->name, (unsigned long long)from);
-    }
-    c->peers[from].recv = rc;
-  }
+/* Connects, then starts the progress thread: the comm is usable after this. */
+static weftResult_t comm_start(struct weftComm *c) {
+  weftResult_t res = weft_comm_connect(c);
   if (res != weftSuccess) return res;
-  if ((res = bootstrap_barrier(c->bootstrap, err)) != weftSuccess) return weft_error(NULL, res, "%s", err);
-  if ((res = engine_start(c)) != weftSuccess)
-    return weft_error(NULL, res, "cannot start the progress thread");
+  if ((res = engine_start(c)) != weftSuccess) return weft_error(NULL, res, "cannot start the progress thread");
   c->magic = WEFT_COMM_MAGIC;
-  WEFT_INFO(c, "communicator ready: %d ranks, transport %s, timeout %d ms%s%s", n, net->name,
+  WEFT_INFO(c, "communicator ready: %d ranks, transport %s, timeout %d ms%s%s", c->nranks, c->net_desc,
             c->timeout_ms, c->algo_override[0] ? ", algorithm forced to " : "", c->algo_override);
   return weftSuccess;
 }
@@ -202,7 +144,7 @@ WEFT_API weftResult_t weftCommInitRankConfig(weftComm_t *comm, int nranks, weftU
   char err[WEFT_SOCK_ERRLEN];
   res = bootstrap_init(&id, rank, nranks, c->timeout_ms, &c->bootstrap, err);
   if (res != weftSuccess) weft_error(NULL, res, "rank %d/%d: %s", rank, nranks, err);
-  else res = comm_connect(c);
+  else res = comm_start(c);
   if (res != weftSuccess) {
     comm_free(c);
     return res;
@@ -245,6 +187,7 @@ WEFT_API weftResult_t weftCommInitAll(weftComm_t *comms, int ndev, const int *de
     return weft_error(NULL, weftSystemError, "out of memory");
   }
   int started = 0;
+  for (int i = 0; i < ndev; i++) comms[i] = NULL;
   for (int i = 0; i < ndev; i++) {
     args[i] = (init_all_arg){&comms[i], ndev, i, id, weftSuccess, ""};
     if (pthread_create(&th[i], NULL, init_all_main, &args[i]) != 0) {
@@ -397,7 +340,7 @@ WEFT_API weftResult_t weftCommSplit(weftComm_t comm, int color, int key, weftCom
     res = bootstrap_from_table(lfd, table, newrank, m, c->secret, c->timeout_ms, &c->bootstrap, err);
     lfd = -1;
     if (res != weftSuccess) weft_error(comm, res, "weftCommSplit: %s", err);
-    else res = comm_connect(c);
+    else res = comm_start(c);
     if (res != weftSuccess) comm_free(c);
     else *newcomm = c;
   }

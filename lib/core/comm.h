@@ -15,10 +15,19 @@
 struct bootstrap;
 struct weft_engine;
 
+#define WEFT_MAX_NETS 4
+
 typedef struct {
-  void *send; /* transport send endpoint to this peer, NULL for self */
-  void *recv; /* transport receive endpoint from this peer */
+  const weftNet_t *net; /* transport serving this peer (NULL for self) */
+  void *send;           /* its send endpoint to the peer */
+  void *recv;           /* its receive endpoint from the peer */
 } weft_peer_conn;
+
+typedef struct {
+  const weftNet_t *net;
+  void *ctx;
+  void *listen;
+} weft_net_inst;
 
 struct weftComm {
   uint64_t magic;
@@ -28,14 +37,21 @@ struct weftComm {
   weftLogCallback_t log_cb;
   void *log_user;
   char algo_override[16]; /* "" = tuner decides */
+  struct {                 /* read once at init so every call sees the same values */
+    size_t direct_threshold; /* WEFT_DIRECT_THRESHOLD: bytes x (n-1) for one-shot allreduce */
+    size_t tree_threshold;   /* WEFT_TREE_THRESHOLD */
+    size_t rooted_threshold; /* WEFT_TREE_THRESHOLD_ROOTED */
+    size_t chunk_bytes;      /* WEFT_CHUNK_SIZE, 0 = per-algorithm default */
+    double spin_us;          /* WEFT_SPIN_US: busy-wait before sleeping */
+  } tune;
   char site[64];
   uint8_t secret[16];
   uint64_t split_count; /* splits done so far, to derive child secrets */
 
   struct bootstrap *bootstrap;
-  const weftNet_t *net;
-  void *net_ctx;
-  void *net_listen;
+  char net_force[16];               /* WEFT_NET / config netName, "" = choose per peer */
+  weft_net_inst nets[WEFT_MAX_NETS]; /* indexed like the built-in registry */
+  char net_desc[32];                 /* transports in use, e.g. "shm" or "shm+tcp" */
   weft_peer_conn *peers;
 
   struct weft_engine *engine;
@@ -55,6 +71,14 @@ weftResult_t weft_comm_check(struct weftComm *comm);
 /* Marks the comm broken with res (first error wins) and closes its
  * connections so peers notice at once. Safe from the progress thread. */
 void weft_comm_fail(struct weftComm *comm, weftResult_t res);
+/* Opens the transports and connects to every peer (connect.c). */
+weftResult_t weft_comm_connect(struct weftComm *comm);
+/* Closes every peer connection (idempotent). */
+void weft_comm_close_peers(struct weftComm *comm);
+/* Closes listeners and finalizes transports. */
+void weft_comm_close_nets(struct weftComm *comm);
+/* Name of a built-in transport if valid, else NULL. */
+const weftNet_t *weft_net_builtin(const char *name);
 /* Describes a peer for error messages: "rank 3 (host:pid)". */
 void weft_comm_peer_name(struct weftComm *comm, int peer, char *buf, size_t len);
 

@@ -1,3 +1,4 @@
+#include "core/log.h"
 #include "weft.h"
 
 WEFT_API const char *weftGetErrorString(weftResult_t r) {
@@ -17,7 +18,7 @@ WEFT_API const char *weftGetErrorString(weftResult_t r) {
 }
 
 WEFT_API weftResult_t weftGetVersion(int *version) {
-  if (!version) return weftInvalidArgument;
+  if (!version) return weft_error(NULL, weftInvalidArgument, "weftGetVersion: version is NULL");
   *version = WEFT_VERSION_CODE;
   return weftSuccess;
 }

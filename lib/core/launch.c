@@ -54,10 +54,12 @@ weftResult_t weft_launch(weft_pending *calls, int ncalls) {
   weft_op **ops = calloc((size_t)ncalls, sizeof *ops);
   int *counts = calloc((size_t)ncalls, sizeof *counts);
   int nops = 0, nself = 0;
+  uint32_t *seq0 = calloc((size_t)ncalls, sizeof *seq0); /* to undo numbering if the launch fails */
   weftResult_t res = weftSuccess;
-  if (!ops || !counts) {
+  if (!ops || !counts || !seq0) {
     free(ops);
     free(counts);
+    free(seq0);
     return weft_error(NULL, weftSystemError, "out of memory launching %d calls", ncalls);
   }
   for (int i = 0; i < ncalls && res == weftSuccess; i++) {
@@ -75,6 +77,7 @@ weftResult_t weft_launch(weft_pending *calls, int ncalls) {
         break;
       }
       ops[k]->stream = calls[i].stream;
+      seq0[k] = comm->coll_seq;
       nops++;
     }
     if (is_self_p2p(&calls[i])) {
@@ -87,7 +90,7 @@ weftResult_t weft_launch(weft_pending *calls, int ncalls) {
     int coll = c.kind != COLL_SEND && c.kind != COLL_RECV;
     c.tag = weft_sig_tag(&c, coll ? ++comm->coll_seq : 0);
     weft_tune(comm, &c);
-    snprintf(comm->last_algo, sizeof comm->last_algo, "%s/%s", weft_algo_name(c.algo), comm->net->name);
+    snprintf(comm->last_algo, sizeof comm->last_algo, "%s/%s", weft_algo_name(c.algo), comm->net_desc);
     if (coll_build(&ops[k]->sched, &c, comm->rank, comm->nranks) != 0 || ops[k]->sched.oom)
       res = weft_error(comm, weftSystemError, "out of memory building the schedule of %s", weft_coll_name(c.kind));
     describe(ops[k], &c, ++counts[k]);
@@ -96,7 +99,10 @@ weftResult_t weft_launch(weft_pending *calls, int ncalls) {
   }
   for (int k = 0; k < nops && nself && res == weftSuccess; k++) res = pair_self(ops[k], calls, ncalls);
   if (res != weftSuccess) {
-    for (int k = 0; k < nops; k++) engine_op_free(ops[k]);
+    for (int k = 0; k < nops; k++) {
+      ops[k]->comm->coll_seq = seq0[k]; /* nothing ran: the next calls keep matching */
+      engine_op_free(ops[k]);
+    }
   } else if (nops == 1 && !ops[0]->stream) {
     res = engine_run_blocking(ops[0]->comm, ops[0]);
   } else {
@@ -114,6 +120,7 @@ weftResult_t weft_launch(weft_pending *calls, int ncalls) {
   }
   free(ops);
   free(counts);
+  free(seq0);
   return res;
 }
 

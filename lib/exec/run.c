@@ -69,14 +69,15 @@ static void step_where(run_t *R, const weft_step *st, char *buf, size_t len) {
 static weftResult_t net_fail(run_t *R, const weft_step *st, weftResult_t res, void *ep) {
   char where[256];
   step_where(R, st, where, sizeof where);
-  snprintf(R->err, R->errlen, "%s failed: %s", where, ep ? R->comm->net->lastError(ep) : "no connection");
+  const weftNet_t *net = R->comm->peers[st->peer].net;
+  snprintf(R->err, R->errlen, "%s failed: %s", where, ep && net ? net->lastError(ep) : "connection closed");
   return res == weftInvalidUsage || res == weftSystemError ? res : weftRemoteError;
 }
 
 /* Posts the ready steps at the head of peer p's queue, in order. */
 static weftResult_t issue(run_t *R, int p, int kind) {
   peer_queue *q = kind == ST_SEND ? &R->sq : &R->rq;
-  const weftNet_t *net = R->comm->net;
+  const weftNet_t *net = R->comm->peers[p].net;
   while (q->next[p] < q->ptr[p + 1]) {
     int i = q->idx[q->next[p]];
     weft_step *st = &R->s->steps[i];
@@ -132,10 +133,10 @@ static void run_compute(weft_step *st) {
 
 /* Tests every request in flight; returns 1 if any finished. */
 static weftResult_t test_inflight(run_t *R, int *progressed) {
-  const weftNet_t *net = R->comm->net;
   for (int k = 0; k < R->ninfl; k++) {
     int i = R->infl[k];
     weft_step *st = &R->s->steps[i];
+    const weftNet_t *net = R->comm->peers[st->peer].net;
     int done = 0;
     size_t size = 0;
     uint64_t tag = 0;
@@ -169,16 +170,12 @@ static weftResult_t test_inflight(run_t *R, int *progressed) {
 static void wait_net(run_t *R, int ms) {
   struct pollfd pf[64];
   int np = 0;
-  const weftNet_t *net = R->comm->net;
-  if (!net->pollFd) {
-    sched_yield();
-    return;
-  }
   for (int k = 0; k < R->ninfl && np < 64; k++) {
     weft_step *st = &R->s->steps[R->infl[k]];
+    const weftNet_t *net = R->comm->peers[st->peer].net;
     void *ep = st->kind == ST_SEND ? R->comm->peers[st->peer].send : R->comm->peers[st->peer].recv;
     short ev = 0;
-    int fd = net->pollFd(ep, &ev);
+    int fd = net->pollFd ? net->pollFd(ep, &ev) : WEFT_NET_POLL_NONE;
     if (fd == WEFT_NET_POLL_READY) return;
     int dup = 0;
     for (int j = 0; j < np; j++)
@@ -214,8 +211,8 @@ weftResult_t weft_run_sched(struct weftComm *comm, weft_sched *s, char *err, siz
   res = weftSuccess;
   for (int i = 0; i < s->nsteps && res == weftSuccess; i++)
     if (s->steps[i].npending == 0) res = make_ready(&R, i);
-  long long last = weft_now_ms();
-  int idle = 0;
+  double idle_since = 0;
+  unsigned idle = 0, iter = 0;
   while (res == weftSuccess && R.ndone < s->nsteps) {
     int progressed = 0;
     while (R.nstack > 0 && res == weftSuccess) {
@@ -226,29 +223,34 @@ weftResult_t weft_run_sched(struct weftComm *comm, weft_sched *s, char *err, siz
     }
     if (res != weftSuccess) break;
     if ((res = test_inflight(&R, &progressed)) != weftSuccess) break;
-    if (progressed) {
-      idle = 0;
-      continue;
-    }
-    if (atomic_load(&comm->aborted)) {
+    if ((!progressed || (++iter & 255) == 0) && atomic_load(&comm->aborted)) {
       snprintf(err, errlen, "aborted by weftCommAbort");
       res = weftAborted;
       break;
+    }
+    if (progressed) {
+      idle = 0;
+      continue;
     }
     if (R.ninfl == 0 && R.nstack == 0) {
       snprintf(err, errlen, "schedule stalled with %d of %d steps done", R.ndone, s->nsteps);
       res = weftInternalError;
       break;
     }
-    if (++idle < 32) continue;
-    long long now = weft_now_ms();
-    if (idle == 32) last = now;
-    if (now - last > comm->timeout_ms) {
+    if (++idle < 16) continue;
+    double now = weft_now_us();
+    if (idle == 16) idle_since = now;
+    if (now - idle_since > comm->timeout_ms * 1000.0) {
       char where[256];
       step_where(&R, &s->steps[R.infl[0]], where, sizeof where);
       snprintf(err, errlen, "no progress for %d ms (WEFT_TIMEOUT) waiting to %s", comm->timeout_ms, where);
       res = weftTimeout;
       break;
+    }
+    /* spin a little (yielding, for oversubscribed hosts), then sleep in poll() */
+    if (now - idle_since < comm->tune.spin_us) {
+      if ((idle & 15) == 0) sched_yield();
+      continue;
     }
     wait_net(&R, 10);
   }

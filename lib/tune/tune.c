@@ -4,13 +4,13 @@
 #include <strings.h>
 
 #include "core/comm.h"
-#include "core/param.h"
 #include "reduce/reduce.h"
 
 weft_algo weft_algo_parse(const char *name) {
   if (!name) return ALGO_NONE;
   if (!strcasecmp(name, "ring")) return ALGO_RING;
   if (!strcasecmp(name, "tree")) return ALGO_TREE;
+  if (!strcasecmp(name, "direct")) return ALGO_DIRECT;
   return ALGO_NONE;
 }
 
@@ -28,21 +28,24 @@ void weft_tune(const struct weftComm *comm, weft_call *c) {
     case COLL_ALLGATHER:
     case COLL_REDUCESCATTER: c->algo = ALGO_RING; break;
     case COLL_ALLREDUCE:
-      /* a tree needs 2*log2(n) steps against the ring's 2*(n-1): it wins
-       * while latency dominates, i.e. for small messages on > 2 ranks */
-      c->algo = (n > 2 && bytes <= weft_env_size("WEFT_TREE_THRESHOLD", 64 << 10)) ? ALGO_TREE : ALGO_RING;
+      /* direct: 1 step, (n-1)x the bytes; tree: 2*log2(n) steps; ring:
+       * 2*(n-1) steps but bandwidth-optimal. Latency dominates small messages. */
+      if (n > 1 && bytes * (size_t)(n - 1) <= comm->tune.direct_threshold) c->algo = ALGO_DIRECT;
+      else if (n > 2 && bytes <= comm->tune.tree_threshold) c->algo = ALGO_TREE;
+      else c->algo = ALGO_RING;
       break;
     case COLL_BROADCAST:
     case COLL_REDUCE:
-      c->algo = bytes <= weft_env_size("WEFT_TREE_THRESHOLD_ROOTED", 256 << 10) ? ALGO_TREE : ALGO_RING;
+      c->algo = bytes <= comm->tune.rooted_threshold ? ALGO_TREE : ALGO_RING;
       break;
   }
   weft_algo forced = weft_algo_parse(comm->algo_override);
   if (forced != ALGO_NONE) {
-    if (forced == ALGO_RING && c->algo == ALGO_TREE) c->algo = ALGO_RING;
+    if (forced == ALGO_RING && (c->algo == ALGO_TREE || c->algo == ALGO_DIRECT)) c->algo = ALGO_RING;
     if (forced == ALGO_TREE && supports_tree(c->kind)) c->algo = ALGO_TREE;
+    if (forced == ALGO_DIRECT && c->kind == COLL_ALLREDUCE) c->algo = ALGO_DIRECT;
   }
   size_t dflt = c->algo == ALGO_TREE ? (64 << 10) : (512 << 10);
-  c->chunk_bytes = weft_env_size("WEFT_CHUNK_SIZE", dflt);
+  c->chunk_bytes = comm->tune.chunk_bytes ? comm->tune.chunk_bytes : dflt;
   if (c->chunk_bytes < 64) c->chunk_bytes = 64;
 }

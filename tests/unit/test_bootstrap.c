@@ -115,9 +115,14 @@ static void test_tuner(void **state) {
   struct weftComm comm;
   memset(&comm, 0, sizeof comm);
   comm.nranks = 4;
+  comm.tune.tree_threshold = 64 << 10;
+  comm.tune.rooted_threshold = 256 << 10;
   weft_call c = {.kind = COLL_ALLREDUCE, .count = 256, .dt = weftFloat};
   weft_tune(&comm, &c);
-  assert_int_equal(c.algo, ALGO_TREE);
+  assert_int_equal(c.algo, ALGO_TREE); /* 1 KiB x 3 peers is above the direct threshold of 0 */
+  comm.tune.direct_threshold = 16 << 10;
+  weft_tune(&comm, &c);
+  assert_int_equal(c.algo, ALGO_DIRECT);
   c.count = 1 << 20;
   weft_tune(&comm, &c);
   assert_int_equal(c.algo, ALGO_RING);

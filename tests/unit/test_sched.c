@@ -198,10 +198,12 @@ static const size_t counts[] = {1, 2, 5, 17, 64, 101};
 static void test_reducing(void **state) {
   (void)state;
   const weft_coll_kind kinds[] = {COLL_ALLREDUCE, COLL_REDUCE, COLL_REDUCESCATTER};
+  const weft_algo algos[] = {ALGO_RING, ALGO_TREE, ALGO_DIRECT};
   for (int k = 0; k < 3; k++)
-    for (int a = 0; a < 2; a++) {
-      weft_algo algo = a ? ALGO_TREE : ALGO_RING;
-      if (kinds[k] == COLL_REDUCESCATTER && algo == ALGO_TREE) continue;
+    for (int a = 0; a < 3; a++) {
+      weft_algo algo = algos[a];
+      if (kinds[k] == COLL_REDUCESCATTER && algo != ALGO_RING) continue;
+      if (kinds[k] == COLL_REDUCE && algo == ALGO_DIRECT) continue;
       for (int n = 1; n <= 9; n++)
         for (size_t ci = 0; ci < sizeof counts / sizeof *counts; ci++)
           for (int inplace = 0; inplace < 2; inplace++) {
@@ -232,6 +234,7 @@ static void test_large_rank_counts(void **state) {
   for (int i = 0; i < 3; i++) {
     run_case(COLL_ALLREDUCE, ALGO_RING, ns[i], 100, 0, 0, weftSum);
     run_case(COLL_ALLREDUCE, ALGO_TREE, ns[i], 100, 1, 0, weftSum);
+    run_case(COLL_ALLREDUCE, ALGO_DIRECT, ns[i], 100, 1, 0, weftSum);
     run_case(COLL_REDUCE, ALGO_TREE, ns[i], 50, 0, ns[i] - 3, weftSum);
     run_case(COLL_BROADCAST, ALGO_TREE, ns[i], 50, 0, 5, weftSum);
   }
