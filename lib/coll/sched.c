@@ -5,9 +5,16 @@
 
 void sched_init(weft_sched *s) { memset(s, 0, sizeof *s); }
 
+void sched_reset(weft_sched *s) {
+  for (int i = 0; i < s->nallocs; i++) free(s->allocs[i]);
+  s->nallocs = s->nsteps = s->nedges = 0;
+  s->oom = 0;
+}
+
 void sched_free(weft_sched *s) {
   for (int i = 0; i < s->nallocs; i++) free(s->allocs[i]);
   free(s->allocs);
+  free(s->run_mem);
   free(s->steps);
   free(s->edges);
   memset(s, 0, sizeof *s);

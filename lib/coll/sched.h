@@ -41,6 +41,8 @@ typedef struct {
   int nedges, ecap;
   void **allocs; /* scratch memory owned by the schedule */
   int nallocs, acap;
+  void *run_mem; /* the executor's bookkeeping, kept across reuse */
+  size_t run_cap;
   int oom;
 } weft_sched;
 
@@ -48,6 +50,8 @@ typedef struct {
 
 void sched_init(weft_sched *s);
 void sched_free(weft_sched *s);
+/* Empties s for reuse, keeping its arrays (scratch memory is freed). */
+void sched_reset(weft_sched *s);
 /* Scratch memory freed with the schedule; NULL (and oom set) on failure. */
 void *sched_alloc(weft_sched *s, size_t bytes);
 /* Appends a step depending on up to three earlier steps (NODEP = none).

@@ -75,7 +75,8 @@ static weftResult_t read_config(struct weftComm *c, const weftConfig_t *cfg, con
     if (cfg->blocking == 0)
       return weft_error(NULL, weftInvalidArgument, "nonblocking communicator init is not supported yet");
   }
-  if (c->algo_override[0] && weft_algo_parse(c->algo_override) == ALGO_NONE)
+  c->tune.forced = weft_algo_parse(c->algo_override[0] ? c->algo_override : NULL);
+  if (c->algo_override[0] && c->tune.forced == ALGO_NONE)
     return weft_error(NULL, weftInvalidArgument, "unknown algorithm '%s' (WEFT_ALGO: ring, tree or direct)",
                       c->algo_override);
   if (net && !weft_net_builtin(net))

@@ -43,6 +43,7 @@ struct weftComm {
     size_t rooted_threshold; /* WEFT_TREE_THRESHOLD_ROOTED */
     size_t chunk_bytes;      /* WEFT_CHUNK_SIZE, 0 = per-algorithm default */
     double spin_us;          /* WEFT_SPIN_US: busy-wait before sleeping */
+    int forced;              /* weft_algo parsed from algo_override, 0 = none */
   } tune;
   char site[64];
   uint8_t secret[16];
@@ -63,7 +64,9 @@ struct weftComm {
 
   pthread_mutex_t err_mu;
   char last_error[WEFT_ERRMSG_LEN];
-  char last_algo[32];
+  char last_algo[48];
+  int last_algo_id; /* weft_algo of the last call launched */
+  int last_self;    /* it was a send/recv to oneself */
 };
 
 /* Validates comm (non-NULL, not destroyed) or records an error for the thread. */

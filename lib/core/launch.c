@@ -13,15 +13,9 @@
 #include "reduce/reduce.h"
 #include "tune/tune.h"
 
-static void describe(weft_op *op, const weft_call *c, int ncalls) {
-  if (ncalls == 1)
-    snprintf(op->desc, sizeof op->desc, "%s(count %zu, %s%s%s, %s)", weft_coll_name(c->kind), c->count,
-             weft_dtype_name(c->dt), c->kind == COLL_ALLREDUCE || c->kind == COLL_REDUCE ||
-             c->kind == COLL_REDUCESCATTER ? ", " : "",
-             c->kind == COLL_ALLREDUCE || c->kind == COLL_REDUCE || c->kind == COLL_REDUCESCATTER
-                 ? weft_op_name(c->op) : "", weft_algo_name(c->algo));
-  else
-    snprintf(op->desc, sizeof op->desc, "group of %d calls", ncalls);
+/* Remembers what the op is for error messages (formatted only on error). */
+static void describe(weft_op *op, const weft_call *c) {
+  if (op->ncalls++ == 0) op->first = *c;
 }
 
 static int is_self_p2p(const weft_pending *p) {
@@ -51,15 +45,22 @@ static weftResult_t pair_self(weft_op *op, const weft_pending *calls, int ncalls
 }
 
 weftResult_t weft_launch(weft_pending *calls, int ncalls) {
-  weft_op **ops = calloc((size_t)ncalls, sizeof *ops);
-  int *counts = calloc((size_t)ncalls, sizeof *counts);
+  /* one op per communicator; small launches (the common case) stay on the stack */
+  weft_op *ops_small[8];
+  int waits_small[8];
+  uint32_t seq_small[8];
+  int big = ncalls > 8;
+  weft_op **ops = big ? calloc((size_t)ncalls, sizeof *ops) : ops_small;
+  int *waits = big ? calloc((size_t)ncalls, sizeof *waits) : waits_small;
+  uint32_t *seq0 = big ? calloc((size_t)ncalls, sizeof *seq0) : seq_small; /* to undo numbering on failure */
   int nops = 0, nself = 0;
-  uint32_t *seq0 = calloc((size_t)ncalls, sizeof *seq0); /* to undo numbering if the launch fails */
   weftResult_t res = weftSuccess;
-  if (!ops || !counts || !seq0) {
-    free(ops);
-    free(counts);
-    free(seq0);
+  if (!ops || !waits || !seq0) {
+    if (big) {
+      free(ops);
+      free(waits);
+      free(seq0);
+    }
     return weft_error(NULL, weftSystemError, "out of memory launching %d calls", ncalls);
   }
   for (int i = 0; i < ncalls && res == weftSuccess; i++) {
@@ -82,18 +83,20 @@ weftResult_t weft_launch(weft_pending *calls, int ncalls) {
     }
     if (is_self_p2p(&calls[i])) {
       nself++;
-      snprintf(comm->last_algo, sizeof comm->last_algo, "p2p/self");
-      describe(ops[k], &calls[i].call, ++counts[k]);
+      comm->last_algo_id = ALGO_P2P;
+      comm->last_self = 1;
+      describe(ops[k], &calls[i].call);
       continue;
     }
     weft_call c = calls[i].call;
     int coll = c.kind != COLL_SEND && c.kind != COLL_RECV;
     c.tag = weft_sig_tag(&c, coll ? ++comm->coll_seq : 0);
     weft_tune(comm, &c);
-    snprintf(comm->last_algo, sizeof comm->last_algo, "%s/%s", weft_algo_name(c.algo), comm->net_desc);
+    comm->last_algo_id = c.algo;
+    comm->last_self = 0;
     if (coll_build(&ops[k]->sched, &c, comm->rank, comm->nranks) != 0 || ops[k]->sched.oom)
       res = weft_error(comm, weftSystemError, "out of memory building the schedule of %s", weft_coll_name(c.kind));
-    describe(ops[k], &c, ++counts[k]);
+    describe(ops[k], &c);
     WEFT_TRACE(comm, "launch %s: count %zu, %s, %s, chunk %zu, tag %016llx", weft_coll_name(c.kind), c.count,
                weft_dtype_name(c.dt), comm->last_algo, c.chunk_bytes, (unsigned long long)c.tag);
   }
@@ -106,7 +109,6 @@ weftResult_t weft_launch(weft_pending *calls, int ncalls) {
   } else if (nops == 1 && !ops[0]->stream) {
     res = engine_run_blocking(ops[0]->comm, ops[0]);
   } else {
-    int *waits = counts; /* reuse: 1 if someone waits on ops[k] */
     for (int k = 0; k < nops; k++) {
       waits[k] = ops[k]->stream == NULL;
       if (ops[k]->stream) ops[k]->ticket = stream_enqueue(ops[k]->stream, ops[k]->comm->timeout_ms);
@@ -118,13 +120,17 @@ weftResult_t weft_launch(weft_pending *calls, int ncalls) {
       if (res == weftSuccess) res = r;
     }
   }
-  free(ops);
-  free(counts);
-  free(seq0);
+  if (big) {
+    free(ops);
+    free(waits);
+    free(seq0);
+  }
   return res;
 }
 
 const char *weft_debug_last_algo(weftComm_t comm) {
   if (!comm || comm->magic != WEFT_COMM_MAGIC) return "";
+  snprintf(comm->last_algo, sizeof comm->last_algo, "%s/%s", weft_algo_name((weft_algo)comm->last_algo_id),
+           comm->last_self ? "self" : comm->net_desc);
   return comm->last_algo;
 }

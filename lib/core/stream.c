@@ -50,6 +50,7 @@ weftResult_t stream_wait_turn(weftStream_t s, uint64_t ticket, int timeout_ms, c
   pthread_mutex_lock(&s->mu);
   uint64_t seen = s->completed;
   long waited = 0;
+  s->turn_waiters++;
   while (s->completed + 1 < ticket) {
     if (aborted && atomic_load(aborted)) {
       res = weftAborted;
@@ -68,6 +69,7 @@ weftResult_t stream_wait_turn(weftStream_t s, uint64_t ticket, int timeout_ms, c
     pthread_cond_timedwait(&s->cv, &s->mu, &ts);
     waited += 50;
   }
+  s->turn_waiters--;
   pthread_mutex_unlock(&s->mu);
   return res;
 }
@@ -79,7 +81,9 @@ void stream_complete(weftStream_t s, weftResult_t res, const char *msg) {
     s->error = res;
     snprintf(s->errmsg, sizeof s->errmsg, "%s", msg ? msg : "");
   }
-  pthread_cond_broadcast(&s->cv);
+  /* wake only those who can care: ops waiting for their turn, and
+   * synchronizers once everything enqueued so far is done */
+  if (s->turn_waiters || (s->sync_waiters && s->completed >= s->enqueued)) pthread_cond_broadcast(&s->cv);
   pthread_mutex_unlock(&s->mu);
 }
 
@@ -90,6 +94,7 @@ WEFT_API weftResult_t weftStreamSynchronize(weftStream_t s) {
   uint64_t seen = s->completed;
   long waited = 0;
   /* ops fail on their own within their comm's timeout; the margin covers the hand-off */
+  s->sync_waiters++;
   while (s->completed < s->enqueued && waited < (long)s->timeout_ms + 5000) {
     struct timespec ts;
     deadline_in(&ts, 20);
@@ -101,6 +106,7 @@ WEFT_API weftResult_t weftStreamSynchronize(weftStream_t s) {
       waited += 20;
     }
   }
+  s->sync_waiters--;
   int timed_out = s->completed < s->enqueued;
   res = timed_out ? weftTimeout : s->error;
   char msg[sizeof s->errmsg];

@@ -15,6 +15,7 @@ struct weftStream {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   uint64_t enqueued, completed;
+  int turn_waiters, sync_waiters; /* threads blocked in wait_turn / Synchronize */
   weftResult_t error; /* first error of any op on the stream */
   char errmsg[512];
   int timeout_ms;     /* longest timeout of the comms that used the stream */

@@ -7,43 +7,90 @@
 #include "core/comm.h"
 #include "core/log.h"
 #include "core/stream.h"
+#include "reduce/reduce.h"
+
+/* Ops are recycled per engine: a training loop issues the same calls over
+ * and over, and reusing their arrays keeps malloc off the small-message path. */
+#define OP_POOL_MAX 8
 
 weft_op *engine_op_new(struct weftComm *comm) {
-  weft_op *op = calloc(1, sizeof *op);
-  if (!op) return NULL;
+  weft_engine *e = comm->engine;
+  weft_op *op = NULL;
+  pthread_mutex_lock(&e->mu);
+  if (e->pool) {
+    op = e->pool;
+    e->pool = op->next;
+    e->npool--;
+  }
+  pthread_mutex_unlock(&e->mu);
+  if (!op) {
+    if (!(op = calloc(1, sizeof *op))) return NULL;
+    sched_init(&op->sched);
+  }
+  weft_sched keep = op->sched;
+  memset(op, 0, sizeof *op);
+  op->sched = keep;
   op->comm = comm;
-  sched_init(&op->sched);
   return op;
 }
 
 void engine_op_free(weft_op *op) {
   if (!op) return;
-  sched_free(&op->sched);
-  free(op);
+  weft_engine *e = op->comm->engine;
+  sched_reset(&op->sched);
+  pthread_mutex_lock(&e->mu);
+  int keep = e->npool < OP_POOL_MAX && !e->stop;
+  if (keep) {
+    op->next = e->pool;
+    e->pool = op;
+    e->npool++;
+  }
+  pthread_mutex_unlock(&e->mu);
+  if (!keep) {
+    sched_free(&op->sched);
+    free(op);
+  }
+}
+
+static void op_desc(const weft_op *op, char *buf, size_t len) {
+  const weft_call *c = &op->first;
+  int reducing = c->kind == COLL_ALLREDUCE || c->kind == COLL_REDUCE || c->kind == COLL_REDUCESCATTER;
+  if (op->ncalls == 1)
+    snprintf(buf, len, "%s(count %zu, %s%s%s, %s)", weft_coll_name(c->kind), c->count, weft_dtype_name(c->dt),
+             reducing ? ", " : "", reducing ? weft_op_name(c->op) : "", weft_algo_name(c->algo));
+  else
+    snprintf(buf, len, "group of %d calls", op->ncalls);
 }
 
 /* Runs op on the current thread; the caller holds the engine's busy flag. */
 static weftResult_t exec_op(struct weftComm *comm, weft_op *op, char *err, size_t errlen) {
   err[0] = 0;
+  char desc[128];
   if (op->stream) {
     weftResult_t r = stream_wait_turn(op->stream, op->ticket, comm->timeout_ms, &comm->aborted);
     if (r != weftSuccess) {
-      snprintf(err, errlen, "%s: gave up waiting for earlier operations on its stream", op->desc);
+      op_desc(op, desc, sizeof desc);
+      snprintf(err, errlen, "%s: gave up waiting for earlier operations on its stream", desc);
       return r;
     }
   }
   weftResult_t sticky = atomic_load(&comm->async_error);
   if (sticky != weftSuccess) {
-    snprintf(err, errlen, "%s: communicator already failed (%s)", op->desc, weftGetErrorString(sticky));
+    op_desc(op, desc, sizeof desc);
+    snprintf(err, errlen, "%s: communicator already failed (%s)", desc, weftGetErrorString(sticky));
     return sticky;
   }
   if (atomic_load(&comm->aborted)) {
-    snprintf(err, errlen, "%s: aborted by weftCommAbort", op->desc);
+    op_desc(op, desc, sizeof desc);
+    snprintf(err, errlen, "%s: aborted by weftCommAbort", desc);
     return weftAborted;
   }
   char why[WEFT_ERRMSG_LEN];
   weftResult_t r = weft_run_sched(comm, &op->sched, why, sizeof why);
-  if (r != weftSuccess) snprintf(err, errlen, "%s: %s", op->desc, why);
+  if (r != weftSuccess) {
+    op_desc(op, desc, sizeof desc);
+    snprintf(err, errlen, "%s: %s", desc, why);
+  }
   return r;
 }
 
@@ -59,7 +106,7 @@ static void finish_op(struct weftComm *comm, weft_op *op, weftResult_t res, cons
   pthread_mutex_lock(&e->mu);
   op->result = res;
   op->done = 1;
-  pthread_cond_broadcast(&e->cv);
+  if (e->nwaiters) pthread_cond_broadcast(&e->done_cv);
   pthread_mutex_unlock(&e->mu);
   if (detached) engine_op_free(op); /* nobody waits on a stream op */
 }
@@ -70,7 +117,7 @@ static void *engine_main(void *arg) {
   char err[WEFT_ERRMSG_LEN];
   pthread_mutex_lock(&e->mu);
   for (;;) {
-    while (!e->stop && (!e->head || e->busy)) pthread_cond_wait(&e->cv, &e->mu);
+    while (!e->stop && (!e->head || e->busy)) pthread_cond_wait(&e->work_cv, &e->mu);
     if (!e->head || e->busy) break; /* stopping and nothing left */
     weft_op *op = e->head;
     e->head = op->next;
@@ -81,7 +128,6 @@ static void *engine_main(void *arg) {
     finish_op(comm, op, res, err);
     pthread_mutex_lock(&e->mu);
     e->busy = 0;
-    pthread_cond_broadcast(&e->cv);
   }
   pthread_mutex_unlock(&e->mu);
   return NULL;
@@ -94,13 +140,15 @@ weftResult_t engine_start(struct weftComm *comm) {
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&e->cv, &ca);
+  pthread_cond_init(&e->work_cv, &ca);
+  pthread_cond_init(&e->done_cv, &ca);
   pthread_condattr_destroy(&ca);
   comm->engine = e;
   int rc = pthread_create(&e->thread, NULL, engine_main, comm);
   if (rc != 0) {
     pthread_mutex_destroy(&e->mu);
-    pthread_cond_destroy(&e->cv);
+    pthread_cond_destroy(&e->work_cv);
+    pthread_cond_destroy(&e->done_cv);
     free(e);
     comm->engine = NULL;
     return weftSystemError;
@@ -113,11 +161,18 @@ void engine_stop(struct weftComm *comm) {
   if (!e) return;
   pthread_mutex_lock(&e->mu);
   e->stop = 1;
-  pthread_cond_broadcast(&e->cv);
+  pthread_cond_broadcast(&e->work_cv);
   pthread_mutex_unlock(&e->mu);
   pthread_join(e->thread, NULL);
+  while (e->pool) {
+    weft_op *op = e->pool;
+    e->pool = op->next;
+    sched_free(&op->sched);
+    free(op);
+  }
   pthread_mutex_destroy(&e->mu);
-  pthread_cond_destroy(&e->cv);
+  pthread_cond_destroy(&e->work_cv);
+  pthread_cond_destroy(&e->done_cv);
   free(e);
   comm->engine = NULL;
 }
@@ -129,7 +184,7 @@ void engine_submit(struct weftComm *comm, weft_op *op) {
   if (e->tail) e->tail->next = op;
   else e->head = op;
   e->tail = op;
-  pthread_cond_broadcast(&e->cv);
+  if (!e->busy) pthread_cond_signal(&e->work_cv);
   pthread_mutex_unlock(&e->mu);
 }
 
@@ -137,7 +192,9 @@ weftResult_t engine_wait(struct weftComm *comm, weft_op *op) {
   weft_engine *e = comm->engine;
   pthread_mutex_lock(&e->mu);
   /* the op itself is bounded by the comm timeout and the abort flag */
-  while (!op->done) pthread_cond_wait(&e->cv, &e->mu);
+  e->nwaiters++;
+  while (!op->done) pthread_cond_wait(&e->done_cv, &e->mu);
+  e->nwaiters--;
   pthread_mutex_unlock(&e->mu);
   weftResult_t res = op->result;
   engine_op_free(op);
@@ -159,7 +216,7 @@ weftResult_t engine_run_blocking(struct weftComm *comm, weft_op *op) {
   finish_op(comm, op, res, err);
   pthread_mutex_lock(&e->mu);
   e->busy = 0;
-  pthread_cond_broadcast(&e->cv);
+  if (e->head) pthread_cond_signal(&e->work_cv); /* queued meanwhile by another thread */
   pthread_mutex_unlock(&e->mu);
   engine_op_free(op);
   return res;

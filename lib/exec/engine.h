@@ -6,7 +6,7 @@
 
 #include <pthread.h>
 
-#include "coll/sched.h"
+#include "coll/coll.h"
 #include "weft.h"
 
 struct weftComm;
@@ -17,16 +17,21 @@ typedef struct weft_op {
   weft_sched sched;
   weftStream_t stream; /* NULL: someone waits for the op and frees it */
   uint64_t ticket;     /* position on the stream */
-  char desc[128];      /* for error messages */
+  weft_call first;     /* first call of the op, for error messages */
+  int ncalls;
   int done;
   weftResult_t result;
 } weft_op;
 
 typedef struct weft_engine {
   pthread_mutex_t mu;
-  pthread_cond_t cv;
+  pthread_cond_t work_cv; /* the progress thread waits for ops */
+  pthread_cond_t done_cv; /* callers wait for their op */
   weft_op *head, *tail;
-  int busy; /* an op is running (thread or caller) */
+  int busy;     /* an op is running (thread or caller) */
+  int nwaiters; /* callers waiting on done_cv */
+  weft_op *pool; /* finished ops kept for reuse */
+  int npool;
   int stop;
   pthread_t thread;
 } weft_engine;

@@ -35,14 +35,9 @@ typedef struct {
 
 static int is_net(const weft_step *st) { return st->kind == ST_SEND || st->kind == ST_RECV; }
 
-static int queue_build(peer_queue *q, weft_sched *s, int n, int kind) {
-  q->ptr = calloc((size_t)n + 1, sizeof(int));
-  q->next = calloc((size_t)n, sizeof(int));
-  int total = 0;
-  for (int i = 0; i < s->nsteps; i++)
-    if (s->steps[i].kind == kind) total++;
-  q->idx = malloc(sizeof(int) * (size_t)(total + 1));
-  if (!q->ptr || !q->next || !q->idx) return -1;
+/* Per-peer queue of the steps of one kind, in schedule order (CSR). */
+static void queue_build(peer_queue *q, weft_sched *s, int n, int kind) {
+  memset(q->ptr, 0, sizeof(int) * ((size_t)n + 1));
   for (int i = 0; i < s->nsteps; i++)
     if (s->steps[i].kind == kind) q->ptr[s->steps[i].peer + 1]++;
   for (int p = 0; p < n; p++) q->ptr[p + 1] += q->ptr[p];
@@ -50,13 +45,32 @@ static int queue_build(peer_queue *q, weft_sched *s, int n, int kind) {
   for (int i = 0; i < s->nsteps; i++)
     if (s->steps[i].kind == kind) q->idx[q->next[s->steps[i].peer]++] = i;
   for (int p = 0; p < n; p++) q->next[p] = q->ptr[p];
-  return 0;
 }
 
-static void queue_free(peer_queue *q) {
-  free(q->idx);
-  free(q->ptr);
-  free(q->next);
+/* Carves the run's bookkeeping out of memory kept with the schedule, so a
+ * reused schedule runs without allocating. */
+static int run_alloc(run_t *R, weft_sched *s, int n) {
+  size_t ns = (size_t)s->nsteps, nn = (size_t)n;
+  size_t need = ns * sizeof(void *) + sizeof(int) * (2 * ns + 2 * (ns + 1) + 2 * (nn + 1) + 2 * nn);
+  if (s->run_cap < need) {
+    void *m = realloc(s->run_mem, need);
+    if (!m) return -1;
+    s->run_mem = m;
+    s->run_cap = need;
+  }
+  R->reqs = s->run_mem;
+  int *p = (int *)(R->reqs + ns);
+  R->stack = p, p += ns;
+  R->infl = p, p += ns;
+  R->sq.idx = p, p += ns + 1;
+  R->rq.idx = p, p += ns + 1;
+  R->sq.ptr = p, p += nn + 1;
+  R->rq.ptr = p, p += nn + 1;
+  R->sq.next = p, p += nn;
+  R->rq.next = p;
+  queue_build(&R->sq, s, n, ST_SEND);
+  queue_build(&R->rq, s, n, ST_RECV);
+  return 0;
 }
 
 static void step_where(run_t *R, const weft_step *st, char *buf, size_t len) {
@@ -199,16 +213,11 @@ weftResult_t weft_run_sched(struct weftComm *comm, weft_sched *s, char *err, siz
   R.errlen = errlen;
   err[0] = 0;
   if (s->nsteps == 0) return weftSuccess;
-  weftResult_t res = weftSystemError;
-  R.stack = malloc(sizeof(int) * (size_t)s->nsteps);
-  R.infl = malloc(sizeof(int) * (size_t)s->nsteps);
-  R.reqs = calloc((size_t)s->nsteps, sizeof(void *));
-  if (!R.stack || !R.infl || !R.reqs || queue_build(&R.sq, s, R.n, ST_SEND) ||
-      queue_build(&R.rq, s, R.n, ST_RECV)) {
+  if (run_alloc(&R, s, R.n) != 0) {
     snprintf(err, errlen, "out of memory for a schedule of %d steps", s->nsteps);
-    goto out;
+    return weftSystemError;
   }
-  res = weftSuccess;
+  weftResult_t res = weftSuccess;
   for (int i = 0; i < s->nsteps && res == weftSuccess; i++)
     if (s->steps[i].npending == 0) res = make_ready(&R, i);
   double idle_since = 0;
@@ -249,16 +258,10 @@ weftResult_t weft_run_sched(struct weftComm *comm, weft_sched *s, char *err, siz
     }
     /* spin a little (yielding, for oversubscribed hosts), then sleep in poll() */
     if (now - idle_since < comm->tune.spin_us) {
-      if ((idle & 15) == 0) sched_yield();
+      if (now - idle_since > 5 && (idle & 15) == 0) sched_yield();
       continue;
     }
     wait_net(&R, 10);
   }
-out:
-  free(R.stack);
-  free(R.infl);
-  free(R.reqs);
-  queue_free(&R.sq);
-  queue_free(&R.rq);
   return res;
 }

@@ -39,7 +39,7 @@ void weft_tune(const struct weftComm *comm, weft_call *c) {
       c->algo = bytes <= comm->tune.rooted_threshold ? ALGO_TREE : ALGO_RING;
       break;
   }
-  weft_algo forced = weft_algo_parse(comm->algo_override);
+  weft_algo forced = (weft_algo)comm->tune.forced;
   if (forced != ALGO_NONE) {
     if (forced == ALGO_RING && (c->algo == ALGO_TREE || c->algo == ALGO_DIRECT)) c->algo = ALGO_RING;
     if (forced == ALGO_TREE && supports_tree(c->kind)) c->algo = ALGO_TREE;

@@ -127,13 +127,13 @@ static void test_tuner(void **state) {
   weft_tune(&comm, &c);
   assert_int_equal(c.algo, ALGO_RING);
   assert_true(c.chunk_bytes >= 64);
-  strcpy(comm.algo_override, "tree");
+  comm.tune.forced = ALGO_TREE;
   weft_tune(&comm, &c);
   assert_int_equal(c.algo, ALGO_TREE);
   c.kind = COLL_ALLGATHER; /* no tree allgather: the override does not apply */
   weft_tune(&comm, &c);
   assert_int_equal(c.algo, ALGO_RING);
-  strcpy(comm.algo_override, "ring");
+  comm.tune.forced = ALGO_RING;
   c.kind = COLL_BROADCAST;
   c.count = 4;
   weft_tune(&comm, &c);
