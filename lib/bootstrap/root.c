@@ -1,5 +1,7 @@
 /* The rendezvous root: a short-lived detached thread that gathers every
  * rank's bootstrap address and sends the full table back. */
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,68 +25,128 @@ static void reply_status(int fd, const uint8_t secret[16], int32_t status, int32
   weft_sock_send_all(fd, &rep, sizeof rep, 2000, err);
 }
 
+/* A connection that has not yet sent its whole hello. */
+typedef struct {
+  int fd;
+  size_t got;
+  long long since;
+  boot_hello h;
+} pending_conn;
+
+#define MAX_PENDING 256
+#define HELLO_MS 5000 /* a connection must say hello within this */
+
+typedef struct {
+  int n, joined;
+  int *fds;
+  weft_rank_info *table;
+} root_state;
+
+/* Files a complete hello: the rank joins, or gets a status and is closed. */
+static void admit(root_state *st, const root_args *a, int fd, const boot_hello *h) {
+  if (h->magic != WEFT_ID_MAGIC || memcmp(h->secret, a->secret, 16) != 0) {
+    weft_log(NULL, weftLogWarn, "bootstrap root: dropped a connection without the job secret");
+    close(fd);
+    return;
+  }
+  if (st->n < 0) {
+    if (h->nranks < 1 || h->nranks > (1 << 20)) {
+      reply_status(fd, a->secret, BOOT_BAD_NRANKS, h->nranks);
+      close(fd);
+      return;
+    }
+    st->fds = malloc(sizeof(int) * (size_t)h->nranks);
+    st->table = calloc((size_t)h->nranks, sizeof *st->table);
+    if (!st->fds || !st->table) {
+      free(st->fds);
+      free(st->table);
+      st->fds = NULL;
+      st->table = NULL;
+      close(fd);
+      return;
+    }
+    st->n = h->nranks;
+    for (int i = 0; i < st->n; i++) st->fds[i] = -1;
+  }
+  if (h->nranks != st->n || h->rank < 0 || h->rank >= st->n) {
+    reply_status(fd, a->secret, BOOT_BAD_NRANKS, st->n);
+    close(fd);
+  } else if (st->fds[h->rank] >= 0) {
+    reply_status(fd, a->secret, BOOT_DUP_RANK, st->n);
+    close(fd);
+  } else {
+    st->fds[h->rank] = fd;
+    st->table[h->rank] = h->info;
+    st->joined++;
+  }
+}
+
+/* Handshakes are read concurrently, so silent or slow strangers cannot hold
+ * up the ranks of the job. */
 static void *root_main(void *p) {
   root_args a = *(root_args *)p;
   free(p);
   char err[WEFT_SOCK_ERRLEN];
   long long deadline = weft_now_ms() + a.timeout_ms;
-  int n = -1, got = 0;
-  int *fds = NULL;
-  weft_rank_info *table = NULL;
-  while (n < 0 || got < n) {
-    long long left = deadline - weft_now_ms();
-    int fd;
-    if (left <= 0 || weft_sock_accept(a.lfd, (int)(left > 0 ? left : 0), NULL, &fd, err) != 0) {
-      weft_log(NULL, weftLogWarn, "bootstrap root: gave up after %d ms with %d of %d ranks joined",
-               a.timeout_ms, got, n);
+  root_state st = {-1, 0, NULL, NULL};
+  pending_conn *pend = calloc(MAX_PENDING, sizeof *pend);
+  struct pollfd *pf = calloc(MAX_PENDING + 1, sizeof *pf);
+  int npend = 0;
+  if (!pend || !pf) goto out;
+  while (st.n < 0 || st.joined < st.n) {
+    long long now = weft_now_ms();
+    if (now >= deadline) {
+      weft_log(NULL, weftLogWarn, "bootstrap root: gave up after %d ms with %d of %d ranks joined", a.timeout_ms,
+               st.joined, st.n);
       goto out;
     }
-    boot_hello h;
-    if (weft_sock_recv_all(fd, &h, sizeof h, 5000, err) != 0 || h.magic != WEFT_ID_MAGIC ||
-        memcmp(h.secret, a.secret, 16) != 0) {
-      weft_log(NULL, weftLogWarn, "bootstrap root: dropped a connection without the job secret");
-      close(fd);
-      continue;
-    }
-    if (n < 0) {
-      if (h.nranks < 1 || h.nranks > (1 << 20)) {
-        reply_status(fd, a.secret, BOOT_BAD_NRANKS, h.nranks);
-        close(fd);
-        continue;
+    pf[0] = (struct pollfd){a.lfd, npend < MAX_PENDING ? POLLIN : 0, 0};
+    for (int i = 0; i < npend; i++) pf[i + 1] = (struct pollfd){pend[i].fd, POLLIN, 0};
+    long long wait = deadline - now < 100 ? deadline - now : 100;
+    if (poll(pf, (nfds_t)npend + 1, (int)wait) < 0 && errno != EINTR) goto out;
+    for (int i = npend - 1; i >= 0; i--) {
+      pending_conn *c = &pend[i];
+      int done = 0, drop = 0;
+      if (pf[i + 1].revents) {
+        ssize_t k = recv(c->fd, (char *)&c->h + c->got, sizeof c->h - c->got, MSG_DONTWAIT);
+        if (k > 0) c->got += (size_t)k;
+        else if (k == 0 || (errno != EAGAIN && errno != EINTR)) drop = 1;
+        done = c->got == sizeof c->h;
       }
-      n = h.nranks;
-      fds = malloc(sizeof(int) * (size_t)n);
-      table = calloc((size_t)n, sizeof *table);
-      if (!fds || !table) goto out;
-      for (int i = 0; i < n; i++) fds[i] = -1;
+      if (!done && !drop && now - c->since > HELLO_MS) {
+        weft_log(NULL, weftLogWarn, "bootstrap root: dropped a connection that sent no hello");
+        drop = 1;
+      }
+      if (done) admit(&st, &a, c->fd, &c->h);
+      else if (drop) close(c->fd);
+      if (done || drop) pend[i] = pend[--npend];
     }
-    if (h.nranks != n || h.rank < 0 || h.rank >= n) {
-      reply_status(fd, a.secret, BOOT_BAD_NRANKS, n);
-      close(fd);
-      continue;
+    if (pf[0].revents & POLLIN) {
+      int fd;
+      while (npend < MAX_PENDING && weft_sock_accept(a.lfd, 0, NULL, &fd, err) == 0) {
+        memset(&pend[npend], 0, sizeof pend[npend]);
+        pend[npend].fd = fd;
+        pend[npend].since = weft_now_ms();
+        npend++;
+      }
     }
-    if (fds[h.rank] >= 0) {
-      reply_status(fd, a.secret, BOOT_DUP_RANK, n);
-      close(fd);
-      continue;
-    }
-    fds[h.rank] = fd;
-    table[h.rank] = h.info;
-    got++;
   }
-  for (int r = 0; r < n; r++) {
-    boot_reply rep = {WEFT_ID_MAGIC, {0}, BOOT_OK, n};
+  for (int r = 0; r < st.n; r++) {
+    boot_reply rep = {WEFT_ID_MAGIC, {0}, BOOT_OK, st.n};
     memcpy(rep.secret, a.secret, 16);
-    if (weft_sock_send_all(fds[r], &rep, sizeof rep, 5000, err) != 0 ||
-        weft_sock_send_all(fds[r], table, sizeof *table * (size_t)n, 5000, err) != 0)
+    if (weft_sock_send_all(st.fds[r], &rep, sizeof rep, 5000, err) != 0 ||
+        weft_sock_send_all(st.fds[r], st.table, sizeof *st.table * (size_t)st.n, 5000, err) != 0)
       weft_log(NULL, weftLogWarn, "bootstrap root: sending table to rank %d: %s", r, err);
   }
 out:
-  if (fds)
-    for (int r = 0; r < n; r++)
-      if (fds[r] >= 0) close(fds[r]);
-  free(fds);
-  free(table);
+  for (int i = 0; i < npend; i++) close(pend[i].fd);
+  if (st.fds)
+    for (int r = 0; r < st.n; r++)
+      if (st.fds[r] >= 0) close(st.fds[r]);
+  free(st.fds);
+  free(st.table);
+  free(pend);
+  free(pf);
   close(a.lfd);
   return NULL;
 }
