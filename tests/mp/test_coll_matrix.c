@@ -3,8 +3,7 @@
  *   test_coll_matrix -n NRANKS [-c COLLS] [-d DTYPES] [-o OPS] [-a ALGOS]
  *                    [-C COUNTS] [-B 0|1|2] [-T COMM_TIMEOUT_S] [-L LAUNCH_TIMEOUT_S] [-F] [-v]
  *
- * Forks NRANKS ranks (weft_launch_fork from tools/launch, through
- * mp_launch.h). Each rank builds two communicators over the same ranks: one
+ * Forks NRANKS ranks (weft_launch_fork from tools/launch). Each rank builds two communicators over the same ranks: one
  * with weftConfig_t.algo = "ring" (weftCommInitRankConfig) and one with
  * algo = "tree" (weftCommSplit of the first, color 0, key rank).
  * It then runs
@@ -96,7 +95,14 @@
 
 #include "core/introspect.h"
 #include "launch.h"
-#include "mp_launch.h"
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "launch.h"
 #include "reduce/reduce.h"
 #include "weft.h"
 
@@ -1082,7 +1088,7 @@ int main(int argc, char **argv) {
   double t0 = now_s();
   int *status = calloc((size_t)o.nranks, sizeof *status);
   if (!status) return 2;
-  int failed = mp_launch(o.nranks, rank_main, &o, o.launch_timeout_s, status);
+  int failed = weft_launch_fork(o.nranks, rank_main, &o, o.launch_timeout_s, status);
   printf("test_coll_matrix -n %d: %d of %d ranks failed, %.2f s\n", o.nranks, failed, o.nranks, now_s() - t0);
   int rc = failed ? 1 : 0;
   if (o.fault) {

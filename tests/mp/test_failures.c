@@ -4,8 +4,7 @@
  *   test_failures -l             lists them
  *
  * Each test is registered with ctest as its own case (mp_<name>). Tests that
- * need several processes fork ranks with tools/launch (through mp_launch.h,
- * which explains why sanitizer builds fork differently); the ranks report
+ * need several processes fork ranks with tools/launch; the ranks report
  * through a MAP_SHARED page and their exit status, and the CMocka assertions
  * run in the parent. In-process tests use weftCommInitAll (one thread per
  * rank) or weftCommInitRankConfig from threads.
@@ -81,7 +80,14 @@
 #include "bootstrap/wire.h"
 #include "core/comm.h"
 #include "launch.h"
-#include "mp_launch.h"
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "launch.h"
 #include "weft.h"
 
 /* ---- helpers ----------------------------------------------------------------------- */
@@ -125,7 +131,7 @@ static void copy_msg(char *dst, const char *src) { snprintf(dst, MSGLEN, "%s", s
 
 /* Runs fn on n forked ranks; returns the launcher's result and fills status. */
 static int launch(int n, weft_rank_fn fn, void *arg, double timeout_s, int *status) {
-  return mp_launch(n, fn, arg, timeout_s, status);
+  return weft_launch_fork(n, fn, arg, timeout_s, status);
 }
 
 /* ---- kill a peer -------------------------------------------------------------------- */
