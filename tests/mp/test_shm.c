@@ -24,7 +24,8 @@ static double now_s(void) {
 
 /* allreduce of count int32 sums; 0 if exact on this rank */
 static int allreduce_ok(weftComm_t comm, int rank, int n, size_t count) {
-  int32_t *buf = malloc(count * sizeof *buf);
+  int32_t *buf = calloc(count, sizeof *buf);
+  if (!buf) return 1;
   for (size_t i = 0; i < count; i++) buf[i] = (int32_t)(rank * 3 + (int)(i % 17));
   weftResult_t r = weftAllReduce(buf, buf, count, weftInt32, weftSum, comm, NULL);
   int bad = r != weftSuccess;
@@ -70,6 +71,7 @@ static int killed_rank(int rank, int n, const weftUniqueId *id, void *arg) {
   if (weftCommInitRank(&comm, n, *id, rank) != weftSuccess) return FAILF("init: %s", weftGetLastError(NULL));
   size_t count = 1 << 20;
   float *buf = calloc(count, sizeof *buf);
+  if (!buf) return 1;
   double t0 = now_s();
   for (int it = 0; it < 1000; it++) {
     if (rank == 2 && it == 5) raise(SIGKILL);
