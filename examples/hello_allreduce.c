@@ -1,5 +1,5 @@
-/* Smallest complete weft program: forks NRANKS processes on this machine,
- * each sums a vector with the others. Run: ./hello_allreduce [nranks] */
+/* Smallest complete weft program: NRANKS processes on this machine average
+ * a vector. Run: ./hello_allreduce [nranks] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -28,11 +28,27 @@ static int run_rank(int rank, int nranks, weftUniqueId id) {
 
 int main(int argc, char **argv) {
   int nranks = argc > 1 ? atoi(argv[1]) : 4;
-  weftUniqueId id; /* in a real job: created by rank 0, sent to the others (e.g. MPI_Bcast) */
+  int pipes[64][2];
+  if (nranks < 1 || nranks > 64) return 2;
+  /* ranks 1..n-1 are child processes; rank 0 (this process) creates the id
+   * and sends it to them, as a real job would with MPI_Bcast or a file */
+  for (int r = 1; r < nranks; r++) {
+    if (pipe(pipes[r]) != 0) return 1;
+    if (fork() == 0) {
+      weftUniqueId id;
+      close(pipes[r][1]);
+      if (read(pipes[r][0], &id, sizeof id) != (ssize_t)sizeof id) return 1;
+      return run_rank(r, nranks, id);
+    }
+    close(pipes[r][0]);
+  }
+  weftUniqueId id;
   if (weftGetUniqueId(&id) != weftSuccess) return 1;
-  for (int r = 0; r < nranks; r++)
-    if (fork() == 0) return run_rank(r, nranks, id);
-  int failed = 0, st;
+  for (int r = 1; r < nranks; r++) {
+    if (write(pipes[r][1], &id, sizeof id) != (ssize_t)sizeof id) return 1;
+    close(pipes[r][1]);
+  }
+  int failed = run_rank(0, nranks, id), st;
   while (wait(&st) > 0) failed |= !WIFEXITED(st) || WEXITSTATUS(st) != 0;
   return failed;
 }

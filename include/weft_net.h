@@ -16,7 +16,7 @@
  * than the posted receive fails the receive with weftInvalidUsage.
  *
  * Built-in transports are linked into libweft; an external one is a shared
- * object exporting `weftNetPlugin_v1` (see docs/architecture.md).
+ * object exporting `weftNetPlugin_v1` (loader planned; see docs/transports.md).
  */
 #ifndef WEFT_NET_H
 #define WEFT_NET_H

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@ typedef struct {
   int lfd;
   uint8_t secret[16];
   int timeout_ms;
+  sem_t *started; /* posted once the thread has set itself up */
 } root_args;
 
 static void reply_status(int fd, const uint8_t secret[16], int32_t status, int32_t nranks) {
@@ -92,6 +94,9 @@ static void *root_main(void *p) {
   pending_conn *pend = calloc(MAX_PENDING, sizeof *pend);
   struct pollfd *pf = calloc(MAX_PENDING + 1, sizeof *pf);
   int npend = 0;
+  /* Tell the creator we are set up: a process that forks right after
+   * weftGetUniqueId then does not fork while this thread allocates. */
+  sem_post(a.started);
   if (!pend || !pf) goto out;
   while (st.n < 0 || st.joined < st.n) {
     long long now = weft_now_ms();
@@ -163,6 +168,9 @@ int weft_root_start(weft_sockaddr *addr, const uint8_t secret[16], int timeout_m
   a->lfd = lfd;
   memcpy(a->secret, secret, 16);
   a->timeout_ms = timeout_ms;
+  sem_t started;
+  sem_init(&started, 0, 0);
+  a->started = &started;
   pthread_t t;
   pthread_attr_t attr;
   pthread_attr_init(&attr);
@@ -173,7 +181,11 @@ int weft_root_start(weft_sockaddr *addr, const uint8_t secret[16], int timeout_m
     close(lfd);
     free(a);
     snprintf(err, WEFT_SOCK_ERRLEN, "cannot start bootstrap root thread: %s", strerror(rc));
+    sem_destroy(&started);
     return -1;
   }
+  while (sem_wait(&started) != 0 && errno == EINTR) {
+  }
+  sem_destroy(&started);
   return 0;
 }
