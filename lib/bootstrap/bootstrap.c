@@ -55,8 +55,10 @@ uint64_t weft_host_id(void) {
     if (fgets(buf, sizeof buf, f)) h = mix_text(h, buf, sizeof buf);
     fclose(f);
   }
-  static const char *ns[] = {"/proc/self/ns/ipc", "/proc/self/ns/pid"};
-  for (int i = 0; i < 2; i++) {
+  /* shm needs the IPC namespace, cross-memory attach the PID namespace, and
+   * the transport's abstract Unix socket the network namespace */
+  static const char *ns[] = {"/proc/self/ns/ipc", "/proc/self/ns/pid", "/proc/self/ns/net"};
+  for (int i = 0; i < 3; i++) {
     ssize_t n = readlink(ns[i], buf, sizeof buf - 1);
     if (n > 0) h = mix_text(h, buf, (size_t)n);
   }

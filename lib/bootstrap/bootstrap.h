@@ -58,8 +58,9 @@ weftResult_t bootstrap_barrier(bootstrap_t *b, char *err);
 void bootstrap_close(bootstrap_t *b);
 
 /* Identifies what this process can share memory with: the kernel instance
- * (boot id), hostname, and the IPC and PID namespaces (shared memory and
- * cross-memory attach need both). */
+ * (boot id), hostname, and the IPC, PID and network namespaces (shared
+ * memory, cross-memory attach and the shm transport's Unix socket need them).
+ * WEFT_HOST_ID overrides it. */
 uint64_t weft_host_id(void);
 
 /* Random bytes from the kernel. */
