@@ -4,22 +4,14 @@
 #include "coll/coll.h"
 #include "reduce/reduce.h"
 
-static void send_chunked(weft_sched *s, int peer, const char *src, size_t bytes, const weft_call *c) {
+/* Adds the send (or receive) of bytes at buf as chunk-sized messages. */
+static void chunked(weft_sched *s, weft_step_kind kind, int peer, const char *buf, size_t bytes, const weft_call *c) {
   size_t ch = c->chunk_bytes ? c->chunk_bytes : bytes;
   size_t off = 0;
   do {
     size_t k = bytes - off < ch ? bytes - off : ch;
-    sched_send(s, peer, src + off, k, c->tag, NODEP, NODEP);
-    off += k;
-  } while (off < bytes);
-}
-
-static void recv_chunked(weft_sched *s, int peer, char *dst, size_t bytes, const weft_call *c) {
-  size_t ch = c->chunk_bytes ? c->chunk_bytes : bytes;
-  size_t off = 0;
-  do {
-    size_t k = bytes - off < ch ? bytes - off : ch;
-    sched_recv(s, peer, dst + off, k, c->tag, NODEP, NODEP);
+    if (kind == ST_SEND) sched_send(s, peer, buf + off, k, c->tag, NODEP, NODEP);
+    else sched_recv(s, peer, (char *)buf + off, k, c->tag, NODEP, NODEP);
     off += k;
   } while (off < bytes);
 }
@@ -32,8 +24,8 @@ int pairwise_alltoall(weft_sched *s, const weft_call *c, int r, int n) {
   /* step i: send to r+i, receive from r-i, so every link carries one block */
   for (int i = 1; i < n; i++) {
     int to = (r + i) % n, from = (r - i + n) % n;
-    send_chunked(s, to, sb + (size_t)to * blk, blk, c);
-    recv_chunked(s, from, rb + (size_t)from * blk, blk, c);
+    chunked(s, ST_SEND, to, sb + (size_t)to * blk, blk, c);
+    chunked(s, ST_RECV, from, rb + (size_t)from * blk, blk, c);
   }
   return s->oom ? -1 : 0;
 }
@@ -42,7 +34,7 @@ int p2p_build(weft_sched *s, const weft_call *c, int r, int n) {
   (void)r;
   (void)n;
   size_t bytes = c->count * weft_dtype_size(c->dt);
-  if (c->kind == COLL_SEND) send_chunked(s, c->root, c->sendbuf, bytes, c);
-  else recv_chunked(s, c->root, c->recvbuf, bytes, c);
+  if (c->kind == COLL_SEND) chunked(s, ST_SEND, c->root, c->sendbuf, bytes, c);
+  else chunked(s, ST_RECV, c->root, c->recvbuf, bytes, c);
   return s->oom ? -1 : 0;
 }

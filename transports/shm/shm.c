@@ -34,6 +34,7 @@
 #include "bootstrap/bootstrap.h"
 #include "core/param.h"
 #include "core/sock.h"
+#include "common/req_queue.h"
 #include "shm/shm.h"
 
 #define SHM_MAGIC 0x77656674736d6d31ULL /* "weftsmm1" */
@@ -101,7 +102,7 @@ enum { RQ_QUEUED = 0, RQ_CMA_WAIT, RQ_DONE };
 
 struct shm_ep;
 typedef struct shm_req {
-  struct shm_req *next, *all_next;
+  weft_req_link link;
   struct shm_ep *ep;
   char *buf;
   size_t size;
@@ -124,7 +125,7 @@ typedef struct shm_ep {
   uint64_t acked_seen; /* sender: acknowledgements seen before sleeping */
   uint64_t cma_threshold;
   weftResult_t failed;
-  shm_req *head, *tail, *free_reqs, *all_reqs;
+  weft_req_queue q; /* requests still moving data, in order */
 } shm_ep;
 
 static const uint64_t probe_value = 0x5eedfeedc0ffee11ULL;
@@ -211,12 +212,7 @@ static shm_ep *ep_new(int type, int sock) {
 }
 
 static void ep_free(shm_ep *e) {
-  shm_req *r = e->all_reqs;
-  while (r) {
-    shm_req *n = r->all_next;
-    free(r);
-    r = n;
-  }
+  weft_req_destroy(&e->q);
   if (e->ring) munmap(e->ring, e->map_len);
   if (e->sock >= 0) close(e->sock);
   free(e);
@@ -403,18 +399,13 @@ static weftResult_t ep_fail(shm_ep *e, weftResult_t res, const char *what) {
   return e->failed;
 }
 
-static void req_pop(shm_ep *e) {
-  shm_req *r = e->head;
-  e->head = r->next;
-  if (!e->head) e->tail = NULL;
-  r->next = NULL;
-}
+static shm_req *req_head(shm_ep *e) { return (shm_req *)e->q.head; }
 
 static weftResult_t progress_send(shm_ep *e) {
   shm_ring *ring = e->ring;
   int moved = 0;
-  while (e->head) {
-    shm_req *r = e->head;
+  while (e->q.head) {
+    shm_req *r = req_head(e);
     uint64_t space = ring->size - (e->pos - atomic_load_explicit(&ring->tail, memory_order_acquire));
     if (!r->hdr_done) {
       if (space < sizeof r->hdr) break;
@@ -427,7 +418,7 @@ static weftResult_t progress_send(shm_ep *e) {
       if (r->hdr.cma) {
         r->cma_seq = ++e->cma_sent;
         r->state = RQ_CMA_WAIT; /* completes when the receiver acknowledges */
-        req_pop(e);
+        weft_req_pop(&e->q);
         continue;
       }
     }
@@ -439,7 +430,7 @@ static weftResult_t progress_send(shm_ep *e) {
     }
     if (r->off < r->size) break;
     r->state = RQ_DONE;
-    req_pop(e);
+    weft_req_pop(&e->q);
   }
   if (moved) {
     atomic_store_explicit(&ring->head, e->pos, memory_order_release);
@@ -467,8 +458,8 @@ static weftResult_t cma_read(shm_ep *e, shm_req *r) {
 static weftResult_t progress_recv(shm_ep *e) {
   shm_ring *ring = e->ring;
   int moved = 0, acked = 0;
-  while (e->head) {
-    shm_req *r = e->head;
+  while (e->q.head) {
+    shm_req *r = req_head(e);
     uint64_t avail = atomic_load_explicit(&ring->head, memory_order_acquire) - e->pos;
     if (!r->hdr_done) {
       if (avail < sizeof r->hdr) break;
@@ -499,46 +490,30 @@ static weftResult_t progress_recv(shm_ep *e) {
       if (r->off < r->hdr.size) break;
     }
     r->state = RQ_DONE;
-    req_pop(e);
+    weft_req_pop(&e->q);
   }
   if (moved) atomic_store_explicit(&ring->tail, e->pos, memory_order_release);
   if (moved || acked) ring_doorbell(e, &ring->send_waiting);
   return e->failed;
 }
 
-static shm_req *req_get(shm_ep *e) {
-  shm_req *r = e->free_reqs;
-  if (r) {
-    e->free_reqs = r->next;
-  } else {
-    if (!(r = malloc(sizeof *r))) return NULL;
-    r->all_next = e->all_reqs;
-    e->all_reqs = r;
-  }
-  shm_req *keep = r->all_next;
-  memset(r, 0, sizeof *r);
-  r->all_next = keep;
-  r->ep = e;
+static shm_req *req_new(shm_ep *e) {
+  shm_req *r = weft_req_get(&e->q, sizeof *r);
+  if (r) r->ep = e;
   return r;
-}
-
-static void req_enqueue(shm_ep *e, shm_req *r) {
-  if (e->tail) e->tail->next = r;
-  else e->head = r;
-  e->tail = r;
 }
 
 static weftResult_t shm_isend(void *sc, const void *data, size_t size, uint64_t tag, void *mh, void **request) {
   shm_ep *e = sc;
   (void)mh;
   if (e->failed) return e->failed;
-  shm_req *r = req_get(e);
+  shm_req *r = req_new(e);
   if (!r) return weftSystemError;
   r->buf = (char *)data;
   r->size = size;
   r->hdr.tag = tag;
   r->hdr.size = size;
-  req_enqueue(e, r);
+  weft_req_push(&e->q, r);
   *request = r;
   return progress_send(e);
 }
@@ -548,11 +523,11 @@ static weftResult_t shm_irecv(void *rc, void *data, size_t size, uint64_t tag, v
   (void)mh;
   (void)tag; /* matched by order; the sender's tag is reported by test() */
   if (e->failed) return e->failed;
-  shm_req *r = req_get(e);
+  shm_req *r = req_new(e);
   if (!r) return weftSystemError;
   r->buf = data;
   r->size = size;
-  req_enqueue(e, r);
+  weft_req_push(&e->q, r);
   *request = r;
   return weftSuccess;
 }
@@ -577,8 +552,7 @@ static weftResult_t shm_test(void *request, int *done, size_t *size, uint64_t *t
   *done = 1;
   if (size) *size = (size_t)r->hdr.size;
   if (tag) *tag = r->hdr.tag;
-  r->next = e->free_reqs;
-  e->free_reqs = r;
+  weft_req_release(&e->q, r);
   return weftSuccess;
 }
 
@@ -602,11 +576,11 @@ static int shm_poll_fd(void *comm, short *events) {
   *events = POLLIN;
   if (e->h.type == OBJ_RECV) {
     atomic_store(&ring->recv_waiting, 1);
-    if (e->head && atomic_load(&ring->head) != e->pos) return WEFT_NET_POLL_READY;
+    if (e->q.head && atomic_load(&ring->head) != e->pos) return WEFT_NET_POLL_READY;
   } else {
     atomic_store(&ring->send_waiting, 1);
     uint64_t space = ring->size - (e->pos - atomic_load(&ring->tail)), acked = atomic_load(&ring->acked);
-    if ((e->head && space >= sizeof(shm_frame)) || acked != e->acked_seen) {
+    if ((e->q.head && space >= sizeof(shm_frame)) || acked != e->acked_seen) {
       e->acked_seen = acked;
       return WEFT_NET_POLL_READY;
     }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/sock.h"
+#include "common/req_queue.h"
 #include "tcp/tcp.h"
 
 #define TCP_HELLO_MAGIC 0x77656674746370ULL /* "wefttcp" */
@@ -51,8 +52,7 @@ typedef struct {
 
 struct tcp_ep;
 typedef struct tcp_req {
-  struct tcp_req *next;
-  struct tcp_req *all_next; /* every request the endpoint allocated, freed at close */
+  weft_req_link link;
   struct tcp_ep *ep;
   char *buf;
   size_t size;   /* posted size */
@@ -65,9 +65,7 @@ typedef struct tcp_ep {
   tcp_obj h;
   int fd;
   weftResult_t failed;
-  tcp_req *head, *tail; /* requests not yet complete, in order */
-  tcp_req *free_reqs;
-  tcp_req *all_reqs;
+  weft_req_queue q; /* requests not yet complete, in order */
 } tcp_ep;
 
 #define OBJ_ERR(o, ...) snprintf(((tcp_obj *)(o))->err, TCP_ERRLEN, __VA_ARGS__)
@@ -191,35 +189,17 @@ static weftResult_t tcp_accept(void *lp, int timeout_ms, void **out, uint64_t *c
   }
 }
 
-static tcp_req *req_get(tcp_ep *e) {
-  tcp_req *r = e->free_reqs;
-  if (r) {
-    e->free_reqs = r->next;
-  } else {
-    r = malloc(sizeof *r);
-    if (!r) return NULL;
-    r->all_next = e->all_reqs;
-    e->all_reqs = r;
-  }
-  tcp_req *keep = r->all_next;
-  memset(r, 0, sizeof *r);
-  r->all_next = keep;
-  r->ep = e;
+static tcp_req *req_new(tcp_ep *e) {
+  tcp_req *r = weft_req_get(&e->q, sizeof *r);
+  if (r) r->ep = e;
   return r;
 }
 
-static void req_enqueue(tcp_ep *e, tcp_req *r) {
-  if (e->tail) e->tail->next = r;
-  else e->head = r;
-  e->tail = r;
-}
+static tcp_req *req_head(tcp_ep *e) { return (tcp_req *)e->q.head; }
 
-static void req_pop_head(tcp_ep *e) {
-  tcp_req *r = e->head;
-  e->head = r->next;
-  if (!e->head) e->tail = NULL;
-  r->next = NULL;
-  r->complete = 1;
+static void req_done(tcp_ep *e) {
+  req_head(e)->complete = 1;
+  weft_req_pop(&e->q);
 }
 
 static weftResult_t ep_fail(tcp_ep *e, weftResult_t res) {
@@ -228,8 +208,8 @@ static weftResult_t ep_fail(tcp_ep *e, weftResult_t res) {
 }
 
 static weftResult_t progress_send(tcp_ep *e) {
-  while (e->head) {
-    tcp_req *r = e->head;
+  while (e->q.head) {
+    tcp_req *r = req_head(e);
     size_t total = sizeof r->hdr + r->size;
     struct iovec iov[2];
     int n = 0;
@@ -254,14 +234,14 @@ static weftResult_t progress_send(tcp_ep *e) {
     }
     r->off += (size_t)w;
     if (r->off < total) return weftSuccess;
-    req_pop_head(e);
+    req_done(e);
   }
   return weftSuccess;
 }
 
 static weftResult_t progress_recv(tcp_ep *e) {
-  while (e->head) {
-    tcp_req *r = e->head;
+  while (e->q.head) {
+    tcp_req *r = req_head(e);
     char *dst;
     size_t want;
     if (r->off < sizeof r->hdr) {
@@ -285,7 +265,7 @@ static weftResult_t progress_recv(tcp_ep *e) {
               (unsigned long long)r->hdr.size, r->size);
       return ep_fail(e, weftInvalidUsage);
     }
-    if (r->off >= sizeof r->hdr + r->hdr.size) req_pop_head(e);
+    if (r->off >= sizeof r->hdr + r->hdr.size) req_done(e);
   }
   return weftSuccess;
 }
@@ -299,15 +279,15 @@ static weftResult_t tcp_isend(void *sc, const void *data, size_t size, uint64_t 
   tcp_ep *e = sc;
   (void)mh;
   if (e->failed) return e->failed;
-  tcp_req *r = req_get(e);
+  tcp_req *r = req_new(e);
   if (!r) return weftSystemError;
   r->buf = (char *)data;
   r->size = size;
   r->hdr.tag = tag;
   r->hdr.size = size;
-  req_enqueue(e, r);
+  weft_req_push(&e->q, r);
   *request = r;
-  return e->head == r ? progress_send(e) : weftSuccess;
+  return req_head(e) == r ? progress_send(e) : weftSuccess;
 }
 
 static weftResult_t tcp_irecv(void *rc, void *data, size_t size, uint64_t tag, void *mh,
@@ -315,12 +295,12 @@ static weftResult_t tcp_irecv(void *rc, void *data, size_t size, uint64_t tag, v
   tcp_ep *e = rc;
   (void)mh;
   if (e->failed) return e->failed;
-  tcp_req *r = req_get(e);
+  tcp_req *r = req_new(e);
   if (!r) return weftSystemError;
   r->buf = data;
   r->size = size;
   (void)tag; /* matching is by order; the sender's tag is reported by test() */
-  req_enqueue(e, r);
+  weft_req_push(&e->q, r);
   *request = r;
   return weftSuccess;
 }
@@ -340,8 +320,7 @@ static weftResult_t tcp_test(void *request, int *done, size_t *size, uint64_t *t
   *done = 1;
   if (size) *size = (size_t)r->hdr.size;
   if (tag) *tag = r->hdr.tag;
-  r->next = e->free_reqs;
-  e->free_reqs = r;
+  weft_req_release(&e->q, r);
   return weftSuccess;
 }
 
@@ -354,12 +333,7 @@ static int tcp_poll_fd(void *comm, short *events) {
 static const char *tcp_last_error(void *obj) { return obj ? ((tcp_obj *)obj)->err : ""; }
 
 static void ep_free(tcp_ep *e) {
-  tcp_req *r = e->all_reqs;
-  while (r) {
-    tcp_req *n = r->all_next;
-    free(r);
-    r = n;
-  }
+  weft_req_destroy(&e->q);
   if (e->fd >= 0) close(e->fd);
   free(e);
 }
