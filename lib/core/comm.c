@@ -40,7 +40,7 @@ static weftResult_t read_config(struct weftComm *c, const weftConfig_t *cfg, con
                       "config was not initialized with WEFT_CONFIG_INITIALIZER");
   c->timeout_ms = parent ? parent->timeout_ms : weft_env_timeout_ms();
   c->log_level = parent ? parent->log_level : weft_log_default_level();
-  c->tune.direct_threshold = weft_env_size("WEFT_DIRECT_THRESHOLD", 16 << 10);
+  c->tune.direct_threshold = weft_env_size("WEFT_DIRECT_THRESHOLD", 64 << 10);
   c->tune.tree_threshold = weft_env_size("WEFT_TREE_THRESHOLD", 64 << 10);
   c->tune.rooted_threshold = weft_env_size("WEFT_TREE_THRESHOLD_ROOTED", 256 << 10);
   c->tune.chunk_bytes = weft_env_size("WEFT_CHUNK_SIZE", 0);
