@@ -34,22 +34,29 @@ weft_op *engine_op_new(struct weftComm *comm) {
   return op;
 }
 
+/* With e->mu held: keeps a reset op for reuse; returns 0 if the pool is full
+ * (the caller then frees it with op_destroy, outside the lock). */
+static int pool_put_locked(weft_engine *e, weft_op *op) {
+  if (e->npool >= OP_POOL_MAX || e->stop) return 0;
+  op->next = e->pool;
+  e->pool = op;
+  e->npool++;
+  return 1;
+}
+
+static void op_destroy(weft_op *op) {
+  sched_free(&op->sched);
+  free(op);
+}
+
 void engine_op_free(weft_op *op) {
   if (!op) return;
   weft_engine *e = op->comm->engine;
   sched_reset(&op->sched);
   pthread_mutex_lock(&e->mu);
-  int keep = e->npool < OP_POOL_MAX && !e->stop;
-  if (keep) {
-    op->next = e->pool;
-    e->pool = op;
-    e->npool++;
-  }
+  int kept = pool_put_locked(e, op);
   pthread_mutex_unlock(&e->mu);
-  if (!keep) {
-    sched_free(&op->sched);
-    free(op);
-  }
+  if (!kept) op_destroy(op);
 }
 
 static void op_desc(const weft_op *op, char *buf, size_t len) {
@@ -167,8 +174,7 @@ void engine_stop(struct weftComm *comm) {
   while (e->pool) {
     weft_op *op = e->pool;
     e->pool = op->next;
-    sched_free(&op->sched);
-    free(op);
+    op_destroy(op);
   }
   pthread_mutex_destroy(&e->mu);
   pthread_cond_destroy(&e->work_cv);
@@ -213,11 +219,16 @@ weftResult_t engine_run_blocking(struct weftComm *comm, weft_op *op) {
   pthread_mutex_unlock(&e->mu);
   char err[WEFT_ERRMSG_LEN];
   weftResult_t res = exec_op(comm, op, err, sizeof err);
-  finish_op(comm, op, res, err);
+  if (res != weftSuccess) { /* nobody else sees this op: no completion to signal */
+    weft_error(comm, res, "%s", err);
+    weft_comm_fail(comm, res);
+  }
+  sched_reset(&op->sched);
   pthread_mutex_lock(&e->mu);
   e->busy = 0;
   if (e->head) pthread_cond_signal(&e->work_cv); /* queued meanwhile by another thread */
+  int kept = pool_put_locked(e, op);
   pthread_mutex_unlock(&e->mu);
-  engine_op_free(op);
+  if (!kept) op_destroy(op);
   return res;
 }

@@ -76,17 +76,19 @@ typedef struct {
   uint64_t ring_bytes;
 } shm_hello;
 
-/* Shared between one sender and one receiver; each side writes only its own
- * cache line. */
+/* Shared between one sender and one receiver. Counters each side writes on
+ * every message have a cache line of their own; the sleep flags, written
+ * only when a side is about to sleep but read on every message, have their
+ * own lines too, so reading them costs no cache miss. */
 typedef struct {
   _Alignas(CACHELINE) _Atomic uint64_t head; /* bytes produced (sender) */
-  _Atomic uint32_t recv_waiting;             /* receiver is about to sleep */
   _Alignas(CACHELINE) _Atomic uint64_t tail; /* bytes consumed (receiver) */
   _Atomic uint64_t acked;                    /* CMA messages read (receiver) */
-  _Atomic uint32_t send_waiting;             /* sender is about to sleep */
-  _Atomic uint32_t cma_ok;                   /* receiver could read our memory */
-  _Alignas(CACHELINE) uint64_t size;         /* ring bytes, a power of two */
-  uint64_t probe_addr, probe_value;          /* for the CMA probe */
+  _Alignas(CACHELINE) _Atomic uint32_t recv_waiting; /* receiver is about to sleep */
+  _Alignas(CACHELINE) _Atomic uint32_t send_waiting; /* sender is about to sleep */
+  _Alignas(CACHELINE) _Atomic uint32_t cma_ok;       /* receiver could read our memory */
+  uint64_t size;                     /* ring bytes, a power of two */
+  uint64_t probe_addr, probe_value;  /* for the CMA probe */
 } shm_ring;
 
 #define RING_OFF ((sizeof(shm_ring) + CACHELINE - 1) / CACHELINE * CACHELINE)
@@ -123,6 +125,7 @@ typedef struct shm_ep {
   uint64_t pos;       /* our copy of head (sender) or tail (receiver) */
   uint64_t cma_sent;  /* sender: CMA frames written */
   uint64_t acked_seen; /* sender: acknowledgements seen before sleeping */
+  uint64_t tail_seen;  /* sender: the receiver's tail when last read */
   uint64_t cma_threshold;
   weftResult_t failed;
   weft_req_queue q; /* requests still moving data, in order */
@@ -384,8 +387,12 @@ static void ring_get(shm_ep *e, void *dst, size_t n) {
   e->pos += n;
 }
 
+/* Wakes the other side if it announced it sleeps. The fence orders our
+ * counter update before reading its flag (it sets the flag, then re-reads our
+ * counter), so one of the two always sees the other. */
 static void ring_doorbell(shm_ep *e, _Atomic uint32_t *waiting) {
-  if (atomic_exchange(waiting, 0)) {
+  atomic_thread_fence(memory_order_seq_cst);
+  if (atomic_load_explicit(waiting, memory_order_relaxed) && atomic_exchange(waiting, 0)) {
     char b = 1;
     if (send(e->sock, &b, 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN) e->failed = weftRemoteError;
   }
@@ -406,7 +413,13 @@ static weftResult_t progress_send(shm_ep *e) {
   int moved = 0;
   while (e->q.head) {
     shm_req *r = req_head(e);
-    uint64_t space = ring->size - (e->pos - atomic_load_explicit(&ring->tail, memory_order_acquire));
+    /* the receiver's tail lives in its cache line: read it only when the
+     * space we last saw is not enough, to keep small messages to one miss */
+    uint64_t space = ring->size - (e->pos - e->tail_seen);
+    if (space < sizeof r->hdr + (r->size - r->off)) {
+      e->tail_seen = atomic_load_explicit(&ring->tail, memory_order_acquire);
+      space = ring->size - (e->pos - e->tail_seen);
+    }
     if (!r->hdr_done) {
       if (space < sizeof r->hdr) break;
       r->hdr.cma = r->size >= e->cma_threshold && atomic_load_explicit(&ring->cma_ok, memory_order_relaxed);
