@@ -258,7 +258,7 @@ weftResult_t weft_run_sched(struct weftComm *comm, weft_sched *s, char *err, siz
     }
     /* spin a little (yielding, for oversubscribed hosts), then sleep in poll() */
     if (now - idle_since < comm->tune.spin_us) {
-      if (now - idle_since > 5 && (idle & 15) == 0) sched_yield();
+      if (now - idle_since > 5) sched_yield();
       continue;
     }
     wait_net(&R, 10);
