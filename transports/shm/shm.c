@@ -39,6 +39,7 @@
 
 #define SHM_MAGIC 0x77656674736d6d31ULL /* "weftsmm1" */
 #define SHM_ERRLEN 256
+#define PEER_GONE "peer process exited (shared-memory connection closed)"
 #define CACHELINE 64
 
 enum { OBJ_CTX = 1, OBJ_LISTEN, OBJ_SEND, OBJ_RECV };
@@ -387,6 +388,14 @@ static void ring_get(shm_ep *e, void *dst, size_t n) {
   e->pos += n;
 }
 
+static weftResult_t ep_fail(shm_ep *e, weftResult_t res, const char *what) {
+  if (!e->failed) {
+    e->failed = res;
+    OBJ_ERR(e, "%s", what);
+  }
+  return e->failed;
+}
+
 /* Wakes the other side if it announced it sleeps. The fence orders our
  * counter update before reading its flag (it sets the flag, then re-reads our
  * counter), so one of the two always sees the other. */
@@ -394,16 +403,9 @@ static void ring_doorbell(shm_ep *e, _Atomic uint32_t *waiting) {
   atomic_thread_fence(memory_order_seq_cst);
   if (atomic_load_explicit(waiting, memory_order_relaxed) && atomic_exchange(waiting, 0)) {
     char b = 1;
-    if (send(e->sock, &b, 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN) e->failed = weftRemoteError;
+    if (send(e->sock, &b, 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN)
+      ep_fail(e, weftRemoteError, PEER_GONE);
   }
-}
-
-static weftResult_t ep_fail(shm_ep *e, weftResult_t res, const char *what) {
-  if (!e->failed) {
-    e->failed = res;
-    OBJ_ERR(e, "%s", what);
-  }
-  return e->failed;
 }
 
 static shm_req *req_head(shm_ep *e) { return (shm_req *)e->q.head; }
@@ -576,7 +578,7 @@ static void drain(shm_ep *e) {
     ssize_t n = recv(e->sock, buf, sizeof buf, MSG_DONTWAIT);
     if (n > 0) continue;
     if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
-      ep_fail(e, weftRemoteError, "peer process exited (shared-memory connection closed)");
+      ep_fail(e, weftRemoteError, PEER_GONE);
     return;
   }
 }
