@@ -15,8 +15,12 @@
  * is how calls that do not match across ranks are detected). A message larger
  * than the posted receive fails the receive with weftInvalidUsage.
  *
- * Built-in transports are linked into libweft; an external one is a shared
- * object exporting `weftNetPlugin_v1` (loader planned; see docs/transports.md).
+ * Built-in transports are linked into libweft. An external one is a shared
+ * object that exports `const weftNet_t weftNetPlugin_v1` (declare it with
+ * WEFT_NET_PLUGIN_EXPORT) and is loaded with WEFT_NET_PLUGIN=/path/to.so; a
+ * plugin built for another ABI version is refused with a clear error. A
+ * plugin named like a built-in ("tcp", "ucx", ...) replaces it. See
+ * docs/transports.md for a skeleton.
  */
 #ifndef WEFT_NET_H
 #define WEFT_NET_H
@@ -35,9 +39,16 @@ extern "C" {
 #define WEFT_NET_POLL_NONE (-1)
 #define WEFT_NET_POLL_READY (-2)
 
+#define WEFT_NET_STR_(x) #x
+#define WEFT_NET_STR(x) WEFT_NET_STR_(x)
+/* Put before the plugin's `const weftNet_t weftNetPlugin_v1 = {...};`. */
+#define WEFT_NET_PLUGIN_EXPORT __attribute__((visibility("default")))
+
 typedef struct {
   const char *name;     /* e.g. "tcp:eth0" */
-  double bandwidthGbps; /* nominal per-endpoint bandwidth, 0 if unknown */
+  double bandwidthGbps; /* nominal per-endpoint bandwidth, 0 if unknown. Between
+                         * hosts weft picks, per pair of ranks, the transport
+                         * with the highest figure both ranks report. */
   double latencyUs;     /* nominal one-way latency, 0 if unknown */
   int maxStreams;       /* parallel connections worth opening per peer */
 } weftNetProperties_t;

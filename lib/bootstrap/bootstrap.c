@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include "bootstrap/wire.h"
@@ -23,20 +22,6 @@ __attribute__((format(printf, 2, 3))) static weftResult_t berr_fmt(char *err, co
   return weftRemoteError;
 }
 #define BERR(...) berr_fmt(err, __VA_ARGS__)
-
-int weft_random_bytes(void *buf, size_t len) {
-  char *p = buf;
-  while (len > 0) {
-    ssize_t n = getrandom(p, len, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
-}
 
 static uint64_t mix_text(uint64_t h, const char *s, size_t n) {
   for (size_t i = 0; i < n && s[i]; i++) h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;

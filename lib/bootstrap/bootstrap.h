@@ -64,6 +64,5 @@ void bootstrap_close(bootstrap_t *b);
 uint64_t weft_host_id(void);
 
 /* Random bytes from the kernel. */
-int weft_random_bytes(void *buf, size_t len);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "bootstrap/bootstrap.h"
 #include "core/log.h"
+#include "core/netreg.h"
 #include "core/param.h"
 #include "exec/engine.h"
 #include "tune/tune.h"
@@ -79,8 +80,11 @@ static weftResult_t read_config(struct weftComm *c, const weftConfig_t *cfg, con
   if (c->algo_override[0] && c->tune.forced == ALGO_NONE)
     return weft_error(NULL, weftInvalidArgument, "unknown algorithm '%s' (WEFT_ALGO: ring, tree or direct)",
                       c->algo_override);
-  if (net && !weft_net_builtin(net))
-    return weft_error(NULL, weftInvalidArgument, "unknown transport '%s' (WEFT_NET: tcp or shm)", net);
+  char err[512];
+  if (weft_net_registry_init(err, sizeof err) != weftSuccess) return weft_error(NULL, weftInvalidUsage, "%s", err);
+  if (net && !weft_net_find(net))
+    return weft_error(NULL, weftInvalidArgument, "unknown transport '%s' (WEFT_NET: this libweft has %s)", net,
+                      weft_net_names());
   if (net) snprintf(c->net_force, sizeof c->net_force, "%s", net);
   return weftSuccess;
 }

@@ -15,7 +15,7 @@
 struct bootstrap;
 struct weft_engine;
 
-#define WEFT_MAX_NETS 4
+#define WEFT_MAX_NETS 6
 
 typedef struct {
   const weftNet_t *net; /* transport serving this peer (NULL for self) */
@@ -51,7 +51,7 @@ struct weftComm {
 
   struct bootstrap *bootstrap;
   char net_force[16];               /* WEFT_NET / config netName, "" = choose per peer */
-  weft_net_inst nets[WEFT_MAX_NETS]; /* indexed like the built-in registry */
+  weft_net_inst nets[WEFT_MAX_NETS]; /* indexed like the registry (core/netreg.h) */
   char net_desc[32];                 /* transports in use, e.g. "shm" or "shm+tcp" */
   weft_peer_conn *peers;
 
@@ -81,7 +81,6 @@ void weft_comm_close_peers(struct weftComm *comm);
 /* Closes listeners and finalizes transports. */
 void weft_comm_close_nets(struct weftComm *comm);
 /* Name of a built-in transport if valid, else NULL. */
-const weftNet_t *weft_net_builtin(const char *name);
 /* Describes a peer for error messages: "rank 3 (host:pid)". */
 void weft_comm_peer_name(struct weftComm *comm, int peer, char *buf, size_t len);
 

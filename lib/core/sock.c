@@ -6,6 +6,7 @@
 #include <net/if.h>
 #include <netdb.h>
 #include <netinet/tcp.h>
+#include <sys/random.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -269,6 +270,20 @@ int weft_sock_recv_all(int fd, void *buf, size_t len, int timeout_ms, char *err)
     long long left = deadline - weft_now_ms();
     if (left <= 0) return SERR("receive timed out after %d ms", timeout_ms);
     wait_fd(fd, POLLIN, (int)left);
+  }
+  return 0;
+}
+
+int weft_random_bytes(void *buf, size_t len) {
+  char *p = buf;
+  while (len > 0) {
+    ssize_t n = getrandom(p, len, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    p += n;
+    len -= (size_t)n;
   }
   return 0;
 }

@@ -45,4 +45,7 @@ void weft_sock_nodelay(int fd);
 long long weft_now_ms(void);
 double weft_now_us(void);
 
+/* Fills buf from the kernel's random source; 0 on success. */
+int weft_random_bytes(void *buf, size_t len);
+
 #endif

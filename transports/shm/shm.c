@@ -31,9 +31,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "bootstrap/bootstrap.h"
 #include "core/param.h"
 #include "core/sock.h"
+#include "common/net_define.h"
 #include "common/req_queue.h"
 #include "shm/shm.h"
 
@@ -623,7 +623,7 @@ static weftResult_t shm_finalize(void *ctx) {
   return weftSuccess;
 }
 
-const weftNet_t weft_net_shm = {
+WEFT_NET_DEFINE(weft_net_shm) = {
     .abiVersion = WEFT_NET_ABI_VERSION,
     .name = "shm",
     .init = shm_init,

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/sock.h"
+#include "common/net_define.h"
 #include "common/req_queue.h"
 #include "tcp/tcp.h"
 
@@ -356,7 +357,7 @@ static weftResult_t tcp_finalize(void *ctx) {
   return weftSuccess;
 }
 
-const weftNet_t weft_net_tcp = {
+WEFT_NET_DEFINE(weft_net_tcp) = {
     .abiVersion = WEFT_NET_ABI_VERSION,
     .name = "tcp",
     .init = tcp_init,
