@@ -2,7 +2,8 @@
 # Installs what weft needs to build and test on Debian/Ubuntu (run as root,
 # or with sudo available). Safe to run again: installed packages are skipped.
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config clang libcmocka-dev libopenmpi-dev openmpi-bin iproute2)
+pkgs=(build-essential cmake pkg-config clang libcmocka-dev libopenmpi-dev openmpi-bin iproute2
+      libucx-dev ucx-utils libfabric-dev libfabric-bin)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
