@@ -8,6 +8,7 @@
 #include "reduce/reduce.h"
 
 #define MOD(a, n) ((((a) % (n)) + (n)) % (n))
+enum { RING_SLOTS = 4 };
 
 static size_t chunk_elems(const weft_call *c, size_t es) {
   size_t ce = c->chunk_bytes / es;
@@ -37,7 +38,10 @@ int ring_allreduce(weft_sched *s, const weft_call *c, int r, int n) {
   int next = MOD(r + 1, n), prev = MOD(r - 1, n);
   size_t segmax = (c->count + (size_t)n - 1) / (size_t)n;
   size_t ce = chunk_elems(c, es), nch = nchunks(segmax, ce);
-  char *tmp = sched_alloc(s, segmax * es);
+  /* Incoming chunks land in a few cache-sized slots, reused round-robin, so
+   * the reduction reads them from cache rather than from memory. */
+  size_t nslot = nch < RING_SLOTS ? nch : RING_SLOTS;
+  char *tmp = sched_alloc(s, nslot * ce * es);
   int *last = malloc(sizeof(int) * nch * (size_t)(n + 1));
   if (!tmp || !last) {
     free(last);
@@ -45,7 +49,9 @@ int ring_allreduce(weft_sched *s, const weft_call *c, int r, int n) {
   }
   int *red = last;            /* last reduce (then final value) per chunk */
   int *rs_send = last + nch;  /* rs_send[s * nch + ch] */
+  int slot_free[RING_SLOTS];  /* the reduce that last read each slot */
   for (size_t ch = 0; ch < nch; ch++) red[ch] = NODEP;
+  for (int k = 0; k < RING_SLOTS; k++) slot_free[k] = NODEP;
 
   /* Reduce-scatter: after n-1 steps rank r owns segment r+1. */
   for (int st = 0; st < n - 1; st++) {
@@ -59,10 +65,11 @@ int ring_allreduce(weft_sched *s, const weft_call *c, int r, int n) {
       chunk_of(rlen, ce, ch, &ro, &rn);
       const char *src = (st == 0 ? sb : rb) + (soff + so) * es;
       rs_send[(size_t)st * nch + ch] = sched_send(s, next, src, sn * es, c->tag, red[ch], NODEP);
-      char *t = tmp + ch * ce * es;
-      int rv = sched_recv(s, prev, t, rn * es, c->tag, red[ch], NODEP);
+      size_t k = ch % nslot;
+      char *t = tmp + k * ce * es;
+      int rv = sched_recv(s, prev, t, rn * es, c->tag, slot_free[k], NODEP);
       size_t at = (roff + ro) * es;
-      red[ch] = sched_reduce(s, rb + at, sb + at, t, rn, c->dt, c->op, rv, NODEP, NODEP);
+      red[ch] = slot_free[k] = sched_reduce(s, rb + at, sb + at, t, rn, c->dt, c->op, rv, red[ch], NODEP);
     }
   }
   int own = MOD(r + 1, n);

@@ -5,15 +5,29 @@
 
 void sched_init(weft_sched *s) { memset(s, 0, sizeof *s); }
 
+/* Scratch buffers larger than this are returned to the allocator at reset
+ * instead of being kept for the next call. */
+#define SCHED_KEEP_BYTES ((size_t)8 << 20)
+
 void sched_reset(weft_sched *s) {
-  for (int i = 0; i < s->nallocs; i++) free(s->allocs[i]);
+  int kept = 0;
+  for (int i = 0; i < s->nkept; i++) {
+    if (s->alloc_cap[i] > SCHED_KEEP_BYTES) {
+      free(s->allocs[i]);
+      continue;
+    }
+    s->allocs[kept] = s->allocs[i];
+    s->alloc_cap[kept++] = s->alloc_cap[i];
+  }
+  s->nkept = kept;
   s->nallocs = s->nsteps = s->nedges = 0;
   s->oom = 0;
 }
 
 void sched_free(weft_sched *s) {
-  for (int i = 0; i < s->nallocs; i++) free(s->allocs[i]);
+  for (int i = 0; i < s->nkept; i++) free(s->allocs[i]);
   free(s->allocs);
+  free(s->alloc_cap);
   free(s->run_mem);
   free(s->steps);
   free(s->edges);
@@ -88,15 +102,34 @@ int sched_avg(weft_sched *s, void *buf, size_t count, weftDataType_t dt, int nra
   return sched_add(s, &st, d0, NODEP, NODEP);
 }
 
+/* The i-th allocation of a call reuses the i-th buffer kept from earlier
+ * calls when it is large enough (calls repeat with the same shapes). */
 void *sched_alloc(weft_sched *s, size_t bytes) {
   if (s->oom) return NULL;
-  void *p = NULL;
-  if (grow((void **)&s->allocs, &s->acap, s->nallocs + 1, sizeof *s->allocs) == 0)
-    p = malloc(bytes ? bytes : 1);
+  bytes = bytes ? (bytes + 63) & ~(size_t)63 : 64;
+  int i = s->nallocs;
+  if (i < s->nkept && s->alloc_cap[i] >= bytes) {
+    s->nallocs++;
+    return s->allocs[i];
+  }
+  int cap = s->acap;
+  if (grow((void **)&s->allocs, &cap, s->nkept + 1, sizeof *s->allocs) ||
+      grow((void **)&s->alloc_cap, &s->acap, s->nkept + 1, sizeof *s->alloc_cap)) {
+    s->oom = 1;
+    return NULL;
+  }
+  void *p = aligned_alloc(64, bytes);
   if (!p) {
     s->oom = 1;
     return NULL;
   }
-  s->allocs[s->nallocs++] = p;
+  if (i < s->nkept) { /* too small: replace it */
+    free(s->allocs[i]);
+  } else {
+    s->nkept++;
+  }
+  s->allocs[i] = p;
+  s->alloc_cap[i] = bytes;
+  s->nallocs++;
   return p;
 }

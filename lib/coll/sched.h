@@ -39,8 +39,9 @@ typedef struct {
   int nsteps, cap;
   weft_edge *edges;
   int nedges, ecap;
-  void **allocs; /* scratch memory owned by the schedule */
-  int nallocs, acap;
+  void **allocs;     /* scratch memory owned by the schedule, kept across */
+  size_t *alloc_cap; /* resets so repeated calls reuse warm, faulted-in pages */
+  int nallocs, nkept, acap;
   void *run_mem; /* the executor's bookkeeping, kept across reuse */
   size_t run_cap;
   int oom;
