@@ -21,6 +21,7 @@ const char *weft_algo_name(weft_algo a) {
     case ALGO_PAIRWISE: return "pairwise";
     case ALGO_P2P: return "p2p";
     case ALGO_DIRECT: return "direct";
+    case ALGO_HIER: return "hier";
     case ALGO_NONE: break;
   }
   return "none";
@@ -31,6 +32,7 @@ int coll_build(weft_sched *s, const weft_call *c, int rank, int nranks) {
   switch (c->kind) {
     case COLL_ALLREDUCE:
       if (c->algo == ALGO_DIRECT) return direct_allreduce(s, c, rank, nranks);
+      if (c->algo == ALGO_HIER) return hier_allreduce(s, c, rank, nranks);
       return tree ? tree_allreduce(s, c, rank, nranks) : ring_allreduce(s, c, rank, nranks);
     case COLL_BROADCAST:
       return tree ? tree_broadcast(s, c, rank, nranks) : ring_broadcast(s, c, rank, nranks);

@@ -19,7 +19,15 @@ typedef enum {
   COLL_RECV,
 } weft_coll_kind;
 
-typedef enum { ALGO_NONE = 0, ALGO_RING, ALGO_TREE, ALGO_PAIRWISE, ALGO_P2P, ALGO_DIRECT } weft_algo;
+typedef enum { ALGO_NONE = 0, ALGO_RING, ALGO_TREE, ALGO_PAIRWISE, ALGO_P2P, ALGO_DIRECT, ALGO_HIER } weft_algo;
+
+/* A partition of the ranks into groups (nodes, sites). Group k holds ranks
+ * members[start[k] .. start[k+1]), in rank order; index_in[r] is rank r's
+ * position in its group. */
+typedef struct {
+  int ngroups;
+  const int *group_of, *index_in, *start, *members;
+} weft_groups;
 
 /* One user call. count is the per-rank count as the API takes it. */
 typedef struct {
@@ -33,6 +41,7 @@ typedef struct {
   weft_algo algo;
   size_t chunk_bytes;
   uint64_t tag;
+  const weft_groups *groups; /* for ALGO_HIER: the level whose links are slow */
 } weft_call;
 
 const char *weft_coll_name(weft_coll_kind k);
@@ -52,6 +61,7 @@ int direct_allreduce(weft_sched *s, const weft_call *c, int rank, int n);
 int tree_allreduce(weft_sched *s, const weft_call *c, int rank, int n);
 int tree_broadcast(weft_sched *s, const weft_call *c, int rank, int n);
 int tree_reduce(weft_sched *s, const weft_call *c, int rank, int n);
+int hier_allreduce(weft_sched *s, const weft_call *c, int rank, int n);
 int pairwise_alltoall(weft_sched *s, const weft_call *c, int rank, int n);
 int p2p_build(weft_sched *s, const weft_call *c, int rank, int n);
 

@@ -3,7 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-void sched_init(weft_sched *s) { memset(s, 0, sizeof *s); }
+void sched_init(weft_sched *s) {
+  memset(s, 0, sizeof *s);
+  s->base_dep = NODEP;
+}
 
 /* Scratch buffers larger than this are returned to the allocator at reset
  * instead of being kept for the next call. */
@@ -22,6 +25,8 @@ void sched_reset(weft_sched *s) {
   s->nkept = kept;
   s->nallocs = s->nsteps = s->nedges = 0;
   s->oom = 0;
+  s->peer_map = NULL;
+  s->base_dep = NODEP;
 }
 
 void sched_free(weft_sched *s) {
@@ -64,6 +69,7 @@ int sched_add(weft_sched *s, const weft_step *st, int d0, int d1, int d2) {
     s->oom = 1;
     return NODEP;
   }
+  if (d0 == NODEP && d1 == NODEP && d2 == NODEP) d0 = s->base_dep;
   int idx = s->nsteps++;
   s->steps[idx] = *st;
   s->steps[idx].npending = 0;
@@ -76,12 +82,12 @@ int sched_add(weft_sched *s, const weft_step *st, int d0, int d1, int d2) {
 }
 
 int sched_send(weft_sched *s, int peer, const void *src, size_t bytes, uint64_t tag, int d0, int d1) {
-  weft_step st = {.kind = ST_SEND, .peer = peer, .src = src, .n = bytes, .tag = tag};
+  weft_step st = {.kind = ST_SEND, .peer = s->peer_map ? s->peer_map[peer] : peer, .src = src, .n = bytes, .tag = tag};
   return sched_add(s, &st, d0, d1, NODEP);
 }
 
 int sched_recv(weft_sched *s, int peer, void *dst, size_t bytes, uint64_t tag, int d0, int d1) {
-  weft_step st = {.kind = ST_RECV, .peer = peer, .dst = dst, .n = bytes, .tag = tag};
+  weft_step st = {.kind = ST_RECV, .peer = s->peer_map ? s->peer_map[peer] : peer, .dst = dst, .n = bytes, .tag = tag};
   return sched_add(s, &st, d0, d1, NODEP);
 }
 
@@ -132,4 +138,23 @@ void *sched_alloc(weft_sched *s, size_t bytes) {
   s->alloc_cap[i] = bytes;
   s->nallocs++;
   return p;
+}
+
+int sched_nop(weft_sched *s, int d0, int d1) {
+  weft_step st = {.kind = ST_COPY, .dst = s, .src = s, .n = 0};
+  return sched_add(s, &st, d0, d1, NODEP);
+}
+
+int sched_sub(weft_sched *s, weft_builder build, const void *call, const int *map, int r, int n, int after) {
+  const int *saved_map = s->peer_map;
+  int saved_base = s->base_dep, first = s->nsteps;
+  s->peer_map = map;
+  s->base_dep = after;
+  int rc = build(s, call, r, n);
+  s->peer_map = saved_map;
+  s->base_dep = saved_base;
+  if (rc != 0) s->oom = 1;
+  int last = s->nsteps, join = sched_nop(s, after, NODEP);
+  for (int i = first; i < last; i++) sched_dep(s, i, join);
+  return join;
 }

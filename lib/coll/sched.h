@@ -42,6 +42,8 @@ typedef struct {
   void **allocs;     /* scratch memory owned by the schedule, kept across */
   size_t *alloc_cap; /* resets so repeated calls reuse warm, faulted-in pages */
   int nallocs, nkept, acap;
+  const int *peer_map; /* builders' peer indices -> ranks (NULL: identity) */
+  int base_dep;        /* dependency of steps added without any (sub-schedules) */
   void *run_mem; /* the executor's bookkeeping, kept across reuse */
   size_t run_cap;
   int oom;
@@ -69,5 +71,13 @@ int sched_reduce(weft_sched *s, void *dst, const void *a, const void *b, size_t 
                  weftDataType_t dt, weftRedOp_t op, int d0, int d1, int d2);
 int sched_copy(weft_sched *s, void *dst, const void *src, size_t bytes, int d0, int d1);
 int sched_avg(weft_sched *s, void *buf, size_t count, weftDataType_t dt, int nranks, int d0);
+/* A step that does nothing; completes once its dependencies have. */
+int sched_nop(weft_sched *s, int d0, int d1);
+
+/* Runs a builder for a subset of the ranks: builder peer i is rank map[i],
+ * this rank is index r of n, every step of the sub-schedule runs after step
+ * `after`. Returns a step that completes when the whole sub-schedule has. */
+typedef int (*weft_builder)(weft_sched *s, const void *call, int r, int n);
+int sched_sub(weft_sched *s, weft_builder build, const void *call, const int *map, int r, int n, int after);
 
 #endif

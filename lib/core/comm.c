@@ -78,7 +78,7 @@ static weftResult_t read_config(struct weftComm *c, const weftConfig_t *cfg, con
   }
   c->tune.forced = weft_algo_parse(c->algo_override[0] ? c->algo_override : NULL);
   if (c->algo_override[0] && c->tune.forced == ALGO_NONE)
-    return weft_error(NULL, weftInvalidArgument, "unknown algorithm '%s' (WEFT_ALGO: ring, tree or direct)",
+    return weft_error(NULL, weftInvalidArgument, "unknown algorithm '%s' (WEFT_ALGO: ring, tree, direct or hier)",
                       c->algo_override);
   char err[512];
   if (weft_net_registry_init(err, sizeof err) != weftSuccess) return weft_error(NULL, weftInvalidUsage, "%s", err);
@@ -114,6 +114,7 @@ static void comm_free(struct weftComm *c) {
   weft_comm_close_peers(c);
   weft_comm_close_nets(c);
   bootstrap_close(c->bootstrap);
+  weft_layout_free(&c->layout);
   pthread_mutex_destroy(&c->err_mu);
   free(c->peers);
   c->magic = 0;
@@ -122,7 +123,8 @@ static void comm_free(struct weftComm *c) {
 
 /* Connects, then starts the progress thread: the comm is usable after this. */
 static weftResult_t comm_start(struct weftComm *c) {
-  weftResult_t res = weft_comm_connect(c);
+  weftResult_t res = weft_layout_build(c);
+  if (res == weftSuccess) res = weft_comm_connect(c);
   if (res != weftSuccess) return res;
   if ((res = engine_start(c)) != weftSuccess) return weft_error(NULL, res, "cannot start the progress thread");
   c->magic = WEFT_COMM_MAGIC;

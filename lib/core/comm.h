@@ -8,6 +8,7 @@
 
 #include "weft.h"
 #include "weft_net.h"
+#include "core/layout.h"
 
 #define WEFT_COMM_MAGIC 0x7765667443304d4dULL
 #define WEFT_ERRMSG_LEN 512
@@ -54,6 +55,7 @@ struct weftComm {
   weft_net_inst nets[WEFT_MAX_NETS]; /* indexed like the registry (core/netreg.h) */
   char net_desc[32];                 /* transports in use, e.g. "shm" or "shm+tcp" */
   weft_peer_conn *peers;
+  weft_layout layout; /* nodes and sites (layout.c) */
 
   struct weft_engine *engine;
   uint32_t coll_seq; /* collectives issued so far (same on every rank) */

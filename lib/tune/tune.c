@@ -11,6 +11,7 @@ weft_algo weft_algo_parse(const char *name) {
   if (!strcasecmp(name, "ring")) return ALGO_RING;
   if (!strcasecmp(name, "tree")) return ALGO_TREE;
   if (!strcasecmp(name, "direct")) return ALGO_DIRECT;
+  if (!strcasecmp(name, "hier") || !strcasecmp(name, "hierarchical")) return ALGO_HIER;
   return ALGO_NONE;
 }
 
@@ -44,7 +45,11 @@ void weft_tune(const struct weftComm *comm, weft_call *c) {
     if (forced == ALGO_RING && (c->algo == ALGO_TREE || c->algo == ALGO_DIRECT)) c->algo = ALGO_RING;
     if (forced == ALGO_TREE && supports_tree(c->kind)) c->algo = ALGO_TREE;
     if (forced == ALGO_DIRECT && c->kind == COLL_ALLREDUCE) c->algo = ALGO_DIRECT;
+    if (forced == ALGO_HIER && c->kind == COLL_ALLREDUCE) c->algo = ALGO_HIER;
   }
+  /* the slow level: sites when there are several, else nodes */
+  const weft_layout *l = &comm->layout;
+  c->groups = l->sites.ngroups > 1 ? &l->sites : &l->nodes;
   size_t dflt = c->algo == ALGO_TREE ? (64 << 10) : (512 << 10);
   c->chunk_bytes = comm->tune.chunk_bytes ? comm->tune.chunk_bytes : dflt;
   if (c->chunk_bytes < 64) c->chunk_bytes = 64;

@@ -1,7 +1,8 @@
 /* Multi-process collective matrix test.
  *
  *   test_coll_matrix -n NRANKS [-c COLLS] [-d DTYPES] [-o OPS] [-a ALGOS]
- *                    [-C COUNTS] [-B 0|1|2] [-T COMM_TIMEOUT_S] [-L LAUNCH_TIMEOUT_S] [-F] [-v]
+ *                    [-C COUNTS] [-B 0|1|2] [-T COMM_TIMEOUT_S] [-L LAUNCH_TIMEOUT_S]
+ *                    [-G SIZES [-S]] [-F] [-v]
  *
  * Forks NRANKS ranks (weft_launch_fork from tools/launch). Each rank builds two communicators over the same ranks: one
  * with weftConfig_t.algo = "ring" (weftCommInitRankConfig) and one with
@@ -18,6 +19,10 @@
  *   x algorithm {ring, tree} for allreduce/broadcast/reduce (the others ignore
  *     the algorithm and run once, on the ring communicator)
  *   x root {0, n-1} for broadcast and reduce
+ *
+ * With -G 3+2+1 the ranks are put on fake nodes of those sizes (WEFT_HOST_ID;
+ * with -S on fake sites, WEFT_SITE) and a third communicator forces the
+ * hierarchical algorithm ("hier"), which then runs every allreduce case too.
  *
  * and checks every element of every rank's result bitwise against a reference
  * computed locally from the deterministic inputs of all ranks. The algorithm
@@ -111,8 +116,8 @@
 enum { C_ALLREDUCE, C_ALLGATHER, C_REDUCESCATTER, C_BROADCAST, C_REDUCE, C_ALLTOALL, C_SENDRECV, C_FPRANDOM, C_NCOLL };
 static const char *const coll_names[C_NCOLL] = {"allreduce", "allgather", "reducescatter", "broadcast",
                                                 "reduce",    "alltoall",  "sendrecv",      "fprandom"};
-enum { A_RING, A_TREE, A_N };
-static const char *const algo_names[A_N] = {"ring", "tree"};
+enum { A_RING, A_TREE, A_HIER, A_N };
+static const char *const algo_names[A_N] = {"ring", "tree", "hier"};
 
 #define BIG_COUNT ((size_t)1048579)
 static const size_t default_counts[] = {0, 1, 7, 1027, BIG_COUNT};
@@ -127,6 +132,8 @@ typedef struct {
   int verbose;
   int timeout_ms;
   double launch_timeout_s;
+  int ngroups, group_size[16]; /* -G: fake nodes (or sites with -S) */
+  int group_sites;
 } opts_t;
 
 /* ---- per-rank state ------------------------------------------------------------ */
@@ -910,6 +917,7 @@ static void run_matrix(ctx_t *c) {
           for (int ip = 0; ip < (coll_has_inplace(coll) ? 2 : 1) && !c->broken; ip++) {
             for (int al = 0; al < (coll_has_algo(coll) ? A_N : 1) && !c->broken; al++) {
               if (coll_has_algo(coll) && !(o->algo_mask & (1u << al))) continue;
+              if (al == A_HIER && coll != C_ALLREDUCE) continue;
               for (int ri = 0; ri < nroots && !c->broken; ri++) {
                 tcase tc = {coll, (weftDataType_t)dt, (weftRedOp_t)op, o->counts[ci], ip, al,
                             ri == 0 ? 0 : c->n - 1, coll_reduces(coll), 0};
@@ -954,6 +962,13 @@ static int rank_main(int rank, int nranks, const weftUniqueId *id, void *arg) {
   c.o = o;
   c.rank = rank;
   c.n = nranks;
+  if (o->ngroups) { /* -G: this rank's fake node or site */
+    int g = 0;
+    for (int acc = o->group_size[0]; rank >= acc; acc += o->group_size[++g]) {}
+    char name[32];
+    snprintf(name, sizeof name, "%s%d", o->group_sites ? "site" : "node", g);
+    setenv(o->group_sites ? "WEFT_SITE" : "WEFT_HOST_ID", name, 1);
+  }
   weftConfig_t cfg = WEFT_CONFIG_INITIALIZER, cfg_tree = WEFT_CONFIG_INITIALIZER;
   cfg.algo = "ring";
   cfg.timeoutMs = o->timeout_ms;
@@ -972,6 +987,18 @@ static int rank_main(int rank, int nranks, const weftUniqueId *id, void *arg) {
     weftCommAbort(c.comm[A_RING]);
     return 2;
   }
+  if (o->algo_mask & (1u << A_HIER)) {
+    weftConfig_t cfg_hier = WEFT_CONFIG_INITIALIZER;
+    cfg_hier.algo = "hier";
+    cfg_hier.timeoutMs = o->timeout_ms;
+    r = weftCommSplit(c.comm[A_RING], 0, rank, &c.comm[A_HIER], &cfg_hier);
+    if (r != weftSuccess || !c.comm[A_HIER]) {
+      fprintf(stderr, "ERROR rank %d/%d: weftCommSplit (hier comm): %s: %s\n", rank, nranks, weftGetErrorString(r),
+              weftGetLastError(c.comm[A_RING]));
+      weftCommAbort(c.comm[A_RING]);
+      return 2;
+    }
+  }
   int cnt = -1, me = -1;
   if (weftCommCount(c.comm[A_TREE], &cnt) != weftSuccess || weftCommUserRank(c.comm[A_TREE], &me) != weftSuccess ||
       cnt != nranks || me != rank) {
@@ -982,15 +1009,17 @@ static int rank_main(int rank, int nranks, const weftUniqueId *id, void *arg) {
   run_matrix(&c);
   if (c.broken) {
     /* close connections at once so that the other ranks fail fast too */
+    if (c.comm[A_HIER]) weftCommAbort(c.comm[A_HIER]);
     weftCommAbort(c.comm[A_TREE]);
     weftCommAbort(c.comm[A_RING]);
     fprintf(stderr, "rank %d: stopped after a weft call failed (%ld cases run, %ld failed)\n", rank, c.ncases,
             c.nfail_cases);
     return 2;
   }
+  weftResult_t d0 = c.comm[A_HIER] ? weftCommDestroy(c.comm[A_HIER]) : weftSuccess;
   weftResult_t d1 = weftCommDestroy(c.comm[A_TREE]), d2 = weftCommDestroy(c.comm[A_RING]);
-  if (d1 != weftSuccess || d2 != weftSuccess) {
-    fprintf(stderr, "ERROR rank %d: weftCommDestroy: %d %d\n", rank, (int)d1, (int)d2);
+  if (d0 != weftSuccess || d1 != weftSuccess || d2 != weftSuccess) {
+    fprintf(stderr, "ERROR rank %d: weftCommDestroy: %d %d %d\n", rank, (int)d0, (int)d1, (int)d2);
     return 2;
   }
   if (rank == 0) printf("rank 0: %ld cases in %.2f s, %ld failed\n", c.ncases, now_s() - t0, c.nfail_cases);
@@ -1003,9 +1032,11 @@ static int rank_main(int rank, int nranks, const weftUniqueId *id, void *arg) {
 static void usage(const char *argv0) {
   fprintf(stderr,
           "usage: %s -n NRANKS [-c colls] [-d dtypes] [-o ops] [-a algos] [-C counts] [-B 0|1|2]\n"
-          "          [-T comm_timeout_s] [-L launch_timeout_s] [-F] [-v]\n"
+          "          [-T comm_timeout_s] [-L launch_timeout_s] [-G 3+2+1 [-S]] [-F] [-v]\n"
           "  lists are comma separated; colls: allreduce,allgather,reducescatter,broadcast,reduce,\n"
-          "  alltoall,sendrecv,fprandom; algos: ring,tree\n",
+          "  alltoall,sendrecv,fprandom; algos: ring,tree,hier\n"
+          "  -G: ranks on fake nodes of these sizes (WEFT_HOST_ID), or sites with -S (WEFT_SITE);\n"
+          "      adds the hier algorithm (allreduce) to the matrix\n",
           argv0);
 }
 
@@ -1042,14 +1073,14 @@ int main(int argc, char **argv) {
   o.coll_mask = (1u << C_NCOLL) - 1;
   o.dt_mask = (1u << weftNumTypes) - 1;
   o.op_mask = (1u << weftNumOps) - 1;
-  o.algo_mask = (1u << A_N) - 1;
+  o.algo_mask = (1u << A_RING) | (1u << A_TREE);
   o.ncounts = (int)(sizeof default_counts / sizeof default_counts[0]);
   memcpy(o.counts, default_counts, sizeof default_counts);
   o.big = 1;
   o.timeout_ms = 60000;
   o.launch_timeout_s = 600;
   int opt;
-  while ((opt = getopt(argc, argv, "n:c:d:o:a:C:B:T:L:Fvh")) != -1) {
+  while ((opt = getopt(argc, argv, "n:c:d:o:a:C:B:T:L:G:SFvh")) != -1) {
     switch (opt) {
       case 'n': o.nranks = atoi(optarg); break;
       case 'c':
@@ -1076,6 +1107,16 @@ int main(int argc, char **argv) {
       case 'T': o.timeout_ms = (int)(atof(optarg) * 1000); break;
       case 'L': o.launch_timeout_s = atof(optarg); break;
       case 'F': o.fault = 1; break;
+      case 'S': o.group_sites = 1; break;
+      case 'G': { /* "3+2+1": group sizes */
+        char buf[128];
+        snprintf(buf, sizeof buf, "%s", optarg);
+        o.ngroups = o.nranks = 0;
+        for (char *save = NULL, *t = strtok_r(buf, "+", &save); t && o.ngroups < 16; t = strtok_r(NULL, "+", &save))
+          o.nranks += o.group_size[o.ngroups++] = atoi(t);
+        o.algo_mask |= 1u << A_HIER;
+        break;
+      }
       case 'v': o.verbose = 1; break;
       default: usage(argv[0]); return opt == 'h' ? 0 : 2;
     }

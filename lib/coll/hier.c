@@ -1,0 +1,124 @@
+/* Hierarchical allreduce over groups of ranks (nodes or sites), of any and
+ * unequal sizes:
+ *   1. inside each group, every chunk is reduced at its owner;
+ *   2. the owners of a chunk, one per group, allreduce it over the slow
+ *      links (a ring among them), so every local rank drives inter-group
+ *      traffic in parallel and each byte crosses the slow level once;
+ *   3. inside each group, the owners send the finished chunks to the others.
+ * The vector is cut into K = (largest group size) chunks; in a group of s
+ * ranks, local rank i owns the chunks j with j % s == i.
+ * Every rank ends with the bits computed by the ring of step 2, so results
+ * are identical everywhere. */
+#include <string.h>
+
+#include "coll/coll.h"
+#include "reduce/reduce.h"
+
+typedef struct {
+  int g, me, s;       /* my group, my index in it, its size */
+  const int *members; /* ranks of my group, in local order */
+  int k;              /* chunks */
+} hier_layout;
+
+static int ring_sub(weft_sched *s, const void *call, int r, int n) {
+  return ring_allreduce(s, (const weft_call *)call, r, n);
+}
+
+static hier_layout layout_of(const weft_groups *gr, int rank) {
+  hier_layout l = {.g = gr->group_of[rank], .me = gr->index_in[rank]};
+  l.s = gr->start[l.g + 1] - gr->start[l.g];
+  l.members = gr->members + gr->start[l.g];
+  for (int g = 0; g < gr->ngroups; g++)
+    if (gr->start[g + 1] - gr->start[g] > l.k) l.k = gr->start[g + 1] - gr->start[g];
+  return l;
+}
+
+int hier_allreduce(weft_sched *s, const weft_call *c, int rank, int n) {
+  const weft_groups *gr = c->groups;
+  if (!gr || gr->ngroups < 2 || gr->ngroups == n) return ring_allreduce(s, c, rank, n);
+  size_t es = weft_dtype_size(c->dt);
+  const char *sb = c->sendbuf;
+  char *rb = c->recvbuf;
+  hier_layout l = layout_of(gr, rank);
+  weftRedOp_t op = c->op == weftAvg ? weftSum : c->op;
+
+  /* sent[j]: my contribution of chunk j has left (phase 3 may overwrite it);
+   * done[j]: chunk j is final in rb. */
+  int *sent = sched_alloc(s, sizeof(int) * 2 * (size_t)l.k), *done = sent ? sent + l.k : NULL;
+  int *map = sched_alloc(s, sizeof(int) * (size_t)gr->ngroups * (size_t)l.k);
+  weft_call *sub = sched_alloc(s, sizeof(weft_call) * (size_t)l.k);
+  size_t maxlen = (c->count + (size_t)l.k - 1) / (size_t)l.k;
+  /* contributions of the other local ranks to the chunks I own, plus a copy
+   * of mine when reducing in place */
+  size_t owned = ((size_t)l.k + (size_t)l.s - 1) / (size_t)l.s;
+  char *scratch = sched_alloc(s, owned * (size_t)l.s * maxlen * es);
+  const char **parts = sched_alloc(s, sizeof(char *) * (size_t)l.s);
+  int *got = sched_alloc(s, sizeof(int) * (size_t)l.s);
+  if (!sent || !map || !sub || !scratch || !parts || !got) return -1;
+
+  /* 1. intra-group reduce of each chunk at its owner */
+  for (int j = 0; j < l.k; j++) {
+    size_t off, len;
+    weft_split(c->count, l.k, j, &off, &len);
+    int owner = j % l.s;
+    sent[j] = done[j] = NODEP;
+    if (owner != l.me) {
+      sent[j] = sched_send(s, l.members[owner], sb + off * es, len * es, c->tag, NODEP, NODEP);
+      continue;
+    }
+    char *slot = scratch + (size_t)(j / l.s) * (size_t)l.s * maxlen * es;
+    for (int i = 0; i < l.s; i++) {
+      parts[i] = slot + (size_t)i * maxlen * es;
+      got[i] = NODEP;
+      if (i != l.me) got[i] = sched_recv(s, l.members[i], (char *)parts[i], len * es, c->tag, NODEP, NODEP);
+    }
+    /* my own part: read in place from sendbuf unless rb aliases it and an
+     * earlier reduce would overwrite it before it is read */
+    parts[l.me] = sb + off * es;
+    if (sb == rb && l.me >= 2) got[l.me] = sched_copy(s, slot + (size_t)l.me * maxlen * es, sb + off * es, len * es, NODEP, NODEP),
+                                parts[l.me] = slot + (size_t)l.me * maxlen * es;
+    int acc = NODEP;
+    if (l.s == 1) {
+      acc = sched_copy(s, rb + off * es, sb + off * es, len * es, NODEP, NODEP);
+    } else {
+      acc = sched_reduce(s, rb + off * es, parts[0], parts[1], len, c->dt, op, got[0], got[1], NODEP);
+      for (int i = 2; i < l.s; i++)
+        acc = sched_reduce(s, rb + off * es, rb + off * es, parts[i], len, c->dt, op, acc, got[i], NODEP);
+    }
+    done[j] = acc;
+  }
+
+  /* 2. owners of chunk j, one per group in group order, allreduce it */
+  for (int j = 0; j < l.k; j++) {
+    if (j % l.s != l.me) continue;
+    size_t off, len;
+    weft_split(c->count, l.k, j, &off, &len);
+    int *m = map + (size_t)j * (size_t)gr->ngroups;
+    for (int g = 0; g < gr->ngroups; g++) {
+      int gs = gr->start[g + 1] - gr->start[g];
+      m[g] = gr->members[gr->start[g] + j % gs];
+    }
+    weft_call *sc = &sub[j];
+    *sc = *c;
+    sc->sendbuf = sc->recvbuf = rb + off * es;
+    sc->count = len;
+    sc->op = op;
+    sc->groups = NULL;
+    done[j] = sched_sub(s, ring_sub, sc, m, l.g, gr->ngroups, done[j]);
+    if (c->op == weftAvg) done[j] = sched_avg(s, rb + off * es, len, c->dt, n, done[j]);
+  }
+
+  /* 3. owners hand the finished chunks to the rest of the group */
+  for (int j = 0; j < l.k; j++) {
+    size_t off, len;
+    weft_split(c->count, l.k, j, &off, &len);
+    int owner = j % l.s;
+    if (owner == l.me) {
+      for (int i = 0; i < l.s; i++)
+        if (i != l.me) sched_send(s, l.members[i], rb + off * es, len * es, c->tag, done[j], NODEP);
+    } else {
+      sched_recv(s, l.members[owner], rb + off * es, len * es, c->tag, sent[j], NODEP);
+    }
+  }
+  return s->oom ? -1 : 0;
+}
