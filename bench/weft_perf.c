@@ -101,6 +101,7 @@ typedef struct {
   int dtypes[weftNumTypes], ndtypes;
   int ops[weftNumOps], nops;
   int np;           /* 0: ranks from the environment */
+  int layout[2][64];  /* -G / -S: fake node / site sizes (launcher mode), 0-terminated */
   double timeout_s; /* launcher mode */
 } opts_t;
 
@@ -124,6 +125,9 @@ static void usage(FILE *f) {
           "  -a A   time aggregation across ranks: 0 rank 0, 1 avg, 2 min, 3 max (default 1)\n"
           "  -z 0/1 1: blocking calls (NULL stream); 0: iterations enqueued on a weft stream,\n"
           "         synchronized after the loop (default 0)\n"
+          "  -G L   with -np: put the ranks on fake nodes of these sizes, e.g. 2+2 or 3+2+1\n"
+          "         (WEFT_HOST_ID per rank: shm inside a node, tcp across)\n"
+          "  -S L   with -np: put the ranks on fake sites of these sizes (WEFT_SITE per rank)\n"
           "  -h     this help\n");
 }
 
@@ -195,7 +199,7 @@ static int parse_args(int argc, char **argv, opts_t *o) {
     if (!strncmp(a, "-np", 3)) {
       strcpy(key, "np");
       val = a[3] ? a + 3 : NULL;
-    } else if (a[1] && strchr("TbefinwcdoraZz", a[1])) {
+    } else if (a[1] && strchr("TbefinwcdoraZzGS", a[1])) {
       key[0] = a[1];
       val = a[2] ? a + 2 : NULL;
     } else {
@@ -216,6 +220,17 @@ static int parse_args(int argc, char **argv, opts_t *o) {
       o->np = (int)l;
     } else {
       switch (key[0]) {
+      case 'G':
+      case 'S': {
+        int *sizes = o->layout[key[0] == 'S'], k = 0;
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s", val);
+        for (char *save = NULL, *t = strtok_r(buf, "+", &save); t && !bad; t = strtok_r(NULL, "+", &save))
+          if (k == 63 || parse_int(t, 1, 4096, &l)) bad = 1;
+          else sizes[k++] = (int)l;
+        sizes[k] = 0;
+        break;
+      }
       case 'T': {
         char *end;
         o->timeout_s = strtod(val, &end);
@@ -829,7 +844,22 @@ static int run_and_finish(ctx_t *c) {
   return rc;
 }
 
+/* -G / -S: the fake node or site of this rank, through the variables weft reads. */
+static void set_fake_layout(const opts_t *o, int rank) {
+  static const char *const var[2] = {"WEFT_HOST_ID", "WEFT_SITE"}, *const prefix[2] = {"node", "site"};
+  for (int level = 0; level < 2; level++) {
+    const int *sizes = o->layout[level];
+    if (!sizes[0]) continue;
+    int g = 0, acc = sizes[0];
+    while (rank >= acc && sizes[g + 1]) acc += sizes[++g];
+    char name[32];
+    snprintf(name, sizeof name, "%s%d", prefix[level], g);
+    setenv(var[level], name, 1);
+  }
+}
+
 static int launched_rank(int rank, int nranks, const weftUniqueId *id, void *arg) {
+  set_fake_layout(arg, rank);
   ctx_t c;
   memset(&c, 0, sizeof c);
   c.o = arg;
@@ -884,6 +914,10 @@ int main(int argc, char **argv) {
   }
   if (pr < 0) {
     fprintf(stderr, "Try 'weft-perf -h' for the flags.\n");
+    return 2;
+  }
+  if ((o.layout[0][0] || o.layout[1][0]) && o.np == 0) {
+    fprintf(stderr, "weft-perf: -G and -S need -np (the launcher sets each rank's node and site)\n");
     return 2;
   }
   if (o.np > 0) {

@@ -124,6 +124,7 @@ static void comm_free(struct weftComm *c) {
 /* Connects, then starts the progress thread: the comm is usable after this. */
 static weftResult_t comm_start(struct weftComm *c) {
   weftResult_t res = weft_layout_build(c);
+  if (res == weftSuccess) weft_tune_init(c);
   if (res == weftSuccess) res = weft_comm_connect(c);
   if (res != weftSuccess) return res;
   if ((res = engine_start(c)) != weftSuccess) return weft_error(NULL, res, "cannot start the progress thread");

@@ -9,6 +9,9 @@
 #include "weft.h"
 #include "weft_net.h"
 #include "core/layout.h"
+#include "tune/cost.h"
+
+#define WEFT_TUNE_BUCKETS 40 /* sizes 1 B .. 512 GiB by powers of two */
 
 #define WEFT_COMM_MAGIC 0x7765667443304d4dULL
 #define WEFT_ERRMSG_LEN 512
@@ -45,6 +48,9 @@ struct weftComm {
     size_t chunk_bytes;      /* WEFT_CHUNK_SIZE, 0 = per-algorithm default */
     double spin_us;          /* WEFT_SPIN_US: busy-wait before sleeping */
     int forced;              /* weft_algo parsed from algo_override, 0 = none */
+    int use_model;           /* several nodes: the cost model's table decides */
+    uint8_t table[8][WEFT_TUNE_BUCKETS]; /* weft_algo per collective kind and log2 size */
+    weft_cost_model model;
   } tune;
   char site[64];
   uint8_t secret[16];

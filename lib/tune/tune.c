@@ -19,6 +19,26 @@ static int supports_tree(weft_coll_kind k) {
   return k == COLL_ALLREDUCE || k == COLL_BROADCAST || k == COLL_REDUCE;
 }
 
+int weft_tune_bucket(size_t bytes) {
+  int b = 0;
+  while (b < WEFT_TUNE_BUCKETS - 1 && ((size_t)1 << b) < bytes) b++;
+  return b;
+}
+
+void weft_tune_init(struct weftComm *comm) {
+  weft_cost_model *m = &comm->tune.model;
+  weft_cost_defaults(m);
+  m->n = comm->nranks;
+  m->nodes = &comm->layout.nodes;
+  m->sites = &comm->layout.sites;
+  comm->tune.use_model = comm->layout.nodes.ngroups > 1;
+  if (!comm->tune.use_model) return;
+  static const weft_coll_kind kinds[] = {COLL_ALLREDUCE, COLL_BROADCAST, COLL_REDUCE};
+  for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++)
+    for (int b = 0; b < WEFT_TUNE_BUCKETS; b++)
+      comm->tune.table[kinds[k]][b] = (uint8_t)weft_cost_choose(m, kinds[k], (size_t)1 << b, NULL);
+}
+
 void weft_tune(const struct weftComm *comm, weft_call *c) {
   size_t bytes = c->count * weft_dtype_size(c->dt);
   int n = comm->nranks;
@@ -40,12 +60,16 @@ void weft_tune(const struct weftComm *comm, weft_call *c) {
       c->algo = bytes <= comm->tune.rooted_threshold ? ALGO_TREE : ALGO_RING;
       break;
   }
+  if (comm->tune.use_model && (c->kind == COLL_ALLREDUCE || c->kind == COLL_BROADCAST || c->kind == COLL_REDUCE)) {
+    weft_algo a = (weft_algo)comm->tune.table[c->kind][weft_tune_bucket(bytes)];
+    if (a != ALGO_NONE) c->algo = a;
+  }
   weft_algo forced = (weft_algo)comm->tune.forced;
   if (forced != ALGO_NONE) {
-    if (forced == ALGO_RING && (c->algo == ALGO_TREE || c->algo == ALGO_DIRECT)) c->algo = ALGO_RING;
-    if (forced == ALGO_TREE && supports_tree(c->kind)) c->algo = ALGO_TREE;
-    if (forced == ALGO_DIRECT && c->kind == COLL_ALLREDUCE) c->algo = ALGO_DIRECT;
-    if (forced == ALGO_HIER && c->kind == COLL_ALLREDUCE) c->algo = ALGO_HIER;
+    int rooted_or_allreduce = supports_tree(c->kind);
+    if (forced == ALGO_RING && (rooted_or_allreduce || c->algo == ALGO_RING)) c->algo = ALGO_RING;
+    if (forced == ALGO_TREE && rooted_or_allreduce) c->algo = ALGO_TREE;
+    if ((forced == ALGO_DIRECT || forced == ALGO_HIER) && c->kind == COLL_ALLREDUCE) c->algo = forced;
   }
   /* the slow level: sites when there are several, else nodes */
   const weft_layout *l = &comm->layout;

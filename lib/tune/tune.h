@@ -1,5 +1,7 @@
-/* Algorithm and chunk selection. For now a size- and rank-count rule; the
- * topology-driven cost model replaces it (see DESIGN.md section 6). */
+/* Algorithm and chunk selection. Inside one node, size and rank-count rules
+ * calibrated on shared memory; across nodes and sites, the alpha-beta cost
+ * model (cost.h) over the comm's layout, tabulated per power-of-two size at
+ * init. WEFT_ALGO / config algo override both. */
 #ifndef WEFT_TUNE_H
 #define WEFT_TUNE_H
 
@@ -10,7 +12,12 @@ struct weftComm;
 /* Sets c->algo and c->chunk_bytes for call c on comm. An override
  * (WEFT_ALGO / config algo) wins when the collective supports it. */
 void weft_tune(const struct weftComm *comm, weft_call *c);
-/* Parses "ring" / "tree"; ALGO_NONE otherwise. */
+/* Builds the cost model of the comm's layout and its decision table
+ * (after the layout is known, before the first call). */
+void weft_tune_init(struct weftComm *comm);
+/* Bucket of a message size in the decision table: ceil(log2(bytes)). */
+int weft_tune_bucket(size_t bytes);
+/* Parses "ring" / "tree" / "direct" / "hier"; ALGO_NONE otherwise. */
 weft_algo weft_algo_parse(const char *name);
 
 #endif
