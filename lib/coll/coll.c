@@ -35,11 +35,14 @@ int coll_build(weft_sched *s, const weft_call *c, int rank, int nranks) {
       if (c->algo == ALGO_HIER) return hier_allreduce(s, c, rank, nranks);
       return tree ? tree_allreduce(s, c, rank, nranks) : ring_allreduce(s, c, rank, nranks);
     case COLL_BROADCAST:
+      if (c->algo == ALGO_HIER) return hier_broadcast(s, c, rank, nranks);
       return tree ? tree_broadcast(s, c, rank, nranks) : ring_broadcast(s, c, rank, nranks);
     case COLL_REDUCE:
       return tree ? tree_reduce(s, c, rank, nranks) : ring_reduce(s, c, rank, nranks);
-    case COLL_ALLGATHER: return ring_allgather(s, c, rank, nranks);
-    case COLL_REDUCESCATTER: return ring_reducescatter(s, c, rank, nranks);
+    case COLL_ALLGATHER:
+      return c->algo == ALGO_HIER ? hier_allgather(s, c, rank, nranks) : ring_allgather(s, c, rank, nranks);
+    case COLL_REDUCESCATTER:
+      return c->algo == ALGO_HIER ? hier_reducescatter(s, c, rank, nranks) : ring_reducescatter(s, c, rank, nranks);
     case COLL_ALLTOALL: return pairwise_alltoall(s, c, rank, nranks);
     case COLL_SEND:
     case COLL_RECV: return p2p_build(s, c, rank, nranks);

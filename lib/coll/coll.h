@@ -62,6 +62,9 @@ int tree_allreduce(weft_sched *s, const weft_call *c, int rank, int n);
 int tree_broadcast(weft_sched *s, const weft_call *c, int rank, int n);
 int tree_reduce(weft_sched *s, const weft_call *c, int rank, int n);
 int hier_allreduce(weft_sched *s, const weft_call *c, int rank, int n);
+int hier_broadcast(weft_sched *s, const weft_call *c, int rank, int n);
+int hier_allgather(weft_sched *s, const weft_call *c, int rank, int n);
+int hier_reducescatter(weft_sched *s, const weft_call *c, int rank, int n);
 int pairwise_alltoall(weft_sched *s, const weft_call *c, int rank, int n);
 int p2p_build(weft_sched *s, const weft_call *c, int rank, int n);
 

@@ -11,35 +11,20 @@
  * are identical everywhere. */
 #include <string.h>
 
-#include "coll/coll.h"
+#include "coll/hier.h"
 #include "reduce/reduce.h"
-
-typedef struct {
-  int g, me, s;       /* my group, my index in it, its size */
-  const int *members; /* ranks of my group, in local order */
-  int k;              /* chunks */
-} hier_layout;
 
 static int ring_sub(weft_sched *s, const void *call, int r, int n) {
   return ring_allreduce(s, (const weft_call *)call, r, n);
 }
 
-static hier_layout layout_of(const weft_groups *gr, int rank) {
-  hier_layout l = {.g = gr->group_of[rank], .me = gr->index_in[rank]};
-  l.s = gr->start[l.g + 1] - gr->start[l.g];
-  l.members = gr->members + gr->start[l.g];
-  for (int g = 0; g < gr->ngroups; g++)
-    if (gr->start[g + 1] - gr->start[g] > l.k) l.k = gr->start[g + 1] - gr->start[g];
-  return l;
-}
-
 int hier_allreduce(weft_sched *s, const weft_call *c, int rank, int n) {
   const weft_groups *gr = c->groups;
-  if (!gr || gr->ngroups < 2 || gr->ngroups == n) return ring_allreduce(s, c, rank, n);
+  if (!hier_usable(gr, n)) return ring_allreduce(s, c, rank, n);
   size_t es = weft_dtype_size(c->dt);
   const char *sb = c->sendbuf;
   char *rb = c->recvbuf;
-  hier_layout l = layout_of(gr, rank);
+  hier_layout l = hier_layout_of(gr, rank);
   weftRedOp_t op = c->op == weftAvg ? weftSum : c->op;
 
   /* sent[j]: my contribution of chunk j has left (phase 3 may overwrite it);
@@ -94,10 +79,7 @@ int hier_allreduce(weft_sched *s, const weft_call *c, int rank, int n) {
     size_t off, len;
     weft_split(c->count, l.k, j, &off, &len);
     int *m = map + (size_t)j * (size_t)gr->ngroups;
-    for (int g = 0; g < gr->ngroups; g++) {
-      int gs = gr->start[g + 1] - gr->start[g];
-      m[g] = gr->members[gr->start[g] + j % gs];
-    }
+    for (int g = 0; g < gr->ngroups; g++) m[g] = hier_owner(gr, g, j);
     weft_call *sc = &sub[j];
     *sc = *c;
     sc->sendbuf = sc->recvbuf = rb + off * es;

@@ -1,5 +1,7 @@
 #include "tune/cost.h"
 
+#include "coll/hier.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,9 +133,13 @@ static int levels(int n) {
   return l;
 }
 
+static const weft_groups *slow_level(const weft_cost_model *m) {
+  return m->sites && m->sites->ngroups > 1 ? m->sites : m->nodes;
+}
+
 /* Hierarchical allreduce (coll/hier.c) over the slow level of the layout. */
 static void hier_cost(const weft_cost_model *m, double s, weft_cost *c, double *pc, edge_set *e) {
-  const weft_groups *g = m->sites && m->sites->ngroups > 1 ? m->sites : m->nodes;
+  const weft_groups *g = slow_level(m);
   int k = 0;
   for (int q = 0; q < g->ngroups; q++)
     if (g->start[q + 1] - g->start[q] > k) k = g->start[q + 1] - g->start[q];
@@ -170,6 +176,50 @@ static void hier_cost(const weft_cost_model *m, double s, weft_cost *c, double *
              m->reduce_bw;
 }
 
+/* Hierarchical broadcast, allgather and reduce-scatter (coll/hier_move.c):
+ * the same transfers as the builders, one edge set per phase. */
+static void hier_move_cost(const weft_cost_model *m, weft_coll_kind kind, double s, weft_cost *c, double *pc,
+                           edge_set *e) {
+  const weft_groups *gr = slow_level(m);
+  int n = m->n, k = 0, root = 0, rg = gr->group_of[root];
+  for (int g = 0; g < gr->ngroups; g++)
+    if (hier_size(gr, g) > k) k = hier_size(gr, g);
+  for (int phase = 0; phase < 3; phase++) {
+    e->n = 0;
+    if (kind == COLL_BROADCAST) {
+      double chunk = s / k;
+      for (int j = 0; j < k; j++) {
+        int o = hier_owner(gr, rg, j);
+        if (phase == 0) edge_add(e, root, o, chunk);
+        for (int g = 0; g < gr->ngroups && phase == 1; g++)
+          if (g != rg) edge_add(e, o, hier_owner(gr, g, j), chunk);
+        for (int g = 0; g < gr->ngroups && phase == 2; g++)
+          for (int i = gr->start[g]; i < gr->start[g + 1]; i++)
+            if (gr->members[i] != root) edge_add(e, hier_owner(gr, g, j), gr->members[i], chunk);
+      }
+    } else if (kind == COLL_ALLGATHER && phase < 2) {
+      for (int r = 0; r < n; r++) {
+        int g = gr->group_of[r];
+        for (int h = 0; h < gr->ngroups && phase == 0; h++)
+          if (h != g) edge_add(e, r, hier_owner(gr, h, gr->index_in[r]), s);
+        for (int h = 0; h < gr->ngroups && phase == 1; h++) {
+          int holder = h == g ? r : hier_owner(gr, h, gr->index_in[r]);
+          for (int i = gr->start[h]; i < gr->start[h + 1]; i++) edge_add(e, holder, gr->members[i], s);
+        }
+      }
+    } else if (kind == COLL_REDUCESCATTER && phase < 2) {
+      for (int b = 0; b < n; b++)
+        for (int g = 0; g < gr->ngroups; g++) {
+          int holder = gr->group_of[b] == g ? b : hier_owner(gr, g, b);
+          for (int i = gr->start[g]; i < gr->start[g + 1] && phase == 0; i++) edge_add(e, gr->members[i], holder, s);
+          if (phase == 1) edge_add(e, holder, b, s);
+        }
+      if (phase == 0) c->time += (double)n * s / m->reduce_bw;
+    }
+    step(m, e, 1, c, pc);
+  }
+}
+
 int weft_cost_predict(const weft_cost_model *m, weft_coll_kind kind, weft_algo algo, size_t bytes, weft_cost *out) {
   int n = m->n;
   double s = (double)bytes, pc[WEFT_LC_N] = {0};
@@ -197,8 +247,7 @@ int weft_cost_predict(const weft_cost_model *m, weft_coll_kind kind, weft_algo a
         c.time += (n - 1) * s / m->reduce_bw;
         ok = 1;
       } else if (algo == ALGO_HIER) {
-        const weft_groups *g = m->sites && m->sites->ngroups > 1 ? m->sites : m->nodes;
-        if (g && g->ngroups > 1 && g->ngroups < n) {
+        if (hier_usable(slow_level(m), n)) {
           hier_cost(m, s, &c, pc, &e);
           ok = 1;
         }
@@ -208,6 +257,9 @@ int weft_cost_predict(const weft_cost_model *m, weft_coll_kind kind, weft_algo a
     case COLL_REDUCE:
       if (algo == ALGO_TREE) {
         tree_levels(m, s, &c, pc, &e);
+        ok = 1;
+      } else if (algo == ALGO_HIER && kind == COLL_BROADCAST && hier_usable(slow_level(m), n)) {
+        hier_move_cost(m, kind, s, &c, pc, &e);
         ok = 1;
       } else if (algo == ALGO_RING) { /* pipelined chain: the message streams once over the slowest link */
         double chunk = s < (512 << 10) ? s : (512 << 10);
@@ -221,6 +273,9 @@ int weft_cost_predict(const weft_cost_model *m, weft_coll_kind kind, weft_algo a
       if (algo == ALGO_RING) {
         ring_steps(m, n - 1, s, &c, pc, &e);
         if (kind == COLL_REDUCESCATTER) c.time += (n - 1) * s / m->reduce_bw;
+        ok = 1;
+      } else if (algo == ALGO_HIER && hier_usable(slow_level(m), n)) {
+        hier_move_cost(m, kind, s, &c, pc, &e);
         ok = 1;
       }
       break;

@@ -15,6 +15,10 @@ weft_algo weft_algo_parse(const char *name) {
   return ALGO_NONE;
 }
 
+int weft_hier_supports(weft_coll_kind k) {
+  return k == COLL_ALLREDUCE || k == COLL_BROADCAST || k == COLL_ALLGATHER || k == COLL_REDUCESCATTER;
+}
+
 static int supports_tree(weft_coll_kind k) {
   return k == COLL_ALLREDUCE || k == COLL_BROADCAST || k == COLL_REDUCE;
 }
@@ -33,7 +37,8 @@ void weft_tune_init(struct weftComm *comm) {
   m->sites = &comm->layout.sites;
   comm->tune.use_model = comm->layout.nodes.ngroups > 1;
   if (!comm->tune.use_model) return;
-  static const weft_coll_kind kinds[] = {COLL_ALLREDUCE, COLL_BROADCAST, COLL_REDUCE};
+  static const weft_coll_kind kinds[] = {COLL_ALLREDUCE, COLL_ALLGATHER, COLL_REDUCESCATTER, COLL_BROADCAST,
+                                         COLL_REDUCE};
   for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++)
     for (int b = 0; b < WEFT_TUNE_BUCKETS; b++)
       comm->tune.table[kinds[k]][b] = (uint8_t)weft_cost_choose(m, kinds[k], (size_t)1 << b, NULL);
@@ -60,7 +65,7 @@ void weft_tune(const struct weftComm *comm, weft_call *c) {
       c->algo = bytes <= comm->tune.rooted_threshold ? ALGO_TREE : ALGO_RING;
       break;
   }
-  if (comm->tune.use_model && (c->kind == COLL_ALLREDUCE || c->kind == COLL_BROADCAST || c->kind == COLL_REDUCE)) {
+  if (comm->tune.use_model && c->kind <= COLL_REDUCE) {
     weft_algo a = (weft_algo)comm->tune.table[c->kind][weft_tune_bucket(bytes)];
     if (a != ALGO_NONE) c->algo = a;
   }
@@ -69,7 +74,8 @@ void weft_tune(const struct weftComm *comm, weft_call *c) {
     int rooted_or_allreduce = supports_tree(c->kind);
     if (forced == ALGO_RING && (rooted_or_allreduce || c->algo == ALGO_RING)) c->algo = ALGO_RING;
     if (forced == ALGO_TREE && rooted_or_allreduce) c->algo = ALGO_TREE;
-    if ((forced == ALGO_DIRECT || forced == ALGO_HIER) && c->kind == COLL_ALLREDUCE) c->algo = forced;
+    if (forced == ALGO_DIRECT && c->kind == COLL_ALLREDUCE) c->algo = forced;
+    if (forced == ALGO_HIER && weft_hier_supports(c->kind)) c->algo = forced;
   }
   /* the slow level: sites when there are several, else nodes */
   const weft_layout *l = &comm->layout;

@@ -22,7 +22,8 @@
  *
  * With -G 3+2+1 the ranks are put on fake nodes of those sizes (WEFT_HOST_ID;
  * with -S on fake sites, WEFT_SITE) and a third communicator forces the
- * hierarchical algorithm ("hier"), which then runs every allreduce case too.
+ * hierarchical algorithm ("hier"), which then runs every allreduce, broadcast,
+ * allgather and reducescatter case too.
  *
  * and checks every element of every rank's result bitwise against a reference
  * computed locally from the deterministic inputs of all ranks. The algorithm
@@ -896,8 +897,15 @@ static int run_case(ctx_t *c, tcase *tc) {
 }
 
 static int coll_reduces(int coll) { return coll == C_ALLREDUCE || coll == C_REDUCESCATTER || coll == C_REDUCE; }
+/* Collectives run once per algorithm (others run once, on the ring comm). */
 static int coll_has_algo(int coll) {
-  return coll == C_ALLREDUCE || coll == C_BROADCAST || coll == C_REDUCE || coll == C_FPRANDOM;
+  return coll == C_ALLREDUCE || coll == C_BROADCAST || coll == C_REDUCE || coll == C_FPRANDOM ||
+         coll == C_ALLGATHER || coll == C_REDUCESCATTER;
+}
+static int coll_runs_algo(int coll, int al) {
+  if (al == A_TREE) return coll == C_ALLREDUCE || coll == C_BROADCAST || coll == C_REDUCE || coll == C_FPRANDOM;
+  if (al == A_HIER) return coll != C_REDUCE;
+  return 1;
 }
 static int coll_has_root(int coll) { return coll == C_BROADCAST || coll == C_REDUCE; }
 static int coll_has_inplace(int coll) { return coll != C_ALLTOALL && coll != C_SENDRECV; }
@@ -917,7 +925,7 @@ static void run_matrix(ctx_t *c) {
           for (int ip = 0; ip < (coll_has_inplace(coll) ? 2 : 1) && !c->broken; ip++) {
             for (int al = 0; al < (coll_has_algo(coll) ? A_N : 1) && !c->broken; al++) {
               if (coll_has_algo(coll) && !(o->algo_mask & (1u << al))) continue;
-              if (al == A_HIER && coll != C_ALLREDUCE) continue;
+              if (!coll_runs_algo(coll, al)) continue;
               for (int ri = 0; ri < nroots && !c->broken; ri++) {
                 tcase tc = {coll, (weftDataType_t)dt, (weftRedOp_t)op, o->counts[ci], ip, al,
                             ri == 0 ? 0 : c->n - 1, coll_reduces(coll), 0};
@@ -1036,7 +1044,7 @@ static void usage(const char *argv0) {
           "  lists are comma separated; colls: allreduce,allgather,reducescatter,broadcast,reduce,\n"
           "  alltoall,sendrecv,fprandom; algos: ring,tree,hier\n"
           "  -G: ranks on fake nodes of these sizes (WEFT_HOST_ID), or sites with -S (WEFT_SITE);\n"
-          "      adds the hier algorithm (allreduce) to the matrix\n",
+          "      adds the hier algorithm (allreduce, broadcast, allgather, reducescatter)\n",
           argv0);
 }
 

@@ -1,0 +1,34 @@
+/* Shared by the hierarchical algorithms: this rank's place in the groups of
+ * the slow level. Chunk or block j of a group of s ranks is owned by local
+ * rank j % s. */
+#ifndef WEFT_HIER_H
+#define WEFT_HIER_H
+
+#include "coll/coll.h"
+
+typedef struct {
+  const weft_groups *gr;
+  int g, me, s;       /* my group, my index in it, its size */
+  const int *members; /* ranks of my group, in local order */
+  int k;              /* size of the largest group */
+} hier_layout;
+
+static inline int hier_size(const weft_groups *gr, int g) { return gr->start[g + 1] - gr->start[g]; }
+/* The rank of group g that owns chunk j. */
+static inline int hier_owner(const weft_groups *gr, int g, int j) {
+  return gr->members[gr->start[g] + j % hier_size(gr, g)];
+}
+
+static inline hier_layout hier_layout_of(const weft_groups *gr, int rank) {
+  hier_layout l = {.gr = gr, .g = gr->group_of[rank], .me = gr->index_in[rank]};
+  l.s = hier_size(gr, l.g);
+  l.members = gr->members + gr->start[l.g];
+  for (int g = 0; g < gr->ngroups; g++)
+    if (hier_size(gr, g) > l.k) l.k = hier_size(gr, g);
+  return l;
+}
+
+/* Whether the groups make a hierarchy worth using (else: the flat algorithm). */
+static inline int hier_usable(const weft_groups *gr, int n) { return gr && gr->ngroups > 1 && gr->ngroups < n; }
+
+#endif
