@@ -22,6 +22,7 @@ const char *weft_algo_name(weft_algo a) {
     case ALGO_P2P: return "p2p";
     case ALGO_DIRECT: return "direct";
     case ALGO_HIER: return "hier";
+    case ALGO_RHD: return "rhd";
     case ALGO_NONE: break;
   }
   return "none";
@@ -33,6 +34,7 @@ int coll_build(weft_sched *s, const weft_call *c, int rank, int nranks) {
     case COLL_ALLREDUCE:
       if (c->algo == ALGO_DIRECT) return direct_allreduce(s, c, rank, nranks);
       if (c->algo == ALGO_HIER) return hier_allreduce(s, c, rank, nranks);
+      if (c->algo == ALGO_RHD) return rhd_allreduce(s, c, rank, nranks);
       return tree ? tree_allreduce(s, c, rank, nranks) : ring_allreduce(s, c, rank, nranks);
     case COLL_BROADCAST:
       if (c->algo == ALGO_HIER) return hier_broadcast(s, c, rank, nranks);

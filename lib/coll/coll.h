@@ -19,7 +19,7 @@ typedef enum {
   COLL_RECV,
 } weft_coll_kind;
 
-typedef enum { ALGO_NONE = 0, ALGO_RING, ALGO_TREE, ALGO_PAIRWISE, ALGO_P2P, ALGO_DIRECT, ALGO_HIER } weft_algo;
+typedef enum { ALGO_NONE = 0, ALGO_RING, ALGO_TREE, ALGO_PAIRWISE, ALGO_P2P, ALGO_DIRECT, ALGO_HIER, ALGO_RHD } weft_algo;
 
 /* A partition of the ranks into groups (nodes, sites). Group k holds ranks
  * members[start[k] .. start[k+1]), in rank order; index_in[r] is rank r's
@@ -62,6 +62,7 @@ int tree_allreduce(weft_sched *s, const weft_call *c, int rank, int n);
 int tree_broadcast(weft_sched *s, const weft_call *c, int rank, int n);
 int tree_reduce(weft_sched *s, const weft_call *c, int rank, int n);
 int hier_allreduce(weft_sched *s, const weft_call *c, int rank, int n);
+int rhd_allreduce(weft_sched *s, const weft_call *c, int rank, int n);
 int hier_broadcast(weft_sched *s, const weft_call *c, int rank, int n);
 int hier_allgather(weft_sched *s, const weft_call *c, int rank, int n);
 int hier_reducescatter(weft_sched *s, const weft_call *c, int rank, int n);

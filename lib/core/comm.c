@@ -78,7 +78,7 @@ static weftResult_t read_config(struct weftComm *c, const weftConfig_t *cfg, con
   }
   c->tune.forced = weft_algo_parse(c->algo_override[0] ? c->algo_override : NULL);
   if (c->algo_override[0] && c->tune.forced == ALGO_NONE)
-    return weft_error(NULL, weftInvalidArgument, "unknown algorithm '%s' (WEFT_ALGO: ring, tree, direct or hier)",
+    return weft_error(NULL, weftInvalidArgument, "unknown algorithm '%s' (WEFT_ALGO: ring, tree, rhd, direct or hier)",
                       c->algo_override);
   char err[512];
   if (weft_net_registry_init(err, sizeof err) != weftSuccess) return weft_error(NULL, weftInvalidUsage, "%s", err);

@@ -246,6 +246,23 @@ int weft_cost_predict(const weft_cost_model *m, weft_coll_kind kind, weft_algo a
         step(m, &e, 1, &c, pc);
         c.time += (n - 1) * s / m->reduce_bw;
         ok = 1;
+      } else if (algo == ALGO_RHD) {
+        int p2 = 1;
+        while (p2 * 2 <= n) p2 *= 2;
+        int rem = n - p2;
+        e.n = 0;
+        for (int r = 0; r < 2 * rem; r += 2) edge_add(&e, r, r + 1, s);
+        step(m, &e, 2, &c, pc); /* fold and unfold */
+        for (int mask = p2 / 2; mask >= 1; mask /= 2) {
+          e.n = 0;
+          for (int v = 0; v < p2; v++) {
+            int a = v < rem ? 2 * v + 1 : v + rem, u = v ^ mask, b = u < rem ? 2 * u + 1 : u + rem;
+            edge_add(&e, a, b, s * mask / p2);
+          }
+          step(m, &e, 2, &c, pc); /* the halving step and its doubling twin */
+        }
+        c.time += (rem ? s : 0) / m->reduce_bw + s * (p2 - 1) / p2 / m->reduce_bw;
+        ok = 1;
       } else if (algo == ALGO_HIER) {
         if (hier_usable(slow_level(m), n)) {
           hier_cost(m, s, &c, pc, &e);
@@ -299,7 +316,7 @@ int weft_cost_predict(const weft_cost_model *m, weft_coll_kind kind, weft_algo a
 }
 
 weft_algo weft_cost_choose(const weft_cost_model *m, weft_coll_kind kind, size_t bytes, weft_cost *out) {
-  static const weft_algo candidates[] = {ALGO_DIRECT, ALGO_TREE, ALGO_RING, ALGO_HIER, ALGO_PAIRWISE};
+  static const weft_algo candidates[] = {ALGO_DIRECT, ALGO_TREE, ALGO_RHD, ALGO_RING, ALGO_HIER, ALGO_PAIRWISE};
   weft_algo best = ALGO_NONE;
   weft_cost best_c = {INFINITY, WEFT_LC_NODE, 0}, c;
   for (size_t i = 0; i < sizeof candidates / sizeof *candidates; i++)

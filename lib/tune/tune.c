@@ -12,6 +12,7 @@ weft_algo weft_algo_parse(const char *name) {
   if (!strcasecmp(name, "tree")) return ALGO_TREE;
   if (!strcasecmp(name, "direct")) return ALGO_DIRECT;
   if (!strcasecmp(name, "hier") || !strcasecmp(name, "hierarchical")) return ALGO_HIER;
+  if (!strcasecmp(name, "rhd")) return ALGO_RHD;
   return ALGO_NONE;
 }
 
@@ -74,7 +75,7 @@ void weft_tune(const struct weftComm *comm, weft_call *c) {
     int rooted_or_allreduce = supports_tree(c->kind);
     if (forced == ALGO_RING && (rooted_or_allreduce || c->algo == ALGO_RING)) c->algo = ALGO_RING;
     if (forced == ALGO_TREE && rooted_or_allreduce) c->algo = ALGO_TREE;
-    if (forced == ALGO_DIRECT && c->kind == COLL_ALLREDUCE) c->algo = forced;
+    if ((forced == ALGO_DIRECT || forced == ALGO_RHD) && c->kind == COLL_ALLREDUCE) c->algo = forced;
     if (forced == ALGO_HIER && weft_hier_supports(c->kind)) c->algo = forced;
   }
   /* the slow level: sites when there are several, else nodes */

@@ -16,7 +16,8 @@
  *   x counts {0, 1, 7, 1027, 1048579 (1M+3)} (per-rank block count for
  *     allgather/reducescatter/alltoall)
  *   x in-place and out-of-place (alltoall and send/recv: out-of-place only)
- *   x algorithm {ring, tree} for allreduce/broadcast/reduce (the others ignore
+ *   x algorithm {ring, tree} for allreduce/broadcast/reduce, and rhd
+ *     (recursive halving-doubling, a third comm) for allreduce (the others ignore
  *     the algorithm and run once, on the ring communicator)
  *   x root {0, n-1} for broadcast and reduce
  *
@@ -117,8 +118,8 @@
 enum { C_ALLREDUCE, C_ALLGATHER, C_REDUCESCATTER, C_BROADCAST, C_REDUCE, C_ALLTOALL, C_SENDRECV, C_FPRANDOM, C_NCOLL };
 static const char *const coll_names[C_NCOLL] = {"allreduce", "allgather", "reducescatter", "broadcast",
                                                 "reduce",    "alltoall",  "sendrecv",      "fprandom"};
-enum { A_RING, A_TREE, A_HIER, A_N };
-static const char *const algo_names[A_N] = {"ring", "tree", "hier"};
+enum { A_RING, A_TREE, A_RHD, A_HIER, A_N };
+static const char *const algo_names[A_N] = {"ring", "tree", "rhd", "hier"};
 
 #define BIG_COUNT ((size_t)1048579)
 static const size_t default_counts[] = {0, 1, 7, 1027, BIG_COUNT};
@@ -905,6 +906,7 @@ static int coll_has_algo(int coll) {
 static int coll_runs_algo(int coll, int al) {
   if (al == A_TREE) return coll == C_ALLREDUCE || coll == C_BROADCAST || coll == C_REDUCE || coll == C_FPRANDOM;
   if (al == A_HIER) return coll != C_REDUCE;
+  if (al == A_RHD) return coll == C_ALLREDUCE || coll == C_FPRANDOM;
   return 1;
 }
 static int coll_has_root(int coll) { return coll == C_BROADCAST || coll == C_REDUCE; }
@@ -995,14 +997,15 @@ static int rank_main(int rank, int nranks, const weftUniqueId *id, void *arg) {
     weftCommAbort(c.comm[A_RING]);
     return 2;
   }
-  if (o->algo_mask & (1u << A_HIER)) {
-    weftConfig_t cfg_hier = WEFT_CONFIG_INITIALIZER;
-    cfg_hier.algo = "hier";
-    cfg_hier.timeoutMs = o->timeout_ms;
-    r = weftCommSplit(c.comm[A_RING], 0, rank, &c.comm[A_HIER], &cfg_hier);
-    if (r != weftSuccess || !c.comm[A_HIER]) {
-      fprintf(stderr, "ERROR rank %d/%d: weftCommSplit (hier comm): %s: %s\n", rank, nranks, weftGetErrorString(r),
-              weftGetLastError(c.comm[A_RING]));
+  for (int al = A_RHD; al < A_N; al++) { /* further algorithms: one more comm each */
+    if (!(o->algo_mask & (1u << al))) continue;
+    weftConfig_t cfg_al = WEFT_CONFIG_INITIALIZER;
+    cfg_al.algo = algo_names[al];
+    cfg_al.timeoutMs = o->timeout_ms;
+    r = weftCommSplit(c.comm[A_RING], 0, rank, &c.comm[al], &cfg_al);
+    if (r != weftSuccess || !c.comm[al]) {
+      fprintf(stderr, "ERROR rank %d/%d: weftCommSplit (%s comm): %s: %s\n", rank, nranks, algo_names[al],
+              weftGetErrorString(r), weftGetLastError(c.comm[A_RING]));
       weftCommAbort(c.comm[A_RING]);
       return 2;
     }
@@ -1017,14 +1020,17 @@ static int rank_main(int rank, int nranks, const weftUniqueId *id, void *arg) {
   run_matrix(&c);
   if (c.broken) {
     /* close connections at once so that the other ranks fail fast too */
-    if (c.comm[A_HIER]) weftCommAbort(c.comm[A_HIER]);
+    for (int al = A_RHD; al < A_N; al++)
+      if (c.comm[al]) weftCommAbort(c.comm[al]);
     weftCommAbort(c.comm[A_TREE]);
     weftCommAbort(c.comm[A_RING]);
     fprintf(stderr, "rank %d: stopped after a weft call failed (%ld cases run, %ld failed)\n", rank, c.ncases,
             c.nfail_cases);
     return 2;
   }
-  weftResult_t d0 = c.comm[A_HIER] ? weftCommDestroy(c.comm[A_HIER]) : weftSuccess;
+  weftResult_t d0 = weftSuccess;
+  for (int al = A_RHD; al < A_N; al++)
+    if (c.comm[al] && weftCommDestroy(c.comm[al]) != weftSuccess) d0 = weftInternalError;
   weftResult_t d1 = weftCommDestroy(c.comm[A_TREE]), d2 = weftCommDestroy(c.comm[A_RING]);
   if (d0 != weftSuccess || d1 != weftSuccess || d2 != weftSuccess) {
     fprintf(stderr, "ERROR rank %d: weftCommDestroy: %d %d %d\n", rank, (int)d0, (int)d1, (int)d2);
@@ -1042,7 +1048,7 @@ static void usage(const char *argv0) {
           "usage: %s -n NRANKS [-c colls] [-d dtypes] [-o ops] [-a algos] [-C counts] [-B 0|1|2]\n"
           "          [-T comm_timeout_s] [-L launch_timeout_s] [-G 3+2+1 [-S]] [-F] [-v]\n"
           "  lists are comma separated; colls: allreduce,allgather,reducescatter,broadcast,reduce,\n"
-          "  alltoall,sendrecv,fprandom; algos: ring,tree,hier\n"
+          "  alltoall,sendrecv,fprandom; algos: ring,tree,rhd (default: these three), hier\n"
           "  -G: ranks on fake nodes of these sizes (WEFT_HOST_ID), or sites with -S (WEFT_SITE);\n"
           "      adds the hier algorithm (allreduce, broadcast, allgather, reducescatter)\n",
           argv0);
@@ -1081,7 +1087,7 @@ int main(int argc, char **argv) {
   o.coll_mask = (1u << C_NCOLL) - 1;
   o.dt_mask = (1u << weftNumTypes) - 1;
   o.op_mask = (1u << weftNumOps) - 1;
-  o.algo_mask = (1u << A_RING) | (1u << A_TREE);
+  o.algo_mask = (1u << A_RING) | (1u << A_TREE) | (1u << A_RHD);
   o.ncounts = (int)(sizeof default_counts / sizeof default_counts[0]);
   memcpy(o.counts, default_counts, sizeof default_counts);
   o.big = 1;

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "coll/coll.h"
+#include "core/layout.h"
 #include "reduce/reduce.h"
 
 enum { WAITING = 0, READY, DONE };
@@ -34,6 +35,8 @@ typedef struct {
   channel *ch; /* ch[src * n + dst] */
   int **snext, **rnext; /* per rank, per peer: index of the next step to consider */
 } sim;
+
+static const weft_groups *g_groups; /* layout for ALGO_HIER cases */
 
 static void push(channel *c, const void *data, size_t n, uint64_t tag) {
   msg *m = malloc(sizeof *m + n + 1);
@@ -133,7 +136,8 @@ static void run_case(weft_coll_kind kind, weft_algo algo, int n, size_t count, i
     S.snext[r] = calloc((size_t)n, sizeof(int));
     S.rnext[r] = calloc((size_t)n, sizeof(int));
     weft_call c = {.kind = kind, .sendbuf = in[r], .recvbuf = out[r], .count = count, .dt = weftInt32,
-                   .op = op, .root = root, .algo = algo, .chunk_bytes = 8, .tag = 0x1000u + (unsigned)kind};
+                   .op = op, .root = root, .algo = algo, .chunk_bytes = 8, .tag = 0x1000u + (unsigned)kind,
+                   .groups = g_groups};
     if (inplace) {
       if (kind == COLL_ALLGATHER) {
         for (size_t i = 0; i < count; i++) out[r][(size_t)r * count + i] = in[r][i];
@@ -195,6 +199,44 @@ static void run_case(weft_coll_kind kind, weft_algo algo, int n, size_t count, i
 
 static const size_t counts[] = {1, 2, 5, 17, 64, 101};
 
+/* Recursive halving-doubling allreduce: powers of two and folded pairs. */
+static void test_rhd(void **state) {
+  (void)state;
+  for (int n = 1; n <= 13; n++)
+    for (size_t ci = 0; ci < sizeof counts / sizeof *counts; ci++)
+      for (int inplace = 0; inplace < 2; inplace++) {
+        run_case(COLL_ALLREDUCE, ALGO_RHD, n, counts[ci], inplace, 0, weftSum);
+        run_case(COLL_ALLREDUCE, ALGO_RHD, n, counts[ci], inplace, 0, weftAvg);
+        run_case(COLL_ALLREDUCE, ALGO_RHD, n, counts[ci], inplace, 0, weftMax);
+      }
+}
+
+/* Hierarchical algorithms on many layouts, including groups whose ranks are
+ * not contiguous (rank r in group key[r]) and groups of one rank. */
+static void test_hier_layouts(void **state) {
+  (void)state;
+  uint64_t seed = 12345, key[16];
+  int mem[4 * 16 + 1];
+  weft_groups g;
+  for (int trial = 0; trial < 60; trial++) {
+    int n = 2 + trial % 11, ng = 1 + (trial / 11) % (n < 5 ? n : 5);
+    for (int r = 0; r < n; r++) {
+      seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+      key[r] = trial % 3 == 0 ? (uint64_t)(r * ng / n) : (seed >> 33) % (uint64_t)ng; /* contiguous or scattered */
+    }
+    weft_groups_from_keys(&g, key, n, mem);
+    g_groups = &g;
+    for (size_t ci = 0; ci < sizeof counts / sizeof *counts; ci += 2)
+      for (int inplace = 0; inplace < 2; inplace++) {
+        run_case(COLL_ALLREDUCE, ALGO_HIER, n, counts[ci], inplace, 0, trial % 2 ? weftSum : weftAvg);
+        run_case(COLL_REDUCESCATTER, ALGO_HIER, n, counts[ci], inplace, 0, trial % 2 ? weftMax : weftSum);
+        run_case(COLL_ALLGATHER, ALGO_HIER, n, counts[ci], inplace, 0, weftSum);
+        run_case(COLL_BROADCAST, ALGO_HIER, n, counts[ci], inplace, trial % n, weftSum);
+      }
+    g_groups = NULL;
+  }
+}
+
 static void test_reducing(void **state) {
   (void)state;
   const weft_coll_kind kinds[] = {COLL_ALLREDUCE, COLL_REDUCE, COLL_REDUCESCATTER};
@@ -243,6 +285,8 @@ static void test_large_rank_counts(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_reducing),
+      cmocka_unit_test(test_rhd),
+      cmocka_unit_test(test_hier_layouts),
       cmocka_unit_test(test_moving),
       cmocka_unit_test(test_large_rank_counts),
   };

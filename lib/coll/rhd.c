@@ -1,0 +1,89 @@
+/* Recursive halving-doubling allreduce (Rabenseifner): a reduce-scatter by
+ * recursive halving, then an allgather by recursive doubling, 2*log2(p)
+ * steps moving 2(p-1)/p of the message: fewer steps than the ring, the same
+ * bytes, so it suits mid-size messages. With n not a power of two, the first
+ * 2*rem ranks fold in pairs first (the even rank hands its vector to the odd
+ * one) and get the result back at the end. Every block is reduced by one
+ * rank only, so all ranks end with the same bits. */
+#include "coll/coll.h"
+#include "reduce/reduce.h"
+
+typedef struct {
+  size_t count, es;
+  int p;
+} blocks;
+
+/* Byte range of blocks [b0, b0 + nb) of p nearly equal blocks. */
+static void range(const blocks *b, int b0, int nb, size_t *off, size_t *len) {
+  size_t o0, l0, o1, l1;
+  weft_split(b->count, b->p, b0, &o0, &l0);
+  weft_split(b->count, b->p, b0 + nb - 1, &o1, &l1);
+  *off = o0 * b->es;
+  *len = (o1 + l1 - o0) * b->es;
+}
+
+int rhd_allreduce(weft_sched *s, const weft_call *c, int r, int n) {
+  size_t es = weft_dtype_size(c->dt), bytes = c->count * es;
+  const char *sb = c->sendbuf;
+  char *rb = c->recvbuf;
+  int p = 1;
+  while (p * 2 <= n) p *= 2;
+  int rem = n - p;
+  weftRedOp_t op = c->op == weftAvg ? weftSum : c->op;
+  char *tmp = sched_alloc(s, bytes ? bytes : 1);
+  if (!tmp) return -1;
+  int prev = sb != rb ? sched_copy(s, rb, sb, bytes, NODEP, NODEP) : NODEP;
+  if (n == 1) {
+    if (c->op == weftAvg) sched_avg(s, rb, c->count, c->dt, n, prev);
+    return s->oom ? -1 : 0;
+  }
+  /* fold: even ranks below 2*rem hand their vector over and wait */
+  if (r < 2 * rem && r % 2 == 0) {
+    int sent = sched_send(s, r + 1, rb, bytes, c->tag, prev, NODEP);
+    sched_recv(s, r + 1, rb, bytes, c->tag, sent, NODEP);
+    return s->oom ? -1 : 0;
+  }
+  if (r < 2 * rem) {
+    int got = sched_recv(s, r - 1, tmp, bytes, c->tag, NODEP, NODEP);
+    prev = sched_reduce(s, rb, tmp, rb, c->count, c->dt, op, got, prev, NODEP);
+  }
+  int v = r < 2 * rem ? r / 2 : r - rem;
+  blocks b = {c->count, es, p};
+#define REAL(u) ((u) < rem ? 2 * (u) + 1 : (u) + rem)
+  /* reduce-scatter by recursive halving: keep half of the range each step */
+  int lo = 0, nb = p;
+  for (int mask = p / 2; mask >= 1; mask /= 2) {
+    int partner = REAL(v ^ mask), half = nb / 2;
+    int keep = (v & mask) ? lo + half : lo, give = (v & mask) ? lo : lo + half;
+    size_t ko, kl, go, gl;
+    range(&b, keep, half, &ko, &kl);
+    range(&b, give, half, &go, &gl);
+    int sent = sched_send(s, partner, rb + go, gl, c->tag, prev, NODEP);
+    int got = sched_recv(s, partner, tmp, kl, c->tag, prev, NODEP);
+    prev = sched_reduce(s, rb + ko, rb + ko, tmp, kl / es, c->dt, op, got, sent, prev);
+    lo = keep;
+    nb = half;
+  }
+  if (c->op == weftAvg) {
+    size_t ko, kl;
+    range(&b, lo, nb, &ko, &kl);
+    prev = sched_avg(s, rb + ko, kl / es, c->dt, n, prev);
+  }
+  /* allgather by recursive doubling */
+  for (int mask = 1; mask < p; mask *= 2) {
+    int partner = REAL(v ^ mask);
+    int theirs = (v & mask) ? lo - nb : lo + nb;
+    size_t mo, ml, to, tl;
+    range(&b, lo, nb, &mo, &ml);
+    range(&b, theirs, nb, &to, &tl);
+    int sent = sched_send(s, partner, rb + mo, ml, c->tag, prev, NODEP);
+    int got = sched_recv(s, partner, rb + to, tl, c->tag, prev, NODEP);
+    prev = sched_nop(s, sent, got);
+    if (theirs < lo) lo = theirs;
+    nb *= 2;
+  }
+#undef REAL
+  /* unfold: the odd rank of a folded pair returns the result */
+  if (r < 2 * rem) sched_send(s, r - 1, rb, bytes, c->tag, prev, NODEP);
+  return s->oom ? -1 : 0;
+}
