@@ -11,6 +11,8 @@ void weft_cost_defaults(weft_cost_model *m) {
   m->link[WEFT_LC_SITE] = (weft_link_cost){20e-6, 1.25e9};  /* 10 Gbit/s Ethernet */
   m->link[WEFT_LC_WAN] = (weft_link_cost){10e-3, 0.125e9};  /* 1 Gbit/s, 10 ms */
   m->reduce_bw = 4e9;
+  m->link_of = NULL;
+  m->link_ctx = NULL;
 }
 
 const char *weft_link_class_name(weft_link_class c) {
@@ -63,11 +65,19 @@ static void edge_free(edge_set *e) {
 typedef struct {
   unsigned long long key;
   double bytes;
+  int a, b; /* one transfer of this key, to look up the link */
 } load;
 
 static int load_cmp(const void *a, const void *b) {
   unsigned long long x = ((const load *)a)->key, y = ((const load *)b)->key;
   return x < y ? -1 : x > y;
+}
+
+static weft_link_cost link_cost(const weft_cost_model *m, weft_link_class c, int a, int b) {
+  weft_link_cost l = m->link[c];
+  if (m->link_of && m->link_of(m->link_ctx, a, b, &l) != 0) l = m->link[c];
+  if (!(l.bw > 0)) l.bw = m->link[c].bw;
+  return l;
 }
 
 /* Adds the time of one step made of the transfers in e to *acc. Transfers
@@ -84,8 +94,7 @@ static void step(const weft_cost_model *m, const edge_set *e, double repeat, wef
     if (c == WEFT_LC_NODE) ga = (unsigned long long)a, gb = 0;
     else if (c == WEFT_LC_SITE) ga = (unsigned long long)group_of(m->nodes, a), gb = (unsigned long long)group_of(m->nodes, b);
     else ga = (unsigned long long)site_of(m, a), gb = (unsigned long long)site_of(m, b);
-    l[i].key = (unsigned long long)c << 62 | ga << 31 | gb;
-    l[i].bytes = e->bytes[i];
+    l[i] = (load){(unsigned long long)c << 62 | ga << 31 | gb, e->bytes[i], a, b};
   }
   qsort(l, (size_t)e->n, sizeof *l, load_cmp);
   double worst = 0;
@@ -95,7 +104,8 @@ static void step(const weft_cost_model *m, const edge_set *e, double repeat, wef
     int j = i;
     for (; j < e->n && l[j].key == l[i].key; j++) sum += l[j].bytes;
     weft_link_class c = (weft_link_class)(l[i].key >> 62);
-    double t = m->link[c].lat + sum / m->link[c].bw;
+    weft_link_cost lc = link_cost(m, c, l[i].a, l[i].b);
+    double t = lc.lat + sum / lc.bw;
     if (t > worst) worst = t, worst_c = c;
     i = j;
   }

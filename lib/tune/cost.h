@@ -25,8 +25,12 @@ typedef struct {
 typedef struct {
   int n;
   const weft_groups *nodes, *sites; /* layout; NULL = every rank alone */
-  weft_link_cost link[WEFT_LC_N];
+  weft_link_cost link[WEFT_LC_N];   /* per class, unless link_of says more */
   double reduce_bw; /* host reduction throughput, bytes/s of output */
+  /* Optional: the cost of the link from rank a to rank b (e.g. from the
+   * topology graph, where sites and WAN pairs differ); returns 0 when known. */
+  int (*link_of)(const void *ctx, int a, int b, weft_link_cost *out);
+  const void *link_ctx;
 } weft_cost_model;
 
 typedef struct {
