@@ -855,6 +855,8 @@ static void set_fake_layout(const opts_t *o, int rank) {
     char name[32];
     snprintf(name, sizeof name, "%s%d", prefix[level], g);
     setenv(var[level], name, 1);
+    /* a node cannot span two sites: without -G, one fake node per site */
+    if (level == 1 && !o->layout[0][0]) setenv(var[0], name, 1);
   }
 }
 

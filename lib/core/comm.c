@@ -52,11 +52,13 @@ static weftResult_t read_config(struct weftComm *c, const weftConfig_t *cfg, con
     c->log_user = parent->log_user;
     memcpy(c->algo_override, parent->algo_override, sizeof c->algo_override);
     memcpy(c->site, parent->site, sizeof c->site);
+    memcpy(c->topo_file, parent->topo_file, sizeof c->topo_file);
   } else {
     const char *a = weft_env("WEFT_ALGO");
     if (a) snprintf(c->algo_override, sizeof c->algo_override, "%s", a);
-    const char *site = weft_env("WEFT_SITE");
+    const char *site = weft_env("WEFT_SITE"), *topo = weft_env("WEFT_TOPO_FILE");
     if (site) snprintf(c->site, sizeof c->site, "%s", site);
+    if (topo) snprintf(c->topo_file, sizeof c->topo_file, "%s", topo);
   }
   const char *net = weft_env("WEFT_NET");
   if (cfg) {
@@ -72,6 +74,7 @@ static weftResult_t read_config(struct weftComm *c, const weftConfig_t *cfg, con
     }
     if (cfg->algo) snprintf(c->algo_override, sizeof c->algo_override, "%s", cfg->algo);
     if (cfg->siteName) snprintf(c->site, sizeof c->site, "%s", cfg->siteName);
+    if (cfg->topoFile) snprintf(c->topo_file, sizeof c->topo_file, "%s", cfg->topoFile);
     if (cfg->netName) net = cfg->netName;
     if (cfg->blocking == 0)
       return weft_error(NULL, weftInvalidArgument, "nonblocking communicator init is not supported yet");

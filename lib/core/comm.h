@@ -49,10 +49,12 @@ struct weftComm {
     double spin_us;          /* WEFT_SPIN_US: busy-wait before sleeping */
     int forced;              /* weft_algo parsed from algo_override, 0 = none */
     int use_model;           /* several nodes: the cost model's table decides */
+    int has_rules;           /* the topology file has tuning rules */
     uint8_t table[8][WEFT_TUNE_BUCKETS]; /* weft_algo per collective kind and log2 size */
     weft_cost_model model;
   } tune;
   char site[64];
+  char topo_file[512]; /* WEFT_TOPO_FILE / config topoFile, "" = none */
   uint8_t secret[16];
   uint64_t split_count; /* splits done so far, to derive child secrets */
 

@@ -7,6 +7,12 @@
 #include "bootstrap/bootstrap.h"
 #include "core/comm.h"
 #include "core/log.h"
+#include "core/param.h"
+#include "topo/dump.h"
+#include "topo/file.h"
+#include "topo/graph.h"
+#include "topo/hw.h"
+#include "tune/graph_model.h"
 
 void weft_groups_from_keys(weft_groups *g, const uint64_t *key, int n, int *mem) {
   int *group_of = mem, *index_in = mem + n, *members = mem + 2 * n, *start = mem + 3 * n;
@@ -34,42 +40,57 @@ void weft_groups_from_keys(weft_groups *g, const uint64_t *key, int n, int *mem)
   g->start = start;
 }
 
-static uint64_t fnv1a(const char *s) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (; *s; s++) h = (h ^ (uint8_t)*s) * 0x100000001b3ULL;
-  return h;
+static void dump_topology(struct weftComm *c, const char *path) {
+  char err[512];
+  weft_hwinfo hw;
+  if (weft_hw_discover(&hw, err, sizeof err) == 0)
+    weft_graph_set_node_hw(c->layout.graph, weft_graph_node_of_rank(c->layout.graph, c->rank), &hw);
+  if (weft_topo_dump_path(c->layout.graph, path, err, sizeof err) != 0)
+    WEFT_WARN(c, "WEFT_TOPO_DUMP_FILE: %s", err);
+  else
+    WEFT_INFO(c, "topology written to %s", path);
 }
 
 weftResult_t weft_layout_build(struct weftComm *c) {
   int n = c->nranks;
   weft_layout *l = &c->layout;
-  char err[WEFT_SOCK_ERRLEN];
+  char err[1024];
   char(*names)[64] = calloc((size_t)n, 64);
-  uint64_t *keys = calloc((size_t)n, sizeof *keys);
-  l->mem = calloc((size_t)2 * (4 * (size_t)n + 1), sizeof(int));
-  if (!names || !keys || !l->mem) {
-    free(names);
-    free(keys);
-    return weft_error(NULL, weftSystemError, "out of memory");
+  weft_rank_desc *desc = calloc((size_t)n, sizeof *desc);
+  weft_topo *file = NULL;
+  l->mem = calloc(WEFT_GRAPH_GROUPS_MEM(n), sizeof(int));
+  weftResult_t res = weftSuccess;
+  if (!names || !desc || !l->mem) res = weft_error(NULL, weftSystemError, "out of memory");
+  if (res == weftSuccess) {
+    snprintf(names[c->rank], 64, "%s", c->site);
+    if (n > 1 && (res = bootstrap_allgather(c->bootstrap, names, 64, err)) != weftSuccess) weft_error(NULL, res, "%s", err);
   }
-  snprintf(names[c->rank], 64, "%s", c->site);
-  weftResult_t res = n > 1 ? bootstrap_allgather(c->bootstrap, names, 64, err) : weftSuccess;
-  if (res != weftSuccess) {
-    weft_error(NULL, res, "%s", err);
-  } else {
-    for (int r = 0; r < n; r++) keys[r] = c->bootstrap->peers[r].host_id;
-    weft_groups_from_keys(&l->nodes, keys, n, l->mem);
-    for (int r = 0; r < n; r++) keys[r] = fnv1a(names[r]);
-    weft_groups_from_keys(&l->sites, keys, n, l->mem + 4 * n + 1);
-    WEFT_INFO(c, "layout: %d ranks on %d nodes in %d sites (this rank: node %d, site '%s')", n, l->nodes.ngroups,
-              l->sites.ngroups, l->nodes.group_of[c->rank], c->site[0] ? c->site : "(default)");
+  /* every rank reads the file: it must be the same everywhere */
+  if (res == weftSuccess && c->topo_file[0] && weft_topo_parse_file(c->topo_file, &file, err, sizeof err) != 0)
+    res = weft_error(NULL, weftInvalidArgument, "topology file: %s", err);
+  if (res == weftSuccess) {
+    for (int r = 0; r < n; r++)
+      desc[r] = (weft_rank_desc){c->bootstrap->peers[r].host, c->bootstrap->peers[r].host_id, names[r]};
+    if (weft_graph_build(desc, n, file, &l->graph, err, sizeof err) != 0)
+      res = weft_error(NULL, weftInvalidArgument, "topology: %s", err);
   }
+  if (res == weftSuccess) {
+    weft_graph_groups(l->graph, &l->nodes, &l->sites, l->mem);
+    int site = weft_graph_site_of_rank(l->graph, c->rank);
+    WEFT_INFO(c, "layout: %d ranks on %d nodes in %d sites%s%s (this rank: node %d, site %s)", n, l->nodes.ngroups,
+              l->sites.ngroups, file ? ", topology file " : "", file ? c->topo_file : "", l->nodes.group_of[c->rank],
+              weft_graph_site_name(l->graph, site));
+    const char *dump = weft_env("WEFT_TOPO_DUMP_FILE");
+    if (dump && c->rank == 0) dump_topology(c, dump);
+  }
+  weft_topo_free(file);
   free(names);
-  free(keys);
+  free(desc);
   return res;
 }
 
 void weft_layout_free(weft_layout *l) {
+  weft_graph_free(l->graph);
   free(l->mem);
   memset(l, 0, sizeof *l);
 }

@@ -1,26 +1,31 @@
-/* Where the ranks of a communicator are: which share a node (host id) and
- * which share a site (WEFT_SITE / config siteName). Hierarchical algorithms
- * use these groups. */
+/* Where the ranks of a communicator are: the topology graph (lib/topo) built
+ * at init from every rank's hostname, host id and site name plus the
+ * optional topology file, and its nodes and sites as rank groups for the
+ * hierarchical algorithms and the tuner. */
 #ifndef WEFT_LAYOUT_H
 #define WEFT_LAYOUT_H
+
+#include <stdint.h>
 
 #include "coll/coll.h"
 
 struct weftComm;
+struct weft_graph;
 
 typedef struct {
-  weft_groups nodes; /* ranks grouped by host id */
-  weft_groups sites; /* ranks grouped by site name */
+  struct weft_graph *graph;
+  weft_groups nodes; /* ranks grouped by node (host id) */
+  weft_groups sites; /* ranks grouped by site */
   int *mem;          /* backing store of both */
 } weft_layout;
 
-/* Exchanges site names over the bootstrap and builds the groups. */
+/* Exchanges site names over the bootstrap, reads the topology file, builds
+ * the graph and the groups; rank 0 writes WEFT_TOPO_DUMP_FILE if set. */
 weftResult_t weft_layout_build(struct weftComm *c);
 void weft_layout_free(weft_layout *l);
 
 /* Groups ranks by key (equal keys share a group; groups numbered by their
- * lowest rank, members in rank order). mem holds 3n + ngroups + 1 ints
- * (4n + 1 is always enough). */
+ * lowest rank, members in rank order). mem holds 4n + 1 ints. */
 void weft_groups_from_keys(weft_groups *g, const uint64_t *key, int n, int *mem);
 
 #endif

@@ -4,6 +4,8 @@
 #include <strings.h>
 
 #include "core/comm.h"
+#include "topo/graph.h"
+#include "tune/graph_model.h"
 #include "reduce/reduce.h"
 
 weft_algo weft_algo_parse(const char *name) {
@@ -14,6 +16,17 @@ weft_algo weft_algo_parse(const char *name) {
   if (!strcasecmp(name, "hier") || !strcasecmp(name, "hierarchical")) return ALGO_HIER;
   if (!strcasecmp(name, "rhd")) return ALGO_RHD;
   return ALGO_NONE;
+}
+
+int weft_algo_supported(weft_coll_kind k, weft_algo a) {
+  switch (a) {
+    case ALGO_RING: return k <= COLL_REDUCE;
+    case ALGO_TREE: return k == COLL_ALLREDUCE || k == COLL_BROADCAST || k == COLL_REDUCE;
+    case ALGO_DIRECT:
+    case ALGO_RHD: return k == COLL_ALLREDUCE;
+    case ALGO_HIER: return weft_hier_supports(k);
+    default: return 0;
+  }
 }
 
 int weft_hier_supports(weft_coll_kind k) {
@@ -30,13 +43,13 @@ int weft_tune_bucket(size_t bytes) {
   return b;
 }
 
+static const char *coll_rule_name(weft_coll_kind k) { return weft_coll_name(k); }
+
 void weft_tune_init(struct weftComm *comm) {
   weft_cost_model *m = &comm->tune.model;
-  weft_cost_defaults(m);
-  m->n = comm->nranks;
-  m->nodes = &comm->layout.nodes;
-  m->sites = &comm->layout.sites;
+  weft_graph_cost_model(comm->layout.graph, &comm->layout.nodes, &comm->layout.sites, m);
   comm->tune.use_model = comm->layout.nodes.ngroups > 1;
+  comm->tune.has_rules = weft_graph_nrules(comm->layout.graph) > 0;
   if (!comm->tune.use_model) return;
   static const weft_coll_kind kinds[] = {COLL_ALLREDUCE, COLL_ALLGATHER, COLL_REDUCESCATTER, COLL_BROADCAST,
                                          COLL_REDUCE};
@@ -69,6 +82,11 @@ void weft_tune(const struct weftComm *comm, weft_call *c) {
   if (comm->tune.use_model && c->kind <= COLL_REDUCE) {
     weft_algo a = (weft_algo)comm->tune.table[c->kind][weft_tune_bucket(bytes)];
     if (a != ALGO_NONE) c->algo = a;
+  }
+  if (comm->tune.has_rules && c->kind <= COLL_REDUCE) { /* tuning rules of the topology file */
+    const char *name = weft_graph_forced_algo(comm->layout.graph, coll_rule_name(c->kind), bytes);
+    weft_algo a = name ? weft_algo_parse(name) : ALGO_NONE;
+    if (a != ALGO_NONE && weft_algo_supported(c->kind, a)) c->algo = a;
   }
   weft_algo forced = (weft_algo)comm->tune.forced;
   if (forced != ALGO_NONE) {

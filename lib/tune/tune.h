@@ -17,6 +17,8 @@ void weft_tune(const struct weftComm *comm, weft_call *c);
 void weft_tune_init(struct weftComm *comm);
 /* Bucket of a message size in the decision table: ceil(log2(bytes)). */
 int weft_tune_bucket(size_t bytes);
+/* Whether the library has algorithm a for collective k. */
+int weft_algo_supported(weft_coll_kind k, weft_algo a);
 /* Collectives with a hierarchical algorithm. */
 int weft_hier_supports(weft_coll_kind k);
 /* Parses "ring" / "tree" / "direct" / "hier"; ALGO_NONE otherwise. */

@@ -978,6 +978,7 @@ static int rank_main(int rank, int nranks, const weftUniqueId *id, void *arg) {
     char name[32];
     snprintf(name, sizeof name, "%s%d", o->group_sites ? "site" : "node", g);
     setenv(o->group_sites ? "WEFT_SITE" : "WEFT_HOST_ID", name, 1);
+    if (o->group_sites) setenv("WEFT_HOST_ID", name, 1); /* a node cannot span two sites */
   }
   weftConfig_t cfg = WEFT_CONFIG_INITIALIZER, cfg_tree = WEFT_CONFIG_INITIALIZER;
   cfg.algo = "ring";

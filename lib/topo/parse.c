@@ -1,0 +1,204 @@
+/* Loading a topology: libyaml document, top level, defaults, tuning. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "topo/parse.h"
+
+static const char *const top_keys[] = {"version", "defaults", "sites", "nodes", "wan", "tuning", NULL};
+static const char *const defaults_keys[] = {"node_link", "site_link", "wan_link", "device", NULL};
+static const char *const rule_keys[] = {"coll", "min_size", "max_size", "algo", NULL};
+
+#define MAX_FILE_BYTES (64u << 20)
+
+static int parse_defaults(ty_ctx *c, const yaml_node_t *n, weft_topo *t) {
+  if (ty_is_null(n)) return 0;
+  if (ty_map(c, n, "defaults", defaults_keys)) return -1;
+  weft_topo_defaults builtin;
+  weft_topo_builtin_defaults(&builtin);
+  weft_link_spec ls;
+  weft_device_spec ds;
+  yaml_node_t *v;
+  if ((v = ty_get(c, n, "node_link"))) {
+    if (tp_link(c, v, 0, "node_link", &ls)) return -1;
+    weft_link_apply(&t->defaults.node_link, &ls);
+  }
+  if ((v = ty_get(c, n, "site_link"))) {
+    if (tp_link(c, v, 0, "site_link", &ls)) return -1;
+    weft_link_apply(&t->defaults.site_link, &ls);
+  }
+  if ((v = ty_get(c, n, "wan_link"))) {
+    if (tp_link(c, v, 1, "wan_link", &ls)) return -1;
+    weft_link_apply(&t->defaults.wan_link, &ls);
+  }
+  if ((v = ty_get(c, n, "device"))) {
+    if (tp_device(c, v, "device", &ds)) return -1;
+    weft_device_apply(&t->defaults.device, &ds, &builtin.device);
+  }
+  return 0;
+}
+
+static int one_rule(ty_ctx *c, const yaml_node_t *e, weft_topo_rule *r) {
+  if (ty_map(c, e, "tuning rule", rule_keys)) return -1;
+  r->line = ty_line(e);
+  r->max_size = UINT64_MAX;
+  yaml_node_t *v = ty_get(c, e, "coll");
+  if (!v) return ty_fail(c, e, "tuning rule is missing 'coll'");
+  if (ty_choice(c, v, "coll", weft_topo_colls, r->coll, sizeof r->coll)) return -1;
+  if (!(v = ty_get(c, e, "algo"))) return ty_fail(c, e, "tuning rule is missing 'algo'");
+  if (ty_choice(c, v, "algo", weft_topo_algos, r->algo, sizeof r->algo)) return -1;
+  if ((v = ty_get(c, e, "min_size")) && ty_bytes(c, v, "min_size", &r->min_size)) return -1;
+  if ((v = ty_get(c, e, "max_size"))) {
+    if (ty_bytes(c, v, "max_size", &r->max_size)) return -1;
+    if (r->max_size < r->min_size)
+      return ty_fail(c, v, "max_size (%llu bytes) is smaller than min_size (%llu bytes)",
+                     (unsigned long long)r->max_size, (unsigned long long)r->min_size);
+  }
+  return 0;
+}
+
+static int parse_tuning(ty_ctx *c, const yaml_node_t *n, weft_topo *t) {
+  yaml_node_item_t *items;
+  size_t count;
+  if (ty_list(c, n, "tuning", &items, &count)) return -1;
+  if (!count) return 0;
+  t->rules = calloc(count, sizeof *t->rules);
+  if (!t->rules) return ty_fail(c, n, "out of memory");
+  for (size_t i = 0; i < count; i++, t->nrules++)
+    if (one_rule(c, ty_item(c, items[i]), &t->rules[i])) return -1;
+  return 0;
+}
+
+static int parse_root(ty_ctx *c, const yaml_node_t *root, weft_topo *t) {
+  if (ty_map(c, root, "the top level", top_keys)) return -1;
+  yaml_node_t *v = ty_get(c, root, "version");
+  if (!v) return ty_fail(c, root, "missing 'version' (add 'version: %d' at the top)", WEFT_TOPO_VERSION);
+  long ver;
+  if (ty_int(c, v, "version", 0, 1000000, &ver)) return -1;
+  if (ver != WEFT_TOPO_VERSION)
+    return ty_fail(c, v, "unsupported version %ld (this weft reads version %d)", ver, WEFT_TOPO_VERSION);
+  t->version = (int)ver;
+  if ((v = ty_get(c, root, "defaults")) && parse_defaults(c, v, t)) return -1;
+  if ((v = ty_get(c, root, "sites")) && tp_sites(c, v, t)) return -1;
+  if ((v = ty_get(c, root, "nodes")) && tp_nodes(c, v, t)) return -1;
+  if ((v = ty_get(c, root, "wan")) && tp_wan(c, v, t)) return -1;
+  if ((v = ty_get(c, root, "tuning")) && parse_tuning(c, v, t)) return -1;
+  return 0;
+}
+
+static void yaml_error(const yaml_parser_t *p, const char *file, char *err, size_t errlen) {
+  if (p->error == YAML_MEMORY_ERROR) {
+    snprintf(err, errlen, "%s: out of memory", file);
+  } else if (p->error == YAML_READER_ERROR) {
+    snprintf(err, errlen, "%s: invalid text at byte %zu: %s", file, p->problem_offset,
+             p->problem ? p->problem : "unreadable");
+  } else {
+    char ctx[160] = "";
+    if (p->context)
+      snprintf(ctx, sizeof ctx, " (%s started at line %zu)", p->context, p->context_mark.line + 1);
+    const char *hint = p->context && strstr(p->context, "flow sequence")
+                           ? "; hostlists inside [...] must be quoted: [\"gpu[01-16]\"]"
+                           : "";
+    snprintf(err, errlen, "%s:%zu:%zu: YAML syntax error: %s%s%s", file, p->problem_mark.line + 1,
+             p->problem_mark.column + 1, p->problem ? p->problem : "unknown problem", ctx, hint);
+  }
+}
+
+int weft_topo_parse_string(const char *text, size_t len, const char *name, weft_topo **out, char *err,
+                           size_t errlen) {
+  *out = NULL;
+  if (!name) name = "<string>";
+  weft_topo *t = calloc(1, sizeof *t);
+  if (!t) {
+    snprintf(err, errlen, "%s: out of memory", name);
+    return -1;
+  }
+  snprintf(t->source, sizeof t->source, "%s", name);
+  weft_topo_builtin_defaults(&t->defaults);
+  weft_strmap_init(&t->site_by_name);
+  weft_strmap_init(&t->site_by_host);
+  weft_strmap_init(&t->node_by_host);
+
+  yaml_parser_t parser;
+  yaml_document_t doc, extra;
+  int rc = -1, have_doc = 0;
+  if (!yaml_parser_initialize(&parser)) {
+    snprintf(err, errlen, "%s: cannot initialize the YAML parser", name);
+    weft_topo_free(t);
+    return -1;
+  }
+  yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+  ty_ctx c = {t->source, &doc, err, errlen};
+  if (!yaml_parser_load(&parser, &doc)) {
+    yaml_error(&parser, name, err, errlen);
+    goto done;
+  }
+  have_doc = 1;
+  yaml_node_t *root = yaml_document_get_root_node(&doc);
+  if (!root || ty_is_null(root)) {
+    snprintf(err, errlen, "%s:1:1: empty topology (expected at least 'version: %d')", name, WEFT_TOPO_VERSION);
+    goto done;
+  }
+  if (!yaml_parser_load(&parser, &extra)) {
+    yaml_error(&parser, name, err, errlen);
+    goto done;
+  }
+  yaml_node_t *second = yaml_document_get_root_node(&extra);
+  if (second) {
+    ty_ctx c2 = {t->source, &extra, err, errlen};
+    ty_fail(&c2, second, "a second YAML document; a topology file holds one document");
+    yaml_document_delete(&extra);
+    goto done;
+  }
+  yaml_document_delete(&extra);
+  rc = parse_root(&c, root, t);
+done:
+  if (have_doc) yaml_document_delete(&doc);
+  yaml_parser_delete(&parser);
+  if (rc) {
+    weft_topo_free(t);
+    return -1;
+  }
+  *out = t;
+  return 0;
+}
+
+int weft_topo_parse_file(const char *path, weft_topo **out, char *err, size_t errlen) {
+  *out = NULL;
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    return -1;
+  }
+  size_t cap = 4096, len = 0;
+  char *buf = malloc(cap);
+  int rc = -1;
+  while (buf) {
+    if (len == cap) {
+      if (cap >= MAX_FILE_BYTES) {
+        snprintf(err, errlen, "%s: file too large (more than %u MiB)", path, MAX_FILE_BYTES >> 20);
+        goto done;
+      }
+      char *nb = realloc(buf, cap * 2);
+      if (!nb) break;
+      buf = nb;
+      cap *= 2;
+    }
+    size_t got = fread(buf + len, 1, cap - len, f);
+    len += got;
+    if (got == 0) {
+      if (ferror(f)) {
+        snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
+        goto done;
+      }
+      rc = weft_topo_parse_string(buf, len, path, out, err, errlen);
+      goto done;
+    }
+  }
+  snprintf(err, errlen, "%s: out of memory", path);
+done:
+  free(buf);
+  fclose(f);
+  return rc;
+}

@@ -1,0 +1,106 @@
+/* weft-topo explain: for each message size, the algorithm the tuner picks
+ * on this topology, its predicted time, the bottleneck link and how the
+ * other algorithms compare, from the same cost model the library uses. */
+#include "topo/explain.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "topo/dump.h"
+#include "tune/graph_model.h"
+#include "tune/tune.h"
+
+static const struct {
+  const char *name;
+  weft_coll_kind kind;
+} colls[] = {{"allreduce", COLL_ALLREDUCE},   {"allgather", COLL_ALLGATHER}, {"reducescatter", COLL_REDUCESCATTER},
+             {"broadcast", COLL_BROADCAST},   {"reduce", COLL_REDUCE},       {"alltoall", COLL_ALLTOALL}};
+static const weft_algo algos[] = {ALGO_DIRECT, ALGO_TREE, ALGO_RHD, ALGO_RING, ALGO_HIER, ALGO_PAIRWISE};
+
+static void fmt_time(double t, char *buf, size_t len) {
+  if (t < 1e-3) snprintf(buf, len, "%.1f us", t * 1e6);
+  else if (t < 1) snprintf(buf, len, "%.2f ms", t * 1e3);
+  else snprintf(buf, len, "%.2f s", t);
+}
+
+static void fmt_size(double b, char *buf, size_t len) {
+  static const char *const unit[] = {"B", "KiB", "MiB", "GiB"};
+  int u = 0;
+  while (b >= 1024 && u < 3) b /= 1024, u++;
+  snprintf(buf, len, "%g %s", b, unit[u]);
+}
+
+/* The slowest link of a class in the graph, described. */
+static void class_link(const weft_graph *g, weft_link_class cls, char *buf, size_t len) {
+  int n = weft_graph_nranks(g), found = 0;
+  weft_link worst = {0};
+  for (int a = 0; a < n; a++)
+    for (int b = 0; b < n; b++) {
+      weft_link l;
+      int c = weft_graph_link(g, a, b, &l);
+      int want = cls == WEFT_LC_NODE ? WEFT_LINK_NODE : cls == WEFT_LC_SITE ? WEFT_LINK_SITE : WEFT_LINK_WAN;
+      if (a == b || c != want) continue;
+      if (!found || l.bw < worst.bw) worst = l, found = 1;
+    }
+  if (!found) {
+    snprintf(buf, len, "%s", weft_link_class_name(cls));
+    return;
+  }
+  char d[160];
+  weft_link_describe(&worst, cls == WEFT_LC_WAN, d, sizeof d);
+  snprintf(buf, len, "%s (%s)", weft_link_class_name(cls), d);
+}
+
+static void explain_one(const weft_graph *g, const weft_cost_model *m, const char *name, weft_coll_kind kind,
+                        FILE *out) {
+  fprintf(out, "\n%s\n  %10s  %-9s %11s  %-44s %s\n", name, "size", "algorithm", "predicted", "bottleneck",
+          "others (predicted)");
+  for (double b = 8; b <= (double)(1ULL << 30); b *= 4) {
+    size_t bytes = (size_t)b;
+    weft_cost best_c;
+    weft_algo best = weft_cost_choose(m, kind, bytes, &best_c);
+    const char *forced = weft_graph_forced_algo(g, name, bytes);
+    weft_algo f = forced ? weft_algo_parse(forced) : ALGO_NONE;
+    weft_cost fc;
+    int by_rule = f != ALGO_NONE && weft_cost_predict(m, kind, f, bytes, &fc) == 0;
+    if (by_rule) best = f, best_c = fc;
+    char sz[32], t[32], link[200], others[256] = "";
+    fmt_size(b, sz, sizeof sz);
+    fmt_time(best_c.time, t, sizeof t);
+    class_link(g, best_c.bottleneck, link, sizeof link);
+    for (size_t i = 0; i < sizeof algos / sizeof *algos; i++) {
+      weft_cost c;
+      if (algos[i] == best || weft_cost_predict(m, kind, algos[i], bytes, &c) != 0) continue;
+      char ot[32];
+      fmt_time(c.time, ot, sizeof ot);
+      snprintf(others + strlen(others), sizeof others - strlen(others), "%s%s %s", others[0] ? ", " : "",
+               weft_algo_name(algos[i]), ot);
+    }
+    fprintf(out, "  %10s  %-9s %11s  %-44s %s%s\n", sz, weft_algo_name(best), t, link, others,
+            by_rule ? "  [tuning rule]" : "");
+  }
+}
+
+int weft_topo_explain(const weft_graph *g, const char *coll, FILE *out) {
+  int n = weft_graph_nranks(g), found = 0;
+  int *mem = malloc(sizeof(int) * WEFT_GRAPH_GROUPS_MEM(n));
+  if (!mem) return -1;
+  weft_groups nodes, sites;
+  weft_cost_model m;
+  weft_graph_groups(g, &nodes, &sites, mem);
+  weft_graph_cost_model(g, &nodes, &sites, &m);
+  fprintf(out, "# %d ranks on %d nodes in %d sites; times predicted by weft's cost model\n", n, nodes.ngroups,
+          sites.ngroups);
+  if (nodes.ngroups == 1)
+    fprintf(out, "# (inside one node the library uses its shared-memory size rules, not this model)\n");
+  if (!coll) coll = "allreduce";
+  for (size_t i = 0; i < sizeof colls / sizeof *colls; i++)
+    if (!strcmp(coll, "all") || !strcmp(coll, colls[i].name)) {
+      explain_one(g, &m, colls[i].name, colls[i].kind, out);
+      found = 1;
+    }
+  free(mem);
+  if (!found) fprintf(out, "explain: unknown collective '%s' (allreduce, allgather, reducescatter, broadcast, reduce, "
+                           "alltoall or all)\n", coll);
+  return found ? 0 : -1;
+}
