@@ -11,5 +11,8 @@
 /* Writes the explanation for collective coll ("allreduce", ...; NULL =
  * allreduce) on g to out. Returns 0, or -1 after writing why to out. */
 int weft_topo_explain(const weft_graph *g, const char *coll, FILE *out);
+/* The same predictions as CSV, every algorithm at every size:
+ * bytes,algorithm,predicted_s,bottleneck,chosen (chosen: 1 for the pick). */
+int weft_topo_explain_csv(const weft_graph *g, const char *coll, FILE *out);
 
 #endif

@@ -81,6 +81,39 @@ static void explain_one(const weft_graph *g, const weft_cost_model *m, const cha
   }
 }
 
+static weft_coll_kind kind_of(const char *coll) {
+  for (size_t i = 0; i < sizeof colls / sizeof *colls; i++)
+    if (!strcmp(coll, colls[i].name)) return colls[i].kind;
+  return (weft_coll_kind)0;
+}
+
+int weft_topo_explain_csv(const weft_graph *g, const char *coll, FILE *out) {
+  weft_coll_kind kind = kind_of(coll ? coll : "allreduce");
+  int n = weft_graph_nranks(g);
+  int *mem = malloc(sizeof(int) * WEFT_GRAPH_GROUPS_MEM(n));
+  if (!kind || !mem) {
+    free(mem);
+    fprintf(out, "explain: unknown collective '%s'\n", coll);
+    return -1;
+  }
+  weft_groups nodes, sites;
+  weft_cost_model m;
+  weft_graph_groups(g, &nodes, &sites, mem);
+  weft_graph_cost_model(g, &nodes, &sites, &m);
+  fprintf(out, "bytes,algorithm,predicted_s,bottleneck,chosen\n");
+  for (double b = 8; b <= (double)(1ULL << 30); b *= 4) {
+    weft_algo best = weft_cost_choose(&m, kind, (size_t)b, NULL);
+    for (size_t i = 0; i < sizeof algos / sizeof *algos; i++) {
+      weft_cost c;
+      if (weft_cost_predict(&m, kind, algos[i], (size_t)b, &c) != 0) continue;
+      fprintf(out, "%.0f,%s,%.9g,%s,%d\n", b, weft_algo_name(algos[i]), c.time, weft_link_class_name(c.bottleneck),
+              algos[i] == best);
+    }
+  }
+  free(mem);
+  return 0;
+}
+
 int weft_topo_explain(const weft_graph *g, const char *coll, FILE *out) {
   int n = weft_graph_nranks(g), found = 0;
   int *mem = malloc(sizeof(int) * WEFT_GRAPH_GROUPS_MEM(n));

@@ -39,6 +39,8 @@ int cli_parse(int argc, char **argv, int with_coll, cli_opts *o) {
         fprintf(stderr, "weft-topo: unknown collective '%s'\n", o->coll);
         return -1;
       }
+    } else if (with_coll && !strcmp(a, "--csv")) {
+      o->csv = 1;
     } else if (a[0] == '-' && a[1]) {
       fprintf(stderr, "weft-topo: unknown option '%s' (try -h)\n", a);
       return -1;

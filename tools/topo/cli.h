@@ -12,6 +12,7 @@ typedef struct {
   int nranks;   /* 0 = default */
   int per_node; /* 0 = default */
   const char *coll;
+  int csv; /* explain --csv */
   int help;
 } cli_opts;
 

@@ -11,11 +11,12 @@ int cmd_explain(int argc, char **argv) {
   cli_opts o;
   if (cli_parse(argc, argv, 1, &o)) return EXIT_USAGE;
   if (o.help) {
-    puts("usage: weft-topo explain FILE --nranks N [--ranks-per-node K] [--coll COLL]\n"
+    puts("usage: weft-topo explain FILE --nranks N [--ranks-per-node K] [--coll COLL] [--csv]\n"
          "\n"
          "For a job of N ranks on the file's nodes, prints for each message size the algorithm the\n"
          "tuner would choose, its predicted time and the bottleneck link. COLL: allreduce (default),\n"
-         "allgather, reducescatter, broadcast, reduce, alltoall.");
+         "allgather, reducescatter, broadcast, reduce, alltoall. --csv: one line per size and\n"
+         "algorithm, 'bytes,algorithm,predicted_s,bottleneck,chosen'.");
     return EXIT_OK;
   }
   if (!o.nranks) {
@@ -25,7 +26,8 @@ int cmd_explain(int argc, char **argv) {
   weft_topo *t;
   weft_graph *g;
   if (cli_load(&o, &t, &g)) return EXIT_BAD;
-  int rc = weft_topo_explain(g, o.coll ? o.coll : "allreduce", stdout);
+  const char *coll = o.coll ? o.coll : "allreduce";
+  int rc = o.csv ? weft_topo_explain_csv(g, coll, stdout) : weft_topo_explain(g, coll, stdout);
   weft_graph_free(g);
   weft_topo_free(t);
   return rc ? EXIT_BAD : EXIT_OK;

@@ -15,7 +15,7 @@ static void usage(FILE *f) {
         "                                  Graphviz drawing: one cluster per site, WAN edges\n"
         "  dump FILE [--nranks N] [--ranks-per-node K]\n"
         "                                  the graph written back as a topology file\n"
-        "  explain FILE --nranks N [--ranks-per-node K] [--coll COLL]\n"
+        "  explain FILE --nranks N [--ranks-per-node K] [--coll COLL] [--csv]\n"
         "                                  algorithm, predicted time and bottleneck per size\n"
         "  hw                              what hwloc finds on this node\n"
         "\n"
