@@ -25,6 +25,7 @@ void sched_reset(weft_sched *s) {
   s->nkept = kept;
   s->nallocs = s->nsteps = s->nedges = 0;
   s->oom = 0;
+  s->plan_valid = 0;
   s->peer_map = NULL;
   s->base_dep = NODEP;
 }
@@ -61,6 +62,22 @@ void sched_dep(weft_sched *s, int from, int to) {
   e->next = s->steps[from].succ;
   s->steps[from].succ = s->nedges++;
   s->steps[to].npending++;
+  s->steps[to].npending0++;
+}
+
+void sched_park(weft_sched *s) {
+  size_t held = 0;
+  for (int i = 0; i < s->nkept; i++) held += s->alloc_cap[i];
+  if (!s->plan_valid || held > 4 * SCHED_KEEP_BYTES) sched_reset(s);
+}
+
+void sched_rearm(weft_sched *s, uint64_t tag) {
+  for (int i = 0; i < s->nsteps; i++) {
+    weft_step *st = &s->steps[i];
+    st->state = 0;
+    st->npending = st->npending0;
+    if (st->kind == ST_SEND || st->kind == ST_RECV) st->tag = tag;
+  }
 }
 
 int sched_add(weft_sched *s, const weft_step *st, int d0, int d1, int d2) {
@@ -72,7 +89,7 @@ int sched_add(weft_sched *s, const weft_step *st, int d0, int d1, int d2) {
   if (d0 == NODEP && d1 == NODEP && d2 == NODEP) d0 = s->base_dep;
   int idx = s->nsteps++;
   s->steps[idx] = *st;
-  s->steps[idx].npending = 0;
+  s->steps[idx].npending = s->steps[idx].npending0 = 0;
   s->steps[idx].succ = -1;
   s->steps[idx].state = 0;
   sched_dep(s, d0, idx);

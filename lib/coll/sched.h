@@ -26,6 +26,7 @@ typedef struct {
   size_t n;      /* bytes (send, recv, copy) or elements (reduce, avg) */
   uint64_t tag;  /* send, recv: signature of the call (see sig.h) */
   int32_t npending;  /* unfinished dependencies */
+  int32_t npending0; /* dependencies as built (sched_rearm restores them) */
   int32_t succ;      /* first outgoing edge, -1 if none */
   int32_t nranks;    /* avg divisor */
 } weft_step;
@@ -42,6 +43,8 @@ typedef struct {
   void **allocs;     /* scratch memory owned by the schedule, kept across */
   size_t *alloc_cap; /* resets so repeated calls reuse warm, faulted-in pages */
   int nallocs, nkept, acap;
+  uint64_t plan_key[6]; /* the call this schedule was built for (sched_rearm) */
+  int plan_valid;
   const int *peer_map; /* builders' peer indices -> ranks (NULL: identity) */
   int base_dep;        /* dependency of steps added without any (sub-schedules) */
   void *run_mem; /* the executor's bookkeeping, kept across reuse */
@@ -55,6 +58,12 @@ void sched_init(weft_sched *s);
 void sched_free(weft_sched *s);
 /* Empties s for reuse, keeping its arrays (scratch memory is freed). */
 void sched_reset(weft_sched *s);
+/* Makes a schedule that ran ready to run again for an identical call whose
+ * messages carry `tag` (a plan cache: no rebuilding for repeated calls). */
+void sched_rearm(weft_sched *s, uint64_t tag);
+/* After a run: keeps a valid plan (and its scratch) for sched_rearm, else
+ * resets the schedule. */
+void sched_park(weft_sched *s);
 /* Scratch memory freed with the schedule; NULL (and oom set) on failure. */
 void *sched_alloc(weft_sched *s, size_t bytes);
 /* Appends a step depending on up to three earlier steps (NODEP = none).

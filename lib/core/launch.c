@@ -44,6 +44,17 @@ static weftResult_t pair_self(weft_op *op, const weft_pending *calls, int ncalls
   }
 }
 
+/* What makes two calls build the same schedule (the tag aside). */
+static void plan_key(const weft_call *c, uint64_t key[6]) {
+  key[0] = (uint64_t)c->kind | (uint64_t)c->dt << 8 | (uint64_t)c->op << 16 | (uint64_t)c->algo << 24 |
+           (uint64_t)(uint32_t)c->root << 32;
+  key[1] = c->count;
+  key[2] = (uint64_t)(uintptr_t)c->sendbuf;
+  key[3] = (uint64_t)(uintptr_t)c->recvbuf;
+  key[4] = c->chunk_bytes;
+  key[5] = (uint64_t)(uintptr_t)c->groups;
+}
+
 weftResult_t weft_launch(weft_pending *calls, int ncalls) {
   /* one op per communicator; small launches (the common case) stay on the stack */
   weft_op *ops_small[8];
@@ -80,8 +91,10 @@ weftResult_t weft_launch(weft_pending *calls, int ncalls) {
       ops[k]->stream = calls[i].stream;
       seq0[k] = comm->coll_seq;
       nops++;
+      if (ncalls > 1) sched_reset(&ops[k]->sched); /* several calls: no plan cache */
     }
     if (is_self_p2p(&calls[i])) {
+      sched_reset(&ops[k]->sched);
       nself++;
       comm->last_algo_id = ALGO_P2P;
       comm->last_self = 1;
@@ -94,8 +107,20 @@ weftResult_t weft_launch(weft_pending *calls, int ncalls) {
     weft_tune(comm, &c);
     comm->last_algo_id = c.algo;
     comm->last_self = 0;
-    if (coll_build(&ops[k]->sched, &c, comm->rank, comm->nranks) != 0 || ops[k]->sched.oom)
-      res = weft_error(comm, weftSystemError, "out of memory building the schedule of %s", weft_coll_name(c.kind));
+    weft_sched *s = &ops[k]->sched;
+    uint64_t key[6];
+    plan_key(&c, key);
+    if (ncalls == 1 && s->plan_valid && memcmp(s->plan_key, key, sizeof key) == 0) {
+      sched_rearm(s, c.tag); /* the same call as last time on this op: reuse its schedule */
+    } else {
+      if (ncalls == 1) sched_reset(s);
+      if (coll_build(s, &c, comm->rank, comm->nranks) != 0 || s->oom) {
+        res = weft_error(comm, weftSystemError, "out of memory building the schedule of %s", weft_coll_name(c.kind));
+      } else if (ncalls == 1) {
+        memcpy(s->plan_key, key, sizeof key);
+        s->plan_valid = 1;
+      }
+    }
     describe(ops[k], &c);
     WEFT_TRACE(comm, "launch %s: count %zu, %s, %s, chunk %zu, tag %016llx", weft_coll_name(c.kind), c.count,
                weft_dtype_name(c.dt), comm->last_algo, c.chunk_bytes, (unsigned long long)c.tag);
@@ -104,6 +129,7 @@ weftResult_t weft_launch(weft_pending *calls, int ncalls) {
   if (res != weftSuccess) {
     for (int k = 0; k < nops; k++) {
       ops[k]->comm->coll_seq = seq0[k]; /* nothing ran: the next calls keep matching */
+      ops[k]->sched.plan_valid = 0;
       engine_op_free(ops[k]);
     }
   } else if (nops == 1 && !ops[0]->stream) {

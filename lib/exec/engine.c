@@ -52,7 +52,8 @@ static void op_destroy(weft_op *op) {
 void engine_op_free(weft_op *op) {
   if (!op) return;
   weft_engine *e = op->comm->engine;
-  sched_reset(&op->sched);
+  if (op->result != weftSuccess) op->sched.plan_valid = 0;
+  sched_park(&op->sched);
   pthread_mutex_lock(&e->mu);
   int kept = pool_put_locked(e, op);
   pthread_mutex_unlock(&e->mu);
@@ -222,8 +223,9 @@ weftResult_t engine_run_blocking(struct weftComm *comm, weft_op *op) {
   if (res != weftSuccess) { /* nobody else sees this op: no completion to signal */
     weft_error(comm, res, "%s", err);
     weft_comm_fail(comm, res);
+    op->sched.plan_valid = 0;
   }
-  sched_reset(&op->sched);
+  sched_park(&op->sched);
   pthread_mutex_lock(&e->mu);
   e->busy = 0;
   if (e->head) pthread_cond_signal(&e->work_cv); /* queued meanwhile by another thread */
