@@ -91,10 +91,10 @@ weftResult_t weft_launch(weft_pending *calls, int ncalls) {
       ops[k]->stream = calls[i].stream;
       seq0[k] = comm->coll_seq;
       nops++;
-      if (ncalls > 1) sched_reset(&ops[k]->sched); /* several calls: no plan cache */
+      /* several calls, or a send to oneself (paired into copies later): no plan cache */
+      if (ncalls > 1 || is_self_p2p(&calls[i])) sched_reset(&ops[k]->sched);
     }
     if (is_self_p2p(&calls[i])) {
-      sched_reset(&ops[k]->sched);
       nself++;
       comm->last_algo_id = ALGO_P2P;
       comm->last_self = 1;
