@@ -581,9 +581,13 @@ static void post_pending(ofi_ep *e) {
         rc = post_chunk(e, r);
         if (rc == -FI_EAGAIN) return;
       }
+      /* out of memory or bad arguments are ours; anything else (no route, reset,
+       * unknown address: the sockets provider says ENOENT once a peer is gone)
+       * means the peer cannot be reached */
       if (rc)
-        req_fail(r, weftSystemError, "posting a %s of %zu bytes failed: %s",
-                 e->h.type == OBJ_SEND ? "send" : "receive", r->size, fi_strerror(-rc));
+        req_fail(r, rc == -FI_ENOMEM || rc == -FI_EINVAL ? weftSystemError : weftRemoteError,
+                 "posting a %s of %zu bytes failed: %s", e->h.type == OBJ_SEND ? "send" : "receive", r->size,
+                 fi_strerror(-rc));
     }
     req_dequeue(r);
   }
