@@ -42,8 +42,10 @@ int coll_build(weft_sched *s, const weft_call *c, int rank, int nranks) {
     case COLL_REDUCE:
       return tree ? tree_reduce(s, c, rank, nranks) : ring_reduce(s, c, rank, nranks);
     case COLL_ALLGATHER:
+      if (c->algo == ALGO_RHD) return rhd_allgather(s, c, rank, nranks);
       return c->algo == ALGO_HIER ? hier_allgather(s, c, rank, nranks) : ring_allgather(s, c, rank, nranks);
     case COLL_REDUCESCATTER:
+      if (c->algo == ALGO_RHD) return rhd_reducescatter(s, c, rank, nranks);
       return c->algo == ALGO_HIER ? hier_reducescatter(s, c, rank, nranks) : ring_reducescatter(s, c, rank, nranks);
     case COLL_ALLTOALL: return pairwise_alltoall(s, c, rank, nranks);
     case COLL_SEND:

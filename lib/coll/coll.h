@@ -63,6 +63,8 @@ int tree_broadcast(weft_sched *s, const weft_call *c, int rank, int n);
 int tree_reduce(weft_sched *s, const weft_call *c, int rank, int n);
 int hier_allreduce(weft_sched *s, const weft_call *c, int rank, int n);
 int rhd_allreduce(weft_sched *s, const weft_call *c, int rank, int n);
+int rhd_allgather(weft_sched *s, const weft_call *c, int rank, int n);
+int rhd_reducescatter(weft_sched *s, const weft_call *c, int rank, int n);
 int hier_broadcast(weft_sched *s, const weft_call *c, int rank, int n);
 int hier_allgather(weft_sched *s, const weft_call *c, int rank, int n);
 int hier_reducescatter(weft_sched *s, const weft_call *c, int rank, int n);

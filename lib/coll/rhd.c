@@ -87,3 +87,61 @@ int rhd_allreduce(weft_sched *s, const weft_call *c, int r, int n) {
   if (r < 2 * rem) sched_send(s, r - 1, rb, bytes, c->tag, prev, NODEP);
   return s->oom ? -1 : 0;
 }
+
+static int is_pow2(int n) { return n > 0 && (n & (n - 1)) == 0; }
+
+/* Allgather by recursive doubling (n a power of two; else the ring): at step
+ * k each rank swaps the 2^k blocks it holds, contiguous in rank order, with
+ * the rank 2^k away. log2(n) steps instead of n-1. */
+int rhd_allgather(weft_sched *s, const weft_call *c, int r, int n) {
+  if (!is_pow2(n)) return ring_allgather(s, c, r, n);
+  size_t bytes = c->count * weft_dtype_size(c->dt);
+  char *rb = c->recvbuf;
+  int prev = NODEP;
+  if (c->sendbuf != rb + (size_t)r * bytes) prev = sched_copy(s, rb + (size_t)r * bytes, c->sendbuf, bytes, NODEP, NODEP);
+  for (int mask = 1; mask < n; mask *= 2) {
+    int partner = r ^ mask, base = r & ~(mask - 1), pbase = partner & ~(mask - 1);
+    int sent = sched_send(s, partner, rb + (size_t)base * bytes, (size_t)mask * bytes, c->tag, prev, NODEP);
+    int got = sched_recv(s, partner, rb + (size_t)pbase * bytes, (size_t)mask * bytes, c->tag, prev, NODEP);
+    prev = sched_nop(s, sent, got);
+  }
+  return s->oom ? -1 : 0;
+}
+
+/* Reduce-scatter by recursive halving (n a power of two; else the ring): at
+ * step k each rank keeps half of its current range of blocks, receives the
+ * partner's partial sums of that half and adds them. Block r is completed
+ * by rank r alone. */
+int rhd_reducescatter(weft_sched *s, const weft_call *c, int r, int n) {
+  if (!is_pow2(n)) return ring_reducescatter(s, c, r, n);
+  size_t es = weft_dtype_size(c->dt), cnt = c->count, bytes = cnt * es;
+  const char *sb = c->sendbuf;
+  char *rb = c->recvbuf;
+  weftRedOp_t op = c->op == weftAvg ? weftSum : c->op;
+  if (n == 1) {
+    int d = sb != rb ? sched_copy(s, rb, sb, bytes, NODEP, NODEP) : NODEP;
+    if (c->op == weftAvg) sched_avg(s, rb, cnt, c->dt, n, d);
+    return s->oom ? -1 : 0;
+  }
+  char *acc = sched_alloc(s, (size_t)n / 2 * bytes), *tmp = sched_alloc(s, (size_t)n / 2 * bytes);
+  if (!acc || !tmp) return -1;
+  int lo = 0, prev = NODEP;
+  const char *cur = sb; /* where the partial sums of block b are: cur + (b - cur_lo) * bytes */
+  int cur_lo = 0;
+  for (int mask = n / 2; mask >= 1; mask /= 2) {
+    int partner = r ^ mask;
+    int keep = (r & mask) ? lo + mask : lo, give = (r & mask) ? lo : lo + mask;
+    int sent = sched_send(s, partner, cur + (size_t)(give - cur_lo) * bytes, (size_t)mask * bytes, c->tag, prev, NODEP);
+    int got = sched_recv(s, partner, tmp, (size_t)mask * bytes, c->tag, prev, NODEP);
+    /* the last step writes block r straight into rb (in place, rb is part of
+     * sb: it is read here, element by element, before being written) */
+    char *dst = mask == 1 ? rb : acc;
+    prev = sched_reduce(s, dst, cur + (size_t)(keep - cur_lo) * bytes, tmp, (size_t)mask * cnt, c->dt, op, got, sent,
+                        prev);
+    cur = acc;
+    cur_lo = keep;
+    lo = keep;
+  }
+  if (c->op == weftAvg) sched_avg(s, rb, cnt, c->dt, n, prev);
+  return s->oom ? -1 : 0;
+}

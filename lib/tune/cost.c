@@ -304,6 +304,14 @@ int weft_cost_predict(const weft_cost_model *m, weft_coll_kind kind, weft_algo a
       } else if (algo == ALGO_HIER && hier_usable(slow_level(m), n)) {
         hier_move_cost(m, kind, s, &c, pc, &e);
         ok = 1;
+      } else if (algo == ALGO_RHD && (n & (n - 1)) == 0) { /* 2^k blocks swapped at step k */
+        for (int mask = 1; mask < n; mask *= 2) {
+          e.n = 0;
+          for (int r = 0; r < n; r++) edge_add(&e, r, r ^ mask, s * mask);
+          step(m, &e, 1, &c, pc);
+        }
+        if (kind == COLL_REDUCESCATTER) c.time += (n - 1) * s / m->reduce_bw;
+        ok = 1;
       }
       break;
     case COLL_ALLTOALL:

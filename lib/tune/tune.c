@@ -22,8 +22,8 @@ int weft_algo_supported(weft_coll_kind k, weft_algo a) {
   switch (a) {
     case ALGO_RING: return k <= COLL_REDUCE;
     case ALGO_TREE: return k == COLL_ALLREDUCE || k == COLL_BROADCAST || k == COLL_REDUCE;
-    case ALGO_DIRECT:
-    case ALGO_RHD: return k == COLL_ALLREDUCE;
+    case ALGO_DIRECT: return k == COLL_ALLREDUCE;
+    case ALGO_RHD: return k == COLL_ALLREDUCE || k == COLL_ALLGATHER || k == COLL_REDUCESCATTER;
     case ALGO_HIER: return weft_hier_supports(k);
     default: return 0;
   }
@@ -93,9 +93,12 @@ void weft_tune(const struct weftComm *comm, weft_call *c) {
     int rooted_or_allreduce = supports_tree(c->kind);
     if (forced == ALGO_RING && (rooted_or_allreduce || c->algo == ALGO_RING)) c->algo = ALGO_RING;
     if (forced == ALGO_TREE && rooted_or_allreduce) c->algo = ALGO_TREE;
-    if ((forced == ALGO_DIRECT || forced == ALGO_RHD) && c->kind == COLL_ALLREDUCE) c->algo = forced;
+    if (forced == ALGO_DIRECT && c->kind == COLL_ALLREDUCE) c->algo = forced;
+    if (forced == ALGO_RHD && weft_algo_supported(c->kind, forced)) c->algo = forced;
     if (forced == ALGO_HIER && weft_hier_supports(c->kind)) c->algo = forced;
   }
+  /* recursive doubling/halving of blocks needs a power of two ranks */
+  if (c->algo == ALGO_RHD && c->kind != COLL_ALLREDUCE && (n & (n - 1)) != 0) c->algo = ALGO_RING;
   /* the slow level: sites when there are several, else nodes */
   const weft_layout *l = &comm->layout;
   c->groups = l->sites.ngroups > 1 ? &l->sites : &l->nodes;

@@ -17,7 +17,8 @@
  *     allgather/reducescatter/alltoall)
  *   x in-place and out-of-place (alltoall and send/recv: out-of-place only)
  *   x algorithm {ring, tree} for allreduce/broadcast/reduce, and rhd
- *     (recursive halving-doubling, a third comm) for allreduce (the others ignore
+ *     (recursive halving-doubling, a third comm) for allreduce, allgather and
+ *     reducescatter (the ring where n is not a power of two; the others ignore
  *     the algorithm and run once, on the ring communicator)
  *   x root {0, n-1} for broadcast and reduce
  *
@@ -500,6 +501,9 @@ static int call_failed(ctx_t *c, const tcase *tc, const char *fn, weftResult_t r
 static int check_algo(ctx_t *c, const tcase *tc, weftComm_t comm) {
   if (tc->count == 0) return 0;
   const char *want = algo_names[tc->algo], *got = weft_debug_last_algo(comm);
+  /* block-wise recursive doubling/halving needs a power of two ranks; else the ring runs */
+  if (tc->algo == A_RHD && (tc->coll == C_ALLGATHER || tc->coll == C_REDUCESCATTER) && (c->n & (c->n - 1)) != 0)
+    want = "ring";
   if (strncmp(got, want, strlen(want)) == 0 && got[strlen(want)] == '/') return 0;
   char cs[256];
   case_str(c, tc, cs, sizeof cs);
@@ -906,7 +910,7 @@ static int coll_has_algo(int coll) {
 static int coll_runs_algo(int coll, int al) {
   if (al == A_TREE) return coll == C_ALLREDUCE || coll == C_BROADCAST || coll == C_REDUCE || coll == C_FPRANDOM;
   if (al == A_HIER) return coll != C_REDUCE;
-  if (al == A_RHD) return coll == C_ALLREDUCE || coll == C_FPRANDOM;
+  if (al == A_RHD) return coll == C_ALLREDUCE || coll == C_FPRANDOM || coll == C_ALLGATHER || coll == C_REDUCESCATTER;
   return 1;
 }
 static int coll_has_root(int coll) { return coll == C_BROADCAST || coll == C_REDUCE; }

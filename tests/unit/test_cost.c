@@ -46,6 +46,19 @@ static void monotonic_in_size(void **state) {
   static const int node[] = {0, 0, 1, 1, 2, 2, 3}, site[] = {0, 0, 0, 0, 1, 1, 1};
   layout l;
   make(&l, 7, node, site);
+  layout l8; /* rhd of blocks needs a power of two */
+  static const int node8[] = {0, 0, 1, 1, 2, 2, 3, 3}, site8[] = {0, 0, 0, 0, 1, 1, 1, 1};
+  make(&l8, 8, node8, site8);
+  for (int k = 0; k < 2; k++) {
+    double prev = 0;
+    for (size_t b = 1; b <= ((size_t)1 << 32); b *= 2) {
+      double t = predict(&l8, k ? COLL_ALLGATHER : COLL_REDUCESCATTER, ALGO_RHD, b);
+      assert_true(t >= prev);
+      prev = t;
+    }
+  }
+  weft_cost none;
+  assert_int_equal(weft_cost_predict(&l.m, COLL_ALLGATHER, ALGO_RHD, 1024, &none), -1);
   static const struct { weft_coll_kind k; weft_algo a; } cases[] = {
       {COLL_ALLREDUCE, ALGO_RING},     {COLL_ALLREDUCE, ALGO_TREE},      {COLL_ALLREDUCE, ALGO_DIRECT},
       {COLL_ALLREDUCE, ALGO_HIER},     {COLL_ALLREDUCE, ALGO_RHD},       {COLL_BROADCAST, ALGO_HIER},

@@ -202,12 +202,14 @@ static const size_t counts[] = {1, 2, 5, 17, 64, 101};
 /* Recursive halving-doubling allreduce: powers of two and folded pairs. */
 static void test_rhd(void **state) {
   (void)state;
-  for (int n = 1; n <= 13; n++)
+  for (int n = 1; n <= 16; n++)
     for (size_t ci = 0; ci < sizeof counts / sizeof *counts; ci++)
       for (int inplace = 0; inplace < 2; inplace++) {
         run_case(COLL_ALLREDUCE, ALGO_RHD, n, counts[ci], inplace, 0, weftSum);
         run_case(COLL_ALLREDUCE, ALGO_RHD, n, counts[ci], inplace, 0, weftAvg);
         run_case(COLL_ALLREDUCE, ALGO_RHD, n, counts[ci], inplace, 0, weftMax);
+        run_case(COLL_ALLGATHER, ALGO_RHD, n, counts[ci], inplace, 0, weftSum);
+        run_case(COLL_REDUCESCATTER, ALGO_RHD, n, counts[ci], inplace, 0, n % 2 ? weftMax : weftAvg);
       }
 }
 
