@@ -23,7 +23,7 @@ typedef struct {
 
 /* node_of / site_of: per rank ids (NULL: every rank its own node / one site). */
 static void make(layout *l, int n, const int *node_of, const int *site_of) {
-  uint64_t key[64];
+  uint64_t key[64] = {0};
   for (int r = 0; r < n; r++) key[r] = node_of ? (uint64_t)node_of[r] : (uint64_t)r;
   weft_groups_from_keys(&l->nodes, key, n, l->mem[0]);
   for (int r = 0; r < n; r++) key[r] = site_of ? (uint64_t)site_of[r] : 0;
