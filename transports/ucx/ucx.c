@@ -1177,6 +1177,23 @@ static weftResult_t ucx_close_listen(void *lp) {
   return weftSuccess;
 }
 
+/* Error-handler tokens of the UCX workers left allocated after a failure:
+ * UCX may still call those handlers, so the tokens live as long as the
+ * process, reachable from here. */
+static ucx_token *abandoned_tokens;
+static pthread_mutex_t abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void keep_tokens(ucx_ctx *c) {
+  pthread_mutex_lock(&abandoned_lock);
+  while (c->tokens) {
+    ucx_token *t = c->tokens;
+    c->tokens = t->next;
+    t->next = abandoned_tokens;
+    abandoned_tokens = t;
+  }
+  pthread_mutex_unlock(&abandoned_lock);
+}
+
 static weftResult_t ucx_finalize(void *ctxp) {
   ucx_ctx *c = ctxp;
   if (!c) return weftSuccess;
@@ -1187,6 +1204,7 @@ static weftResult_t ucx_finalize(void *ctxp) {
      * a request never ended: leave the worker and the UCP context allocated
      * instead (only after a failure or an abort) */
     ctx_log(c, weftLogInfo, "ucx: transfers were cut short; the UCX context is not released");
+    keep_tokens(c);
     if (c->epfd >= 0) close(c->epfd);
     pthread_mutex_destroy(&c->lock);
     free(c);
