@@ -85,7 +85,7 @@ static void local_scores(struct weftComm *c, float *score) {
 
 /* Picks c->peers[p].net for every peer. */
 static weftResult_t choose_all(struct weftComm *c) {
-  int n = c->nranks, r = c->rank, remote = 0;
+  int n = c->nranks, r = c->rank;
   const weft_rank_info *info = c->bootstrap->peers;
   const weftNet_t *shm = weft_net_find("shm"), *tcp = weft_net_find("tcp");
   int shm_ok = weft_env_int("WEFT_SHM_DISABLE", 0) == 0;
@@ -94,18 +94,11 @@ static weftResult_t choose_all(struct weftComm *c) {
     for (int p = 0; p < n; p++) c->peers[p].net = p == r ? NULL : net;
     return weftSuccess;
   }
-  for (int p = 0; p < n; p++) {
-    if (p == r) continue;
-    if (info[p].host_id == info[r].host_id && shm_ok) c->peers[p].net = shm;
-    else remote = 1;
-  }
-  /* Whether a pair is remote is the same on every rank, so all ranks take
-   * part in the score exchange or none does. */
-  int any_remote = 0;
-  for (int a = 0; a < n && !any_remote; a++)
-    for (int b = a + 1; b < n && !any_remote; b++)
-      any_remote = info[a].host_id != info[b].host_id || !shm_ok;
-  if (!any_remote) return weftSuccess;
+  for (int p = 0; p < n; p++)
+    if (p != r && info[p].host_id == info[r].host_id && shm_ok) c->peers[p].net = shm;
+  /* Whether some pair is remote is the same on every rank (the layout groups
+   * ranks by host id), so all ranks take part in the score exchange or none. */
+  if (c->layout.nodes.ngroups <= 1 && shm_ok) return weftSuccess;
   float *scores = calloc((size_t)n, sizeof(float) * WEFT_MAX_NETS);
   if (!scores) return weft_error(NULL, weftSystemError, "out of memory");
   char err[WEFT_SOCK_ERRLEN];
@@ -115,7 +108,7 @@ static weftResult_t choose_all(struct weftComm *c) {
     free(scores);
     return weft_error(NULL, res, "%s", err);
   }
-  for (int p = 0; p < n && remote; p++) {
+  for (int p = 0; p < n; p++) {
     if (p == r || c->peers[p].net) continue;
     const float *mine = scores + (size_t)r * WEFT_MAX_NETS, *theirs = scores + (size_t)p * WEFT_MAX_NETS;
     int best = weft_net_slot_of(tcp);

@@ -43,8 +43,6 @@ int weft_tune_bucket(size_t bytes) {
   return b;
 }
 
-static const char *coll_rule_name(weft_coll_kind k) { return weft_coll_name(k); }
-
 void weft_tune_init(struct weftComm *comm) {
   weft_cost_model *m = &comm->tune.model;
   weft_graph_cost_model(comm->layout.graph, &comm->layout.nodes, &comm->layout.sites, m);
@@ -84,7 +82,7 @@ void weft_tune(const struct weftComm *comm, weft_call *c) {
     if (a != ALGO_NONE) c->algo = a;
   }
   if (comm->tune.has_rules && c->kind <= COLL_REDUCE) { /* tuning rules of the topology file */
-    const char *name = weft_graph_forced_algo(comm->layout.graph, coll_rule_name(c->kind), bytes);
+    const char *name = weft_graph_forced_algo(comm->layout.graph, weft_coll_name(c->kind), bytes);
     weft_algo a = name ? weft_algo_parse(name) : ALGO_NONE;
     if (a != ALGO_NONE && weft_algo_supported(c->kind, a)) c->algo = a;
   }
