@@ -29,6 +29,10 @@ typedef struct {
   int32_t npending0; /* dependencies as built (sched_rearm restores them) */
   int32_t succ;      /* first outgoing edge, -1 if none */
   int32_t nranks;    /* avg divisor */
+  uint8_t var;       /* recv: the message may be shorter than n (encoded data) */
+  size_t cap;        /* send: n is set at run time, at most cap (0: n is fixed);
+                      * both ends split a message over streams by cap */
+  size_t got;        /* recv: bytes received (runtime) */
 } weft_step;
 
 typedef struct {

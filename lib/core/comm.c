@@ -46,6 +46,12 @@ static weftResult_t read_config(struct weftComm *c, const weftConfig_t *cfg, con
   c->tune.rooted_threshold = weft_env_size("WEFT_TREE_THRESHOLD_ROOTED", 256 << 10);
   c->tune.chunk_bytes = weft_env_size("WEFT_CHUNK_SIZE", 0);
   c->tune.spin_us = (double)weft_env_int("WEFT_SPIN_US", 50);
+  c->tune.stripe_min = weft_env_size("WEFT_STRIPE_MIN", 256 << 10);
+  if (c->tune.stripe_min < 4096) c->tune.stripe_min = 4096;
+  c->tune.wan_streams = weft_env_int("WEFT_WAN_STREAMS", 0);
+  if (c->tune.wan_streams < 0 || c->tune.wan_streams > WEFT_MAX_STREAMS)
+    return weft_error(NULL, weftInvalidArgument, "WEFT_WAN_STREAMS must be 0 (from the link) to %d, got %d",
+                      WEFT_MAX_STREAMS, c->tune.wan_streams);
   if (parent) {
     c->tune = parent->tune;
     c->log_cb = parent->log_cb;
@@ -119,7 +125,7 @@ static void comm_free(struct weftComm *c) {
   bootstrap_close(c->bootstrap);
   weft_layout_free(&c->layout);
   pthread_mutex_destroy(&c->err_mu);
-  free(c->peers);
+  weft_comm_free_peers(c);
   c->magic = 0;
   free(c);
 }

@@ -21,11 +21,22 @@ struct weft_engine;
 
 #define WEFT_MAX_NETS 6
 
+#define WEFT_MAX_STREAMS 64
+
 typedef struct {
   const weftNet_t *net; /* transport serving this peer (NULL for self) */
-  void *send;           /* its send endpoint to the peer */
-  void *recv;           /* its receive endpoint from the peer */
+  void *send;           /* its send endpoint to the peer (stream 0) */
+  void *recv;           /* its receive endpoint from the peer (stream 0) */
+  int nstreams;         /* parallel endpoints per direction (>= 1; > 1 on long fat links) */
+  void **xsend, **xrecv; /* streams 1 .. nstreams-1, NULL when there is one */
 } weft_peer_conn;
+
+/* Endpoint of stream k to (send) or from (recv) a peer. */
+static inline void *weft_peer_ep(const weft_peer_conn *pc, int send, int k) {
+  if (k == 0) return send ? pc->send : pc->recv;
+  void **x = send ? pc->xsend : pc->xrecv;
+  return x ? x[k - 1] : NULL;
+}
 
 typedef struct {
   const weftNet_t *net;
@@ -47,6 +58,8 @@ struct weftComm {
     size_t rooted_threshold; /* WEFT_TREE_THRESHOLD_ROOTED */
     size_t chunk_bytes;      /* WEFT_CHUNK_SIZE, 0 = per-algorithm default */
     double spin_us;          /* WEFT_SPIN_US: busy-wait before sleeping */
+    size_t stripe_min;       /* WEFT_STRIPE_MIN: smallest part of a message split over streams */
+    int wan_streams;         /* WEFT_WAN_STREAMS: streams per inter-site peer, 0 = from the link */
     int forced;              /* weft_algo parsed from algo_override, 0 = none */
     int use_model;           /* several nodes: the cost model's table decides */
     int has_rules;           /* the topology file has tuning rules */
@@ -88,6 +101,8 @@ void weft_comm_fail(struct weftComm *comm, weftResult_t res);
 weftResult_t weft_comm_connect(struct weftComm *comm);
 /* Closes every peer connection (idempotent). */
 void weft_comm_close_peers(struct weftComm *comm);
+/* Closes the connections and frees the peer table. */
+void weft_comm_free_peers(struct weftComm *comm);
 /* Closes listeners and finalizes transports. */
 void weft_comm_close_nets(struct weftComm *comm);
 /* Name of a built-in transport if valid, else NULL. */

@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/netreg.h"
 #include "core/param.h"
+#include "topo/graph.h"
 
 _Static_assert(WEFT_NET_SLOTS <= WEFT_MAX_NETS, "WEFT_MAX_NETS is smaller than the registry");
 
@@ -23,10 +24,27 @@ void weft_comm_close_peers(struct weftComm *c) {
   if (!c->peers) return;
   for (int p = 0; p < c->nranks; p++) {
     weft_peer_conn *pc = &c->peers[p];
+    for (int k = 1; k < pc->nstreams; k++) {
+      if (pc->xsend && pc->xsend[k - 1]) pc->net->closeSend(pc->xsend[k - 1]);
+      if (pc->xrecv && pc->xrecv[k - 1]) pc->net->closeRecv(pc->xrecv[k - 1]);
+      if (pc->xsend) pc->xsend[k - 1] = NULL;
+      if (pc->xrecv) pc->xrecv[k - 1] = NULL;
+    }
     if (pc->send) pc->net->closeSend(pc->send);
     if (pc->recv) pc->net->closeRecv(pc->recv);
     pc->send = pc->recv = NULL;
   }
+}
+
+void weft_comm_free_peers(struct weftComm *c) {
+  if (!c->peers) return;
+  weft_comm_close_peers(c);
+  for (int p = 0; p < c->nranks; p++) {
+    free(c->peers[p].xsend);
+    free(c->peers[p].xrecv);
+  }
+  free(c->peers);
+  c->peers = NULL;
 }
 
 static void close_net(weft_net_inst *ni) {
@@ -123,21 +141,79 @@ static weftResult_t choose_all(struct weftComm *c) {
   return weftSuccess;
 }
 
+/* connId carries the connecting rank, the stream index and the stream count. */
+static uint64_t conn_id(int rank, int k, int nstreams) {
+  return (uint64_t)(uint32_t)rank | (uint64_t)k << 32 | (uint64_t)nstreams << 48;
+}
+
 static weftResult_t accept_peers(struct weftComm *c, weft_net_inst *ni, int expected) {
   for (int i = 0; i < expected; i++) {
     void *rc;
-    uint64_t from;
-    weftResult_t res = ni->net->accept(ni->listen, c->timeout_ms, &rc, &from);
+    uint64_t id;
+    weftResult_t res = ni->net->accept(ni->listen, c->timeout_ms, &rc, &id);
     if (res != weftSuccess)
-      return weft_error(NULL, res, "transport %s: waiting for %d more peers: %s", ni->net->name, expected - i,
-                        ni->net->lastError(ni->listen));
-    if (from >= (uint64_t)c->nranks || (int)from == c->rank || c->peers[from].recv ||
-        c->peers[from].net != ni->net) {
+      return weft_error(NULL, res, "transport %s: waiting for %d more connections: %s", ni->net->name,
+                        expected - i, ni->net->lastError(ni->listen));
+    uint64_t from = id & 0xffffffffu;
+    int k = (int)(id >> 32 & 0xffff), ns = (int)(id >> 48);
+    weft_peer_conn *pc = from < (uint64_t)c->nranks ? &c->peers[from] : NULL;
+    if (!pc || (int)from == c->rank || pc->net != ni->net || ns != pc->nstreams || k >= ns ||
+        weft_peer_ep(pc, 0, k)) {
       ni->net->closeRecv(rc);
-      return weft_error(NULL, weftInternalError, "transport %s: unexpected connection from rank %llu",
-                        ni->net->name, (unsigned long long)from);
+      return weft_error(NULL, weftInternalError,
+                        "transport %s: unexpected connection from rank %llu (stream %d of %d, expected %d streams)",
+                        ni->net->name, (unsigned long long)from, k, ns, pc ? pc->nstreams : 0);
     }
-    c->peers[from].recv = rc;
+    if (k == 0) pc->recv = rc;
+    else pc->xrecv[k - 1] = rc;
+  }
+  return weftSuccess;
+}
+
+/* Parallel streams to peer p: one inside a site; across sites WEFT_WAN_STREAMS,
+ * else the topology link's `streams`, else enough that each stream carries
+ * about 1 MiB of the link's bandwidth-delay product (2..16), at most what the
+ * transport says is worth opening. Computed from data every rank shares, so
+ * both ends agree (the acceptor checks). */
+static int streams_for(struct weftComm *c, int p, int maxs) {
+  const weft_groups *sites = &c->layout.sites;
+  if (maxs <= 1 || !sites->group_of || sites->group_of[p] == sites->group_of[c->rank]) return 1;
+  int s = c->tune.wan_streams;
+  weft_link l;
+  if (s == 0 && c->layout.graph && weft_graph_link(c->layout.graph, c->rank, p, &l) == 0) {
+    if (l.streams > 0) {
+      s = l.streams;
+    } else {
+      double bdp = l.bw * 2 * l.lat;
+      s = (int)(bdp / (1 << 20)) + 1;
+      s = s < 2 ? 2 : s > 16 ? 16 : s;
+    }
+  }
+  if (s <= 0) s = 1;
+  return s < maxs ? s : maxs;
+}
+
+static weftResult_t plan_streams(struct weftComm *c, int *uses) {
+  int maxs[WEFT_MAX_NETS] = {0};
+  for (int p = 0; p < c->nranks; p++) {
+    weft_peer_conn *pc = &c->peers[p];
+    pc->nstreams = 1;
+    if (p == c->rank) continue;
+    int k = weft_net_slot_of(pc->net);
+    if (!maxs[k]) {
+      weftNetProperties_t props = {0};
+      maxs[k] = 1;
+      if (pc->net->getProperties && c->nets[k].ctx && pc->net->getProperties(c->nets[k].ctx, 0, &props) == weftSuccess &&
+          props.maxStreams > 1)
+        maxs[k] = props.maxStreams < WEFT_MAX_STREAMS ? props.maxStreams : WEFT_MAX_STREAMS;
+    }
+    pc->nstreams = streams_for(c, p, maxs[k]);
+    uses[k] += pc->nstreams;
+    if (pc->nstreams > 1) {
+      pc->xsend = calloc((size_t)pc->nstreams - 1, sizeof(void *));
+      pc->xrecv = calloc((size_t)pc->nstreams - 1, sizeof(void *));
+      if (!pc->xsend || !pc->xrecv) return weft_error(NULL, weftSystemError, "out of memory");
+    }
   }
   return weftSuccess;
 }
@@ -152,9 +228,15 @@ static void describe_links(struct weftComm *c, const int *uses) {
   for (int k = 0; k < weft_net_count(); k++) {
     if (!uses[k]) continue;
     char peers[256] = "";
-    for (int p = 0; p < c->nranks; p++)
-      if (c->peers[p].net == weft_net_at(k) && strlen(peers) < sizeof peers - 16)
-        snprintf(peers + strlen(peers), sizeof peers - strlen(peers), "%s%d", peers[0] ? "," : "", p);
+    int most = 1;
+    for (int p = 0; p < c->nranks; p++) {
+      if (c->peers[p].net != weft_net_at(k)) continue;
+      if (c->peers[p].nstreams > most) most = c->peers[p].nstreams;
+      if (strlen(peers) < sizeof peers - 24)
+        snprintf(peers + strlen(peers), sizeof peers - strlen(peers), "%s%d%s", peers[0] ? "," : "", p,
+                 c->peers[p].nstreams > 1 ? "*" : "");
+    }
+    if (most > 1) snprintf(peers + strlen(peers), sizeof peers - strlen(peers), " (*: %d streams)", most);
     const char *plugin = weft_net_origin(k);
     WEFT_INFO(c, "transport %s%s%s%s to ranks %s", weft_net_at(k)->name, plugin ? " from plugin " : "",
               plugin ? plugin : "", c->net_force[0] ? " (forced by WEFT_NET)" : "", peers);
@@ -167,8 +249,13 @@ weftResult_t weft_comm_connect(struct weftComm *c) {
   int uses[WEFT_MAX_NETS] = {0};
   weftResult_t res = choose_all(c);
   if (res != weftSuccess) return res;
-  for (int p = 0; p < n; p++)
-    if (p != r) uses[weft_net_slot_of(c->peers[p].net)]++;
+  for (int k = 0; k < nk && res == weftSuccess; k++) {
+    int used = 0;
+    for (int p = 0; p < n; p++) used |= p != r && c->peers[p].net == weft_net_at(k);
+    if (used) res = init_net(c, k);
+  }
+  if (res == weftSuccess) res = plan_streams(c, uses);
+  if (res != weftSuccess) return res;
   uint64_t key;
   memcpy(&key, c->secret, 8);
   key ^= ((uint64_t)c->split_count << 1) | 1;
@@ -185,8 +272,10 @@ weftResult_t weft_comm_connect(struct weftComm *c) {
     int p = (r + i) % n;
     const weftNet_t *net = c->peers[p].net;
     int k = weft_net_slot_of(net);
-    res = net->connect(c->nets[k].ctx, 0, handles + (size_t)p * row + (size_t)k * WEFT_NET_HANDLE_BYTES, key,
-                       (uint64_t)r, c->timeout_ms, &c->peers[p].send);
+    weft_peer_conn *pc = &c->peers[p];
+    for (int st = 0; st < pc->nstreams && res == weftSuccess; st++)
+      res = net->connect(c->nets[k].ctx, 0, handles + (size_t)p * row + (size_t)k * WEFT_NET_HANDLE_BYTES, key,
+                         conn_id(r, st, pc->nstreams), c->timeout_ms, st ? &pc->xsend[st - 1] : &pc->send);
     if (res != weftSuccess) {
       char pn[128];
       weft_comm_peer_name(c, p, pn, sizeof pn);

@@ -20,14 +20,20 @@ typedef struct {
   int *idx, *ptr, *next; /* per peer: step indices in order (CSR), cursor */
 } peer_queue;
 
+/* A message to a peer with several streams is split into parts, one per
+ * stream; each part is one transport request. */
 typedef struct {
   struct weftComm *comm;
   weft_sched *s;
   int n;
   peer_queue sq, rq;
   int *stack, nstack;
-  int *infl, ninfl;
-  void **reqs;
+  int *infl, ninfl; /* parts in flight */
+  void **reqs;      /* per part */
+  int *pbase;       /* per step: its first part (prefix sums, nsteps + 1) */
+  int *pstep;       /* per part: its step */
+  int *pstream;     /* per part: its stream */
+  int *left;        /* per step: parts not yet complete */
   int ndone;
   char *err;
   size_t errlen;
@@ -47,11 +53,30 @@ static void queue_build(peer_queue *q, weft_sched *s, int n, int kind) {
   for (int p = 0; p < n; p++) q->next[p] = q->ptr[p];
 }
 
+/* Parts a message of step st is cut into: one per stream of its peer, each
+ * at least stripe_min bytes. Both ends compute it from the capacity. */
+static int nparts_of(const struct weftComm *c, const weft_step *st) {
+  int ns = c->peers[st->peer].nstreams;
+  if (ns <= 1) return 1;
+  size_t cap = st->cap ? st->cap : st->n, np = (cap + c->tune.stripe_min - 1) / c->tune.stripe_min;
+  return np < 1 ? 1 : np > (size_t)ns ? ns : (int)np;
+}
+
+static void part_range(const weft_step *st, int np, int k, size_t *off, size_t *len) {
+  size_t cap = st->cap ? st->cap : st->n, ps = (cap + (size_t)np - 1) / (size_t)np;
+  ps = (ps + 63) & ~(size_t)63;
+  *off = (size_t)k * ps < cap ? (size_t)k * ps : cap;
+  *len = cap - *off < ps ? cap - *off : ps;
+}
+
 /* Carves the run's bookkeeping out of memory kept with the schedule, so a
  * reused schedule runs without allocating. */
 static int run_alloc(run_t *R, weft_sched *s, int n) {
-  size_t ns = (size_t)s->nsteps, nn = (size_t)n;
-  size_t need = ns * sizeof(void *) + sizeof(int) * (2 * ns + 2 * (ns + 1) + 2 * (nn + 1) + 2 * nn);
+  size_t ns = (size_t)s->nsteps, nn = (size_t)n, np = 0;
+  for (int i = 0; i < s->nsteps; i++)
+    if (is_net(&s->steps[i])) np += (size_t)nparts_of(R->comm, &s->steps[i]);
+  size_t need = np * sizeof(void *) + sizeof(int) * (2 * ns + np + 2 * (ns + 1) + 2 * (nn + 1) + 2 * nn +
+                                                     (ns + 1) + 2 * np + ns);
   if (s->run_cap < need) {
     void *m = realloc(s->run_mem, need);
     if (!m) return -1;
@@ -59,15 +84,25 @@ static int run_alloc(run_t *R, weft_sched *s, int n) {
     s->run_cap = need;
   }
   R->reqs = s->run_mem;
-  int *p = (int *)(R->reqs + ns);
+  int *p = (int *)(R->reqs + np);
   R->stack = p, p += ns;
-  R->infl = p, p += ns;
+  R->infl = p, p += np + ns;
   R->sq.idx = p, p += ns + 1;
   R->rq.idx = p, p += ns + 1;
   R->sq.ptr = p, p += nn + 1;
   R->rq.ptr = p, p += nn + 1;
   R->sq.next = p, p += nn;
-  R->rq.next = p;
+  R->rq.next = p, p += nn;
+  R->pbase = p, p += ns + 1;
+  R->pstep = p, p += np;
+  R->pstream = p, p += np;
+  R->left = p;
+  R->pbase[0] = 0;
+  for (int i = 0; i < s->nsteps; i++) {
+    int k = is_net(&s->steps[i]) ? nparts_of(R->comm, &s->steps[i]) : 0;
+    R->pbase[i + 1] = R->pbase[i] + k;
+    for (int j = R->pbase[i]; j < R->pbase[i + 1]; j++) R->pstep[j] = i;
+  }
   queue_build(&R->sq, s, n, ST_SEND);
   queue_build(&R->rq, s, n, ST_RECV);
   return 0;
@@ -88,21 +123,48 @@ static weftResult_t net_fail(run_t *R, const weft_step *st, weftResult_t res, vo
   return res == weftInvalidUsage || res == weftSystemError ? res : weftRemoteError;
 }
 
+static void *part_ep(run_t *R, int part) {
+  const weft_step *st = &R->s->steps[R->pstep[part]];
+  return weft_peer_ep(&R->comm->peers[st->peer], st->kind == ST_SEND, R->pstream[part]);
+}
+
+/* Posts every part of step i; ordinal (the step's place among the messages
+ * to or from its peer) rotates the streams so that small messages spread. */
+static weftResult_t post(run_t *R, int i, int ordinal) {
+  weft_step *st = &R->s->steps[i];
+  const weft_peer_conn *pc = &R->comm->peers[st->peer];
+  int np = R->pbase[i + 1] - R->pbase[i];
+  R->left[i] = np;
+  st->got = 0;
+  for (int k = 0; k < np; k++) {
+    int part = R->pbase[i] + k, stream = (ordinal + k) % pc->nstreams;
+    R->pstream[part] = stream;
+    void *ep = weft_peer_ep(pc, st->kind == ST_SEND, stream);
+    if (!ep) return net_fail(R, st, weftRemoteError, NULL);
+    size_t off, len;
+    part_range(st, np, k, &off, &len);
+    weftResult_t res;
+    if (st->kind == ST_SEND) {
+      size_t n = st->n > off ? st->n - off : 0; /* n < cap: trailing parts are short or empty */
+      res = pc->net->isend(ep, (const char *)st->src + off, n < len ? n : len, st->tag, NULL, &R->reqs[part]);
+    } else {
+      res = pc->net->irecv(ep, (char *)st->dst + off, len, st->tag, NULL, &R->reqs[part]);
+    }
+    if (res != weftSuccess) return net_fail(R, st, res, ep);
+    R->infl[R->ninfl++] = part;
+  }
+  st->state = S_FLIGHT;
+  return weftSuccess;
+}
+
 /* Posts the ready steps at the head of peer p's queue, in order. */
 static weftResult_t issue(run_t *R, int p, int kind) {
   peer_queue *q = kind == ST_SEND ? &R->sq : &R->rq;
-  const weftNet_t *net = R->comm->peers[p].net;
   while (q->next[p] < q->ptr[p + 1]) {
     int i = q->idx[q->next[p]];
-    weft_step *st = &R->s->steps[i];
-    if (st->state != S_READY) break;
-    void *ep = kind == ST_SEND ? R->comm->peers[p].send : R->comm->peers[p].recv;
-    if (!ep) return net_fail(R, st, weftRemoteError, NULL);
-    weftResult_t res = kind == ST_SEND ? net->isend(ep, st->src, st->n, st->tag, NULL, &R->reqs[i])
-                                       : net->irecv(ep, st->dst, st->n, st->tag, NULL, &R->reqs[i]);
-    if (res != weftSuccess) return net_fail(R, st, res, ep);
-    st->state = S_FLIGHT;
-    R->infl[R->ninfl++] = i;
+    if (R->s->steps[i].state != S_READY) break;
+    weftResult_t res = post(R, i, q->next[p] - q->ptr[p]);
+    if (res != weftSuccess) return res;
     q->next[p]++;
   }
   return weftSuccess;
@@ -145,36 +207,37 @@ static void run_compute(weft_step *st) {
   }
 }
 
-/* Tests every request in flight; returns 1 if any finished. */
+static weftResult_t mismatch(run_t *R, const weft_step *st, uint64_t tag, size_t size, size_t want) {
+  char why[400], peer[128];
+  weft_comm_peer_name(R->comm, st->peer, peer, sizeof peer);
+  if (tag != st->tag) weft_sig_explain(st->tag, tag, why, sizeof why);
+  else snprintf(why, sizeof why, "expected %zu bytes, received %zu", want, size);
+  snprintf(R->err, R->errlen, "mismatched calls with %s: %s", peer, why);
+  return weftInvalidUsage;
+}
+
+/* Tests every part in flight; sets *progressed if any step finished. */
 static weftResult_t test_inflight(run_t *R, int *progressed) {
   for (int k = 0; k < R->ninfl; k++) {
-    int i = R->infl[k];
+    int part = R->infl[k], i = R->pstep[part];
     weft_step *st = &R->s->steps[i];
     const weftNet_t *net = R->comm->peers[st->peer].net;
     int done = 0;
     size_t size = 0;
     uint64_t tag = 0;
-    weftResult_t res = net->test(R->reqs[i], &done, &size, &tag);
-    void *ep = st->kind == ST_SEND ? R->comm->peers[st->peer].send : R->comm->peers[st->peer].recv;
-    if (res == weftInvalidUsage && st->kind == ST_RECV && tag && tag != st->tag) {
-      char why[400], peer[128];
-      weft_sig_explain(st->tag, tag, why, sizeof why);
-      weft_comm_peer_name(R->comm, st->peer, peer, sizeof peer);
-      snprintf(R->err, R->errlen, "mismatched calls with %s: %s", peer, why);
-      return weftInvalidUsage;
-    }
-    if (res != weftSuccess) return net_fail(R, st, res, ep);
+    weftResult_t res = net->test(R->reqs[part], &done, &size, &tag);
+    if (res == weftInvalidUsage && st->kind == ST_RECV && tag && tag != st->tag) return mismatch(R, st, tag, size, 0);
+    if (res != weftSuccess) return net_fail(R, st, res, part_ep(R, part));
     if (!done) continue;
-    if (st->kind == ST_RECV && (tag != st->tag || size != st->n)) {
-      char why[400], peer[128];
-      weft_comm_peer_name(R->comm, st->peer, peer, sizeof peer);
-      if (tag != st->tag) weft_sig_explain(st->tag, tag, why, sizeof why);
-      else snprintf(why, sizeof why, "expected %zu bytes, received %zu", st->n, size);
-      snprintf(R->err, R->errlen, "mismatched calls with %s: %s", peer, why);
-      return weftInvalidUsage;
-    }
     R->infl[k--] = R->infl[--R->ninfl];
+    if (st->kind == ST_RECV) {
+      size_t off, len;
+      part_range(st, R->pbase[i + 1] - R->pbase[i], part - R->pbase[i], &off, &len);
+      if (tag != st->tag || (st->var ? size > len : size != len)) return mismatch(R, st, tag, size, len);
+      st->got += size;
+    }
     *progressed = 1;
+    if (--R->left[i] > 0) continue;
     if ((res = complete(R, i)) != weftSuccess) return res;
   }
   return weftSuccess;
@@ -185,9 +248,9 @@ static void wait_net(run_t *R, int ms) {
   struct pollfd pf[64];
   int np = 0;
   for (int k = 0; k < R->ninfl && np < 64; k++) {
-    weft_step *st = &R->s->steps[R->infl[k]];
+    weft_step *st = &R->s->steps[R->pstep[R->infl[k]]];
     const weftNet_t *net = R->comm->peers[st->peer].net;
-    void *ep = st->kind == ST_SEND ? R->comm->peers[st->peer].send : R->comm->peers[st->peer].recv;
+    void *ep = part_ep(R, R->infl[k]);
     short ev = 0;
     int fd = net->pollFd ? net->pollFd(ep, &ev) : WEFT_NET_POLL_NONE;
     if (fd == WEFT_NET_POLL_READY) return;
@@ -251,7 +314,7 @@ weftResult_t weft_run_sched(struct weftComm *comm, weft_sched *s, char *err, siz
     if (idle == 16) idle_since = now;
     if (now - idle_since > comm->timeout_ms * 1000.0) {
       char where[256];
-      step_where(&R, &s->steps[R.infl[0]], where, sizeof where);
+      step_where(&R, &s->steps[R.pstep[R.infl[0]]], where, sizeof where);
       snprintf(err, errlen, "no progress for %d ms (WEFT_TIMEOUT) waiting to %s", comm->timeout_ms, where);
       res = weftTimeout;
       break;

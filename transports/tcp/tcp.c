@@ -102,7 +102,7 @@ static weftResult_t tcp_properties(void *ctx, int dev, weftNetProperties_t *p) {
   p->name = "tcp";
   p->bandwidthGbps = 10.0;
   p->latencyUs = 20.0;
-  p->maxStreams = 1;
+  p->maxStreams = 64; /* weft stripes long-haul messages over parallel sockets */
   return weftSuccess;
 }
 
