@@ -42,6 +42,10 @@ typedef struct {
   size_t chunk_bytes;
   uint64_t tag;
   const weft_groups *groups; /* for ALGO_HIER: the level whose links are slow */
+  int codec;                 /* weft_codec_id on links between groups (hier), 0 = none */
+  const void *codec_params;  /* weft_codec_params */
+  float *ef;                 /* error-feedback residuals, count floats by element, or NULL */
+  size_t pipe_bytes;         /* hier: pieces the phases pipeline over (0: no pipelining) */
 } weft_call;
 
 const char *weft_coll_name(weft_coll_kind k);
@@ -62,6 +66,9 @@ int tree_allreduce(weft_sched *s, const weft_call *c, int rank, int n);
 int tree_broadcast(weft_sched *s, const weft_call *c, int rank, int n);
 int tree_reduce(weft_sched *s, const weft_call *c, int rank, int n);
 int hier_allreduce(weft_sched *s, const weft_call *c, int rank, int n);
+/* Allreduce in place among n ranks over slow links with c->codec on every
+ * message (coll/wan.c); the hierarchical algorithms run it between groups. */
+int wan_allreduce(weft_sched *s, const weft_call *c, int rank, int n);
 int rhd_allreduce(weft_sched *s, const weft_call *c, int rank, int n);
 int rhd_allgather(weft_sched *s, const weft_call *c, int rank, int n);
 int rhd_reducescatter(weft_sched *s, const weft_call *c, int rank, int n);

@@ -5,10 +5,14 @@
  *      links (a ring among them), so every local rank drives inter-group
  *      traffic in parallel and each byte crosses the slow level once;
  *   3. inside each group, the owners send the finished chunks to the others.
- * The vector is cut into K = (largest group size) chunks; in a group of s
+ * The vector is cut into K = (largest group size) chunks, times P pieces
+ * of about c->pipe_bytes each so that the phases pipeline (a chunk crosses
+ * the slow links while the next one is reduced locally); in a group of s
  * ranks, local rank i owns the chunks j with j % s == i.
- * Every rank ends with the bits computed by the ring of step 2, so results
- * are identical everywhere. */
+ * With a codec (c->codec, links between sites), step 2 is wan_allreduce:
+ * encoded shards, summed at their owner, finished shards encoded once.
+ * Every rank ends with the bits computed in step 2, so results are
+ * identical everywhere. */
 #include <string.h>
 
 #include "coll/hier.h"
@@ -16,6 +20,18 @@
 
 static int ring_sub(weft_sched *s, const void *call, int r, int n) {
   return ring_allreduce(s, (const weft_call *)call, r, n);
+}
+
+static int wan_sub(weft_sched *s, const void *call, int r, int n) {
+  return wan_allreduce(s, (const weft_call *)call, r, n);
+}
+
+/* Number of chunks: K, times the pipeline depth for large messages. */
+static int hier_nchunks(const weft_call *c, int k) {
+  size_t bytes = c->count * weft_dtype_size(c->dt);
+  if (!c->pipe_bytes || bytes <= c->pipe_bytes * (size_t)k) return k;
+  size_t p = (bytes + c->pipe_bytes * (size_t)k - 1) / (c->pipe_bytes * (size_t)k);
+  return k * (int)(p > 64 ? 64 : p);
 }
 
 int hier_allreduce(weft_sched *s, const weft_call *c, int rank, int n) {
@@ -26,6 +42,7 @@ int hier_allreduce(weft_sched *s, const weft_call *c, int rank, int n) {
   char *rb = c->recvbuf;
   hier_layout l = hier_layout_of(gr, rank);
   weftRedOp_t op = c->op == weftAvg ? weftSum : c->op;
+  l.k = hier_nchunks(c, l.k); /* from here on: the number of chunks */
 
   /* sent[j]: my contribution of chunk j has left (phase 3 may overwrite it);
    * done[j]: chunk j is final in rb. */
@@ -86,7 +103,8 @@ int hier_allreduce(weft_sched *s, const weft_call *c, int rank, int n) {
     sc->count = len;
     sc->op = op;
     sc->groups = NULL;
-    done[j] = sched_sub(s, ring_sub, sc, m, l.g, gr->ngroups, done[j]);
+    sc->ef = c->ef ? c->ef + off : NULL;
+    done[j] = sched_sub(s, c->codec ? wan_sub : ring_sub, sc, m, l.g, gr->ngroups, done[j]);
     if (c->op == weftAvg) done[j] = sched_avg(s, rb + off * es, len, c->dt, n, done[j]);
   }
 

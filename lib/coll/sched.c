@@ -157,6 +157,32 @@ void *sched_alloc(weft_sched *s, size_t bytes) {
   return p;
 }
 
+int sched_encode(weft_sched *s, int codec, const void *params, weftDataType_t dt, const void *src, size_t count,
+                 void *dst, size_t cap, size_t *len, float *resid, int d0, int d1) {
+  weft_step st = {.kind = ST_ENCODE, .op = (uint8_t)codec, .dt = (uint8_t)dt, .src = src, .dst = dst, .n = count,
+                  .cap = cap, .len = len, .resid = resid, .aux = params};
+  return sched_add(s, &st, d0, d1, NODEP);
+}
+
+int sched_decode(weft_sched *s, int codec, weftDataType_t dt, const void *src, size_t cap, size_t *len, void *dst,
+                 size_t count, int d0, int d1) {
+  weft_step st = {.kind = ST_DECODE, .op = (uint8_t)codec, .dt = (uint8_t)dt, .src = src, .dst = dst, .n = count,
+                  .cap = cap, .len = len};
+  return sched_add(s, &st, d0, d1, NODEP);
+}
+
+int sched_send_enc(weft_sched *s, int peer, const void *src, size_t cap, size_t *len, uint64_t tag, int d0, int d1) {
+  weft_step st = {.kind = ST_SEND, .peer = s->peer_map ? s->peer_map[peer] : peer, .src = src, .n = cap,
+                  .cap = cap, .len = len, .tag = tag};
+  return sched_add(s, &st, d0, d1, NODEP);
+}
+
+int sched_recv_enc(weft_sched *s, int peer, void *dst, size_t cap, size_t *len, uint64_t tag, int d0, int d1) {
+  weft_step st = {.kind = ST_RECV, .peer = s->peer_map ? s->peer_map[peer] : peer, .dst = dst, .n = cap,
+                  .cap = cap, .len = len, .tag = tag};
+  return sched_add(s, &st, d0, d1, NODEP);
+}
+
 int sched_nop(weft_sched *s, int d0, int d1) {
   weft_step st = {.kind = ST_COPY, .dst = s, .src = s, .n = 0};
   return sched_add(s, &st, d0, d1, NODEP);

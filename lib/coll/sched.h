@@ -13,13 +13,13 @@
 
 #include "weft.h"
 
-typedef enum { ST_SEND, ST_RECV, ST_REDUCE, ST_COPY, ST_AVG } weft_step_kind;
+typedef enum { ST_SEND, ST_RECV, ST_REDUCE, ST_COPY, ST_AVG, ST_ENCODE, ST_DECODE } weft_step_kind;
 
 typedef struct {
   uint8_t kind;  /* weft_step_kind */
   uint8_t state; /* runtime */
-  uint8_t dt;    /* weftDataType_t (reduce, avg) */
-  uint8_t op;    /* weftRedOp_t (reduce) */
+  uint8_t dt;    /* weftDataType_t (reduce, avg, encode, decode) */
+  uint8_t op;    /* weftRedOp_t (reduce); weft_codec_id (encode, decode) */
   int32_t peer;  /* send, recv */
   void *dst;     /* recv, reduce, copy, avg */
   const void *src, *src2; /* send, copy: src; reduce: dst = src op src2 */
@@ -29,10 +29,13 @@ typedef struct {
   int32_t npending0; /* dependencies as built (sched_rearm restores them) */
   int32_t succ;      /* first outgoing edge, -1 if none */
   int32_t nranks;    /* avg divisor */
-  uint8_t var;       /* recv: the message may be shorter than n (encoded data) */
-  size_t cap;        /* send: n is set at run time, at most cap (0: n is fixed);
-                      * both ends split a message over streams by cap */
-  size_t got;        /* recv: bytes received (runtime) */
+  size_t cap;        /* send, recv: capacity by which both ends split a message
+                      * over streams (0: n); encode, decode: encoded bytes at most */
+  size_t *len;       /* encoded data of variable size (NULL: exactly cap bytes):
+                      * encode writes its size, send reads n from it, recv
+                      * writes the bytes received, decode reads it */
+  float *resid;      /* encode: error-feedback residual, n floats, or NULL */
+  const void *aux;   /* encode: weft_codec_params */
 } weft_step;
 
 typedef struct {
@@ -84,6 +87,15 @@ int sched_reduce(weft_sched *s, void *dst, const void *a, const void *b, size_t 
                  weftDataType_t dt, weftRedOp_t op, int d0, int d1, int d2);
 int sched_copy(weft_sched *s, void *dst, const void *src, size_t bytes, int d0, int d1);
 int sched_avg(weft_sched *s, void *buf, size_t count, weftDataType_t dt, int nranks, int d0);
+/* Codec steps (lib/codec): encode count elements of src into at most cap
+ * bytes of dst, and decode them back; send_enc/recv_enc move such data (len:
+ * see weft_step; NULL for codecs of fixed size). */
+int sched_encode(weft_sched *s, int codec, const void *params, weftDataType_t dt, const void *src, size_t count,
+                 void *dst, size_t cap, size_t *len, float *resid, int d0, int d1);
+int sched_decode(weft_sched *s, int codec, weftDataType_t dt, const void *src, size_t cap, size_t *len, void *dst,
+                 size_t count, int d0, int d1);
+int sched_send_enc(weft_sched *s, int peer, const void *src, size_t cap, size_t *len, uint64_t tag, int d0, int d1);
+int sched_recv_enc(weft_sched *s, int peer, void *dst, size_t cap, size_t *len, uint64_t tag, int d0, int d1);
 /* A step that does nothing; completes once its dependencies have. */
 int sched_nop(weft_sched *s, int d0, int d1);
 

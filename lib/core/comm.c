@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "bootstrap/bootstrap.h"
@@ -66,7 +67,18 @@ static weftResult_t read_config(struct weftComm *c, const weftConfig_t *cfg, con
     if (site) snprintf(c->site, sizeof c->site, "%s", site);
     if (topo) snprintf(c->topo_file, sizeof c->topo_file, "%s", topo);
   }
-  const char *net = weft_env("WEFT_NET");
+  const char *net = weft_env("WEFT_NET"), *codec = parent ? parent->codec.want : weft_env("WEFT_CODEC");
+  if (cfg && cfg->codec) codec = cfg->codec;
+  if (codec && codec[0]) {
+    weft_codec_id id;
+    if (strcasecmp(codec, "auto") != 0 && weft_codec_parse(codec, &id) != 0)
+      return weft_error(NULL, weftInvalidArgument,
+                        "unknown codec '%s' (WEFT_CODEC: none, fp16, bf16, int8, topk, zstd or auto)", codec);
+    if (strcasecmp(codec, "auto") != 0 && !weft_codec_available(id))
+      return weft_error(NULL, weftInvalidArgument, "codec '%s' is not available: this libweft was built without it",
+                        codec);
+    snprintf(c->codec.want, sizeof c->codec.want, "%s", codec);
+  }
   if (cfg) {
     if (cfg->timeoutMs != WEFT_CONFIG_UNDEF_INT) {
       if (cfg->timeoutMs <= 0)
@@ -124,6 +136,7 @@ static void comm_free(struct weftComm *c) {
   weft_comm_close_nets(c);
   bootstrap_close(c->bootstrap);
   weft_layout_free(&c->layout);
+  weft_ef_free(c);
   pthread_mutex_destroy(&c->err_mu);
   weft_comm_free_peers(c);
   c->magic = 0;

@@ -9,6 +9,7 @@
 #include "weft.h"
 #include "weft_net.h"
 #include "core/layout.h"
+#include "codec/codec.h"
 #include "tune/cost.h"
 
 #define WEFT_TUNE_BUCKETS 40 /* sizes 1 B .. 512 GiB by powers of two */
@@ -65,7 +66,23 @@ struct weftComm {
     int has_rules;           /* the topology file has tuning rules */
     uint8_t table[8][WEFT_TUNE_BUCKETS]; /* weft_algo per collective kind and log2 size */
     weft_cost_model model;
+    size_t pipe_bytes; /* WEFT_HIER_PIPE: pipeline piece of the hierarchical allreduce */
   } tune;
+  struct {               /* WAN codec (tune/codec_policy.c) */
+    int id;              /* weft_codec_id between sites, or the auto table below decides */
+    int is_auto;         /* WEFT_CODEC=auto: per size from the cost model */
+    char want[16];       /* WEFT_CODEC / config codec, "" = from the topology file */
+    char source[48];     /* where the choice came from, for the log */
+    size_t min_bytes;    /* WEFT_CODEC_MIN: smaller messages go uncoded */
+    weft_codec_params params;
+    uint8_t table[WEFT_TUNE_BUCKETS]; /* auto: codec per log2 size */
+  } codec;
+  struct weft_ef_entry { /* error-feedback residuals per call shape (topk) */
+    size_t count;
+    int dt;
+    float *resid;
+  } ef[16];
+  int nef;
   char site[64];
   char topo_file[512]; /* WEFT_TOPO_FILE / config topoFile, "" = none */
   uint8_t secret[16];
@@ -89,6 +106,7 @@ struct weftComm {
   char last_error[WEFT_ERRMSG_LEN];
   char last_algo[48];
   int last_algo_id; /* weft_algo of the last call launched */
+  int last_codec;   /* weft_codec_id it used */
   int last_self;    /* it was a send/recv to oneself */
 };
 

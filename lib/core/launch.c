@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/codec.h"
 #include "coll/sig.h"
 #include "core/comm.h"
 #include "core/introspect.h"
@@ -52,7 +53,7 @@ static void plan_key(const weft_call *c, uint64_t key[6]) {
   key[2] = (uint64_t)(uintptr_t)c->sendbuf;
   key[3] = (uint64_t)(uintptr_t)c->recvbuf;
   key[4] = c->chunk_bytes;
-  key[5] = (uint64_t)(uintptr_t)c->groups;
+  key[5] = (uint64_t)(uintptr_t)c->groups ^ (uint64_t)c->codec << 56;
 }
 
 weftResult_t weft_launch(weft_pending *calls, int ncalls) {
@@ -105,7 +106,9 @@ weftResult_t weft_launch(weft_pending *calls, int ncalls) {
     int coll = c.kind != COLL_SEND && c.kind != COLL_RECV;
     c.tag = weft_sig_tag(&c, coll ? ++comm->coll_seq : 0);
     weft_tune(comm, &c);
+    if (c.codec == WEFT_CODEC_TOPK) c.ef = weft_ef_get(comm, c.count, c.dt);
     comm->last_algo_id = c.algo;
+    comm->last_codec = c.codec;
     comm->last_self = 0;
     weft_sched *s = &ops[k]->sched;
     uint64_t key[6];
@@ -156,7 +159,8 @@ weftResult_t weft_launch(weft_pending *calls, int ncalls) {
 
 const char *weft_debug_last_algo(weftComm_t comm) {
   if (!comm || comm->magic != WEFT_COMM_MAGIC) return "";
-  snprintf(comm->last_algo, sizeof comm->last_algo, "%s/%s", weft_algo_name((weft_algo)comm->last_algo_id),
-           comm->last_self ? "self" : comm->net_desc);
+  snprintf(comm->last_algo, sizeof comm->last_algo, "%s/%s%s%s", weft_algo_name((weft_algo)comm->last_algo_id),
+           comm->last_self ? "self" : comm->net_desc, comm->last_codec ? "/" : "",
+           comm->last_codec ? weft_codec_name((weft_codec_id)comm->last_codec) : "");
   return comm->last_algo;
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/codec.h"
 #include "coll/sig.h"
 #include "core/comm.h"
 #include "core/sock.h"
@@ -135,7 +136,8 @@ static weftResult_t post(run_t *R, int i, int ordinal) {
   const weft_peer_conn *pc = &R->comm->peers[st->peer];
   int np = R->pbase[i + 1] - R->pbase[i];
   R->left[i] = np;
-  st->got = 0;
+  if (st->len && st->kind == ST_SEND) st->n = *st->len < st->cap ? *st->len : st->cap;
+  if (st->len && st->kind == ST_RECV) *st->len = 0;
   for (int k = 0; k < np; k++) {
     int part = R->pbase[i] + k, stream = (ordinal + k) % pc->nstreams;
     R->pstream[part] = stream;
@@ -194,7 +196,8 @@ static weftResult_t complete(run_t *R, int i) {
   return weftSuccess;
 }
 
-static void run_compute(weft_step *st) {
+/* Runs a local step; on failure R->err says why. */
+static weftResult_t run_compute(run_t *R, weft_step *st) {
   switch (st->kind) {
     case ST_REDUCE:
       weft_reduce(st->dst, st->src, st->src2, st->n, (weftDataType_t)st->dt, (weftRedOp_t)st->op);
@@ -203,8 +206,29 @@ static void run_compute(weft_step *st) {
       if (st->n && st->dst != st->src) memmove(st->dst, st->src, st->n);
       break;
     case ST_AVG: weft_avg_finish(st->dst, st->n, (weftDataType_t)st->dt, st->nranks); break;
+    case ST_ENCODE: {
+      size_t out = 0;
+      if (weft_codec_encode((weft_codec_id)st->op, st->aux, (weftDataType_t)st->dt, st->src, st->n, st->dst, st->cap,
+                            &out, st->resid) != 0) {
+        snprintf(R->err, R->errlen, "codec %s: cannot encode %zu elements (out of memory)",
+                 weft_codec_name((weft_codec_id)st->op), st->n);
+        return weftSystemError;
+      }
+      if (st->len) *st->len = out;
+      break;
+    }
+    case ST_DECODE: {
+      size_t in = st->len ? *st->len : st->cap;
+      if (weft_codec_decode((weft_codec_id)st->op, (weftDataType_t)st->dt, st->src, in, st->dst, st->n) != 0) {
+        snprintf(R->err, R->errlen, "codec %s: received %zu bytes that do not decode to %zu elements",
+                 weft_codec_name((weft_codec_id)st->op), in, st->n);
+        return weftRemoteError;
+      }
+      break;
+    }
     default: break;
   }
+  return weftSuccess;
 }
 
 static weftResult_t mismatch(run_t *R, const weft_step *st, uint64_t tag, size_t size, size_t want) {
@@ -233,8 +257,8 @@ static weftResult_t test_inflight(run_t *R, int *progressed) {
     if (st->kind == ST_RECV) {
       size_t off, len;
       part_range(st, R->pbase[i + 1] - R->pbase[i], part - R->pbase[i], &off, &len);
-      if (tag != st->tag || (st->var ? size > len : size != len)) return mismatch(R, st, tag, size, len);
-      st->got += size;
+      if (tag != st->tag || (st->len ? size > len : size != len)) return mismatch(R, st, tag, size, len);
+      if (st->len) *st->len += size;
     }
     *progressed = 1;
     if (--R->left[i] > 0) continue;
@@ -289,7 +313,7 @@ weftResult_t weft_run_sched(struct weftComm *comm, weft_sched *s, char *err, siz
     int progressed = 0;
     while (R.nstack > 0 && res == weftSuccess) {
       int i = R.stack[--R.nstack];
-      run_compute(&s->steps[i]);
+      if ((res = run_compute(&R, &s->steps[i])) != weftSuccess) break;
       res = complete(&R, i);
       progressed = 1;
     }

@@ -13,6 +13,9 @@ void weft_cost_defaults(weft_cost_model *m) {
   m->reduce_bw = 4e9;
   m->link_of = NULL;
   m->link_ctx = NULL;
+  m->wan_ratio = 1;
+  m->codec_bw = 0;
+  m->pipe_bytes = 0;
 }
 
 const char *weft_link_class_name(weft_link_class c) {
@@ -155,8 +158,11 @@ static void hier_cost(const weft_cost_model *m, double s, weft_cost *c, double *
     if (g->start[q + 1] - g->start[q] > k) k = g->start[q + 1] - g->start[q];
   double chunk = s / k;
   int mg = g->ngroups, min_size = m->n;
+  int coded = g == m->sites && m->wan_ratio > 0 && m->wan_ratio < 1;
+  double t0 = c->time, phase_t[3] = {0, 0, 0};
   /* 1. to the chunk owners; 3. back from them */
   for (int phase = 0; phase < 2; phase++) {
+    double before = c->time;
     e->n = 0;
     for (int q = 0; q < mg; q++) {
       int sz = g->start[q + 1] - g->start[q];
@@ -167,19 +173,35 @@ static void hier_cost(const weft_cost_model *m, double s, weft_cost *c, double *
           if (i != j % sz) edge_add(e, phase ? mem[j % sz] : mem[i], phase ? mem[i] : mem[j % sz], chunk);
     }
     step(m, e, 1, c, pc);
+    phase_t[phase ? 2 : 0] = c->time - before;
     if (phase == 0) {
-      /* 2. every chunk's owners run a ring across the groups, all at once */
-      edge_set ring = {0};
+      /* 2. every chunk's owners run a ring across the groups, all at once;
+       * with a codec they exchange encoded pieces directly (wan.c) */
+      before = c->time;
+      edge_set x = {0};
       for (int j = 0; j < k; j++)
-        for (int q = 0; q < mg; q++) {
-          int q2 = (q + 1) % mg;
-          int a = g->members[g->start[q] + j % (g->start[q + 1] - g->start[q])];
-          int b = g->members[g->start[q2] + j % (g->start[q2 + 1] - g->start[q2])];
-          edge_add(&ring, a, b, chunk / mg);
-        }
-      step(m, &ring, 2.0 * (mg - 1), c, pc);
-      edge_free(&ring);
+        for (int q = 0; q < mg; q++)
+          for (int q2 = 0; q2 < mg; q2++) {
+            if (q2 == q || (!coded && q2 != (q + 1) % mg)) continue;
+            int a = g->members[g->start[q] + j % (g->start[q + 1] - g->start[q])];
+            int b = g->members[g->start[q2] + j % (g->start[q2 + 1] - g->start[q2])];
+            edge_add(&x, a, b, chunk / mg * (coded ? m->wan_ratio : 1));
+          }
+      step(m, &x, coded ? 2.0 : 2.0 * (mg - 1), c, pc);
+      edge_free(&x);
+      /* each owner encodes and decodes about twice its chunk */
+      if (coded && m->codec_bw > 0) c->time += 2 * chunk / m->codec_bw;
+      phase_t[1] = c->time - before;
     }
+  }
+  /* pipelined: the slowest phase, plus the others' share of one piece */
+  double total = c->time - t0;
+  if (m->pipe_bytes && s > (double)m->pipe_bytes * k) {
+    double pieces = s / ((double)m->pipe_bytes * k), slow = phase_t[0];
+    if (pieces > 64) pieces = 64;
+    for (int i = 1; i < 3; i++)
+      if (phase_t[i] > slow) slow = phase_t[i];
+    c->time = t0 + slow + (total - slow) / pieces;
   }
   /* reductions: s-1 contributions per owned chunk, then the ring's share */
   c->time += ((double)(k + min_size - 1) / min_size * chunk * (min_size - 1) + s / min_size * (mg - 1) / mg) /

@@ -31,6 +31,11 @@ typedef struct {
    * topology graph, where sites and WAN pairs differ); returns 0 when known. */
   int (*link_of)(const void *ctx, int a, int b, weft_link_cost *out);
   const void *link_ctx;
+  /* The hierarchical allreduce over sites: WAN codec (encoded bytes / raw
+   * bytes, and encode+decode throughput in bytes/s; ratio 1 = none) and the
+   * pipeline piece (its phases overlap; 0 = none). */
+  double wan_ratio, codec_bw;
+  size_t pipe_bytes;
 } weft_cost_model;
 
 typedef struct {

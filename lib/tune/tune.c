@@ -48,6 +48,7 @@ void weft_tune_init(struct weftComm *comm) {
   weft_graph_cost_model(comm->layout.graph, &comm->layout.nodes, &comm->layout.sites, m);
   comm->tune.use_model = comm->layout.nodes.ngroups > 1;
   comm->tune.has_rules = weft_graph_nrules(comm->layout.graph) > 0;
+  weft_codec_policy_init(comm);
   if (!comm->tune.use_model) return;
   static const weft_coll_kind kinds[] = {COLL_ALLREDUCE, COLL_ALLGATHER, COLL_REDUCESCATTER, COLL_BROADCAST,
                                          COLL_REDUCE};
@@ -100,6 +101,7 @@ void weft_tune(const struct weftComm *comm, weft_call *c) {
   /* the slow level: sites when there are several, else nodes */
   const weft_layout *l = &comm->layout;
   c->groups = l->sites.ngroups > 1 ? &l->sites : &l->nodes;
+  weft_codec_choose(comm, c);
   size_t dflt = c->algo == ALGO_TREE ? (64 << 10) : (512 << 10);
   c->chunk_bytes = comm->tune.chunk_bytes ? comm->tune.chunk_bytes : dflt;
   if (c->chunk_bytes < 64) c->chunk_bytes = 64;
