@@ -180,7 +180,7 @@ static int streams_for(struct weftComm *c, int p, int maxs) {
   if (maxs <= 1 || !sites->group_of || sites->group_of[p] == sites->group_of[c->rank]) return 1;
   int s = c->tune.wan_streams;
   weft_link l;
-  if (s == 0 && c->layout.graph && weft_graph_link(c->layout.graph, c->rank, p, &l) == 0) {
+  if (s == 0 && c->layout.graph && weft_graph_link(c->layout.graph, c->rank, p, &l) >= 0) {
     if (l.streams > 0) {
       s = l.streams;
     } else {

@@ -18,33 +18,8 @@
 #include "core/param.h"
 #include "reduce/reduce.h"
 #include "topo/graph.h"
+#include "tune/graph_model.h"
 #include "tune/tune.h"
-
-/* The codec the topology file gives the WAN links, "" when none. */
-static void file_codec(const weft_graph *g, char *out, size_t len, char *why, size_t wlen) {
-  out[0] = 0;
-  int ns = weft_graph_nsites(g);
-  double best = 2;
-  weft_codec_params p;
-  weft_codec_params_default(&p);
-  for (int a = 0; a < ns; a++)
-    for (int b = a + 1; b < ns; b++) {
-      weft_link l;
-      weft_codec_id id;
-      if (weft_graph_site_link(g, a, b, &l) != 0 || !l.codec[0] || !strcmp(l.codec, "none")) continue;
-      if (!strcmp(l.codec, "auto")) {
-        if (!out[0]) snprintf(out, len, "auto"), snprintf(why, wlen, "topology file");
-        continue;
-      }
-      if (weft_codec_parse(l.codec, &id) != 0 || !weft_codec_available(id)) continue;
-      double r = weft_codec_ratio(id, &p, weftFloat);
-      if (r < best) {
-        best = r;
-        snprintf(out, len, "%s", l.codec);
-        snprintf(why, wlen, "topology file, link %s-%s", weft_graph_site_name(g, a), weft_graph_site_name(g, b));
-      }
-    }
-}
 
 /* Per log2 size, the codec among none, bf16 and int8 whose hierarchical
  * allreduce the model predicts fastest (for fp32 data). */
@@ -79,7 +54,9 @@ void weft_codec_policy_init(struct weftComm *c) {
   char name[16];
   snprintf(name, sizeof name, "%s", c->codec.want);
   snprintf(c->codec.source, sizeof c->codec.source, "WEFT_CODEC or the config");
-  if (!name[0]) file_codec(c->layout.graph, name, sizeof name, c->codec.source, sizeof c->codec.source);
+  if (!name[0]) weft_graph_wan_codec(c->layout.graph, name, sizeof name, c->codec.source, sizeof c->codec.source);
+  c->tune.model.wan_ratio = 1;
+  c->tune.model.codec_bw = 0;
   if (!name[0] || c->layout.sites.ngroups <= 1) return;
   weft_codec_id id = WEFT_CODEC_NONE;
   if (!strcasecmp(name, "auto")) {
@@ -89,10 +66,8 @@ void weft_codec_policy_init(struct weftComm *c) {
     c->codec.id = id;
   }
   /* the model sees the codec on the WAN (the auto table has its own per size) */
-  if (!c->codec.is_auto && id) {
-    c->tune.model.wan_ratio = weft_codec_ratio(id, &c->codec.params, weftFloat);
-    c->tune.model.codec_bw = weft_codec_throughput(id);
-  }
+  c->tune.model.wan_ratio = id ? weft_codec_ratio(id, &c->codec.params, weftFloat) : 1;
+  c->tune.model.codec_bw = id ? weft_codec_throughput(id) : 0;
   WEFT_INFO(c, "WAN codec %s (from %s) for allreduce between sites of %zu bytes and more", name, c->codec.source,
             c->codec.min_bytes);
 }

@@ -126,6 +126,11 @@ int weft_topo_explain(const weft_graph *g, const char *coll, FILE *out) {
           sites.ngroups);
   if (nodes.ngroups == 1)
     fprintf(out, "# (inside one node the library uses its shared-memory size rules, not this model)\n");
+  char codec[16], why[64];
+  weft_graph_wan_codec(g, codec, sizeof codec, why, sizeof why);
+  if (codec[0] && sites.ngroups > 1)
+    fprintf(out, "# WAN codec %s (%s): the hierarchical allreduce sends %.0f%% of the bytes between sites\n", codec,
+            why, 100 * m.wan_ratio);
   if (!coll) coll = "allreduce";
   for (size_t i = 0; i < sizeof colls / sizeof *colls; i++)
     if (!strcmp(coll, "all") || !strcmp(coll, colls[i].name)) {

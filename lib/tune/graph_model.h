@@ -16,4 +16,9 @@ void weft_graph_groups(const weft_graph *g, weft_groups *nodes, weft_groups *sit
 void weft_graph_cost_model(const weft_graph *g, const weft_groups *nodes, const weft_groups *sites,
                            weft_cost_model *m);
 
+/* The codec the file gives the links between sites (when they differ, the
+ * one that compresses most; "auto" if one says so), "" when none; why: which
+ * link. The model above already counts it. */
+void weft_graph_wan_codec(const weft_graph *g, char *name, size_t len, char *why, size_t wlen);
+
 #endif
