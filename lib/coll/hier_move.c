@@ -11,7 +11,10 @@
  *                  is a member, else at local rank b % s; the partial sums
  *                  of the other groups go to b, which adds them in group
  *                  order (one rank computes each block, so no two ranks can
- *                  disagree on its bits). */
+ *                  disagree on its bits). With a codec (between sites) the
+ *                  partials travel encoded and b decodes them before adding:
+ *                  each value is encoded once. */
+#include "codec/codec.h"
 #include "coll/hier.h"
 #include "reduce/reduce.h"
 
@@ -152,11 +155,25 @@ int hier_reducescatter(weft_sched *s, const weft_call *c, int rank, int n) {
     partial[b] = acc;
   }
   /* 2. partials of foreign blocks go to their rank; I add the others' partials of mine */
+  weft_codec_id id = (weft_codec_id)c->codec;
+  size_t cap = id ? weft_codec_max_bytes(id, c->codec_params, c->dt, cnt) : 0;
+  int fixed = id ? weft_codec_fixed_size(id) : 1;
+  size_t *lens = id ? sched_alloc(s, sizeof(size_t) * 2 * (size_t)n) : NULL;
+  if (id && !lens) return -1;
   h = 0;
   for (int b = 0; b < n; b++) {
     if (rs_holder(gr, l.g, b) != rank) continue;
     char *sl = scratch + (size_t)h++ * slot;
-    if (b != rank) sched_send(s, b, sl + (size_t)l.me * bytes, bytes, c->tag, partial[b], NODEP);
+    if (b == rank) continue;
+    if (!id) {
+      sched_send(s, b, sl + (size_t)l.me * bytes, bytes, c->tag, partial[b], NODEP);
+      continue;
+    }
+    char *enc = sched_alloc(s, cap);
+    size_t *len = fixed ? NULL : &lens[b];
+    int e = sched_encode(s, id, c->codec_params, c->dt, sl + (size_t)l.me * bytes, cnt, enc, cap, len, NULL,
+                         partial[b], NODEP);
+    sched_send_enc(s, b, enc, cap, len, c->tag, e, NODEP);
   }
   char *in_slot = scratch + (size_t)nheld * slot; /* partials of my block from the other groups */
   int acc = NODEP;
@@ -169,7 +186,14 @@ int hier_reducescatter(weft_sched *s, const weft_call *c, int rank, int n) {
       ready = partial[rank];
     } else {
       p = in_slot + (size_t)g * bytes;
-      ready = sched_recv(s, rs_holder(gr, g, rank), (char *)p, bytes, c->tag, NODEP, NODEP);
+      if (id) {
+        char *enc = sched_alloc(s, cap);
+        size_t *len = fixed ? NULL : &lens[n + g];
+        int got = sched_recv_enc(s, rs_holder(gr, g, rank), enc, cap, len, c->tag, NODEP, NODEP);
+        ready = sched_decode(s, id, c->dt, enc, cap, len, (char *)p, cnt, got, NODEP);
+      } else {
+        ready = sched_recv(s, rs_holder(gr, g, rank), (char *)p, bytes, c->tag, NODEP, NODEP);
+      }
     }
     if (!prev) {
       prev = p;

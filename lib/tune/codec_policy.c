@@ -7,7 +7,9 @@
  * cost model pick, per message size, between none, bf16 and int8 (lossy
  * codecs are only used when asked for: `auto` is such a request). Codecs
  * apply only to the hierarchical allreduce between sites, to messages of at
- * least WEFT_CODEC_MIN bytes whose type and operation the codec supports. */
+ * least WEFT_CODEC_MIN bytes whose type and operation the codec supports,
+ * and to the hierarchical reduce-scatter (all codecs but topk, which needs
+ * the error feedback only the allreduce keeps). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,9 +80,11 @@ void weft_codec_choose(const struct weftComm *comm, weft_call *c) {
   c->pipe_bytes = comm->tune.pipe_bytes;
   const weft_layout *l = &comm->layout;
   size_t bytes = c->count * weft_dtype_size(c->dt);
-  if (c->kind != COLL_ALLREDUCE || l->sites.ngroups <= 1 || bytes < comm->codec.min_bytes) return;
+  int rs = c->kind == COLL_REDUCESCATTER;
+  if ((c->kind != COLL_ALLREDUCE && !rs) || l->sites.ngroups <= 1 || bytes < comm->codec.min_bytes) return;
   int id = comm->codec.is_auto ? comm->codec.table[weft_tune_bucket(bytes)] : comm->codec.id;
   if (!id || !weft_codec_supports((weft_codec_id)id, c->dt, c->op)) return;
+  if (rs && id == WEFT_CODEC_TOPK) return; /* no error feedback there: topk would just drop data */
   /* codecs ride on the hierarchical algorithm, unless WEFT_ALGO said otherwise */
   if (comm->tune.forced == ALGO_NONE) c->algo = ALGO_HIER;
   if (c->algo != ALGO_HIER || c->groups != &l->sites) return;

@@ -17,6 +17,8 @@
  * topk is checked with error feedback over repeated calls: after T calls of
  * the same vector, the running sum of the results must approach T x the
  * exact sum (what was dropped stays in the residuals, bounded by one call).
+ * The hierarchical reduce-scatter with a codec (all but topk) is checked
+ * the same way: each value crosses the WAN encoded once, as a site partial.
  * Usage: test_wan_codec SITES [codec,...]   e.g. 2+2 or 2+1+3 */
 #include <math.h>
 #include <stdint.h>
@@ -189,6 +191,63 @@ static int check_one(const opts_t *o, weftComm_t comm, int rank, int n, const ch
   return bad;
 }
 
+/* Reduce-scatter with a codec: the partials of the other sites arrive
+ * encoded once; rank r's block must be within that error of the exact sum. */
+static int check_rs(const opts_t *o, weftComm_t comm, int rank, int n, const char *codec, weftDataType_t dt,
+                    size_t count) {
+  size_t total = count * (size_t)n, es = weft_dtype_size(dt);
+  float *tmp = malloc(sizeof(float) * total);
+  char *in = malloc(total * es), *out = malloc(count * es + 1);
+  double *part = malloc(sizeof(double) * total), *any = malloc(sizeof(double) * total);
+  if (!tmp || !in || !out || !part || !any) return fail(rank, "out of memory", NULL);
+  for (size_t i = 0; i < total; i++) tmp[i] = (float)input(rank, i, 0);
+  weft_codec_store_f32(in, 0, dt, tmp, total);
+  if (weftReduceScatter(in, out, count, dt, weftSum, comm, NULL) != weftSuccess) return fail(rank, "reducescatter", comm);
+  weft_codec_id cid;
+  const char *algo = weft_debug_last_algo(comm);
+  int usable = weft_codec_parse(codec, &cid) == 0 && cid && cid != WEFT_CODEC_TOPK && weft_codec_supports(cid, dt, weftSum);
+  int bad = 0;
+  if (count * es >= (64 << 10) && usable && !strstr(algo, codec)) {
+    fprintf(stderr, "rank %d: reducescatter: codec %s not used (%s)\n", rank, codec, algo);
+    bad++;
+  }
+  magnitudes(o, total, part, any);
+  weft_codec_load_f32(tmp, dt, out, 0, count);
+  double eps_dt = dt == weftBfloat16 ? 1.0 / 128 : 1.0 / (1 << 23);
+  double eps_c = !strcmp(codec, "fp16") ? 1.0 / 1024 : !strcmp(codec, "bf16") ? 1.0 / 128 : 0;
+  for (size_t i = 0; i < count && bad < 5; i++) {
+    size_t g = (size_t)rank * count + i;
+    double ref = 0;
+    for (int r = 0; r < n; r++) {
+      float v = (float)input(r, g, 0), back;
+      double hold[1];
+      weft_codec_store_f32(hold, 0, dt, &v, 1);
+      weft_codec_load_f32(&back, dt, hold, 0, 1);
+      ref += back;
+    }
+    double round = (n + 2) * eps_dt * any[g] + 1e-30, tol;
+    if (!usable || !strcmp(codec, "zstd")) tol = round;
+    else if (!strcmp(codec, "int8")) {
+      /* int8 blocks start at the block's first element */
+      size_t b0 = (size_t)rank * count + i / 256 * 256, b1 = b0 + 256 < (size_t)(rank + 1) * count ? b0 + 256 : (size_t)(rank + 1) * count;
+      double m = 0;
+      for (size_t j = b0; j < b1; j++) m = part[j] > m ? part[j] : m;
+      tol = o->nsites * m / 127 / 2 * 1.0001 + round;
+    } else tol = o->nsites * eps_c * part[g] + round;
+    if (!(fabs(tmp[i] - ref) <= tol)) {
+      fprintf(stderr, "rank %d: reducescatter %s %s count %zu: element %zu = %.9g, exact %.9g, bound %.3g\n", rank,
+              codec, weft_dtype_name(dt), count, i, tmp[i], ref, tol);
+      bad++;
+    }
+  }
+  free(tmp);
+  free(in);
+  free(out);
+  free(part);
+  free(any);
+  return bad;
+}
+
 /* topk with error feedback: the running sum of T results tracks T x the sum. */
 static int check_topk_ef(weftComm_t comm, int rank, int n) {
   const size_t count = 100003;
@@ -250,6 +309,9 @@ static int rank_main(int rank, int n, const weftUniqueId *id, void *arg) {
         for (size_t k = 0; k < sizeof counts / sizeof *counts; k++)
           for (int ip = 0; ip < 2; ip++)
             bad += check_one(o, comm, rank, n, o->codecs[c], dts[d], k % 2 ? weftAvg : weftSum, counts[k], ip);
+      for (size_t d = 0; d < 2; d++)
+        for (size_t k = 1; k < sizeof counts / sizeof *counts - 1; k++)
+          bad += check_rs(o, comm, rank, n, o->codecs[c], dts[d], counts[k]);
     }
     weftCommDestroy(comm);
     if (rank == 0) printf("codec %-5s %s\n", o->codecs[c], bad > bad0 ? "FAILED" : "ok");
