@@ -1,7 +1,12 @@
-/* tcp transport: one nonblocking stream socket per direction and peer.
+/* tcp transport: one nonblocking stream socket per direction and peer (weft
+ * opens several per peer on long fat links: maxStreams).
  * Each message is a 16-byte frame header (tag, size) followed by the payload,
  * written from and read straight into the caller's buffer. Progress happens
- * only inside test(), driven by weft's progress engine. */
+ * only inside test(), driven by weft's progress engine.
+ * Socket buffers are left to the kernel's autotuning (up to tcp_wmem/tcp_rmem
+ * maxima) unless WEFT_SOCKET_BUFSIZE asks for a size; setting one turns
+ * autotuning off for that socket and is capped by net.core.[rw]mem_max
+ * unless the process may force it (CAP_NET_ADMIN). */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -11,6 +16,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "core/param.h"
 #include "core/sock.h"
 #include "common/net_define.h"
 #include "common/req_queue.h"
@@ -31,6 +37,7 @@ typedef struct {
   weft_sockaddr local;
   weftNetLogFn_t log;
   void *log_user;
+  int bufsize; /* WEFT_SOCKET_BUFSIZE, 0 = autotuning */
 } tcp_ctx;
 
 typedef struct {
@@ -86,6 +93,8 @@ static weftResult_t tcp_init(const weftNetInitArgs_t *args, void **out) {
     c->log = args->log;
     c->log_user = args->logUser;
   }
+  size_t bs = weft_env_size("WEFT_SOCKET_BUFSIZE", 0);
+  c->bufsize = bs > (1u << 30) ? 1 << 30 : (int)bs;
   *out = c;
   return weftSuccess;
 }
@@ -127,6 +136,14 @@ static weftResult_t tcp_listen_fn(void *ctxp, int dev, uint64_t key, void *handl
   return weftSuccess;
 }
 
+/* Asks for WEFT_SOCKET_BUFSIZE-byte socket buffers (forced when allowed). */
+static void set_bufsize(tcp_ctx *ctx, int fd) {
+  if (!ctx->bufsize) return;
+  int v = ctx->bufsize;
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof v) != 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof v);
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof v) != 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v);
+}
+
 static tcp_ep *ep_new(int fd, int type) {
   tcp_ep *e = calloc(1, sizeof *e);
   if (!e) return NULL;
@@ -147,6 +164,7 @@ static weftResult_t tcp_connect(void *ctxp, int dev, const void *handle, uint64_
     OBJ_ERR(ctx, "%s", err);
     return weftRemoteError;
   }
+  set_bufsize(ctx, fd);
   tcp_hello h = {TCP_HELLO_MAGIC, key, conn_id};
   if (weft_sock_send_all(fd, &h, sizeof h, timeout_ms, err) != 0) {
     OBJ_ERR(ctx, "%s", err);
@@ -176,6 +194,7 @@ static weftResult_t tcp_accept(void *lp, int timeout_ms, void **out, uint64_t *c
     tcp_hello h;
     if (weft_sock_recv_all(fd, &h, sizeof h, 5000, err) == 0 && h.magic == TCP_HELLO_MAGIC &&
         h.key == l->key) {
+      set_bufsize(l->ctx, fd);
       tcp_ep *e = ep_new(fd, OBJ_RECV);
       if (!e) {
         close(fd);
