@@ -59,8 +59,9 @@ static void fill(float *x, size_t n, const char *dist) {
 }
 
 static void usage(void) {
-  fprintf(stderr, "usage: weft-codec-bench [-s SIZE] [-c CODEC] [-r REPS] [-t TOPK_RATIO] "
-                  "[-l ZSTD_LEVEL] [-d normal|uniform|smooth] [-e]\n");
+  fprintf(stderr,
+          "usage: weft-codec-bench [-s SIZE] [-c CODEC] [-r REPS] [-t TOPK_RATIO] "
+          "[-l ZSTD_LEVEL] [-d normal|uniform|smooth] [-e]\n");
 }
 
 int main(int argc, char **argv) {
@@ -115,8 +116,8 @@ int main(int argc, char **argv) {
          bytes, n, dist, reps, feedback ? ", error feedback" : "");
   printf("# topk ratio %g, zstd level %d; GB/s = fp32 input bytes / time\n", p.topk_ratio,
          p.zstd_level);
-  printf("%-6s %8s %10s %10s %13s %12s\n", "codec", "ratio", "enc GB/s", "dec GB/s",
-         "enc+dec GB/s", "max abs err");
+  printf("%-6s %8s %10s %10s %13s %12s\n", "codec", "ratio", "enc GB/s", "dec GB/s", "enc+dec GB/s",
+         "max abs err");
   double int8_gbs = -1.0;
   for (int id = 0; id < WEFT_CODEC_COUNT; id++) {
     const weft_codec_id cid = (weft_codec_id)id;

@@ -120,8 +120,7 @@ int weft_topk_encode(size_t k, weftDataType_t dt, const void *src, size_t count,
                      float *residual);
 int weft_topk_decode(weftDataType_t dt, const void *src, size_t len, void *dst, size_t count);
 size_t weft_topk_bytes(size_t k);
-int weft_zstd_encode(int level, const void *src, size_t bytes, void *dst, size_t cap,
-                     size_t *len);
+int weft_zstd_encode(int level, const void *src, size_t bytes, void *dst, size_t cap, size_t *len);
 int weft_zstd_decode(const void *src, size_t len, void *dst, size_t bytes);
 size_t weft_zstd_max_bytes(size_t bytes);
 

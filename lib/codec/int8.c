@@ -23,9 +23,7 @@
 #define BLK WEFT_CODEC_INT8_BLOCK
 #define ROUND_MAGIC 0x1.8p23f
 
-size_t weft_int8_bytes(size_t count) {
-  return (count + BLK - 1) / BLK * sizeof(float) + count;
-}
+size_t weft_int8_bytes(size_t count) { return (count + BLK - 1) / BLK * sizeof(float) + count; }
 
 /* Bit pattern of max |x| over the finite elements (0 if none). */
 static uint32_t absmax_bits(const float *restrict x, size_t n) {

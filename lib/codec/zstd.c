@@ -25,8 +25,7 @@ size_t weft_zstd_max_bytes(size_t bytes) {
   return ZSTD_isError(b) || b > SIZE_MAX - HDR ? SIZE_MAX : b + HDR;
 }
 
-int weft_zstd_encode(int level, const void *src, size_t bytes, void *dst, size_t cap,
-                     size_t *len) {
+int weft_zstd_encode(int level, const void *src, size_t bytes, void *dst, size_t cap, size_t *len) {
   if (cap < HDR) return -1;
   const uint64_t hdr = bytes;
   memcpy(dst, &hdr, HDR);
@@ -63,8 +62,7 @@ size_t weft_zstd_max_bytes(size_t bytes) {
   return SIZE_MAX;
 }
 
-int weft_zstd_encode(int level, const void *src, size_t bytes, void *dst, size_t cap,
-                     size_t *len) {
+int weft_zstd_encode(int level, const void *src, size_t bytes, void *dst, size_t cap, size_t *len) {
   (void)level, (void)src, (void)bytes, (void)dst, (void)cap, (void)len;
   return -1;
 }

@@ -24,6 +24,7 @@ void sched_reset(weft_sched *s) {
   }
   s->nkept = kept;
   s->nallocs = s->nsteps = s->nedges = 0;
+  s->run_nparts = 0;
   s->oom = 0;
   s->plan_valid = 0;
   s->peer_map = NULL;
@@ -87,6 +88,7 @@ int sched_add(weft_sched *s, const weft_step *st, int d0, int d1, int d2) {
     return NODEP;
   }
   if (d0 == NODEP && d1 == NODEP && d2 == NODEP) d0 = s->base_dep;
+  s->run_nparts = 0;
   int idx = s->nsteps++;
   s->steps[idx] = *st;
   s->steps[idx].npending = s->steps[idx].npending0 = 0;

@@ -56,6 +56,8 @@ typedef struct {
   int base_dep;        /* dependency of steps added without any (sub-schedules) */
   void *run_mem; /* the executor's bookkeeping, kept across reuse */
   size_t run_cap;
+  int run_nparts; /* > 0: run_mem holds the peer queues and parts of this
+                   * schedule (a rearmed plan reuses them); reset on change */
   int oom;
 } weft_sched;
 

@@ -70,20 +70,8 @@ static void part_range(const weft_step *st, int np, int k, size_t *off, size_t *
   *len = cap - *off < ps ? cap - *off : ps;
 }
 
-/* Carves the run's bookkeeping out of memory kept with the schedule, so a
- * reused schedule runs without allocating. */
-static int run_alloc(run_t *R, weft_sched *s, int n) {
-  size_t ns = (size_t)s->nsteps, nn = (size_t)n, np = 0;
-  for (int i = 0; i < s->nsteps; i++)
-    if (is_net(&s->steps[i])) np += (size_t)nparts_of(R->comm, &s->steps[i]);
-  size_t need = np * sizeof(void *) + sizeof(int) * (2 * ns + np + 2 * (ns + 1) + 2 * (nn + 1) + 2 * nn +
-                                                     (ns + 1) + 2 * np + ns);
-  if (s->run_cap < need) {
-    void *m = realloc(s->run_mem, need);
-    if (!m) return -1;
-    s->run_mem = m;
-    s->run_cap = need;
-  }
+/* Points R's arrays into run_mem (np parts). */
+static void carve(run_t *R, weft_sched *s, size_t ns, size_t nn, size_t np) {
   R->reqs = s->run_mem;
   int *p = (int *)(R->reqs + np);
   R->stack = p, p += ns;
@@ -98,6 +86,30 @@ static int run_alloc(run_t *R, weft_sched *s, int n) {
   R->pstep = p, p += np;
   R->pstream = p, p += np;
   R->left = p;
+}
+
+/* Carves the run's bookkeeping out of memory kept with the schedule, so a
+ * reused schedule runs without allocating; a rearmed plan (same steps, same
+ * peers) also keeps its peer queues and parts and only rewinds the cursors. */
+static int run_alloc(run_t *R, weft_sched *s, int n) {
+  size_t ns = (size_t)s->nsteps, nn = (size_t)n, np = 0;
+  if (s->run_nparts > 0) {
+    carve(R, s, ns, nn, (size_t)s->run_nparts);
+    memcpy(R->sq.next, R->sq.ptr, sizeof(int) * nn);
+    memcpy(R->rq.next, R->rq.ptr, sizeof(int) * nn);
+    return 0;
+  }
+  for (int i = 0; i < s->nsteps; i++)
+    if (is_net(&s->steps[i])) np += (size_t)nparts_of(R->comm, &s->steps[i]);
+  size_t need = np * sizeof(void *) + sizeof(int) * (2 * ns + np + 2 * (ns + 1) + 2 * (nn + 1) + 2 * nn +
+                                                     (ns + 1) + 2 * np + ns);
+  if (s->run_cap < need) {
+    void *m = realloc(s->run_mem, need);
+    if (!m) return -1;
+    s->run_mem = m;
+    s->run_cap = need;
+  }
+  carve(R, s, ns, nn, np);
   R->pbase[0] = 0;
   for (int i = 0; i < s->nsteps; i++) {
     int k = is_net(&s->steps[i]) ? nparts_of(R->comm, &s->steps[i]) : 0;
@@ -106,6 +118,7 @@ static int run_alloc(run_t *R, weft_sched *s, int n) {
   }
   queue_build(&R->sq, s, n, ST_SEND);
   queue_build(&R->rq, s, n, ST_RECV);
+  s->run_nparts = np > 0 ? (int)np : 0;
   return 0;
 }
 

@@ -32,7 +32,7 @@ static uint64_t rng64(void) { /* xorshift64* */
   return rng_state * 0x2545F4914F6CDD1Dull;
 }
 static double urand(void) { return (double)(rng64() >> 11) * 0x1p-53; } /* [0, 1) */
-static double nrand(void) {                                               /* N(0, 1) */
+static double nrand(void) {                                             /* N(0, 1) */
   const double u = 1.0 - urand(), v = urand();
   return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
 }
@@ -118,8 +118,9 @@ enum {
   D_TINY,      /* 1e-38 .. 1e-36: int8 scales below FLT_MIN */
   D_COUNT
 };
-static const char *const dist_names[D_COUNT] = {"normal", "uniform", "wide",     "sparse",    "special",
-                                                "outlier", "constant", "zeros", "subnormal", "tiny"};
+static const char *const dist_names[D_COUNT] = {"normal",    "uniform", "wide",     "sparse",
+                                                "special",   "outlier", "constant", "zeros",
+                                                "subnormal", "tiny"};
 
 static double gen_value(int dist, weftDataType_t dt, size_t i) {
   switch (dist) {
@@ -165,13 +166,13 @@ typedef struct {
   size_t n;
 } run_info;
 
-#define FAILF(ri, i, ...)                                                                   \
-  do {                                                                                      \
-    print_error("%s on %s, %s data, n=%zu, element %zu: ", weft_codec_name((ri)->id),       \
-                weft_dtype_name((ri)->dt), dist_names[(ri)->dist], (ri)->n, (size_t)(i));   \
-    print_error(__VA_ARGS__);                                                               \
-    print_error("\n");                                                                      \
-    fail();                                                                                 \
+#define FAILF(ri, i, ...)                                                                 \
+  do {                                                                                    \
+    print_error("%s on %s, %s data, n=%zu, element %zu: ", weft_codec_name((ri)->id),     \
+                weft_dtype_name((ri)->dt), dist_names[(ri)->dist], (ri)->n, (size_t)(i)); \
+    print_error(__VA_ARGS__);                                                             \
+    print_error("\n");                                                                    \
+    fail();                                                                               \
   } while (0)
 
 /* Magnitude order of topk: does element a (value va) rank before b (vb)? */
@@ -246,10 +247,12 @@ static void check_lossy(const run_info *ri, const weft_codec_params *p, const vo
         continue;
       }
       if (fabsf(xf) >= 65520.0f) {
-        if (df != copysignf(INFINITY, xf)) FAILF(ri, i, "%a should overflow, got %a", (double)xf, (double)df);
+        if (df != copysignf(INFINITY, xf))
+          FAILF(ri, i, "%a should overflow, got %a", (double)xf, (double)df);
         continue;
       }
-      if (weft_half_to_float(weft_float_to_half(df)) != df) FAILF(ri, i, "%a is no fp16 value", (double)df);
+      if (weft_half_to_float(weft_float_to_half(df)) != df)
+        FAILF(ri, i, "%a is no fp16 value", (double)df);
       bound = ldexp(fabs((double)xf), -11) + 0x1p-25;
       break;
     case WEFT_CODEC_BF16:
@@ -258,7 +261,8 @@ static void check_lossy(const run_info *ri, const weft_codec_params *p, const vo
         continue;
       }
       if (isinf(xf) || fabsf(xf) >= bitsf(0x7F7F8000u)) {
-        if (df != copysignf(INFINITY, xf)) FAILF(ri, i, "%a should give Inf, got %a", (double)xf, (double)df);
+        if (df != copysignf(INFINITY, xf))
+          FAILF(ri, i, "%a should give Inf, got %a", (double)xf, (double)df);
         continue;
       }
       if ((fbits(df) & 0xFFFFu) != 0) FAILF(ri, i, "%a is no bf16 value", (double)df);
@@ -278,14 +282,16 @@ static void check_lossy(const run_info *ri, const weft_codec_params *p, const vo
         }
         const float want = mx / 127.0f;
         if (want >= FLT_MIN || mx == 0.0f) {
-          if (fbits(scale) != fbits(want)) FAILF(ri, i, "scale %a, want %a", (double)scale, (double)want);
+          if (fbits(scale) != fbits(want))
+            FAILF(ri, i, "scale %a, want %a", (double)scale, (double)want);
         } else if (!((double)scale >= (double)mx / 127.0 &&
                      (double)scale < (double)mx / 127.0 + 0x1p-149)) {
           FAILF(ri, i, "tiny block scale %a for max %a", (double)scale, (double)mx);
         }
       }
       if (!isfinite(xf)) {
-        if (code != -128 || !isnan(df)) FAILF(ri, i, "non-finite: code %d, decoded %a", code, (double)df);
+        if (code != -128 || !isnan(df))
+          FAILF(ri, i, "non-finite: code %d, decoded %a", code, (double)df);
         continue;
       }
       if (code == -128) FAILF(ri, i, "finite %a got the NaN code", (double)xf);
@@ -304,8 +310,8 @@ static void check_lossy(const run_info *ri, const weft_codec_params *p, const vo
     /* And against the fp64 reference, through the output datatype. */
     const double yr = get_elem(y, dt, i);
     if (isfinite(xr) && isfinite(yr)) {
-      const double total = (dt == weftDouble ? ldexp(fabs(xr), -24) + 0x1p-150 : 0.0) + bound +
-                           out_rounding(dt, df);
+      const double total =
+          (dt == weftDouble ? ldexp(fabs(xr), -24) + 0x1p-150 : 0.0) + bound + out_rounding(dt, df);
       if (!(fabs(yr - xr) <= total))
         FAILF(ri, i, "x=%a: output %a, error %g > total bound %g", xr, yr, fabs(yr - xr), total);
     }
@@ -376,8 +382,19 @@ static void test_topk_ratios(void **state) {
     weft_codec_params_default(&p);
     p.topk_ratio = ratios[r];
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
-      for (int dist = 0; dist < D_COUNT; dist++) run_lossy(WEFT_CODEC_TOPK, weftFloat, dist, sizes[s], &p);
+      for (int dist = 0; dist < D_COUNT; dist++)
+        run_lossy(WEFT_CODEC_TOPK, weftFloat, dist, sizes[s], &p);
   }
+  /* Large inputs: the sampled fast path (k <= count / 4) and the general one,
+   * also where the sample's estimate fails (constant data, zeros). */
+  static const double big_ratios[] = {0.0001, 0.01, 0.2, 0.3};
+  static const int big_dists[] = {D_NORMAL, D_WIDE, D_SPARSE, D_SPECIAL, D_CONSTANT, D_ZEROS};
+  for (size_t r = 0; r < sizeof big_ratios / sizeof big_ratios[0]; r++)
+    for (size_t d = 0; d < sizeof big_dists / sizeof big_dists[0]; d++) {
+      weft_codec_params p = {.topk_ratio = big_ratios[r], .zstd_level = 1};
+      run_lossy(WEFT_CODEC_TOPK, weftFloat, big_dists[d], 300007, &p);
+    }
+
   /* Quantized values: many exact ties between magnitudes. */
   for (int rep = 0; rep < 20; rep++) {
     const size_t n = 1000 + (size_t)rep * 37;
@@ -390,7 +407,8 @@ static void test_topk_ratios(void **state) {
     float *d = malloc(n * sizeof *d);
     assert_true(enc && d);
     size_t len;
-    assert_int_equal(weft_codec_encode(WEFT_CODEC_TOPK, &p, weftFloat, x, n, enc, cap, &len, NULL), 0);
+    assert_int_equal(weft_codec_encode(WEFT_CODEC_TOPK, &p, weftFloat, x, n, enc, cap, &len, NULL),
+                     0);
     assert_int_equal(weft_codec_decode(WEFT_CODEC_TOPK, weftFloat, enc, len, d, n), 0);
     const run_info ri = {WEFT_CODEC_TOPK, weftFloat, D_UNIFORM, n};
     check_lossy(&ri, &p, x, enc, len, d, d);
@@ -410,7 +428,8 @@ static void test_int8_exact_bytes(void **state) {
   unsigned char enc[14];
   size_t len = 0;
   assert_int_equal(weft_codec_max_bytes(WEFT_CODEC_INT8, NULL, weftFloat, 10), 14);
-  assert_int_equal(weft_codec_encode(WEFT_CODEC_INT8, NULL, weftFloat, x, 10, enc, sizeof enc, &len, NULL), 0);
+  assert_int_equal(
+      weft_codec_encode(WEFT_CODEC_INT8, NULL, weftFloat, x, 10, enc, sizeof enc, &len, NULL), 0);
   assert_int_equal(len, 14);
   assert_memory_equal(enc, want, 14);
   float y[10];
@@ -430,18 +449,23 @@ static void test_int8_exact_bytes(void **state) {
   unsigned char enc2[266], want2[266] = {0};
   const unsigned char tail[6] = {0x00, 0x00, 0x80, 0x3E, 0x81, 0x04};
   memcpy(want2 + 260, tail, 6);
-  assert_int_equal(weft_codec_encode(WEFT_CODEC_INT8, NULL, weftFloat, x2, 258, enc2, sizeof enc2, &len, NULL), 0);
+  assert_int_equal(
+      weft_codec_encode(WEFT_CODEC_INT8, NULL, weftFloat, x2, 258, enc2, sizeof enc2, &len, NULL),
+      0);
   assert_int_equal(len, 266);
   assert_memory_equal(enc2, want2, 266);
 
   /* The same values from double and bf16 input give the same bytes. */
   double xd[10];
   for (int i = 0; i < 10; i++) xd[i] = x[i];
-  assert_int_equal(weft_codec_encode(WEFT_CODEC_INT8, NULL, weftDouble, xd, 10, enc, sizeof enc, &len, NULL), 0);
+  assert_int_equal(
+      weft_codec_encode(WEFT_CODEC_INT8, NULL, weftDouble, xd, 10, enc, sizeof enc, &len, NULL), 0);
   assert_memory_equal(enc, want, 14);
   uint16_t xb[10];
   for (int i = 0; i < 10; i++) xb[i] = weft_float_to_bf16(x[i]);
-  assert_int_equal(weft_codec_encode(WEFT_CODEC_INT8, NULL, weftBfloat16, xb, 10, enc, sizeof enc, &len, NULL), 0);
+  assert_int_equal(
+      weft_codec_encode(WEFT_CODEC_INT8, NULL, weftBfloat16, xb, 10, enc, sizeof enc, &len, NULL),
+      0);
   assert_memory_equal(enc, want, 14);
 }
 
@@ -451,7 +475,8 @@ static void test_cast16_exact_bytes(void **state) {
   const uint16_t want16[8] = {0x3C00, 0xC000, 0x7BFF, 0x7C00, 0x0000, 0x0001, 0x7E00, 0xFC00};
   unsigned char enc[16];
   size_t len;
-  assert_int_equal(weft_codec_encode(WEFT_CODEC_FP16, NULL, weftFloat, x, 8, enc, sizeof enc, &len, NULL), 0);
+  assert_int_equal(
+      weft_codec_encode(WEFT_CODEC_FP16, NULL, weftFloat, x, 8, enc, sizeof enc, &len, NULL), 0);
   assert_int_equal(len, 16);
   for (int i = 0; i < 8; i++) {
     const uint16_t h = (uint16_t)(enc[2 * i] | enc[2 * i + 1] << 8); /* little-endian */
@@ -459,7 +484,8 @@ static void test_cast16_exact_bytes(void **state) {
   }
   const float xb[6] = {1.0f, 1.00390625f, 1.01171875f, NAN, -INFINITY, FLT_MAX};
   const uint16_t wantb[6] = {0x3F80, 0x3F80, 0x3F82, 0x7FC0, 0xFF80, 0x7F80};
-  assert_int_equal(weft_codec_encode(WEFT_CODEC_BF16, NULL, weftFloat, xb, 6, enc, sizeof enc, &len, NULL), 0);
+  assert_int_equal(
+      weft_codec_encode(WEFT_CODEC_BF16, NULL, weftFloat, xb, 6, enc, sizeof enc, &len, NULL), 0);
   assert_int_equal(len, 12);
   for (int i = 0; i < 6; i++) {
     const uint16_t h = (uint16_t)(enc[2 * i] | enc[2 * i + 1] << 8);
@@ -467,11 +493,13 @@ static void test_cast16_exact_bytes(void **state) {
   }
   /* Misaligned encoded buffer: same bytes. */
   unsigned char big[40];
-  assert_int_equal(weft_codec_encode(WEFT_CODEC_BF16, NULL, weftFloat, xb, 6, big + 1, 12, &len, NULL), 0);
+  assert_int_equal(
+      weft_codec_encode(WEFT_CODEC_BF16, NULL, weftFloat, xb, 6, big + 1, 12, &len, NULL), 0);
   assert_memory_equal(big + 1, enc, 12);
   float y[6];
   assert_int_equal(weft_codec_decode(WEFT_CODEC_BF16, weftFloat, big + 1, 12, y, 6), 0);
-  assert_true(y[1] == 1.0f && y[2] == 1.015625f && isnan(y[3]) && y[4] == -INFINITY && y[5] == INFINITY);
+  assert_true(y[1] == 1.0f && y[2] == 1.015625f && isnan(y[3]) && y[4] == -INFINITY &&
+              y[5] == INFINITY);
 }
 
 static void test_topk_exact_bytes(void **state) {
@@ -479,14 +507,16 @@ static void test_topk_exact_bytes(void **state) {
   /* k = ceil(0.375 * 8) = 3: |-4| at 1, then the tie |3| at 3, 5, 6: lowest indices. */
   const float x[8] = {1, -4, 2, 3, 0, -3, 3, 0.5f};
   const weft_codec_params p = {.topk_ratio = 0.375, .zstd_level = 1};
-  const unsigned char want[28] = {0x1B, 0x6D, 0xA6, 0xDA,                          /* 8 ^ 3*0x9E3779B1 */
-                                  1, 0, 0, 0, 3, 0, 0, 0, 5, 0, 0, 0,              /* indices */
+  const unsigned char want[28] = {0x1B, 0x6D, 0xA6, 0xDA, /* 8 ^ 3*0x9E3779B1 */
+                                  1,    0,    0,    0,    3,    0,    0,    0,
+                                  5,    0,    0,    0,                            /* indices */
                                   0x00, 0x00, 0x80, 0xC0, 0x00, 0x00, 0x40, 0x40, /* -4, 3 */
                                   0x00, 0x00, 0x40, 0xC0};                        /* -3 */
   unsigned char enc[28];
   size_t len;
   assert_int_equal(weft_codec_topk_k(&p, 8), 3);
-  assert_int_equal(weft_codec_encode(WEFT_CODEC_TOPK, &p, weftFloat, x, 8, enc, sizeof enc, &len, NULL), 0);
+  assert_int_equal(
+      weft_codec_encode(WEFT_CODEC_TOPK, &p, weftFloat, x, 8, enc, sizeof enc, &len, NULL), 0);
   assert_int_equal(len, 28);
   assert_memory_equal(enc, want, 28);
   float y[8];
@@ -498,13 +528,15 @@ static void test_topk_exact_bytes(void **state) {
   const float z[4] = {INFINITY, 1e30f, NAN, -INFINITY};
   weft_codec_params p1 = {.topk_ratio = 0.25, .zstd_level = 1};
   unsigned char e[20];
-  assert_int_equal(weft_codec_encode(WEFT_CODEC_TOPK, &p1, weftFloat, z, 4, e, sizeof e, &len, NULL), 0);
+  assert_int_equal(
+      weft_codec_encode(WEFT_CODEC_TOPK, &p1, weftFloat, z, 4, e, sizeof e, &len, NULL), 0);
   assert_int_equal(len, 12);
   uint32_t ix;
   memcpy(&ix, e + 4, 4);
   assert_int_equal(ix, 2);
   p1.topk_ratio = 0.5;
-  assert_int_equal(weft_codec_encode(WEFT_CODEC_TOPK, &p1, weftFloat, z, 4, e, sizeof e, &len, NULL), 0);
+  assert_int_equal(
+      weft_codec_encode(WEFT_CODEC_TOPK, &p1, weftFloat, z, 4, e, sizeof e, &len, NULL), 0);
   assert_int_equal(len, 20);
   memcpy(&ix, e + 4, 4);
   assert_int_equal(ix, 0);
@@ -514,7 +546,8 @@ static void test_topk_exact_bytes(void **state) {
   /* All NaNs tie whatever their sign and payload: the lowest index wins. */
   const float nans[3] = {1.0f, bitsf(0x7FC00001u), bitsf(0xFFFFFFFFu)};
   p1.topk_ratio = 0.1; /* k = 1 */
-  assert_int_equal(weft_codec_encode(WEFT_CODEC_TOPK, &p1, weftFloat, nans, 3, e, sizeof e, &len, NULL), 0);
+  assert_int_equal(
+      weft_codec_encode(WEFT_CODEC_TOPK, &p1, weftFloat, nans, 3, e, sizeof e, &len, NULL), 0);
   assert_int_equal(len, 12);
   memcpy(&ix, e + 4, 4);
   assert_int_equal(ix, 1);
@@ -548,7 +581,8 @@ static void feedback_run(weft_codec_id id, weftDataType_t dt, double ratio, size
     const double err = fabs(acc[i] + (double)r[i] - want);
     if (!(err <= tol[i] + 1e-30))
       fail_msg("%s %s: element %zu: sum %.9g + residual %.9g vs %d * x = %.9g (tol %g)",
-               weft_codec_name(id), weft_dtype_name(dt), i, acc[i], (double)r[i], steps, want, tol[i]);
+               weft_codec_name(id), weft_dtype_name(dt), i, acc[i], (double)r[i], steps, want,
+               tol[i]);
     if (fabs(xf) > maxx) maxx = fabs(xf);
     if (fabs((double)r[i]) > maxr) maxr = fabs((double)r[i]);
   }
@@ -567,6 +601,7 @@ static void test_error_feedback(void **state) {
   (void)state;
   feedback_run(WEFT_CODEC_TOPK, weftFloat, 0.05, 1000, 200);
   feedback_run(WEFT_CODEC_TOPK, weftFloat, 0.01, 100003, 30);
+  feedback_run(WEFT_CODEC_TOPK, weftFloat, 0.01, 300007, 10); /* sampled path */
   feedback_run(WEFT_CODEC_TOPK, weftBfloat16, 0.1, 4099, 50);
   feedback_run(WEFT_CODEC_TOPK, weftDouble, 0.02, 3000, 60);
   feedback_run(WEFT_CODEC_INT8, weftFloat, 1.0, 10007, 50);
@@ -580,10 +615,12 @@ static void test_error_feedback(void **state) {
   const weft_codec_params p = {.topk_ratio = 0.2, .zstd_level = 1}; /* k = 1 */
   unsigned char enc[12];
   size_t len;
-  assert_int_equal(weft_codec_encode(WEFT_CODEC_TOPK, &p, weftFloat, x, 3, enc, sizeof enc, &len, r), 0);
+  assert_int_equal(
+      weft_codec_encode(WEFT_CODEC_TOPK, &p, weftFloat, x, 3, enc, sizeof enc, &len, r), 0);
   assert_true(r[0] == 1.0f && r[1] == 0.0f && r[2] == 2.5f);
   /* Next step: v = {2, 4, 4.5}: 4.5 is kept (value includes the residual). */
-  assert_int_equal(weft_codec_encode(WEFT_CODEC_TOPK, &p, weftFloat, x, 3, enc, sizeof enc, &len, r), 0);
+  assert_int_equal(
+      weft_codec_encode(WEFT_CODEC_TOPK, &p, weftFloat, x, 3, enc, sizeof enc, &len, r), 0);
   float v;
   memcpy(&v, enc + 8, 4);
   assert_true(v == 4.5f);
@@ -593,8 +630,78 @@ static void test_error_feedback(void **state) {
   const float xs[4] = {NAN, INFINITY, 1e5f, 1.0f};
   float rs[4] = {0, 0, 0, 0.25f};
   unsigned char e16[8];
-  assert_int_equal(weft_codec_encode(WEFT_CODEC_FP16, NULL, weftFloat, xs, 4, e16, sizeof e16, &len, rs), 0);
+  assert_int_equal(
+      weft_codec_encode(WEFT_CODEC_FP16, NULL, weftFloat, xs, 4, e16, sizeof e16, &len, rs), 0);
   assert_true(rs[0] == 0.0f && rs[1] == 0.0f && rs[2] == 0.0f && rs[3] == 0.0f); /* 1.25 exact */
+}
+
+/* More NaN/Inf than k: the dropped ones leave no residual, the finite ones
+ * keep theirs; also with a sample that misses every large value (the fast
+ * path's estimate fails and the general path runs). */
+static void test_topk_edge_paths(void **state) {
+  (void)state;
+  static const size_t sizes[] = {1000, 300007};
+  for (size_t s = 0; s < 2; s++) {
+    const size_t n = sizes[s];
+    weft_codec_params p = {.topk_ratio = 0.01, .zstd_level = 1};
+    const size_t k = weft_codec_topk_k(&p, n);
+    float *x = malloc(n * sizeof *x), *r = calloc(n, sizeof *r), *d = malloc(n * sizeof *d);
+    unsigned char *enc = malloc(weft_codec_max_bytes(WEFT_CODEC_TOPK, &p, weftFloat, n));
+    assert_true(x && r && d && enc);
+    /* 20%, or 1.5% on the large input: more than k, yet few enough to fit the
+     * fast path's candidate array (2k + n/64). */
+    const uint64_t per_mille = s == 0 ? 200 : 15;
+    size_t nonfinite = 0, nans = 0;
+    for (size_t i = 0; i < n; i++) {
+      const uint64_t u = rng64() % 1000;
+      x[i] = u < per_mille / 2 ? NAN : u < per_mille ? INFINITY : (float)nrand();
+      nonfinite += u < per_mille;
+      nans += u < per_mille / 2;
+    }
+    assert_true(nonfinite > k);
+    size_t len;
+    assert_int_equal(
+        weft_codec_encode(WEFT_CODEC_TOPK, &p, weftFloat, x, n, enc, SIZE_MAX, &len, r), 0);
+    assert_int_equal(weft_codec_decode(WEFT_CODEC_TOPK, weftFloat, enc, len, d, n), 0);
+    size_t nan_kept = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (!isfinite(x[i])) {
+        if (r[i] != 0.0f)
+          fail_msg("n=%zu: residual %g at non-finite element %zu", n, (double)r[i], i);
+      } else if (fbits(r[i]) != fbits(x[i])) {
+        fail_msg("n=%zu: residual %g at dropped element %zu, want %g", n, (double)r[i], i,
+                 (double)x[i]);
+      }
+      nan_kept += isnan(d[i]);
+    }
+    assert_int_equal(nan_kept, nans < k ? nans : k); /* NaNs first, then the Infs */
+    free(x);
+    free(r);
+    free(d);
+    free(enc);
+  }
+  /* Large values only at the positions the fast path samples (j * n / 65536):
+   * fewer than k elements lie above its estimate. */
+  const size_t n = 300007;
+  weft_codec_params p = {.topk_ratio = 0.05, .zstd_level = 1};
+  float *x = malloc(n * sizeof *x);
+  assert_non_null(x);
+  for (size_t i = 0; i < n; i++) x[i] = 1.0f + (float)urand();
+  for (size_t j = 0; j < 65536; j++)
+    x[(size_t)((uint64_t)j * n / 65536)] = 1000.0f + (float)(j % 7);
+  const size_t cap = weft_codec_max_bytes(WEFT_CODEC_TOPK, &p, weftFloat, n);
+  unsigned char *enc = malloc(cap);
+  float *d = malloc(n * sizeof *d);
+  assert_true(enc && d);
+  size_t len;
+  assert_int_equal(weft_codec_encode(WEFT_CODEC_TOPK, &p, weftFloat, x, n, enc, cap, &len, NULL),
+                   0);
+  assert_int_equal(weft_codec_decode(WEFT_CODEC_TOPK, weftFloat, enc, len, d, n), 0);
+  const run_info ri = {WEFT_CODEC_TOPK, weftFloat, D_OUTLIER, n};
+  check_lossy(&ri, &p, x, enc, len, d, d);
+  free(x);
+  free(enc);
+  free(d);
 }
 
 /* ---- zstd -------------------------------------------------------------------------------- */
@@ -604,7 +711,8 @@ static void test_zstd(void **state) {
     unsigned char b[64];
     size_t len;
     const float x = 1.0f;
-    assert_int_equal(weft_codec_encode(WEFT_CODEC_ZSTD, NULL, weftFloat, &x, 1, b, sizeof b, &len, NULL), -1);
+    assert_int_equal(
+        weft_codec_encode(WEFT_CODEC_ZSTD, NULL, weftFloat, &x, 1, b, sizeof b, &len, NULL), -1);
     assert_int_equal(weft_codec_supports(WEFT_CODEC_ZSTD, weftFloat, weftSum), 0);
     skip();
   }
@@ -617,18 +725,27 @@ static void test_zstd(void **state) {
       const size_t cap = weft_codec_max_bytes(WEFT_CODEC_ZSTD, NULL, (weftDataType_t)dt, n);
       unsigned char *enc = malloc(cap), *enc2 = malloc(cap);
       assert_true(x && y && enc && enc2);
-      for (size_t i = 0; i < bytes; i++) x[i] = (unsigned char)(i % 3 ? rng64() : 0); /* NaN patterns too */
+      for (size_t i = 0; i < bytes; i++)
+        x[i] = (unsigned char)(i % 3 ? rng64() : 0); /* NaN patterns too */
       size_t len, len2;
-      assert_int_equal(weft_codec_encode(WEFT_CODEC_ZSTD, NULL, (weftDataType_t)dt, x, n, enc, cap, &len, NULL), 0);
+      assert_int_equal(
+          weft_codec_encode(WEFT_CODEC_ZSTD, NULL, (weftDataType_t)dt, x, n, enc, cap, &len, NULL),
+          0);
       assert_true(len <= cap);
       assert_int_equal(weft_codec_decode(WEFT_CODEC_ZSTD, (weftDataType_t)dt, enc, len, y, n), 0);
       if (bytes) assert_memory_equal(x, y, bytes);
-      assert_int_equal(weft_codec_encode(WEFT_CODEC_ZSTD, NULL, (weftDataType_t)dt, x, n, enc2, cap, &len2, NULL), 0);
+      assert_int_equal(weft_codec_encode(WEFT_CODEC_ZSTD, NULL, (weftDataType_t)dt, x, n, enc2, cap,
+                                         &len2, NULL),
+                       0);
       assert_int_equal(len, len2);
       assert_memory_equal(enc, enc2, len);
       /* Truncated or one element short: -1. */
-      if (len > 8) assert_int_equal(weft_codec_decode(WEFT_CODEC_ZSTD, (weftDataType_t)dt, enc, len - 1, y, n), -1);
-      if (n) assert_int_equal(weft_codec_decode(WEFT_CODEC_ZSTD, (weftDataType_t)dt, enc, len, y, n - 1), -1);
+      if (len > 8)
+        assert_int_equal(weft_codec_decode(WEFT_CODEC_ZSTD, (weftDataType_t)dt, enc, len - 1, y, n),
+                         -1);
+      if (n)
+        assert_int_equal(weft_codec_decode(WEFT_CODEC_ZSTD, (weftDataType_t)dt, enc, len, y, n - 1),
+                         -1);
       free(x);
       free(y);
       free(enc);
@@ -647,7 +764,8 @@ static void test_zstd(void **state) {
     const weft_codec_params p = {.topk_ratio = 0.01, .zstd_level = levels[l]};
     const size_t m = levels[l] > 9 ? n / 16 : n; /* the slow levels on less */
     size_t len;
-    assert_int_equal(weft_codec_encode(WEFT_CODEC_ZSTD, &p, weftFloat, x, m, enc, cap, &len, NULL), 0);
+    assert_int_equal(weft_codec_encode(WEFT_CODEC_ZSTD, &p, weftFloat, x, m, enc, cap, &len, NULL),
+                     0);
     /* the fast negative levels trade ratio for speed */
     if (!(len < m * sizeof(float) / (levels[l] < 1 ? 2 : 8)))
       fail_msg("zstd level %d: %zu bytes from %zu", levels[l], len, m * sizeof(float));
@@ -657,8 +775,10 @@ static void test_zstd(void **state) {
   }
   /* Capacity below the header or the frame: -1. */
   size_t len;
-  assert_int_equal(weft_codec_encode(WEFT_CODEC_ZSTD, NULL, weftFloat, x, n, enc, 7, &len, NULL), -1);
-  assert_int_equal(weft_codec_encode(WEFT_CODEC_ZSTD, NULL, weftFloat, x, n, enc, 20, &len, NULL), -1);
+  assert_int_equal(weft_codec_encode(WEFT_CODEC_ZSTD, NULL, weftFloat, x, n, enc, 7, &len, NULL),
+                   -1);
+  assert_int_equal(weft_codec_encode(WEFT_CODEC_ZSTD, NULL, weftFloat, x, n, enc, 20, &len, NULL),
+                   -1);
   free(x);
   free(y);
   free(enc);
@@ -691,7 +811,8 @@ static void test_malformed_random(void **state) {
     const int rc = weft_codec_decode(id, dt, buf, len, dst, count);
     assert_true(rc == 0 || rc == -1);
     rc == 0 ? ok++ : bad++;
-    if (weft_codec_fixed_size(id) && id != WEFT_CODEC_TOPK && len != weft_codec_max_bytes(id, NULL, dt, count))
+    if (weft_codec_fixed_size(id) && id != WEFT_CODEC_TOPK &&
+        len != weft_codec_max_bytes(id, NULL, dt, count))
       assert_int_equal(rc, -1);
   }
   assert_true(bad > 0);
@@ -737,7 +858,8 @@ static void test_malformed_mutations(void **state) {
     /* Random byte flips: no crash. */
     for (int it = 0; it < 2000; it++) {
       memcpy(mut, enc, len);
-      for (int f = 0; f < 1 + it % 4; f++) mut[rng64() % len] ^= (unsigned char)(1u << (rng64() % 8));
+      for (int f = 0; f < 1 + it % 4; f++)
+        mut[rng64() % len] ^= (unsigned char)(1u << (rng64() % 8));
       const int rc = weft_codec_decode(id, weftFloat, mut, len, y, n);
       assert_true(rc == 0 || rc == -1);
     }
@@ -745,11 +867,13 @@ static void test_malformed_mutations(void **state) {
     free(mut);
   }
   /* topk: indices out of order, repeated, out of range; a wrong check word. */
-  const size_t k = weft_codec_topk_k(&p, n), cap = weft_codec_max_bytes(WEFT_CODEC_TOPK, &p, weftFloat, n);
+  const size_t k = weft_codec_topk_k(&p, n),
+               cap = weft_codec_max_bytes(WEFT_CODEC_TOPK, &p, weftFloat, n);
   unsigned char *enc = malloc(cap), *mut = malloc(cap);
   assert_true(enc && mut);
   size_t len;
-  assert_int_equal(weft_codec_encode(WEFT_CODEC_TOPK, &p, weftFloat, x, n, enc, cap, &len, NULL), 0);
+  assert_int_equal(weft_codec_encode(WEFT_CODEC_TOPK, &p, weftFloat, x, n, enc, cap, &len, NULL),
+                   0);
   assert_int_equal(weft_codec_decode(WEFT_CODEC_TOPK, weftFloat, enc, len, y, n), 0);
   uint32_t a, b;
   memcpy(mut, enc, len);
@@ -774,8 +898,10 @@ static void test_malformed_mutations(void **state) {
   /* int8: negative, Inf and NaN scales. */
   unsigned char e8[4 + 3];
   const float x3[3] = {1, 2, 3};
-  assert_int_equal(weft_codec_encode(WEFT_CODEC_INT8, NULL, weftFloat, x3, 3, e8, sizeof e8, &len, NULL), 0);
-  static const uint32_t bad_scales[] = {0xBF800000u, 0x80000000u, 0x7F800000u, 0x7FC00000u, 0xFFFFFFFFu};
+  assert_int_equal(
+      weft_codec_encode(WEFT_CODEC_INT8, NULL, weftFloat, x3, 3, e8, sizeof e8, &len, NULL), 0);
+  static const uint32_t bad_scales[] = {0xBF800000u, 0x80000000u, 0x7F800000u, 0x7FC00000u,
+                                        0xFFFFFFFFu};
   for (size_t s = 0; s < sizeof bad_scales / sizeof bad_scales[0]; s++) {
     memcpy(e8, &bad_scales[s], 4);
     assert_int_equal(weft_codec_decode(WEFT_CODEC_INT8, weftFloat, e8, len, y, 3), -1);
@@ -829,15 +955,18 @@ static void test_supports(void **state) {
     for (int dt = 0; dt < weftNumTypes; dt++) {
       for (int op = 0; op < weftNumOps; op++) {
         int want;
-        const int isfloat = dt == weftFloat || dt == weftFloat16 || dt == weftBfloat16 || dt == weftDouble;
+        const int isfloat =
+            dt == weftFloat || dt == weftFloat16 || dt == weftBfloat16 || dt == weftDouble;
         if (!weft_codec_lossy(id))
           want = weft_codec_available(id);
         else
           want = isfloat && (op == weftSum || op == weftAvg);
-        if ((id == WEFT_CODEC_FP16 || id == WEFT_CODEC_BF16) && (dt == weftFloat16 || dt == weftBfloat16)) want = 0;
+        if ((id == WEFT_CODEC_FP16 || id == WEFT_CODEC_BF16) &&
+            (dt == weftFloat16 || dt == weftBfloat16))
+          want = 0;
         if (weft_codec_supports(id, (weftDataType_t)dt, (weftRedOp_t)op) != want)
-          fail_msg("supports(%s, %s, %s) != %d", weft_codec_name(id), weft_dtype_name((weftDataType_t)dt),
-                   weft_op_name((weftRedOp_t)op), want);
+          fail_msg("supports(%s, %s, %s) != %d", weft_codec_name(id),
+                   weft_dtype_name((weftDataType_t)dt), weft_op_name((weftRedOp_t)op), want);
       }
     }
     assert_int_equal(weft_codec_supports(id, weftNumTypes, weftSum), 0);
@@ -903,7 +1032,8 @@ static void test_sizes(void **state) {
     for (size_t t = 0; t < NFLOAT_TYPES; t++) {
       const size_t n = 1 << 20;
       const double raw = (double)(n * weft_dtype_size(float_types[t]));
-      const double got = (double)weft_codec_max_bytes((weft_codec_id)c, &p, float_types[t], n) / raw;
+      const double got =
+          (double)weft_codec_max_bytes((weft_codec_id)c, &p, float_types[t], n) / raw;
       assert_true(fabs(got - weft_codec_ratio((weft_codec_id)c, &p, float_types[t])) < 1e-5);
     }
 }
@@ -918,12 +1048,17 @@ static void test_encode_args(void **state) {
     const weft_codec_id id = (weft_codec_id)c;
     if (!weft_codec_available(id)) continue;
     const size_t need = weft_codec_max_bytes(id, NULL, weftFloat, 300);
-    assert_int_equal(weft_codec_encode(id, NULL, weftFloat, x, 300, enc, sizeof enc, NULL, NULL), -1);
-    assert_int_equal(weft_codec_encode(id, NULL, weftFloat, NULL, 300, enc, sizeof enc, &len, NULL), -1);
-    assert_int_equal(weft_codec_encode(id, NULL, weftFloat, x, 300, NULL, sizeof enc, &len, NULL), -1);
-    assert_int_equal(weft_codec_encode(id, NULL, weftNumTypes, x, 300, enc, sizeof enc, &len, NULL), -1);
+    assert_int_equal(weft_codec_encode(id, NULL, weftFloat, x, 300, enc, sizeof enc, NULL, NULL),
+                     -1);
+    assert_int_equal(weft_codec_encode(id, NULL, weftFloat, NULL, 300, enc, sizeof enc, &len, NULL),
+                     -1);
+    assert_int_equal(weft_codec_encode(id, NULL, weftFloat, x, 300, NULL, sizeof enc, &len, NULL),
+                     -1);
+    assert_int_equal(weft_codec_encode(id, NULL, weftNumTypes, x, 300, enc, sizeof enc, &len, NULL),
+                     -1);
     if (weft_codec_fixed_size(id))
-      assert_int_equal(weft_codec_encode(id, NULL, weftFloat, x, 300, enc, need - 1, &len, NULL), -1);
+      assert_int_equal(weft_codec_encode(id, NULL, weftFloat, x, 300, enc, need - 1, &len, NULL),
+                       -1);
     /* count 0: the empty encoding decodes to nothing. */
     assert_int_equal(weft_codec_encode(id, NULL, weftFloat, x, 0, enc, sizeof enc, &len, NULL), 0);
     assert_true(len <= weft_codec_max_bytes(id, NULL, weftFloat, 0));
@@ -931,13 +1066,17 @@ static void test_encode_args(void **state) {
   }
   const int32_t xi[4] = {1, 2, 3, 4};
   for (int c = WEFT_CODEC_FP16; c <= WEFT_CODEC_TOPK; c++)
-    assert_int_equal(weft_codec_encode((weft_codec_id)c, NULL, weftInt32, xi, 4, enc, sizeof enc, &len, NULL), -1);
-  assert_int_equal(weft_codec_encode(WEFT_CODEC_NONE, NULL, weftInt32, xi, 4, enc, sizeof enc, &len, NULL), 0);
+    assert_int_equal(
+        weft_codec_encode((weft_codec_id)c, NULL, weftInt32, xi, 4, enc, sizeof enc, &len, NULL),
+        -1);
+  assert_int_equal(
+      weft_codec_encode(WEFT_CODEC_NONE, NULL, weftInt32, xi, 4, enc, sizeof enc, &len, NULL), 0);
   assert_int_equal(len, 16);
   int32_t yi[4];
   assert_int_equal(weft_codec_decode(WEFT_CODEC_NONE, weftInt32, enc, len, yi, 4), 0);
   assert_memory_equal(xi, yi, sizeof xi);
-  assert_int_equal(weft_codec_encode(WEFT_CODEC_COUNT, NULL, weftFloat, x, 4, enc, sizeof enc, &len, NULL), -1);
+  assert_int_equal(
+      weft_codec_encode(WEFT_CODEC_COUNT, NULL, weftFloat, x, 4, enc, sizeof enc, &len, NULL), -1);
 }
 
 /* Lossy bytes do not depend on the input datatype beyond the values: fp32
@@ -967,7 +1106,8 @@ static void test_cross_dtype(void **state) {
   /* fp16 codec on fp16 data: a lossless copy. */
   for (size_t i = 0; i < n; i++) h[i] = weft_float_to_half(x[i]);
   size_t l;
-  assert_int_equal(weft_codec_encode(WEFT_CODEC_FP16, NULL, weftFloat16, h, n, e1, 2 * n, &l, NULL), 0);
+  assert_int_equal(weft_codec_encode(WEFT_CODEC_FP16, NULL, weftFloat16, h, n, e1, 2 * n, &l, NULL),
+                   0);
   assert_memory_equal(e1, h, 2 * n);
   free(x);
   free(h);
@@ -987,6 +1127,7 @@ int main(void) {
       cmocka_unit_test(test_topk_exact_bytes),
       cmocka_unit_test(test_lossy_matrix),
       cmocka_unit_test(test_topk_ratios),
+      cmocka_unit_test(test_topk_edge_paths),
       cmocka_unit_test(test_cross_dtype),
       cmocka_unit_test(test_error_feedback),
       cmocka_unit_test(test_zstd),
