@@ -3,7 +3,7 @@
  * time before forwarding it - the "added RTT" of the WAN lab
  * (bench/wanlab/wanlab.sh, docs/wanlab.md), where netem is not available.
  *
- *   weft-wan-relay [-d MS] [-m MIB] [-b N] [-S KIB] [-R KIB] [-p FILE] [-v] IF IF [IF...]
+ *   weft-wan-relay [-d MS] [-m MIB] [-b N] [-q US] [-S KIB] [-R KIB] [-p FILE] [-v] IF IF [IF...]
  *
  *   -d MS    one-way delay added to every frame, in ms (fractions allowed;
  *            default 0). wanlab.sh passes RTT/2: each direction crosses the
@@ -12,6 +12,10 @@
  *            delay for every output port that is busy at once; frames that
  *            find it full are counted as drops (reported on exit).
  *   -b N     frames per recvmmsg/sendmmsg call (default 32)
+ *   -q US    while frames wait, wake at most once per US microseconds
+ *            (default 250; at most a quarter of the delay; 0: on every frame).
+ *            Frames are sent up to US late; the relay's CPU time at 1 Gbit/s
+ *            drops by about a third.
  *   -S KIB   socket send buffer per port (default 1024). While the egress
  *            qdisc of a port (the WAN->site tbf) holds that much, the port
  *            blocks and frames wait in the relay instead of being dropped by
@@ -35,9 +39,18 @@
  * in one byte ring and, per output port, in a FIFO linked through the ring
  * (every frame gets the same delay, so each FIFO is in due order). The main
  * loop sends what is due with sendmmsg, reads with recvmmsg while the ring has
- * room, and sleeps in ppoll until the next due time, a readable port, or a
- * blocked port that became writable. SIGTERM/SIGINT end it cleanly with a
- * statistics line per port on stderr; SIGUSR1 prints them without exiting.
+ * room, and sleeps in ppoll until the next due time, a readable port (only
+ * while nothing waits: see -q), or a blocked port that became writable.
+ * SIGTERM/SIGINT end it cleanly with a statistics line per port on stderr;
+ * SIGUSR1 prints them without exiting. Counters: frames/bytes in and out,
+ * drops (ring full, the socket's receive buffer, the egress qdisc, truncated,
+ * other send errors), lateness (due -> sent while the port was not blocked:
+ * the relay's own timing error) and backpressure (how long ports were blocked
+ * by a full egress qdisc: router queueing, not lateness).
+ *
+ * Run it with priority (wanlab.sh uses SCHED_FIFO 10): it stands for the
+ * network, and on a small machine busy ranks would otherwise delay it by
+ * milliseconds.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -101,7 +114,7 @@ static port_t ports[MAXPORTS];
 static int nports;
 static uint8_t *ring;
 static size_t cap, head, tail, used, used_max;
-static uint64_t delay_ns;
+static uint64_t delay_ns, quantum_ns, read_ns;
 static int batch = 32, verbose;
 static volatile sig_atomic_t stop_flag, stats_flag;
 static uint8_t *scratch;
@@ -404,10 +417,11 @@ static int open_port(port_t *p, int sndkib, int rcvkib) {
 }
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: weft-wan-relay [-d MS] [-m MIB] [-b N] [-S KIB] [-R KIB] [-p PIDFILE] [-v] IF IF [IF...]\n"
+  fprintf(f, "usage: weft-wan-relay [-d MS] [-m MIB] [-b N] [-q US] [-S KIB] [-R KIB] [-p PIDFILE] [-v] IF IF [IF...]\n"
              "  -d MS   one-way delay per frame in ms (default 0)\n"
              "  -m MIB  delay-queue memory (default 64)\n"
              "  -b N    frames per recvmmsg/sendmmsg (default 32, max 128)\n"
+             "  -q US   wake at most once per US microseconds while frames wait (default 250, 0: per frame)\n"
              "  -S KIB  send buffer per port: backpressure from the egress qdisc (default 1024)\n"
              "  -R KIB  receive buffer per port (default 8192)\n"
              "  -p FILE write the pid there once the ports are open\n"
@@ -415,11 +429,12 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
-  double delay_ms = 0, mib = 64;
+  double delay_ms = 0, mib = 64, quantum_us = 250;
   int sndkib = 1024, rcvkib = 8192, opt;
   const char *pidfile = NULL;
-  while ((opt = getopt(argc, argv, "d:m:b:S:R:p:vh")) != -1) {
+  while ((opt = getopt(argc, argv, "d:m:b:q:S:R:p:vh")) != -1) {
     switch (opt) {
+    case 'q': quantum_us = atof(optarg); break;
     case 'd': delay_ms = atof(optarg); break;
     case 'm': mib = atof(optarg); break;
     case 'b': batch = atoi(optarg); break;
@@ -433,11 +448,16 @@ int main(int argc, char **argv) {
   }
   nports = argc - optind;
   if (nports < 2 || nports > MAXPORTS || delay_ms < 0 || delay_ms > 10000 || mib < 1 || mib > 4000 || batch < 1 ||
-      batch > MAXBATCH || sndkib < 16 || rcvkib < 16) {
+      batch > MAXBATCH || sndkib < 16 || rcvkib < 16 || quantum_us < 0 || quantum_us > 10000) {
     usage(stderr);
     return 2;
   }
   delay_ns = (uint64_t)(delay_ms * 1e6);
+  quantum_ns = (uint64_t)(quantum_us * 1e3);
+  if (quantum_ns > delay_ns / 4) quantum_ns = delay_ns / 4;
+  /* input waits in the socket buffers at most this long */
+  read_ns = delay_ns / 2 < 2000000 ? delay_ns / 2 : 2000000;
+  if (read_ns < quantum_ns) read_ns = quantum_ns;
   cap = ((size_t)(mib * 1048576.0) + 7) & ~(size_t)7;
   /* untouched pages of the ring and scratch cost nothing */
   ring = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -470,8 +490,8 @@ int main(int argc, char **argv) {
     if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0 || rename(tmp, pidfile) != 0)
       return fprintf(stderr, "weft-wan-relay: cannot write %s\n", pidfile), 1;
   }
-  fprintf(stderr, "weft-wan-relay: %d ports, one-way delay %.3f ms, queue %.1f MiB, batch %d\n", nports, delay_ms,
-          cap / 1048576.0, batch);
+  fprintf(stderr, "weft-wan-relay: %d ports, one-way delay %.3f ms, queue %.1f MiB, batch %d, quantum %.0f us\n",
+          nports, delay_ms, cap / 1048576.0, batch, quantum_ns / 1e3);
 
   static struct mmsghdr mm[MAXBATCH];
   static struct iovec iov[MAXBATCH];
@@ -495,15 +515,27 @@ int main(int argc, char **argv) {
     for (int o = 0; o < nports; o++)
       if (!ports[o].blocked && ports[o].qhead != NIL && rec_at(ports[o].qhead)->due < next)
         next = rec_at(ports[o].qhead)->due;
-    int room = ring_free() >= reserve;
+    int room = ring_free() >= reserve, queued = 0;
+    for (int o = 0; o < nports; o++) queued |= ports[o].qhead != NIL;
+    /* Coalescing: while frames wait, input is not a wake-up. The relay wakes
+     * when the next frame is due but at most once per quantum, and reads
+     * everything that arrived then; frames keep their kernel receive time,
+     * so reading late does not change when they are due, and nothing that
+     * arrives can be due before the frames already queued. */
+    int coalesce = delay_ns > 0 && quantum_ns > 0 && queued;
     for (int i = 0; i < nports; i++) {
       pfd[i].fd = ports[i].fd;
-      pfd[i].events = (short)((room ? POLLIN : 0) | (ports[i].blocked ? POLLOUT : 0));
+      pfd[i].events = (short)((room && !coalesce ? POLLIN : 0) | (ports[i].blocked ? POLLOUT : 0));
       pfd[i].revents = 0;
     }
+    uint64_t now2 = ts_ns(CLOCK_MONOTONIC), wake = next;
+    if (coalesce) {
+      if (wake == UINT64_MAX || wake < now2 + quantum_ns) wake = now2 + quantum_ns;
+      if (wake > now2 + read_ns) wake = now2 + read_ns; /* bounded time in the socket buffers */
+    }
     struct timespec to, *top = NULL;
-    if (next != UINT64_MAX) {
-      uint64_t now2 = ts_ns(CLOCK_MONOTONIC), d = next > now2 ? next - now2 : 0;
+    if (wake != UINT64_MAX) {
+      uint64_t d = wake > now2 ? wake - now2 : 0;
       to.tv_sec = (time_t)(d / 1000000000ull);
       to.tv_nsec = (long)(d % 1000000000ull);
       top = &to;
@@ -529,10 +561,10 @@ int main(int argc, char **argv) {
         }
       }
     }
-    /* read from every readable port (a few batches each, then send again) */
+    /* read from every readable port (every port after a coalesced sleep) */
     for (int i = 0; i < nports; i++) {
-      if (!(pfd[i].revents & POLLIN)) continue;
-      for (int rounds = 0; rounds < 4 && ring_free() >= reserve; rounds++) {
+      if (!(pfd[i].revents & POLLIN) && !coalesce) continue;
+      for (int rounds = 0; rounds < (coalesce ? 64 : 4) && ring_free() >= reserve; rounds++) {
         if (!rx_port(i, mm, iov, ctl)) break;
         ring_reclaim();
       }

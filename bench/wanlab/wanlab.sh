@@ -15,8 +15,11 @@
 #   wanlab.sh mpi   [--ranks-per-site K | --layout A+B+C] [--timeout S] [--all-output]
 #                   [--mpirun-args "ARGS"] -- CMD ARGS...
 #   wanlab.sh stats [--raw]              bytes/packets/drops per direction (tc -s qdisc)
-#   wanlab.sh check [--from I] [--to J] [--streams P] [--seconds T]
+#   wanlab.sh watch [--interval S] [--seconds T]
+#                                        Mbit/s on the wire per direction, every S s (0.1)
+#   wanlab.sh check [--from I] [--to J] [--streams P] [--seconds T] [--cc ALGO]
 #                                        TCP throughput from site I to site J vs the shaped rate
+#                                        (--cc: the senders' congestion control, per socket)
 #
 # Options valid with every command:
 #   --prefix P   name of the lab (default wl): namespaces P-s0, P-s1, ..., P-wan
@@ -31,7 +34,9 @@
 #   --bridge       use a Linux bridge (only with --rtt-ms 0)
 #   --burst B      tbf burst in bytes (default: 2 ms at the rate, at least 128 KiB)
 #   --queue-ms MS  tbf queue limit in ms at the rate (default 50)
-#   --cc ALGO      TCP congestion control in the site namespaces (default: the host's)
+#   --cc ALGO      TCP congestion control in the site namespaces (default: the host's;
+#                  a namespace may only pick one of net.ipv4.tcp_allowed_congestion_control)
+#   --relay-args "ARGS"  extra weft-wan-relay options (e.g. "-q 500", see weft-wan-relay -h)
 #   --relay-sched fifo|nice  the relay runs SCHED_FIFO priority 10 (default; it is
 #                  "the network" and must not queue behind busy ranks) or at nice -10
 #   Site i has address 10.77.0.(i+1)/24 on its interface wan0. A stale lab with the
@@ -68,6 +73,7 @@ burst=""
 queue_ms=50
 cc=""
 relay_sched=fifo
+relay_args=""
 rps=""
 layout=""
 timeout_s=600
@@ -81,6 +87,7 @@ to=1
 streams=1
 seconds=10
 raw=0
+interval=0.1
 user_cmd=()
 
 while [[ $# -gt 0 ]]; do
@@ -98,6 +105,7 @@ while [[ $# -gt 0 ]]; do
     --queue-ms) queue_ms="$2"; shift 2 ;;
     --cc) cc="$2"; shift 2 ;;
     --relay-sched) relay_sched="$2"; shift 2 ;;
+    --relay-args) relay_args="$2"; shift 2 ;;
     --ranks-per-site) rps="$2"; shift 2 ;;
     --layout) layout="$2"; shift 2 ;;
     --timeout) timeout_s="$2"; shift 2 ;;
@@ -111,6 +119,7 @@ while [[ $# -gt 0 ]]; do
     --streams) streams="$2"; shift 2 ;;
     --seconds) seconds="$2"; shift 2 ;;
     --raw) raw=1; shift ;;
+    --interval) interval="$2"; shift 2 ;;
     --) shift; user_cmd=("$@"); break ;;
     -*) die "unknown option $1 (-h for help)" ;;
     *)
@@ -222,11 +231,14 @@ cmd_up() {
     burst=$(awk -v b="$bits" 'BEGIN { x = b / 8 * 0.002; if (x < 131072) x = 131072; printf "%.0f", x }')
   fi
   is_uint "$burst" || die "bad --burst $burst (bytes)"
+  (( burst >= mtu + 100 )) || die "--burst $burst is below one frame (MTU $mtu)"
+  (( burst >= 66000 )) || echo "wanlab: note: a burst below 64 KiB makes tbf split every TSO/GSO frame" >&2
   local limit
   limit=$(awk -v b="$bits" -v q="$queue_ms" -v bu="$burst" \
     'BEGIN { x = b / 8 * q / 1000; if (x < 1048576) x = 1048576; printf "%.0f", x + bu }')
 
   lab_down # stale lab of the same prefix
+  trap 'echo "wanlab: up failed: removing the partial lab" >&2; lab_down' EXIT
   mkdir -p "$state_dir"
   rm -f "$state_dir/relay.log"
   local i ns
@@ -245,7 +257,8 @@ cmd_up() {
     ns_sysctl "$ns" net.ipv4.tcp_wmem "4096 16384 67108864"
     [[ -n "$cc" ]] && { ns_sysctl "$ns" net.ipv4.tcp_congestion_control "$cc";
       [[ $(ip netns exec "$ns" cat /proc/sys/net/ipv4/tcp_congestion_control) == "$cc" ]] ||
-        die "congestion control '$cc' is not available"; }
+        die "congestion control '$cc' is not allowed in a namespace (tcp_allowed_congestion_control:" \
+            "$(cat /proc/sys/net/ipv4/tcp_allowed_congestion_control))"; }
     ip link add wan0 netns "$ns" mtu "$mtu" type veth peer name "s$i" netns "$wan_ns" mtu "$mtu"
     ip -n "$ns" addr add "$(site_ip $i)/24" dev wan0
     ip -n "$ns" link set wan0 up
@@ -266,7 +279,7 @@ cmd_up() {
     half=$(awk -v r="$rtt_ms" 'BEGIN { printf "%g", r / 2 }')
     mib=$(awk -v b="$bits" -v h="$half" -v q="$queue_ms" -v n="$sites" \
       'BEGIN { x = n * b / 8 * (h + q + 50) / 1000 / 1048576; if (x < 32) x = 32; printf "%.0f", x }')
-    # send buffer (backpressure): half the tbf limit (the kernel doubles it), at most 4 MiB
+    # send buffer (backpressure): a quarter of the tbf limit, doubled by the kernel, at most 4 MiB
     local sndkib
     sndkib=$(awk -v l="$limit" 'BEGIN { x = l / 4 / 1024; if (x > 4096) x = 4096; printf "%.0f", x }')
     rm -f "$state_dir/relay.pid"
@@ -276,7 +289,9 @@ cmd_up() {
     elif [[ "$relay_sched" != fifo && "$relay_sched" != nice ]]; then
       die "--relay-sched: fifo or nice"
     fi
-    ip netns exec "$wan_ns" setsid "${sched[@]}" "$relay" -d "$half" -m "$mib" -S "$sndkib" \
+    local rargs=()
+    [[ -n "$relay_args" ]] && read -r -a rargs <<<"$relay_args"
+    ip netns exec "$wan_ns" setsid "${sched[@]}" "$relay" -d "$half" -m "$mib" -S "$sndkib" "${rargs[@]}" \
       -p "$state_dir/relay.pid" "${ports[@]}" </dev/null >>"$state_dir/relay.log" 2>&1 &
     for _ in $(seq 100); do
       [[ -s "$state_dir/relay.pid" ]] && break
@@ -300,10 +315,11 @@ EOF
   local j
   for ((i = 0; i < sites; i++)); do
     for ((j = 0; j < sites; j++)); do
-      ((i != j)) && ip netns exec "$(site_ns $i)" bash -c \
+      ((i != j)) && timeout 5 ip netns exec "$(site_ns $i)" bash -c \
         "exec 3<>/dev/tcp/$(site_ip $j)/9" 2>/dev/null || true # a refused connect suffices
     done
   done
+  trap - EXIT
   echo "wanlab: '$prefix' up: $sites sites (namespaces $(site_ns 0)..$(site_ns $((sites - 1))), 10.77.0.1..$sites), " \
     "$rate per direction per site (tbf burst $burst B, limit $limit B), RTT +${rtt_ms} ms, MTU $mtu, $mode" \
     "${relay_pid:+(pid $relay_pid, log $state_dir/relay.log)}"
@@ -394,7 +410,7 @@ cmd_run() {
   declare -A rank_of=()
   for ((r = 0; r < n; r++)); do
     s=${site_of[r]}
-    local envs=(env WEFT_RANK=$r WEFT_NRANKS=$n WEFT_COMM_ID="$(site_ip 0):$port" WEFT_SITE="site$s"
+    local envs=(env "WEFT_RANK=$r" "WEFT_NRANKS=$n" WEFT_COMM_ID="$(site_ip 0):$port" WEFT_SITE="site$s"
                 WEFT_HOST_ID="$prefix-s$s")
     if (( r == 0 )); then
       if (( all_output )); then
@@ -413,14 +429,17 @@ cmd_run() {
     rank_of[$!]=$r
   done
   sleep "$timeout_s" & local timer=$!
-  local failed=0 first_fail=-1 timed_out=0 left=$n done_pid rc grace_timer=""
+  local failed=0 first_fail=-1 failed_ranks="" timed_out=0 left=$n done_pid rc grace_timer=""
   while (( left > 0 )); do
     done_pid=""
     set +e
     wait -n -p done_pid "${pids[@]}" "$timer" ${grace_timer:+"$grace_timer"}
     rc=$?
     set -e
-    [[ -n "$done_pid" ]] || continue
+    if [[ -z "$done_pid" ]]; then
+      (( rc == 127 )) && { echo "wanlab: lost track of the ranks" >&2; failed=$((failed + 1)); break; }
+      continue
+    fi
     if [[ "$done_pid" == "$timer" ]]; then
       timed_out=1; break
     elif [[ -n "$grace_timer" && "$done_pid" == "$grace_timer" ]]; then
@@ -434,6 +453,7 @@ cmd_run() {
     if (( rc != 0 )); then
       (( failed == 0 )) && first_fail=$r
       failed=$((failed + 1))
+      failed_ranks+=" $r"
       echo "wanlab: rank $r (site ${site_of[r]}) exited with status $rc" >&2
       if [[ -z "$grace_timer" ]] && (( left > 0 )); then sleep "$grace_s" & grace_timer=$!; fi
     fi
@@ -459,8 +479,10 @@ cmd_run() {
   kill "$timer" ${grace_timer:+"$grace_timer"} 2>/dev/null || true
   wait 2>/dev/null || true
   if (( failed )) && (( ! all_output )); then
+    # what the failed ranks said (after a timeout: every rank)
     for ((r = 1; r < n; r++)); do
-      if [[ -s "$logdir/rank$r.log" ]] && grep -qiE 'error|fail|wrong|abort' "$logdir/rank$r.log"; then
+      [[ -s "$logdir/rank$r.log" ]] || continue
+      if (( timed_out )) || [[ " $failed_ranks " == *" $r "* ]]; then
         echo "wanlab: --- rank $r (last lines of $logdir/rank$r.log) ---" >&2
         tail -n 15 "$logdir/rank$r.log" >&2
       fi
@@ -468,7 +490,7 @@ cmd_run() {
   fi
   if (( failed )); then
     keep_logs=1
-    echo "wanlab: $failed of $n rank(s) failed; logs in $logdir" >&2
+    echo "wanlab: $failed of $n rank(s) failed or were killed; logs in $logdir" >&2
     (( timed_out )) && return 124
     return 1
   fi
@@ -513,6 +535,7 @@ if [ "$r" = 0 ] || [ "$all" = 1 ]; then exec "$@"; fi
 exec "$@" >"$d/rank$r.log" 2>&1
 EOF
   chmod +x "$wrap"
+  # shellcheck disable=SC2054 # the commas belong to --mca values
   local -a margs=(--allow-run-as-root --oversubscribe --bind-to none -np "$n" --host "$hosts" --map-by slot
     --mca plm_rsh_agent "$agent" --mca plm_rsh_no_tree_spawn 1 --mca oob_tcp_if_include 10.77.0.0/24
     --mca pml ob1 --mca btl self,vader,tcp --mca btl_tcp_if_include 10.77.0.0/24 --mca osc ^ucx)
@@ -539,6 +562,35 @@ EOF
   return $rc
 }
 
+# one line per interval: time, then Mbit/s of every direction (tbf byte counters)
+cmd_watch() {
+  load_state
+  [[ "$interval" =~ ^[0-9]*\.?[0-9]+$ ]] || die "bad --interval"
+  is_uint "$seconds" || die "bad --seconds"
+  local i hdr="#   time(s)" t0 t prev=() cur=() k
+  for ((i = 0; i < SITES; i++)); do hdr+=$(printf ' %9s %9s' "s$i->wan" "wan->s$i"); done
+  echo "$hdr   (Mbit/s)"
+  sample() {
+    cur=()
+    for ((i = 0; i < SITES; i++)); do
+      cur+=("$(tc -n "$(site_ns $i)" -s qdisc show dev wan0 | awk '/Sent/ {print $2; exit}')")
+      cur+=("$(tc -n "$wan_ns" -s qdisc show dev "s$i" | awk '/Sent/ {print $2; exit}')")
+    done
+  }
+  t0=$(date +%s.%N); sample; prev=("${cur[@]}"); local tp=$t0
+  while awk -v a="$(date +%s.%N)" -v b="$t0" -v s="$seconds" 'BEGIN { exit !(a - b < s) }'; do
+    sleep "$interval"
+    t=$(date +%s.%N); sample
+    local line
+    line=$(printf '  %8.2f' "$(awk -v a="$t" -v b="$t0" 'BEGIN { print a - b }')")
+    for ((k = 0; k < ${#cur[@]}; k++)); do
+      line+=$(awk -v a="${cur[k]}" -v b="${prev[k]}" -v t="$t" -v p="$tp" 'BEGIN { printf " %9.1f", (a - b) * 8 / (t - p) / 1e6 }')
+    done
+    echo "$line"
+    prev=("${cur[@]}"); tp=$t
+  done
+}
+
 cmd_check() {
   need_root
   load_state
@@ -547,7 +599,7 @@ cmd_check() {
   is_uint "$seconds" && (( seconds >= 3 )) || die "--seconds must be >= 3"
   local py
   py=$(command -v python3) || die "check needs python3"
-  local cport=$((30000 + $$ % 20000)) before after out
+  local cport=$((30000 + $$ % 20000)) before after
   local tmp; tmp=$(mktemp -d /tmp/wanlab-check.XXXXXX)
   # receiver: counts bytes per 100 ms; reports the average after the first 2 s (slow start) and overall
   ip netns exec "$(site_ns $to)" "$py" - "$(site_ip $to)" "$cport" "$streams" "$seconds" >"$tmp/rx" 2>&1 <<'EOF' &
@@ -582,9 +634,9 @@ EOF
   local rxpid=$!
   for _ in $(seq 100); do grep -q ready "$tmp/rx" 2>/dev/null && break; sleep 0.05; done
   before=$(qdisc_counters "$(site_ns $from)" wan0)
-  ip netns exec "$(site_ns $from)" "$py" - "$(site_ip $to)" "$cport" "$streams" "$seconds" >"$tmp/tx" 2>&1 <<'EOF' || true
+  ip netns exec "$(site_ns $from)" "$py" - "$(site_ip $to)" "$cport" "$streams" "$seconds" "$cc" >"$tmp/tx" 2>&1 <<'EOF' || true
 import socket, sys, threading, time
-host, port, n, secs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+host, port, n, secs, cc = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 rtts = []
 for _ in range(10):  # SYN -> RST from a closed port: one round trip
     s = socket.socket(); t = time.monotonic()
@@ -595,7 +647,9 @@ rtts.sort()
 print("rtt %.2f %.2f" % (rtts[0] * 1e3, rtts[len(rtts) // 2] * 1e3) if rtts else "rtt 0 0", flush=True)
 socks = []
 for _ in range(n):
-    s = socket.socket(); s.connect((host, port)); socks.append(s)
+    s = socket.socket()
+    if cc: s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, cc.encode())
+    s.connect((host, port)); socks.append(s)
 buf = memoryview(bytearray(4 << 20))
 end = time.monotonic() + secs
 def tx(s):
@@ -621,7 +675,7 @@ EOF
   wire=$(awk -v a="$before" -v b="$after" 'BEGIN { split(a, x, " "); split(b, y, " "); print y[1] - x[1], y[3] - x[3] }')
   read -r wire_bytes drops <<<"$wire"
   awk -v all="$all" -v st="$steady" -v rb="$RATE_BITS" -v s="$streams" -v f="$from" -v t="$to" -v c="$rtt_min" -v cm="$rtt_med" \
-    -v rtt="$RTT_MS" -v rate="$RATE" -v wb="$wire_bytes" -v gb="$bytes" -v d="$drops" -v cc="$(ip netns exec "$(site_ns $from)" cat /proc/sys/net/ipv4/tcp_congestion_control)" \
+    -v rtt="$RTT_MS" -v rate="$RATE" -v wb="$wire_bytes" -v gb="$bytes" -v d="$drops" -v cc="${cc:-$(ip netns exec "$(site_ns $from)" cat /proc/sys/net/ipv4/tcp_congestion_control)}" \
     'BEGIN {
       printf "site %d -> site %d, %d TCP stream(s) (%s), shaped %s, RTT +%s ms (measured: min %.2f ms, median %.2f ms)\n", f, t, s, cc, rate, rtt, c, cm
       printf "  goodput %.1f Mbit/s overall, %.1f Mbit/s after the first 2 s = %.1f%% of the shaped rate\n", all, st, st * 1e6 / rb * 100
@@ -644,5 +698,6 @@ case "$cmd" in
   mpi) cmd_mpi ;;
   stats) need_root; cmd_stats ;;
   check|iperf) cmd_check ;;
+  watch) need_root; cmd_watch ;;
   *) die "unknown command '$cmd' (-h for help)" ;;
 esac
