@@ -46,6 +46,7 @@ typedef struct {
   const void *codec_params;  /* weft_codec_params */
   float *ef;                 /* error-feedback residuals, count floats by element, or NULL */
   size_t pipe_bytes;         /* hier: pieces the phases pipeline over (0: no pipelining) */
+  int wan;                   /* hier: the groups are sites (inter-group phase: wan.c) */
 } weft_call;
 
 const char *weft_coll_name(weft_coll_kind k);
@@ -66,9 +67,15 @@ int tree_allreduce(weft_sched *s, const weft_call *c, int rank, int n);
 int tree_broadcast(weft_sched *s, const weft_call *c, int rank, int n);
 int tree_reduce(weft_sched *s, const weft_call *c, int rank, int n);
 int hier_allreduce(weft_sched *s, const weft_call *c, int rank, int n);
-/* Allreduce in place among n ranks over slow links with c->codec on every
- * message (coll/wan.c); the hierarchical algorithms run it between groups. */
-int wan_allreduce(weft_sched *s, const weft_call *c, int rank, int n);
+/* Allreduce in place among n ranks over slow links, optionally with
+ * c->codec on every message (coll/wan.c), in two stages the hierarchical
+ * allreduce adds for all its chunks in turn; the state carries one chunk's
+ * call and what stage 2 needs of stage 1. Both stages are weft_builders
+ * taking the state as their call. */
+typedef struct wan_state wan_state;
+wan_state *wan_state_new(weft_sched *s, const weft_call *c, int rank, int n);
+int wan_reduce_stage(weft_sched *s, const void *state, int rank, int n);
+int wan_gather_stage(weft_sched *s, const void *state, int rank, int n);
 int rhd_allreduce(weft_sched *s, const weft_call *c, int rank, int n);
 int rhd_allgather(weft_sched *s, const weft_call *c, int rank, int n);
 int rhd_reducescatter(weft_sched *s, const weft_call *c, int rank, int n);

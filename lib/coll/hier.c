@@ -9,8 +9,8 @@
  * of about c->pipe_bytes each so that the phases pipeline (a chunk crosses
  * the slow links while the next one is reduced locally); in a group of s
  * ranks, local rank i owns the chunks j with j % s == i.
- * With a codec (c->codec, links between sites), step 2 is wan_allreduce:
- * encoded shards, summed at their owner, finished shards encoded once.
+ * Between sites (c->wan), step 2 is wan.c: shards summed at their owner
+ * (encoded when c->codec is on), finished shards sent (encoded once).
  * Every rank ends with the bits computed in step 2, so results are
  * identical everywhere. */
 #include <string.h>
@@ -22,9 +22,6 @@ static int ring_sub(weft_sched *s, const void *call, int r, int n) {
   return ring_allreduce(s, (const weft_call *)call, r, n);
 }
 
-static int wan_sub(weft_sched *s, const void *call, int r, int n) {
-  return wan_allreduce(s, (const weft_call *)call, r, n);
-}
 
 /* Number of chunks: K, times the pipeline depth for large messages. */
 static int hier_nchunks(const weft_call *c, int k) {
@@ -90,23 +87,38 @@ int hier_allreduce(weft_sched *s, const weft_call *c, int rank, int n) {
     done[j] = acc;
   }
 
-  /* 2. owners of chunk j, one per group in group order, allreduce it */
-  for (int j = 0; j < l.k; j++) {
-    if (j % l.s != l.me) continue;
-    size_t off, len;
-    weft_split(c->count, l.k, j, &off, &len);
-    int *m = map + (size_t)j * (size_t)gr->ngroups;
-    for (int g = 0; g < gr->ngroups; g++) m[g] = hier_owner(gr, g, j);
-    weft_call *sc = &sub[j];
-    *sc = *c;
-    sc->sendbuf = sc->recvbuf = rb + off * es;
-    sc->count = len;
-    sc->op = op;
-    sc->groups = NULL;
-    sc->ef = c->ef ? c->ef + off : NULL;
-    done[j] = sched_sub(s, c->codec ? wan_sub : ring_sub, sc, m, l.g, gr->ngroups, done[j]);
-    if (c->op == weftAvg) done[j] = sched_avg(s, rb + off * es, len, c->dt, n, done[j]);
-  }
+  /* 2. owners of chunk j, one per group in group order, allreduce it: a ring
+   * between nodes; between sites wan.c, whose first stage is added for every
+   * chunk before any second stage (see there) */
+  wan_state **ws = c->wan ? sched_alloc(s, sizeof(wan_state *) * (size_t)l.k) : NULL;
+  if (c->wan && !ws) return -1;
+  for (int stage = 0; stage < (c->wan ? 2 : 1); stage++)
+    for (int j = 0; j < l.k; j++) {
+      if (j % l.s != l.me) continue;
+      size_t off, len;
+      weft_split(c->count, l.k, j, &off, &len);
+      int *m = map + (size_t)j * (size_t)gr->ngroups;
+      if (stage == 1) {
+        done[j] = sched_sub(s, wan_gather_stage, ws[j], m, l.g, gr->ngroups, done[j]);
+        if (c->op == weftAvg) done[j] = sched_avg(s, rb + off * es, len, c->dt, n, done[j]);
+        continue;
+      }
+      for (int g = 0; g < gr->ngroups; g++) m[g] = hier_owner(gr, g, j);
+      weft_call *sc = &sub[j];
+      *sc = *c;
+      sc->sendbuf = sc->recvbuf = rb + off * es;
+      sc->count = len;
+      sc->op = op;
+      sc->groups = NULL;
+      sc->ef = c->ef ? c->ef + off : NULL;
+      if (c->wan) {
+        if (!(ws[j] = wan_state_new(s, sc, l.g, gr->ngroups))) return -1;
+        done[j] = sched_sub(s, wan_reduce_stage, ws[j], m, l.g, gr->ngroups, done[j]);
+        continue;
+      }
+      done[j] = sched_sub(s, ring_sub, sc, m, l.g, gr->ngroups, done[j]);
+      if (c->op == weftAvg) done[j] = sched_avg(s, rb + off * es, len, c->dt, n, done[j]);
+    }
 
   /* 3. owners hand the finished chunks to the rest of the group */
   for (int j = 0; j < l.k; j++) {

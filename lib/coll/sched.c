@@ -9,8 +9,11 @@ void sched_init(weft_sched *s) {
 }
 
 /* Scratch buffers larger than this are returned to the allocator at reset
- * instead of being kept for the next call. */
+ * instead of being kept for the next call; a parked plan keeps up to
+ * SCHED_PLAN_BYTES of scratch (a training loop repeats one large call, and
+ * faulting its scratch in again each time costs milliseconds). */
 #define SCHED_KEEP_BYTES ((size_t)8 << 20)
+#define SCHED_PLAN_BYTES ((size_t)256 << 20)
 
 void sched_reset(weft_sched *s) {
   int kept = 0;
@@ -66,10 +69,14 @@ void sched_dep(weft_sched *s, int from, int to) {
   s->steps[to].npending0++;
 }
 
+void sched_drop_scratch(weft_sched *s) {
+  if (s->plan_valid || s->nkept) sched_reset(s);
+}
+
 void sched_park(weft_sched *s) {
   size_t held = 0;
   for (int i = 0; i < s->nkept; i++) held += s->alloc_cap[i];
-  if (!s->plan_valid || held > 4 * SCHED_KEEP_BYTES) sched_reset(s);
+  if (!s->plan_valid || held > SCHED_PLAN_BYTES) sched_reset(s);
 }
 
 void sched_rearm(weft_sched *s, uint64_t tag) {

@@ -70,6 +70,8 @@ void sched_reset(weft_sched *s);
 /* Makes a schedule that ran ready to run again for an identical call whose
  * messages carry `tag` (a plan cache: no rebuilding for repeated calls). */
 void sched_rearm(weft_sched *s, uint64_t tag);
+/* Frees the large scratch buffers and invalidates the plan (kept arrays stay). */
+void sched_drop_scratch(weft_sched *s);
 /* After a run: keeps a valid plan (and its scratch) for sched_rearm, else
  * resets the schedule. */
 void sched_park(weft_sched *s);

@@ -1,13 +1,19 @@
-/* Allreduce in place among ranks joined by slow links, with a codec on every
- * message (the inter-group phase of the hierarchical allreduce when a WAN
- * codec is on). Piece q of the buffer belongs to rank q:
- *   1. every rank encodes piece q of its partial sum and sends it to q;
- *   2. q decodes the pieces it receives and adds them, in rank order, to its
- *      own exact partial (the sum is taken in the data type, fp32 for fp32);
- *   3. q encodes the finished piece once and sends those bytes to every
- *      rank; all ranks, q included, decode the same bytes.
+/* Allreduce in place among ranks joined by slow links: the inter-site phase
+ * of the hierarchical allreduce. Piece q of the buffer belongs to rank q:
+ *   stage 1 (reduce)  every rank sends piece q of its partial sum to q,
+ *                     encoded when a codec is on; q decodes the pieces it
+ *                     receives and adds them, in rank order, to its own
+ *                     exact partial (in the data type: fp32 for fp32);
+ *   stage 2 (gather)  q sends its finished piece to every rank, encoded
+ *                     once; all ranks, q included, decode the same bytes.
  * So each value is encoded at most twice whatever the number of groups (no
  * error compounding per hop), and every rank ends with the same bits.
+ *
+ * The two stages are separate builders so that the hierarchical allreduce
+ * can add stage 1 of every chunk before stage 2 of any: messages to a peer
+ * are sent in the order they were added, so no finished piece waits for a
+ * round trip in front of partials that could already travel, and a long
+ * link stays busy. Without a codec, pieces travel raw (no copies).
  * Error feedback (c->ef): the residual of an element lives at its index, in
  * the piece a rank encodes it for (others' pieces as partials, its own as the
  * finished piece). Lossless codecs skip decoding their own finished piece. */
@@ -15,70 +21,127 @@
 #include "coll/coll.h"
 #include "reduce/reduce.h"
 
+struct wan_state {
+  weft_call call; /* this chunk: sendbuf = recvbuf = the chunk, in place */
+  int n, me;
+  size_t *cap, *lens;  /* per piece: encoded capacity; lengths (4n) */
+  char **out, **in;    /* per piece: encoded partial out; partial then finished in */
+  int *read;           /* per piece: my partial has been read (encoded or sent) */
+  int acc;             /* my piece is reduced */
+  char *fin;           /* my finished piece, encoded */
+};
+
 /* Where the decoded partial sits after the encoded bytes (aligned: the
  * reduction kernels are vectorized). */
 static size_t dec_offset(size_t a, size_t b) { return ((a > b ? a : b) + 63) & ~(size_t)63; }
 
-int wan_allreduce(weft_sched *s, const weft_call *c, int me, int n) {
-  if (n == 1) return 0;
+wan_state *wan_state_new(weft_sched *s, const weft_call *c, int me, int n) {
+  wan_state *w = sched_alloc(s, sizeof *w);
+  if (!w) return NULL;
+  w->call = *c;
+  w->n = n;
+  w->me = me;
+  w->cap = sched_alloc(s, sizeof(size_t) * (size_t)n * 5);
+  w->lens = w->cap ? w->cap + n : NULL;
+  w->out = sched_alloc(s, sizeof(char *) * (size_t)n * 2);
+  w->in = w->out ? w->out + n : NULL;
+  w->read = sched_alloc(s, sizeof(int) * (size_t)n);
+  w->acc = NODEP;
+  w->fin = NULL;
+  return s->oom ? NULL : w;
+}
+
+int wan_reduce_stage(weft_sched *s, const void *state, int me, int n) {
+  wan_state *w = (wan_state *)state;
+  const weft_call *c = &w->call;
   weft_codec_id id = (weft_codec_id)c->codec;
   const weft_codec_params *prm = c->codec_params;
   weftDataType_t dt = c->dt;
   size_t es = weft_dtype_size(dt);
   char *buf = c->recvbuf;
-  int fixed = weft_codec_fixed_size(id), lossy = weft_codec_lossy(id);
-  size_t *cap = sched_alloc(s, sizeof(size_t) * (size_t)n * 5), *lens = cap ? cap + n : NULL;
-  int *sent = sched_alloc(s, sizeof(int) * (size_t)n * 2), *read = sent ? sent + n : NULL;
-  char **out = sched_alloc(s, sizeof(char *) * (size_t)n * 2), **in = out ? out + n : NULL;
-  if (!cap || !sent || !out) return -1;
+  if (n == 1) return 0;
+  int fixed = !id || weft_codec_fixed_size(id);
   size_t off_me, len_me;
   weft_split(c->count, n, me, &off_me, &len_me);
-  size_t cap_me = weft_codec_max_bytes(id, prm, dt, len_me);
+  size_t cap_me = id ? weft_codec_max_bytes(id, prm, dt, len_me) : len_me * es;
   for (int q = 0; q < n; q++) {
     size_t off, len;
     weft_split(c->count, n, q, &off, &len);
-    cap[q] = weft_codec_max_bytes(id, prm, dt, len);
-    /* out[q]: my partial of piece q, encoded; in[q]: q's partial of mine, then
-     * q's finished piece (the decoded partial goes to dec, below) */
-    out[q] = q == me ? NULL : sched_alloc(s, cap[q]);
-    in[q] = q == me ? NULL : sched_alloc(s, dec_offset(cap_me, cap[q]) + len_me * es);
+    w->cap[q] = id ? weft_codec_max_bytes(id, prm, dt, len) : len * es;
+    w->out[q] = q == me || !id ? NULL : sched_alloc(s, w->cap[q]);
+    w->in[q] = q == me ? NULL : sched_alloc(s, dec_offset(id ? cap_me : 0, id ? w->cap[q] : 0) + len_me * es);
   }
-  char *fin = sched_alloc(s, cap_me);
-  if (!fin || s->oom) return -1;
-  size_t *lo = lens, *li = lens + n, *lf = lens + 2 * n, *lfin = lens + 3 * n;
-  size_t *L = fixed ? NULL : lo;
-  /* 1. my partial of every other piece, encoded, to its owner */
+  if (s->oom) return -1;
+  size_t *lo = w->lens, *li = w->lens + n;
+  /* my partial of every other piece to its owner */
   for (int q = 0; q < n; q++) {
     if (q == me) continue;
     size_t off, len;
     weft_split(c->count, n, q, &off, &len);
-    read[q] = sched_encode(s, id, prm, dt, buf + off * es, len, out[q], cap[q], L ? &lo[q] : NULL,
-                           c->ef ? c->ef + off : NULL, NODEP, NODEP);
-    sent[q] = sched_send_enc(s, q, out[q], cap[q], L ? &lo[q] : NULL, c->tag, read[q], NODEP);
+    if (!id) {
+      w->read[q] = sched_send(s, q, buf + off * es, len * es, c->tag, NODEP, NODEP);
+      continue;
+    }
+    w->read[q] = sched_encode(s, id, prm, dt, buf + off * es, len, w->out[q], w->cap[q], fixed ? NULL : &lo[q],
+                              c->ef ? c->ef + off : NULL, NODEP, NODEP);
+    sched_send_enc(s, q, w->out[q], w->cap[q], fixed ? NULL : &lo[q], c->tag, w->read[q], NODEP);
   }
-  /* 2. the others' partials of my piece, decoded and added in rank order */
+  /* the others' partials of my piece, decoded and added in rank order */
   int acc = NODEP;
   for (int q = 0; q < n; q++) {
     if (q == me) continue;
-    char *dec = in[q] + dec_offset(cap_me, cap[q]);
-    int got = sched_recv_enc(s, q, in[q], cap_me, L ? &li[q] : NULL, c->tag, NODEP, NODEP);
-    int d = sched_decode(s, id, dt, in[q], cap_me, L ? &li[q] : NULL, dec, len_me, got, NODEP);
-    acc = sched_reduce(s, buf + off_me * es, buf + off_me * es, dec, len_me, dt, c->op, acc, d, NODEP);
+    char *dec = w->in[q] + dec_offset(id ? cap_me : 0, id ? w->cap[q] : 0);
+    int ready;
+    if (!id) {
+      ready = sched_recv(s, q, dec, len_me * es, c->tag, NODEP, NODEP);
+    } else {
+      int got = sched_recv_enc(s, q, w->in[q], cap_me, fixed ? NULL : &li[q], c->tag, NODEP, NODEP);
+      ready = sched_decode(s, id, dt, w->in[q], cap_me, fixed ? NULL : &li[q], dec, len_me, got, NODEP);
+    }
+    acc = sched_reduce(s, buf + off_me * es, buf + off_me * es, dec, len_me, dt, c->op, acc, ready, NODEP);
   }
-  /* 3. my finished piece, encoded once, to everyone; theirs to me (after my
-   * encoder has read the piece the decoded bytes overwrite) */
-  int fe = sched_encode(s, id, prm, dt, buf + off_me * es, len_me, fin, cap_me, L ? lfin : NULL,
-                        c->ef ? c->ef + off_me : NULL, acc, NODEP);
-  for (int q = 0; q < n; q++)
-    if (q != me) sched_send_enc(s, q, fin, cap_me, L ? lfin : NULL, c->tag, fe, NODEP);
-  if (lossy) sched_decode(s, id, dt, fin, cap_me, NULL, buf + off_me * es, len_me, fe, NODEP);
+  w->acc = acc;
+  return s->oom ? -1 : 0;
+}
+
+int wan_gather_stage(weft_sched *s, const void *state, int me, int n) {
+  wan_state *w = (wan_state *)state;
+  const weft_call *c = &w->call;
+  weft_codec_id id = (weft_codec_id)c->codec;
+  const weft_codec_params *prm = c->codec_params;
+  weftDataType_t dt = c->dt;
+  size_t es = weft_dtype_size(dt);
+  char *buf = c->recvbuf;
+  if (n == 1) return 0;
+  int fixed = !id || weft_codec_fixed_size(id);
+  size_t off_me, len_me;
+  weft_split(c->count, n, me, &off_me, &len_me);
+  size_t *lf = w->lens + 2 * n, *lfin = w->lens + 3 * n;
+  /* my finished piece, encoded once, to everyone (the sub-schedule runs
+   * after stage 1: the piece is reduced and my partials have been read) */
+  if (!id) {
+    for (int q = 0; q < n; q++)
+      if (q != me) sched_send(s, q, buf + off_me * es, len_me * es, c->tag, NODEP, NODEP);
+  } else {
+    w->fin = sched_alloc(s, w->cap[me]);
+    if (!w->fin) return -1;
+    int fe = sched_encode(s, id, prm, dt, buf + off_me * es, len_me, w->fin, w->cap[me], fixed ? NULL : lfin,
+                          c->ef ? c->ef + off_me : NULL, NODEP, NODEP);
+    for (int q = 0; q < n; q++)
+      if (q != me) sched_send_enc(s, q, w->fin, w->cap[me], fixed ? NULL : lfin, c->tag, fe, NODEP);
+    if (weft_codec_lossy(id)) sched_decode(s, id, dt, w->fin, w->cap[me], NULL, buf + off_me * es, len_me, fe, NODEP);
+  }
+  /* the others' finished pieces, into place */
   for (int q = 0; q < n; q++) {
     if (q == me) continue;
     size_t off, len;
     weft_split(c->count, n, q, &off, &len);
-    /* in[q] is free again once my piece's partial from q is decoded (acc) */
-    int got = sched_recv_enc(s, q, in[q], cap[q], L ? &lf[q] : NULL, c->tag, acc, NODEP);
-    sched_decode(s, id, dt, in[q], cap[q], L ? &lf[q] : NULL, buf + off * es, len, got, read[q]);
+    if (!id) {
+      sched_recv(s, q, buf + off * es, len * es, c->tag, NODEP, NODEP);
+      continue;
+    }
+    int got = sched_recv_enc(s, q, w->in[q], w->cap[q], fixed ? NULL : &lf[q], c->tag, NODEP, NODEP);
+    sched_decode(s, id, dt, w->in[q], w->cap[q], fixed ? NULL : &lf[q], buf + off * es, len, got, NODEP);
   }
   return s->oom ? -1 : 0;
 }

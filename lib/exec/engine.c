@@ -3,15 +3,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/comm.h"
 #include "core/log.h"
+#include "core/param.h"
 #include "core/stream.h"
 #include "reduce/reduce.h"
 
 /* Ops are recycled per engine: a training loop issues the same calls over
- * and over, and reusing their arrays keeps malloc off the small-message path. */
+ * and over, and reusing their arrays keeps malloc off the small-message path.
+ * The first OP_POOL_PLANS pooled ops keep their plans (schedule and scratch,
+ * which for a large call is as large as the message); the others keep only
+ * small arrays. Together with the bound on queued ops (WEFT_MAX_QUEUED) this
+ * keeps a stream of large calls on a few warm plans instead of faulting in
+ * fresh scratch for each. */
 #define OP_POOL_MAX 8
+#define OP_POOL_PLANS 3
 
 weft_op *engine_op_new(struct weftComm *comm) {
   weft_engine *e = comm->engine;
@@ -38,6 +46,7 @@ weft_op *engine_op_new(struct weftComm *comm) {
  * (the caller then frees it with op_destroy, outside the lock). */
 static int pool_put_locked(weft_engine *e, weft_op *op) {
   if (e->npool >= OP_POOL_MAX || e->stop) return 0;
+  if (e->npool >= OP_POOL_PLANS) sched_drop_scratch(&op->sched);
   op->next = e->pool;
   e->pool = op;
   e->npool++;
@@ -114,6 +123,7 @@ static void finish_op(struct weftComm *comm, weft_op *op, weftResult_t res, cons
   pthread_mutex_lock(&e->mu);
   op->result = res;
   op->done = 1;
+  e->nqueued--;
   if (e->nwaiters) pthread_cond_broadcast(&e->done_cv);
   pthread_mutex_unlock(&e->mu);
   if (detached) engine_op_free(op); /* nobody waits on a stream op */
@@ -151,6 +161,8 @@ weftResult_t engine_start(struct weftComm *comm) {
   pthread_cond_init(&e->work_cv, &ca);
   pthread_cond_init(&e->done_cv, &ca);
   pthread_condattr_destroy(&ca);
+  e->max_queued = (int)weft_env_int("WEFT_MAX_QUEUED", 2);
+  if (e->max_queued < 1) e->max_queued = 1;
   comm->engine = e;
   int rc = pthread_create(&e->thread, NULL, engine_main, comm);
   if (rc != 0) {
@@ -187,6 +199,18 @@ void engine_stop(struct weftComm *comm) {
 void engine_submit(struct weftComm *comm, weft_op *op) {
   weft_engine *e = comm->engine;
   pthread_mutex_lock(&e->mu);
+  /* backpressure: a caller that queues faster than the ops run waits for one
+   * to finish (each op is bounded by the timeout; abort ends the wait) */
+  while (e->nqueued >= e->max_queued && !e->stop && !atomic_load(&comm->aborted)) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_nsec += 100 * 1000 * 1000;
+    if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+    e->nwaiters++;
+    pthread_cond_timedwait(&e->done_cv, &e->mu, &ts);
+    e->nwaiters--;
+  }
+  e->nqueued++;
   op->next = NULL;
   if (e->tail) e->tail->next = op;
   else e->head = op;

@@ -32,6 +32,8 @@ typedef struct weft_engine {
   int nwaiters; /* callers waiting on done_cv */
   weft_op *pool; /* finished ops kept for reuse */
   int npool;
+  int nqueued;    /* ops submitted to the thread and not finished */
+  int max_queued; /* WEFT_MAX_QUEUED: submitting more waits (bounded scratch) */
   int stop;
   pthread_t thread;
 } weft_engine;

@@ -1,5 +1,5 @@
 /* Runs a schedule: releases steps as their dependencies finish, posts sends
- * and receives per peer in schedule order, runs reductions and copies on
+ * and receives per peer and stream in schedule order, runs reductions and copies on
  * this thread, and sleeps in poll() on the transport's descriptors when
  * nothing can move. Bounded by the comm's timeout and its abort flag. */
 #include <poll.h>
@@ -18,22 +18,26 @@
 enum { S_WAIT = 0, S_READY, S_FLIGHT, S_DONE };
 
 typedef struct {
-  int *idx, *ptr, *next; /* per peer: step indices in order (CSR), cursor */
-} peer_queue;
+  int *idx, *ptr, *next; /* per stream: part indices in order (CSR), cursor */
+} stream_queue;
 
-/* A message to a peer with several streams is split into parts, one per
- * stream; each part is one transport request. */
+/* A message to a peer with several streams is cut into parts; parts go to
+ * the peer's streams round-robin, in message order, so each stream carries
+ * a fixed sequence both ends agree on. Each stream is posted in order on its
+ * own: a message waiting for its data holds up only its own stream, not the
+ * messages behind it on the others. Each part is one transport request. */
 typedef struct {
   struct weftComm *comm;
   weft_sched *s;
   int n;
-  peer_queue sq, rq;
+  int *sbase;       /* per peer: its first stream (global numbering, n + 1) */
+  stream_queue sq, rq;
   int *stack, nstack;
   int *infl, ninfl; /* parts in flight */
   void **reqs;      /* per part */
   int *pbase;       /* per step: its first part (prefix sums, nsteps + 1) */
   int *pstep;       /* per part: its step */
-  int *pstream;     /* per part: its stream */
+  int *pstream;     /* per part: its stream among its peer's */
   int *left;        /* per step: parts not yet complete */
   int ndone;
   char *err;
@@ -41,18 +45,6 @@ typedef struct {
 } run_t;
 
 static int is_net(const weft_step *st) { return st->kind == ST_SEND || st->kind == ST_RECV; }
-
-/* Per-peer queue of the steps of one kind, in schedule order (CSR). */
-static void queue_build(peer_queue *q, weft_sched *s, int n, int kind) {
-  memset(q->ptr, 0, sizeof(int) * ((size_t)n + 1));
-  for (int i = 0; i < s->nsteps; i++)
-    if (s->steps[i].kind == kind) q->ptr[s->steps[i].peer + 1]++;
-  for (int p = 0; p < n; p++) q->ptr[p + 1] += q->ptr[p];
-  for (int p = 0; p < n; p++) q->next[p] = q->ptr[p];
-  for (int i = 0; i < s->nsteps; i++)
-    if (s->steps[i].kind == kind) q->idx[q->next[s->steps[i].peer]++] = i;
-  for (int p = 0; p < n; p++) q->next[p] = q->ptr[p];
-}
 
 /* Parts a message of step st is cut into: one per stream of its peer, each
  * at least stripe_min bytes. Both ends compute it from the capacity. */
@@ -70,18 +62,45 @@ static void part_range(const weft_step *st, int np, int k, size_t *off, size_t *
   *len = cap - *off < ps ? cap - *off : ps;
 }
 
-/* Points R's arrays into run_mem (np parts). */
-static void carve(run_t *R, weft_sched *s, size_t ns, size_t nn, size_t np) {
+/* Per-stream queues of the parts of one kind: part streams are assigned
+ * round-robin per peer in step order (a running counter per peer), then
+ * each stream's parts are listed in order (CSR). cnt: n ints of scratch. */
+static void queue_build(run_t *R, stream_queue *q, int kind, int nst, int *cnt) {
+  weft_sched *s = R->s;
+  memset(cnt, 0, sizeof(int) * (size_t)R->n);
+  memset(q->ptr, 0, sizeof(int) * ((size_t)nst + 1));
+  for (int i = 0; i < s->nsteps; i++) {
+    const weft_step *st = &s->steps[i];
+    if (st->kind != kind) continue;
+    int ns = R->comm->peers[st->peer].nstreams;
+    for (int part = R->pbase[i]; part < R->pbase[i + 1]; part++) {
+      R->pstream[part] = cnt[st->peer]++ % ns;
+      q->ptr[R->sbase[st->peer] + R->pstream[part] + 1]++;
+    }
+  }
+  for (int g = 0; g < nst; g++) q->ptr[g + 1] += q->ptr[g];
+  memcpy(q->next, q->ptr, sizeof(int) * (size_t)nst);
+  for (int i = 0; i < s->nsteps; i++) {
+    if (s->steps[i].kind != kind) continue;
+    for (int part = R->pbase[i]; part < R->pbase[i + 1]; part++)
+      q->idx[q->next[R->sbase[s->steps[i].peer] + R->pstream[part]]++] = part;
+  }
+  memcpy(q->next, q->ptr, sizeof(int) * (size_t)nst);
+}
+
+/* Points R's arrays into run_mem (np parts, nst streams). */
+static void carve(run_t *R, weft_sched *s, size_t ns, size_t nn, size_t np, size_t nst) {
   R->reqs = s->run_mem;
   int *p = (int *)(R->reqs + np);
   R->stack = p, p += ns;
   R->infl = p, p += np + ns;
-  R->sq.idx = p, p += ns + 1;
-  R->rq.idx = p, p += ns + 1;
-  R->sq.ptr = p, p += nn + 1;
-  R->rq.ptr = p, p += nn + 1;
-  R->sq.next = p, p += nn;
-  R->rq.next = p, p += nn;
+  R->sbase = p, p += nn + 1;
+  R->sq.idx = p, p += np + 1;
+  R->rq.idx = p, p += np + 1;
+  R->sq.ptr = p, p += nst + 1;
+  R->rq.ptr = p, p += nst + 1;
+  R->sq.next = p, p += nst;
+  R->rq.next = p, p += nst;
   R->pbase = p, p += ns + 1;
   R->pstep = p, p += np;
   R->pstream = p, p += np;
@@ -90,34 +109,39 @@ static void carve(run_t *R, weft_sched *s, size_t ns, size_t nn, size_t np) {
 
 /* Carves the run's bookkeeping out of memory kept with the schedule, so a
  * reused schedule runs without allocating; a rearmed plan (same steps, same
- * peers) also keeps its peer queues and parts and only rewinds the cursors. */
+ * peers) also keeps its queues and parts and only rewinds the cursors. */
 static int run_alloc(run_t *R, weft_sched *s, int n) {
-  size_t ns = (size_t)s->nsteps, nn = (size_t)n, np = 0;
+  size_t ns = (size_t)s->nsteps, nn = (size_t)n, np = 0, nst = 0;
+  for (int p = 0; p < n; p++) nst += (size_t)R->comm->peers[p].nstreams;
   if (s->run_nparts > 0) {
-    carve(R, s, ns, nn, (size_t)s->run_nparts);
-    memcpy(R->sq.next, R->sq.ptr, sizeof(int) * nn);
-    memcpy(R->rq.next, R->rq.ptr, sizeof(int) * nn);
+    carve(R, s, ns, nn, (size_t)s->run_nparts, nst);
+    memcpy(R->sq.next, R->sq.ptr, sizeof(int) * nst);
+    memcpy(R->rq.next, R->rq.ptr, sizeof(int) * nst);
     return 0;
   }
   for (int i = 0; i < s->nsteps; i++)
     if (is_net(&s->steps[i])) np += (size_t)nparts_of(R->comm, &s->steps[i]);
-  size_t need = np * sizeof(void *) + sizeof(int) * (2 * ns + np + 2 * (ns + 1) + 2 * (nn + 1) + 2 * nn +
-                                                     (ns + 1) + 2 * np + ns);
+  size_t need = np * sizeof(void *) +
+                sizeof(int) * (ns + (np + ns) + (nn + 1) + 2 * (np + 1) + 2 * (nst + 1) + 2 * nst + (ns + 1) +
+                               2 * np + ns + nn);
   if (s->run_cap < need) {
     void *m = realloc(s->run_mem, need);
     if (!m) return -1;
     s->run_mem = m;
     s->run_cap = need;
   }
-  carve(R, s, ns, nn, np);
+  carve(R, s, ns, nn, np, nst);
+  R->sbase[0] = 0;
+  for (int p = 0; p < n; p++) R->sbase[p + 1] = R->sbase[p] + R->comm->peers[p].nstreams;
   R->pbase[0] = 0;
   for (int i = 0; i < s->nsteps; i++) {
     int k = is_net(&s->steps[i]) ? nparts_of(R->comm, &s->steps[i]) : 0;
     R->pbase[i + 1] = R->pbase[i] + k;
     for (int j = R->pbase[i]; j < R->pbase[i + 1]; j++) R->pstep[j] = i;
   }
-  queue_build(&R->sq, s, n, ST_SEND);
-  queue_build(&R->rq, s, n, ST_RECV);
+  int *cnt = R->left + ns; /* n ints past the end of left */
+  queue_build(R, &R->sq, ST_SEND, (int)nst, cnt);
+  queue_build(R, &R->rq, ST_RECV, (int)nst, cnt);
   s->run_nparts = np > 0 ? (int)np : 0;
   return 0;
 }
@@ -142,45 +166,42 @@ static void *part_ep(run_t *R, int part) {
   return weft_peer_ep(&R->comm->peers[st->peer], st->kind == ST_SEND, R->pstream[part]);
 }
 
-/* Posts every part of step i; ordinal (the step's place among the messages
- * to or from its peer) rotates the streams so that small messages spread. */
-static weftResult_t post(run_t *R, int i, int ordinal) {
+/* Posts one part of a step whose data is ready. */
+static weftResult_t post_part(run_t *R, int part) {
+  int i = R->pstep[part];
   weft_step *st = &R->s->steps[i];
   const weft_peer_conn *pc = &R->comm->peers[st->peer];
   int np = R->pbase[i + 1] - R->pbase[i];
-  R->left[i] = np;
-  if (st->len && st->kind == ST_SEND) st->n = *st->len < st->cap ? *st->len : st->cap;
-  if (st->len && st->kind == ST_RECV) *st->len = 0;
-  for (int k = 0; k < np; k++) {
-    int part = R->pbase[i] + k, stream = (ordinal + k) % pc->nstreams;
-    R->pstream[part] = stream;
-    void *ep = weft_peer_ep(pc, st->kind == ST_SEND, stream);
-    if (!ep) return net_fail(R, st, weftRemoteError, NULL);
-    size_t off, len;
-    part_range(st, np, k, &off, &len);
-    weftResult_t res;
-    if (st->kind == ST_SEND) {
-      size_t n = st->n > off ? st->n - off : 0; /* n < cap: trailing parts are short or empty */
-      res = pc->net->isend(ep, (const char *)st->src + off, n < len ? n : len, st->tag, NULL, &R->reqs[part]);
-    } else {
-      res = pc->net->irecv(ep, (char *)st->dst + off, len, st->tag, NULL, &R->reqs[part]);
-    }
-    if (res != weftSuccess) return net_fail(R, st, res, ep);
-    R->infl[R->ninfl++] = part;
+  if (st->state == S_READY) { /* its first part */
+    st->state = S_FLIGHT;
+    R->left[i] = np;
+    if (st->len && st->kind == ST_SEND) st->n = *st->len < st->cap ? *st->len : st->cap;
+    if (st->len && st->kind == ST_RECV) *st->len = 0;
   }
-  st->state = S_FLIGHT;
+  void *ep = weft_peer_ep(pc, st->kind == ST_SEND, R->pstream[part]);
+  if (!ep) return net_fail(R, st, weftRemoteError, NULL);
+  size_t off, len;
+  part_range(st, np, part - R->pbase[i], &off, &len);
+  weftResult_t res;
+  if (st->kind == ST_SEND) {
+    size_t n = st->n > off ? st->n - off : 0; /* n < cap: trailing parts are short or empty */
+    res = pc->net->isend(ep, (const char *)st->src + off, n < len ? n : len, st->tag, NULL, &R->reqs[part]);
+  } else {
+    res = pc->net->irecv(ep, (char *)st->dst + off, len, st->tag, NULL, &R->reqs[part]);
+  }
+  if (res != weftSuccess) return net_fail(R, st, res, ep);
+  R->infl[R->ninfl++] = part;
   return weftSuccess;
 }
 
-/* Posts the ready steps at the head of peer p's queue, in order. */
-static weftResult_t issue(run_t *R, int p, int kind) {
-  peer_queue *q = kind == ST_SEND ? &R->sq : &R->rq;
-  while (q->next[p] < q->ptr[p + 1]) {
-    int i = q->idx[q->next[p]];
-    if (R->s->steps[i].state != S_READY) break;
-    weftResult_t res = post(R, i, q->next[p] - q->ptr[p]);
+/* Posts, in order, the parts at the head of stream g whose steps are ready. */
+static weftResult_t issue(run_t *R, stream_queue *q, int g) {
+  while (q->next[g] < q->ptr[g + 1]) {
+    int part = q->idx[q->next[g]], state = R->s->steps[R->pstep[part]].state;
+    if (state != S_READY && state != S_FLIGHT) break;
+    weftResult_t res = post_part(R, part);
     if (res != weftSuccess) return res;
-    q->next[p]++;
+    q->next[g]++;
   }
   return weftSuccess;
 }
@@ -192,7 +213,12 @@ static weftResult_t make_ready(run_t *R, int i) {
     R->stack[R->nstack++] = i;
     return weftSuccess;
   }
-  return issue(R, st->peer, st->kind);
+  stream_queue *q = st->kind == ST_SEND ? &R->sq : &R->rq;
+  for (int part = R->pbase[i]; part < R->pbase[i + 1]; part++) {
+    weftResult_t res = issue(R, q, R->sbase[st->peer] + R->pstream[part]);
+    if (res != weftSuccess) return res;
+  }
+  return weftSuccess;
 }
 
 static weftResult_t complete(run_t *R, int i) {

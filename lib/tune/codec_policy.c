@@ -79,6 +79,7 @@ void weft_codec_choose(const struct weftComm *comm, weft_call *c) {
   c->codec_params = &comm->codec.params;
   c->pipe_bytes = comm->tune.pipe_bytes;
   const weft_layout *l = &comm->layout;
+  c->wan = c->groups == &l->sites && l->sites.ngroups > 1;
   size_t bytes = c->count * weft_dtype_size(c->dt);
   int rs = c->kind == COLL_REDUCESCATTER;
   if ((c->kind != COLL_ALLREDUCE && !rs) || l->sites.ngroups <= 1 || bytes < comm->codec.min_bytes) return;
