@@ -170,12 +170,28 @@ static weftResult_t accept_peers(struct weftComm *c, weft_net_inst *ni, int expe
   return weftSuccess;
 }
 
+/* Usable TCP window of one stream on this host: half the autotuning
+ * maximum of the smaller of the receive and send buffers. */
+static int local_window(void) {
+  long best = 0;
+  static const char *const files[] = {"/proc/sys/net/ipv4/tcp_rmem", "/proc/sys/net/ipv4/tcp_wmem"};
+  for (int i = 0; i < 2; i++) {
+    FILE *f = fopen(files[i], "r");
+    long lo, def, max = 0;
+    if (f && fscanf(f, "%ld %ld %ld", &lo, &def, &max) == 3 && max > 0 && (best == 0 || max < best)) best = max;
+    if (f) fclose(f);
+  }
+  best = best > 0 ? best / 2 : 2L << 20;
+  return best > (1L << 30) ? 1 << 30 : (int)best;
+}
+
 /* Parallel streams to peer p: one inside a site; across sites WEFT_WAN_STREAMS,
- * else the topology link's `streams`, else enough that each stream carries
- * about 1 MiB of the link's bandwidth-delay product (2..16), at most what the
- * transport says is worth opening. Computed from data every rank shares, so
- * both ends agree (the acceptor checks). */
-static int streams_for(struct weftComm *c, int p, int maxs) {
+ * else the topology link's `streams`, else enough that the link's
+ * bandwidth-delay product fits in the streams' windows (win: the smaller
+ * usable window of the two hosts), 1 to 16; at most what the transport says
+ * is worth opening. Computed from data both ends share, so they agree (the
+ * acceptor checks). */
+static int streams_for(struct weftComm *c, int p, int maxs, int win) {
   const weft_groups *sites = &c->layout.sites;
   if (maxs <= 1 || !sites->group_of || sites->group_of[p] == sites->group_of[c->rank]) return 1;
   int s = c->tune.wan_streams;
@@ -185,8 +201,8 @@ static int streams_for(struct weftComm *c, int p, int maxs) {
       s = l.streams;
     } else {
       double bdp = l.bw * 2 * l.lat;
-      s = (int)(bdp / (1 << 20)) + 1;
-      s = s < 2 ? 2 : s > 16 ? 16 : s;
+      s = (int)(bdp / (win > 0 ? win : 1)) + 1;
+      s = s > 16 ? 16 : s;
     }
   }
   if (s <= 0) s = 1;
@@ -194,7 +210,17 @@ static int streams_for(struct weftComm *c, int p, int maxs) {
 }
 
 static weftResult_t plan_streams(struct weftComm *c, int *uses) {
-  int maxs[WEFT_MAX_NETS] = {0};
+  int maxs[WEFT_MAX_NETS] = {0}, *win = NULL;
+  if (c->layout.sites.ngroups > 1) { /* every rank knows this: all or none exchange */
+    char err[WEFT_SOCK_ERRLEN];
+    if (!(win = calloc((size_t)c->nranks, sizeof *win))) return weft_error(NULL, weftSystemError, "out of memory");
+    win[c->rank] = local_window();
+    weftResult_t res = bootstrap_allgather(c->bootstrap, win, sizeof *win, err);
+    if (res != weftSuccess) {
+      free(win);
+      return weft_error(NULL, res, "%s", err);
+    }
+  }
   for (int p = 0; p < c->nranks; p++) {
     weft_peer_conn *pc = &c->peers[p];
     pc->nstreams = 1;
@@ -207,14 +233,18 @@ static weftResult_t plan_streams(struct weftComm *c, int *uses) {
           props.maxStreams > 1)
         maxs[k] = props.maxStreams < WEFT_MAX_STREAMS ? props.maxStreams : WEFT_MAX_STREAMS;
     }
-    pc->nstreams = streams_for(c, p, maxs[k]);
+    pc->nstreams = streams_for(c, p, maxs[k], win ? (win[p] < win[c->rank] ? win[p] : win[c->rank]) : 0);
     uses[k] += pc->nstreams;
     if (pc->nstreams > 1) {
       pc->xsend = calloc((size_t)pc->nstreams - 1, sizeof(void *));
       pc->xrecv = calloc((size_t)pc->nstreams - 1, sizeof(void *));
-      if (!pc->xsend || !pc->xrecv) return weft_error(NULL, weftSystemError, "out of memory");
+      if (!pc->xsend || !pc->xrecv) {
+        free(win);
+        return weft_error(NULL, weftSystemError, "out of memory");
+      }
     }
   }
+  free(win);
   return weftSuccess;
 }
 

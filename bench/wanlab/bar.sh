@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# bar.sh: the multi-site benchmark of docs/performance.md, in one run.
+# Two emulated sites x 2 ranks (bench/wanlab), WAN shaped to RATE each way,
+# for each added RTT: a 64 MiB fp32 allreduce with flat Open MPI
+# (MPI_Allreduce over the same namespaces and link) and with weft uncoded,
+# bf16 and int8, each REPS times (best time kept). Prints per case the time,
+# the speed-up over Open MPI, the lossless bound (each site sends N bytes of
+# its encoding each way: N x ratio / rate) as a fraction of the time, and the
+# WAN utilization (bytes tbf put on the wire from site 0 per call / rate /
+# mean time of the out-of-place and in-place calls).
+#
+#   bench/wanlab/bar.sh [--build DIR] [--rate 1gbit] [--rtt "0 40"] [--reps 3]
+#                       [--size 64M] [--iters 10] [--codecs "none bf16 int8"]
+# Needs root (network namespaces). Leaves no lab behind.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BUILD=build RATE=1gbit RTTS="0 40" REPS=3 SIZE=64M ITERS=10 CODECS="none bf16 int8" PREFIX=wlbar
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --build) BUILD=$2; shift 2 ;;
+    --rate) RATE=$2; shift 2 ;;
+    --rtt) RTTS=$2; shift 2 ;;
+    --reps) REPS=$2; shift 2 ;;
+    --size) SIZE=$2; shift 2 ;;
+    --iters) ITERS=$2; shift 2 ;;
+    --codecs) CODECS=$2; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) echo "bar.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+L="bench/wanlab/wanlab.sh --prefix $PREFIX --build $BUILD"
+trap '$L down >/dev/null 2>&1 || true' EXIT
+
+rate_bps() { # 1gbit, 200mbit -> bits per second
+  local v=${1%bit} m=1
+  case "$v" in *g|*G) m=1000000000; v=${v%?} ;; *m|*M) m=1000000; v=${v%?} ;; *k|*K) m=1000; v=${v%?} ;; esac
+  echo $((v * m))
+}
+BPS=$(rate_bps "$RATE")
+wire() { $L stats 2>/dev/null | awk '/s0->wan/{print $2}'; }
+
+# one case: prints "seconds wire_bytes_per_call mean_seconds" of the best of
+# REPS runs (time: out-of-place; mean: of out-of-place and in-place, which the
+# wire bytes cover)
+measure() { # kind codec
+  local kind=$1 codec=$2 best="" bestw=0 bestm=0
+  for _ in $(seq "$REPS"); do
+    local b0 b1 out t tm calls
+    b0=$(wire)
+    if [ "$kind" = mpi ]; then
+      out=$($L mpi --ranks-per-site 2 -- "$BUILD/bench/weft-mpi-perf" allreduce -b "$SIZE" -e "$SIZE" \
+            -n "$ITERS" -w 1 -c 0 2>&1) || { echo "$out" >&2; return 1; }
+      calls=$((2 * (ITERS + 1)))
+    else
+      out=$(WEFT_CODEC=$codec $L run --ranks-per-site 2 -- "$BUILD/bench/weft-perf" allreduce -b "$SIZE" -e "$SIZE" \
+            -n "$ITERS" -w 1 -c 1 -z 1 2>&1) || { echo "$out" >&2; return 1; }
+      if ! echo "$out" | grep -q "Out of bounds values : 0 OK"; then echo "$out" >&2; return 1; fi
+      calls=$((2 * (ITERS + 2))) # warmup, iterations and the checked call, out of place and in place
+    fi
+    b1=$(wire)
+    t=$(echo "$out" | awk '$1 ~ /^[0-9]+$/ && NF > 8 {print $6; exit}')
+    tm=$(echo "$out" | awk '$1 ~ /^[0-9]+$/ && NF > 8 {print ($6 + $10) / 2; exit}')
+    local w=$(((b1 - b0) / calls))
+    if [ -z "$best" ] || awk -v a="$t" -v b="$best" 'BEGIN{exit !(a < b)}'; then best=$t; bestw=$w; bestm=$tm; fi
+  done
+  echo "$best $bestw $bestm"
+}
+
+echo "# weft multi-site bar: 2 sites x 2 ranks, $SIZE fp32 allreduce, WAN $RATE each way, best of $REPS x $ITERS calls"
+echo "# bound = the lossless time (each site sends its N encoded bytes each way) / measured time; util = wire bytes / rate / time"
+printf "%-8s %-10s %10s %9s %7s %7s\n" "RTT(ms)" "case" "time(ms)" "vs MPI" "bound" "util"
+for rtt in $RTTS; do
+  $L up --sites 2 --rate "$RATE" --rtt-ms "$rtt" >/dev/null
+  read -r tm wm mm < <(measure mpi none)
+  printf "%-8s %-10s %10.1f %9s %7s %6.0f%%\n" "$rtt" "open-mpi" "$(echo "$tm / 1000" | bc -l)" "1.00x" "-" \
+    "$(echo "$wm * 8 * 100 / $BPS / ($mm / 1000000)" | bc -l)"
+  for codec in $CODECS; do
+    read -r tw ww mw < <(measure weft "$codec")
+    ratio=$(case $codec in none) echo 1 ;; fp16|bf16) echo 0.5 ;; int8) echo 0.25390625 ;; *) echo 1 ;; esac)
+    bytes=$(numfmt --from=iec "$SIZE")
+    printf "%-8s %-10s %10.1f %8.2fx %6.0f%% %6.0f%%\n" "$rtt" "weft-$codec" "$(echo "$tw / 1000" | bc -l)" \
+      "$(echo "$tm / $tw" | bc -l)" "$(echo "$bytes * $ratio * 8 * 100 / $BPS / ($tw / 1000000)" | bc -l)" \
+      "$(echo "$ww * 8 * 100 / $BPS / ($mw / 1000000)" | bc -l)"
+  done
+  $L down >/dev/null
+done
