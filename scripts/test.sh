@@ -25,9 +25,10 @@ if [ "${WEFT_TEST_QUICK:-0}" != 1 ]; then
   # The 8-rank and 1M+3-count matrices over ucx and ofi, and their extra lanes,
   # take 3-4 minutes each under the sanitizers and add no code of weft's that
   # the same cases over shm/tcp and the smaller ucx/ofi matrices do not run;
-  # the first pass above runs them.
+  # the first pass above runs them. So do the WAN lab tests (network
+  # namespaces, shaped links), whose code paths the fake-site tests cover.
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
     ctest --test-dir build-asan --output-on-failure --timeout 1800 \
-      -E 'mp_matrix_n(8|3_big)_(ucx|ofi)|mp_matrix_n3_(ucx_tcp|ofi_sockets)'
+      -E 'mp_matrix_n(8|3_big)_(ucx|ofi)|mp_matrix_n3_(ucx_tcp|ofi_sockets)|wanlab'
 fi
