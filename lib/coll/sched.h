@@ -58,6 +58,7 @@ typedef struct {
   size_t run_cap;
   int run_nparts; /* > 0: run_mem holds the peer queues and parts of this
                    * schedule (a rearmed plan reuses them); reset on change */
+  int run_nstreams; /* the streams those queues cover (all peers') */
   int oom;
 } weft_sched;
 

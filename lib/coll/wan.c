@@ -23,12 +23,14 @@
 
 struct wan_state {
   weft_call call; /* this chunk: sendbuf = recvbuf = the chunk, in place */
-  int n, me;
+  /* derived once from the call, for both stages */
+  weft_codec_id id;
+  const weft_codec_params *prm;
+  size_t es, off_me, len_me; /* element size; my piece */
+  int fixed;                 /* encoded sizes are known (no length words) */
   size_t *cap, *lens;  /* per piece: encoded capacity; lengths (4n) */
   char **out, **in;    /* per piece: encoded partial out; partial then finished in */
   int *read;           /* per piece: my partial has been read (encoded or sent) */
-  int acc;             /* my piece is reduced */
-  char *fin;           /* my finished piece, encoded */
 };
 
 /* Where the decoded partial sits after the encoded bytes (aligned: the
@@ -39,30 +41,29 @@ wan_state *wan_state_new(weft_sched *s, const weft_call *c, int me, int n) {
   wan_state *w = sched_alloc(s, sizeof *w);
   if (!w) return NULL;
   w->call = *c;
-  w->n = n;
-  w->me = me;
+  w->id = (weft_codec_id)c->codec;
+  w->prm = c->codec_params;
+  w->es = weft_dtype_size(c->dt);
+  w->fixed = !w->id || weft_codec_fixed_size(w->id);
+  weft_split(c->count, n, me, &w->off_me, &w->len_me);
   w->cap = sched_alloc(s, sizeof(size_t) * (size_t)n * 5);
   w->lens = w->cap ? w->cap + n : NULL;
   w->out = sched_alloc(s, sizeof(char *) * (size_t)n * 2);
   w->in = w->out ? w->out + n : NULL;
   w->read = sched_alloc(s, sizeof(int) * (size_t)n);
-  w->acc = NODEP;
-  w->fin = NULL;
   return s->oom ? NULL : w;
 }
 
 int wan_reduce_stage(weft_sched *s, const void *state, int me, int n) {
-  wan_state *w = (wan_state *)state;
+  const wan_state *w = state;
   const weft_call *c = &w->call;
-  weft_codec_id id = (weft_codec_id)c->codec;
-  const weft_codec_params *prm = c->codec_params;
+  weft_codec_id id = w->id;
+  const weft_codec_params *prm = w->prm;
   weftDataType_t dt = c->dt;
-  size_t es = weft_dtype_size(dt);
+  size_t es = w->es, off_me = w->off_me, len_me = w->len_me;
+  int fixed = w->fixed;
   char *buf = c->recvbuf;
   if (n == 1) return 0;
-  int fixed = !id || weft_codec_fixed_size(id);
-  size_t off_me, len_me;
-  weft_split(c->count, n, me, &off_me, &len_me);
   size_t cap_me = id ? weft_codec_max_bytes(id, prm, dt, len_me) : len_me * es;
   for (int q = 0; q < n; q++) {
     size_t off, len;
@@ -100,22 +101,19 @@ int wan_reduce_stage(weft_sched *s, const void *state, int me, int n) {
     }
     acc = sched_reduce(s, buf + off_me * es, buf + off_me * es, dec, len_me, dt, c->op, acc, ready, NODEP);
   }
-  w->acc = acc;
   return s->oom ? -1 : 0;
 }
 
 int wan_gather_stage(weft_sched *s, const void *state, int me, int n) {
-  wan_state *w = (wan_state *)state;
+  const wan_state *w = state;
   const weft_call *c = &w->call;
-  weft_codec_id id = (weft_codec_id)c->codec;
-  const weft_codec_params *prm = c->codec_params;
+  weft_codec_id id = w->id;
+  const weft_codec_params *prm = w->prm;
   weftDataType_t dt = c->dt;
-  size_t es = weft_dtype_size(dt);
+  size_t es = w->es, off_me = w->off_me, len_me = w->len_me;
+  int fixed = w->fixed;
   char *buf = c->recvbuf;
   if (n == 1) return 0;
-  int fixed = !id || weft_codec_fixed_size(id);
-  size_t off_me, len_me;
-  weft_split(c->count, n, me, &off_me, &len_me);
   size_t *lf = w->lens + 2 * n, *lfin = w->lens + 3 * n;
   /* my finished piece, encoded once, to everyone (the sub-schedule runs
    * after stage 1: the piece is reduced and my partials have been read) */
@@ -123,13 +121,13 @@ int wan_gather_stage(weft_sched *s, const void *state, int me, int n) {
     for (int q = 0; q < n; q++)
       if (q != me) sched_send(s, q, buf + off_me * es, len_me * es, c->tag, NODEP, NODEP);
   } else {
-    w->fin = sched_alloc(s, w->cap[me]);
-    if (!w->fin) return -1;
-    int fe = sched_encode(s, id, prm, dt, buf + off_me * es, len_me, w->fin, w->cap[me], fixed ? NULL : lfin,
+    char *fin = sched_alloc(s, w->cap[me]);
+    if (!fin) return -1;
+    int fe = sched_encode(s, id, prm, dt, buf + off_me * es, len_me, fin, w->cap[me], fixed ? NULL : lfin,
                           c->ef ? c->ef + off_me : NULL, NODEP, NODEP);
     for (int q = 0; q < n; q++)
-      if (q != me) sched_send_enc(s, q, w->fin, w->cap[me], fixed ? NULL : lfin, c->tag, fe, NODEP);
-    if (weft_codec_lossy(id)) sched_decode(s, id, dt, w->fin, w->cap[me], NULL, buf + off_me * es, len_me, fe, NODEP);
+      if (q != me) sched_send_enc(s, q, fin, w->cap[me], fixed ? NULL : lfin, c->tag, fe, NODEP);
+    if (weft_codec_lossy(id)) sched_decode(s, id, dt, fin, w->cap[me], NULL, buf + off_me * es, len_me, fe, NODEP);
   }
   /* the others' finished pieces, into place */
   for (int q = 0; q < n; q++) {

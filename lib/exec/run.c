@@ -112,13 +112,14 @@ static void carve(run_t *R, weft_sched *s, size_t ns, size_t nn, size_t np, size
  * peers) also keeps its queues and parts and only rewinds the cursors. */
 static int run_alloc(run_t *R, weft_sched *s, int n) {
   size_t ns = (size_t)s->nsteps, nn = (size_t)n, np = 0, nst = 0;
-  for (int p = 0; p < n; p++) nst += (size_t)R->comm->peers[p].nstreams;
   if (s->run_nparts > 0) {
+    nst = (size_t)s->run_nstreams;
     carve(R, s, ns, nn, (size_t)s->run_nparts, nst);
     memcpy(R->sq.next, R->sq.ptr, sizeof(int) * nst);
     memcpy(R->rq.next, R->rq.ptr, sizeof(int) * nst);
     return 0;
   }
+  for (int p = 0; p < n; p++) nst += (size_t)R->comm->peers[p].nstreams;
   for (int i = 0; i < s->nsteps; i++)
     if (is_net(&s->steps[i])) np += (size_t)nparts_of(R->comm, &s->steps[i]);
   size_t need = np * sizeof(void *) +
@@ -143,6 +144,7 @@ static int run_alloc(run_t *R, weft_sched *s, int n) {
   queue_build(R, &R->sq, ST_SEND, (int)nst, cnt);
   queue_build(R, &R->rq, ST_RECV, (int)nst, cnt);
   s->run_nparts = np > 0 ? (int)np : 0;
+  s->run_nstreams = (int)nst;
   return 0;
 }
 

@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "float_bits.h"
 #include "codec/codec.h"
 #include "reduce/reduce.h"
 
@@ -35,17 +36,6 @@ static double urand(void) { return (double)(rng64() >> 11) * 0x1p-53; } /* [0, 1
 static double nrand(void) {                                             /* N(0, 1) */
   const double u = 1.0 - urand(), v = urand();
   return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
-}
-
-static uint32_t fbits(float f) {
-  uint32_t w;
-  memcpy(&w, &f, sizeof w);
-  return w;
-}
-static float bitsf(uint32_t w) {
-  float f;
-  memcpy(&f, &w, sizeof f);
-  return f;
 }
 
 static const weftDataType_t float_types[] = {weftFloat, weftFloat16, weftBfloat16, weftDouble};
@@ -373,6 +363,23 @@ static void test_lossy_matrix(void **state) {
 }
 
 /* topk with other ratios, ties and all-equal data. */
+
+/* Encodes x with topk, decodes it, and checks the result as run_lossy does
+ * (dist only labels the report). */
+static void topk_roundtrip(const float *x, size_t n, const weft_codec_params *p, int dist) {
+  const size_t cap = weft_codec_max_bytes(WEFT_CODEC_TOPK, p, weftFloat, n);
+  unsigned char *enc = malloc(cap);
+  float *d = malloc(n * sizeof *d);
+  assert_true(enc && d);
+  size_t len;
+  assert_int_equal(weft_codec_encode(WEFT_CODEC_TOPK, p, weftFloat, x, n, enc, cap, &len, NULL), 0);
+  assert_int_equal(weft_codec_decode(WEFT_CODEC_TOPK, weftFloat, enc, len, d, n), 0);
+  const run_info ri = {WEFT_CODEC_TOPK, weftFloat, dist, n};
+  check_lossy(&ri, p, x, enc, len, d, d);
+  free(enc);
+  free(d);
+}
+
 static void test_topk_ratios(void **state) {
   (void)state;
   static const double ratios[] = {1e-9, 0.001, 0.3, 0.5, 0.999, 1.0, 7.0};
@@ -402,19 +409,8 @@ static void test_topk_ratios(void **state) {
     assert_non_null(x);
     for (size_t i = 0; i < n; i++) x[i] = (float)((int)(rng64() % 9) - 4);
     weft_codec_params p = {.topk_ratio = 0.05 + 0.04 * rep, .zstd_level = 1};
-    const size_t cap = weft_codec_max_bytes(WEFT_CODEC_TOPK, &p, weftFloat, n);
-    unsigned char *enc = malloc(cap);
-    float *d = malloc(n * sizeof *d);
-    assert_true(enc && d);
-    size_t len;
-    assert_int_equal(weft_codec_encode(WEFT_CODEC_TOPK, &p, weftFloat, x, n, enc, cap, &len, NULL),
-                     0);
-    assert_int_equal(weft_codec_decode(WEFT_CODEC_TOPK, weftFloat, enc, len, d, n), 0);
-    const run_info ri = {WEFT_CODEC_TOPK, weftFloat, D_UNIFORM, n};
-    check_lossy(&ri, &p, x, enc, len, d, d);
+    topk_roundtrip(x, n, &p, D_UNIFORM);
     free(x);
-    free(enc);
-    free(d);
   }
 }
 
@@ -689,19 +685,8 @@ static void test_topk_edge_paths(void **state) {
   for (size_t i = 0; i < n; i++) x[i] = 1.0f + (float)urand();
   for (size_t j = 0; j < 65536; j++)
     x[(size_t)((uint64_t)j * n / 65536)] = 1000.0f + (float)(j % 7);
-  const size_t cap = weft_codec_max_bytes(WEFT_CODEC_TOPK, &p, weftFloat, n);
-  unsigned char *enc = malloc(cap);
-  float *d = malloc(n * sizeof *d);
-  assert_true(enc && d);
-  size_t len;
-  assert_int_equal(weft_codec_encode(WEFT_CODEC_TOPK, &p, weftFloat, x, n, enc, cap, &len, NULL),
-                   0);
-  assert_int_equal(weft_codec_decode(WEFT_CODEC_TOPK, weftFloat, enc, len, d, n), 0);
-  const run_info ri = {WEFT_CODEC_TOPK, weftFloat, D_OUTLIER, n};
-  check_lossy(&ri, &p, x, enc, len, d, d);
+  topk_roundtrip(x, n, &p, D_OUTLIER);
   free(x);
-  free(enc);
-  free(d);
 }
 
 /* ---- zstd -------------------------------------------------------------------------------- */

@@ -14,21 +14,10 @@
 
 #include <cmocka.h>
 
+#include "float_bits.h"
 #include "reduce/reduce.h"
 
 /* ---- helpers ------------------------------------------------------------------------ */
-static uint32_t fbits(float f) {
-  uint32_t w;
-  memcpy(&w, &f, sizeof w);
-  return w;
-}
-
-static float bitsf(uint32_t w) {
-  float f;
-  memcpy(&f, &w, sizeof f);
-  return f;
-}
-
 /* Fails the test with a message naming the input when got != want. */
 #define CHECK_BITS(got, want, what, input)                                                     \
   do {                                                                                         \

@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "float_bits.h"
 #include "reduce/reduce.h"
 
 /* ---- helpers ------------------------------------------------------------------------ */
@@ -25,22 +26,6 @@ static uint64_t rng64(void) {
   rng_state ^= rng_state << 25;
   rng_state ^= rng_state >> 27;
   return rng_state * 0x2545F4914F6CDD1Dull;
-}
-
-static uint32_t fbits(float f) {
-  uint32_t w;
-  memcpy(&w, &f, sizeof w);
-  return w;
-}
-static uint64_t dbits(double d) {
-  uint64_t w;
-  memcpy(&w, &d, sizeof w);
-  return w;
-}
-static float bitsf(uint32_t w) {
-  float f;
-  memcpy(&f, &w, sizeof f);
-  return f;
 }
 
 static const weftDataType_t all_types[] = {weftInt8,    weftUint8,   weftInt32, weftUint32,
