@@ -115,7 +115,8 @@ typedef struct {
   const char *algo;     /* algorithm override ("ring", "tree"); default WEFT_ALGO or tuner */
   const char *siteName; /* data-center name of this rank; default WEFT_SITE */
   const char *topoFile; /* topology file; default WEFT_TOPO_FILE */
-  const char *codec;    /* WAN codec policy; default WEFT_CODEC */
+  const char *codec;    /* codec between sites: none|fp16|bf16|int8|topk|zstd|auto;
+                         * default WEFT_CODEC, else the topology file (docs/codecs.md) */
   weftLogCallback_t logCallback; /* default: lines go to stderr */
   void *logUser;
   int logLevel; /* weftLogLevel_t; default WEFT_DEBUG or WARN */
