@@ -85,7 +85,9 @@ weftResult_t weft_launch(weft_pending *calls, int ncalls) {
         res = weft_error(comm, sticky, "communicator already failed: %s", comm->last_error);
         break;
       }
-      if (!(ops[k] = engine_op_new(comm))) {
+      /* a lone blocking call takes the idle engine and runs on this thread */
+      ops[k] = ncalls == 1 && !calls[i].stream ? engine_claim(comm) : NULL;
+      if (!ops[k] && !(ops[k] = engine_op_new(comm))) {
         res = weft_error(comm, weftSystemError, "out of memory");
         break;
       }
@@ -125,7 +127,8 @@ weftResult_t weft_launch(weft_pending *calls, int ncalls) {
       }
     }
     describe(ops[k], &c);
-    WEFT_TRACE(comm, "launch %s: count %zu, %s, %s, chunk %zu, tag %016llx", weft_coll_name(c.kind), c.count,
+    if (comm->log_level >= weftLogTrace)
+      WEFT_TRACE(comm, "launch %s: count %zu, %s, %s, chunk %zu, tag %016llx", weft_coll_name(c.kind), c.count,
                weft_dtype_name(c.dt), comm->last_algo, c.chunk_bytes, (unsigned long long)c.tag);
   }
   for (int k = 0; k < nops && nself && res == weftSuccess; k++) res = pair_self(ops[k], calls, ncalls);

@@ -21,6 +21,14 @@
 #define OP_POOL_MAX 8
 #define OP_POOL_PLANS 3
 
+/* Clears what a previous call left in op; its schedule (plan) stays. */
+static void op_clear(weft_op *op, struct weftComm *comm) {
+  weft_sched keep = op->sched;
+  memset(op, 0, sizeof *op);
+  op->sched = keep;
+  op->comm = comm;
+}
+
 weft_op *engine_op_new(struct weftComm *comm) {
   weft_engine *e = comm->engine;
   weft_op *op = NULL;
@@ -35,11 +43,33 @@ weft_op *engine_op_new(struct weftComm *comm) {
     if (!(op = calloc(1, sizeof *op))) return NULL;
     sched_init(&op->sched);
   }
-  weft_sched keep = op->sched;
-  memset(op, 0, sizeof *op);
-  op->sched = keep;
-  op->comm = comm;
+  op_clear(op, comm);
   return op;
+}
+
+/* Gives back an engine taken by engine_claim. The store and the load below
+ * pair with engine_submit's (queue, then signal): either the submitter saw
+ * the engine busy and we see its op queued, or it signalled the thread. */
+static void release(weft_engine *e) {
+  atomic_store(&e->busy, 0);
+  if (atomic_load(&e->nqueued) > 0) {
+    pthread_mutex_lock(&e->mu);
+    pthread_cond_signal(&e->work_cv);
+    pthread_mutex_unlock(&e->mu);
+  }
+}
+
+weft_op *engine_claim(struct weftComm *comm) {
+  weft_engine *e = comm->engine;
+  int idle = 0;
+  if (atomic_load(&e->nqueued) > 0 || !atomic_compare_exchange_strong(&e->busy, &idle, 1)) return NULL;
+  if (!e->own && (e->own = calloc(1, sizeof *e->own))) sched_init(&e->own->sched);
+  if (!e->own) {
+    release(e);
+    return NULL;
+  }
+  op_clear(e->own, comm);
+  return e->own;
 }
 
 /* With e->mu held: keeps a reset op for reuse; returns 0 if the pool is full
@@ -63,6 +93,10 @@ void engine_op_free(weft_op *op) {
   weft_engine *e = op->comm->engine;
   if (op->result != weftSuccess) op->sched.plan_valid = 0;
   sched_park(&op->sched);
+  if (op == e->own) { /* claimed: give the engine back */
+    release(e);
+    return;
+  }
   pthread_mutex_lock(&e->mu);
   int kept = pool_put_locked(e, op);
   pthread_mutex_unlock(&e->mu);
@@ -123,7 +157,7 @@ static void finish_op(struct weftComm *comm, weft_op *op, weftResult_t res, cons
   pthread_mutex_lock(&e->mu);
   op->result = res;
   op->done = 1;
-  e->nqueued--;
+  atomic_fetch_sub(&e->nqueued, 1);
   if (e->nwaiters) pthread_cond_broadcast(&e->done_cv);
   pthread_mutex_unlock(&e->mu);
   if (detached) engine_op_free(op); /* nobody waits on a stream op */
@@ -135,17 +169,21 @@ static void *engine_main(void *arg) {
   char err[WEFT_ERRMSG_LEN];
   pthread_mutex_lock(&e->mu);
   for (;;) {
-    while (!e->stop && (!e->head || e->busy)) pthread_cond_wait(&e->work_cv, &e->mu);
-    if (!e->head || e->busy) break; /* stopping and nothing left */
+    while (!e->stop && !e->head) pthread_cond_wait(&e->work_cv, &e->mu);
+    if (!e->head) break; /* stopping and nothing left */
+    int idle = 0;
+    if (!atomic_compare_exchange_strong(&e->busy, &idle, 1)) {
+      pthread_cond_wait(&e->work_cv, &e->mu); /* a caller runs a claimed op; it signals when done */
+      continue;
+    }
     weft_op *op = e->head;
     e->head = op->next;
     if (!e->head) e->tail = NULL;
-    e->busy = 1;
     pthread_mutex_unlock(&e->mu);
     weftResult_t res = exec_op(comm, op, err, sizeof err);
     finish_op(comm, op, res, err);
     pthread_mutex_lock(&e->mu);
-    e->busy = 0;
+    atomic_store(&e->busy, 0);
   }
   pthread_mutex_unlock(&e->mu);
   return NULL;
@@ -201,7 +239,7 @@ void engine_submit(struct weftComm *comm, weft_op *op) {
   pthread_mutex_lock(&e->mu);
   /* backpressure: a caller that queues faster than the ops run waits for one
    * to finish (each op is bounded by the timeout; abort ends the wait) */
-  while (e->nqueued >= e->max_queued && !e->stop && !atomic_load(&comm->aborted)) {
+  while (atomic_load(&e->nqueued) >= e->max_queued && !e->stop && !atomic_load(&comm->aborted)) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     ts.tv_nsec += 100 * 1000 * 1000;
@@ -210,12 +248,12 @@ void engine_submit(struct weftComm *comm, weft_op *op) {
     pthread_cond_timedwait(&e->done_cv, &e->mu, &ts);
     e->nwaiters--;
   }
-  e->nqueued++;
+  atomic_fetch_add(&e->nqueued, 1);
   op->next = NULL;
   if (e->tail) e->tail->next = op;
   else e->head = op;
   e->tail = op;
-  if (!e->busy) pthread_cond_signal(&e->work_cv);
+  if (!atomic_load(&e->busy)) pthread_cond_signal(&e->work_cv);
   pthread_mutex_unlock(&e->mu);
 }
 
@@ -233,28 +271,17 @@ weftResult_t engine_wait(struct weftComm *comm, weft_op *op) {
 }
 
 weftResult_t engine_run_blocking(struct weftComm *comm, weft_op *op) {
-  weft_engine *e = comm->engine;
-  pthread_mutex_lock(&e->mu);
-  if (e->busy || e->head || op->stream) {
-    pthread_mutex_unlock(&e->mu);
+  if (op != comm->engine->own || op->stream) {
     engine_submit(comm, op);
     return engine_wait(comm, op);
   }
-  e->busy = 1; /* idle engine: run here and save a thread hand-off */
-  pthread_mutex_unlock(&e->mu);
   char err[WEFT_ERRMSG_LEN];
   weftResult_t res = exec_op(comm, op, err, sizeof err);
   if (res != weftSuccess) { /* nobody else sees this op: no completion to signal */
     weft_error(comm, res, "%s", err);
     weft_comm_fail(comm, res);
-    op->sched.plan_valid = 0;
   }
-  sched_park(&op->sched);
-  pthread_mutex_lock(&e->mu);
-  e->busy = 0;
-  if (e->head) pthread_cond_signal(&e->work_cv); /* queued meanwhile by another thread */
-  int kept = pool_put_locked(e, op);
-  pthread_mutex_unlock(&e->mu);
-  if (!kept) op_destroy(op);
+  op->result = res;
+  engine_op_free(op);
   return res;
 }

@@ -5,6 +5,7 @@
 #define WEFT_ENGINE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "coll/coll.h"
 #include "weft.h"
@@ -28,11 +29,12 @@ typedef struct weft_engine {
   pthread_cond_t work_cv; /* the progress thread waits for ops */
   pthread_cond_t done_cv; /* callers wait for their op */
   weft_op *head, *tail;
-  int busy;     /* an op is running (thread or caller) */
-  int nwaiters; /* callers waiting on done_cv */
-  weft_op *pool; /* finished ops kept for reuse */
+  _Atomic int busy; /* an op is running: the thread's, or one a caller claimed */
+  int nwaiters;     /* callers waiting on done_cv */
+  weft_op *pool;    /* finished ops kept for reuse */
   int npool;
-  int nqueued;    /* ops submitted to the thread and not finished */
+  weft_op *own;          /* the op a claiming caller runs (engine_claim) */
+  _Atomic int nqueued;   /* ops submitted to the thread and not finished */
   int max_queued; /* WEFT_MAX_QUEUED: submitting more waits (bounded scratch) */
   int stop;
   pthread_t thread;
@@ -48,7 +50,13 @@ void engine_op_free(weft_op *op);
 void engine_submit(struct weftComm *comm, weft_op *op);
 /* Waits for a submitted op with a NULL stream, frees it, returns its result. */
 weftResult_t engine_wait(struct weftComm *comm, weft_op *op);
-/* Runs op (NULL stream) to completion: on this thread if the engine is idle,
+/* The fast path of a blocking call: if nothing is queued and no op runs,
+ * takes the engine for the calling thread without a lock and returns the
+ * engine's own op, whose plan is kept from call to call; NULL otherwise (use
+ * engine_op_new and the queue). engine_run_blocking or engine_op_free gives
+ * the engine back. */
+weft_op *engine_claim(struct weftComm *comm);
+/* Runs op (NULL stream) to completion: on this thread if it was claimed,
  * else through the queue. Frees op. */
 weftResult_t engine_run_blocking(struct weftComm *comm, weft_op *op);
 
