@@ -102,7 +102,9 @@ void weft_tune(const struct weftComm *comm, weft_call *c) {
   const weft_layout *l = &comm->layout;
   c->groups = l->sites.ngroups > 1 ? &l->sites : &l->nodes;
   weft_codec_choose(comm, c);
-  size_t dflt = c->algo == ALGO_TREE ? (64 << 10) : (512 << 10);
+  /* inside one node a ring step is two memory copies and a reduction:
+   * chunks of 256 KiB keep a step's working set in a core's cache */
+  size_t dflt = c->algo == ALGO_TREE ? (64 << 10) : l->nodes.ngroups == 1 ? (256 << 10) : (512 << 10);
   c->chunk_bytes = comm->tune.chunk_bytes ? comm->tune.chunk_bytes : dflt;
   if (c->chunk_bytes < 64) c->chunk_bytes = 64;
 }

@@ -41,6 +41,7 @@
 #define SHM_ERRLEN 256
 #define PEER_GONE "peer process exited (shared-memory connection closed)"
 #define CACHELINE 64
+#define SHM_PIECE (64 << 10) /* bytes copied between two updates of head or tail */
 
 enum { OBJ_CTX = 1, OBJ_LISTEN, OBJ_SEND, OBJ_RECV };
 
@@ -143,7 +144,7 @@ static weftResult_t shm_init(const weftNetInitArgs_t *args, void **out) {
   size_t ring = weft_env_size("WEFT_SHM_RING_SIZE", 1 << 20), p2 = 4096;
   while (p2 < ring && p2 < ((size_t)1 << 30)) p2 <<= 1;
   c->ring_bytes = p2;
-  c->cma_threshold = weft_env_size("WEFT_SHM_CMA_THRESHOLD", 32 << 10);
+  c->cma_threshold = weft_env_size("WEFT_SHM_CMA_THRESHOLD", (size_t)64 << 20);
   c->cma_enabled = weft_env_int("WEFT_SHM_CMA", 1) != 0;
   if (args) {
     c->log = args->log;
@@ -438,10 +439,15 @@ static weftResult_t progress_send(shm_ep *e) {
       }
     }
     size_t n = r->size - r->off < space ? r->size - r->off : (size_t)space;
-    if (n) {
-      ring_put(e, r->buf + r->off, n);
-      r->off += n;
+    /* in pieces, each published at once: the receiver copies one out while
+     * we copy the next in, instead of the two taking turns over the ring */
+    while (n) {
+      size_t k = n < SHM_PIECE ? n : SHM_PIECE;
+      ring_put(e, r->buf + r->off, k);
+      r->off += k;
+      n -= k;
       moved = 1;
+      if (n) atomic_store_explicit(&ring->head, e->pos, memory_order_release);
     }
     if (r->off < r->size) break;
     r->state = RQ_DONE;
@@ -497,10 +503,14 @@ static weftResult_t progress_recv(shm_ep *e) {
       acked = 1;
     } else {
       size_t n = r->hdr.size - r->off < avail ? r->hdr.size - r->off : (size_t)avail;
-      if (n) {
-        ring_get(e, r->buf + r->off, n);
-        r->off += n;
+      while (n) { /* in pieces, freeing space for the sender as we go */
+        size_t k = n < SHM_PIECE ? n : SHM_PIECE;
+        ring_get(e, r->buf + r->off, k);
+        r->off += k;
+        avail -= k;
+        n -= k;
         moved = 1;
+        if (n) atomic_store_explicit(&ring->tail, e->pos, memory_order_release);
       }
       if (r->off < r->hdr.size) break;
     }
