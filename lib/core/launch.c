@@ -56,6 +56,28 @@ static void plan_key(const weft_call *c, uint64_t key[6]) {
   key[5] = (uint64_t)(uintptr_t)c->groups ^ (uint64_t)c->codec << 56;
 }
 
+/* Tunes c; a claimed op repeating the call tuned last time (same kind,
+ * type, op, root and count) takes that tuning instead of redoing it. */
+static void tune_call(weftComm_t comm, const weft_op *op, weft_call *c) {
+  weft_engine *e = comm->engine;
+  const weft_call *t = &e->own_tuned;
+  if (op == e->own && e->own_tuned_valid && t->kind == c->kind && t->dt == c->dt && t->op == c->op &&
+      t->root == c->root && t->count == c->count) {
+    weft_call u = *t;
+    u.sendbuf = c->sendbuf;
+    u.recvbuf = c->recvbuf;
+    u.tag = c->tag;
+    *c = u;
+    return;
+  }
+  weft_tune(comm, c);
+  if (c->codec == WEFT_CODEC_TOPK) c->ef = weft_ef_get(comm, c->count, c->dt);
+  if (op == e->own) {
+    e->own_tuned = *c;
+    e->own_tuned_valid = 1;
+  }
+}
+
 weftResult_t weft_launch(weft_pending *calls, int ncalls) {
   /* one op per communicator; small launches (the common case) stay on the stack */
   weft_op *ops_small[8];
@@ -107,8 +129,7 @@ weftResult_t weft_launch(weft_pending *calls, int ncalls) {
     weft_call c = calls[i].call;
     int coll = c.kind != COLL_SEND && c.kind != COLL_RECV;
     c.tag = weft_sig_tag(&c, coll ? ++comm->coll_seq : 0);
-    weft_tune(comm, &c);
-    if (c.codec == WEFT_CODEC_TOPK) c.ef = weft_ef_get(comm, c.count, c.dt);
+    tune_call(comm, ops[k], &c);
     comm->last_algo_id = c.algo;
     comm->last_codec = c.codec;
     comm->last_self = 0;

@@ -47,12 +47,13 @@ weft_op *engine_op_new(struct weftComm *comm) {
   return op;
 }
 
-/* Gives back an engine taken by engine_claim. The store and the load below
- * pair with engine_submit's (queue, then signal): either the submitter saw
- * the engine busy and we see its op queued, or it signalled the thread. */
+/* Gives back an engine taken by engine_claim, waking the thread if ops were
+ * queued meanwhile. Without a full fence the load may miss an op queued at
+ * that very moment; the thread, waiting for a claimer, wakes every
+ * millisecond to look again, so such an op waits at most that long. */
 static void release(weft_engine *e) {
-  atomic_store(&e->busy, 0);
-  if (atomic_load(&e->nqueued) > 0) {
+  atomic_store_explicit(&e->busy, 0, memory_order_release);
+  if (atomic_load_explicit(&e->nqueued, memory_order_relaxed) > 0) {
     pthread_mutex_lock(&e->mu);
     pthread_cond_signal(&e->work_cv);
     pthread_mutex_unlock(&e->mu);
@@ -173,7 +174,12 @@ static void *engine_main(void *arg) {
     if (!e->head) break; /* stopping and nothing left */
     int idle = 0;
     if (!atomic_compare_exchange_strong(&e->busy, &idle, 1)) {
-      pthread_cond_wait(&e->work_cv, &e->mu); /* a caller runs a claimed op; it signals when done */
+      /* a caller runs a claimed op; it signals when done (see release) */
+      struct timespec ts;
+      clock_gettime(CLOCK_MONOTONIC, &ts);
+      ts.tv_nsec += 1000 * 1000;
+      if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+      pthread_cond_timedwait(&e->work_cv, &e->mu, &ts);
       continue;
     }
     weft_op *op = e->head;

@@ -34,6 +34,8 @@ typedef struct weft_engine {
   weft_op *pool;    /* finished ops kept for reuse */
   int npool;
   weft_op *own;          /* the op a claiming caller runs (engine_claim) */
+  weft_call own_tuned;   /* its last call as tuned (launch reuses the tuning */
+  int own_tuned_valid;   /* of a repeated call; the claim guards both) */
   _Atomic int nqueued;   /* ops submitted to the thread and not finished */
   int max_queued; /* WEFT_MAX_QUEUED: submitting more waits (bounded scratch) */
   int stop;
