@@ -397,12 +397,13 @@ static weftResult_t ep_fail(shm_ep *e, weftResult_t res, const char *what) {
   return e->failed;
 }
 
-/* Wakes the other side if it announced it sleeps. The fence orders our
- * counter update before reading its flag (it sets the flag, then re-reads our
- * counter), so one of the two always sees the other. */
+/* Wakes the other side if it announced it sleeps. The caller has just
+ * updated its counter with a sequentially consistent store (on x86 one
+ * locked instruction, cheaper than a store and a fence) and the flag is read
+ * the same way; the sleeper sets its flag, then re-reads our counter, so one
+ * of the two always sees the other. */
 static void ring_doorbell(shm_ep *e, _Atomic uint32_t *waiting) {
-  atomic_thread_fence(memory_order_seq_cst);
-  if (atomic_load_explicit(waiting, memory_order_relaxed) && atomic_exchange(waiting, 0)) {
+  if (atomic_load(waiting) && atomic_exchange(waiting, 0)) {
     char b = 1;
     if (send(e->sock, &b, 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN)
       ep_fail(e, weftRemoteError, PEER_GONE);
@@ -410,6 +411,10 @@ static void ring_doorbell(shm_ep *e, _Atomic uint32_t *waiting) {
 }
 
 static shm_req *req_head(shm_ep *e) { return (shm_req *)e->q.head; }
+
+/* Frames start on a cache line, so a small message (frame and payload) is
+ * one line to move between the cores, not two. */
+static uint64_t frame_pad(uint64_t pos) { return (CACHELINE - (pos & (CACHELINE - 1))) & (CACHELINE - 1); }
 
 static weftResult_t progress_send(shm_ep *e) {
   shm_ring *ring = e->ring;
@@ -419,12 +424,15 @@ static weftResult_t progress_send(shm_ep *e) {
     /* the receiver's tail lives in its cache line: read it only when the
      * space we last saw is not enough, to keep small messages to one miss */
     uint64_t space = ring->size - (e->pos - e->tail_seen);
-    if (space < sizeof r->hdr + (r->size - r->off)) {
+    if (space < frame_pad(e->pos) + sizeof r->hdr + (r->size - r->off)) {
       e->tail_seen = atomic_load_explicit(&ring->tail, memory_order_acquire);
       space = ring->size - (e->pos - e->tail_seen);
     }
     if (!r->hdr_done) {
-      if (space < sizeof r->hdr) break;
+      uint64_t pad = frame_pad(e->pos);
+      if (space < pad + sizeof r->hdr) break;
+      e->pos += pad;
+      space -= pad;
       r->hdr.cma = r->size >= e->cma_threshold && atomic_load_explicit(&ring->cma_ok, memory_order_relaxed);
       r->hdr.addr = (uint64_t)(uintptr_t)r->buf;
       ring_put(e, &r->hdr, sizeof r->hdr);
@@ -454,7 +462,7 @@ static weftResult_t progress_send(shm_ep *e) {
     weft_req_pop(&e->q);
   }
   if (moved) {
-    atomic_store_explicit(&ring->head, e->pos, memory_order_release);
+    atomic_store(&ring->head, e->pos);
     ring_doorbell(e, &ring->recv_waiting);
   }
   return e->failed;
@@ -481,11 +489,12 @@ static weftResult_t progress_recv(shm_ep *e) {
   int moved = 0, acked = 0;
   while (e->q.head) {
     shm_req *r = req_head(e);
-    uint64_t avail = atomic_load_explicit(&ring->head, memory_order_acquire) - e->pos;
+    uint64_t head = atomic_load_explicit(&ring->head, memory_order_acquire);
     if (!r->hdr_done) {
-      if (avail < sizeof r->hdr) break;
+      uint64_t at = e->pos + frame_pad(e->pos);
+      if (head < at + sizeof r->hdr) break;
+      e->pos = at;
       ring_get(e, &r->hdr, sizeof r->hdr);
-      avail -= sizeof r->hdr;
       r->hdr_done = 1;
       moved = 1;
       if (r->hdr.size > r->size) {
@@ -496,10 +505,11 @@ static weftResult_t progress_recv(shm_ep *e) {
         return ep_fail(e, weftInvalidUsage, what);
       }
     }
+    uint64_t avail = head - e->pos;
     if (r->hdr.cma) {
       weftResult_t res = cma_read(e, r);
       if (res != weftSuccess) return res;
-      atomic_fetch_add_explicit(&ring->acked, 1, memory_order_release);
+      atomic_fetch_add(&ring->acked, 1);
       acked = 1;
     } else {
       size_t n = r->hdr.size - r->off < avail ? r->hdr.size - r->off : (size_t)avail;
@@ -517,7 +527,7 @@ static weftResult_t progress_recv(shm_ep *e) {
     r->state = RQ_DONE;
     weft_req_pop(&e->q);
   }
-  if (moved) atomic_store_explicit(&ring->tail, e->pos, memory_order_release);
+  if (moved) atomic_store(&ring->tail, e->pos);
   if (moved || acked) ring_doorbell(e, &ring->send_waiting);
   return e->failed;
 }
