@@ -4,11 +4,13 @@
  * processes on this host. It is the counterpart of ucx_perftest and
  * fi_pingpong for bench/net_compare.sh.
  *
- *   weft-net-perf [-n NET] [-m pingpong|bw] [-b MIN] [-e MAX] [-f FACTOR]
+ *   weft-net-perf [-n NET] [-m pingpong|exchange|bw] [-b MIN] [-e MAX] [-f FACTOR]
  *                 [-i ITERS] [-w WINDOW]
  *
  *   pingpong  rank 0 sends SIZE, rank 1 sends it back; lat = half the round
  *             trip, bw = 2 x SIZE x iters / time (fi_pingpong's definition).
+ *   exchange  both ranks send SIZE to each other at once, every round (the
+ *             traffic of a two-rank allreduce); lat = time per round.
  *   bw        rank 0 streams WINDOW messages, rank 1 answers with 1 byte
  *             after receiving them all (ucx_perftest tag_bw's scheme);
  *             bw = SIZE x WINDOW x iters / time.
@@ -128,6 +130,19 @@ static double run_pingpong(const endpoint *ep, char *buf, size_t size, int iters
   return now_s() - t0;
 }
 
+/* Sends from the lower half of buf, receives into the upper half. */
+static double run_exchange(const endpoint *ep, char *buf, size_t half, size_t size, int iters) {
+  void *r[2];
+  double t0 = 0;
+  for (int it = -2; it < iters; it++) {
+    if (it == 0) t0 = now_s();
+    xfer(ep, 1, buf, size, &r[0]);
+    xfer(ep, 0, buf + half, size, &r[1]);
+    wait_all(ep, r, 2);
+  }
+  return now_s() - t0;
+}
+
 static double run_bw(const endpoint *ep, char *buf, size_t size, int iters, int window, void **reqs) {
   double t0 = 0;
   char ack = 0;
@@ -161,13 +176,13 @@ int main(int argc, char **argv) {
     case 'i': iters = atoi(optarg); break;
     case 'w': window = atoi(optarg); break;
     default:
-      fprintf(stderr, "usage: weft-net-perf [-n tcp|shm|ucx|ofi] [-m pingpong|bw] [-b MIN] [-e MAX] [-f FACTOR] "
+      fprintf(stderr, "usage: weft-net-perf [-n tcp|shm|ucx|ofi] [-m pingpong|exchange|bw] [-b MIN] [-e MAX] [-f FACTOR] "
                       "[-i ITERS] [-w WINDOW]\n");
       return opt == 'h' ? 0 : 2;
     }
   }
-  int bw_mode = strcmp(mode, "bw") == 0;
-  if ((!bw_mode && strcmp(mode, "pingpong") != 0) || factor <= 1 || window < 1 || minb < 1 || maxb < minb) {
+  int bw_mode = strcmp(mode, "bw") == 0, xch_mode = strcmp(mode, "exchange") == 0;
+  if ((!bw_mode && !xch_mode && strcmp(mode, "pingpong") != 0) || factor <= 1 || window < 1 || minb < 1 || maxb < minb) {
     fprintf(stderr, "weft-net-perf: bad arguments (-h for help)\n");
     return 2;
   }
@@ -185,7 +200,8 @@ int main(int argc, char **argv) {
   if (ep.rank == 0)
     printf("# weft-net-perf: transport %s, %s (window %d)\n# %12s %8s %12s %10s\n", name, mode, bw_mode ? window : 1,
            "size(B)", "iters", bw_mode ? "us/window" : "lat(us)", "bw(GB/s)");
-  for (size_t size = minb; size <= maxb; size = next_size(size, factor)) {
+  size_t half = (maxb / 2 + 4095) / 4096 * 4096; /* exchange: receives land above this */
+  for (size_t size = minb; size <= (xch_mode ? maxb / 2 : maxb); size = next_size(size, factor)) {
     int n = iters ? iters : 2000;
     if (!iters && size > 65536) {
       size_t budget = (size_t)2 << 30; /* about 2 GB per size */
@@ -193,10 +209,13 @@ int main(int argc, char **argv) {
       n = n < 5 ? 5 : n > 1000 ? 1000 : n;
     }
     sync_ranks(&ep, buf);
-    double t = bw_mode ? run_bw(&ep, buf, size, n, window, reqs) : run_pingpong(&ep, buf, size, n);
+    double t = bw_mode    ? run_bw(&ep, buf, size, n, window, reqs)
+               : xch_mode ? run_exchange(&ep, buf, half, size, n)
+                          : run_pingpong(&ep, buf, size, n);
     double bytes = (double)size * n * (bw_mode ? window : 2);
     if (ep.rank == 0)
-      printf("  %12zu %8d %12.2f %10.3f\n", size, n, t * 1e6 / (n * (bw_mode ? 1.0 : 2.0)), bytes / t / 1e9);
+      printf("  %12zu %8d %12.2f %10.3f\n", size, n, t * 1e6 / (n * (bw_mode || xch_mode ? 1.0 : 2.0)),
+             bytes / t / 1e9);
     fflush(stdout);
   }
   sync_ranks(&ep, buf);
