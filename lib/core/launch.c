@@ -89,6 +89,10 @@ weftResult_t weft_launch(weft_pending *calls, int ncalls) {
   uint32_t *seq0 = big ? calloc((size_t)ncalls, sizeof *seq0) : seq_small; /* to undo numbering on failure */
   int nops = 0, nself = 0;
   weftResult_t res = weftSuccess;
+  /* blocking calls on one communicator run on this thread if its engine is idle */
+  int blocking = 1;
+  for (int i = 0; i < ncalls; i++)
+    if (calls[i].stream || calls[i].comm != calls[0].comm) blocking = 0;
   if (!ops || !waits || !seq0) {
     if (big) {
       free(ops);
@@ -107,8 +111,7 @@ weftResult_t weft_launch(weft_pending *calls, int ncalls) {
         res = weft_error(comm, sticky, "communicator already failed: %s", comm->last_error);
         break;
       }
-      /* a lone blocking call takes the idle engine and runs on this thread */
-      ops[k] = ncalls == 1 && !calls[i].stream ? engine_claim(comm) : NULL;
+      ops[k] = blocking ? engine_claim(comm, ncalls == 1) : NULL;
       if (!ops[k] && !(ops[k] = engine_op_new(comm))) {
         res = weft_error(comm, weftSystemError, "out of memory");
         break;

@@ -60,17 +60,23 @@ static void release(weft_engine *e) {
   }
 }
 
-weft_op *engine_claim(struct weftComm *comm) {
+weft_op *engine_claim(struct weftComm *comm, int own) {
   weft_engine *e = comm->engine;
   int idle = 0;
   if (atomic_load(&e->nqueued) > 0 || !atomic_compare_exchange_strong(&e->busy, &idle, 1)) return NULL;
-  if (!e->own && (e->own = calloc(1, sizeof *e->own))) sched_init(&e->own->sched);
-  if (!e->own) {
+  weft_op *op = NULL;
+  if (own) {
+    if (!e->own && (e->own = calloc(1, sizeof *e->own))) sched_init(&e->own->sched);
+    if ((op = e->own)) op_clear(op, comm);
+  } else {
+    op = engine_op_new(comm);
+  }
+  if (!op) {
     release(e);
     return NULL;
   }
-  op_clear(e->own, comm);
-  return e->own;
+  op->claimed = 1;
+  return op;
 }
 
 /* With e->mu held: keeps a reset op for reuse; returns 0 if the pool is full
@@ -94,10 +100,8 @@ void engine_op_free(weft_op *op) {
   weft_engine *e = op->comm->engine;
   if (op->result != weftSuccess) op->sched.plan_valid = 0;
   sched_park(&op->sched);
-  if (op == e->own) { /* claimed: give the engine back */
-    release(e);
-    return;
-  }
+  if (op->claimed) release(e); /* give the engine back */
+  if (op == e->own) return;
   pthread_mutex_lock(&e->mu);
   int kept = pool_put_locked(e, op);
   pthread_mutex_unlock(&e->mu);
@@ -277,7 +281,7 @@ weftResult_t engine_wait(struct weftComm *comm, weft_op *op) {
 }
 
 weftResult_t engine_run_blocking(struct weftComm *comm, weft_op *op) {
-  if (op != comm->engine->own || op->stream) {
+  if (!op->claimed) {
     engine_submit(comm, op);
     return engine_wait(comm, op);
   }

@@ -20,6 +20,7 @@ typedef struct weft_op {
   uint64_t ticket;     /* position on the stream */
   weft_call first;     /* first call of the op, for error messages */
   int ncalls;
+  int claimed; /* runs on the caller's thread, which holds the engine */
   int done;
   weftResult_t result;
 } weft_op;
@@ -52,12 +53,13 @@ void engine_op_free(weft_op *op);
 void engine_submit(struct weftComm *comm, weft_op *op);
 /* Waits for a submitted op with a NULL stream, frees it, returns its result. */
 weftResult_t engine_wait(struct weftComm *comm, weft_op *op);
-/* The fast path of a blocking call: if nothing is queued and no op runs,
- * takes the engine for the calling thread without a lock and returns the
- * engine's own op, whose plan is kept from call to call; NULL otherwise (use
+/* The fast path of a blocking launch: if nothing is queued and no op runs,
+ * takes the engine for the calling thread without a lock and returns an op
+ * to run there: the engine's own one, whose plan is kept from call to call,
+ * for a single call (own != 0), else a pooled one. NULL otherwise (use
  * engine_op_new and the queue). engine_run_blocking or engine_op_free gives
  * the engine back. */
-weft_op *engine_claim(struct weftComm *comm);
+weft_op *engine_claim(struct weftComm *comm, int own);
 /* Runs op (NULL stream) to completion: on this thread if it was claimed,
  * else through the queue. Frees op. */
 weftResult_t engine_run_blocking(struct weftComm *comm, weft_op *op);
