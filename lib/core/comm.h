@@ -59,6 +59,9 @@ struct weftComm {
     size_t rooted_threshold; /* WEFT_TREE_THRESHOLD_ROOTED */
     size_t chunk_bytes;      /* WEFT_CHUNK_SIZE, 0 = per-algorithm default */
     double spin_us;          /* WEFT_SPIN_US: busy-wait before sleeping */
+    double yield_after_us;   /* of that, pure spinning before yielding the CPU
+                              * every round: 0 when this node has more ranks of
+                              * the comm than CPUs to run them */
     size_t stripe_min;       /* WEFT_STRIPE_MIN: smallest part of a message split over streams */
     int wan_streams;         /* WEFT_WAN_STREAMS: streams per inter-site peer, 0 = from the link */
     int forced;              /* weft_algo parsed from algo_override, 0 = none */

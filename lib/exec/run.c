@@ -350,7 +350,7 @@ weftResult_t weft_run_sched(struct weftComm *comm, weft_sched *s, char *err, siz
     if (s->steps[i].npending == 0) res = make_ready(&R, i);
   double idle_since = 0;
   unsigned idle = 0, iter = 0;
-  int yielding = 0; /* spun past the first 5 us: yield the CPU every round */
+  int yielding = 0; /* spun past tune.yield_after_us: yield the CPU every round */
   while (res == weftSuccess && R.ndone < s->nsteps) {
     int progressed = 0;
     while (R.nstack > 0 && res == weftSuccess) {
@@ -390,7 +390,7 @@ weftResult_t weft_run_sched(struct weftComm *comm, weft_sched *s, char *err, siz
     }
     /* spin a little (yielding, for oversubscribed hosts), then sleep in poll() */
     if (now - idle_since < comm->tune.spin_us) {
-      if (now - idle_since > 5) {
+      if (now - idle_since >= comm->tune.yield_after_us) {
         yielding = 1;
         sched_yield();
       }

@@ -1,7 +1,9 @@
 #include "tune/tune.h"
 
+#include <sched.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "core/comm.h"
 #include "topo/graph.h"
@@ -43,7 +45,20 @@ int weft_tune_bucket(size_t bytes) {
   return b;
 }
 
+/* Ranks of the comm on this rank's node, and CPUs this process may run on. */
+static int oversubscribed(const struct weftComm *comm) {
+  const weft_groups *g = &comm->layout.nodes;
+  int mine = g->group_of[comm->rank], local = 0;
+  for (int r = 0; r < comm->nranks; r++) local += g->group_of[r] == mine;
+  cpu_set_t set;
+  long cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : sysconf(_SC_NPROCESSORS_ONLN);
+  return cpus > 0 && local > cpus;
+}
+
 void weft_tune_init(struct weftComm *comm) {
+  /* a waiting rank spins 5 us before it starts yielding, unless ranks
+   * outnumber CPUs: then the peer it waits for may need this very CPU */
+  comm->tune.yield_after_us = oversubscribed(comm) ? 0 : 5;
   weft_cost_model *m = &comm->tune.model;
   weft_graph_cost_model(comm->layout.graph, &comm->layout.nodes, &comm->layout.sites, m);
   comm->tune.use_model = comm->layout.nodes.ngroups > 1;
