@@ -200,8 +200,8 @@ int main(int argc, char **argv) {
   if (ep.rank == 0)
     printf("# weft-net-perf: transport %s, %s (window %d)\n# %12s %8s %12s %10s\n", name, mode, bw_mode ? window : 1,
            "size(B)", "iters", bw_mode ? "us/window" : "lat(us)", "bw(GB/s)");
-  size_t half = (maxb / 2 + 4095) / 4096 * 4096; /* exchange: receives land above this */
-  for (size_t size = minb; size <= (xch_mode ? maxb / 2 : maxb); size = next_size(size, factor)) {
+  size_t half = maxb / 2 / 64 * 64; /* exchange: receives land above this */
+  for (size_t size = minb; size <= (xch_mode ? half : maxb); size = next_size(size, factor)) {
     int n = iters ? iters : 2000;
     if (!iters && size > 65536) {
       size_t budget = (size_t)2 << 30; /* about 2 GB per size */
