@@ -167,6 +167,31 @@ int weft_codec_decode(weft_codec_id id, weftDataType_t dt, const void *src, size
   }
 }
 
+int weft_codec_can_decode_add(weft_codec_id id, weftDataType_t dt) {
+  return dt == weftFloat && (id == WEFT_CODEC_FP16 || id == WEFT_CODEC_BF16 || id == WEFT_CODEC_INT8);
+}
+
+int weft_codec_decode_add(weft_codec_id id, weftDataType_t dt, const void *src, size_t len, float *dst,
+                          size_t count) {
+  if (!weft_codec_can_decode_add(id, dt) || (len > 0 && !src) || (count > 0 && !dst) || count > SIZE_MAX / 8)
+    return -1;
+  int int8 = id == WEFT_CODEC_INT8;
+  if (len != (int8 ? weft_int8_bytes(count) : count * 2)) return -1;
+  const unsigned char *in = src;
+  _Alignas(64) float f[WEFT_CODEC_BLOCK];
+  _Static_assert(WEFT_CODEC_BLOCK == WEFT_CODEC_INT8_BLOCK, "one int8 scale per decoded block");
+  for (size_t off = 0; off < count; off += WEFT_CODEC_BLOCK) {
+    const size_t m = count - off < WEFT_CODEC_BLOCK ? count - off : WEFT_CODEC_BLOCK;
+    int rc = int8 ? weft_int8_decode(weftFloat, in + off / WEFT_CODEC_BLOCK * (sizeof(float) + WEFT_CODEC_BLOCK),
+                                     sizeof(float) + m, f, m)
+                  : weft_cast16_decode(id == WEFT_CODEC_BF16, weftFloat, in + off * 2, m * 2, f, m);
+    if (rc != 0) return -1;
+    float *restrict d = dst + off;
+    for (size_t i = 0; i < m; i++) d[i] = d[i] + f[i];
+  }
+  return 0;
+}
+
 double weft_codec_throughput(weft_codec_id id) { return valid_id(id) ? throughput[id] : 0.0; }
 
 double weft_codec_ratio(weft_codec_id id, const weft_codec_params *p, weftDataType_t dt) {

@@ -81,6 +81,16 @@ int weft_codec_encode(weft_codec_id id, const weft_codec_params *p, weftDataType
  * error, ...). dst may be partly written when -1 is returned. */
 int weft_codec_decode(weft_codec_id id, weftDataType_t dt, const void *src, size_t len, void *dst,
                       size_t count);
+/* Whether weft_codec_decode_add serves codec id for data of type dt: the
+ * dense lossy codecs (fp16, bf16, int8) into float32. */
+int weft_codec_can_decode_add(weft_codec_id id, weftDataType_t dt);
+/* dst[i] = dst[i] + decoded element i, i < count, dt == weftFloat: the
+ * receiving side's decode and sum in one pass over dst (the decoded values
+ * pass through a cache-sized block, not a buffer as large as the data). The
+ * same bits as weft_codec_decode into a buffer and adding that. Returns 0, or
+ * -1 as weft_codec_decode (dst may then be partly updated). */
+int weft_codec_decode_add(weft_codec_id id, weftDataType_t dt, const void *src, size_t len, float *dst,
+                          size_t count);
 /* Nominal encode+decode throughput, bytes of fp32 input per second and core,
  * measured with weft-codec-bench (docs/codecs.md); 0 for an invalid id. */
 double weft_codec_throughput(weft_codec_id id);

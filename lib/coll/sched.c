@@ -180,6 +180,13 @@ int sched_decode(weft_sched *s, int codec, weftDataType_t dt, const void *src, s
   return sched_add(s, &st, d0, d1, NODEP);
 }
 
+int sched_decode_add(weft_sched *s, int codec, weftDataType_t dt, const void *src, size_t cap, size_t *len,
+                     void *dst, size_t count, int d0, int d1) {
+  int i = sched_decode(s, codec, dt, src, cap, len, dst, count, d0, d1);
+  if (i != NODEP) s->steps[i].kind = ST_DECODE_ADD;
+  return i;
+}
+
 int sched_send_enc(weft_sched *s, int peer, const void *src, size_t cap, size_t *len, uint64_t tag, int d0, int d1) {
   weft_step st = {.kind = ST_SEND, .peer = s->peer_map ? s->peer_map[peer] : peer, .src = src, .n = cap,
                   .cap = cap, .len = len, .tag = tag};

@@ -13,7 +13,7 @@
 
 #include "weft.h"
 
-typedef enum { ST_SEND, ST_RECV, ST_REDUCE, ST_COPY, ST_AVG, ST_ENCODE, ST_DECODE } weft_step_kind;
+typedef enum { ST_SEND, ST_RECV, ST_REDUCE, ST_COPY, ST_AVG, ST_ENCODE, ST_DECODE, ST_DECODE_ADD } weft_step_kind;
 
 typedef struct {
   uint8_t kind;  /* weft_step_kind */
@@ -99,6 +99,9 @@ int sched_encode(weft_sched *s, int codec, const void *params, weftDataType_t dt
                  void *dst, size_t cap, size_t *len, float *resid, int d0, int d1);
 int sched_decode(weft_sched *s, int codec, weftDataType_t dt, const void *src, size_t cap, size_t *len, void *dst,
                  size_t count, int d0, int d1);
+/* dst (count floats) += the decoded data, in one pass (weft_codec_decode_add). */
+int sched_decode_add(weft_sched *s, int codec, weftDataType_t dt, const void *src, size_t cap, size_t *len,
+                     void *dst, size_t count, int d0, int d1);
 int sched_send_enc(weft_sched *s, int peer, const void *src, size_t cap, size_t *len, uint64_t tag, int d0, int d1);
 int sched_recv_enc(weft_sched *s, int peer, void *dst, size_t cap, size_t *len, uint64_t tag, int d0, int d1);
 /* A step that does nothing; completes once its dependencies have. */

@@ -87,8 +87,9 @@ int wan_reduce_stage(weft_sched *s, const void *state, int me, int n) {
                               c->ef ? c->ef + off : NULL, NODEP, NODEP);
     sched_send_enc(s, q, w->out[q], w->cap[q], fixed ? NULL : &lo[q], c->tag, w->read[q], NODEP);
   }
-  /* the others' partials of my piece, decoded and added in rank order */
-  int acc = NODEP;
+  /* the others' partials of my piece, decoded and added in rank order; a
+   * sum of float32 takes each decoded block straight into the piece */
+  int acc = NODEP, fused = id && weft_codec_can_decode_add(id, dt) && (c->op == weftSum || c->op == weftAvg);
   for (int q = 0; q < n; q++) {
     if (q == me) continue;
     char *dec = w->in[q] + dec_offset(id ? cap_me : 0, id ? w->cap[q] : 0);
@@ -97,6 +98,10 @@ int wan_reduce_stage(weft_sched *s, const void *state, int me, int n) {
       ready = sched_recv(s, q, dec, len_me * es, c->tag, NODEP, NODEP);
     } else {
       int got = sched_recv_enc(s, q, w->in[q], cap_me, fixed ? NULL : &li[q], c->tag, NODEP, NODEP);
+      if (fused) {
+        acc = sched_decode_add(s, id, dt, w->in[q], cap_me, NULL, buf + off_me * es, len_me, got, acc);
+        continue;
+      }
       ready = sched_decode(s, id, dt, w->in[q], cap_me, fixed ? NULL : &li[q], dec, len_me, got, NODEP);
     }
     acc = sched_reduce(s, buf + off_me * es, buf + off_me * es, dec, len_me, dt, c->op, acc, ready, NODEP);

@@ -258,9 +258,13 @@ static weftResult_t run_compute(run_t *R, weft_step *st) {
       if (st->len) *st->len = out;
       break;
     }
-    case ST_DECODE: {
+    case ST_DECODE:
+    case ST_DECODE_ADD: {
       size_t in = st->len ? *st->len : st->cap;
-      if (weft_codec_decode((weft_codec_id)st->op, (weftDataType_t)st->dt, st->src, in, st->dst, st->n) != 0) {
+      weft_codec_id id = (weft_codec_id)st->op;
+      weftDataType_t dt = (weftDataType_t)st->dt;
+      if (st->kind == ST_DECODE ? weft_codec_decode(id, dt, st->src, in, st->dst, st->n) != 0
+                                : weft_codec_decode_add(id, dt, st->src, in, st->dst, st->n) != 0) {
         snprintf(R->err, R->errlen, "codec %s: received %zu bytes that do not decode to %zu elements",
                  weft_codec_name((weft_codec_id)st->op), in, st->n);
         return weftRemoteError;

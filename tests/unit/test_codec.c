@@ -1101,6 +1101,56 @@ static void test_cross_dtype(void **state) {
   free(e2);
 }
 
+/* decode_add gives the bits of decoding into a buffer and adding it, for
+ * every dense lossy codec, odd counts (a short last block), outliers, zeros
+ * and non-finite values; it refuses what it does not serve and bad lengths. */
+static void test_decode_add(void **state) {
+  (void)state;
+  const size_t counts[] = {1, 255, 256, 257, 1000, 4099};
+  for (size_t ci = 0; ci < sizeof counts / sizeof *counts; ci++) {
+    const size_t n = counts[ci];
+    float *x = malloc(n * sizeof *x), *acc = malloc(n * sizeof *acc), *want = malloc(n * sizeof *want),
+          *dec = malloc(n * sizeof *dec);
+    unsigned char *enc = malloc(8 * n + 64);
+    assert_true(x && acc && want && dec && enc);
+    for (size_t i = 0; i < n; i++) {
+      x[i] = (float)nrand() * (i % 97 == 0 ? 1e6f : 1.0f);
+      acc[i] = i % 5 == 0 ? 0.0f : (float)nrand();
+    }
+    if (n > 10) {
+      x[3] = NAN;
+      x[7] = INFINITY;
+      acc[9] = -0.0f;
+      x[9] = 0.0f;
+    }
+    const weft_codec_id ids[] = {WEFT_CODEC_FP16, WEFT_CODEC_BF16, WEFT_CODEC_INT8};
+    for (size_t k = 0; k < 3; k++) {
+      size_t len;
+      assert_true(weft_codec_can_decode_add(ids[k], weftFloat));
+      assert_int_equal(weft_codec_encode(ids[k], NULL, weftFloat, x, n, enc, 8 * n + 64, &len, NULL), 0);
+      assert_int_equal(weft_codec_decode(ids[k], weftFloat, enc, len, dec, n), 0);
+      for (size_t i = 0; i < n; i++) want[i] = acc[i] + dec[i];
+      float *got = malloc(n * sizeof *got);
+      assert_non_null(got);
+      memcpy(got, acc, n * sizeof *got);
+      assert_int_equal(weft_codec_decode_add(ids[k], weftFloat, enc, len, got, n), 0);
+      assert_memory_equal(got, want, n * sizeof *got);
+      assert_int_equal(weft_codec_decode_add(ids[k], weftFloat, enc, len - 1, got, n), -1);
+      free(got);
+    }
+    free(x);
+    free(acc);
+    free(want);
+    free(dec);
+    free(enc);
+  }
+  assert_false(weft_codec_can_decode_add(WEFT_CODEC_TOPK, weftFloat));
+  assert_false(weft_codec_can_decode_add(WEFT_CODEC_ZSTD, weftFloat));
+  assert_false(weft_codec_can_decode_add(WEFT_CODEC_INT8, weftDouble));
+  float one = 1.0f;
+  assert_int_equal(weft_codec_decode_add(WEFT_CODEC_TOPK, weftFloat, &one, 4, &one, 1), -1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_registry),
@@ -1114,6 +1164,7 @@ int main(void) {
       cmocka_unit_test(test_topk_ratios),
       cmocka_unit_test(test_topk_edge_paths),
       cmocka_unit_test(test_cross_dtype),
+      cmocka_unit_test(test_decode_add),
       cmocka_unit_test(test_error_feedback),
       cmocka_unit_test(test_zstd),
       cmocka_unit_test(test_malformed_random),
