@@ -59,7 +59,8 @@ measure() { # kind codec
     fi
     b1=$(wire)
     t=$(echo "$out" | awk '$1 ~ /^[0-9]+$/ && NF > 8 {print $6; exit}')
-    tm=$(echo "$out" | awk '$1 ~ /^[0-9]+$/ && NF > 8 {print ($6 + $10) / 2; exit}')
+    # (printf: awk's print turns a mean of 1e6 us or more into 1.2e+06, which bc refuses)
+    tm=$(echo "$out" | awk '$1 ~ /^[0-9]+$/ && NF > 8 {printf "%.1f\n", ($6 + $10) / 2; exit}')
     local w=$(((b1 - b0) / calls))
     if [ -z "$best" ] || awk -v a="$t" -v b="$best" 'BEGIN{exit !(a < b)}'; then best=$t; bestw=$w; bestm=$tm; fi
   done
