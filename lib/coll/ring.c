@@ -38,12 +38,15 @@ int ring_allreduce(weft_sched *s, const weft_call *c, int r, int n) {
   int next = MOD(r + 1, n), prev = MOD(r - 1, n);
   size_t segmax = (c->count + (size_t)n - 1) / (size_t)n;
   size_t ce = chunk_elems(c, es), nch = nchunks(segmax, ce);
-  /* Incoming chunks land in a few cache-sized slots, reused round-robin, so
-   * the reduction reads them from cache rather than from memory. */
+  /* In place, incoming chunks land in a few cache-sized slots, reused
+   * round-robin, so the reduction reads them from cache rather than from
+   * memory. Out of place they land in recvbuf, where their reduction goes
+   * (recvbuf = sendbuf op recvbuf): no slots, a smaller working set. */
+  int into_rb = sb != rb;
   size_t nslot = nch < RING_SLOTS ? nch : RING_SLOTS;
-  char *tmp = sched_alloc(s, nslot * ce * es);
+  char *tmp = into_rb ? NULL : sched_alloc(s, nslot * ce * es);
   int *last = malloc(sizeof(int) * nch * (size_t)(n + 1));
-  if (!tmp || !last) {
+  if ((!into_rb && !tmp) || !last) {
     free(last);
     return -1;
   }
@@ -65,10 +68,9 @@ int ring_allreduce(weft_sched *s, const weft_call *c, int r, int n) {
       chunk_of(rlen, ce, ch, &ro, &rn);
       const char *src = (st == 0 ? sb : rb) + (soff + so) * es;
       rs_send[(size_t)st * nch + ch] = sched_send(s, next, src, sn * es, c->tag, red[ch], NODEP);
-      size_t k = ch % nslot;
-      char *t = tmp + k * ce * es;
-      int rv = sched_recv(s, prev, t, rn * es, c->tag, slot_free[k], NODEP);
-      size_t at = (roff + ro) * es;
+      size_t k = ch % nslot, at = (roff + ro) * es;
+      char *t = into_rb ? rb + at : tmp + k * ce * es;
+      int rv = sched_recv(s, prev, t, rn * es, c->tag, into_rb ? NODEP : slot_free[k], NODEP);
       red[ch] = slot_free[k] = sched_reduce(s, rb + at, sb + at, t, rn, c->dt, c->op, rv, red[ch], NODEP);
     }
   }
