@@ -63,11 +63,13 @@ static void tune_call(weftComm_t comm, const weft_op *op, weft_call *c) {
   const weft_call *t = &e->own_tuned;
   if (op == e->own && e->own_tuned_valid && t->kind == c->kind && t->dt == c->dt && t->op == c->op &&
       t->root == c->root && t->count == c->count) {
-    weft_call u = *t;
-    u.sendbuf = c->sendbuf;
-    u.recvbuf = c->recvbuf;
-    u.tag = c->tag;
-    *c = u;
+    const void *sb = c->sendbuf;
+    void *rb = c->recvbuf;
+    uint64_t tag = c->tag;
+    *c = *t;
+    c->sendbuf = sb;
+    c->recvbuf = rb;
+    c->tag = tag;
     return;
   }
   weft_tune(comm, c);

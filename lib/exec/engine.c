@@ -21,12 +21,18 @@
 #define OP_POOL_MAX 8
 #define OP_POOL_PLANS 3
 
-/* Clears what a previous call left in op; its schedule (plan) stays. */
+/* Clears what a previous call left in op; its schedule (plan) stays, and
+ * `first` is written by the launch before anything reads it. Field by field:
+ * this runs on every blocking call. */
 static void op_clear(weft_op *op, struct weftComm *comm) {
-  weft_sched keep = op->sched;
-  memset(op, 0, sizeof *op);
-  op->sched = keep;
+  op->next = NULL;
   op->comm = comm;
+  op->stream = NULL;
+  op->ticket = 0;
+  op->ncalls = 0;
+  op->claimed = 0;
+  op->done = 0;
+  op->result = weftSuccess;
 }
 
 weft_op *engine_op_new(struct weftComm *comm) {
@@ -49,8 +55,9 @@ weft_op *engine_op_new(struct weftComm *comm) {
 
 /* Gives back an engine taken by engine_claim, waking the thread if ops were
  * queued meanwhile. Without a full fence the load may miss an op queued at
- * that very moment; the thread, waiting for a claimer, wakes every
- * millisecond to look again, so such an op waits at most that long. */
+ * that very moment; engine_submit signals the thread for every op, and the
+ * thread, finding the engine claimed, looks again every millisecond, so such
+ * an op waits at most that long. */
 static void release(weft_engine *e) {
   atomic_store_explicit(&e->busy, 0, memory_order_release);
   if (atomic_load_explicit(&e->nqueued, memory_order_relaxed) > 0) {
@@ -232,6 +239,7 @@ void engine_stop(struct weftComm *comm) {
   pthread_cond_broadcast(&e->work_cv);
   pthread_mutex_unlock(&e->mu);
   pthread_join(e->thread, NULL);
+  if (e->own) op_destroy(e->own);
   while (e->pool) {
     weft_op *op = e->pool;
     e->pool = op->next;
@@ -263,7 +271,9 @@ void engine_submit(struct weftComm *comm, weft_op *op) {
   if (e->tail) e->tail->next = op;
   else e->head = op;
   e->tail = op;
-  if (!atomic_load(&e->busy)) pthread_cond_signal(&e->work_cv);
+  /* always: a caller may hold the engine now and give it back without seeing
+   * this op (see release); the thread then retries every millisecond */
+  pthread_cond_signal(&e->work_cv);
   pthread_mutex_unlock(&e->mu);
 }
 
