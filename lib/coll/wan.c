@@ -65,12 +65,16 @@ int wan_reduce_stage(weft_sched *s, const void *state, int me, int n) {
   char *buf = c->recvbuf;
   if (n == 1) return 0;
   size_t cap_me = id ? weft_codec_max_bytes(id, prm, dt, len_me) : len_me * es;
+  /* a float32 sum takes each decoded block straight into my piece: no
+   * room for a decoded partial after the encoded bytes */
+  int fused = id && weft_codec_can_decode_add(id, dt) && (c->op == weftSum || c->op == weftAvg);
   for (int q = 0; q < n; q++) {
     size_t off, len;
     weft_split(c->count, n, q, &off, &len);
     w->cap[q] = id ? weft_codec_max_bytes(id, prm, dt, len) : len * es;
     w->out[q] = q == me || !id ? NULL : sched_alloc(s, w->cap[q]);
-    w->in[q] = q == me ? NULL : sched_alloc(s, dec_offset(id ? cap_me : 0, id ? w->cap[q] : 0) + len_me * es);
+    w->in[q] = q == me ? NULL
+                       : sched_alloc(s, dec_offset(id ? cap_me : 0, id ? w->cap[q] : 0) + (fused ? 0 : len_me * es));
   }
   if (s->oom) return -1;
   size_t *lo = w->lens, *li = w->lens + n;
@@ -87,9 +91,8 @@ int wan_reduce_stage(weft_sched *s, const void *state, int me, int n) {
                               c->ef ? c->ef + off : NULL, NODEP, NODEP);
     sched_send_enc(s, q, w->out[q], w->cap[q], fixed ? NULL : &lo[q], c->tag, w->read[q], NODEP);
   }
-  /* the others' partials of my piece, decoded and added in rank order; a
-   * sum of float32 takes each decoded block straight into the piece */
-  int acc = NODEP, fused = id && weft_codec_can_decode_add(id, dt) && (c->op == weftSum || c->op == weftAvg);
+  /* the others' partials of my piece, decoded and added in rank order */
+  int acc = NODEP;
   for (int q = 0; q < n; q++) {
     if (q == me) continue;
     char *dec = w->in[q] + dec_offset(id ? cap_me : 0, id ? w->cap[q] : 0);

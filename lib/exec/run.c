@@ -266,7 +266,7 @@ static weftResult_t run_compute(run_t *R, weft_step *st) {
       if (st->kind == ST_DECODE ? weft_codec_decode(id, dt, st->src, in, st->dst, st->n) != 0
                                 : weft_codec_decode_add(id, dt, st->src, in, st->dst, st->n) != 0) {
         snprintf(R->err, R->errlen, "codec %s: received %zu bytes that do not decode to %zu elements",
-                 weft_codec_name((weft_codec_id)st->op), in, st->n);
+                 weft_codec_name(id), in, st->n);
         return weftRemoteError;
       }
       break;

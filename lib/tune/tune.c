@@ -45,11 +45,10 @@ int weft_tune_bucket(size_t bytes) {
   return b;
 }
 
-/* Ranks of the comm on this rank's node, and CPUs this process may run on. */
+/* More ranks of the comm on this rank's node than CPUs this process may run on. */
 static int oversubscribed(const struct weftComm *comm) {
   const weft_groups *g = &comm->layout.nodes;
-  int mine = g->group_of[comm->rank], local = 0;
-  for (int r = 0; r < comm->nranks; r++) local += g->group_of[r] == mine;
+  int mine = g->group_of[comm->rank], local = g->start[mine + 1] - g->start[mine];
   cpu_set_t set;
   long cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : sysconf(_SC_NPROCESSORS_ONLN);
   return cpus > 0 && local > cpus;

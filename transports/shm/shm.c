@@ -517,7 +517,6 @@ static weftResult_t progress_recv(shm_ep *e) {
         size_t k = n < SHM_PIECE ? n : SHM_PIECE;
         ring_get(e, r->buf + r->off, k);
         r->off += k;
-        avail -= k;
         n -= k;
         moved = 1;
         if (n) atomic_store_explicit(&ring->tail, e->pos, memory_order_release);
@@ -615,7 +614,7 @@ static int shm_poll_fd(void *comm, short *events) {
   } else {
     atomic_store(&ring->send_waiting, 1);
     uint64_t space = ring->size - (e->pos - atomic_load(&ring->tail)), acked = atomic_load(&ring->acked);
-    if ((e->q.head && space >= sizeof(shm_frame)) || acked != e->acked_seen) {
+    if ((e->q.head && space >= frame_pad(e->pos) + sizeof(shm_frame)) || acked != e->acked_seen) {
       e->acked_seen = acked;
       return WEFT_NET_POLL_READY;
     }
