@@ -23,6 +23,7 @@ const char *weft_algo_name(weft_algo a) {
     case ALGO_DIRECT: return "direct";
     case ALGO_HIER: return "hier";
     case ALGO_RHD: return "rhd";
+    case ALGO_SLOTS: return "slots";
     case ALGO_NONE: break;
   }
   return "none";
@@ -30,6 +31,8 @@ const char *weft_algo_name(weft_algo a) {
 
 int coll_build(weft_sched *s, const weft_call *c, int rank, int nranks) {
   int tree = c->algo == ALGO_TREE;
+  if (c->algo == ALGO_SLOTS)
+    return sched_slots(s, c->kind, c->sendbuf, c->recvbuf, c->count, c->dt, c->op, c->root, c->tag) == NODEP ? -1 : 0;
   switch (c->kind) {
     case COLL_ALLREDUCE:
       if (c->algo == ALGO_DIRECT) return direct_allreduce(s, c, rank, nranks);

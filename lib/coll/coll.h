@@ -19,7 +19,8 @@ typedef enum {
   COLL_RECV,
 } weft_coll_kind;
 
-typedef enum { ALGO_NONE = 0, ALGO_RING, ALGO_TREE, ALGO_PAIRWISE, ALGO_P2P, ALGO_DIRECT, ALGO_HIER, ALGO_RHD } weft_algo;
+typedef enum { ALGO_NONE = 0, ALGO_RING, ALGO_TREE, ALGO_PAIRWISE, ALGO_P2P, ALGO_DIRECT, ALGO_HIER, ALGO_RHD,
+               ALGO_SLOTS } weft_algo;
 
 /* A partition of the ranks into groups (nodes, sites). Group k holds ranks
  * members[start[k] .. start[k+1]), in rank order; index_in[r] is rank r's

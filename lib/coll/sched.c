@@ -6,6 +6,8 @@
 void sched_init(weft_sched *s) {
   memset(s, 0, sizeof *s);
   s->base_dep = NODEP;
+  s->slots_last = NODEP;
+  s->sig = 0;
 }
 
 /* Scratch buffers larger than this are returned to the allocator at reset
@@ -32,6 +34,8 @@ void sched_reset(weft_sched *s) {
   s->plan_valid = 0;
   s->peer_map = NULL;
   s->base_dep = NODEP;
+  s->slots_last = NODEP;
+  s->sig = 0;
 }
 
 void sched_free(weft_sched *s) {
@@ -84,7 +88,7 @@ void sched_rearm(weft_sched *s, uint64_t tag) {
     weft_step *st = &s->steps[i];
     st->state = 0;
     st->npending = st->npending0;
-    if (st->kind == ST_SEND || st->kind == ST_RECV) st->tag = tag;
+    if (st->kind == ST_SEND || st->kind == ST_RECV || st->kind == ST_SLOTS) st->tag = tag;
   }
 }
 
@@ -216,4 +220,13 @@ int sched_sub(weft_sched *s, weft_builder build, const void *call, const int *ma
   int last = s->nsteps, join = sched_nop(s, after, NODEP);
   for (int i = first; i < last; i++) sched_dep(s, i, join);
   return join;
+}
+
+int sched_slots(weft_sched *s, int kind, const void *src, void *dst, size_t count, weftDataType_t dt, weftRedOp_t op,
+                int root, uint64_t tag) {
+  weft_step st = {.kind = ST_SLOTS, .src = src, .dst = dst, .n = count, .dt = (uint8_t)dt, .op = (uint8_t)op,
+                  .peer = root, .nranks = kind, .tag = tag};
+  int i = sched_add(s, &st, s->slots_last, NODEP, NODEP);
+  if (i != NODEP) s->slots_last = i;
+  return i;
 }

@@ -13,7 +13,7 @@
 
 #include "weft.h"
 
-typedef enum { ST_SEND, ST_RECV, ST_REDUCE, ST_COPY, ST_AVG, ST_ENCODE, ST_DECODE, ST_DECODE_ADD } weft_step_kind;
+typedef enum { ST_SEND, ST_RECV, ST_REDUCE, ST_COPY, ST_AVG, ST_ENCODE, ST_DECODE, ST_DECODE_ADD, ST_SLOTS } weft_step_kind;
 
 typedef struct {
   uint8_t kind;  /* weft_step_kind */
@@ -28,7 +28,7 @@ typedef struct {
   int32_t npending;  /* unfinished dependencies */
   int32_t npending0; /* dependencies as built (sched_rearm restores them) */
   int32_t succ;      /* first outgoing edge, -1 if none */
-  int32_t nranks;    /* avg divisor */
+  int32_t nranks;    /* avg: divisor; slots: the collective (weft_coll_kind), root in peer */
   size_t cap;        /* send, recv: capacity by which both ends split a message
                       * over streams (0: n); encode, decode: encoded bytes at most */
   size_t *len;       /* encoded data of variable size (NULL: exactly cap bytes):
@@ -54,6 +54,9 @@ typedef struct {
   int plan_valid;
   const int *peer_map; /* builders' peer indices -> ranks (NULL: identity) */
   int base_dep;        /* dependency of steps added without any (sub-schedules) */
+  int slots_last;      /* the last slots step: the next one runs after it */
+  uint64_t sig;        /* the signature of its one collective call, else 0 (see
+                        * weft_nodeseg_note_call) */
   void *run_mem; /* the executor's bookkeeping, kept across reuse */
   size_t run_cap;
   int run_nparts; /* > 0: run_mem holds the peer queues and parts of this
@@ -104,6 +107,11 @@ int sched_decode_add(weft_sched *s, int codec, weftDataType_t dt, const void *sr
                      void *dst, size_t count, int d0, int d1);
 int sched_send_enc(weft_sched *s, int peer, const void *src, size_t cap, size_t *len, uint64_t tag, int d0, int d1);
 int sched_recv_enc(weft_sched *s, int peer, void *dst, size_t cap, size_t *len, uint64_t tag, int d0, int d1);
+/* A whole small collective through the node segment (coll/slots.h), run
+ * synchronously by the executor; slots steps of one schedule run in the
+ * order they were added, as every rank must take them in the same order. */
+int sched_slots(weft_sched *s, int kind, const void *src, void *dst, size_t count, weftDataType_t dt, weftRedOp_t op,
+                int root, uint64_t tag);
 /* A step that does nothing; completes once its dependencies have. */
 int sched_nop(weft_sched *s, int d0, int d1);
 

@@ -11,6 +11,7 @@
 #include "bootstrap/bootstrap.h"
 #include "core/log.h"
 #include "core/netreg.h"
+#include "core/nodeseg.h"
 #include "core/param.h"
 #include "exec/engine.h"
 #include "tune/tune.h"
@@ -33,6 +34,7 @@ void weft_comm_peer_name(struct weftComm *comm, int peer, char *buf, size_t len)
 void weft_comm_fail(struct weftComm *comm, weftResult_t res) {
   weftResult_t expect = weftSuccess;
   atomic_compare_exchange_strong(&comm->async_error, &expect, res);
+  weft_nodeseg_mark_gone(comm); /* and those waiting in the node segment see that */
   weft_comm_close_peers(comm); /* peers blocked on us see the connection drop */
 }
 
@@ -99,7 +101,7 @@ static weftResult_t read_config(struct weftComm *c, const weftConfig_t *cfg, con
   }
   c->tune.forced = weft_algo_parse(c->algo_override[0] ? c->algo_override : NULL);
   if (c->algo_override[0] && c->tune.forced == ALGO_NONE)
-    return weft_error(NULL, weftInvalidArgument, "unknown algorithm '%s' (WEFT_ALGO: ring, tree, rhd, direct or hier)",
+    return weft_error(NULL, weftInvalidArgument, "unknown algorithm '%s' (WEFT_ALGO: ring, tree, rhd, direct, hier or slots)",
                       c->algo_override);
   char err[512];
   if (weft_net_registry_init(err, sizeof err) != weftSuccess) return weft_error(NULL, weftInvalidUsage, "%s", err);
@@ -132,6 +134,7 @@ static weftResult_t comm_alloc(struct weftComm **out, int rank, int nranks, cons
 
 static void comm_free(struct weftComm *c) {
   engine_stop(c);
+  weft_nodeseg_destroy(c);
   weft_comm_close_peers(c);
   weft_comm_close_nets(c);
   bootstrap_close(c->bootstrap);
@@ -148,6 +151,7 @@ static weftResult_t comm_start(struct weftComm *c) {
   weftResult_t res = weft_layout_build(c);
   if (res == weftSuccess) weft_tune_init(c);
   if (res == weftSuccess) res = weft_comm_connect(c);
+  if (res == weftSuccess) res = weft_nodeseg_create(c);
   if (res != weftSuccess) return res;
   if ((res = engine_start(c)) != weftSuccess) return weft_error(NULL, res, "cannot start the progress thread");
   c->magic = WEFT_COMM_MAGIC;

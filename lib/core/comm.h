@@ -19,6 +19,7 @@
 
 struct bootstrap;
 struct weft_engine;
+struct weft_nodeseg;
 
 #define WEFT_MAX_NETS 6
 
@@ -97,6 +98,7 @@ struct weftComm {
   char net_desc[32];                 /* transports in use, e.g. "shm" or "shm+tcp" */
   weft_peer_conn *peers;
   weft_layout layout; /* nodes and sites (layout.c) */
+  struct weft_nodeseg *nodeseg; /* slots shared by all ranks on one host, or NULL (nodeseg.h) */
 
   struct weft_engine *engine;
   uint32_t coll_seq; /* collectives issued so far (same on every rank) */

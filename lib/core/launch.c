@@ -6,6 +6,7 @@
 
 #include "codec/codec.h"
 #include "coll/sig.h"
+#include "coll/slots.h"
 #include "core/comm.h"
 #include "core/introspect.h"
 #include "core/log.h"
@@ -80,6 +81,21 @@ static void tune_call(weftComm_t comm, const weft_op *op, weft_call *c) {
   }
 }
 
+/* A blocking call through the node segment runs here, on the caller's
+ * thread that holds the engine: no schedule, no executor. */
+static weftResult_t run_slots(weftComm_t comm, weft_op *op, const weft_call *c) {
+  char err[WEFT_ERRMSG_LEN];
+  weftResult_t res = weft_slots_run(comm, c, err, sizeof err);
+  if (res != weftSuccess) {
+    weft_error(comm, res, "%s(count %zu, %s, slots): %s", weft_coll_name(c->kind), c->count, weft_dtype_name(c->dt),
+               err);
+    weft_comm_fail(comm, res);
+  }
+  op->result = res;
+  engine_op_free(op);
+  return res;
+}
+
 weftResult_t weft_launch(weft_pending *calls, int ncalls) {
   /* one op per communicator; small launches (the common case) stay on the stack */
   weft_op *ops_small[8];
@@ -138,6 +154,7 @@ weftResult_t weft_launch(weft_pending *calls, int ncalls) {
     comm->last_algo_id = c.algo;
     comm->last_codec = c.codec;
     comm->last_self = 0;
+    if (ncalls == 1 && ops[k]->claimed && c.algo == ALGO_SLOTS) return run_slots(comm, ops[k], &c);
     weft_sched *s = &ops[k]->sched;
     uint64_t key[6];
     plan_key(&c, key);
@@ -152,6 +169,7 @@ weftResult_t weft_launch(weft_pending *calls, int ncalls) {
         s->plan_valid = 1;
       }
     }
+    if (ncalls == 1) s->sig = coll ? c.tag : 0;
     describe(ops[k], &c);
     if (comm->log_level >= weftLogTrace)
       WEFT_TRACE(comm, "launch %s: count %zu, %s, %s, chunk %zu, tag %016llx", weft_coll_name(c.kind), c.count,

@@ -7,6 +7,7 @@
 #include <netdb.h>
 #include <netinet/tcp.h>
 #include <sys/random.h>
+#include <sys/un.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -284,6 +285,87 @@ int weft_random_bytes(void *buf, size_t len) {
     }
     p += n;
     len -= (size_t)n;
+  }
+  return 0;
+}
+
+/* ---- Unix-domain sockets with abstract names, and descriptor passing ---- */
+
+static socklen_t unix_addr(const char *name, struct sockaddr_un *sa) {
+  memset(sa, 0, sizeof *sa);
+  sa->sun_family = AF_UNIX;
+  size_t n = strlen(name);
+  if (n > sizeof sa->sun_path - 2) n = sizeof sa->sun_path - 2;
+  memcpy(sa->sun_path + 1, name, n); /* leading NUL: abstract, vanishes with the socket */
+  return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+}
+
+int weft_unix_listen(const char *prefix, char *name, size_t len, int *fd, char *err) {
+  uint64_t rnd = 0;
+  weft_random_bytes(&rnd, sizeof rnd);
+  snprintf(name, len, "%s-%d-%016llx", prefix, (int)getpid(), (unsigned long long)rnd);
+  struct sockaddr_un sa;
+  socklen_t sl = unix_addr(name, &sa);
+  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (s < 0 || bind(s, (struct sockaddr *)&sa, sl) != 0 || listen(s, 1024) != 0) {
+    int e = errno;
+    if (s >= 0) close(s);
+    return SERR("unix socket %s: %s", name, strerror(e));
+  }
+  *fd = s;
+  return 0;
+}
+
+int weft_unix_connect(const char *name, int timeout_ms, int *fd, char *err) {
+  struct sockaddr_un sa;
+  socklen_t sl = unix_addr(name, &sa);
+  long long deadline = weft_now_ms() + timeout_ms;
+  for (;;) {
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s >= 0 && connect(s, (struct sockaddr *)&sa, sl) == 0) {
+      *fd = s;
+      return 0;
+    }
+    int e = errno;
+    if (s >= 0) close(s);
+    if ((e != EAGAIN && e != ECONNREFUSED) || weft_now_ms() > deadline)
+      return SERR("connecting to %s: %s", name, strerror(e));
+    usleep(1000);
+  }
+}
+
+int weft_unix_send_fd(int sock, const void *msg, size_t len, int pass_fd, char *err) {
+  char cbuf[CMSG_SPACE(sizeof(int))];
+  memset(cbuf, 0, sizeof cbuf);
+  struct iovec iov = {(void *)msg, len};
+  struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+  struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(cm), &pass_fd, sizeof(int));
+  ssize_t n;
+  do n = sendmsg(sock, &m, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n != (ssize_t)len) return SERR("passing a descriptor: %s", n < 0 ? strerror(errno) : "short write");
+  return 0;
+}
+
+int weft_unix_recv_fd(int sock, void *msg, size_t len, int *got_fd, int timeout_ms, char *err) {
+  *got_fd = -1;
+  if (wait_fd(sock, POLLIN, timeout_ms) <= 0) return SERR("no descriptor arrived within %d ms", timeout_ms);
+  char cbuf[CMSG_SPACE(sizeof(int))];
+  struct iovec iov = {msg, len};
+  struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+  ssize_t n;
+  do n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC | MSG_WAITALL);
+  while (n < 0 && errno == EINTR);
+  struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&m) : NULL;
+  if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) memcpy(got_fd, CMSG_DATA(cm), sizeof(int));
+  if (n != (ssize_t)len || *got_fd < 0) {
+    if (*got_fd >= 0) close(*got_fd);
+    *got_fd = -1;
+    return SERR("receiving a descriptor: %s", n < 0 ? strerror(errno) : "no descriptor or short message");
   }
   return 0;
 }

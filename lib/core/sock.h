@@ -41,6 +41,16 @@ int weft_sock_accept(int lfd, int timeout_ms, const volatile int *abort_flag, in
 int weft_sock_send_all(int fd, const void *buf, size_t len, int timeout_ms, char *err);
 int weft_sock_recv_all(int fd, void *buf, size_t len, int timeout_ms, char *err);
 void weft_sock_nodelay(int fd);
+/* Unix-domain stream sockets under abstract names (nothing in the file
+ * system to leak; the name vanishes with the socket), for peers on one host.
+ * weft_unix_listen picks a random name "prefix-pid-random" into name. */
+int weft_unix_listen(const char *prefix, char *name, size_t len, int *fd, char *err);
+/* Connects (blocking socket), retrying a refused connection until the timeout. */
+int weft_unix_connect(const char *name, int timeout_ms, int *fd, char *err);
+/* Sends len bytes of msg with a copy of pass_fd attached (SCM_RIGHTS). */
+int weft_unix_send_fd(int sock, const void *msg, size_t len, int pass_fd, char *err);
+/* Receives len bytes and the descriptor sent with them into *got_fd. */
+int weft_unix_recv_fd(int sock, void *msg, size_t len, int *got_fd, int timeout_ms, char *err);
 /* Milliseconds on a monotonic clock. */
 long long weft_now_ms(void);
 double weft_now_us(void);

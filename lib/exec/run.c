@@ -9,8 +9,10 @@
 #include <string.h>
 
 #include "codec/codec.h"
+#include "coll/slots.h"
 #include "coll/sig.h"
 #include "core/comm.h"
+#include "core/nodeseg.h"
 #include "core/sock.h"
 #include "exec/engine.h"
 #include "reduce/reduce.h"
@@ -271,6 +273,11 @@ static weftResult_t run_compute(run_t *R, weft_step *st) {
       }
       break;
     }
+    case ST_SLOTS: { /* blocks until every local rank took part (bounded like the rest) */
+      weft_call c = {.kind = (weft_coll_kind)st->nranks, .sendbuf = st->src, .recvbuf = st->dst, .count = st->n,
+                     .dt = (weftDataType_t)st->dt, .op = (weftRedOp_t)st->op, .root = st->peer, .tag = st->tag};
+      return weft_slots_run(R->comm, &c, R->err, R->errlen);
+    }
     default: break;
   }
   return weftSuccess;
@@ -349,6 +356,7 @@ weftResult_t weft_run_sched(struct weftComm *comm, weft_sched *s, char *err, siz
     snprintf(err, errlen, "out of memory for a schedule of %d steps", s->nsteps);
     return weftSystemError;
   }
+  if (s->sig && comm->nodeseg) weft_nodeseg_note_call(comm->nodeseg, s->sig);
   weftResult_t res = weftSuccess;
   for (int i = 0; i < s->nsteps && res == weftSuccess; i++)
     if (s->steps[i].npending == 0) res = make_ready(&R, i);
@@ -390,6 +398,12 @@ weftResult_t weft_run_sched(struct weftComm *comm, weft_sched *s, char *err, siz
       step_where(&R, &s->steps[R.pstep[R.infl[0]]], where, sizeof where);
       snprintf(err, errlen, "no progress for %d ms (WEFT_TIMEOUT) waiting to %s", comm->timeout_ms, where);
       res = weftTimeout;
+      break;
+    }
+    /* a peer on this host in another call of the same number: a mismatch
+     * (it may wait in the node segment, where no message tells us) */
+    if (s->sig && comm->nodeseg && now - idle_since > 100 && weft_nodeseg_mismatch(comm, s->sig, err, errlen)) {
+      res = weftInvalidUsage;
       break;
     }
     /* spin a little (yielding, for oversubscribed hosts), then sleep in poll() */

@@ -8,6 +8,7 @@
 #include "core/comm.h"
 #include "topo/graph.h"
 #include "tune/graph_model.h"
+#include "coll/slots.h"
 #include "reduce/reduce.h"
 
 weft_algo weft_algo_parse(const char *name) {
@@ -17,6 +18,7 @@ weft_algo weft_algo_parse(const char *name) {
   if (!strcasecmp(name, "direct")) return ALGO_DIRECT;
   if (!strcasecmp(name, "hier") || !strcasecmp(name, "hierarchical")) return ALGO_HIER;
   if (!strcasecmp(name, "rhd")) return ALGO_RHD;
+  if (!strcasecmp(name, "slots")) return ALGO_SLOTS;
   return ALGO_NONE;
 }
 
@@ -27,6 +29,7 @@ int weft_algo_supported(weft_coll_kind k, weft_algo a) {
     case ALGO_DIRECT: return k == COLL_ALLREDUCE;
     case ALGO_RHD: return k == COLL_ALLREDUCE || k == COLL_ALLGATHER || k == COLL_REDUCESCATTER;
     case ALGO_HIER: return weft_hier_supports(k);
+    case ALGO_SLOTS: return k == COLL_ALLREDUCE || k == COLL_REDUCE || k == COLL_BROADCAST || k == COLL_ALLGATHER;
     default: return 0;
   }
 }
@@ -71,27 +74,32 @@ void weft_tune_init(struct weftComm *comm) {
       comm->tune.table[kinds[k]][b] = (uint8_t)weft_cost_choose(m, kinds[k], (size_t)1 << b, NULL);
 }
 
-void weft_tune(const struct weftComm *comm, weft_call *c) {
-  size_t bytes = c->count * weft_dtype_size(c->dt);
+/* The algorithm by message size alone, over messages. */
+static weft_algo by_size(const struct weftComm *comm, weft_coll_kind kind, size_t bytes) {
   int n = comm->nranks;
-  switch (c->kind) {
-    case COLL_ALLTOALL: c->algo = ALGO_PAIRWISE; break;
+  switch (kind) {
+    case COLL_ALLTOALL: return ALGO_PAIRWISE;
     case COLL_SEND:
-    case COLL_RECV: c->algo = ALGO_P2P; break;
+    case COLL_RECV: return ALGO_P2P;
     case COLL_ALLGATHER:
-    case COLL_REDUCESCATTER: c->algo = ALGO_RING; break;
+    case COLL_REDUCESCATTER: return ALGO_RING;
     case COLL_ALLREDUCE:
       /* direct: 1 step, (n-1)x the bytes; tree: 2*log2(n) steps; ring:
        * 2*(n-1) steps but bandwidth-optimal. Latency dominates small messages. */
-      if (n > 1 && bytes * (size_t)(n - 1) <= comm->tune.direct_threshold) c->algo = ALGO_DIRECT;
-      else if (n > 2 && bytes <= comm->tune.tree_threshold) c->algo = ALGO_TREE;
-      else c->algo = ALGO_RING;
-      break;
+      if (n > 1 && bytes * (size_t)(n - 1) <= comm->tune.direct_threshold) return ALGO_DIRECT;
+      if (n > 2 && bytes <= comm->tune.tree_threshold) return ALGO_TREE;
+      return ALGO_RING;
     case COLL_BROADCAST:
-    case COLL_REDUCE:
-      c->algo = bytes <= comm->tune.rooted_threshold ? ALGO_TREE : ALGO_RING;
-      break;
+    case COLL_REDUCE: return bytes <= comm->tune.rooted_threshold ? ALGO_TREE : ALGO_RING;
   }
+  return ALGO_RING;
+}
+
+void weft_tune(const struct weftComm *comm, weft_call *c) {
+  size_t bytes = c->count * weft_dtype_size(c->dt);
+  int n = comm->nranks;
+  /* all ranks on this host: small calls go through the node segment */
+  c->algo = weft_slots_fit(comm, c->kind, bytes) ? ALGO_SLOTS : by_size(comm, c->kind, bytes);
   if (comm->tune.use_model && c->kind <= COLL_REDUCE) {
     weft_algo a = (weft_algo)comm->tune.table[c->kind][weft_tune_bucket(bytes)];
     if (a != ALGO_NONE) c->algo = a;
@@ -104,12 +112,15 @@ void weft_tune(const struct weftComm *comm, weft_call *c) {
   weft_algo forced = (weft_algo)comm->tune.forced;
   if (forced != ALGO_NONE) {
     int rooted_or_allreduce = supports_tree(c->kind);
-    if (forced == ALGO_RING && (rooted_or_allreduce || c->algo == ALGO_RING)) c->algo = ALGO_RING;
+    if (forced == ALGO_RING && weft_algo_supported(c->kind, ALGO_RING)) c->algo = ALGO_RING;
     if (forced == ALGO_TREE && rooted_or_allreduce) c->algo = ALGO_TREE;
     if (forced == ALGO_DIRECT && c->kind == COLL_ALLREDUCE) c->algo = forced;
     if (forced == ALGO_RHD && weft_algo_supported(c->kind, forced)) c->algo = forced;
     if (forced == ALGO_HIER && weft_hier_supports(c->kind)) c->algo = forced;
+    if (forced == ALGO_SLOTS && weft_algo_supported(c->kind, forced)) c->algo = forced;
   }
+  /* slots named by a rule or WEFT_ALGO where the segment cannot take the call */
+  if (c->algo == ALGO_SLOTS && !weft_slots_fit(comm, c->kind, bytes)) c->algo = by_size(comm, c->kind, bytes);
   /* recursive doubling/halving of blocks needs a power of two ranks */
   if (c->algo == ALGO_RHD && c->kind != COLL_ALLREDUCE && (n & (n - 1)) != 0) c->algo = ALGO_RING;
   /* the slow level: sites when there are several, else nodes */

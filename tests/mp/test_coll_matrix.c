@@ -19,7 +19,11 @@
  *   x algorithm {ring, tree} for allreduce/broadcast/reduce, and rhd
  *     (recursive halving-doubling, a third comm) for allreduce, allgather and
  *     reducescatter (the ring where n is not a power of two; the others ignore
- *     the algorithm and run once, on the ring communicator)
+ *     the algorithm and run once, on the ring communicator), and slots (the
+ *     node segment, a fourth comm) for allreduce, reduce, broadcast and
+ *     allgather: calls of at most WEFT_SLOTS_MAX bytes per rank must run
+ *     there when all ranks share the host over shm, larger ones (and any
+ *     other set-up) must not
  *   x root {0, n-1} for broadcast and reduce
  *
  * With -G 3+2+1 the ranks are put on fake nodes of those sizes (WEFT_HOST_ID;
@@ -119,8 +123,8 @@
 enum { C_ALLREDUCE, C_ALLGATHER, C_REDUCESCATTER, C_BROADCAST, C_REDUCE, C_ALLTOALL, C_SENDRECV, C_FPRANDOM, C_NCOLL };
 static const char *const coll_names[C_NCOLL] = {"allreduce", "allgather", "reducescatter", "broadcast",
                                                 "reduce",    "alltoall",  "sendrecv",      "fprandom"};
-enum { A_RING, A_TREE, A_RHD, A_HIER, A_N };
-static const char *const algo_names[A_N] = {"ring", "tree", "rhd", "hier"};
+enum { A_RING, A_TREE, A_RHD, A_HIER, A_SLOTS, A_N };
+static const char *const algo_names[A_N] = {"ring", "tree", "rhd", "hier", "slots"};
 
 #define BIG_COUNT ((size_t)1048579)
 static const size_t default_counts[] = {0, 1, 7, 1027, BIG_COUNT};
@@ -497,6 +501,15 @@ static int call_failed(ctx_t *c, const tcase *tc, const char *fn, weftResult_t r
   return 1;
 }
 
+/* Whether the slots comm can run a call of `bytes` per rank through the node
+ * segment: every rank on this host over shm (the default transport choice
+ * there), segment on, and at most WEFT_SLOTS_MAX (4096) bytes. */
+static int slots_expected(const ctx_t *c, size_t bytes) {
+  const char *net = getenv("WEFT_NET"), *on = getenv("WEFT_SLOTS"), *max = getenv("WEFT_SLOTS_MAX");
+  size_t limit = max ? (size_t)strtoull(max, NULL, 10) : 4096;
+  return c->n > 1 && !c->o->ngroups && (!net || !strcmp(net, "shm")) && (!on || strcmp(on, "0")) && bytes <= limit;
+}
+
 /* The algorithm that ran must be the one the comm forces. */
 static int check_algo(ctx_t *c, const tcase *tc, weftComm_t comm) {
   if (tc->count == 0) return 0;
@@ -504,10 +517,14 @@ static int check_algo(ctx_t *c, const tcase *tc, weftComm_t comm) {
   /* block-wise recursive doubling/halving needs a power of two ranks; else the ring runs */
   if (tc->algo == A_RHD && (tc->coll == C_ALLGATHER || tc->coll == C_REDUCESCATTER) && (c->n & (c->n - 1)) != 0)
     want = "ring";
-  if (strncmp(got, want, strlen(want)) == 0 && got[strlen(want)] == '/') return 0;
+  /* slots where the segment takes the call; else any algorithm over messages */
+  int slots_not = tc->algo == A_SLOTS && !slots_expected(c, tc->count * weft_dtype_size(tc->dt));
+  if (slots_not ? strncmp(got, "slots/", 6) != 0 : strncmp(got, want, strlen(want)) == 0 && got[strlen(want)] == '/')
+    return 0;
   char cs[256];
   case_str(c, tc, cs, sizeof cs);
-  fprintf(stderr, "MISMATCH %s: algorithm that ran is '%s', expected '%s/...'\n", cs, got, want);
+  fprintf(stderr, "MISMATCH %s: algorithm that ran is '%s', expected %s'%s/...'\n", cs, got, slots_not ? "not " : "",
+          want);
   c->nprinted++;
   return 1;
 }
@@ -910,6 +927,8 @@ static int coll_has_algo(int coll) {
 static int coll_runs_algo(int coll, int al) {
   if (al == A_TREE) return coll == C_ALLREDUCE || coll == C_BROADCAST || coll == C_REDUCE || coll == C_FPRANDOM;
   if (al == A_HIER) return coll != C_REDUCE;
+  if (al == A_SLOTS)
+    return coll == C_ALLREDUCE || coll == C_BROADCAST || coll == C_REDUCE || coll == C_ALLGATHER || coll == C_FPRANDOM;
   if (al == A_RHD) return coll == C_ALLREDUCE || coll == C_FPRANDOM || coll == C_ALLGATHER || coll == C_REDUCESCATTER;
   return 1;
 }
@@ -936,6 +955,7 @@ static void run_matrix(ctx_t *c) {
                 tcase tc = {coll, (weftDataType_t)dt, (weftRedOp_t)op, o->counts[ci], ip, al,
                             ri == 0 ? 0 : c->n - 1, coll_reduces(coll), 0};
                 if (tc.count >= BIG_COUNT && (o->big == 0 || (o->big == 1 && !big_selected(&tc)))) continue;
+                if (tc.count >= BIG_COUNT && al == A_SLOTS) continue; /* far above any slot */
                 run_case(c, &tc);
               }
             }
@@ -1053,7 +1073,7 @@ static void usage(const char *argv0) {
           "usage: %s -n NRANKS [-c colls] [-d dtypes] [-o ops] [-a algos] [-C counts] [-B 0|1|2]\n"
           "          [-T comm_timeout_s] [-L launch_timeout_s] [-G 3+2+1 [-S]] [-F] [-v]\n"
           "  lists are comma separated; colls: allreduce,allgather,reducescatter,broadcast,reduce,\n"
-          "  alltoall,sendrecv,fprandom; algos: ring,tree,rhd (default: these three), hier\n"
+          "  alltoall,sendrecv,fprandom; algos: ring,tree,rhd,slots (default: these four), hier\n"
           "  -G: ranks on fake nodes of these sizes (WEFT_HOST_ID), or sites with -S (WEFT_SITE);\n"
           "      adds the hier algorithm (allreduce, broadcast, allgather, reducescatter)\n",
           argv0);
@@ -1092,7 +1112,7 @@ int main(int argc, char **argv) {
   o.coll_mask = (1u << C_NCOLL) - 1;
   o.dt_mask = (1u << weftNumTypes) - 1;
   o.op_mask = (1u << weftNumOps) - 1;
-  o.algo_mask = (1u << A_RING) | (1u << A_TREE) | (1u << A_RHD);
+  o.algo_mask = (1u << A_RING) | (1u << A_TREE) | (1u << A_RHD) | (1u << A_SLOTS);
   o.ncounts = (int)(sizeof default_counts / sizeof default_counts[0]);
   memcpy(o.counts, default_counts, sizeof default_counts);
   o.big = 1;

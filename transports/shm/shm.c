@@ -28,7 +28,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "core/param.h"
@@ -170,15 +169,6 @@ static weftResult_t shm_properties(void *ctx, int dev, weftNetProperties_t *p) {
   return weftSuccess;
 }
 
-static socklen_t abstract_addr(const char *name, struct sockaddr_un *sa) {
-  memset(sa, 0, sizeof *sa);
-  sa->sun_family = AF_UNIX;
-  size_t n = strlen(name);
-  if (n > sizeof sa->sun_path - 2) n = sizeof sa->sun_path - 2;
-  memcpy(sa->sun_path + 1, name, n); /* leading NUL: abstract, vanishes with the socket */
-  return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
-}
-
 static weftResult_t shm_listen_fn(void *ctxp, int dev, uint64_t key, void *handle, void **out) {
   shm_ctx *ctx = ctxp;
   (void)dev;
@@ -188,15 +178,9 @@ static weftResult_t shm_listen_fn(void *ctxp, int dev, uint64_t key, void *handl
   l->ctx = ctx;
   l->key = key;
   shm_handle h = {SHM_MAGIC, ""};
-  uint64_t rnd = 0;
-  weft_random_bytes(&rnd, sizeof rnd);
-  snprintf(h.name, sizeof h.name, "weft-shm-%d-%016llx", (int)getpid(), (unsigned long long)rnd);
-  struct sockaddr_un sa;
-  socklen_t len = abstract_addr(h.name, &sa);
-  l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (l->fd < 0 || bind(l->fd, (struct sockaddr *)&sa, len) != 0 || listen(l->fd, 1024) != 0) {
-    OBJ_ERR(ctx, "unix socket %s: %s", h.name, strerror(errno));
-    if (l->fd >= 0) close(l->fd);
+  char err[WEFT_SOCK_ERRLEN];
+  if (weft_unix_listen("weft-shm", h.name, sizeof h.name, &l->fd, err) != 0) {
+    OBJ_ERR(ctx, "%s", err);
     free(l);
     return weftSystemError;
   }
@@ -251,35 +235,12 @@ static weftResult_t shm_connect(void *ctxp, int dev, const void *handle, uint64_
   ring->size = ctx->ring_bytes;
   ring->probe_addr = (uint64_t)(uintptr_t)&probe_value;
   ring->probe_value = probe_value;
-  struct sockaddr_un sa;
-  socklen_t len = abstract_addr(h.name, &sa);
   int s = -1;
-  long long deadline = weft_now_ms() + timeout_ms;
-  for (;;) {
-    s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (s >= 0 && connect(s, (struct sockaddr *)&sa, len) == 0) break;
-    int e = errno;
-    if (s >= 0) close(s);
-    s = -1;
-    if ((e != EAGAIN && e != ECONNREFUSED) || weft_now_ms() > deadline) {
-      OBJ_ERR(ctx, "connecting to %s: %s", h.name, strerror(e));
-      break;
-    }
-    usleep(1000);
-  }
+  char err[WEFT_SOCK_ERRLEN];
   shm_hello hello = {SHM_MAGIC, key, conn_id, ctx->ring_bytes};
-  char cbuf[CMSG_SPACE(sizeof(int))];
-  memset(cbuf, 0, sizeof cbuf);
-  struct iovec iov = {&hello, sizeof hello};
-  struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
-  struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
-  cm->cmsg_level = SOL_SOCKET;
-  cm->cmsg_type = SCM_RIGHTS;
-  cm->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(cm), &mfd, sizeof(int));
-  if (s >= 0 && sendmsg(s, &m, MSG_NOSIGNAL) != (ssize_t)sizeof hello) {
-    OBJ_ERR(ctx, "sending the ring to %s: %s", h.name, strerror(errno));
-    close(s);
+  if (weft_unix_connect(h.name, timeout_ms, &s, err) != 0 || weft_unix_send_fd(s, &hello, sizeof hello, mfd, err) != 0) {
+    OBJ_ERR(ctx, "%s", err);
+    if (s >= 0) close(s);
     s = -1;
   }
   close(mfd); /* the mapping and the peer's copy keep the memory alive */
@@ -304,18 +265,12 @@ static weftResult_t shm_connect(void *ctxp, int dev, const void *handle, uint64_
 /* Receives the hello and the ring's memfd; returns the mapped ring or NULL. */
 static shm_ep *accept_one(shm_listen *l, int s, uint64_t *conn_id) {
   shm_hello hello;
-  char cbuf[CMSG_SPACE(sizeof(int))];
-  struct iovec iov = {&hello, sizeof hello};
-  struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
-  struct pollfd pf = {s, POLLIN, 0};
-  if (poll(&pf, 1, 5000) <= 0) return NULL;
-  ssize_t got = recvmsg(s, &m, MSG_CMSG_CLOEXEC);
   int mfd = -1;
-  struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
-  if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) memcpy(&mfd, CMSG_DATA(cm), sizeof(int));
+  char err[WEFT_SOCK_ERRLEN];
+  if (weft_unix_recv_fd(s, &hello, sizeof hello, &mfd, 5000, err) != 0) return NULL;
   struct stat st;
   size_t map_len = RING_OFF + hello.ring_bytes;
-  if (got != (ssize_t)sizeof hello || hello.magic != SHM_MAGIC || hello.key != l->key || mfd < 0 ||
+  if (hello.magic != SHM_MAGIC || hello.key != l->key ||
       hello.ring_bytes < 4096 || (hello.ring_bytes & (hello.ring_bytes - 1)) || fstat(mfd, &st) != 0 ||
       (size_t)st.st_size < map_len) {
     if (mfd >= 0) close(mfd);

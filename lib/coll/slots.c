@@ -1,0 +1,48 @@
+/* Every call is a full rendezvous: each rank publishes (its data, or only
+ * its sequence number where nothing of it is read) and waits for every other
+ * rank's publication. That is what makes two slots per rank enough: a rank
+ * that starts call k+2 has seen everyone's call k+1, so everyone is done
+ * reading its slot of call k, which k+2 overwrites. */
+#include "coll/slots.h"
+
+#include <string.h>
+
+#include "core/comm.h"
+#include "core/nodeseg.h"
+#include "reduce/reduce.h"
+
+int weft_slots_fit(const struct weftComm *comm, weft_coll_kind k, size_t bytes) {
+  const weft_nodeseg *g = comm->nodeseg;
+  if (!g || bytes > g->max_bytes) return 0;
+  return k == COLL_ALLREDUCE || k == COLL_REDUCE || k == COLL_BROADCAST || k == COLL_ALLGATHER;
+}
+
+weftResult_t weft_slots_run(struct weftComm *comm, const weft_call *c, char *err, size_t errlen) {
+  weft_nodeseg *g = comm->nodeseg;
+  int n = g->n, me = g->rank;
+  size_t bytes = c->count * weft_dtype_size(c->dt);
+  uint32_t seq = ++g->seq;
+  _Atomic uint32_t *mine = weft_nodeseg_slot(g, me, seq);
+  weft_nodeseg_note_call(g, c->tag);
+  if (c->kind != COLL_BROADCAST || me == c->root) memcpy(weft_nodeseg_payload(mine), c->sendbuf, bytes);
+  weft_nodeseg_publish(g, mine, seq, c->tag);
+  int reduces = c->kind == COLL_ALLREDUCE || (c->kind == COLL_REDUCE && me == c->root);
+  char *rb = c->recvbuf;
+  const void *first = NULL;
+  for (int k = 0; k < n; k++) {
+    _Atomic uint32_t *slot = weft_nodeseg_slot(g, k, seq);
+    weftResult_t r = k == me ? weftSuccess : weft_nodeseg_wait(comm, k, slot, seq, c->tag, err, errlen);
+    if (r != weftSuccess) return r;
+    const void *x = weft_nodeseg_payload(slot);
+    if (reduces) { /* rank order, as the direct algorithm: x0 op x1, then op x2 ... */
+      if (k == 0) first = x;
+      else weft_reduce(rb, k == 1 ? first : rb, x, c->count, c->dt, c->op);
+    } else if (c->kind == COLL_ALLGATHER) {
+      memcpy(rb + (size_t)k * bytes, x, bytes);
+    } else if (c->kind == COLL_BROADCAST && k == c->root) {
+      memcpy(rb, x, bytes);
+    }
+  }
+  if (reduces && c->op == weftAvg) weft_avg_finish(rb, c->count, c->dt, n);
+  return weftSuccess;
+}
