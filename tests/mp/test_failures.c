@@ -54,6 +54,14 @@
  *                      the timeout (see the KNOWN-BUG note at the test).
  *   env_init           3 ranks via weftCommInitFromEnv with WEFT_RANK,
  *                      WEFT_NRANKS, WEFT_COMM_ID=127.0.0.1:<free port>.
+ *   kill_peer_slots, stalled_peer_slots, abort_slots, abort_stream_slots,
+ *   timeout_slots      the same with 2-float allreduces, which run in the
+ *                      node segment over shm (no connection drops there: a
+ *                      dead peer is seen through its pidfd, a failed one by
+ *                      the "gone" flag it sets).
+ *   slots_sleepers     3 ranks arrive late in turn (1-7 ms) to small
+ *                      allreduces and broadcasts, so the others sleep in the
+ *                      segment: exact results, no error, and the segment ran.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -79,6 +87,7 @@
 #include "bootstrap/bootstrap.h"
 #include "bootstrap/wire.h"
 #include "core/comm.h"
+#include "core/introspect.h"
 #include "launch.h"
 #include <errno.h>
 #include <signal.h>
@@ -116,6 +125,12 @@ static void shared_free(void *p, size_t n) { munmap(p, n); }
 
 #define MAXR 8
 #define MSGLEN 512
+
+/* The *_slots variants run the same scenario with 2-float calls, which go
+ * through the node segment (coll/slots.c) when the ranks share the host over
+ * shm, instead of messages. Set before the ranks are forked. */
+static int g_small;
+static size_t pick_count(size_t usual) { return g_small ? 2 : usual; }
 
 typedef struct {
   int res[MAXR];
@@ -159,7 +174,7 @@ static int kill_rank(int rank, int n, const weftUniqueId *id, void *arg) {
     rep->res[rank] = r;
     return 10;
   }
-  size_t count = 1 << 18;
+  size_t count = pick_count(1 << 18);
   float *sb = malloc(count * sizeof *sb), *rb = malloc(count * sizeof *rb);
   for (size_t i = 0; i < count; i++) sb[i] = (float)(rank + 1);
   if (rank == KILL_VICTIM) {
@@ -254,7 +269,7 @@ static void test_abort(void **state) {
   lone_call a;
   memset(&a, 0, sizeof a);
   a.comm = comms[0];
-  a.count = 4096;
+  a.count = pick_count(4096);
   a.buf = calloc(a.count, sizeof(float));
   atomic_init(&a.done, 0);
   pthread_t t;
@@ -290,7 +305,7 @@ static void test_abort_stream(void **state) {
   assert_int_equal(weftCommInitAll(comms, 2, NULL), weftSuccess);
   weftStream_t s;
   assert_int_equal(weftStreamCreate(&s), weftSuccess);
-  size_t count = 4096;
+  size_t count = pick_count(4096);
   float *buf = calloc(count, sizeof(float));
   assert_int_equal(weftAllReduce(buf, buf, count, weftFloat, weftSum, comms[0], s), weftSuccess);
   sleep_ms(200);
@@ -348,7 +363,7 @@ static void test_timeout(void **state) {
   (void)state;
   weftComm_t comms[2];
   init_pair(comms, 1000);
-  size_t count = 4096;
+  size_t count = pick_count(4096);
   float *buf = calloc(count, sizeof(float));
   double t0 = now_s();
   weftResult_t r = weftAllReduce(buf, buf, count, weftFloat, weftSum, comms[0], NULL);
@@ -388,7 +403,7 @@ static int stall_rank(int rank, int n, const weftUniqueId *id, void *arg) {
   cfg.timeoutMs = 2000;
   weftComm_t comm;
   if (weftCommInitRankConfig(&comm, n, *id, rank, &cfg) != weftSuccess) return 10;
-  size_t count = 1 << 14;
+  size_t count = pick_count(1 << 14);
   float *sb = calloc(count, sizeof *sb), *rb = calloc(count, sizeof *rb);
   for (int it = 0; it < 5; it++)
     if (weftAllReduce(sb, rb, count, weftFloat, weftSum, comm, NULL) != weftSuccess) return 11;
@@ -1308,7 +1323,93 @@ static void test_env_init(void **state) {
 
 /* ---- main ------------------------------------------------------------------------------------- */
 
+/* ---- the same failures in the node segment ------------------------------------------------ */
+
+static void test_kill_peer_slots(void **state) {
+  g_small = 1;
+  test_kill_peer(state);
+  g_small = 0;
+}
+static void test_stalled_peer_slots(void **state) {
+  g_small = 1;
+  test_stalled_peer(state);
+  g_small = 0;
+}
+static void test_abort_slots(void **state) {
+  g_small = 1;
+  test_abort(state);
+  g_small = 0;
+}
+static void test_abort_stream_slots(void **state) {
+  g_small = 1;
+  test_abort_stream(state);
+  g_small = 0;
+}
+static void test_timeout_slots(void **state) {
+  g_small = 1;
+  test_timeout(state);
+  g_small = 0;
+}
+
+/* Ranks that arrive late in turn, long enough for the others to go to sleep
+ * in the segment (WEFT_SPIN_US=50): every call must still complete with
+ * exact results (a lost wake-up would show as a 1 ms slice, not a hang). */
+#define SLEEP_NRANKS 3
+#define SLEEP_ITERS 30
+
+static int sleepers_rank(int rank, int n, const weftUniqueId *id, void *arg) {
+  rank_report *rep = arg;
+  weftComm_t comm;
+  if (weftCommInitRank(&comm, n, *id, rank) != weftSuccess) return 10;
+  double sb[3], rb[3];
+  int bad = 0;
+  for (int it = 0; it < SLEEP_ITERS && !bad; it++) {
+    if (it % n == rank) sleep_ms(1 + it % 7);
+    for (int k = 0; k < 3; k++) sb[k] = rank * 100 + it * 3 + k;
+    weftResult_t r = it % 2 ? weftAllReduce(sb, rb, 3, weftFloat64, weftSum, comm, NULL)
+                            : weftBroadcast(sb, rb, 3, weftFloat64, it % n, comm, NULL);
+    if (r != weftSuccess) {
+      rep->res[rank] = r;
+      copy_msg(rep->msg[rank], weftGetLastError(comm));
+      bad = 1;
+      break;
+    }
+    for (int k = 0; k < 3; k++) {
+      double want = it % 2 ? 100.0 * n * (n - 1) / 2 + n * (it * 3 + k) : (it % n) * 100 + it * 3 + k;
+      if (rb[k] != want) bad = 2;
+    }
+    if (bad) snprintf(rep->msg[rank], MSGLEN, "iteration %d: wrong result %g", it, rb[0]);
+    rep->iters[rank] = it + 1;
+  }
+  const char *algo = weft_debug_last_algo(comm);
+  if (!bad && strncmp(algo, "slots/", 6) != 0) {
+    snprintf(rep->msg[rank], MSGLEN, "ran %s, not the node segment", algo);
+    bad = 3;
+  }
+  weftCommDestroy(comm);
+  return bad;
+}
+
+static void test_slots_sleepers(void **state) {
+  (void)state;
+  rank_report *rep = shared_alloc(sizeof *rep);
+  int status[SLEEP_NRANKS];
+  int failed = launch(SLEEP_NRANKS, sleepers_rank, rep, 60, status);
+  for (int r = 0; r < SLEEP_NRANKS; r++)
+    printf("  rank %d: status %d, %d iterations, result %d: %s\n", r, status[r], rep->iters[r], rep->res[r],
+           rep->msg[r]);
+  assert_int_equal(failed, 0);
+  for (int r = 0; r < SLEEP_NRANKS; r++) assert_int_equal(status[r], 0);
+  shared_free(rep, sizeof *rep);
+}
+
 static const struct CMUnitTest all_tests[] = {
+    cmocka_unit_test(test_kill_peer_slots),
+    cmocka_unit_test(test_stalled_peer_slots),
+    cmocka_unit_test(test_abort_slots),
+    cmocka_unit_test(test_abort_stream_slots),
+    cmocka_unit_test(test_timeout_slots),
+    cmocka_unit_test(test_slots_sleepers),
     cmocka_unit_test(test_kill_peer),
     cmocka_unit_test(test_stalled_peer),
     cmocka_unit_test(test_abort),
