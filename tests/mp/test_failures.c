@@ -1325,31 +1325,17 @@ static void test_env_init(void **state) {
 
 /* ---- the same failures in the node segment ------------------------------------------------ */
 
-static void test_kill_peer_slots(void **state) {
-  g_small = 1;
-  test_kill_peer(state);
-  g_small = 0;
-}
-static void test_stalled_peer_slots(void **state) {
-  g_small = 1;
-  test_stalled_peer(state);
-  g_small = 0;
-}
-static void test_abort_slots(void **state) {
-  g_small = 1;
-  test_abort(state);
-  g_small = 0;
-}
-static void test_abort_stream_slots(void **state) {
-  g_small = 1;
-  test_abort_stream(state);
-  g_small = 0;
-}
-static void test_timeout_slots(void **state) {
-  g_small = 1;
-  test_timeout(state);
-  g_small = 0;
-}
+#define SLOTS_VARIANT(name)                       \
+  static void test_##name##_slots(void **state) { \
+    g_small = 1;                                  \
+    test_##name(state);                           \
+    g_small = 0;                                  \
+  }
+SLOTS_VARIANT(kill_peer)
+SLOTS_VARIANT(stalled_peer)
+SLOTS_VARIANT(abort)
+SLOTS_VARIANT(abort_stream)
+SLOTS_VARIANT(timeout)
 
 /* Ranks that arrive late in turn, long enough for the others to go to sleep
  * in the segment (WEFT_SPIN_US=50): every call must still complete with

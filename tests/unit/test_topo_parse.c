@@ -322,7 +322,7 @@ static const struct {
     {"version: 1\ntuning:\n  - {coll: allreduse, algo: ring}\n",
      "<string>:3:12: unknown coll 'allreduse'; did you mean 'allreduce'?"},
     {"version: 1\ntuning:\n  - {coll: all, algo: butterfly}\n",
-     "<string>:3:23: unknown algo 'butterfly' (expected ring, tree, direct, rhd, hierarchical or pairwise)"},
+     "<string>:3:23: unknown algo 'butterfly' (expected ring, tree, direct, rhd, hierarchical, pairwise or slots)"},
     {"version: 1\ntuning:\n  - {coll: all, algo: ring, min_size: 2M, max_size: 1M}\n",
      "<string>:3:53: max_size (1048576 bytes) is smaller than min_size (2097152 bytes)"},
     {"version: 1\ntuning:\n  - {coll: all, algo: ring, min_size: 1X}\n",
