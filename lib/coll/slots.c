@@ -13,7 +13,8 @@
 
 int weft_slots_fit(const struct weftComm *comm, weft_coll_kind k, size_t bytes) {
   const weft_nodeseg *g = comm->nodeseg;
-  if (!g || bytes > g->max_bytes) return 0;
+  /* every rank reads (n-1) slots: with many ranks only smaller calls pay off */
+  if (!g || bytes > g->max_bytes || bytes * (size_t)(g->n - 1) > 8 * g->max_bytes) return 0;
   return k == COLL_ALLREDUCE || k == COLL_REDUCE || k == COLL_BROADCAST || k == COLL_ALLGATHER;
 }
 

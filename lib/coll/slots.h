@@ -2,7 +2,8 @@
  * writes its contribution into its own slot, then reads the others' slots
  * in place. No messages, no schedule: one cache line per rank for the
  * smallest calls. Used for allreduce, reduce, broadcast and allgather of at
- * most WEFT_SLOTS_MAX bytes per rank when all ranks share one host. */
+ * most WEFT_SLOTS_MAX bytes per rank (and (n-1) times that at most 8 x
+ * WEFT_SLOTS_MAX) when all ranks share one host. */
 #ifndef WEFT_SLOTS_H
 #define WEFT_SLOTS_H
 

@@ -158,7 +158,7 @@ weftResult_t weft_nodeseg_create(struct weftComm *c) {
   seg_offer *me = &x[c->rank];
   me->willing = weft_env_int("WEFT_SLOTS", 1) != 0 && all_local_shm(c);
   me->membarrier = membarrier_register();
-  me->max_bytes = weft_env_size("WEFT_SLOTS_MAX", 4096);
+  me->max_bytes = weft_env_size("WEFT_SLOTS_MAX", 32 << 10);
   if (me->max_bytes < 8) me->max_bytes = 8;
   if (me->max_bytes > (1 << 20)) me->max_bytes = 1 << 20;
   if (c->rank == 0 && me->willing) {

@@ -503,11 +503,13 @@ static int call_failed(ctx_t *c, const tcase *tc, const char *fn, weftResult_t r
 
 /* Whether the slots comm can run a call of `bytes` per rank through the node
  * segment: every rank on this host over shm (the default transport choice
- * there), segment on, and at most WEFT_SLOTS_MAX (4096) bytes. */
+ * there), segment on, at most WEFT_SLOTS_MAX (32 KiB) bytes and (n-1) times that at
+ * most 8 x WEFT_SLOTS_MAX. */
 static int slots_expected(const ctx_t *c, size_t bytes) {
   const char *net = getenv("WEFT_NET"), *on = getenv("WEFT_SLOTS"), *max = getenv("WEFT_SLOTS_MAX");
-  size_t limit = max ? (size_t)strtoull(max, NULL, 10) : 4096;
-  return c->n > 1 && !c->o->ngroups && (!net || !strcmp(net, "shm")) && (!on || strcmp(on, "0")) && bytes <= limit;
+  size_t limit = max ? (size_t)strtoull(max, NULL, 10) : 32768;
+  return c->n > 1 && !c->o->ngroups && (!net || !strcmp(net, "shm")) && (!on || strcmp(on, "0")) && bytes <= limit &&
+         bytes * (size_t)(c->n - 1) <= 8 * limit;
 }
 
 /* The algorithm that ran must be the one the comm forces. */

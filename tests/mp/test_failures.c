@@ -55,7 +55,7 @@
  *   env_init           3 ranks via weftCommInitFromEnv with WEFT_RANK,
  *                      WEFT_NRANKS, WEFT_COMM_ID=127.0.0.1:<free port>.
  *   kill_peer_slots, stalled_peer_slots, abort_slots, abort_stream_slots,
- *   timeout_slots      the same with 2-float allreduces, which run in the
+ *   timeout_slots, streams_slots  the same with 2-element allreduces, which run in the
  *                      node segment over shm (no connection drops there: a
  *                      dead peer is seen through its pidfd, a failed one by
  *                      the "gone" flag it sets).
@@ -834,6 +834,7 @@ static int32_t st_val(int rank, int k, size_t i) { return (int32_t)((rank + 1) *
 
 static int stream_rank(int rank, int n, const weftUniqueId *id, void *arg) {
   st_report *rep = arg;
+  size_t cnt = pick_count(ST_COUNT);
   weftComm_t comm, comm2;
   if (weftCommInitRank(&comm, n, *id, rank) != weftSuccess) return 10;
   if (weftCommSplit(comm, 0, rank, &comm2, NULL) != weftSuccess) return 14;
@@ -841,13 +842,13 @@ static int stream_rank(int rank, int n, const weftUniqueId *id, void *arg) {
   if (weftStreamCreate(&s) != weftSuccess) return 11;
   int32_t *sb[2 * ST_OPS], *rb[2 * ST_OPS];
   for (int k = 0; k < 2 * ST_OPS; k++) {
-    sb[k] = malloc(ST_COUNT * sizeof(int32_t));
-    rb[k] = malloc(ST_COUNT * sizeof(int32_t));
-    for (size_t i = 0; i < ST_COUNT; i++) sb[k][i] = st_val(rank, k, i), rb[k][i] = -1;
+    sb[k] = malloc(cnt * sizeof(int32_t));
+    rb[k] = malloc(cnt * sizeof(int32_t));
+    for (size_t i = 0; i < cnt; i++) sb[k][i] = st_val(rank, k, i), rb[k][i] = -1;
   }
   int rc = 0;
   for (int k = 0; k < ST_OPS; k++)
-    if (weftAllReduce(sb[k], rb[k], ST_COUNT, weftInt32, weftSum, comm, s) != weftSuccess) rc = 12;
+    if (weftAllReduce(sb[k], rb[k], cnt, weftInt32, weftSum, comm, s) != weftSuccess) rc = 12;
   rep->query[rank] = weftStreamQuery(s);
   /* a blocking call on the same comm runs after everything already enqueued */
   int64_t one = rank + 1, tot = 0;
@@ -857,10 +858,10 @@ static int stream_rank(int rank, int n, const weftUniqueId *id, void *arg) {
   rep->query_after[rank] = weftStreamQuery(s);
   /* one stream, two comms: ops alternate between them and complete in order */
   for (int k = ST_OPS; k < 2 * ST_OPS; k++)
-    if (weftAllReduce(sb[k], rb[k], ST_COUNT, weftInt32, weftSum, k % 2 ? comm2 : comm, s) != weftSuccess) rc = 15;
+    if (weftAllReduce(sb[k], rb[k], cnt, weftInt32, weftSum, k % 2 ? comm2 : comm, s) != weftSuccess) rc = 15;
   rep->sync2[rank] = weftStreamSynchronize(s);
   for (int k = 0; k < 2 * ST_OPS; k++)
-    for (size_t i = 0; i < ST_COUNT; i++) {
+    for (size_t i = 0; i < cnt; i++) {
       int32_t want = 0;
       for (int r = 0; r < n; r++) want += st_val(r, k, i);
       if (rb[k][i] != want) {
@@ -1336,6 +1337,7 @@ SLOTS_VARIANT(stalled_peer)
 SLOTS_VARIANT(abort)
 SLOTS_VARIANT(abort_stream)
 SLOTS_VARIANT(timeout)
+SLOTS_VARIANT(streams)
 
 /* Ranks that arrive late in turn, long enough for the others to go to sleep
  * in the segment (WEFT_SPIN_US=50): every call must still complete with
@@ -1395,6 +1397,7 @@ static const struct CMUnitTest all_tests[] = {
     cmocka_unit_test(test_abort_slots),
     cmocka_unit_test(test_abort_stream_slots),
     cmocka_unit_test(test_timeout_slots),
+    cmocka_unit_test(test_streams_slots),
     cmocka_unit_test(test_slots_sleepers),
     cmocka_unit_test(test_kill_peer),
     cmocka_unit_test(test_stalled_peer),
