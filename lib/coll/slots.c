@@ -11,11 +11,17 @@
 #include "core/nodeseg.h"
 #include "reduce/reduce.h"
 
+/* What a rank publishes: its buffer, or all n blocks of it. */
+static size_t payload_bytes(weft_coll_kind k, size_t bytes, int n) {
+  return k == COLL_REDUCESCATTER || k == COLL_ALLTOALL ? bytes * (size_t)n : bytes;
+}
+
 int weft_slots_fit(const struct weftComm *comm, weft_coll_kind k, size_t bytes) {
   const weft_nodeseg *g = comm->nodeseg;
+  if (!g || k == COLL_SEND || k == COLL_RECV) return 0;
+  size_t p = payload_bytes(k, bytes, g->n);
   /* every rank reads (n-1) slots: with many ranks only smaller calls pay off */
-  if (!g || bytes > g->max_bytes || bytes * (size_t)(g->n - 1) > 8 * g->max_bytes) return 0;
-  return k == COLL_ALLREDUCE || k == COLL_REDUCE || k == COLL_BROADCAST || k == COLL_ALLGATHER;
+  return p <= g->max_bytes && p * (size_t)(g->n - 1) <= 8 * g->max_bytes;
 }
 
 weftResult_t weft_slots_run(struct weftComm *comm, const weft_call *c, char *err, size_t errlen) {
@@ -25,20 +31,23 @@ weftResult_t weft_slots_run(struct weftComm *comm, const weft_call *c, char *err
   uint32_t seq = ++g->seq;
   _Atomic uint32_t *mine = weft_nodeseg_slot(g, me, seq);
   weft_nodeseg_note_call(g, c->tag);
-  if (c->kind != COLL_BROADCAST || me == c->root) memcpy(weft_nodeseg_payload(mine), c->sendbuf, bytes);
+  if (c->kind != COLL_BROADCAST || me == c->root)
+    memcpy(weft_nodeseg_payload(mine), c->sendbuf, payload_bytes(c->kind, bytes, n));
   weft_nodeseg_publish(g, mine, seq, c->tag);
-  int reduces = c->kind == COLL_ALLREDUCE || (c->kind == COLL_REDUCE && me == c->root);
+  int reduces = c->kind == COLL_ALLREDUCE || c->kind == COLL_REDUCESCATTER || (c->kind == COLL_REDUCE && me == c->root);
+  /* reduce-scatter and all-to-all take block `me` of every rank's payload */
+  size_t at = c->kind == COLL_REDUCESCATTER || c->kind == COLL_ALLTOALL ? (size_t)me * bytes : 0;
   char *rb = c->recvbuf;
   const void *first = NULL;
   for (int k = 0; k < n; k++) {
     _Atomic uint32_t *slot = weft_nodeseg_slot(g, k, seq);
     weftResult_t r = k == me ? weftSuccess : weft_nodeseg_wait(comm, k, slot, seq, c->tag, err, errlen);
     if (r != weftSuccess) return r;
-    const void *x = weft_nodeseg_payload(slot);
+    const char *x = (const char *)weft_nodeseg_payload(slot) + at;
     if (reduces) { /* rank order, as the direct algorithm: x0 op x1, then op x2 ... */
       if (k == 0) first = x;
       else weft_reduce(rb, k == 1 ? first : rb, x, c->count, c->dt, c->op);
-    } else if (c->kind == COLL_ALLGATHER) {
+    } else if (c->kind == COLL_ALLGATHER || c->kind == COLL_ALLTOALL) {
       memcpy(rb + (size_t)k * bytes, x, bytes);
     } else if (c->kind == COLL_BROADCAST && k == c->root) {
       memcpy(rb, x, bytes);

@@ -1,9 +1,10 @@
 /* Small collectives through the node segment (core/nodeseg.h): every rank
  * writes its contribution into its own slot, then reads the others' slots
  * in place. No messages, no schedule: one cache line per rank for the
- * smallest calls. Used for allreduce, reduce, broadcast and allgather of at
- * most WEFT_SLOTS_MAX bytes per rank (and (n-1) times that at most 8 x
- * WEFT_SLOTS_MAX) when all ranks share one host. */
+ * smallest calls. Used for every collective (not send/recv) when all ranks
+ * share one host and what a rank publishes (its buffer; all n blocks of it
+ * for reduce-scatter and all-to-all) is at most WEFT_SLOTS_MAX bytes, and
+ * (n-1) times that at most 8 x WEFT_SLOTS_MAX. */
 #ifndef WEFT_SLOTS_H
 #define WEFT_SLOTS_H
 
@@ -14,7 +15,8 @@
 
 struct weftComm;
 
-/* Whether call kind k of `bytes` per rank can run through comm's segment. */
+/* Whether call kind k of `bytes` per rank (count x element size, as the
+ * API counts) can run through comm's segment. */
 int weft_slots_fit(const struct weftComm *comm, weft_coll_kind k, size_t bytes);
 /* Runs c (algo ALGO_SLOTS) to completion on the calling thread, which must
  * hold the comm's engine. Results are bitwise those of the direct

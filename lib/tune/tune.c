@@ -29,7 +29,7 @@ int weft_algo_supported(weft_coll_kind k, weft_algo a) {
     case ALGO_DIRECT: return k == COLL_ALLREDUCE;
     case ALGO_RHD: return k == COLL_ALLREDUCE || k == COLL_ALLGATHER || k == COLL_REDUCESCATTER;
     case ALGO_HIER: return weft_hier_supports(k);
-    case ALGO_SLOTS: return k == COLL_ALLREDUCE || k == COLL_REDUCE || k == COLL_BROADCAST || k == COLL_ALLGATHER;
+    case ALGO_SLOTS: return k != COLL_SEND && k != COLL_RECV;
     default: return 0;
   }
 }
@@ -118,6 +118,8 @@ void weft_tune(const struct weftComm *comm, weft_call *c) {
     if (forced == ALGO_RHD && weft_algo_supported(c->kind, forced)) c->algo = forced;
     if (forced == ALGO_HIER && weft_hier_supports(c->kind)) c->algo = forced;
     if (forced == ALGO_SLOTS && weft_algo_supported(c->kind, forced)) c->algo = forced;
+    /* all-to-all has one message algorithm: any other forced one keeps it on messages */
+    if (forced != ALGO_SLOTS && c->kind == COLL_ALLTOALL) c->algo = ALGO_PAIRWISE;
   }
   /* slots named by a rule or WEFT_ALGO where the segment cannot take the call */
   if (c->algo == ALGO_SLOTS && !weft_slots_fit(comm, c->kind, bytes)) c->algo = by_size(comm, c->kind, bytes);

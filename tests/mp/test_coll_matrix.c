@@ -20,10 +20,10 @@
  *     (recursive halving-doubling, a third comm) for allreduce, allgather and
  *     reducescatter (the ring where n is not a power of two; the others ignore
  *     the algorithm and run once, on the ring communicator), and slots (the
- *     node segment, a fourth comm) for allreduce, reduce, broadcast and
- *     allgather: calls of at most WEFT_SLOTS_MAX bytes per rank must run
- *     there when all ranks share the host over shm, larger ones (and any
- *     other set-up) must not
+ *     node segment, a fourth comm) for every collective: calls that publish
+ *     at most WEFT_SLOTS_MAX bytes per rank must run there when all ranks
+ *     share the host over shm, larger ones (and any other set-up) must not;
+ *     alltoall runs on the ring comm (pairwise) and the slots comm
  *   x root {0, n-1} for broadcast and reduce
  *
  * With -G 3+2+1 the ranks are put on fake nodes of those sizes (WEFT_HOST_ID;
@@ -519,8 +519,13 @@ static int check_algo(ctx_t *c, const tcase *tc, weftComm_t comm) {
   /* block-wise recursive doubling/halving needs a power of two ranks; else the ring runs */
   if (tc->algo == A_RHD && (tc->coll == C_ALLGATHER || tc->coll == C_REDUCESCATTER) && (c->n & (c->n - 1)) != 0)
     want = "ring";
-  /* slots where the segment takes the call; else any algorithm over messages */
-  int slots_not = tc->algo == A_SLOTS && !slots_expected(c, tc->count * weft_dtype_size(tc->dt));
+  /* all-to-all has one message algorithm, whatever the comm forces (but slots) */
+  if (tc->coll == C_ALLTOALL && tc->algo != A_SLOTS) want = "pairwise";
+  /* slots where the segment takes the call; else any algorithm over messages.
+   * Reduce-scatter and all-to-all publish all n blocks of their send buffer. */
+  size_t published = tc->count * weft_dtype_size(tc->dt);
+  if (tc->coll == C_REDUCESCATTER || tc->coll == C_ALLTOALL) published *= (size_t)c->n;
+  int slots_not = tc->algo == A_SLOTS && !slots_expected(c, published);
   if (slots_not ? strncmp(got, "slots/", 6) != 0 : strncmp(got, want, strlen(want)) == 0 && got[strlen(want)] == '/')
     return 0;
   char cs[256];
@@ -620,6 +625,7 @@ static int run_reducescatter(ctx_t *c, const tcase *tc) {
     bad = -1;
     goto out;
   }
+  bad |= check_algo(c, tc, comm);
   void *exp = malloc(total + 1);
   reduce_ref(exp, tc, cls, (size_t)c->rank * n, n, c->n);
   maybe_fault(c, tc, exp, n);
@@ -714,6 +720,7 @@ static int run_allgather(ctx_t *c, const tcase *tc) {
     bad = -1;
     goto out;
   }
+  bad |= check_algo(c, tc, comm);
   void *exp = malloc(bytes + 1);
   for (int i = 0; i < c->n; i++) {
     gen(exp, tc->dt, CLS_BITS, tc->seed, i, 0, n, c->n);
@@ -744,6 +751,7 @@ static int run_alltoall(ctx_t *c, const tcase *tc) {
     bad = -1;
     goto out;
   }
+  bad |= check_algo(c, tc, comm);
   void *exp = malloc(total + 1);
   for (int i = 0; i < c->n; i++) {
     gen(exp, tc->dt, CLS_BITS, tc->seed, i, (size_t)c->rank * n, n, c->n);
@@ -924,13 +932,13 @@ static int coll_reduces(int coll) { return coll == C_ALLREDUCE || coll == C_REDU
 /* Collectives run once per algorithm (others run once, on the ring comm). */
 static int coll_has_algo(int coll) {
   return coll == C_ALLREDUCE || coll == C_BROADCAST || coll == C_REDUCE || coll == C_FPRANDOM ||
-         coll == C_ALLGATHER || coll == C_REDUCESCATTER;
+         coll == C_ALLGATHER || coll == C_REDUCESCATTER || coll == C_ALLTOALL;
 }
 static int coll_runs_algo(int coll, int al) {
+  if (coll == C_ALLTOALL) return al == A_RING || al == A_SLOTS; /* pairwise, slots */
   if (al == A_TREE) return coll == C_ALLREDUCE || coll == C_BROADCAST || coll == C_REDUCE || coll == C_FPRANDOM;
   if (al == A_HIER) return coll != C_REDUCE;
-  if (al == A_SLOTS)
-    return coll == C_ALLREDUCE || coll == C_BROADCAST || coll == C_REDUCE || coll == C_ALLGATHER || coll == C_FPRANDOM;
+  if (al == A_SLOTS) return coll != C_SENDRECV;
   if (al == A_RHD) return coll == C_ALLREDUCE || coll == C_FPRANDOM || coll == C_ALLGATHER || coll == C_REDUCESCATTER;
   return 1;
 }
