@@ -88,7 +88,7 @@ void sched_rearm(weft_sched *s, uint64_t tag) {
     weft_step *st = &s->steps[i];
     st->state = 0;
     st->npending = st->npending0;
-    if (st->kind == ST_SEND || st->kind == ST_RECV || st->kind == ST_SLOTS) st->tag = tag;
+    if (tag && (st->kind == ST_SEND || st->kind == ST_RECV || st->kind == ST_SLOTS)) st->tag = tag;
   }
 }
 

@@ -51,6 +51,8 @@ typedef struct {
   size_t *alloc_cap; /* resets so repeated calls reuse warm, faulted-in pages */
   int nallocs, nkept, acap;
   uint64_t plan_key[6]; /* the call this schedule was built for (sched_rearm) */
+  uint64_t group_key[8][6]; /* or the point-to-point group (group_n calls) */
+  int group_n;
   int plan_valid;
   const int *peer_map; /* builders' peer indices -> ranks (NULL: identity) */
   int base_dep;        /* dependency of steps added without any (sub-schedules) */
@@ -72,7 +74,9 @@ void sched_free(weft_sched *s);
 /* Empties s for reuse, keeping its arrays (scratch memory is freed). */
 void sched_reset(weft_sched *s);
 /* Makes a schedule that ran ready to run again for an identical call whose
- * messages carry `tag` (a plan cache: no rebuilding for repeated calls). */
+ * messages carry `tag` (a plan cache: no rebuilding for repeated calls);
+ * tag 0 keeps every step's tag (a group of point-to-point calls, whose tags
+ * do not change from one repetition to the next). */
 void sched_rearm(weft_sched *s, uint64_t tag);
 /* Frees the large scratch buffers and invalidates the plan (kept arrays stay). */
 void sched_drop_scratch(weft_sched *s);

@@ -3,13 +3,19 @@
  * send and a receive between the same ranks cannot deadlock, and several
  * communicators driven by one thread progress together. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/comm.h"
 #include "core/launch.h"
 #include "core/log.h"
 
+/* A group's calls are recorded in place for the usual few (a sendrecv, a
+ * halo exchange): no allocation per group on that path. */
+#define GROUP_INLINE 16
+
 static _Thread_local int depth;
-static _Thread_local weft_pending *pending;
+static _Thread_local weft_pending inline_calls[GROUP_INLINE];
+static _Thread_local weft_pending *pending; /* inline_calls, or the heap past GROUP_INLINE */
 static _Thread_local int npending, cap;
 static _Thread_local weftResult_t group_error;
 
@@ -20,7 +26,7 @@ WEFT_API weftResult_t weftGroupStart(void) {
 }
 
 static void group_clear(void) {
-  free(pending);
+  if (pending != inline_calls) free(pending);
   pending = NULL;
   npending = cap = 0;
 }
@@ -42,9 +48,12 @@ weftResult_t weft_submit(weftComm_t comm, const weft_call *c, weftStream_t strea
   weft_pending p = {comm, *c, stream};
   if (depth == 0) return weft_launch(&p, 1);
   if (npending == cap) {
-    int nc = cap ? cap * 2 : 16;
-    weft_pending *np = realloc(pending, sizeof *np * (size_t)nc);
+    int nc = cap ? cap * 2 : GROUP_INLINE;
+    weft_pending *np = nc == GROUP_INLINE ? inline_calls
+                       : pending == inline_calls ? malloc(sizeof *np * (size_t)nc)
+                                                 : realloc(pending, sizeof *np * (size_t)nc);
     if (!np) return group_error = weft_error(comm, weftSystemError, "out of memory recording a group call");
+    if (pending == inline_calls && np != inline_calls) memcpy(np, inline_calls, sizeof inline_calls);
     pending = np;
     cap = nc;
   }

@@ -96,6 +96,42 @@ static weftResult_t run_slots(weftComm_t comm, weft_op *op, const weft_call *c) 
   return res;
 }
 
+/* A blocking group of up to 8 sends and receives to other ranks on one comm
+ * (a halo exchange, a pipeline stage, the sendrecv of a ring): repeated with
+ * the same calls, it reuses the schedule built the first time. Their tags
+ * carry no sequence number, so the plan runs again as it is. */
+static int p2p_group(const weft_pending *calls, int ncalls) {
+  if (ncalls < 2 || ncalls > 8) return 0;
+  for (int i = 0; i < ncalls; i++) {
+    const weft_call *c = &calls[i].call;
+    if (calls[i].stream || calls[i].comm != calls[0].comm || (c->kind != COLL_SEND && c->kind != COLL_RECV) ||
+        is_self_p2p(&calls[i]))
+      return 0;
+  }
+  return 1;
+}
+
+/* Runs a p2p group through op (the claimed engine's own op) from its cached
+ * plan if the group is the one it was built for; returns 0 if not. */
+static int run_cached_group(weft_op *op, const weft_pending *calls, int ncalls, weftResult_t *res) {
+  weft_sched *s = &op->sched;
+  if (!s->plan_valid || s->group_n != ncalls) return 0;
+  for (int i = 0; i < ncalls; i++) {
+    uint64_t key[6];
+    plan_key(&calls[i].call, key);
+    if (memcmp(key, s->group_key[i], sizeof key) != 0) return 0;
+  }
+  weftComm_t comm = op->comm;
+  sched_rearm(s, 0);
+  comm->last_algo_id = ALGO_P2P;
+  comm->last_codec = 0;
+  comm->last_self = 0;
+  op->first = calls[0].call;
+  op->ncalls = ncalls;
+  *res = engine_run_blocking(comm, op);
+  return 1;
+}
+
 weftResult_t weft_launch(weft_pending *calls, int ncalls) {
   /* one op per communicator; small launches (the common case) stay on the stack */
   weft_op *ops_small[8];
@@ -108,7 +144,7 @@ weftResult_t weft_launch(weft_pending *calls, int ncalls) {
   int nops = 0, nself = 0;
   weftResult_t res = weftSuccess;
   /* blocking calls on one communicator run on this thread if its engine is idle */
-  int blocking = 1;
+  int blocking = 1, p2p = p2p_group(calls, ncalls);
   for (int i = 0; i < ncalls; i++)
     if (calls[i].stream || calls[i].comm != calls[0].comm) blocking = 0;
   if (!ops || !waits || !seq0) {
@@ -129,11 +165,12 @@ weftResult_t weft_launch(weft_pending *calls, int ncalls) {
         res = weft_error(comm, sticky, "communicator already failed: %s", comm->last_error);
         break;
       }
-      ops[k] = blocking ? engine_claim(comm, ncalls == 1) : NULL;
+      ops[k] = blocking ? engine_claim(comm, ncalls == 1 || p2p) : NULL;
       if (!ops[k] && !(ops[k] = engine_op_new(comm))) {
         res = weft_error(comm, weftSystemError, "out of memory");
         break;
       }
+      if (p2p && ops[k]->claimed && run_cached_group(ops[k], calls, ncalls, &res)) return res;
       ops[k]->stream = calls[i].stream;
       seq0[k] = comm->coll_seq;
       nops++;
@@ -176,6 +213,14 @@ weftResult_t weft_launch(weft_pending *calls, int ncalls) {
                weft_dtype_name(c.dt), comm->last_algo, c.chunk_bytes, (unsigned long long)c.tag);
   }
   for (int k = 0; k < nops && nself && res == weftSuccess; k++) res = pair_self(ops[k], calls, ncalls);
+  if (res == weftSuccess && ncalls == 1) ops[0]->sched.group_n = 0;
+  if (res == weftSuccess && p2p && ops[0]->claimed && !ops[0]->sched.oom) { /* keep the group's plan */
+    weft_sched *s = &ops[0]->sched;
+    for (int i = 0; i < ncalls; i++) plan_key(&calls[i].call, s->group_key[i]);
+    memset(s->plan_key, 0, sizeof s->plan_key); /* no single call matches it */
+    s->group_n = ncalls;
+    s->plan_valid = 1;
+  }
   if (res != weftSuccess) {
     for (int k = 0; k < nops; k++) {
       ops[k]->comm->coll_seq = seq0[k]; /* nothing ran: the next calls keep matching */

@@ -42,7 +42,9 @@
  *                      alternating between two comms on the same stream.
  *   groups             3 ranks: allreduce, nested broadcast (tree comm),
  *                      allgather, a send/recv ring and a send/recv to oneself
- *                      on two comms in one group, blocking and on a stream.
+ *                      on two comms in one group, blocking and on a stream;
+ *                      then send/recv groups repeated with changing buffers
+ *                      and sizes (plan reuse) and a group of 20 calls.
  *   comm_split         4 ranks split into even/odd with reversed keys, exact
  *                      allreduce/allgather on each; WEFT_SPLIT_NOCOLOR gives
  *                      NULL while the others form a 3-rank comm.
@@ -974,6 +976,22 @@ static int group_rank(int rank, int n, const weftUniqueId *id, void *arg) {
         if (ag[(size_t)q * GR_COUNT + (size_t)i] != gr_val(q, 0, i))
           GR_FAIL("round %d: allgather[%d][%d] = %g", round, q, i, ag[(size_t)q * GR_COUNT + (size_t)i]);
     }
+  }
+  /* point-to-point groups repeated (a small one reuses its plan; buffers and
+   * sizes change in between) and one of 20 calls (past the inline record) */
+  for (int round = 0; round < 6; round++) {
+    int next = (rank + 1) % n, prev = (rank + n - 1) % n, big = round >= 4, pairs = big ? 10 : 1;
+    int cnt = round == 2 ? 5 : 3;
+    double *sb = round == 3 ? self_s : ps, *rb = round == 3 ? self_r : pr;
+    weftGroupStart();
+    for (int k = 0; k < pairs; k++) {
+      for (int i = 0; i < cnt; i++) sb[k * cnt + i] = gr_val(rank, 10 + round, k * cnt + i);
+      weftSend(sb + k * cnt, (size_t)cnt, weftDouble, next, a, NULL);
+      weftRecv(rb + k * cnt, (size_t)cnt, weftDouble, prev, a, NULL);
+    }
+    if (weftGroupEnd() != weftSuccess) GR_FAIL("p2p round %d: weftGroupEnd: %s", round, weftGetLastError(a));
+    for (int i = 0; i < pairs * cnt; i++)
+      if (rb[i] != gr_val(prev, 10 + round, i)) GR_FAIL("p2p round %d: recv[%d] = %g", round, i, rb[i]);
   }
 out:
   if (s) weftStreamDestroy(s);
