@@ -356,7 +356,9 @@ weftResult_t weft_run_sched(struct weftComm *comm, weft_sched *s, char *err, siz
     snprintf(err, errlen, "out of memory for a schedule of %d steps", s->nsteps);
     return weftSystemError;
   }
-  if (s->sig && comm->nodeseg) weft_nodeseg_note_call(comm->nodeseg, s->sig);
+  /* announce the call (or, for groups and point-to-point, that this is none
+   * a peer can compare with: a stale announcement could match a later number) */
+  if (comm->nodeseg) weft_nodeseg_note_call(comm->nodeseg, s->sig);
   weftResult_t res = weftSuccess;
   for (int i = 0; i < s->nsteps && res == weftSuccess; i++)
     if (s->steps[i].npending == 0) res = make_ready(&R, i);
