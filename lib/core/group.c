@@ -48,14 +48,14 @@ weftResult_t weft_submit(weftComm_t comm, const weft_call *c, weftStream_t strea
   weft_pending p = {comm, *c, stream};
   if (depth == 0) return weft_launch(&p, 1);
   if (npending == cap) {
-    int nc = cap ? cap * 2 : GROUP_INLINE;
-    weft_pending *np = nc == GROUP_INLINE ? inline_calls
-                       : pending == inline_calls ? malloc(sizeof *np * (size_t)nc)
-                                                 : realloc(pending, sizeof *np * (size_t)nc);
-    if (!np) return group_error = weft_error(comm, weftSystemError, "out of memory recording a group call");
-    if (pending == inline_calls && np != inline_calls) memcpy(np, inline_calls, sizeof inline_calls);
+    weft_pending *np = inline_calls;
+    if (cap) { /* past the inline record: on the heap from now on */
+      np = realloc(pending == inline_calls ? NULL : pending, sizeof *np * (size_t)cap * 2);
+      if (!np) return group_error = weft_error(comm, weftSystemError, "out of memory recording a group call");
+      if (pending == inline_calls) memcpy(np, inline_calls, sizeof inline_calls);
+    }
     pending = np;
-    cap = nc;
+    cap = cap ? cap * 2 : GROUP_INLINE;
   }
   pending[npending++] = p;
   return weftSuccess;

@@ -84,30 +84,20 @@ static void tune_call(weftComm_t comm, const weft_op *op, weft_call *c) {
 /* A blocking call through the node segment runs here, on the caller's
  * thread that holds the engine: no schedule, no executor. */
 static weftResult_t run_slots(weftComm_t comm, weft_op *op, const weft_call *c) {
-  char err[WEFT_ERRMSG_LEN];
-  weftResult_t res = weft_slots_run(comm, c, err, sizeof err);
-  if (res != weftSuccess) {
-    weft_error(comm, res, "%s(count %zu, %s, slots): %s", weft_coll_name(c->kind), c->count, weft_dtype_name(c->dt),
-               err);
-    weft_comm_fail(comm, res);
-  }
-  op->result = res;
-  engine_op_free(op);
-  return res;
+  describe(op, c);
+  char why[WEFT_ERRMSG_LEN];
+  return engine_claimed_done(comm, op, weft_slots_run(comm, c, why, sizeof why), why);
 }
 
-/* A blocking group of up to 8 sends and receives to other ranks on one comm
- * (a halo exchange, a pipeline stage, the sendrecv of a ring): repeated with
- * the same calls, it reuses the schedule built the first time. Their tags
- * carry no sequence number, so the plan runs again as it is. */
+/* A group of up to 8 sends and receives to other ranks (a halo exchange, a
+ * pipeline stage, the sendrecv of a ring); the caller checks that it is
+ * blocking and on one comm. Repeated with the same calls, it reuses the
+ * schedule built the first time: point-to-point tags carry no sequence
+ * number, so the plan runs again as it is. */
 static int p2p_group(const weft_pending *calls, int ncalls) {
   if (ncalls < 2 || ncalls > 8) return 0;
-  for (int i = 0; i < ncalls; i++) {
-    const weft_call *c = &calls[i].call;
-    if (calls[i].stream || calls[i].comm != calls[0].comm || (c->kind != COLL_SEND && c->kind != COLL_RECV) ||
-        is_self_p2p(&calls[i]))
-      return 0;
-  }
+  for (int i = 0; i < ncalls; i++)
+    if ((calls[i].call.kind != COLL_SEND && calls[i].call.kind != COLL_RECV) || is_self_p2p(&calls[i])) return 0;
   return 1;
 }
 
@@ -144,9 +134,10 @@ weftResult_t weft_launch(weft_pending *calls, int ncalls) {
   int nops = 0, nself = 0;
   weftResult_t res = weftSuccess;
   /* blocking calls on one communicator run on this thread if its engine is idle */
-  int blocking = 1, p2p = p2p_group(calls, ncalls);
+  int blocking = 1;
   for (int i = 0; i < ncalls; i++)
     if (calls[i].stream || calls[i].comm != calls[0].comm) blocking = 0;
+  int p2p = blocking && p2p_group(calls, ncalls);
   if (!ops || !waits || !seq0) {
     if (big) {
       free(ops);

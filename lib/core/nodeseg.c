@@ -22,22 +22,17 @@
 #include "core/sock.h"
 #include "coll/sig.h"
 
-#define SEG_MAGIC 0x77656674736c6f74ULL /* "weftslot" */
+#define SEG_MAGIC 0x77656674736c6f74ULL /* "weftslot": a rank asking rank 0 for the segment */
 #define LINE 64
 
 /* Rank r's control line: peers sleeping on its slots, whether it left, and
  * the signature of the call it is in (at +8). */
 enum { CTL_SLEEPERS = 0, CTL_GONE = 1 };
 static _Atomic uint32_t *ctl_of(const weft_nodeseg *g, int r) {
-  return (_Atomic uint32_t *)(g->map + LINE + (size_t)r * g->rank_bytes);
+  return (_Atomic uint32_t *)(g->map + (size_t)r * g->rank_bytes);
 }
 static _Atomic uint64_t *call_sig_of(const weft_nodeseg *g, int r) { return (_Atomic uint64_t *)(ctl_of(g, r) + 2); }
 static _Atomic uint64_t *slot_sig(_Atomic uint32_t *slot) { return (_Atomic uint64_t *)(slot + 2); }
-
-typedef struct {
-  uint64_t magic;
-  uint32_t n, slot_bytes;
-} seg_header;
 
 /* What each rank says in the two exchanges of the set-up. */
 typedef struct {
@@ -74,15 +69,21 @@ static int pidfd_of(int pid) {
 #endif
 }
 
-static size_t round_line(size_t b) { return (b + LINE - 1) / LINE * LINE; }
+/* The segment's layout for n ranks and slots of max_bytes: per rank a
+ * control line and two slots (sequence word, signature, payload), each
+ * rounded to cache lines. */
+static void seg_layout(weft_nodeseg *g, int n, size_t max_bytes) {
+  g->max_bytes = max_bytes;
+  g->slot_bytes = (16 + max_bytes + LINE - 1) / LINE * LINE;
+  g->rank_bytes = LINE + 2 * g->slot_bytes;
+  g->map_len = (size_t)n * g->rank_bytes;
+}
 
-/* The memfd (rank 0), sized and initialized; returns its fd or -1. */
-static int seg_make(const struct weftComm *c, size_t max_bytes, size_t *len) {
-  size_t slot = round_line(16 + max_bytes);
-  *len = LINE + (size_t)c->nranks * (LINE + 2 * slot);
+/* The memfd (rank 0), sized; returns its fd or -1. */
+static int seg_make(size_t len) {
   int fd = memfd_create("weft-node-slots", MFD_CLOEXEC);
   if (fd < 0) return -1;
-  if (ftruncate(fd, (off_t)*len) != 0) {
+  if (ftruncate(fd, (off_t)len) != 0) {
     close(fd);
     return -1;
   }
@@ -154,7 +155,6 @@ weftResult_t weft_nodeseg_create(struct weftComm *c) {
   char err[WEFT_SOCK_ERRLEN] = "";
   int timeout = c->timeout_ms < 30000 ? c->timeout_ms : 30000;
   int lfd = -1, mfd = -1;
-  size_t len = 0;
   seg_offer *me = &x[c->rank];
   me->willing = weft_env_int("WEFT_SLOTS", 1) != 0 && all_local_shm(c);
   me->membarrier = membarrier_register();
@@ -162,7 +162,8 @@ weftResult_t weft_nodeseg_create(struct weftComm *c) {
   if (me->max_bytes < 8) me->max_bytes = 8;
   if (me->max_bytes > (1 << 20)) me->max_bytes = 1 << 20;
   if (c->rank == 0 && me->willing) {
-    mfd = seg_make(c, me->max_bytes, &len);
+    seg_layout(g, n, me->max_bytes);
+    mfd = seg_make(g->map_len);
     if (mfd < 0 || weft_unix_listen("weft-slots", me->name, sizeof me->name, &lfd, err) != 0) me->willing = 0;
   }
   weftResult_t res = bootstrap_allgather(c->bootstrap, x, sizeof *x, err);
@@ -170,10 +171,7 @@ weftResult_t weft_nodeseg_create(struct weftComm *c) {
   for (int p = 0; p < n && all; p++) all = x[p].willing;
   int ok = 0;
   if (all) {
-    g->max_bytes = x[0].max_bytes;
-    g->slot_bytes = round_line(16 + g->max_bytes);
-    g->rank_bytes = LINE + 2 * g->slot_bytes;
-    g->map_len = LINE + (size_t)n * g->rank_bytes;
+    seg_layout(g, n, x[0].max_bytes);
     if (c->rank == 0) ok = serve(c, lfd, mfd, timeout, err) == 0;
     else ok = (mfd = fetch(c, x[0].name, timeout, err)) >= 0;
     struct stat st;
@@ -207,7 +205,6 @@ weftResult_t weft_nodeseg_create(struct weftComm *c) {
   }
   g->n = n;
   g->rank = c->rank;
-  if (c->rank == 0) *(seg_header *)g->map = (seg_header){SEG_MAGIC, (uint32_t)n, (uint32_t)g->slot_bytes};
   for (int p = 0; p < n; p++) {
     g->pid[p] = c->bootstrap->peers[p].pid;
     g->pidfd[p] = p == c->rank ? -1 : pidfd_of(g->pid[p]);

@@ -49,7 +49,7 @@ void weft_nodeseg_mark_gone(struct weftComm *comm);
 /* The slot of rank r for call seq: a 32-bit sequence word, the call's
  * signature (coll/sig.h) at +8, the payload at +16. */
 static inline _Atomic uint32_t *weft_nodeseg_slot(const weft_nodeseg *g, int r, uint32_t seq) {
-  return (_Atomic uint32_t *)(g->map + 64 + (size_t)r * g->rank_bytes + 64 + (size_t)(seq & 1) * g->slot_bytes);
+  return (_Atomic uint32_t *)(g->map + (size_t)r * g->rank_bytes + 64 + (size_t)(seq & 1) * g->slot_bytes);
 }
 static inline void *weft_nodeseg_payload(_Atomic uint32_t *slot) { return (char *)slot + 16; }
 

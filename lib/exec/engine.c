@@ -125,35 +125,41 @@ static void op_desc(const weft_op *op, char *buf, size_t len) {
     snprintf(buf, len, "group of %d calls", op->ncalls);
 }
 
-/* Runs op on the current thread; the caller holds the engine's busy flag. */
-static weftResult_t exec_op(struct weftComm *comm, weft_op *op, char *err, size_t errlen) {
-  err[0] = 0;
-  char desc[128];
+/* Runs op on the current thread; the caller holds the engine's busy flag.
+ * On failure `why` says what happened (exec_op adds which op it was). */
+static weftResult_t run_op(struct weftComm *comm, weft_op *op, char *why, size_t len) {
+  why[0] = 0;
   if (op->stream) {
     weftResult_t r = stream_wait_turn(op->stream, op->ticket, comm->timeout_ms, &comm->aborted);
     if (r != weftSuccess) {
-      op_desc(op, desc, sizeof desc);
-      snprintf(err, errlen, "%s: gave up waiting for earlier operations on its stream", desc);
+      snprintf(why, len, "gave up waiting for earlier operations on its stream");
       return r;
     }
   }
   weftResult_t sticky = atomic_load(&comm->async_error);
   if (sticky != weftSuccess) {
-    op_desc(op, desc, sizeof desc);
-    snprintf(err, errlen, "%s: communicator already failed (%s)", desc, weftGetErrorString(sticky));
+    snprintf(why, len, "communicator already failed (%s)", weftGetErrorString(sticky));
     return sticky;
   }
   if (atomic_load(&comm->aborted)) {
-    op_desc(op, desc, sizeof desc);
-    snprintf(err, errlen, "%s: aborted by weftCommAbort", desc);
+    snprintf(why, len, "aborted by weftCommAbort");
     return weftAborted;
   }
+  return weft_run_sched(comm, &op->sched, why, len);
+}
+
+/* "<what op was>: <why>" into err. */
+static void op_error(const weft_op *op, const char *why, char *err, size_t errlen) {
+  char desc[128];
+  op_desc(op, desc, sizeof desc);
+  snprintf(err, errlen, "%s: %s", desc, why);
+}
+
+static weftResult_t exec_op(struct weftComm *comm, weft_op *op, char *err, size_t errlen) {
   char why[WEFT_ERRMSG_LEN];
-  weftResult_t r = weft_run_sched(comm, &op->sched, why, sizeof why);
-  if (r != weftSuccess) {
-    op_desc(op, desc, sizeof desc);
-    snprintf(err, errlen, "%s: %s", desc, why);
-  }
+  weftResult_t r = run_op(comm, op, why, sizeof why);
+  err[0] = 0;
+  if (r != weftSuccess) op_error(op, why, err, errlen);
   return r;
 }
 
@@ -295,9 +301,14 @@ weftResult_t engine_run_blocking(struct weftComm *comm, weft_op *op) {
     engine_submit(comm, op);
     return engine_wait(comm, op);
   }
-  char err[WEFT_ERRMSG_LEN];
-  weftResult_t res = exec_op(comm, op, err, sizeof err);
+  char why[WEFT_ERRMSG_LEN];
+  return engine_claimed_done(comm, op, run_op(comm, op, why, sizeof why), why);
+}
+
+weftResult_t engine_claimed_done(struct weftComm *comm, weft_op *op, weftResult_t res, const char *why) {
   if (res != weftSuccess) { /* nobody else sees this op: no completion to signal */
+    char err[WEFT_ERRMSG_LEN];
+    op_error(op, why, err, sizeof err);
     weft_error(comm, res, "%s", err);
     weft_comm_fail(comm, res);
   }

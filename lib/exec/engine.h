@@ -63,6 +63,10 @@ weft_op *engine_claim(struct weftComm *comm, int own);
 /* Runs op (NULL stream) to completion: on this thread if it was claimed,
  * else through the queue. Frees op. */
 weftResult_t engine_run_blocking(struct weftComm *comm, weft_op *op);
+/* Ends a claimed op that the caller ran itself with outcome res: a failure
+ * is recorded on the comm as "<the op>: <why>" and breaks the comm; frees op
+ * (giving the engine back) and returns res. */
+weftResult_t engine_claimed_done(struct weftComm *comm, weft_op *op, weftResult_t res, const char *why);
 
 /* Runs one schedule to completion over comm's connections (run.c). On
  * failure err describes what happened and which peer was involved. */

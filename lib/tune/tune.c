@@ -38,10 +38,6 @@ int weft_hier_supports(weft_coll_kind k) {
   return k == COLL_ALLREDUCE || k == COLL_BROADCAST || k == COLL_ALLGATHER || k == COLL_REDUCESCATTER;
 }
 
-static int supports_tree(weft_coll_kind k) {
-  return k == COLL_ALLREDUCE || k == COLL_BROADCAST || k == COLL_REDUCE;
-}
-
 int weft_tune_bucket(size_t bytes) {
   int b = 0;
   while (b < WEFT_TUNE_BUCKETS - 1 && ((size_t)1 << b) < bytes) b++;
@@ -111,13 +107,7 @@ void weft_tune(const struct weftComm *comm, weft_call *c) {
   }
   weft_algo forced = (weft_algo)comm->tune.forced;
   if (forced != ALGO_NONE) {
-    int rooted_or_allreduce = supports_tree(c->kind);
-    if (forced == ALGO_RING && weft_algo_supported(c->kind, ALGO_RING)) c->algo = ALGO_RING;
-    if (forced == ALGO_TREE && rooted_or_allreduce) c->algo = ALGO_TREE;
-    if (forced == ALGO_DIRECT && c->kind == COLL_ALLREDUCE) c->algo = forced;
-    if (forced == ALGO_RHD && weft_algo_supported(c->kind, forced)) c->algo = forced;
-    if (forced == ALGO_HIER && weft_hier_supports(c->kind)) c->algo = forced;
-    if (forced == ALGO_SLOTS && weft_algo_supported(c->kind, forced)) c->algo = forced;
+    if (weft_algo_supported(c->kind, forced)) c->algo = forced;
     /* all-to-all has one message algorithm: any other forced one keeps it on messages */
     if (forced != ALGO_SLOTS && c->kind == COLL_ALLTOALL) c->algo = ALGO_PAIRWISE;
   }
