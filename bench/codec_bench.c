@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "codec/codec.h"
-#include "core/param.h"
+#include "util/param.h"
 
 #define INT8_BAR 2.0e9
 

@@ -28,8 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/netreg.h"
-#include "core/param.h"
+#include "comm/netreg.h"
+#include "util/param.h"
 
 typedef struct {
   const weftNet_t *net;

@@ -49,9 +49,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/introspect.h"
-#include "core/param.h"
-#include "launch.h"
+#include "api/introspect.h"
+#include "util/param.h"
+#include "launch_fork.h"
 #include "reduce/reduce.h"
 #include "weft.h"
 

@@ -50,7 +50,7 @@ uint64_t weft_host_id(void) {
   return h;
 }
 
-int bootstrap_prepare_listener(const weft_sockaddr *toward, weft_rank_info *info, int *lfd,
+int weft_bootstrap_prepare_listener(const weft_sockaddr *toward, weft_rank_info *info, int *lfd,
                                char *err) {
   memset(info, 0, sizeof *info);
   if (weft_sock_local_addr(toward, &info->addr, err) != 0) return -1;
@@ -112,7 +112,7 @@ static bootstrap_t *bootstrap_alloc(int rank, int nranks, int timeout_ms, const 
   return b;
 }
 
-weftResult_t bootstrap_init(const weft_id_internal *id, int rank, int nranks, int timeout_ms,
+weftResult_t weft_bootstrap_init(const weft_id_internal *id, int rank, int nranks, int timeout_ms,
                             bootstrap_t **out, char *err) {
   bootstrap_t *b = bootstrap_alloc(rank, nranks, timeout_ms, id->secret);
   if (!b) return (void)BERR("out of memory"), weftSystemError;
@@ -120,7 +120,7 @@ weftResult_t bootstrap_init(const weft_id_internal *id, int rank, int nranks, in
   int rootfd = -1;
   boot_hello h;
   memset(&h, 0, sizeof h);
-  if (bootstrap_prepare_listener(&id->root, &h.info, &b->listen_fd, err) != 0) goto fail;
+  if (weft_bootstrap_prepare_listener(&id->root, &h.info, &b->listen_fd, err) != 0) goto fail;
   h.magic = WEFT_ID_MAGIC;
   memcpy(h.secret, id->secret, 16);
   h.rank = rank;
@@ -163,11 +163,11 @@ weftResult_t bootstrap_init(const weft_id_internal *id, int rank, int nranks, in
   return weftSuccess;
 fail:
   if (rootfd >= 0) close(rootfd);
-  bootstrap_close(b);
+  weft_bootstrap_close(b);
   return res;
 }
 
-weftResult_t bootstrap_from_table(int listen_fd, const weft_rank_info *table, int rank,
+weftResult_t weft_bootstrap_from_table(int listen_fd, const weft_rank_info *table, int rank,
                                   int nranks, const uint8_t secret[16], int timeout_ms,
                                   bootstrap_t **out, char *err) {
   bootstrap_t *b = bootstrap_alloc(rank, nranks, timeout_ms, secret);
@@ -179,7 +179,7 @@ weftResult_t bootstrap_from_table(int listen_fd, const weft_rank_info *table, in
   memcpy(b->peers, table, sizeof *table * (size_t)nranks);
   weftResult_t res = build_ring(b, err);
   if (res != weftSuccess) {
-    bootstrap_close(b);
+    weft_bootstrap_close(b);
     return res;
   }
   *out = b;
@@ -217,7 +217,7 @@ static weftResult_t ring_exchange(bootstrap_t *b, const void *sbuf, void *rbuf, 
   return weftSuccess;
 }
 
-weftResult_t bootstrap_allgather(bootstrap_t *b, void *data, size_t size, char *err) {
+weftResult_t weft_bootstrap_allgather(bootstrap_t *b, void *data, size_t size, char *err) {
   int n = b->nranks, r = b->rank;
   char *d = data;
   for (int s = 0; s < n - 1; s++) {
@@ -228,15 +228,15 @@ weftResult_t bootstrap_allgather(bootstrap_t *b, void *data, size_t size, char *
   return weftSuccess;
 }
 
-weftResult_t bootstrap_barrier(bootstrap_t *b, char *err) {
+weftResult_t weft_bootstrap_barrier(bootstrap_t *b, char *err) {
   char *tmp = calloc((size_t)b->nranks, 1);
   if (!tmp) return (void)BERR("out of memory"), weftSystemError;
-  weftResult_t res = bootstrap_allgather(b, tmp, 1, err);
+  weftResult_t res = weft_bootstrap_allgather(b, tmp, 1, err);
   free(tmp);
   return res;
 }
 
-void bootstrap_close(bootstrap_t *b) {
+void weft_bootstrap_close(bootstrap_t *b) {
   if (!b) return;
   if (b->listen_fd >= 0) close(b->listen_fd);
   if (b->next_fd >= 0) close(b->next_fd);

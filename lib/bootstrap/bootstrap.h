@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/sock.h"
+#include "util/sock.h"
 #include "weft.h"
 
 #define WEFT_ID_MAGIC 0x57454654u /* "WEFT" */
@@ -42,20 +42,20 @@ typedef struct bootstrap {
 int weft_root_start(weft_sockaddr *addr, const uint8_t secret[16], int timeout_ms, char *err);
 
 /* Joins through the root of id. */
-weftResult_t bootstrap_init(const weft_id_internal *id, int rank, int nranks, int timeout_ms,
+weftResult_t weft_bootstrap_init(const weft_id_internal *id, int rank, int nranks, int timeout_ms,
                             bootstrap_t **out, char *err);
-/* Creates a fresh listener for a future bootstrap_from_table. */
-int bootstrap_prepare_listener(const weft_sockaddr *toward, weft_rank_info *info, int *lfd,
+/* Creates a fresh listener for a future weft_bootstrap_from_table. */
+int weft_bootstrap_prepare_listener(const weft_sockaddr *toward, weft_rank_info *info, int *lfd,
                                char *err);
 /* Builds the ring from an already known table (used by CommSplit). Takes
  * ownership of listen_fd. */
-weftResult_t bootstrap_from_table(int listen_fd, const weft_rank_info *table, int rank,
+weftResult_t weft_bootstrap_from_table(int listen_fd, const weft_rank_info *table, int rank,
                                   int nranks, const uint8_t secret[16], int timeout_ms,
                                   bootstrap_t **out, char *err);
 /* data holds nranks slots of size bytes; this rank's slot is filled in. */
-weftResult_t bootstrap_allgather(bootstrap_t *b, void *data, size_t size, char *err);
-weftResult_t bootstrap_barrier(bootstrap_t *b, char *err);
-void bootstrap_close(bootstrap_t *b);
+weftResult_t weft_bootstrap_allgather(bootstrap_t *b, void *data, size_t size, char *err);
+weftResult_t weft_bootstrap_barrier(bootstrap_t *b, char *err);
+void weft_bootstrap_close(bootstrap_t *b);
 
 /* Identifies what this process can share memory with: the kernel instance
  * (boot id), hostname, and the IPC, PID and network namespaces (shared

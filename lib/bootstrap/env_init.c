@@ -14,9 +14,9 @@
 #include <string.h>
 
 #include "bootstrap/bootstrap.h"
-#include "core/comm.h"
-#include "core/log.h"
-#include "core/param.h"
+#include "comm/comm.h"
+#include "util/log.h"
+#include "util/param.h"
 
 static int env_pair(const char *rk, const char *sz, int *rank, int *size) {
   const char *a = weft_env(rk), *b = weft_env(sz);

@@ -11,7 +11,7 @@
 
 #include "bootstrap/bootstrap.h"
 #include "bootstrap/wire.h"
-#include "core/log.h"
+#include "util/log.h"
 
 typedef struct {
   int lfd;

@@ -2,8 +2,8 @@
 #include <string.h>
 
 #include "bootstrap/bootstrap.h"
-#include "core/log.h"
-#include "core/param.h"
+#include "util/log.h"
+#include "util/param.h"
 
 _Static_assert(sizeof(weft_id_internal) <= WEFT_UNIQUE_ID_BYTES, "unique id too small");
 

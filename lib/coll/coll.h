@@ -54,37 +54,37 @@ const char *weft_coll_name(weft_coll_kind k);
 const char *weft_algo_name(weft_algo a);
 
 /* Appends the schedule of call c to s (scratch memory comes from
- * sched_alloc). Returns 0, or -1 when out of memory. */
-int coll_build(weft_sched *s, const weft_call *c, int rank, int nranks);
+ * weft_sched_alloc). Returns 0, or -1 when out of memory. */
+int weft_coll_build(weft_sched *s, const weft_call *c, int rank, int nranks);
 
 /* Per-algorithm builders (same contract). */
-int ring_allreduce(weft_sched *s, const weft_call *c, int rank, int n);
-int ring_allgather(weft_sched *s, const weft_call *c, int rank, int n);
-int ring_reducescatter(weft_sched *s, const weft_call *c, int rank, int n);
-int ring_broadcast(weft_sched *s, const weft_call *c, int rank, int n);
-int ring_reduce(weft_sched *s, const weft_call *c, int rank, int n);
-int direct_allreduce(weft_sched *s, const weft_call *c, int rank, int n);
-int tree_allreduce(weft_sched *s, const weft_call *c, int rank, int n);
-int tree_broadcast(weft_sched *s, const weft_call *c, int rank, int n);
-int tree_reduce(weft_sched *s, const weft_call *c, int rank, int n);
-int hier_allreduce(weft_sched *s, const weft_call *c, int rank, int n);
+int weft_ring_allreduce(weft_sched *s, const weft_call *c, int rank, int n);
+int weft_ring_allgather(weft_sched *s, const weft_call *c, int rank, int n);
+int weft_ring_reducescatter(weft_sched *s, const weft_call *c, int rank, int n);
+int weft_ring_broadcast(weft_sched *s, const weft_call *c, int rank, int n);
+int weft_ring_reduce(weft_sched *s, const weft_call *c, int rank, int n);
+int weft_direct_allreduce(weft_sched *s, const weft_call *c, int rank, int n);
+int weft_tree_allreduce(weft_sched *s, const weft_call *c, int rank, int n);
+int weft_tree_broadcast(weft_sched *s, const weft_call *c, int rank, int n);
+int weft_tree_reduce(weft_sched *s, const weft_call *c, int rank, int n);
+int weft_hier_allreduce(weft_sched *s, const weft_call *c, int rank, int n);
 /* Allreduce in place among n ranks over slow links, optionally with
  * c->codec on every message (coll/wan.c), in two stages the hierarchical
  * allreduce adds for all its chunks in turn; the state carries one chunk's
  * call and what stage 2 needs of stage 1. Both stages are weft_builders
  * taking the state as their call. */
 typedef struct wan_state wan_state;
-wan_state *wan_state_new(weft_sched *s, const weft_call *c, int rank, int n);
-int wan_reduce_stage(weft_sched *s, const void *state, int rank, int n);
-int wan_gather_stage(weft_sched *s, const void *state, int rank, int n);
-int rhd_allreduce(weft_sched *s, const weft_call *c, int rank, int n);
-int rhd_allgather(weft_sched *s, const weft_call *c, int rank, int n);
-int rhd_reducescatter(weft_sched *s, const weft_call *c, int rank, int n);
-int hier_broadcast(weft_sched *s, const weft_call *c, int rank, int n);
-int hier_allgather(weft_sched *s, const weft_call *c, int rank, int n);
-int hier_reducescatter(weft_sched *s, const weft_call *c, int rank, int n);
-int pairwise_alltoall(weft_sched *s, const weft_call *c, int rank, int n);
-int p2p_build(weft_sched *s, const weft_call *c, int rank, int n);
+wan_state *weft_wan_state_new(weft_sched *s, const weft_call *c, int rank, int n);
+int weft_wan_reduce_stage(weft_sched *s, const void *state, int rank, int n);
+int weft_wan_gather_stage(weft_sched *s, const void *state, int rank, int n);
+int weft_rhd_allreduce(weft_sched *s, const weft_call *c, int rank, int n);
+int weft_rhd_allgather(weft_sched *s, const weft_call *c, int rank, int n);
+int weft_rhd_reducescatter(weft_sched *s, const weft_call *c, int rank, int n);
+int weft_hier_broadcast(weft_sched *s, const weft_call *c, int rank, int n);
+int weft_hier_allgather(weft_sched *s, const weft_call *c, int rank, int n);
+int weft_hier_reducescatter(weft_sched *s, const weft_call *c, int rank, int n);
+int weft_pairwise_alltoall(weft_sched *s, const weft_call *c, int rank, int n);
+int weft_p2p_build(weft_sched *s, const weft_call *c, int rank, int n);
 
 /* Splits total items into parts nearly equal pieces; piece i is [*off, *off+*len). */
 static inline void weft_split(size_t total, int parts, int i, size_t *off, size_t *len) {

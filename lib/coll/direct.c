@@ -7,41 +7,41 @@
 #include "coll/coll.h"
 #include "reduce/reduce.h"
 
-int direct_allreduce(weft_sched *s, const weft_call *c, int r, int n) {
+int weft_direct_allreduce(weft_sched *s, const weft_call *c, int r, int n) {
   size_t bytes = c->count * weft_dtype_size(c->dt);
   const char *sb = c->sendbuf;
   char *rb = c->recvbuf;
-  char *slots = sched_alloc(s, (size_t)n * bytes); /* contribution of rank k in slot k */
+  char *slots = weft_sched_alloc(s, (size_t)n * bytes); /* contribution of rank k in slot k */
   if (!slots) return -1;
   const char *own = sb;
   int own_ready = NODEP;
   if (sb == rb) { /* in place: keep our input, recvbuf becomes the accumulator */
     own = slots + (size_t)r * bytes;
-    own_ready = sched_copy(s, slots + (size_t)r * bytes, sb, bytes, NODEP, NODEP);
+    own_ready = weft_sched_copy(s, slots + (size_t)r * bytes, sb, bytes, NODEP, NODEP);
   }
-  int *got = sched_alloc(s, sizeof(int) * (size_t)n);
-  int *sent = sched_alloc(s, sizeof(int) * (size_t)n);
+  int *got = weft_sched_alloc(s, sizeof(int) * (size_t)n);
+  int *sent = weft_sched_alloc(s, sizeof(int) * (size_t)n);
   if (!got || !sent) return -1;
   for (int i = 1; i < n; i++) {
     int to = (r + i) % n, from = (r - i + n) % n;
-    sent[i] = sched_send(s, to, sb, bytes, c->tag, NODEP, NODEP);
-    got[from] = sched_recv(s, from, slots + (size_t)from * bytes, bytes, c->tag, NODEP, NODEP);
+    sent[i] = weft_sched_send(s, to, sb, bytes, c->tag, NODEP, NODEP);
+    got[from] = weft_sched_recv(s, from, slots + (size_t)from * bytes, bytes, c->tag, NODEP, NODEP);
   }
   got[r] = own_ready;
   const char *x0 = r == 0 ? own : slots;
   int prev = NODEP;
   if (n == 1) {
-    prev = sched_copy(s, rb, own, bytes, own_ready, NODEP);
+    prev = weft_sched_copy(s, rb, own, bytes, own_ready, NODEP);
   } else {
     const char *x1 = r == 1 ? own : slots + bytes;
-    prev = sched_reduce(s, rb, x0, x1, c->count, c->dt, c->op, got[0], got[1], NODEP);
+    prev = weft_sched_reduce(s, rb, x0, x1, c->count, c->dt, c->op, got[0], got[1], NODEP);
     /* recvbuf may be our send buffer: overwrite it only once every send is done */
-    for (int i = 1; i < n; i++) sched_dep(s, sent[i], prev);
+    for (int i = 1; i < n; i++) weft_sched_dep(s, sent[i], prev);
     for (int k = 2; k < n; k++) {
       const char *xk = k == r ? own : slots + (size_t)k * bytes;
-      prev = sched_reduce(s, rb, rb, xk, c->count, c->dt, c->op, prev, got[k], NODEP);
+      prev = weft_sched_reduce(s, rb, rb, xk, c->count, c->dt, c->op, prev, got[k], NODEP);
     }
   }
-  if (c->op == weftAvg) sched_avg(s, rb, c->count, c->dt, n, prev);
+  if (c->op == weftAvg) weft_sched_avg(s, rb, c->count, c->dt, n, prev);
   return s->oom ? -1 : 0;
 }

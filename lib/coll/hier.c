@@ -19,7 +19,7 @@
 #include "reduce/reduce.h"
 
 static int ring_sub(weft_sched *s, const void *call, int r, int n) {
-  return ring_allreduce(s, (const weft_call *)call, r, n);
+  return weft_ring_allreduce(s, (const weft_call *)call, r, n);
 }
 
 
@@ -31,9 +31,9 @@ static int hier_nchunks(const weft_call *c, int k) {
   return k * (int)(p > 64 ? 64 : p);
 }
 
-int hier_allreduce(weft_sched *s, const weft_call *c, int rank, int n) {
+int weft_hier_allreduce(weft_sched *s, const weft_call *c, int rank, int n) {
   const weft_groups *gr = c->groups;
-  if (!hier_usable(gr, n)) return ring_allreduce(s, c, rank, n);
+  if (!hier_usable(gr, n)) return weft_ring_allreduce(s, c, rank, n);
   size_t es = weft_dtype_size(c->dt);
   const char *sb = c->sendbuf;
   char *rb = c->recvbuf;
@@ -43,16 +43,16 @@ int hier_allreduce(weft_sched *s, const weft_call *c, int rank, int n) {
 
   /* sent[j]: my contribution of chunk j has left (phase 3 may overwrite it);
    * done[j]: chunk j is final in rb. */
-  int *sent = sched_alloc(s, sizeof(int) * 2 * (size_t)l.k), *done = sent ? sent + l.k : NULL;
-  int *map = sched_alloc(s, sizeof(int) * (size_t)gr->ngroups * (size_t)l.k);
-  weft_call *sub = sched_alloc(s, sizeof(weft_call) * (size_t)l.k);
+  int *sent = weft_sched_alloc(s, sizeof(int) * 2 * (size_t)l.k), *done = sent ? sent + l.k : NULL;
+  int *map = weft_sched_alloc(s, sizeof(int) * (size_t)gr->ngroups * (size_t)l.k);
+  weft_call *sub = weft_sched_alloc(s, sizeof(weft_call) * (size_t)l.k);
   size_t maxlen = (c->count + (size_t)l.k - 1) / (size_t)l.k;
   /* contributions of the other local ranks to the chunks I own, plus a copy
    * of mine when reducing in place */
   size_t owned = ((size_t)l.k + (size_t)l.s - 1) / (size_t)l.s;
-  char *scratch = sched_alloc(s, owned * (size_t)l.s * maxlen * es);
-  const char **parts = sched_alloc(s, sizeof(char *) * (size_t)l.s);
-  int *got = sched_alloc(s, sizeof(int) * (size_t)l.s);
+  char *scratch = weft_sched_alloc(s, owned * (size_t)l.s * maxlen * es);
+  const char **parts = weft_sched_alloc(s, sizeof(char *) * (size_t)l.s);
+  int *got = weft_sched_alloc(s, sizeof(int) * (size_t)l.s);
   if (!sent || !map || !sub || !scratch || !parts || !got) return -1;
 
   /* 1. intra-group reduce of each chunk at its owner */
@@ -62,27 +62,27 @@ int hier_allreduce(weft_sched *s, const weft_call *c, int rank, int n) {
     int owner = j % l.s;
     sent[j] = done[j] = NODEP;
     if (owner != l.me) {
-      sent[j] = sched_send(s, l.members[owner], sb + off * es, len * es, c->tag, NODEP, NODEP);
+      sent[j] = weft_sched_send(s, l.members[owner], sb + off * es, len * es, c->tag, NODEP, NODEP);
       continue;
     }
     char *slot = scratch + (size_t)(j / l.s) * (size_t)l.s * maxlen * es;
     for (int i = 0; i < l.s; i++) {
       parts[i] = slot + (size_t)i * maxlen * es;
       got[i] = NODEP;
-      if (i != l.me) got[i] = sched_recv(s, l.members[i], (char *)parts[i], len * es, c->tag, NODEP, NODEP);
+      if (i != l.me) got[i] = weft_sched_recv(s, l.members[i], (char *)parts[i], len * es, c->tag, NODEP, NODEP);
     }
     /* my own part: read in place from sendbuf unless rb aliases it and an
      * earlier reduce would overwrite it before it is read */
     parts[l.me] = sb + off * es;
-    if (sb == rb && l.me >= 2) got[l.me] = sched_copy(s, slot + (size_t)l.me * maxlen * es, sb + off * es, len * es, NODEP, NODEP),
+    if (sb == rb && l.me >= 2) got[l.me] = weft_sched_copy(s, slot + (size_t)l.me * maxlen * es, sb + off * es, len * es, NODEP, NODEP),
                                 parts[l.me] = slot + (size_t)l.me * maxlen * es;
     int acc = NODEP;
     if (l.s == 1) {
-      acc = sched_copy(s, rb + off * es, sb + off * es, len * es, NODEP, NODEP);
+      acc = weft_sched_copy(s, rb + off * es, sb + off * es, len * es, NODEP, NODEP);
     } else {
-      acc = sched_reduce(s, rb + off * es, parts[0], parts[1], len, c->dt, op, got[0], got[1], NODEP);
+      acc = weft_sched_reduce(s, rb + off * es, parts[0], parts[1], len, c->dt, op, got[0], got[1], NODEP);
       for (int i = 2; i < l.s; i++)
-        acc = sched_reduce(s, rb + off * es, rb + off * es, parts[i], len, c->dt, op, acc, got[i], NODEP);
+        acc = weft_sched_reduce(s, rb + off * es, rb + off * es, parts[i], len, c->dt, op, acc, got[i], NODEP);
     }
     done[j] = acc;
   }
@@ -90,7 +90,7 @@ int hier_allreduce(weft_sched *s, const weft_call *c, int rank, int n) {
   /* 2. owners of chunk j, one per group in group order, allreduce it: a ring
    * between nodes; between sites wan.c, whose first stage is added for every
    * chunk before any second stage (see there) */
-  wan_state **ws = c->wan ? sched_alloc(s, sizeof(wan_state *) * (size_t)l.k) : NULL;
+  wan_state **ws = c->wan ? weft_sched_alloc(s, sizeof(wan_state *) * (size_t)l.k) : NULL;
   if (c->wan && !ws) return -1;
   for (int stage = 0; stage < (c->wan ? 2 : 1); stage++)
     for (int j = 0; j < l.k; j++) {
@@ -99,8 +99,8 @@ int hier_allreduce(weft_sched *s, const weft_call *c, int rank, int n) {
       weft_split(c->count, l.k, j, &off, &len);
       int *m = map + (size_t)j * (size_t)gr->ngroups;
       if (stage == 1) {
-        done[j] = sched_sub(s, wan_gather_stage, ws[j], m, l.g, gr->ngroups, done[j]);
-        if (c->op == weftAvg) done[j] = sched_avg(s, rb + off * es, len, c->dt, n, done[j]);
+        done[j] = weft_sched_sub(s, weft_wan_gather_stage, ws[j], m, l.g, gr->ngroups, done[j]);
+        if (c->op == weftAvg) done[j] = weft_sched_avg(s, rb + off * es, len, c->dt, n, done[j]);
         continue;
       }
       for (int g = 0; g < gr->ngroups; g++) m[g] = hier_owner(gr, g, j);
@@ -112,12 +112,12 @@ int hier_allreduce(weft_sched *s, const weft_call *c, int rank, int n) {
       sc->groups = NULL;
       sc->ef = c->ef ? c->ef + off : NULL;
       if (c->wan) {
-        if (!(ws[j] = wan_state_new(s, sc, l.g, gr->ngroups))) return -1;
-        done[j] = sched_sub(s, wan_reduce_stage, ws[j], m, l.g, gr->ngroups, done[j]);
+        if (!(ws[j] = weft_wan_state_new(s, sc, l.g, gr->ngroups))) return -1;
+        done[j] = weft_sched_sub(s, weft_wan_reduce_stage, ws[j], m, l.g, gr->ngroups, done[j]);
         continue;
       }
-      done[j] = sched_sub(s, ring_sub, sc, m, l.g, gr->ngroups, done[j]);
-      if (c->op == weftAvg) done[j] = sched_avg(s, rb + off * es, len, c->dt, n, done[j]);
+      done[j] = weft_sched_sub(s, ring_sub, sc, m, l.g, gr->ngroups, done[j]);
+      if (c->op == weftAvg) done[j] = weft_sched_avg(s, rb + off * es, len, c->dt, n, done[j]);
     }
 
   /* 3. owners hand the finished chunks to the rest of the group */
@@ -127,9 +127,9 @@ int hier_allreduce(weft_sched *s, const weft_call *c, int rank, int n) {
     int owner = j % l.s;
     if (owner == l.me) {
       for (int i = 0; i < l.s; i++)
-        if (i != l.me) sched_send(s, l.members[i], rb + off * es, len * es, c->tag, done[j], NODEP);
+        if (i != l.me) weft_sched_send(s, l.members[i], rb + off * es, len * es, c->tag, done[j], NODEP);
     } else {
-      sched_recv(s, l.members[owner], rb + off * es, len * es, c->tag, sent[j], NODEP);
+      weft_sched_recv(s, l.members[owner], rb + off * es, len * es, c->tag, sent[j], NODEP);
     }
   }
   return s->oom ? -1 : 0;

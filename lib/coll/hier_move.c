@@ -18,17 +18,17 @@
 #include "coll/hier.h"
 #include "reduce/reduce.h"
 
-int hier_broadcast(weft_sched *s, const weft_call *c, int rank, int n) {
+int weft_hier_broadcast(weft_sched *s, const weft_call *c, int rank, int n) {
   const weft_groups *gr = c->groups;
-  if (!hier_usable(gr, n)) return ring_broadcast(s, c, rank, n);
+  if (!hier_usable(gr, n)) return weft_ring_broadcast(s, c, rank, n);
   size_t es = weft_dtype_size(c->dt);
   char *rb = c->recvbuf;
   const char *src = rank == c->root ? c->sendbuf : rb;
   hier_layout l = hier_layout_of(gr, rank);
   int rg = gr->group_of[c->root];
-  int *have = sched_alloc(s, sizeof(int) * (size_t)l.k); /* chunk j is in rb (or src at the root) */
+  int *have = weft_sched_alloc(s, sizeof(int) * (size_t)l.k); /* chunk j is in rb (or src at the root) */
   if (!have) return -1;
-  if (rank == c->root && c->sendbuf != rb) sched_copy(s, rb, c->sendbuf, c->count * es, NODEP, NODEP);
+  if (rank == c->root && c->sendbuf != rb) weft_sched_copy(s, rb, c->sendbuf, c->count * es, NODEP, NODEP);
   /* 1. in the root's group, the root hands each chunk to its owner */
   for (int j = 0; j < l.k; j++) {
     size_t off, len;
@@ -36,9 +36,9 @@ int hier_broadcast(weft_sched *s, const weft_call *c, int rank, int n) {
     int owner = hier_owner(gr, l.g, j);
     have[j] = NODEP;
     if (l.g != rg) continue;
-    if (rank == c->root && owner != rank) sched_send(s, owner, src + off * es, len * es, c->tag, NODEP, NODEP);
+    if (rank == c->root && owner != rank) weft_sched_send(s, owner, src + off * es, len * es, c->tag, NODEP, NODEP);
     if (rank == owner && owner != c->root)
-      have[j] = sched_recv(s, c->root, rb + off * es, len * es, c->tag, NODEP, NODEP);
+      have[j] = weft_sched_recv(s, c->root, rb + off * es, len * es, c->tag, NODEP, NODEP);
   }
   /* 2. owners in the root's group send to the owners elsewhere */
   for (int j = 0; j < l.k; j++) {
@@ -48,9 +48,9 @@ int hier_broadcast(weft_sched *s, const weft_call *c, int rank, int n) {
     if (l.g == rg) {
       const char *from = rank == c->root ? src : rb;
       for (int g = 0; g < gr->ngroups; g++)
-        if (g != rg) sched_send(s, hier_owner(gr, g, j), from + off * es, len * es, c->tag, have[j], NODEP);
+        if (g != rg) weft_sched_send(s, hier_owner(gr, g, j), from + off * es, len * es, c->tag, have[j], NODEP);
     } else {
-      have[j] = sched_recv(s, hier_owner(gr, rg, j), rb + off * es, len * es, c->tag, NODEP, NODEP);
+      have[j] = weft_sched_recv(s, hier_owner(gr, rg, j), rb + off * es, len * es, c->tag, NODEP, NODEP);
     }
   }
   /* 3. owners hand their chunks to the rest of the group */
@@ -62,33 +62,33 @@ int hier_broadcast(weft_sched *s, const weft_call *c, int rank, int n) {
     if (rank == owner) {
       for (int i = 0; i < l.s; i++)
         if (l.members[i] != rank && l.members[i] != c->root)
-          sched_send(s, l.members[i], from + off * es, len * es, c->tag, have[j], NODEP);
+          weft_sched_send(s, l.members[i], from + off * es, len * es, c->tag, have[j], NODEP);
     } else if (rank != c->root) {
-      sched_recv(s, owner, rb + off * es, len * es, c->tag, NODEP, NODEP);
+      weft_sched_recv(s, owner, rb + off * es, len * es, c->tag, NODEP, NODEP);
     }
   }
   return s->oom ? -1 : 0;
 }
 
-int hier_allgather(weft_sched *s, const weft_call *c, int rank, int n) {
+int weft_hier_allgather(weft_sched *s, const weft_call *c, int rank, int n) {
   const weft_groups *gr = c->groups;
-  if (!hier_usable(gr, n)) return ring_allgather(s, c, rank, n);
+  if (!hier_usable(gr, n)) return weft_ring_allgather(s, c, rank, n);
   size_t bytes = c->count * weft_dtype_size(c->dt);
   char *rb = c->recvbuf;
   hier_layout l = hier_layout_of(gr, rank);
-  int *ready = sched_alloc(s, sizeof(int) * (size_t)n); /* block b is in rb */
+  int *ready = weft_sched_alloc(s, sizeof(int) * (size_t)n); /* block b is in rb */
   if (!ready) return -1;
   for (int b = 0; b < n; b++) ready[b] = NODEP;
   const char *mine = c->sendbuf;
-  if (mine != rb + (size_t)rank * bytes) ready[rank] = sched_copy(s, rb + (size_t)rank * bytes, mine, bytes, NODEP, NODEP);
+  if (mine != rb + (size_t)rank * bytes) ready[rank] = weft_sched_copy(s, rb + (size_t)rank * bytes, mine, bytes, NODEP, NODEP);
   /* 1. my block to my counterpart in every other group; theirs to me */
   for (int g = 0; g < gr->ngroups; g++) {
     if (g == l.g) continue;
-    sched_send(s, hier_owner(gr, g, l.me), mine, bytes, c->tag, NODEP, NODEP);
+    weft_sched_send(s, hier_owner(gr, g, l.me), mine, bytes, c->tag, NODEP, NODEP);
     for (int i = gr->start[g]; i < gr->start[g + 1]; i++) {
       int b = gr->members[i];
       if (hier_owner(gr, l.g, i - gr->start[g]) == rank)
-        ready[b] = sched_recv(s, b, rb + (size_t)b * bytes, bytes, c->tag, NODEP, NODEP);
+        ready[b] = weft_sched_recv(s, b, rb + (size_t)b * bytes, bytes, c->tag, NODEP, NODEP);
     }
   }
   /* 2. inside the group, everyone hands out what it holds, in block order */
@@ -97,9 +97,9 @@ int hier_allgather(weft_sched *s, const weft_call *c, int rank, int n) {
     int holder = gb == l.g ? b : hier_owner(gr, l.g, gr->index_in[b]);
     if (holder == rank) {
       for (int i = 0; i < l.s; i++)
-        if (l.members[i] != rank) sched_send(s, l.members[i], rb + (size_t)b * bytes, bytes, c->tag, ready[b], NODEP);
+        if (l.members[i] != rank) weft_sched_send(s, l.members[i], rb + (size_t)b * bytes, bytes, c->tag, ready[b], NODEP);
     } else {
-      sched_recv(s, holder, rb + (size_t)b * bytes, bytes, c->tag, NODEP, NODEP);
+      weft_sched_recv(s, holder, rb + (size_t)b * bytes, bytes, c->tag, NODEP, NODEP);
     }
   }
   return s->oom ? -1 : 0;
@@ -110,9 +110,9 @@ static int rs_holder(const weft_groups *gr, int g, int b) {
   return gr->group_of[b] == g ? b : hier_owner(gr, g, b);
 }
 
-int hier_reducescatter(weft_sched *s, const weft_call *c, int rank, int n) {
+int weft_hier_reducescatter(weft_sched *s, const weft_call *c, int rank, int n) {
   const weft_groups *gr = c->groups;
-  if (!hier_usable(gr, n)) return ring_reducescatter(s, c, rank, n);
+  if (!hier_usable(gr, n)) return weft_ring_reducescatter(s, c, rank, n);
   size_t es = weft_dtype_size(c->dt), cnt = c->count, bytes = cnt * es;
   const char *sb = c->sendbuf;
   char *rb = c->recvbuf;
@@ -122,9 +122,9 @@ int hier_reducescatter(weft_sched *s, const weft_call *c, int rank, int n) {
   int nheld = 0;
   for (int b = 0; b < n; b++) nheld += rs_holder(gr, l.g, b) == rank;
   size_t slot = (size_t)(l.s > gr->ngroups ? l.s : gr->ngroups) * bytes;
-  char *scratch = sched_alloc(s, (size_t)(nheld + 1) * slot + bytes);
-  int *got = sched_alloc(s, sizeof(int) * (size_t)(l.s > gr->ngroups ? l.s : gr->ngroups));
-  int *partial = sched_alloc(s, sizeof(int) * (size_t)n);
+  char *scratch = weft_sched_alloc(s, (size_t)(nheld + 1) * slot + bytes);
+  int *got = weft_sched_alloc(s, sizeof(int) * (size_t)(l.s > gr->ngroups ? l.s : gr->ngroups));
+  int *partial = weft_sched_alloc(s, sizeof(int) * (size_t)n);
   if (!scratch || !got || !partial) return -1;
   char *acc_own = scratch + (size_t)nheld * slot + slot; /* my group's partial of my block */
   /* 1. inside the group, block b is reduced at its holder */
@@ -134,7 +134,7 @@ int hier_reducescatter(weft_sched *s, const weft_call *c, int rank, int n) {
     const char *in = sb + (size_t)b * bytes;
     partial[b] = NODEP;
     if (holder != rank) {
-      sched_send(s, holder, in, bytes, c->tag, NODEP, NODEP);
+      weft_sched_send(s, holder, in, bytes, c->tag, NODEP, NODEP);
       continue;
     }
     char *sl = scratch + (size_t)h++ * slot;
@@ -143,13 +143,13 @@ int hier_reducescatter(weft_sched *s, const weft_call *c, int rank, int n) {
     int acc = NODEP;
     for (int i = 0; i < l.s; i++) {
       const char *p = l.members[i] == rank ? in : sl + (size_t)i * bytes;
-      got[i] = l.members[i] == rank ? NODEP : sched_recv(s, l.members[i], sl + (size_t)i * bytes, bytes, c->tag, NODEP, NODEP);
+      got[i] = l.members[i] == rank ? NODEP : weft_sched_recv(s, l.members[i], sl + (size_t)i * bytes, bytes, c->tag, NODEP, NODEP);
       if (i == 0) {
         part0 = p;
         acc = got[0];
-        if (l.s == 1) acc = sched_copy(s, dst, p, bytes, acc, NODEP);
+        if (l.s == 1) acc = weft_sched_copy(s, dst, p, bytes, acc, NODEP);
       } else {
-        acc = sched_reduce(s, dst, i == 1 ? part0 : dst, p, cnt, c->dt, op, acc, got[i], NODEP);
+        acc = weft_sched_reduce(s, dst, i == 1 ? part0 : dst, p, cnt, c->dt, op, acc, got[i], NODEP);
       }
     }
     partial[b] = acc;
@@ -158,7 +158,7 @@ int hier_reducescatter(weft_sched *s, const weft_call *c, int rank, int n) {
   weft_codec_id id = (weft_codec_id)c->codec;
   size_t cap = id ? weft_codec_max_bytes(id, c->codec_params, c->dt, cnt) : 0;
   int fixed = id ? weft_codec_fixed_size(id) : 1;
-  size_t *lens = id ? sched_alloc(s, sizeof(size_t) * 2 * (size_t)n) : NULL;
+  size_t *lens = id ? weft_sched_alloc(s, sizeof(size_t) * 2 * (size_t)n) : NULL;
   if (id && !lens) return -1;
   h = 0;
   for (int b = 0; b < n; b++) {
@@ -166,14 +166,14 @@ int hier_reducescatter(weft_sched *s, const weft_call *c, int rank, int n) {
     char *sl = scratch + (size_t)h++ * slot;
     if (b == rank) continue;
     if (!id) {
-      sched_send(s, b, sl + (size_t)l.me * bytes, bytes, c->tag, partial[b], NODEP);
+      weft_sched_send(s, b, sl + (size_t)l.me * bytes, bytes, c->tag, partial[b], NODEP);
       continue;
     }
-    char *enc = sched_alloc(s, cap);
+    char *enc = weft_sched_alloc(s, cap);
     size_t *len = fixed ? NULL : &lens[b];
-    int e = sched_encode(s, id, c->codec_params, c->dt, sl + (size_t)l.me * bytes, cnt, enc, cap, len, NULL,
+    int e = weft_sched_encode(s, id, c->codec_params, c->dt, sl + (size_t)l.me * bytes, cnt, enc, cap, len, NULL,
                          partial[b], NODEP);
-    sched_send_enc(s, b, enc, cap, len, c->tag, e, NODEP);
+    weft_sched_send_enc(s, b, enc, cap, len, c->tag, e, NODEP);
   }
   char *in_slot = scratch + (size_t)nheld * slot; /* partials of my block from the other groups */
   int acc = NODEP;
@@ -187,12 +187,12 @@ int hier_reducescatter(weft_sched *s, const weft_call *c, int rank, int n) {
     } else {
       p = in_slot + (size_t)g * bytes;
       if (id) {
-        char *enc = sched_alloc(s, cap);
+        char *enc = weft_sched_alloc(s, cap);
         size_t *len = fixed ? NULL : &lens[n + g];
-        int got = sched_recv_enc(s, rs_holder(gr, g, rank), enc, cap, len, c->tag, NODEP, NODEP);
-        ready = sched_decode(s, id, c->dt, enc, cap, len, (char *)p, cnt, got, NODEP);
+        int got = weft_sched_recv_enc(s, rs_holder(gr, g, rank), enc, cap, len, c->tag, NODEP, NODEP);
+        ready = weft_sched_decode(s, id, c->dt, enc, cap, len, (char *)p, cnt, got, NODEP);
       } else {
-        ready = sched_recv(s, rs_holder(gr, g, rank), (char *)p, bytes, c->tag, NODEP, NODEP);
+        ready = weft_sched_recv(s, rs_holder(gr, g, rank), (char *)p, bytes, c->tag, NODEP, NODEP);
       }
     }
     if (!prev) {
@@ -201,11 +201,11 @@ int hier_reducescatter(weft_sched *s, const weft_call *c, int rank, int n) {
     } else {
       int first = prev != rb;
       /* partial[rank] has read my block of sb, which rb aliases in place */
-      acc = sched_reduce(s, rb, first ? prev : rb, p, cnt, c->dt, op, acc, ready, partial[rank]);
+      acc = weft_sched_reduce(s, rb, first ? prev : rb, p, cnt, c->dt, op, acc, ready, partial[rank]);
       prev = rb;
     }
   }
-  if (prev != rb) acc = sched_copy(s, rb, prev, bytes, acc, NODEP);
-  if (c->op == weftAvg) sched_avg(s, rb, cnt, c->dt, n, acc);
+  if (prev != rb) acc = weft_sched_copy(s, rb, prev, bytes, acc, NODEP);
+  if (c->op == weftAvg) weft_sched_avg(s, rb, cnt, c->dt, n, acc);
   return s->oom ? -1 : 0;
 }

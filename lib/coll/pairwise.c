@@ -10,17 +10,17 @@ static void chunked(weft_sched *s, weft_step_kind kind, int peer, const char *bu
   size_t off = 0;
   do {
     size_t k = bytes - off < ch ? bytes - off : ch;
-    if (kind == ST_SEND) sched_send(s, peer, buf + off, k, c->tag, NODEP, NODEP);
-    else sched_recv(s, peer, (char *)buf + off, k, c->tag, NODEP, NODEP);
+    if (kind == ST_SEND) weft_sched_send(s, peer, buf + off, k, c->tag, NODEP, NODEP);
+    else weft_sched_recv(s, peer, (char *)buf + off, k, c->tag, NODEP, NODEP);
     off += k;
   } while (off < bytes);
 }
 
-int pairwise_alltoall(weft_sched *s, const weft_call *c, int r, int n) {
+int weft_pairwise_alltoall(weft_sched *s, const weft_call *c, int r, int n) {
   size_t blk = c->count * weft_dtype_size(c->dt);
   const char *sb = c->sendbuf;
   char *rb = c->recvbuf;
-  sched_copy(s, rb + (size_t)r * blk, sb + (size_t)r * blk, blk, NODEP, NODEP);
+  weft_sched_copy(s, rb + (size_t)r * blk, sb + (size_t)r * blk, blk, NODEP, NODEP);
   /* step i: send to r+i, receive from r-i, so every link carries one block */
   for (int i = 1; i < n; i++) {
     int to = (r + i) % n, from = (r - i + n) % n;
@@ -30,7 +30,7 @@ int pairwise_alltoall(weft_sched *s, const weft_call *c, int r, int n) {
   return s->oom ? -1 : 0;
 }
 
-int p2p_build(weft_sched *s, const weft_call *c, int r, int n) {
+int weft_p2p_build(weft_sched *s, const weft_call *c, int r, int n) {
   (void)r;
   (void)n;
   size_t bytes = c->count * weft_dtype_size(c->dt);

@@ -22,7 +22,7 @@ static void range(const blocks *b, int b0, int nb, size_t *off, size_t *len) {
   *len = (o1 + l1 - o0) * b->es;
 }
 
-int rhd_allreduce(weft_sched *s, const weft_call *c, int r, int n) {
+int weft_rhd_allreduce(weft_sched *s, const weft_call *c, int r, int n) {
   size_t es = weft_dtype_size(c->dt), bytes = c->count * es;
   const char *sb = c->sendbuf;
   char *rb = c->recvbuf;
@@ -30,22 +30,22 @@ int rhd_allreduce(weft_sched *s, const weft_call *c, int r, int n) {
   while (p * 2 <= n) p *= 2;
   int rem = n - p;
   weftRedOp_t op = c->op == weftAvg ? weftSum : c->op;
-  char *tmp = sched_alloc(s, bytes ? bytes : 1);
+  char *tmp = weft_sched_alloc(s, bytes ? bytes : 1);
   if (!tmp) return -1;
-  int prev = sb != rb ? sched_copy(s, rb, sb, bytes, NODEP, NODEP) : NODEP;
+  int prev = sb != rb ? weft_sched_copy(s, rb, sb, bytes, NODEP, NODEP) : NODEP;
   if (n == 1) {
-    if (c->op == weftAvg) sched_avg(s, rb, c->count, c->dt, n, prev);
+    if (c->op == weftAvg) weft_sched_avg(s, rb, c->count, c->dt, n, prev);
     return s->oom ? -1 : 0;
   }
   /* fold: even ranks below 2*rem hand their vector over and wait */
   if (r < 2 * rem && r % 2 == 0) {
-    int sent = sched_send(s, r + 1, rb, bytes, c->tag, prev, NODEP);
-    sched_recv(s, r + 1, rb, bytes, c->tag, sent, NODEP);
+    int sent = weft_sched_send(s, r + 1, rb, bytes, c->tag, prev, NODEP);
+    weft_sched_recv(s, r + 1, rb, bytes, c->tag, sent, NODEP);
     return s->oom ? -1 : 0;
   }
   if (r < 2 * rem) {
-    int got = sched_recv(s, r - 1, tmp, bytes, c->tag, NODEP, NODEP);
-    prev = sched_reduce(s, rb, tmp, rb, c->count, c->dt, op, got, prev, NODEP);
+    int got = weft_sched_recv(s, r - 1, tmp, bytes, c->tag, NODEP, NODEP);
+    prev = weft_sched_reduce(s, rb, tmp, rb, c->count, c->dt, op, got, prev, NODEP);
   }
   int v = r < 2 * rem ? r / 2 : r - rem;
   blocks b = {c->count, es, p};
@@ -58,16 +58,16 @@ int rhd_allreduce(weft_sched *s, const weft_call *c, int r, int n) {
     size_t ko, kl, go, gl;
     range(&b, keep, half, &ko, &kl);
     range(&b, give, half, &go, &gl);
-    int sent = sched_send(s, partner, rb + go, gl, c->tag, prev, NODEP);
-    int got = sched_recv(s, partner, tmp, kl, c->tag, prev, NODEP);
-    prev = sched_reduce(s, rb + ko, rb + ko, tmp, kl / es, c->dt, op, got, sent, prev);
+    int sent = weft_sched_send(s, partner, rb + go, gl, c->tag, prev, NODEP);
+    int got = weft_sched_recv(s, partner, tmp, kl, c->tag, prev, NODEP);
+    prev = weft_sched_reduce(s, rb + ko, rb + ko, tmp, kl / es, c->dt, op, got, sent, prev);
     lo = keep;
     nb = half;
   }
   if (c->op == weftAvg) {
     size_t ko, kl;
     range(&b, lo, nb, &ko, &kl);
-    prev = sched_avg(s, rb + ko, kl / es, c->dt, n, prev);
+    prev = weft_sched_avg(s, rb + ko, kl / es, c->dt, n, prev);
   }
   /* allgather by recursive doubling */
   for (int mask = 1; mask < p; mask *= 2) {
@@ -76,15 +76,15 @@ int rhd_allreduce(weft_sched *s, const weft_call *c, int r, int n) {
     size_t mo, ml, to, tl;
     range(&b, lo, nb, &mo, &ml);
     range(&b, theirs, nb, &to, &tl);
-    int sent = sched_send(s, partner, rb + mo, ml, c->tag, prev, NODEP);
-    int got = sched_recv(s, partner, rb + to, tl, c->tag, prev, NODEP);
-    prev = sched_nop(s, sent, got);
+    int sent = weft_sched_send(s, partner, rb + mo, ml, c->tag, prev, NODEP);
+    int got = weft_sched_recv(s, partner, rb + to, tl, c->tag, prev, NODEP);
+    prev = weft_sched_nop(s, sent, got);
     if (theirs < lo) lo = theirs;
     nb *= 2;
   }
 #undef REAL
   /* unfold: the odd rank of a folded pair returns the result */
-  if (r < 2 * rem) sched_send(s, r - 1, rb, bytes, c->tag, prev, NODEP);
+  if (r < 2 * rem) weft_sched_send(s, r - 1, rb, bytes, c->tag, prev, NODEP);
   return s->oom ? -1 : 0;
 }
 
@@ -93,17 +93,17 @@ static int is_pow2(int n) { return n > 0 && (n & (n - 1)) == 0; }
 /* Allgather by recursive doubling (n a power of two; else the ring): at step
  * k each rank swaps the 2^k blocks it holds, contiguous in rank order, with
  * the rank 2^k away. log2(n) steps instead of n-1. */
-int rhd_allgather(weft_sched *s, const weft_call *c, int r, int n) {
-  if (!is_pow2(n)) return ring_allgather(s, c, r, n);
+int weft_rhd_allgather(weft_sched *s, const weft_call *c, int r, int n) {
+  if (!is_pow2(n)) return weft_ring_allgather(s, c, r, n);
   size_t bytes = c->count * weft_dtype_size(c->dt);
   char *rb = c->recvbuf;
   int prev = NODEP;
-  if (c->sendbuf != rb + (size_t)r * bytes) prev = sched_copy(s, rb + (size_t)r * bytes, c->sendbuf, bytes, NODEP, NODEP);
+  if (c->sendbuf != rb + (size_t)r * bytes) prev = weft_sched_copy(s, rb + (size_t)r * bytes, c->sendbuf, bytes, NODEP, NODEP);
   for (int mask = 1; mask < n; mask *= 2) {
     int partner = r ^ mask, base = r & ~(mask - 1), pbase = partner & ~(mask - 1);
-    int sent = sched_send(s, partner, rb + (size_t)base * bytes, (size_t)mask * bytes, c->tag, prev, NODEP);
-    int got = sched_recv(s, partner, rb + (size_t)pbase * bytes, (size_t)mask * bytes, c->tag, prev, NODEP);
-    prev = sched_nop(s, sent, got);
+    int sent = weft_sched_send(s, partner, rb + (size_t)base * bytes, (size_t)mask * bytes, c->tag, prev, NODEP);
+    int got = weft_sched_recv(s, partner, rb + (size_t)pbase * bytes, (size_t)mask * bytes, c->tag, prev, NODEP);
+    prev = weft_sched_nop(s, sent, got);
   }
   return s->oom ? -1 : 0;
 }
@@ -112,18 +112,18 @@ int rhd_allgather(weft_sched *s, const weft_call *c, int r, int n) {
  * step k each rank keeps half of its current range of blocks, receives the
  * partner's partial sums of that half and adds them. Block r is completed
  * by rank r alone. */
-int rhd_reducescatter(weft_sched *s, const weft_call *c, int r, int n) {
-  if (!is_pow2(n)) return ring_reducescatter(s, c, r, n);
+int weft_rhd_reducescatter(weft_sched *s, const weft_call *c, int r, int n) {
+  if (!is_pow2(n)) return weft_ring_reducescatter(s, c, r, n);
   size_t es = weft_dtype_size(c->dt), cnt = c->count, bytes = cnt * es;
   const char *sb = c->sendbuf;
   char *rb = c->recvbuf;
   weftRedOp_t op = c->op == weftAvg ? weftSum : c->op;
   if (n == 1) {
-    int d = sb != rb ? sched_copy(s, rb, sb, bytes, NODEP, NODEP) : NODEP;
-    if (c->op == weftAvg) sched_avg(s, rb, cnt, c->dt, n, d);
+    int d = sb != rb ? weft_sched_copy(s, rb, sb, bytes, NODEP, NODEP) : NODEP;
+    if (c->op == weftAvg) weft_sched_avg(s, rb, cnt, c->dt, n, d);
     return s->oom ? -1 : 0;
   }
-  char *acc = sched_alloc(s, (size_t)n / 2 * bytes), *tmp = sched_alloc(s, (size_t)n / 2 * bytes);
+  char *acc = weft_sched_alloc(s, (size_t)n / 2 * bytes), *tmp = weft_sched_alloc(s, (size_t)n / 2 * bytes);
   if (!acc || !tmp) return -1;
   int lo = 0, prev = NODEP;
   const char *cur = sb; /* where the partial sums of block b are: cur + (b - cur_lo) * bytes */
@@ -131,17 +131,17 @@ int rhd_reducescatter(weft_sched *s, const weft_call *c, int r, int n) {
   for (int mask = n / 2; mask >= 1; mask /= 2) {
     int partner = r ^ mask;
     int keep = (r & mask) ? lo + mask : lo, give = (r & mask) ? lo : lo + mask;
-    int sent = sched_send(s, partner, cur + (size_t)(give - cur_lo) * bytes, (size_t)mask * bytes, c->tag, prev, NODEP);
-    int got = sched_recv(s, partner, tmp, (size_t)mask * bytes, c->tag, prev, NODEP);
+    int sent = weft_sched_send(s, partner, cur + (size_t)(give - cur_lo) * bytes, (size_t)mask * bytes, c->tag, prev, NODEP);
+    int got = weft_sched_recv(s, partner, tmp, (size_t)mask * bytes, c->tag, prev, NODEP);
     /* the last step writes block r straight into rb (in place, rb is part of
      * sb: it is read here, element by element, before being written) */
     char *dst = mask == 1 ? rb : acc;
-    prev = sched_reduce(s, dst, cur + (size_t)(keep - cur_lo) * bytes, tmp, (size_t)mask * cnt, c->dt, op, got, sent,
+    prev = weft_sched_reduce(s, dst, cur + (size_t)(keep - cur_lo) * bytes, tmp, (size_t)mask * cnt, c->dt, op, got, sent,
                         prev);
     cur = acc;
     cur_lo = keep;
     lo = keep;
   }
-  if (c->op == weftAvg) sched_avg(s, rb, cnt, c->dt, n, prev);
+  if (c->op == weftAvg) weft_sched_avg(s, rb, cnt, c->dt, n, prev);
   return s->oom ? -1 : 0;
 }

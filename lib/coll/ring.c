@@ -27,12 +27,12 @@ static void chunk_of(size_t len, size_t ce, size_t i, size_t *off, size_t *n) {
   *n = o < len ? (len - o < ce ? len - o : ce) : 0;
 }
 
-int ring_allreduce(weft_sched *s, const weft_call *c, int r, int n) {
+int weft_ring_allreduce(weft_sched *s, const weft_call *c, int r, int n) {
   size_t es = weft_dtype_size(c->dt);
   const char *sb = c->sendbuf;
   char *rb = c->recvbuf;
   if (n == 1) {
-    if (sb != rb) sched_copy(s, rb, sb, c->count * es, NODEP, NODEP);
+    if (sb != rb) weft_sched_copy(s, rb, sb, c->count * es, NODEP, NODEP);
     return s->oom ? -1 : 0;
   }
   int next = MOD(r + 1, n), prev = MOD(r - 1, n);
@@ -44,7 +44,7 @@ int ring_allreduce(weft_sched *s, const weft_call *c, int r, int n) {
    * (recvbuf = sendbuf op recvbuf): no slots, a smaller working set. */
   int into_rb = sb != rb;
   size_t nslot = nch < RING_SLOTS ? nch : RING_SLOTS;
-  char *tmp = into_rb ? NULL : sched_alloc(s, nslot * ce * es);
+  char *tmp = into_rb ? NULL : weft_sched_alloc(s, nslot * ce * es);
   int *last = malloc(sizeof(int) * nch * (size_t)(n + 1));
   if ((!into_rb && !tmp) || !last) {
     free(last);
@@ -67,11 +67,11 @@ int ring_allreduce(weft_sched *s, const weft_call *c, int r, int n) {
       chunk_of(slen, ce, ch, &so, &sn);
       chunk_of(rlen, ce, ch, &ro, &rn);
       const char *src = (st == 0 ? sb : rb) + (soff + so) * es;
-      rs_send[(size_t)st * nch + ch] = sched_send(s, next, src, sn * es, c->tag, red[ch], NODEP);
+      rs_send[(size_t)st * nch + ch] = weft_sched_send(s, next, src, sn * es, c->tag, red[ch], NODEP);
       size_t k = ch % nslot, at = (roff + ro) * es;
       char *t = into_rb ? rb + at : tmp + k * ce * es;
-      int rv = sched_recv(s, prev, t, rn * es, c->tag, into_rb ? NODEP : slot_free[k], NODEP);
-      red[ch] = slot_free[k] = sched_reduce(s, rb + at, sb + at, t, rn, c->dt, c->op, rv, red[ch], NODEP);
+      int rv = weft_sched_recv(s, prev, t, rn * es, c->tag, into_rb ? NODEP : slot_free[k], NODEP);
+      red[ch] = slot_free[k] = weft_sched_reduce(s, rb + at, sb + at, t, rn, c->dt, c->op, rv, red[ch], NODEP);
     }
   }
   int own = MOD(r + 1, n);
@@ -81,7 +81,7 @@ int ring_allreduce(weft_sched *s, const weft_call *c, int r, int n) {
     for (size_t ch = 0; ch < nch; ch++) {
       size_t o, k;
       chunk_of(olen, ce, ch, &o, &k);
-      red[ch] = sched_avg(s, rb + (ooff + o) * es, k, c->dt, n, red[ch]);
+      red[ch] = weft_sched_avg(s, rb + (ooff + o) * es, k, c->dt, n, red[ch]);
     }
   }
   /* Allgather of the reduced segments. */
@@ -94,9 +94,9 @@ int ring_allreduce(weft_sched *s, const weft_call *c, int r, int n) {
       size_t so, sn, ro, rn;
       chunk_of(slen, ce, ch, &so, &sn);
       chunk_of(rlen, ce, ch, &ro, &rn);
-      sched_send(s, next, rb + (soff + so) * es, sn * es, c->tag, red[ch], NODEP);
+      weft_sched_send(s, next, rb + (soff + so) * es, sn * es, c->tag, red[ch], NODEP);
       /* the segment received now was read by the reduce-scatter send of this step */
-      red[ch] = sched_recv(s, prev, rb + (roff + ro) * es, rn * es, c->tag,
+      red[ch] = weft_sched_recv(s, prev, rb + (roff + ro) * es, rn * es, c->tag,
                            rs_send[(size_t)st * nch + ch], NODEP);
     }
   }
@@ -104,11 +104,11 @@ int ring_allreduce(weft_sched *s, const weft_call *c, int r, int n) {
   return s->oom ? -1 : 0;
 }
 
-int ring_allgather(weft_sched *s, const weft_call *c, int r, int n) {
+int weft_ring_allgather(weft_sched *s, const weft_call *c, int r, int n) {
   size_t es = weft_dtype_size(c->dt), cnt = c->count;
   const char *sb = c->sendbuf;
   char *rb = c->recvbuf;
-  if (sb != rb + (size_t)r * cnt * es) sched_copy(s, rb + (size_t)r * cnt * es, sb, cnt * es, NODEP, NODEP);
+  if (sb != rb + (size_t)r * cnt * es) weft_sched_copy(s, rb + (size_t)r * cnt * es, sb, cnt * es, NODEP, NODEP);
   if (n == 1) return s->oom ? -1 : 0;
   int next = MOD(r + 1, n), prev = MOD(r - 1, n);
   size_t ce = chunk_elems(c, es), nch = nchunks(cnt, ce);
@@ -120,25 +120,25 @@ int ring_allgather(weft_sched *s, const weft_call *c, int r, int n) {
       size_t o, k;
       chunk_of(cnt, ce, ch, &o, &k);
       const char *src = st == 0 ? sb + o * es : rb + ((size_t)sblk * cnt + o) * es;
-      sched_send(s, next, src, k * es, c->tag, st == 0 ? NODEP : got[ch], NODEP);
-      got[ch] = sched_recv(s, prev, rb + ((size_t)rblk * cnt + o) * es, k * es, c->tag, NODEP, NODEP);
+      weft_sched_send(s, next, src, k * es, c->tag, st == 0 ? NODEP : got[ch], NODEP);
+      got[ch] = weft_sched_recv(s, prev, rb + ((size_t)rblk * cnt + o) * es, k * es, c->tag, NODEP, NODEP);
     }
   }
   free(got);
   return s->oom ? -1 : 0;
 }
 
-int ring_reducescatter(weft_sched *s, const weft_call *c, int r, int n) {
+int weft_ring_reducescatter(weft_sched *s, const weft_call *c, int r, int n) {
   size_t es = weft_dtype_size(c->dt), cnt = c->count;
   const char *sb = c->sendbuf;
   char *rb = c->recvbuf;
   if (n == 1) {
-    if (sb != rb) sched_copy(s, rb, sb, cnt * es, NODEP, NODEP);
+    if (sb != rb) weft_sched_copy(s, rb, sb, cnt * es, NODEP, NODEP);
     return s->oom ? -1 : 0;
   }
   int next = MOD(r + 1, n), prev = MOD(r - 1, n);
   size_t ce = chunk_elems(c, es), nch = nchunks(cnt, ce);
-  char *tmp = sched_alloc(s, 3 * cnt * es); /* receive buffer + two partial sums */
+  char *tmp = weft_sched_alloc(s, 3 * cnt * es); /* receive buffer + two partial sums */
   int *dep = malloc(sizeof(int) * nch * 2);
   if (!tmp || !dep) {
     free(dep);
@@ -153,11 +153,11 @@ int ring_reducescatter(weft_sched *s, const weft_call *c, int r, int n) {
       size_t o, k;
       chunk_of(cnt, ce, ch, &o, &k);
       const char *src = st == 0 ? sb + ((size_t)sseg * cnt + o) * es : acc[(st - 1) % 2] + o * es;
-      int sd = sched_send(s, next, src, k * es, c->tag, red[ch], NODEP);
-      int rv = sched_recv(s, prev, tmp + o * es, k * es, c->tag, red[ch], NODEP);
+      int sd = weft_sched_send(s, next, src, k * es, c->tag, red[ch], NODEP);
+      int rv = weft_sched_recv(s, prev, tmp + o * es, k * es, c->tag, red[ch], NODEP);
       char *dst = st == n - 2 ? rb + o * es : acc[st % 2] + o * es;
       /* acc[st % 2] was last read by the previous step's send */
-      red[ch] = sched_reduce(s, dst, sb + ((size_t)rseg * cnt + o) * es, tmp + o * es, k, c->dt,
+      red[ch] = weft_sched_reduce(s, dst, sb + ((size_t)rseg * cnt + o) * es, tmp + o * es, k, c->dt,
                              c->op, rv, psend[ch], NODEP);
       psend[ch] = sd;
     }
@@ -166,7 +166,7 @@ int ring_reducescatter(weft_sched *s, const weft_call *c, int r, int n) {
     for (size_t ch = 0; ch < nch; ch++) {
       size_t o, k;
       chunk_of(cnt, ce, ch, &o, &k);
-      sched_avg(s, rb + o * es, k, c->dt, n, red[ch]);
+      weft_sched_avg(s, rb + o * es, k, c->dt, n, red[ch]);
     }
   }
   free(dep);
@@ -174,7 +174,7 @@ int ring_reducescatter(weft_sched *s, const weft_call *c, int r, int n) {
 }
 
 /* Pipelined chain from the root: best for large broadcasts. */
-int ring_broadcast(weft_sched *s, const weft_call *c, int r, int n) {
+int weft_ring_broadcast(weft_sched *s, const weft_call *c, int r, int n) {
   size_t es = weft_dtype_size(c->dt), cnt = c->count;
   const char *sb = c->sendbuf;
   char *rb = c->recvbuf;
@@ -184,18 +184,18 @@ int ring_broadcast(weft_sched *s, const weft_call *c, int r, int n) {
     size_t o, k;
     chunk_of(cnt, ce, ch, &o, &k);
     if (v == 0) {
-      if (sb != rb) sched_copy(s, rb + o * es, sb + o * es, k * es, NODEP, NODEP);
-      if (n > 1) sched_send(s, next, sb + o * es, k * es, c->tag, NODEP, NODEP);
+      if (sb != rb) weft_sched_copy(s, rb + o * es, sb + o * es, k * es, NODEP, NODEP);
+      if (n > 1) weft_sched_send(s, next, sb + o * es, k * es, c->tag, NODEP, NODEP);
     } else {
-      int rv = sched_recv(s, prev, rb + o * es, k * es, c->tag, NODEP, NODEP);
-      if (v < n - 1) sched_send(s, next, rb + o * es, k * es, c->tag, rv, NODEP);
+      int rv = weft_sched_recv(s, prev, rb + o * es, k * es, c->tag, NODEP, NODEP);
+      if (v < n - 1) weft_sched_send(s, next, rb + o * es, k * es, c->tag, rv, NODEP);
     }
   }
   return s->oom ? -1 : 0;
 }
 
 /* Pipelined chain toward the root: rank root+n-1 starts, root finishes. */
-int ring_reduce(weft_sched *s, const weft_call *c, int r, int n) {
+int weft_ring_reduce(weft_sched *s, const weft_call *c, int r, int n) {
   size_t es = weft_dtype_size(c->dt), cnt = c->count;
   const char *sb = c->sendbuf;
   char *rb = c->recvbuf;
@@ -203,7 +203,7 @@ int ring_reduce(weft_sched *s, const weft_call *c, int r, int n) {
   size_t ce = chunk_elems(c, es), nch = nchunks(cnt, ce);
   char *tmp = NULL, *acc = rb;
   if (n > 1 && v < n - 1) {
-    tmp = sched_alloc(s, (v == 0 ? 1 : 2) * cnt * es);
+    tmp = weft_sched_alloc(s, (v == 0 ? 1 : 2) * cnt * es);
     if (!tmp) return -1;
     if (v != 0) acc = tmp + cnt * es;
   }
@@ -213,14 +213,14 @@ int ring_reduce(weft_sched *s, const weft_call *c, int r, int n) {
     int d = NODEP;
     const char *val = sb + o * es;
     if (n == 1) {
-      if (sb != rb) d = sched_copy(s, rb + o * es, sb + o * es, k * es, NODEP, NODEP);
+      if (sb != rb) d = weft_sched_copy(s, rb + o * es, sb + o * es, k * es, NODEP, NODEP);
     } else if (v < n - 1) {
-      int rv = sched_recv(s, down, tmp + o * es, k * es, c->tag, NODEP, NODEP);
-      d = sched_reduce(s, acc + o * es, sb + o * es, tmp + o * es, k, c->dt, c->op, rv, NODEP, NODEP);
+      int rv = weft_sched_recv(s, down, tmp + o * es, k * es, c->tag, NODEP, NODEP);
+      d = weft_sched_reduce(s, acc + o * es, sb + o * es, tmp + o * es, k, c->dt, c->op, rv, NODEP, NODEP);
       val = acc + o * es;
     }
-    if (v > 0) sched_send(s, up, val, k * es, c->tag, d, NODEP);
-    else if (c->op == weftAvg) sched_avg(s, rb + o * es, k, c->dt, n, d);
+    if (v > 0) weft_sched_send(s, up, val, k * es, c->tag, d, NODEP);
+    else if (c->op == weftAvg) weft_sched_avg(s, rb + o * es, k, c->dt, n, d);
   }
   return s->oom ? -1 : 0;
 }

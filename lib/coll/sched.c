@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void sched_init(weft_sched *s) {
+void weft_sched_init(weft_sched *s) {
   memset(s, 0, sizeof *s);
   s->base_dep = NODEP;
   s->slots_last = NODEP;
@@ -17,7 +17,7 @@ void sched_init(weft_sched *s) {
 #define SCHED_KEEP_BYTES ((size_t)8 << 20)
 #define SCHED_PLAN_BYTES ((size_t)256 << 20)
 
-void sched_reset(weft_sched *s) {
+void weft_sched_reset(weft_sched *s) {
   int kept = 0;
   for (int i = 0; i < s->nkept; i++) {
     if (s->alloc_cap[i] > SCHED_KEEP_BYTES) {
@@ -38,7 +38,7 @@ void sched_reset(weft_sched *s) {
   s->sig = 0;
 }
 
-void sched_free(weft_sched *s) {
+void weft_sched_free(weft_sched *s) {
   for (int i = 0; i < s->nkept; i++) free(s->allocs[i]);
   free(s->allocs);
   free(s->alloc_cap);
@@ -59,7 +59,7 @@ static int grow(void **p, int *cap, int need, size_t elem) {
   return 0;
 }
 
-void sched_dep(weft_sched *s, int from, int to) {
+void weft_sched_dep(weft_sched *s, int from, int to) {
   if (s->oom || from == NODEP || to == NODEP) return;
   if (grow((void **)&s->edges, &s->ecap, s->nedges + 1, sizeof *s->edges)) {
     s->oom = 1;
@@ -73,17 +73,17 @@ void sched_dep(weft_sched *s, int from, int to) {
   s->steps[to].npending0++;
 }
 
-void sched_drop_scratch(weft_sched *s) {
-  if (s->plan_valid || s->nkept) sched_reset(s);
+void weft_sched_drop_scratch(weft_sched *s) {
+  if (s->plan_valid || s->nkept) weft_sched_reset(s);
 }
 
-void sched_park(weft_sched *s) {
+void weft_sched_park(weft_sched *s) {
   size_t held = 0;
   for (int i = 0; i < s->nkept; i++) held += s->alloc_cap[i];
-  if (!s->plan_valid || held > SCHED_PLAN_BYTES) sched_reset(s);
+  if (!s->plan_valid || held > SCHED_PLAN_BYTES) weft_sched_reset(s);
 }
 
-void sched_rearm(weft_sched *s, uint64_t tag) {
+void weft_sched_rearm(weft_sched *s, uint64_t tag) {
   for (int i = 0; i < s->nsteps; i++) {
     weft_step *st = &s->steps[i];
     st->state = 0;
@@ -92,7 +92,7 @@ void sched_rearm(weft_sched *s, uint64_t tag) {
   }
 }
 
-int sched_add(weft_sched *s, const weft_step *st, int d0, int d1, int d2) {
+int weft_sched_add(weft_sched *s, const weft_step *st, int d0, int d1, int d2) {
   if (s->oom) return NODEP;
   if (grow((void **)&s->steps, &s->cap, s->nsteps + 1, sizeof *s->steps)) {
     s->oom = 1;
@@ -105,42 +105,42 @@ int sched_add(weft_sched *s, const weft_step *st, int d0, int d1, int d2) {
   s->steps[idx].npending = s->steps[idx].npending0 = 0;
   s->steps[idx].succ = -1;
   s->steps[idx].state = 0;
-  sched_dep(s, d0, idx);
-  if (d1 != d0) sched_dep(s, d1, idx);
-  if (d2 != d0 && d2 != d1) sched_dep(s, d2, idx);
+  weft_sched_dep(s, d0, idx);
+  if (d1 != d0) weft_sched_dep(s, d1, idx);
+  if (d2 != d0 && d2 != d1) weft_sched_dep(s, d2, idx);
   return s->oom ? NODEP : idx;
 }
 
-int sched_send(weft_sched *s, int peer, const void *src, size_t bytes, uint64_t tag, int d0, int d1) {
+int weft_sched_send(weft_sched *s, int peer, const void *src, size_t bytes, uint64_t tag, int d0, int d1) {
   weft_step st = {.kind = ST_SEND, .peer = s->peer_map ? s->peer_map[peer] : peer, .src = src, .n = bytes, .tag = tag};
-  return sched_add(s, &st, d0, d1, NODEP);
+  return weft_sched_add(s, &st, d0, d1, NODEP);
 }
 
-int sched_recv(weft_sched *s, int peer, void *dst, size_t bytes, uint64_t tag, int d0, int d1) {
+int weft_sched_recv(weft_sched *s, int peer, void *dst, size_t bytes, uint64_t tag, int d0, int d1) {
   weft_step st = {.kind = ST_RECV, .peer = s->peer_map ? s->peer_map[peer] : peer, .dst = dst, .n = bytes, .tag = tag};
-  return sched_add(s, &st, d0, d1, NODEP);
+  return weft_sched_add(s, &st, d0, d1, NODEP);
 }
 
-int sched_reduce(weft_sched *s, void *dst, const void *a, const void *b, size_t count,
+int weft_sched_reduce(weft_sched *s, void *dst, const void *a, const void *b, size_t count,
                  weftDataType_t dt, weftRedOp_t op, int d0, int d1, int d2) {
   weft_step st = {.kind = ST_REDUCE, .dst = dst, .src = a, .src2 = b, .n = count,
                   .dt = (uint8_t)dt, .op = (uint8_t)op};
-  return sched_add(s, &st, d0, d1, d2);
+  return weft_sched_add(s, &st, d0, d1, d2);
 }
 
-int sched_copy(weft_sched *s, void *dst, const void *src, size_t bytes, int d0, int d1) {
+int weft_sched_copy(weft_sched *s, void *dst, const void *src, size_t bytes, int d0, int d1) {
   weft_step st = {.kind = ST_COPY, .dst = dst, .src = src, .n = bytes};
-  return sched_add(s, &st, d0, d1, NODEP);
+  return weft_sched_add(s, &st, d0, d1, NODEP);
 }
 
-int sched_avg(weft_sched *s, void *buf, size_t count, weftDataType_t dt, int nranks, int d0) {
+int weft_sched_avg(weft_sched *s, void *buf, size_t count, weftDataType_t dt, int nranks, int d0) {
   weft_step st = {.kind = ST_AVG, .dst = buf, .n = count, .dt = (uint8_t)dt, .nranks = nranks};
-  return sched_add(s, &st, d0, NODEP, NODEP);
+  return weft_sched_add(s, &st, d0, NODEP, NODEP);
 }
 
 /* The i-th allocation of a call reuses the i-th buffer kept from earlier
  * calls when it is large enough (calls repeat with the same shapes). */
-void *sched_alloc(weft_sched *s, size_t bytes) {
+void *weft_sched_alloc(weft_sched *s, size_t bytes) {
   if (s->oom) return NULL;
   bytes = bytes ? (bytes + 63) & ~(size_t)63 : 64;
   int i = s->nallocs;
@@ -170,45 +170,45 @@ void *sched_alloc(weft_sched *s, size_t bytes) {
   return p;
 }
 
-int sched_encode(weft_sched *s, int codec, const void *params, weftDataType_t dt, const void *src, size_t count,
+int weft_sched_encode(weft_sched *s, int codec, const void *params, weftDataType_t dt, const void *src, size_t count,
                  void *dst, size_t cap, size_t *len, float *resid, int d0, int d1) {
   weft_step st = {.kind = ST_ENCODE, .op = (uint8_t)codec, .dt = (uint8_t)dt, .src = src, .dst = dst, .n = count,
                   .cap = cap, .len = len, .resid = resid, .aux = params};
-  return sched_add(s, &st, d0, d1, NODEP);
+  return weft_sched_add(s, &st, d0, d1, NODEP);
 }
 
-int sched_decode(weft_sched *s, int codec, weftDataType_t dt, const void *src, size_t cap, size_t *len, void *dst,
+int weft_sched_decode(weft_sched *s, int codec, weftDataType_t dt, const void *src, size_t cap, size_t *len, void *dst,
                  size_t count, int d0, int d1) {
   weft_step st = {.kind = ST_DECODE, .op = (uint8_t)codec, .dt = (uint8_t)dt, .src = src, .dst = dst, .n = count,
                   .cap = cap, .len = len};
-  return sched_add(s, &st, d0, d1, NODEP);
+  return weft_sched_add(s, &st, d0, d1, NODEP);
 }
 
-int sched_decode_add(weft_sched *s, int codec, weftDataType_t dt, const void *src, size_t cap, size_t *len,
+int weft_sched_decode_add(weft_sched *s, int codec, weftDataType_t dt, const void *src, size_t cap, size_t *len,
                      void *dst, size_t count, int d0, int d1) {
-  int i = sched_decode(s, codec, dt, src, cap, len, dst, count, d0, d1);
+  int i = weft_sched_decode(s, codec, dt, src, cap, len, dst, count, d0, d1);
   if (i != NODEP) s->steps[i].kind = ST_DECODE_ADD;
   return i;
 }
 
-int sched_send_enc(weft_sched *s, int peer, const void *src, size_t cap, size_t *len, uint64_t tag, int d0, int d1) {
+int weft_sched_send_enc(weft_sched *s, int peer, const void *src, size_t cap, size_t *len, uint64_t tag, int d0, int d1) {
   weft_step st = {.kind = ST_SEND, .peer = s->peer_map ? s->peer_map[peer] : peer, .src = src, .n = cap,
                   .cap = cap, .len = len, .tag = tag};
-  return sched_add(s, &st, d0, d1, NODEP);
+  return weft_sched_add(s, &st, d0, d1, NODEP);
 }
 
-int sched_recv_enc(weft_sched *s, int peer, void *dst, size_t cap, size_t *len, uint64_t tag, int d0, int d1) {
+int weft_sched_recv_enc(weft_sched *s, int peer, void *dst, size_t cap, size_t *len, uint64_t tag, int d0, int d1) {
   weft_step st = {.kind = ST_RECV, .peer = s->peer_map ? s->peer_map[peer] : peer, .dst = dst, .n = cap,
                   .cap = cap, .len = len, .tag = tag};
-  return sched_add(s, &st, d0, d1, NODEP);
+  return weft_sched_add(s, &st, d0, d1, NODEP);
 }
 
-int sched_nop(weft_sched *s, int d0, int d1) {
+int weft_sched_nop(weft_sched *s, int d0, int d1) {
   weft_step st = {.kind = ST_COPY, .dst = s, .src = s, .n = 0};
-  return sched_add(s, &st, d0, d1, NODEP);
+  return weft_sched_add(s, &st, d0, d1, NODEP);
 }
 
-int sched_sub(weft_sched *s, weft_builder build, const void *call, const int *map, int r, int n, int after) {
+int weft_sched_sub(weft_sched *s, weft_builder build, const void *call, const int *map, int r, int n, int after) {
   const int *saved_map = s->peer_map;
   int saved_base = s->base_dep, first = s->nsteps;
   s->peer_map = map;
@@ -217,16 +217,16 @@ int sched_sub(weft_sched *s, weft_builder build, const void *call, const int *ma
   s->peer_map = saved_map;
   s->base_dep = saved_base;
   if (rc != 0) s->oom = 1;
-  int last = s->nsteps, join = sched_nop(s, after, NODEP);
-  for (int i = first; i < last; i++) sched_dep(s, i, join);
+  int last = s->nsteps, join = weft_sched_nop(s, after, NODEP);
+  for (int i = first; i < last; i++) weft_sched_dep(s, i, join);
   return join;
 }
 
-int sched_slots(weft_sched *s, int kind, const void *src, void *dst, size_t count, weftDataType_t dt, weftRedOp_t op,
+int weft_sched_slots(weft_sched *s, int kind, const void *src, void *dst, size_t count, weftDataType_t dt, weftRedOp_t op,
                 int root, uint64_t tag) {
   weft_step st = {.kind = ST_SLOTS, .src = src, .dst = dst, .n = count, .dt = (uint8_t)dt, .op = (uint8_t)op,
                   .peer = root, .nranks = kind, .tag = tag};
-  int i = sched_add(s, &st, s->slots_last, NODEP, NODEP);
+  int i = weft_sched_add(s, &st, s->slots_last, NODEP, NODEP);
   if (i != NODEP) s->slots_last = i;
   return i;
 }

@@ -26,7 +26,7 @@ typedef struct {
   size_t n;      /* bytes (send, recv, copy) or elements (reduce, avg) */
   uint64_t tag;  /* send, recv: signature of the call (see sig.h) */
   int32_t npending;  /* unfinished dependencies */
-  int32_t npending0; /* dependencies as built (sched_rearm restores them) */
+  int32_t npending0; /* dependencies as built (weft_sched_rearm restores them) */
   int32_t succ;      /* first outgoing edge, -1 if none */
   int32_t nranks;    /* avg: divisor; slots: the collective (weft_coll_kind), root in peer */
   size_t cap;        /* send, recv: capacity by which both ends split a message
@@ -50,7 +50,7 @@ typedef struct {
   void **allocs;     /* scratch memory owned by the schedule, kept across */
   size_t *alloc_cap; /* resets so repeated calls reuse warm, faulted-in pages */
   int nallocs, nkept, acap;
-  uint64_t plan_key[6]; /* the call this schedule was built for (sched_rearm) */
+  uint64_t plan_key[6]; /* the call this schedule was built for (weft_sched_rearm) */
   uint64_t group_key[8][6]; /* or the point-to-point group (group_n calls) */
   int group_n;
   int plan_valid;
@@ -69,60 +69,60 @@ typedef struct {
 
 #define NODEP (-1)
 
-void sched_init(weft_sched *s);
-void sched_free(weft_sched *s);
+void weft_sched_init(weft_sched *s);
+void weft_sched_free(weft_sched *s);
 /* Empties s for reuse, keeping its arrays (scratch memory is freed). */
-void sched_reset(weft_sched *s);
+void weft_sched_reset(weft_sched *s);
 /* Makes a schedule that ran ready to run again for an identical call whose
  * messages carry `tag` (a plan cache: no rebuilding for repeated calls);
  * tag 0 keeps every step's tag (a group of point-to-point calls, whose tags
  * do not change from one repetition to the next). */
-void sched_rearm(weft_sched *s, uint64_t tag);
+void weft_sched_rearm(weft_sched *s, uint64_t tag);
 /* Frees the large scratch buffers and invalidates the plan (kept arrays stay). */
-void sched_drop_scratch(weft_sched *s);
-/* After a run: keeps a valid plan (and its scratch) for sched_rearm, else
+void weft_sched_drop_scratch(weft_sched *s);
+/* After a run: keeps a valid plan (and its scratch) for weft_sched_rearm, else
  * resets the schedule. */
-void sched_park(weft_sched *s);
+void weft_sched_park(weft_sched *s);
 /* Scratch memory freed with the schedule; NULL (and oom set) on failure. */
-void *sched_alloc(weft_sched *s, size_t bytes);
+void *weft_sched_alloc(weft_sched *s, size_t bytes);
 /* Appends a step depending on up to three earlier steps (NODEP = none).
  * Returns its index, or NODEP once out of memory (sched.oom is set and
  * later calls are no-ops, so builders need not check every call). */
-int sched_add(weft_sched *s, const weft_step *st, int d0, int d1, int d2);
+int weft_sched_add(weft_sched *s, const weft_step *st, int d0, int d1, int d2);
 /* Adds a dependency edge from -> to (both existing; NODEP ignored). */
-void sched_dep(weft_sched *s, int from, int to);
+void weft_sched_dep(weft_sched *s, int from, int to);
 
 /* Convenience constructors. */
-int sched_send(weft_sched *s, int peer, const void *src, size_t bytes, uint64_t tag, int d0, int d1);
-int sched_recv(weft_sched *s, int peer, void *dst, size_t bytes, uint64_t tag, int d0, int d1);
-int sched_reduce(weft_sched *s, void *dst, const void *a, const void *b, size_t count,
+int weft_sched_send(weft_sched *s, int peer, const void *src, size_t bytes, uint64_t tag, int d0, int d1);
+int weft_sched_recv(weft_sched *s, int peer, void *dst, size_t bytes, uint64_t tag, int d0, int d1);
+int weft_sched_reduce(weft_sched *s, void *dst, const void *a, const void *b, size_t count,
                  weftDataType_t dt, weftRedOp_t op, int d0, int d1, int d2);
-int sched_copy(weft_sched *s, void *dst, const void *src, size_t bytes, int d0, int d1);
-int sched_avg(weft_sched *s, void *buf, size_t count, weftDataType_t dt, int nranks, int d0);
+int weft_sched_copy(weft_sched *s, void *dst, const void *src, size_t bytes, int d0, int d1);
+int weft_sched_avg(weft_sched *s, void *buf, size_t count, weftDataType_t dt, int nranks, int d0);
 /* Codec steps (lib/codec): encode count elements of src into at most cap
  * bytes of dst, and decode them back; send_enc/recv_enc move such data (len:
  * see weft_step; NULL for codecs of fixed size). */
-int sched_encode(weft_sched *s, int codec, const void *params, weftDataType_t dt, const void *src, size_t count,
+int weft_sched_encode(weft_sched *s, int codec, const void *params, weftDataType_t dt, const void *src, size_t count,
                  void *dst, size_t cap, size_t *len, float *resid, int d0, int d1);
-int sched_decode(weft_sched *s, int codec, weftDataType_t dt, const void *src, size_t cap, size_t *len, void *dst,
+int weft_sched_decode(weft_sched *s, int codec, weftDataType_t dt, const void *src, size_t cap, size_t *len, void *dst,
                  size_t count, int d0, int d1);
 /* dst (count floats) += the decoded data, in one pass (weft_codec_decode_add). */
-int sched_decode_add(weft_sched *s, int codec, weftDataType_t dt, const void *src, size_t cap, size_t *len,
+int weft_sched_decode_add(weft_sched *s, int codec, weftDataType_t dt, const void *src, size_t cap, size_t *len,
                      void *dst, size_t count, int d0, int d1);
-int sched_send_enc(weft_sched *s, int peer, const void *src, size_t cap, size_t *len, uint64_t tag, int d0, int d1);
-int sched_recv_enc(weft_sched *s, int peer, void *dst, size_t cap, size_t *len, uint64_t tag, int d0, int d1);
+int weft_sched_send_enc(weft_sched *s, int peer, const void *src, size_t cap, size_t *len, uint64_t tag, int d0, int d1);
+int weft_sched_recv_enc(weft_sched *s, int peer, void *dst, size_t cap, size_t *len, uint64_t tag, int d0, int d1);
 /* A whole small collective through the node segment (coll/slots.h), run
  * synchronously by the executor; slots steps of one schedule run in the
  * order they were added, as every rank must take them in the same order. */
-int sched_slots(weft_sched *s, int kind, const void *src, void *dst, size_t count, weftDataType_t dt, weftRedOp_t op,
+int weft_sched_slots(weft_sched *s, int kind, const void *src, void *dst, size_t count, weftDataType_t dt, weftRedOp_t op,
                 int root, uint64_t tag);
 /* A step that does nothing; completes once its dependencies have. */
-int sched_nop(weft_sched *s, int d0, int d1);
+int weft_sched_nop(weft_sched *s, int d0, int d1);
 
 /* Runs a builder for a subset of the ranks: builder peer i is rank map[i],
  * this rank is index r of n, every step of the sub-schedule runs after step
  * `after`. Returns a step that completes when the whole sub-schedule has. */
 typedef int (*weft_builder)(weft_sched *s, const void *call, int r, int n);
-int sched_sub(weft_sched *s, weft_builder build, const void *call, const int *map, int r, int n, int after);
+int weft_sched_sub(weft_sched *s, weft_builder build, const void *call, const int *map, int r, int n, int after);
 
 #endif

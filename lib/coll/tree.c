@@ -44,7 +44,7 @@ static int tree_reduce_into(weft_sched *s, const weft_call *c, int r, int n, int
   int parent, children[MAX_CHILDREN];
   int nc = tree_links(r, root, n, &parent, children);
   char *tmp = NULL;
-  if (nc > 0 && !(tmp = sched_alloc(s, (size_t)nc * cnt * es))) return -1;
+  if (nc > 0 && !(tmp = weft_sched_alloc(s, (size_t)nc * cnt * es))) return -1;
   for (size_t ch = 0; ch < nch; ch++) {
     size_t o = ch * ce, k = cnt - o < ce ? cnt - o : ce;
     if (cnt == 0) o = k = 0;
@@ -52,16 +52,16 @@ static int tree_reduce_into(weft_sched *s, const weft_call *c, int r, int n, int
     const char *val = sb + o * es;
     for (int i = 0; i < nc; i++) {
       char *t = tmp + ((size_t)i * cnt + o) * es;
-      int rv = sched_recv(s, children[i], t, k * es, c->tag, NODEP, NODEP);
-      prev = sched_reduce(s, acc + o * es, val, t, k, c->dt, c->op, rv, prev, NODEP);
+      int rv = weft_sched_recv(s, children[i], t, k * es, c->tag, NODEP, NODEP);
+      prev = weft_sched_reduce(s, acc + o * es, val, t, k, c->dt, c->op, rv, prev, NODEP);
       val = acc + o * es;
     }
     sent[ch] = NODEP;
     if (parent >= 0) {
-      sent[ch] = sched_send(s, parent, val, k * es, c->tag, prev, NODEP);
+      sent[ch] = weft_sched_send(s, parent, val, k * es, c->tag, prev, NODEP);
     } else {
-      if (nc == 0 && acc != sb) prev = sched_copy(s, acc + o * es, sb + o * es, k * es, NODEP, NODEP);
-      if (c->op == weftAvg) prev = sched_avg(s, acc + o * es, k, c->dt, n, prev);
+      if (nc == 0 && acc != sb) prev = weft_sched_copy(s, acc + o * es, sb + o * es, k * es, NODEP, NODEP);
+      if (c->op == weftAvg) prev = weft_sched_avg(s, acc + o * es, k, c->dt, n, prev);
     }
     final[ch] = prev;
   }
@@ -81,13 +81,13 @@ static int tree_bcast_from(weft_sched *s, const weft_call *c, int r, int n, int 
     int d = ready ? ready[ch] : NODEP;
     const char *from = src + o * es;
     if (parent >= 0) {
-      d = sched_recv(s, parent, buf + o * es, k * es, c->tag, d, NODEP);
+      d = weft_sched_recv(s, parent, buf + o * es, k * es, c->tag, d, NODEP);
       from = buf + o * es;
     } else if (src != buf) {
-      sched_copy(s, buf + o * es, src + o * es, k * es, d, NODEP);
+      weft_sched_copy(s, buf + o * es, src + o * es, k * es, d, NODEP);
     }
     /* largest subtree first: it has the longest way to go */
-    for (int i = nc - 1; i >= 0; i--) sched_send(s, children[i], from, k * es, c->tag, d, NODEP);
+    for (int i = nc - 1; i >= 0; i--) weft_sched_send(s, children[i], from, k * es, c->tag, d, NODEP);
   }
   return s->oom ? -1 : 0;
 }
@@ -97,16 +97,16 @@ static size_t tree_nchunks(size_t cnt, size_t ce) {
   return k ? k : 1;
 }
 
-int tree_broadcast(weft_sched *s, const weft_call *c, int r, int n) {
+int weft_tree_broadcast(weft_sched *s, const weft_call *c, int r, int n) {
   size_t ce = tree_chunk_elems(c, weft_dtype_size(c->dt));
   return tree_bcast_from(s, c, r, n, c->root, c->sendbuf, c->recvbuf, NULL, tree_nchunks(c->count, ce), ce);
 }
 
-int tree_reduce(weft_sched *s, const weft_call *c, int r, int n) {
+int weft_tree_reduce(weft_sched *s, const weft_call *c, int r, int n) {
   size_t es = weft_dtype_size(c->dt), cnt = c->count;
   size_t ce = tree_chunk_elems(c, es), nch = tree_nchunks(cnt, ce);
   /* non-roots accumulate in scratch: their recvbuf may be NULL */
-  char *acc = r == c->root ? c->recvbuf : sched_alloc(s, cnt * es);
+  char *acc = r == c->root ? c->recvbuf : weft_sched_alloc(s, cnt * es);
   int *deps = malloc(sizeof(int) * nch * 2);
   int rc = -1;
   if (acc && deps) rc = tree_reduce_into(s, c, r, n, c->root, acc, deps, deps + nch, nch, ce);
@@ -114,7 +114,7 @@ int tree_reduce(weft_sched *s, const weft_call *c, int r, int n) {
   return rc;
 }
 
-int tree_allreduce(weft_sched *s, const weft_call *c, int r, int n) {
+int weft_tree_allreduce(weft_sched *s, const weft_call *c, int r, int n) {
   size_t es = weft_dtype_size(c->dt), cnt = c->count;
   size_t ce = tree_chunk_elems(c, es), nch = tree_nchunks(cnt, ce);
   int *deps = malloc(sizeof(int) * nch * 2);

@@ -37,8 +37,8 @@ struct wan_state {
  * reduction kernels are vectorized). */
 static size_t dec_offset(size_t a, size_t b) { return ((a > b ? a : b) + 63) & ~(size_t)63; }
 
-wan_state *wan_state_new(weft_sched *s, const weft_call *c, int me, int n) {
-  wan_state *w = sched_alloc(s, sizeof *w);
+wan_state *weft_wan_state_new(weft_sched *s, const weft_call *c, int me, int n) {
+  wan_state *w = weft_sched_alloc(s, sizeof *w);
   if (!w) return NULL;
   w->call = *c;
   w->id = (weft_codec_id)c->codec;
@@ -46,15 +46,15 @@ wan_state *wan_state_new(weft_sched *s, const weft_call *c, int me, int n) {
   w->es = weft_dtype_size(c->dt);
   w->fixed = !w->id || weft_codec_fixed_size(w->id);
   weft_split(c->count, n, me, &w->off_me, &w->len_me);
-  w->cap = sched_alloc(s, sizeof(size_t) * (size_t)n * 5);
+  w->cap = weft_sched_alloc(s, sizeof(size_t) * (size_t)n * 5);
   w->lens = w->cap ? w->cap + n : NULL;
-  w->out = sched_alloc(s, sizeof(char *) * (size_t)n * 2);
+  w->out = weft_sched_alloc(s, sizeof(char *) * (size_t)n * 2);
   w->in = w->out ? w->out + n : NULL;
-  w->read = sched_alloc(s, sizeof(int) * (size_t)n);
+  w->read = weft_sched_alloc(s, sizeof(int) * (size_t)n);
   return s->oom ? NULL : w;
 }
 
-int wan_reduce_stage(weft_sched *s, const void *state, int me, int n) {
+int weft_wan_reduce_stage(weft_sched *s, const void *state, int me, int n) {
   const wan_state *w = state;
   const weft_call *c = &w->call;
   weft_codec_id id = w->id;
@@ -72,9 +72,9 @@ int wan_reduce_stage(weft_sched *s, const void *state, int me, int n) {
     size_t off, len;
     weft_split(c->count, n, q, &off, &len);
     w->cap[q] = id ? weft_codec_max_bytes(id, prm, dt, len) : len * es;
-    w->out[q] = q == me || !id ? NULL : sched_alloc(s, w->cap[q]);
+    w->out[q] = q == me || !id ? NULL : weft_sched_alloc(s, w->cap[q]);
     w->in[q] = q == me ? NULL
-                       : sched_alloc(s, dec_offset(id ? cap_me : 0, id ? w->cap[q] : 0) + (fused ? 0 : len_me * es));
+                       : weft_sched_alloc(s, dec_offset(id ? cap_me : 0, id ? w->cap[q] : 0) + (fused ? 0 : len_me * es));
   }
   if (s->oom) return -1;
   size_t *lo = w->lens, *li = w->lens + n;
@@ -84,12 +84,12 @@ int wan_reduce_stage(weft_sched *s, const void *state, int me, int n) {
     size_t off, len;
     weft_split(c->count, n, q, &off, &len);
     if (!id) {
-      w->read[q] = sched_send(s, q, buf + off * es, len * es, c->tag, NODEP, NODEP);
+      w->read[q] = weft_sched_send(s, q, buf + off * es, len * es, c->tag, NODEP, NODEP);
       continue;
     }
-    w->read[q] = sched_encode(s, id, prm, dt, buf + off * es, len, w->out[q], w->cap[q], fixed ? NULL : &lo[q],
+    w->read[q] = weft_sched_encode(s, id, prm, dt, buf + off * es, len, w->out[q], w->cap[q], fixed ? NULL : &lo[q],
                               c->ef ? c->ef + off : NULL, NODEP, NODEP);
-    sched_send_enc(s, q, w->out[q], w->cap[q], fixed ? NULL : &lo[q], c->tag, w->read[q], NODEP);
+    weft_sched_send_enc(s, q, w->out[q], w->cap[q], fixed ? NULL : &lo[q], c->tag, w->read[q], NODEP);
   }
   /* the others' partials of my piece, decoded and added in rank order */
   int acc = NODEP;
@@ -98,21 +98,21 @@ int wan_reduce_stage(weft_sched *s, const void *state, int me, int n) {
     char *dec = w->in[q] + dec_offset(id ? cap_me : 0, id ? w->cap[q] : 0);
     int ready;
     if (!id) {
-      ready = sched_recv(s, q, dec, len_me * es, c->tag, NODEP, NODEP);
+      ready = weft_sched_recv(s, q, dec, len_me * es, c->tag, NODEP, NODEP);
     } else {
-      int got = sched_recv_enc(s, q, w->in[q], cap_me, fixed ? NULL : &li[q], c->tag, NODEP, NODEP);
+      int got = weft_sched_recv_enc(s, q, w->in[q], cap_me, fixed ? NULL : &li[q], c->tag, NODEP, NODEP);
       if (fused) {
-        acc = sched_decode_add(s, id, dt, w->in[q], cap_me, NULL, buf + off_me * es, len_me, got, acc);
+        acc = weft_sched_decode_add(s, id, dt, w->in[q], cap_me, NULL, buf + off_me * es, len_me, got, acc);
         continue;
       }
-      ready = sched_decode(s, id, dt, w->in[q], cap_me, fixed ? NULL : &li[q], dec, len_me, got, NODEP);
+      ready = weft_sched_decode(s, id, dt, w->in[q], cap_me, fixed ? NULL : &li[q], dec, len_me, got, NODEP);
     }
-    acc = sched_reduce(s, buf + off_me * es, buf + off_me * es, dec, len_me, dt, c->op, acc, ready, NODEP);
+    acc = weft_sched_reduce(s, buf + off_me * es, buf + off_me * es, dec, len_me, dt, c->op, acc, ready, NODEP);
   }
   return s->oom ? -1 : 0;
 }
 
-int wan_gather_stage(weft_sched *s, const void *state, int me, int n) {
+int weft_wan_gather_stage(weft_sched *s, const void *state, int me, int n) {
   const wan_state *w = state;
   const weft_call *c = &w->call;
   weft_codec_id id = w->id;
@@ -127,15 +127,15 @@ int wan_gather_stage(weft_sched *s, const void *state, int me, int n) {
    * after stage 1: the piece is reduced and my partials have been read) */
   if (!id) {
     for (int q = 0; q < n; q++)
-      if (q != me) sched_send(s, q, buf + off_me * es, len_me * es, c->tag, NODEP, NODEP);
+      if (q != me) weft_sched_send(s, q, buf + off_me * es, len_me * es, c->tag, NODEP, NODEP);
   } else {
-    char *fin = sched_alloc(s, w->cap[me]);
+    char *fin = weft_sched_alloc(s, w->cap[me]);
     if (!fin) return -1;
-    int fe = sched_encode(s, id, prm, dt, buf + off_me * es, len_me, fin, w->cap[me], fixed ? NULL : lfin,
+    int fe = weft_sched_encode(s, id, prm, dt, buf + off_me * es, len_me, fin, w->cap[me], fixed ? NULL : lfin,
                           c->ef ? c->ef + off_me : NULL, NODEP, NODEP);
     for (int q = 0; q < n; q++)
-      if (q != me) sched_send_enc(s, q, fin, w->cap[me], fixed ? NULL : lfin, c->tag, fe, NODEP);
-    if (weft_codec_lossy(id)) sched_decode(s, id, dt, fin, w->cap[me], NULL, buf + off_me * es, len_me, fe, NODEP);
+      if (q != me) weft_sched_send_enc(s, q, fin, w->cap[me], fixed ? NULL : lfin, c->tag, fe, NODEP);
+    if (weft_codec_lossy(id)) weft_sched_decode(s, id, dt, fin, w->cap[me], NULL, buf + off_me * es, len_me, fe, NODEP);
   }
   /* the others' finished pieces, into place */
   for (int q = 0; q < n; q++) {
@@ -143,11 +143,11 @@ int wan_gather_stage(weft_sched *s, const void *state, int me, int n) {
     size_t off, len;
     weft_split(c->count, n, q, &off, &len);
     if (!id) {
-      sched_recv(s, q, buf + off * es, len * es, c->tag, NODEP, NODEP);
+      weft_sched_recv(s, q, buf + off * es, len * es, c->tag, NODEP, NODEP);
       continue;
     }
-    int got = sched_recv_enc(s, q, w->in[q], w->cap[q], fixed ? NULL : &lf[q], c->tag, NODEP, NODEP);
-    sched_decode(s, id, dt, w->in[q], w->cap[q], fixed ? NULL : &lf[q], buf + off * es, len, got, NODEP);
+    int got = weft_sched_recv_enc(s, q, w->in[q], w->cap[q], fixed ? NULL : &lf[q], c->tag, NODEP, NODEP);
+    weft_sched_decode(s, id, dt, w->in[q], w->cap[q], fixed ? NULL : &lf[q], buf + off * es, len, got, NODEP);
   }
   return s->oom ? -1 : 0;
 }

@@ -5,10 +5,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/comm.h"
-#include "core/log.h"
-#include "core/param.h"
-#include "core/stream.h"
+#include "comm/comm.h"
+#include "util/log.h"
+#include "util/param.h"
+#include "exec/stream.h"
 #include "reduce/reduce.h"
 
 /* Ops are recycled per engine: a training loop issues the same calls over
@@ -35,7 +35,7 @@ static void op_clear(weft_op *op, struct weftComm *comm) {
   op->result = weftSuccess;
 }
 
-weft_op *engine_op_new(struct weftComm *comm) {
+weft_op *weft_engine_op_new(struct weftComm *comm) {
   weft_engine *e = comm->engine;
   weft_op *op = NULL;
   pthread_mutex_lock(&e->mu);
@@ -47,15 +47,15 @@ weft_op *engine_op_new(struct weftComm *comm) {
   pthread_mutex_unlock(&e->mu);
   if (!op) {
     if (!(op = calloc(1, sizeof *op))) return NULL;
-    sched_init(&op->sched);
+    weft_sched_init(&op->sched);
   }
   op_clear(op, comm);
   return op;
 }
 
-/* Gives back an engine taken by engine_claim, waking the thread if ops were
+/* Gives back an engine taken by weft_engine_claim, waking the thread if ops were
  * queued meanwhile. Without a full fence the load may miss an op queued at
- * that very moment; engine_submit signals the thread for every op, and the
+ * that very moment; weft_engine_submit signals the thread for every op, and the
  * thread, finding the engine claimed, looks again every millisecond, so such
  * an op waits at most that long. */
 static void release(weft_engine *e) {
@@ -67,16 +67,16 @@ static void release(weft_engine *e) {
   }
 }
 
-weft_op *engine_claim(struct weftComm *comm, int own) {
+weft_op *weft_engine_claim(struct weftComm *comm, int own) {
   weft_engine *e = comm->engine;
   int idle = 0;
   if (atomic_load(&e->nqueued) > 0 || !atomic_compare_exchange_strong(&e->busy, &idle, 1)) return NULL;
   weft_op *op = NULL;
   if (own) {
-    if (!e->own && (e->own = calloc(1, sizeof *e->own))) sched_init(&e->own->sched);
+    if (!e->own && (e->own = calloc(1, sizeof *e->own))) weft_sched_init(&e->own->sched);
     if ((op = e->own)) op_clear(op, comm);
   } else {
-    op = engine_op_new(comm);
+    op = weft_engine_op_new(comm);
   }
   if (!op) {
     release(e);
@@ -90,7 +90,7 @@ weft_op *engine_claim(struct weftComm *comm, int own) {
  * (the caller then frees it with op_destroy, outside the lock). */
 static int pool_put_locked(weft_engine *e, weft_op *op) {
   if (e->npool >= OP_POOL_MAX || e->stop) return 0;
-  if (e->npool >= OP_POOL_PLANS) sched_drop_scratch(&op->sched);
+  if (e->npool >= OP_POOL_PLANS) weft_sched_drop_scratch(&op->sched);
   op->next = e->pool;
   e->pool = op;
   e->npool++;
@@ -98,15 +98,15 @@ static int pool_put_locked(weft_engine *e, weft_op *op) {
 }
 
 static void op_destroy(weft_op *op) {
-  sched_free(&op->sched);
+  weft_sched_free(&op->sched);
   free(op);
 }
 
-void engine_op_free(weft_op *op) {
+void weft_engine_op_free(weft_op *op) {
   if (!op) return;
   weft_engine *e = op->comm->engine;
   if (op->result != weftSuccess) op->sched.plan_valid = 0;
-  sched_park(&op->sched);
+  weft_sched_park(&op->sched);
   if (op->claimed) release(e); /* give the engine back */
   if (op == e->own) return;
   pthread_mutex_lock(&e->mu);
@@ -130,7 +130,7 @@ static void op_desc(const weft_op *op, char *buf, size_t len) {
 static weftResult_t run_op(struct weftComm *comm, weft_op *op, char *why, size_t len) {
   why[0] = 0;
   if (op->stream) {
-    weftResult_t r = stream_wait_turn(op->stream, op->ticket, comm->timeout_ms, &comm->aborted);
+    weftResult_t r = weft_stream_wait_turn(op->stream, op->ticket, comm->timeout_ms, &comm->aborted);
     if (r != weftSuccess) {
       snprintf(why, len, "gave up waiting for earlier operations on its stream");
       return r;
@@ -170,7 +170,7 @@ static void finish_op(struct weftComm *comm, weft_op *op, weftResult_t res, cons
     weft_comm_fail(comm, res);
   }
   int detached = op->stream != NULL; /* else the waiter frees op once done is set */
-  if (detached) stream_complete(op->stream, res, err);
+  if (detached) weft_stream_complete(op->stream, res, err);
   weft_engine *e = comm->engine;
   pthread_mutex_lock(&e->mu);
   op->result = res;
@@ -178,7 +178,7 @@ static void finish_op(struct weftComm *comm, weft_op *op, weftResult_t res, cons
   atomic_fetch_sub(&e->nqueued, 1);
   if (e->nwaiters) pthread_cond_broadcast(&e->done_cv);
   pthread_mutex_unlock(&e->mu);
-  if (detached) engine_op_free(op); /* nobody waits on a stream op */
+  if (detached) weft_engine_op_free(op); /* nobody waits on a stream op */
 }
 
 static void *engine_main(void *arg) {
@@ -212,7 +212,7 @@ static void *engine_main(void *arg) {
   return NULL;
 }
 
-weftResult_t engine_start(struct weftComm *comm) {
+weftResult_t weft_engine_start(struct weftComm *comm) {
   weft_engine *e = calloc(1, sizeof *e);
   if (!e) return weftSystemError;
   pthread_mutex_init(&e->mu, NULL);
@@ -237,7 +237,7 @@ weftResult_t engine_start(struct weftComm *comm) {
   return weftSuccess;
 }
 
-void engine_stop(struct weftComm *comm) {
+void weft_engine_stop(struct weftComm *comm) {
   weft_engine *e = comm->engine;
   if (!e) return;
   pthread_mutex_lock(&e->mu);
@@ -258,7 +258,7 @@ void engine_stop(struct weftComm *comm) {
   comm->engine = NULL;
 }
 
-void engine_submit(struct weftComm *comm, weft_op *op) {
+void weft_engine_submit(struct weftComm *comm, weft_op *op) {
   weft_engine *e = comm->engine;
   pthread_mutex_lock(&e->mu);
   /* backpressure: a caller that queues faster than the ops run waits for one
@@ -283,7 +283,7 @@ void engine_submit(struct weftComm *comm, weft_op *op) {
   pthread_mutex_unlock(&e->mu);
 }
 
-weftResult_t engine_wait(struct weftComm *comm, weft_op *op) {
+weftResult_t weft_engine_wait(struct weftComm *comm, weft_op *op) {
   weft_engine *e = comm->engine;
   pthread_mutex_lock(&e->mu);
   /* the op itself is bounded by the comm timeout and the abort flag */
@@ -292,20 +292,20 @@ weftResult_t engine_wait(struct weftComm *comm, weft_op *op) {
   e->nwaiters--;
   pthread_mutex_unlock(&e->mu);
   weftResult_t res = op->result;
-  engine_op_free(op);
+  weft_engine_op_free(op);
   return res;
 }
 
-weftResult_t engine_run_blocking(struct weftComm *comm, weft_op *op) {
+weftResult_t weft_engine_run_blocking(struct weftComm *comm, weft_op *op) {
   if (!op->claimed) {
-    engine_submit(comm, op);
-    return engine_wait(comm, op);
+    weft_engine_submit(comm, op);
+    return weft_engine_wait(comm, op);
   }
   char why[WEFT_ERRMSG_LEN];
-  return engine_claimed_done(comm, op, run_op(comm, op, why, sizeof why), why);
+  return weft_engine_claimed_done(comm, op, run_op(comm, op, why, sizeof why), why);
 }
 
-weftResult_t engine_claimed_done(struct weftComm *comm, weft_op *op, weftResult_t res, const char *why) {
+weftResult_t weft_engine_claimed_done(struct weftComm *comm, weft_op *op, weftResult_t res, const char *why) {
   if (res != weftSuccess) { /* nobody else sees this op: no completion to signal */
     char err[WEFT_ERRMSG_LEN];
     op_error(op, why, err, sizeof err);
@@ -313,6 +313,6 @@ weftResult_t engine_claimed_done(struct weftComm *comm, weft_op *op, weftResult_
     weft_comm_fail(comm, res);
   }
   op->result = res;
-  engine_op_free(op);
+  weft_engine_op_free(op);
   return res;
 }

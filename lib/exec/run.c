@@ -9,11 +9,11 @@
 #include <string.h>
 
 #include "codec/codec.h"
-#include "coll/slots.h"
+#include "nodeseg/slots.h"
 #include "coll/sig.h"
-#include "core/comm.h"
-#include "core/nodeseg.h"
-#include "core/sock.h"
+#include "comm/comm.h"
+#include "nodeseg/nodeseg.h"
+#include "util/sock.h"
 #include "exec/engine.h"
 #include "reduce/reduce.h"
 

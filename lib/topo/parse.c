@@ -13,46 +13,46 @@ static const char *const rule_keys[] = {"coll", "min_size", "max_size", "algo", 
 #define MAX_FILE_BYTES (64u << 20)
 
 static int parse_defaults(ty_ctx *c, const yaml_node_t *n, weft_topo *t) {
-  if (ty_is_null(n)) return 0;
-  if (ty_map(c, n, "defaults", defaults_keys)) return -1;
+  if (weft_ty_is_null(n)) return 0;
+  if (weft_ty_map(c, n, "defaults", defaults_keys)) return -1;
   weft_topo_defaults builtin;
   weft_topo_builtin_defaults(&builtin);
   weft_link_spec ls;
   weft_device_spec ds;
   yaml_node_t *v;
-  if ((v = ty_get(c, n, "node_link"))) {
-    if (tp_link(c, v, 0, "node_link", &ls)) return -1;
+  if ((v = weft_ty_get(c, n, "node_link"))) {
+    if (weft_tp_link(c, v, 0, "node_link", &ls)) return -1;
     weft_link_apply(&t->defaults.node_link, &ls);
   }
-  if ((v = ty_get(c, n, "site_link"))) {
-    if (tp_link(c, v, 0, "site_link", &ls)) return -1;
+  if ((v = weft_ty_get(c, n, "site_link"))) {
+    if (weft_tp_link(c, v, 0, "site_link", &ls)) return -1;
     weft_link_apply(&t->defaults.site_link, &ls);
   }
-  if ((v = ty_get(c, n, "wan_link"))) {
-    if (tp_link(c, v, 1, "wan_link", &ls)) return -1;
+  if ((v = weft_ty_get(c, n, "wan_link"))) {
+    if (weft_tp_link(c, v, 1, "wan_link", &ls)) return -1;
     weft_link_apply(&t->defaults.wan_link, &ls);
   }
-  if ((v = ty_get(c, n, "device"))) {
-    if (tp_device(c, v, "device", &ds)) return -1;
+  if ((v = weft_ty_get(c, n, "device"))) {
+    if (weft_tp_device(c, v, "device", &ds)) return -1;
     weft_device_apply(&t->defaults.device, &ds, &builtin.device);
   }
   return 0;
 }
 
 static int one_rule(ty_ctx *c, const yaml_node_t *e, weft_topo_rule *r) {
-  if (ty_map(c, e, "tuning rule", rule_keys)) return -1;
-  r->line = ty_line(e);
+  if (weft_ty_map(c, e, "tuning rule", rule_keys)) return -1;
+  r->line = weft_ty_line(e);
   r->max_size = UINT64_MAX;
-  yaml_node_t *v = ty_get(c, e, "coll");
-  if (!v) return ty_fail(c, e, "tuning rule is missing 'coll'");
-  if (ty_choice(c, v, "coll", weft_topo_colls, r->coll, sizeof r->coll)) return -1;
-  if (!(v = ty_get(c, e, "algo"))) return ty_fail(c, e, "tuning rule is missing 'algo'");
-  if (ty_choice(c, v, "algo", weft_topo_algos, r->algo, sizeof r->algo)) return -1;
-  if ((v = ty_get(c, e, "min_size")) && ty_bytes(c, v, "min_size", &r->min_size)) return -1;
-  if ((v = ty_get(c, e, "max_size"))) {
-    if (ty_bytes(c, v, "max_size", &r->max_size)) return -1;
+  yaml_node_t *v = weft_ty_get(c, e, "coll");
+  if (!v) return weft_ty_fail(c, e, "tuning rule is missing 'coll'");
+  if (weft_ty_choice(c, v, "coll", weft_topo_colls, r->coll, sizeof r->coll)) return -1;
+  if (!(v = weft_ty_get(c, e, "algo"))) return weft_ty_fail(c, e, "tuning rule is missing 'algo'");
+  if (weft_ty_choice(c, v, "algo", weft_topo_algos, r->algo, sizeof r->algo)) return -1;
+  if ((v = weft_ty_get(c, e, "min_size")) && weft_ty_bytes(c, v, "min_size", &r->min_size)) return -1;
+  if ((v = weft_ty_get(c, e, "max_size"))) {
+    if (weft_ty_bytes(c, v, "max_size", &r->max_size)) return -1;
     if (r->max_size < r->min_size)
-      return ty_fail(c, v, "max_size (%llu bytes) is smaller than min_size (%llu bytes)",
+      return weft_ty_fail(c, v, "max_size (%llu bytes) is smaller than min_size (%llu bytes)",
                      (unsigned long long)r->max_size, (unsigned long long)r->min_size);
   }
   return 0;
@@ -61,29 +61,29 @@ static int one_rule(ty_ctx *c, const yaml_node_t *e, weft_topo_rule *r) {
 static int parse_tuning(ty_ctx *c, const yaml_node_t *n, weft_topo *t) {
   yaml_node_item_t *items;
   size_t count;
-  if (ty_list(c, n, "tuning", &items, &count)) return -1;
+  if (weft_ty_list(c, n, "tuning", &items, &count)) return -1;
   if (!count) return 0;
   t->rules = calloc(count, sizeof *t->rules);
-  if (!t->rules) return ty_fail(c, n, "out of memory");
+  if (!t->rules) return weft_ty_fail(c, n, "out of memory");
   for (size_t i = 0; i < count; i++, t->nrules++)
-    if (one_rule(c, ty_item(c, items[i]), &t->rules[i])) return -1;
+    if (one_rule(c, weft_ty_item(c, items[i]), &t->rules[i])) return -1;
   return 0;
 }
 
 static int parse_root(ty_ctx *c, const yaml_node_t *root, weft_topo *t) {
-  if (ty_map(c, root, "the top level", top_keys)) return -1;
-  yaml_node_t *v = ty_get(c, root, "version");
-  if (!v) return ty_fail(c, root, "missing 'version' (add 'version: %d' at the top)", WEFT_TOPO_VERSION);
+  if (weft_ty_map(c, root, "the top level", top_keys)) return -1;
+  yaml_node_t *v = weft_ty_get(c, root, "version");
+  if (!v) return weft_ty_fail(c, root, "missing 'version' (add 'version: %d' at the top)", WEFT_TOPO_VERSION);
   long ver;
-  if (ty_int(c, v, "version", 0, 1000000, &ver)) return -1;
+  if (weft_ty_int(c, v, "version", 0, 1000000, &ver)) return -1;
   if (ver != WEFT_TOPO_VERSION)
-    return ty_fail(c, v, "unsupported version %ld (this weft reads version %d)", ver, WEFT_TOPO_VERSION);
+    return weft_ty_fail(c, v, "unsupported version %ld (this weft reads version %d)", ver, WEFT_TOPO_VERSION);
   t->version = (int)ver;
-  if ((v = ty_get(c, root, "defaults")) && parse_defaults(c, v, t)) return -1;
-  if ((v = ty_get(c, root, "sites")) && tp_sites(c, v, t)) return -1;
-  if ((v = ty_get(c, root, "nodes")) && tp_nodes(c, v, t)) return -1;
-  if ((v = ty_get(c, root, "wan")) && tp_wan(c, v, t)) return -1;
-  if ((v = ty_get(c, root, "tuning")) && parse_tuning(c, v, t)) return -1;
+  if ((v = weft_ty_get(c, root, "defaults")) && parse_defaults(c, v, t)) return -1;
+  if ((v = weft_ty_get(c, root, "sites")) && weft_tp_sites(c, v, t)) return -1;
+  if ((v = weft_ty_get(c, root, "nodes")) && weft_tp_nodes(c, v, t)) return -1;
+  if ((v = weft_ty_get(c, root, "wan")) && weft_tp_wan(c, v, t)) return -1;
+  if ((v = weft_ty_get(c, root, "tuning")) && parse_tuning(c, v, t)) return -1;
   return 0;
 }
 
@@ -136,7 +136,7 @@ int weft_topo_parse_string(const char *text, size_t len, const char *name, weft_
   }
   have_doc = 1;
   yaml_node_t *root = yaml_document_get_root_node(&doc);
-  if (!root || ty_is_null(root)) {
+  if (!root || weft_ty_is_null(root)) {
     snprintf(err, errlen, "%s:1:1: empty topology (expected at least 'version: %d')", name, WEFT_TOPO_VERSION);
     goto done;
   }
@@ -147,7 +147,7 @@ int weft_topo_parse_string(const char *text, size_t len, const char *name, weft_
   yaml_node_t *second = yaml_document_get_root_node(&extra);
   if (second) {
     ty_ctx c2 = {t->source, &extra, err, errlen};
-    ty_fail(&c2, second, "a second YAML document; a topology file holds one document");
+    weft_ty_fail(&c2, second, "a second YAML document; a topology file holds one document");
     yaml_document_delete(&extra);
     goto done;
   }

@@ -8,13 +8,13 @@
 
 /* A link mapping; wan = 1 allows codec and streams. what names it in
  * messages ("link of site 'east'"). */
-int tp_link(ty_ctx *c, const yaml_node_t *n, int wan, const char *what, weft_link_spec *out);
+int weft_tp_link(ty_ctx *c, const yaml_node_t *n, int wan, const char *what, weft_link_spec *out);
 /* The link keys of mapping n (already key-checked by the caller). */
-int tp_link_fields(ty_ctx *c, const yaml_node_t *n, int wan, const char *what, weft_link_spec *out);
-int tp_device(ty_ctx *c, const yaml_node_t *n, const char *what, weft_device_spec *out);
+int weft_tp_link_fields(ty_ctx *c, const yaml_node_t *n, int wan, const char *what, weft_link_spec *out);
+int weft_tp_device(ty_ctx *c, const yaml_node_t *n, const char *what, weft_device_spec *out);
 
-int tp_sites(ty_ctx *c, const yaml_node_t *n, weft_topo *t);
-int tp_nodes(ty_ctx *c, const yaml_node_t *n, weft_topo *t);
-int tp_wan(ty_ctx *c, const yaml_node_t *n, weft_topo *t);
+int weft_tp_sites(ty_ctx *c, const yaml_node_t *n, weft_topo *t);
+int weft_tp_nodes(ty_ctx *c, const yaml_node_t *n, weft_topo *t);
+int weft_tp_wan(ty_ctx *c, const yaml_node_t *n, weft_topo *t);
 
 #endif

@@ -15,9 +15,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/comm.h"
-#include "core/log.h"
-#include "core/param.h"
+#include "comm/comm.h"
+#include "util/log.h"
+#include "util/param.h"
 #include "reduce/reduce.h"
 #include "topo/graph.h"
 #include "tune/graph_model.h"

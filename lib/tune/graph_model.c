@@ -7,7 +7,7 @@
 
 #include "codec/codec.h"
 
-#include "core/layout.h"
+#include "comm/layout.h"
 
 void weft_graph_groups(const weft_graph *g, weft_groups *nodes, weft_groups *sites, int *mem) {
   int n = weft_graph_nranks(g);

@@ -5,10 +5,10 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "core/comm.h"
+#include "comm/comm.h"
 #include "topo/graph.h"
 #include "tune/graph_model.h"
-#include "coll/slots.h"
+#include "nodeseg/slots.h"
 #include "reduce/reduce.h"
 
 weft_algo weft_algo_parse(const char *name) {

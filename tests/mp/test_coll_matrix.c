@@ -105,8 +105,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/introspect.h"
-#include "launch.h"
+#include "api/introspect.h"
+#include "launch_fork.h"
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -114,7 +114,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "launch.h"
+#include "launch_fork.h"
 #include "reduce/reduce.h"
 #include "weft.h"
 

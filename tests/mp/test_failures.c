@@ -88,9 +88,9 @@
 
 #include "bootstrap/bootstrap.h"
 #include "bootstrap/wire.h"
-#include "core/comm.h"
-#include "core/introspect.h"
-#include "launch.h"
+#include "comm/comm.h"
+#include "api/introspect.h"
+#include "launch_fork.h"
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -98,7 +98,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "launch.h"
+#include "launch_fork.h"
 #include "weft.h"
 
 /* ---- helpers ----------------------------------------------------------------------- */

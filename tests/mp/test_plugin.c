@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "launch.h"
+#include "launch_fork.h"
 #include "weft.h"
 
 typedef struct {

@@ -10,8 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/introspect.h"
-#include "launch.h"
+#include "api/introspect.h"
+#include "launch_fork.h"
 #include "weft.h"
 
 #define FAILF(...) (fprintf(stderr, __VA_ARGS__), fputc('\n', stderr), 1)

@@ -27,8 +27,8 @@
 #include <string.h>
 
 #include "codec/codec.h"
-#include "core/introspect.h"
-#include "launch.h"
+#include "api/introspect.h"
+#include "launch_fork.h"
 #include "reduce/reduce.h"
 #include "weft.h"
 

@@ -13,9 +13,9 @@
 
 #include "bootstrap/bootstrap.h"
 #include "coll/sig.h"
-#include "core/comm.h"
-#include "core/param.h"
-#include "core/sock.h"
+#include "comm/comm.h"
+#include "util/param.h"
+#include "util/sock.h"
 #include "tune/tune.h"
 #include "weft.h"
 
@@ -152,14 +152,14 @@ static void *boot_rank(void *p) {
   boot_arg *a = p;
   bootstrap_t *b = NULL;
   char err[WEFT_SOCK_ERRLEN];
-  if (bootstrap_init(&a->id, a->rank, a->n, 20000, &b, err) != weftSuccess) return NULL;
+  if (weft_bootstrap_init(&a->id, a->rank, a->n, 20000, &b, err) != weftSuccess) return NULL;
   int32_t *vals = calloc((size_t)a->n, sizeof *vals);
   vals[a->rank] = 100 + a->rank;
-  int good = bootstrap_allgather(b, vals, sizeof *vals, err) == weftSuccess;
+  int good = weft_bootstrap_allgather(b, vals, sizeof *vals, err) == weftSuccess;
   for (int i = 0; i < a->n; i++) good &= vals[i] == 100 + i && b->peers[i].rank == i;
-  good &= bootstrap_barrier(b, err) == weftSuccess;
+  good &= weft_bootstrap_barrier(b, err) == weftSuccess;
   free(vals);
-  bootstrap_close(b);
+  weft_bootstrap_close(b);
   a->ok = good;
   return NULL;
 }
@@ -200,7 +200,7 @@ static void test_bootstrap_wrong_secret(void **state) {
   bootstrap_t *b = NULL;
   char err[WEFT_SOCK_ERRLEN];
   /* the root drops us without answering: we give up at our timeout */
-  assert_int_not_equal(bootstrap_init(&id, 0, 1, 1500, &b, err), weftSuccess);
+  assert_int_not_equal(weft_bootstrap_init(&id, 0, 1, 1500, &b, err), weftSuccess);
   assert_null(b);
 }
 

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "core/layout.h"
+#include "comm/layout.h"
 #include "tune/cost.h"
 
 typedef struct {

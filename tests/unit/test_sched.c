@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "coll/coll.h"
-#include "core/layout.h"
+#include "comm/layout.h"
 #include "reduce/reduce.h"
 
 enum { WAITING = 0, READY, DONE };
@@ -149,8 +149,8 @@ static void run_case(weft_coll_kind kind, weft_algo algo, int n, size_t count, i
         c.sendbuf = out[r];
       }
     }
-    sched_init(&S.s[r]);
-    assert_int_equal(coll_build(&S.s[r], &c, r, n), 0);
+    weft_sched_init(&S.s[r]);
+    assert_int_equal(weft_coll_build(&S.s[r], &c, r, n), 0);
   }
   assert_true(simulate(&S));
   for (int r = 0; r < n; r++) {
@@ -182,7 +182,7 @@ static void run_case(weft_coll_kind kind, weft_algo algo, int n, size_t count, i
     }
   }
   for (int r = 0; r < n; r++) {
-    sched_free(&S.s[r]);
+    weft_sched_free(&S.s[r]);
     free(in[r]);
     free(out[r]);
     free(S.snext[r]);

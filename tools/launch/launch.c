@@ -1,4 +1,4 @@
-#include "launch.h"
+#include "launch_fork.h"
 
 #include <errno.h>
 #include <signal.h>

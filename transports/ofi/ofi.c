@@ -8,7 +8,7 @@
  * Each init() context opens one fabric, domain, address vector, completion
  * queue and endpoint; every weft endpoint of the context shares them.
  *
- * Connections. listen() opens a TCP socket (core/sock.h) and publishes a
+ * Connections. listen() opens a TCP socket (util/sock.h) and publishes a
  * handle with its address and, when it fits, the fabric endpoint's name.
  * connect() opens a TCP connection to it and sends a hello {key, connId};
  * it does not wait for an answer (weft connects to every peer before it
@@ -58,8 +58,8 @@
 #include <rdma/fi_errno.h>
 #include <rdma/fi_tagged.h>
 
-#include "core/param.h"
-#include "core/sock.h"
+#include "util/param.h"
+#include "util/sock.h"
 #include "common/net_define.h"
 #include "common/req_queue.h"
 #include "ofi/ofi.h"

@@ -16,8 +16,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "core/param.h"
-#include "core/sock.h"
+#include "util/param.h"
+#include "util/sock.h"
 #include "common/net_define.h"
 #include "common/req_queue.h"
 #include "tcp/tcp.h"

@@ -64,8 +64,8 @@
 
 #include <ucp/api/ucp.h>
 
-#include "core/param.h"
-#include "core/sock.h"
+#include "util/param.h"
+#include "util/sock.h"
 #include "common/net_define.h"
 #include "common/req_queue.h"
 #include "ucx/ucx.h"

@@ -1,4 +1,4 @@
-#include "core/sock.h"
+#include "util/sock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/param.h"
+#include "util/param.h"
 
 #define SERR(...) (snprintf(err, WEFT_SOCK_ERRLEN, __VA_ARGS__), -1)
 

@@ -1,4 +1,4 @@
-#include "core/log.h"
+#include "util/log.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -6,8 +6,8 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "core/comm.h"
-#include "core/param.h"
+#include "comm/comm.h"
+#include "util/param.h"
 
 static _Thread_local char thread_error[WEFT_ERRMSG_LEN];
 

@@ -1,5 +1,5 @@
 /* Communicator lifecycle: init, split, destroy, abort, queries. */
-#include "core/comm.h"
+#include "comm/comm.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -9,10 +9,10 @@
 #include <unistd.h>
 
 #include "bootstrap/bootstrap.h"
-#include "core/log.h"
-#include "core/netreg.h"
-#include "core/nodeseg.h"
-#include "core/param.h"
+#include "util/log.h"
+#include "comm/netreg.h"
+#include "nodeseg/nodeseg.h"
+#include "util/param.h"
 #include "exec/engine.h"
 #include "tune/tune.h"
 
@@ -133,11 +133,11 @@ static weftResult_t comm_alloc(struct weftComm **out, int rank, int nranks, cons
 }
 
 static void comm_free(struct weftComm *c) {
-  engine_stop(c);
+  weft_engine_stop(c);
   weft_nodeseg_destroy(c);
   weft_comm_close_peers(c);
   weft_comm_close_nets(c);
-  bootstrap_close(c->bootstrap);
+  weft_bootstrap_close(c->bootstrap);
   weft_layout_free(&c->layout);
   weft_ef_free(c);
   pthread_mutex_destroy(&c->err_mu);
@@ -153,7 +153,7 @@ static weftResult_t comm_start(struct weftComm *c) {
   if (res == weftSuccess) res = weft_comm_connect(c);
   if (res == weftSuccess) res = weft_nodeseg_create(c);
   if (res != weftSuccess) return res;
-  if ((res = engine_start(c)) != weftSuccess) return weft_error(NULL, res, "cannot start the progress thread");
+  if ((res = weft_engine_start(c)) != weftSuccess) return weft_error(NULL, res, "cannot start the progress thread");
   c->magic = WEFT_COMM_MAGIC;
   WEFT_INFO(c, "communicator ready: %d ranks, transport %s, timeout %d ms%s%s", c->nranks, c->net_desc,
             c->timeout_ms, c->algo_override[0] ? ", algorithm forced to " : "", c->algo_override);
@@ -176,7 +176,7 @@ WEFT_API weftResult_t weftCommInitRankConfig(weftComm_t *comm, int nranks, weftU
   if (res != weftSuccess) return res;
   memcpy(c->secret, id.secret, sizeof c->secret);
   char err[WEFT_SOCK_ERRLEN];
-  res = bootstrap_init(&id, rank, nranks, c->timeout_ms, &c->bootstrap, err);
+  res = weft_bootstrap_init(&id, rank, nranks, c->timeout_ms, &c->bootstrap, err);
   if (res != weftSuccess) weft_error(NULL, res, "rank %d/%d: %s", rank, nranks, err);
   else res = comm_start(c);
   if (res != weftSuccess) {
@@ -249,7 +249,7 @@ WEFT_API weftResult_t weftCommDestroy(weftComm_t comm) {
   if (!comm) return weftSuccess; /* as free(NULL) */
   weftResult_t r = weft_comm_check(comm);
   if (r != weftSuccess) return r;
-  comm_free(comm); /* engine_stop drains outstanding ops first */
+  comm_free(comm); /* weft_engine_stop drains outstanding ops first */
   return weftSuccess;
 }
 
@@ -337,12 +337,12 @@ WEFT_API weftResult_t weftCommSplit(weftComm_t comm, int color, int key, weftCom
   me->key = key;
   me->rank = comm->rank;
   if (color != WEFT_SPLIT_NOCOLOR &&
-      bootstrap_prepare_listener(&comm->bootstrap->peers[comm->rank].addr, &me->info, &lfd, err) != 0) {
+      weft_bootstrap_prepare_listener(&comm->bootstrap->peers[comm->rank].addr, &me->info, &lfd, err) != 0) {
     /* still take part in the exchange so the others do not wait for us */
     me->color = -2;
     res = weftSystemError;
   }
-  weftResult_t xr = bootstrap_allgather(comm->bootstrap, all, sizeof *all, err);
+  weftResult_t xr = weft_bootstrap_allgather(comm->bootstrap, all, sizeof *all, err);
   uint64_t split_id = ++comm->split_count;
   if (xr != weftSuccess) res = weft_error(comm, xr, "weftCommSplit: %s", err);
   else if (res != weftSuccess) res = weft_error(comm, res, "weftCommSplit: %s", err);
@@ -371,7 +371,7 @@ WEFT_API weftResult_t weftCommSplit(weftComm_t comm, int color, int key, weftCom
     memcpy(c->secret, comm->secret, 16);
     uint64_t mix[2] = {split_id * 0x9E3779B97F4A7C15ULL, (uint64_t)(uint32_t)color * 0xC2B2AE3D27D4EB4FULL + 1};
     for (int i = 0; i < 16; i++) c->secret[i] ^= ((uint8_t *)mix)[i];
-    res = bootstrap_from_table(lfd, table, newrank, m, c->secret, c->timeout_ms, &c->bootstrap, err);
+    res = weft_bootstrap_from_table(lfd, table, newrank, m, c->secret, c->timeout_ms, &c->bootstrap, err);
     lfd = -1;
     if (res != weftSuccess) weft_error(comm, res, "weftCommSplit: %s", err);
     else res = comm_start(c);

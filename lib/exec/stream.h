@@ -22,10 +22,10 @@ struct weftStream {
 };
 
 /* Takes the next ticket for an op of a comm with the given timeout. */
-uint64_t stream_enqueue(weftStream_t s, int timeout_ms);
+uint64_t weft_stream_enqueue(weftStream_t s, int timeout_ms);
 /* Blocks until every op before `ticket` completed; gives up after timeout_ms
  * without any completion or when *aborted becomes set. */
-weftResult_t stream_wait_turn(weftStream_t s, uint64_t ticket, int timeout_ms, const atomic_int *aborted);
-void stream_complete(weftStream_t s, weftResult_t res, const char *msg);
+weftResult_t weft_stream_wait_turn(weftStream_t s, uint64_t ticket, int timeout_ms, const atomic_int *aborted);
+void weft_stream_complete(weftStream_t s, weftResult_t res, const char *msg);
 
 #endif

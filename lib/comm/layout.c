@@ -1,13 +1,13 @@
-#include "core/layout.h"
+#include "comm/layout.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bootstrap/bootstrap.h"
-#include "core/comm.h"
-#include "core/log.h"
-#include "core/param.h"
+#include "comm/comm.h"
+#include "util/log.h"
+#include "util/param.h"
 #include "topo/dump.h"
 #include "topo/file.h"
 #include "topo/graph.h"
@@ -63,7 +63,7 @@ weftResult_t weft_layout_build(struct weftComm *c) {
   if (!names || !desc || !l->mem) res = weft_error(NULL, weftSystemError, "out of memory");
   if (res == weftSuccess) {
     snprintf(names[c->rank], 64, "%s", c->site);
-    if (n > 1 && (res = bootstrap_allgather(c->bootstrap, names, 64, err)) != weftSuccess) weft_error(NULL, res, "%s", err);
+    if (n > 1 && (res = weft_bootstrap_allgather(c->bootstrap, names, 64, err)) != weftSuccess) weft_error(NULL, res, "%s", err);
   }
   /* every rank reads the file: it must be the same everywhere */
   if (res == weftSuccess && c->topo_file[0] && weft_topo_parse_file(c->topo_file, &file, err, sizeof err) != 0)

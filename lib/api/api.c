@@ -2,10 +2,10 @@
  * input returns weftInvalidArgument with a message and changes nothing. */
 #include <stdint.h>
 
-#include "core/comm.h"
-#include "core/launch.h"
-#include "core/log.h"
-#include "core/stream.h"
+#include "comm/comm.h"
+#include "api/launch.h"
+#include "util/log.h"
+#include "exec/stream.h"
 #include "reduce/reduce.h"
 
 typedef struct {

@@ -1,4 +1,4 @@
-#include "core/nodeseg.h"
+#include "nodeseg/nodeseg.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -16,10 +16,10 @@
 #include <unistd.h>
 
 #include "bootstrap/bootstrap.h"
-#include "core/comm.h"
-#include "core/log.h"
-#include "core/param.h"
-#include "core/sock.h"
+#include "comm/comm.h"
+#include "util/log.h"
+#include "util/param.h"
+#include "util/sock.h"
 #include "coll/sig.h"
 
 #define SEG_MAGIC 0x77656674736c6f74ULL /* "weftslot": a rank asking rank 0 for the segment */
@@ -166,7 +166,7 @@ weftResult_t weft_nodeseg_create(struct weftComm *c) {
     mfd = seg_make(g->map_len);
     if (mfd < 0 || weft_unix_listen("weft-slots", me->name, sizeof me->name, &lfd, err) != 0) me->willing = 0;
   }
-  weftResult_t res = bootstrap_allgather(c->bootstrap, x, sizeof *x, err);
+  weftResult_t res = weft_bootstrap_allgather(c->bootstrap, x, sizeof *x, err);
   int all = res == weftSuccess;
   for (int p = 0; p < n && all; p++) all = x[p].willing;
   int ok = 0;
@@ -187,7 +187,7 @@ weftResult_t weft_nodeseg_create(struct weftComm *c) {
     for (int p = 0; p < n; p++) mb &= x[p].membarrier;
     memset(x, 0, sizeof *x * (size_t)n);
     me->willing = ok;
-    res = bootstrap_allgather(c->bootstrap, x, sizeof *x, err);
+    res = weft_bootstrap_allgather(c->bootstrap, x, sizeof *x, err);
     for (int p = 0; p < n && res == weftSuccess; p++) ok &= x[p].willing;
     g->membarrier = mb;
   }

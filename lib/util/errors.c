@@ -1,4 +1,4 @@
-#include "core/log.h"
+#include "util/log.h"
 #include "weft.h"
 
 WEFT_API const char *weftGetErrorString(weftResult_t r) {

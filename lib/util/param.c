@@ -1,4 +1,4 @@
-#include "core/param.h"
+#include "util/param.h"
 
 #include <ctype.h>
 #include <errno.h>

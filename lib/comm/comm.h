@@ -8,7 +8,7 @@
 
 #include "weft.h"
 #include "weft_net.h"
-#include "core/layout.h"
+#include "comm/layout.h"
 #include "codec/codec.h"
 #include "tune/cost.h"
 
@@ -94,7 +94,7 @@ struct weftComm {
 
   struct bootstrap *bootstrap;
   char net_force[16];               /* WEFT_NET / config netName, "" = choose per peer */
-  weft_net_inst nets[WEFT_MAX_NETS]; /* indexed like the registry (core/netreg.h) */
+  weft_net_inst nets[WEFT_MAX_NETS]; /* indexed like the registry (comm/netreg.h) */
   char net_desc[32];                 /* transports in use, e.g. "shm" or "shm+tcp" */
   weft_peer_conn *peers;
   weft_layout layout; /* nodes and sites (layout.c) */

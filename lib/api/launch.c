@@ -1,4 +1,4 @@
-#include "core/launch.h"
+#include "api/launch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,11 +6,11 @@
 
 #include "codec/codec.h"
 #include "coll/sig.h"
-#include "coll/slots.h"
-#include "core/comm.h"
-#include "core/introspect.h"
-#include "core/log.h"
-#include "core/stream.h"
+#include "nodeseg/slots.h"
+#include "comm/comm.h"
+#include "api/introspect.h"
+#include "util/log.h"
+#include "exec/stream.h"
 #include "exec/engine.h"
 #include "reduce/reduce.h"
 #include "tune/tune.h"
@@ -40,7 +40,7 @@ static weftResult_t pair_self(weft_op *op, const weft_pending *calls, int ncalls
     if (sb != rb)
       return weft_error(op->comm, weftInvalidUsage, "send to oneself of %zu bytes matched with a receive of %zu bytes",
                         sb, rb);
-    sched_copy(&op->sched, r->recvbuf, s->sendbuf, sb, NODEP, NODEP);
+    weft_sched_copy(&op->sched, r->recvbuf, s->sendbuf, sb, NODEP, NODEP);
     si++;
     ri++;
   }
@@ -86,7 +86,7 @@ static void tune_call(weftComm_t comm, const weft_op *op, weft_call *c) {
 static weftResult_t run_slots(weftComm_t comm, weft_op *op, const weft_call *c) {
   describe(op, c);
   char why[WEFT_ERRMSG_LEN];
-  return engine_claimed_done(comm, op, weft_slots_run(comm, c, why, sizeof why), why);
+  return weft_engine_claimed_done(comm, op, weft_slots_run(comm, c, why, sizeof why), why);
 }
 
 /* A group of up to 8 sends and receives to other ranks (a halo exchange, a
@@ -112,13 +112,13 @@ static int run_cached_group(weft_op *op, const weft_pending *calls, int ncalls, 
     if (memcmp(key, s->group_key[i], sizeof key) != 0) return 0;
   }
   weftComm_t comm = op->comm;
-  sched_rearm(s, 0);
+  weft_sched_rearm(s, 0);
   comm->last_algo_id = ALGO_P2P;
   comm->last_codec = 0;
   comm->last_self = 0;
   op->first = calls[0].call;
   op->ncalls = ncalls;
-  *res = engine_run_blocking(comm, op);
+  *res = weft_engine_run_blocking(comm, op);
   return 1;
 }
 
@@ -156,8 +156,8 @@ weftResult_t weft_launch(weft_pending *calls, int ncalls) {
         res = weft_error(comm, sticky, "communicator already failed: %s", comm->last_error);
         break;
       }
-      ops[k] = blocking ? engine_claim(comm, ncalls == 1 || p2p) : NULL;
-      if (!ops[k] && !(ops[k] = engine_op_new(comm))) {
+      ops[k] = blocking ? weft_engine_claim(comm, ncalls == 1 || p2p) : NULL;
+      if (!ops[k] && !(ops[k] = weft_engine_op_new(comm))) {
         res = weft_error(comm, weftSystemError, "out of memory");
         break;
       }
@@ -166,7 +166,7 @@ weftResult_t weft_launch(weft_pending *calls, int ncalls) {
       seq0[k] = comm->coll_seq;
       nops++;
       /* several calls, or a send to oneself (paired into copies later): no plan cache */
-      if (ncalls > 1 || is_self_p2p(&calls[i])) sched_reset(&ops[k]->sched);
+      if (ncalls > 1 || is_self_p2p(&calls[i])) weft_sched_reset(&ops[k]->sched);
     }
     if (is_self_p2p(&calls[i])) {
       nself++;
@@ -187,10 +187,10 @@ weftResult_t weft_launch(weft_pending *calls, int ncalls) {
     uint64_t key[6];
     plan_key(&c, key);
     if (ncalls == 1 && s->plan_valid && memcmp(s->plan_key, key, sizeof key) == 0) {
-      sched_rearm(s, c.tag); /* the same call as last time on this op: reuse its schedule */
+      weft_sched_rearm(s, c.tag); /* the same call as last time on this op: reuse its schedule */
     } else {
-      if (ncalls == 1) sched_reset(s);
-      if (coll_build(s, &c, comm->rank, comm->nranks) != 0 || s->oom) {
+      if (ncalls == 1) weft_sched_reset(s);
+      if (weft_coll_build(s, &c, comm->rank, comm->nranks) != 0 || s->oom) {
         res = weft_error(comm, weftSystemError, "out of memory building the schedule of %s", weft_coll_name(c.kind));
       } else if (ncalls == 1) {
         memcpy(s->plan_key, key, sizeof key);
@@ -216,19 +216,19 @@ weftResult_t weft_launch(weft_pending *calls, int ncalls) {
     for (int k = 0; k < nops; k++) {
       ops[k]->comm->coll_seq = seq0[k]; /* nothing ran: the next calls keep matching */
       ops[k]->sched.plan_valid = 0;
-      engine_op_free(ops[k]);
+      weft_engine_op_free(ops[k]);
     }
   } else if (nops == 1 && !ops[0]->stream) {
-    res = engine_run_blocking(ops[0]->comm, ops[0]);
+    res = weft_engine_run_blocking(ops[0]->comm, ops[0]);
   } else {
     for (int k = 0; k < nops; k++) {
       waits[k] = ops[k]->stream == NULL;
-      if (ops[k]->stream) ops[k]->ticket = stream_enqueue(ops[k]->stream, ops[k]->comm->timeout_ms);
-      engine_submit(ops[k]->comm, ops[k]); /* stream ops may be freed from here on */
+      if (ops[k]->stream) ops[k]->ticket = weft_stream_enqueue(ops[k]->stream, ops[k]->comm->timeout_ms);
+      weft_engine_submit(ops[k]->comm, ops[k]); /* stream ops may be freed from here on */
     }
     for (int k = 0; k < nops; k++) {
       if (!waits[k]) continue;
-      weftResult_t r = engine_wait(ops[k]->comm, ops[k]);
+      weftResult_t r = weft_engine_wait(ops[k]->comm, ops[k]);
       if (res == weftSuccess) res = r;
     }
   }

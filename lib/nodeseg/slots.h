@@ -1,4 +1,4 @@
-/* Small collectives through the node segment (core/nodeseg.h): every rank
+/* Small collectives through the node segment (nodeseg/nodeseg.h): every rank
  * writes its contribution into its own slot, then reads the others' slots
  * in place. No messages, no schedule: one cache line per rank for the
  * smallest calls. Used for every collective (not send/recv) when all ranks

@@ -1,12 +1,12 @@
 /* Transport registry and WEFT_NET_PLUGIN loader. */
-#include "core/netreg.h"
+#include "comm/netreg.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "core/param.h"
+#include "util/param.h"
 #include "shm/shm.h"
 #include "tcp/tcp.h"
 #ifdef WEFT_HAVE_UCX

@@ -12,10 +12,10 @@
 #include <string.h>
 
 #include "bootstrap/bootstrap.h"
-#include "core/comm.h"
-#include "core/log.h"
-#include "core/netreg.h"
-#include "core/param.h"
+#include "comm/comm.h"
+#include "util/log.h"
+#include "comm/netreg.h"
+#include "util/param.h"
 #include "topo/graph.h"
 
 _Static_assert(WEFT_NET_SLOTS <= WEFT_MAX_NETS, "WEFT_MAX_NETS is smaller than the registry");
@@ -121,7 +121,7 @@ static weftResult_t choose_all(struct weftComm *c) {
   if (!scores) return weft_error(NULL, weftSystemError, "out of memory");
   char err[WEFT_SOCK_ERRLEN];
   local_scores(c, scores + (size_t)r * WEFT_MAX_NETS);
-  weftResult_t res = bootstrap_allgather(c->bootstrap, scores, sizeof(float) * WEFT_MAX_NETS, err);
+  weftResult_t res = weft_bootstrap_allgather(c->bootstrap, scores, sizeof(float) * WEFT_MAX_NETS, err);
   if (res != weftSuccess) {
     free(scores);
     return weft_error(NULL, res, "%s", err);
@@ -215,7 +215,7 @@ static weftResult_t plan_streams(struct weftComm *c, int *uses) {
     char err[WEFT_SOCK_ERRLEN];
     if (!(win = calloc((size_t)c->nranks, sizeof *win))) return weft_error(NULL, weftSystemError, "out of memory");
     win[c->rank] = local_window();
-    weftResult_t res = bootstrap_allgather(c->bootstrap, win, sizeof *win, err);
+    weftResult_t res = weft_bootstrap_allgather(c->bootstrap, win, sizeof *win, err);
     if (res != weftSuccess) {
       free(win);
       return weft_error(NULL, res, "%s", err);
@@ -296,7 +296,7 @@ weftResult_t weft_comm_connect(struct weftComm *c) {
     if (!uses[k]) close_net(&c->nets[k]); /* initialized only to score it */
   for (int k = 0; k < nk && res == weftSuccess; k++)
     if (uses[k]) res = listen_net(c, k, key, handles + (size_t)r * row + (size_t)k * WEFT_NET_HANDLE_BYTES);
-  if (res == weftSuccess && (res = bootstrap_allgather(c->bootstrap, handles, row, err)) != weftSuccess)
+  if (res == weftSuccess && (res = weft_bootstrap_allgather(c->bootstrap, handles, row, err)) != weftSuccess)
     weft_error(NULL, res, "%s", err);
   for (int i = 1; i < n && res == weftSuccess; i++) {
     int p = (r + i) % n;
@@ -316,7 +316,7 @@ weftResult_t weft_comm_connect(struct weftComm *c) {
   for (int k = 0; k < nk && res == weftSuccess; k++)
     if (uses[k]) res = accept_peers(c, &c->nets[k], uses[k]);
   if (res != weftSuccess) return res;
-  if ((res = bootstrap_barrier(c->bootstrap, err)) != weftSuccess) return weft_error(NULL, res, "%s", err);
+  if ((res = weft_bootstrap_barrier(c->bootstrap, err)) != weftSuccess) return weft_error(NULL, res, "%s", err);
   describe_links(c, uses);
   return weftSuccess;
 }

@@ -3,12 +3,12 @@
  * rank's publication. That is what makes two slots per rank enough: a rank
  * that starts call k+2 has seen everyone's call k+1, so everyone is done
  * reading its slot of call k, which k+2 overwrites. */
-#include "coll/slots.h"
+#include "nodeseg/slots.h"
 
 #include <string.h>
 
-#include "core/comm.h"
-#include "core/nodeseg.h"
+#include "comm/comm.h"
+#include "nodeseg/nodeseg.h"
 #include "reduce/reduce.h"
 
 /* What a rank publishes: its buffer, or all n blocks of it. */

@@ -1,4 +1,4 @@
-#include "core/stream.h"
+#include "exec/stream.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -6,8 +6,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/log.h"
-#include "core/param.h"
+#include "util/log.h"
+#include "util/param.h"
 
 static void deadline_in(struct timespec *ts, int ms) {
   clock_gettime(CLOCK_MONOTONIC, ts);
@@ -37,7 +37,7 @@ WEFT_API weftResult_t weftStreamCreate(weftStream_t *stream) {
   return weftSuccess;
 }
 
-uint64_t stream_enqueue(weftStream_t s, int timeout_ms) {
+uint64_t weft_stream_enqueue(weftStream_t s, int timeout_ms) {
   pthread_mutex_lock(&s->mu);
   uint64_t t = ++s->enqueued;
   if (timeout_ms > s->timeout_ms) s->timeout_ms = timeout_ms;
@@ -45,7 +45,7 @@ uint64_t stream_enqueue(weftStream_t s, int timeout_ms) {
   return t;
 }
 
-weftResult_t stream_wait_turn(weftStream_t s, uint64_t ticket, int timeout_ms, const atomic_int *aborted) {
+weftResult_t weft_stream_wait_turn(weftStream_t s, uint64_t ticket, int timeout_ms, const atomic_int *aborted) {
   weftResult_t res = weftSuccess;
   pthread_mutex_lock(&s->mu);
   uint64_t seen = s->completed;
@@ -74,7 +74,7 @@ weftResult_t stream_wait_turn(weftStream_t s, uint64_t ticket, int timeout_ms, c
   return res;
 }
 
-void stream_complete(weftStream_t s, weftResult_t res, const char *msg) {
+void weft_stream_complete(weftStream_t s, weftResult_t res, const char *msg) {
   pthread_mutex_lock(&s->mu);
   s->completed++;
   if (res != weftSuccess && s->error == weftSuccess) {

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/comm.h"
-#include "core/launch.h"
-#include "core/log.h"
+#include "comm/comm.h"
+#include "api/launch.h"
+#include "util/log.h"
 
 /* A group's calls are recorded in place for the usual few (a sendrecv, a
  * halo exchange): no allocation per group on that path. */
