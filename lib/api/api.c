@@ -4,7 +4,7 @@
 
 #include "comm/comm.h"
 #include "api/launch.h"
-#include "util/log.h"
+#include "comm/comm_log.h"
 #include "exec/stream.h"
 #include "reduce/reduce.h"
 

@@ -7,7 +7,7 @@
 
 #include "comm/comm.h"
 #include "api/launch.h"
-#include "util/log.h"
+#include "comm/comm_log.h"
 
 /* A group's calls are recorded in place for the usual few (a sendrecv, a
  * halo exchange): no allocation per group on that path. */

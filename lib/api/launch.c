@@ -9,7 +9,7 @@
 #include "nodeseg/slots.h"
 #include "comm/comm.h"
 #include "api/introspect.h"
-#include "util/log.h"
+#include "comm/comm_log.h"
 #include "exec/stream.h"
 #include "exec/engine.h"
 #include "reduce/reduce.h"
@@ -153,7 +153,7 @@ weftResult_t weft_launch(weft_pending *calls, int ncalls) {
     if (k == nops) {
       weftResult_t sticky = atomic_load(&comm->async_error);
       if (sticky != weftSuccess) {
-        res = weft_error(comm, sticky, "communicator already failed: %s", comm->last_error);
+        res = weft_error(comm, sticky, "communicator already failed: %s", comm->log.last_error);
         break;
       }
       ops[k] = blocking ? weft_engine_claim(comm, ncalls == 1 || p2p) : NULL;
@@ -199,7 +199,7 @@ weftResult_t weft_launch(weft_pending *calls, int ncalls) {
     }
     if (ncalls == 1) s->sig = coll ? c.tag : 0;
     describe(ops[k], &c);
-    if (comm->log_level >= weftLogTrace)
+    if (comm->log.level >= weftLogTrace)
       WEFT_TRACE(comm, "launch %s: count %zu, %s, %s, chunk %zu, tag %016llx", weft_coll_name(c.kind), c.count,
                weft_dtype_name(c.dt), comm->last_algo, c.chunk_bytes, (unsigned long long)c.tag);
   }

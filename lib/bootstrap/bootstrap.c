@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "bootstrap/wire.h"
+#include "util/clock.h"
 
 #include <stdarg.h>
 

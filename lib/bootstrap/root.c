@@ -11,6 +11,7 @@
 
 #include "bootstrap/bootstrap.h"
 #include "bootstrap/wire.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 typedef struct {
@@ -47,7 +48,7 @@ typedef struct {
 /* Files a complete hello: the rank joins, or gets a status and is closed. */
 static void admit(root_state *st, const root_args *a, int fd, const boot_hello *h) {
   if (h->magic != WEFT_ID_MAGIC || memcmp(h->secret, a->secret, 16) != 0) {
-    weft_log(NULL, weftLogWarn, "bootstrap root: dropped a connection without the job secret");
+    weft_log_to(NULL, weftLogWarn, "bootstrap root: dropped a connection without the job secret");
     close(fd);
     return;
   }
@@ -101,7 +102,7 @@ static void *root_main(void *p) {
   while (st.n < 0 || st.joined < st.n) {
     long long now = weft_now_ms();
     if (now >= deadline) {
-      weft_log(NULL, weftLogWarn, "bootstrap root: gave up after %d ms with %d of %d ranks joined", a.timeout_ms,
+      weft_log_to(NULL, weftLogWarn, "bootstrap root: gave up after %d ms with %d of %d ranks joined", a.timeout_ms,
                st.joined, st.n);
       goto out;
     }
@@ -119,7 +120,7 @@ static void *root_main(void *p) {
         done = c->got == sizeof c->h;
       }
       if (!done && !drop && now - c->since > HELLO_MS) {
-        weft_log(NULL, weftLogWarn, "bootstrap root: dropped a connection that sent no hello");
+        weft_log_to(NULL, weftLogWarn, "bootstrap root: dropped a connection that sent no hello");
         drop = 1;
       }
       if (done) admit(&st, &a, c->fd, &c->h);
@@ -141,7 +142,7 @@ static void *root_main(void *p) {
     memcpy(rep.secret, a.secret, 16);
     if (weft_sock_send_all(st.fds[r], &rep, sizeof rep, 5000, err) != 0 ||
         weft_sock_send_all(st.fds[r], st.table, sizeof *st.table * (size_t)st.n, 5000, err) != 0)
-      weft_log(NULL, weftLogWarn, "bootstrap root: sending table to rank %d: %s", r, err);
+      weft_log_to(NULL, weftLogWarn, "bootstrap root: sending table to rank %d: %s", r, err);
   }
 out:
   for (int i = 0; i < npend; i++) close(pend[i].fd);

@@ -9,13 +9,13 @@
 #include "weft.h"
 #include "weft_net.h"
 #include "comm/layout.h"
+#include "util/log.h"
 #include "codec/codec.h"
 #include "tune/cost.h"
 
 #define WEFT_TUNE_BUCKETS 40 /* sizes 1 B .. 512 GiB by powers of two */
 
 #define WEFT_COMM_MAGIC 0x7765667443304d4dULL
-#define WEFT_ERRMSG_LEN 512
 
 struct bootstrap;
 struct weft_engine;
@@ -50,9 +50,7 @@ struct weftComm {
   uint64_t magic;
   int rank, nranks;
   int timeout_ms;
-  int log_level;
-  weftLogCallback_t log_cb;
-  void *log_user;
+  weft_log_sink log; /* level, callback, last error (comm_log.h) */
   char algo_override[16]; /* "" = tuner decides */
   struct {                 /* read once at init so every call sees the same values */
     size_t direct_threshold; /* WEFT_DIRECT_THRESHOLD: bytes x (n-1) for one-shot allreduce */
@@ -107,8 +105,9 @@ struct weftComm {
   atomic_int active_calls;
   _Atomic weftResult_t async_error;
 
-  pthread_mutex_t err_mu;
-  char last_error[WEFT_ERRMSG_LEN];
+  /* Called by weft_comm_fail so that layers above the communicator that
+   * keep their own shared state (the node segment) release their waiters. */
+  void (*on_fail)(struct weftComm *comm);
   char last_algo[48];
   int last_algo_id; /* weft_algo of the last call launched */
   int last_codec;   /* weft_codec_id it used */
@@ -120,6 +119,13 @@ weftResult_t weft_comm_check(struct weftComm *comm);
 /* Marks the comm broken with res (first error wins) and closes its
  * connections so peers notice at once. Safe from the progress thread. */
 void weft_comm_fail(struct weftComm *comm, weftResult_t res);
+/* Allocates a comm for rank of nranks with its configuration (cfg, the
+ * environment, or the parent's for a split); nothing connected yet. */
+weftResult_t weft_comm_new(struct weftComm **out, int rank, int nranks, const weftConfig_t *cfg,
+                           const struct weftComm *parent);
+/* Closes and frees what the comm itself owns, then the comm (the layers
+ * above release theirs first: api/comm_life.c). */
+void weft_comm_release(struct weftComm *comm);
 /* Opens the transports and connects to every peer (connect.c). */
 weftResult_t weft_comm_connect(struct weftComm *comm);
 /* Closes every peer connection (idempotent). */
@@ -128,7 +134,6 @@ void weft_comm_close_peers(struct weftComm *comm);
 void weft_comm_free_peers(struct weftComm *comm);
 /* Closes listeners and finalizes transports. */
 void weft_comm_close_nets(struct weftComm *comm);
-/* Name of a built-in transport if valid, else NULL. */
 /* Describes a peer for error messages: "rank 3 (host:pid)". */
 void weft_comm_peer_name(struct weftComm *comm, int peer, char *buf, size_t len);
 

@@ -13,7 +13,7 @@
 
 #include "bootstrap/bootstrap.h"
 #include "comm/comm.h"
-#include "util/log.h"
+#include "comm/comm_log.h"
 #include "comm/netreg.h"
 #include "util/param.h"
 #include "topo/graph.h"

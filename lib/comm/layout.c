@@ -6,7 +6,7 @@
 
 #include "bootstrap/bootstrap.h"
 #include "comm/comm.h"
-#include "util/log.h"
+#include "comm/comm_log.h"
 #include "util/param.h"
 #include "topo/dump.h"
 #include "topo/file.h"

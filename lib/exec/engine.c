@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "comm/comm.h"
-#include "util/log.h"
+#include "comm/comm_log.h"
 #include "util/param.h"
 #include "exec/stream.h"
 #include "reduce/reduce.h"

@@ -13,7 +13,7 @@
 #include "coll/sig.h"
 #include "comm/comm.h"
 #include "nodeseg/nodeseg.h"
-#include "util/sock.h"
+#include "util/clock.h"
 #include "exec/engine.h"
 #include "reduce/reduce.h"
 

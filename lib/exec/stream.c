@@ -22,9 +22,9 @@ static void deadline_in(struct timespec *ts, int ms) {
 static int stream_ok(weftStream_t s) { return s && s->magic == WEFT_STREAM_MAGIC; }
 
 WEFT_API weftResult_t weftStreamCreate(weftStream_t *stream) {
-  if (!stream) return weft_error(NULL, weftInvalidArgument, "weftStreamCreate: stream is NULL");
+  if (!stream) return weft_error_to(NULL, weftInvalidArgument, "weftStreamCreate: stream is NULL");
   struct weftStream *s = calloc(1, sizeof *s);
-  if (!s) return weft_error(NULL, weftSystemError, "weftStreamCreate: out of memory");
+  if (!s) return weft_error_to(NULL, weftSystemError, "weftStreamCreate: out of memory");
   s->magic = WEFT_STREAM_MAGIC;
   pthread_mutex_init(&s->mu, NULL);
   pthread_condattr_t ca;
@@ -88,7 +88,7 @@ void weft_stream_complete(weftStream_t s, weftResult_t res, const char *msg) {
 }
 
 WEFT_API weftResult_t weftStreamSynchronize(weftStream_t s) {
-  if (!stream_ok(s)) return weft_error(NULL, weftInvalidArgument, "weftStreamSynchronize: invalid stream");
+  if (!stream_ok(s)) return weft_error_to(NULL, weftInvalidArgument, "weftStreamSynchronize: invalid stream");
   weftResult_t res;
   pthread_mutex_lock(&s->mu);
   uint64_t seen = s->completed;
@@ -112,13 +112,13 @@ WEFT_API weftResult_t weftStreamSynchronize(weftStream_t s) {
   char msg[sizeof s->errmsg];
   memcpy(msg, s->errmsg, sizeof msg);
   pthread_mutex_unlock(&s->mu);
-  if (timed_out) return weft_error(NULL, weftTimeout, "weftStreamSynchronize: operations still pending after the timeout");
+  if (timed_out) return weft_error_to(NULL, weftTimeout, "weftStreamSynchronize: operations still pending after the timeout");
   if (res != weftSuccess) weft_set_thread_error(msg);
   return res;
 }
 
 WEFT_API weftResult_t weftStreamQuery(weftStream_t s) {
-  if (!stream_ok(s)) return weft_error(NULL, weftInvalidArgument, "weftStreamQuery: invalid stream");
+  if (!stream_ok(s)) return weft_error_to(NULL, weftInvalidArgument, "weftStreamQuery: invalid stream");
   pthread_mutex_lock(&s->mu);
   weftResult_t res = s->error != weftSuccess ? s->error : s->completed < s->enqueued ? weftInProgress : weftSuccess;
   pthread_mutex_unlock(&s->mu);
@@ -126,7 +126,7 @@ WEFT_API weftResult_t weftStreamQuery(weftStream_t s) {
 }
 
 WEFT_API weftResult_t weftStreamDestroy(weftStream_t s) {
-  if (!stream_ok(s)) return weft_error(NULL, weftInvalidArgument, "weftStreamDestroy: invalid stream");
+  if (!stream_ok(s)) return weft_error_to(NULL, weftInvalidArgument, "weftStreamDestroy: invalid stream");
   weftResult_t res = weftStreamSynchronize(s);
   if (res == weftTimeout) return res; /* ops still reference it: keep it alive */
   s->magic = 0;

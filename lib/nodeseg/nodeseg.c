@@ -17,9 +17,10 @@
 
 #include "bootstrap/bootstrap.h"
 #include "comm/comm.h"
-#include "util/log.h"
+#include "comm/comm_log.h"
 #include "util/param.h"
 #include "util/sock.h"
+#include "util/clock.h"
 #include "coll/sig.h"
 
 #define SEG_MAGIC 0x77656674736c6f74ULL /* "weftslot": a rank asking rank 0 for the segment */

@@ -16,7 +16,7 @@
 #include <strings.h>
 
 #include "comm/comm.h"
-#include "util/log.h"
+#include "comm/comm_log.h"
 #include "util/param.h"
 #include "reduce/reduce.h"
 #include "topo/graph.h"
@@ -93,7 +93,7 @@ void weft_codec_choose(const struct weftComm *comm, weft_call *c) {
 }
 
 float *weft_ef_get(struct weftComm *comm, size_t count, weftDataType_t dt) {
-  pthread_mutex_lock(&comm->err_mu);
+  pthread_mutex_lock(&comm->log.mu);
   float *r = NULL;
   for (int i = 0; i < comm->nef && !r; i++)
     if (comm->ef[i].count == count && comm->ef[i].dt == (int)dt) r = comm->ef[i].resid;
@@ -104,7 +104,7 @@ float *weft_ef_get(struct weftComm *comm, size_t count, weftDataType_t dt) {
     WEFT_INFO(comm, "error feedback: residuals for %zu elements of %s kept with the communicator", count,
               weft_dtype_name(dt));
   }
-  pthread_mutex_unlock(&comm->err_mu);
+  pthread_mutex_unlock(&comm->log.mu);
   return r;
 }
 

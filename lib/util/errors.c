@@ -1,5 +1,12 @@
+/* Result strings and error recording: the sink's last error, the thread's
+ * last error (for calls without a communicator), and a WARN line. */
+#include <stdio.h>
+#include <string.h>
+
 #include "util/log.h"
 #include "weft.h"
+
+static _Thread_local char thread_error[WEFT_ERRMSG_LEN];
 
 WEFT_API const char *weftGetErrorString(weftResult_t r) {
   switch (r) {
@@ -17,8 +24,22 @@ WEFT_API const char *weftGetErrorString(weftResult_t r) {
   }
 }
 
-WEFT_API weftResult_t weftGetVersion(int *version) {
-  if (!version) return weft_error(NULL, weftInvalidArgument, "weftGetVersion: version is NULL");
-  *version = WEFT_VERSION_CODE;
-  return weftSuccess;
+void weft_set_thread_error(const char *msg) { snprintf(thread_error, sizeof thread_error, "%s", msg); }
+
+const char *weft_thread_error(void) { return thread_error; }
+
+weftResult_t weft_error_to(weft_log_sink *sink, weftResult_t res, const char *fmt, ...) {
+  char msg[WEFT_ERRMSG_LEN];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (sink) {
+    pthread_mutex_lock(&sink->mu);
+    memcpy(sink->last_error, msg, sizeof msg);
+    pthread_mutex_unlock(&sink->mu);
+  }
+  weft_set_thread_error(msg);
+  weft_log_to(sink, weftLogWarn, "%s: %s", weftGetErrorString(res), msg);
+  return res;
 }

@@ -6,10 +6,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "comm/comm.h"
 #include "util/param.h"
-
-static _Thread_local char thread_error[WEFT_ERRMSG_LEN];
 
 static pthread_once_t level_once = PTHREAD_ONCE_INIT;
 static int default_level = weftLogWarn;
@@ -28,6 +25,22 @@ int weft_log_default_level(void) {
   return default_level;
 }
 
+void weft_log_sink_init(weft_log_sink *s, int rank, int nranks) {
+  memset(s, 0, sizeof *s);
+  s->level = weft_log_default_level();
+  s->rank = rank;
+  s->nranks = nranks;
+  pthread_mutex_init(&s->mu, NULL);
+}
+
+void weft_log_sink_fini(weft_log_sink *s) { pthread_mutex_destroy(&s->mu); }
+
+void weft_log_sink_last_error(weft_log_sink *s, char *buf, size_t len) {
+  pthread_mutex_lock(&s->mu);
+  snprintf(buf, len, "%s", s->last_error);
+  pthread_mutex_unlock(&s->mu);
+}
+
 static const char *level_name(weftLogLevel_t l) {
   switch (l) {
     case weftLogWarn: return "WARN";
@@ -37,49 +50,31 @@ static const char *level_name(weftLogLevel_t l) {
   }
 }
 
-static void vlog(struct weftComm *comm, weftLogLevel_t level, const char *fmt, va_list ap) {
-  int max = comm ? comm->log_level : weft_log_default_level();
-  if ((int)level > max || level == weftLogNone) return;
+int weft_log_enabled(const weft_log_sink *sink, weftLogLevel_t level) {
+  int max = sink ? sink->level : weft_log_default_level();
+  return level != weftLogNone && (int)level <= max;
+}
+
+void weft_vlog_to(const weft_log_sink *sink, weftLogLevel_t level, const char *fmt, va_list ap) {
+  if (!weft_log_enabled(sink, level)) return;
   char msg[WEFT_ERRMSG_LEN + 64];
   vsnprintf(msg, sizeof msg, fmt, ap);
-  if (comm && comm->log_cb) {
-    comm->log_cb(level, msg, comm->log_user);
+  if (sink && sink->cb) {
+    sink->cb(level, msg, sink->user);
     return;
   }
   char host[64] = "";
   gethostname(host, sizeof host - 1);
-  if (comm)
-    fprintf(stderr, "weft %s:%d rank %d/%d %s %s\n", host, (int)getpid(), comm->rank,
-            comm->nranks, level_name(level), msg);
+  if (sink && sink->nranks > 0)
+    fprintf(stderr, "weft %s:%d rank %d/%d %s %s\n", host, (int)getpid(), sink->rank, sink->nranks,
+            level_name(level), msg);
   else
     fprintf(stderr, "weft %s:%d %s %s\n", host, (int)getpid(), level_name(level), msg);
 }
 
-void weft_log(struct weftComm *comm, weftLogLevel_t level, const char *fmt, ...) {
+void weft_log_to(const weft_log_sink *sink, weftLogLevel_t level, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vlog(comm, level, fmt, ap);
+  weft_vlog_to(sink, level, fmt, ap);
   va_end(ap);
-}
-
-void weft_set_thread_error(const char *msg) {
-  snprintf(thread_error, sizeof thread_error, "%s", msg);
-}
-
-const char *weft_thread_error(void) { return thread_error; }
-
-weftResult_t weft_error(struct weftComm *comm, weftResult_t res, const char *fmt, ...) {
-  char msg[WEFT_ERRMSG_LEN];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  if (comm) {
-    pthread_mutex_lock(&comm->err_mu);
-    memcpy(comm->last_error, msg, sizeof msg);
-    pthread_mutex_unlock(&comm->err_mu);
-  }
-  weft_set_thread_error(msg);
-  weft_log(comm, weftLogWarn, "%s: %s", weftGetErrorString(res), msg);
-  return res;
 }

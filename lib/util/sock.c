@@ -1,4 +1,6 @@
 #include "util/sock.h"
+#include "util/clock.h"
+#include "util/random.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,18 +20,6 @@
 #include "util/param.h"
 
 #define SERR(...) (snprintf(err, WEFT_SOCK_ERRLEN, __VA_ARGS__), -1)
-
-long long weft_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-double weft_now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e6 + ts.tv_nsec * 1e-3;
-}
 
 socklen_t weft_sockaddr_len(const weft_sockaddr *a) {
   return a->sa.sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
@@ -271,20 +261,6 @@ int weft_sock_recv_all(int fd, void *buf, size_t len, int timeout_ms, char *err)
     long long left = deadline - weft_now_ms();
     if (left <= 0) return SERR("receive timed out after %d ms", timeout_ms);
     wait_fd(fd, POLLIN, (int)left);
-  }
-  return 0;
-}
-
-int weft_random_bytes(void *buf, size_t len) {
-  char *p = buf;
-  while (len > 0) {
-    ssize_t n = getrandom(p, len, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    p += n;
-    len -= (size_t)n;
   }
   return 0;
 }

@@ -51,11 +51,5 @@ int weft_unix_connect(const char *name, int timeout_ms, int *fd, char *err);
 int weft_unix_send_fd(int sock, const void *msg, size_t len, int pass_fd, char *err);
 /* Receives len bytes and the descriptor sent with them into *got_fd. */
 int weft_unix_recv_fd(int sock, void *msg, size_t len, int *got_fd, int timeout_ms, char *err);
-/* Milliseconds on a monotonic clock. */
-long long weft_now_ms(void);
-double weft_now_us(void);
-
-/* Fills buf from the kernel's random source; 0 on success. */
-int weft_random_bytes(void *buf, size_t len);
 
 #endif

@@ -60,6 +60,7 @@
 
 #include "util/param.h"
 #include "util/sock.h"
+#include "util/clock.h"
 #include "common/net_define.h"
 #include "common/req_queue.h"
 #include "ofi/ofi.h"

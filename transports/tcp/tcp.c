@@ -18,6 +18,7 @@
 
 #include "util/param.h"
 #include "util/sock.h"
+#include "util/clock.h"
 #include "common/net_define.h"
 #include "common/req_queue.h"
 #include "tcp/tcp.h"

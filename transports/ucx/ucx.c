@@ -66,6 +66,8 @@
 
 #include "util/param.h"
 #include "util/sock.h"
+#include "util/random.h"
+#include "util/clock.h"
 #include "common/net_define.h"
 #include "common/req_queue.h"
 #include "ucx/ucx.h"

@@ -15,7 +15,7 @@
 
 #include "bootstrap/bootstrap.h"
 #include "comm/comm.h"
-#include "util/log.h"
+#include "comm/comm_log.h"
 #include "util/param.h"
 
 static int env_pair(const char *rk, const char *sz, int *rank, int *size) {

@@ -1,0 +1,181 @@
+/* Communicator lifecycle as the API drives it: init (one rank, all ranks in
+ * threads), destroy, abort, and the queries. Initialising a comm wires the
+ * layers together: layout and tuning, connections, the node segment, then
+ * the progress engine. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/comm_life.h"
+#include "bootstrap/bootstrap.h"
+#include "comm/comm.h"
+#include "comm/comm_log.h"
+#include "exec/engine.h"
+#include "nodeseg/nodeseg.h"
+#include "tune/tune.h"
+#include "util/sock.h"
+#include "util/clock.h"
+
+void weft_comm_free(struct weftComm *c) {
+  weft_engine_stop(c);
+  weft_nodeseg_destroy(c);
+  weft_ef_free(c);
+  weft_comm_release(c);
+}
+
+/* Connects, then starts the progress thread: the comm is usable after this. */
+weftResult_t weft_comm_start(struct weftComm *c) {
+  weftResult_t res = weft_layout_build(c);
+  if (res == weftSuccess) weft_tune_init(c);
+  if (res == weftSuccess) res = weft_comm_connect(c);
+  if (res == weftSuccess) res = weft_nodeseg_create(c);
+  c->on_fail = weft_nodeseg_mark_gone;
+  if (res != weftSuccess) return res;
+  if ((res = weft_engine_start(c)) != weftSuccess) return weft_error(NULL, res, "cannot start the progress thread");
+  c->magic = WEFT_COMM_MAGIC;
+  WEFT_INFO(c, "communicator ready: %d ranks, transport %s, timeout %d ms%s%s", c->nranks, c->net_desc,
+            c->timeout_ms, c->algo_override[0] ? ", algorithm forced to " : "", c->algo_override);
+  return weftSuccess;
+}
+
+WEFT_API weftResult_t weftCommInitRankConfig(weftComm_t *comm, int nranks, weftUniqueId commId,
+                                             int rank, weftConfig_t *config) {
+  if (!comm) return weft_error(NULL, weftInvalidArgument, "weftCommInitRank: comm is NULL");
+  *comm = NULL;
+  if (nranks < 1) return weft_error(NULL, weftInvalidArgument, "weftCommInitRank: nranks %d < 1", nranks);
+  if (rank < 0 || rank >= nranks)
+    return weft_error(NULL, weftInvalidArgument, "weftCommInitRank: rank %d not in [0, %d)", rank, nranks);
+  weft_id_internal id;
+  memcpy(&id, commId.internal, sizeof id);
+  if (id.magic != WEFT_ID_MAGIC)
+    return weft_error(NULL, weftInvalidArgument, "weftCommInitRank: commId is not from weftGetUniqueId");
+  struct weftComm *c;
+  weftResult_t res = weft_comm_new(&c, rank, nranks, config, NULL);
+  if (res != weftSuccess) return res;
+  memcpy(c->secret, id.secret, sizeof c->secret);
+  char err[WEFT_SOCK_ERRLEN];
+  res = weft_bootstrap_init(&id, rank, nranks, c->timeout_ms, &c->bootstrap, err);
+  if (res != weftSuccess) weft_error(NULL, res, "rank %d/%d: %s", rank, nranks, err);
+  else res = weft_comm_start(c);
+  if (res != weftSuccess) {
+    weft_comm_free(c);
+    return res;
+  }
+  *comm = c;
+  return weftSuccess;
+}
+
+WEFT_API weftResult_t weftCommInitRank(weftComm_t *comm, int nranks, weftUniqueId commId, int rank) {
+  return weftCommInitRankConfig(comm, nranks, commId, rank, NULL);
+}
+
+typedef struct {
+  weftComm_t *slot;
+  int nranks, rank;
+  weftUniqueId id;
+  weftResult_t res;
+  char err[WEFT_ERRMSG_LEN];
+} init_all_arg;
+
+static void *init_all_main(void *p) {
+  init_all_arg *a = p;
+  a->res = weftCommInitRank(a->slot, a->nranks, a->id, a->rank);
+  if (a->res != weftSuccess) snprintf(a->err, sizeof a->err, "%s", weft_thread_error());
+  return NULL;
+}
+
+WEFT_API weftResult_t weftCommInitAll(weftComm_t *comms, int ndev, const int *devlist) {
+  (void)devlist; /* host backend: every rank is the host */
+  if (!comms || ndev < 1)
+    return weft_error(NULL, weftInvalidArgument, "weftCommInitAll: need comms and ndev >= 1");
+  weftUniqueId id;
+  weftResult_t res = weftGetUniqueId(&id);
+  if (res != weftSuccess) return res;
+  init_all_arg *args = calloc((size_t)ndev, sizeof *args);
+  pthread_t *th = calloc((size_t)ndev, sizeof *th);
+  if (!args || !th) {
+    free(args);
+    free(th);
+    return weft_error(NULL, weftSystemError, "out of memory");
+  }
+  int started = 0;
+  for (int i = 0; i < ndev; i++) comms[i] = NULL;
+  for (int i = 0; i < ndev; i++) {
+    args[i] = (init_all_arg){&comms[i], ndev, i, id, weftSuccess, ""};
+    if (pthread_create(&th[i], NULL, init_all_main, &args[i]) != 0) {
+      args[i].res = weft_error(NULL, weftSystemError, "weftCommInitAll: cannot start thread %d", i);
+      break;
+    }
+    started++;
+  }
+  for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+  res = weftSuccess;
+  for (int i = 0; i < ndev; i++)
+    if (args[i].res != weftSuccess && res == weftSuccess) {
+      res = args[i].res;
+      weft_set_thread_error(args[i].err);
+    }
+  if (res != weftSuccess)
+    for (int i = 0; i < started; i++)
+      if (args[i].res == weftSuccess) weftCommDestroy(comms[i]), comms[i] = NULL;
+  free(args);
+  free(th);
+  return res;
+}
+
+WEFT_API weftResult_t weftCommDestroy(weftComm_t comm) {
+  if (!comm) return weftSuccess; /* as free(NULL) */
+  weftResult_t r = weft_comm_check(comm);
+  if (r != weftSuccess) return r;
+  weft_comm_free(comm); /* weft_engine_stop drains outstanding ops first */
+  return weftSuccess;
+}
+
+WEFT_API weftResult_t weftCommAbort(weftComm_t comm) {
+  if (!comm) return weftSuccess;
+  weftResult_t r = weft_comm_check(comm);
+  if (r != weftSuccess) return r;
+  atomic_store(&comm->aborted, 1);
+  /* Let calls blocked in other threads notice the flag and leave. */
+  long long deadline = weft_now_ms() + comm->timeout_ms + 1000;
+  while (atomic_load(&comm->active_calls) > 0 && weft_now_ms() < deadline) usleep(1000);
+  if (atomic_load(&comm->active_calls) > 0) {
+    return weft_error(comm, weftInternalError, "weftCommAbort: %d calls did not return in time; comm not freed",
+                      atomic_load(&comm->active_calls));
+  }
+  weft_comm_free(comm);
+  return weftSuccess;
+}
+
+WEFT_API weftResult_t weftCommGetAsyncError(weftComm_t comm, weftResult_t *asyncError) {
+  weftResult_t r = weft_comm_check(comm);
+  if (r != weftSuccess) return r;
+  if (!asyncError) return weft_error(comm, weftInvalidArgument, "weftCommGetAsyncError: asyncError is NULL");
+  *asyncError = atomic_load(&comm->async_error);
+  if (*asyncError == weftSuccess && atomic_load(&comm->aborted)) *asyncError = weftAborted;
+  return weftSuccess;
+}
+
+WEFT_API weftResult_t weftCommCount(const weftComm_t comm, int *count) {
+  weftResult_t r = weft_comm_check(comm);
+  if (r != weftSuccess) return r;
+  if (!count) return weft_error(comm, weftInvalidArgument, "weftCommCount: count is NULL");
+  *count = comm->nranks;
+  return weftSuccess;
+}
+
+WEFT_API weftResult_t weftCommUserRank(const weftComm_t comm, int *rank) {
+  weftResult_t r = weft_comm_check(comm);
+  if (r != weftSuccess) return r;
+  if (!rank) return weft_error(comm, weftInvalidArgument, "weftCommUserRank: rank is NULL");
+  *rank = comm->rank;
+  return weftSuccess;
+}
+
+WEFT_API const char *weftGetLastError(weftComm_t comm) {
+  if (!comm || comm->magic != WEFT_COMM_MAGIC) return weft_thread_error();
+  return comm->log.last_error;
+}
+
