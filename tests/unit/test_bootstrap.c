@@ -1,4 +1,4 @@
-/* Unique ids, address parsing, size parsing, call signatures, the tuner's
+/* Unique ids, address parsing, call signatures, the tuner's
  * choices, and the bootstrap itself (ranks as threads of this process). */
 #include <pthread.h>
 #include <setjmp.h>
@@ -14,7 +14,6 @@
 #include "bootstrap/bootstrap.h"
 #include "coll/sig.h"
 #include "comm/comm.h"
-#include "util/param.h"
 #include "util/sock.h"
 #include "tune/tune.h"
 #include "weft.h"
@@ -59,22 +58,6 @@ static void test_sockaddr_parse(void **state) {
   assert_int_equal(weft_sockaddr_parse(":80", &a, err), -1);
   assert_int_equal(weft_sockaddr_parse("no-such-host.invalid:80", &a, err), -1);
   assert_non_null(strstr(err, "no-such-host.invalid"));
-}
-
-static void test_parse_size(void **state) {
-  (void)state;
-  size_t v;
-  assert_int_equal(weft_parse_size("64", &v), 0);
-  assert_int_equal(v, 64);
-  assert_int_equal(weft_parse_size("4K", &v), 0);
-  assert_int_equal(v, 4096);
-  assert_int_equal(weft_parse_size("64M", &v), 0);
-  assert_int_equal(v, 64u << 20);
-  assert_int_equal(weft_parse_size("1GB", &v), 0);
-  assert_int_equal(v, 1u << 30);
-  assert_int_equal(weft_parse_size("", &v), -1);
-  assert_int_equal(weft_parse_size("12Q", &v), -1);
-  assert_int_equal(weft_parse_size("-1", &v), -1);
 }
 
 static void test_signature(void **state) {
@@ -207,8 +190,8 @@ static void test_bootstrap_wrong_secret(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_unique_id_text),   cmocka_unit_test(test_sockaddr_parse),
-      cmocka_unit_test(test_parse_size),       cmocka_unit_test(test_signature),
-      cmocka_unit_test(test_tuner),            cmocka_unit_test(test_bootstrap_threads),
+      cmocka_unit_test(test_signature),        cmocka_unit_test(test_tuner),
+      cmocka_unit_test(test_bootstrap_threads),
       cmocka_unit_test(test_bootstrap_wrong_secret),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
