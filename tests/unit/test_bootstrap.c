@@ -15,6 +15,7 @@
 #include "coll/sig.h"
 #include "comm/comm.h"
 #include "util/sock.h"
+#include "time_scale.h"
 #include "tune/tune.h"
 #include "weft.h"
 
@@ -135,7 +136,7 @@ static void *boot_rank(void *p) {
   boot_arg *a = p;
   bootstrap_t *b = NULL;
   char err[WEFT_SOCK_ERRLEN];
-  if (weft_bootstrap_init(&a->id, a->rank, a->n, 20000, &b, err) != weftSuccess) return NULL;
+  if (weft_bootstrap_init(&a->id, a->rank, a->n, weft_test_ms(20000), &b, err) != weftSuccess) return NULL;
   int32_t *vals = calloc((size_t)a->n, sizeof *vals);
   vals[a->rank] = 100 + a->rank;
   int good = weft_bootstrap_allgather(b, vals, sizeof *vals, err) == weftSuccess;
@@ -159,10 +160,10 @@ static void test_bootstrap_threads(void **state) {
   memcpy(&id, uid.internal, sizeof id);
   char err[WEFT_SOCK_ERRLEN];
   int fd;
-  assert_int_equal(weft_sock_connect(&id.root, 5000, &fd, err), 0);
+  assert_int_equal(weft_sock_connect(&id.root, weft_test_ms(5000), &fd, err), 0);
   char junk[200];
   memset(junk, 0x5a, sizeof junk);
-  assert_int_equal(weft_sock_send_all(fd, junk, sizeof junk, 5000, err), 0);
+  assert_int_equal(weft_sock_send_all(fd, junk, sizeof junk, weft_test_ms(5000), err), 0);
   for (int i = 0; i < N; i++) {
     args[i] = (boot_arg){id, i, N, 0};
     assert_int_equal(pthread_create(&th[i], NULL, boot_rank, &args[i]), 0);
