@@ -8,6 +8,8 @@
  * through a MAP_SHARED page and their exit status, and the CMocka assertions
  * run in the parent. In-process tests use weftCommInitAll (one thread per
  * rank) or weftCommInitRankConfig from threads.
+ * Every time limit below is a budget on an unloaded machine, multiplied by
+ * WEFT_TEST_TIME_SCALE (tests/README.md), except the timeouts under test.
  *
  *   kill_peer          4 ranks in allreduce loops, one SIGKILLs itself; every
  *                      survivor gets weftRemoteError naming a "rank" within
