@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "codec/codec.h"
-#include "util/param.h"
+#include "util/size.h"
 
 #define INT8_BAR 2.0e9
 
@@ -74,12 +74,16 @@ int main(int argc, char **argv) {
   while ((c = getopt(argc, argv, "s:c:r:t:l:d:eh")) != -1) {
     weft_codec_id id;
     switch (c) {
-    case 's':
-      if (weft_parse_size(optarg, &bytes) != 0 || bytes < 4) {
-        fprintf(stderr, "weft-codec-bench: bad size '%s'\n", optarg);
+    case 's': {
+      char why[160] = "";
+      if (weft_parse_size_t(optarg, &bytes, why, sizeof why) == 0 && bytes < 4)
+        snprintf(why, sizeof why, "size '%s' is below 4 bytes", optarg);
+      if (why[0]) {
+        fprintf(stderr, "weft-codec-bench: %s\n", why);
         return 2;
       }
       break;
+    }
     case 'c':
       if (weft_codec_parse(optarg, &id) != 0) {
         fprintf(stderr, "weft-codec-bench: unknown codec '%s'\n", optarg);

@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #include "comm/netreg.h"
-#include "util/param.h"
+#include "util/size.h"
 
 typedef struct {
   const weftNet_t *net;
@@ -170,8 +170,15 @@ int main(int argc, char **argv) {
     switch (opt) {
     case 'n': name = optarg; break;
     case 'm': mode = optarg; break;
-    case 'b': weft_parse_size(optarg, &minb); break;
-    case 'e': weft_parse_size(optarg, &maxb); break;
+    case 'b':
+    case 'e': {
+      char why[160];
+      if (weft_parse_size_t(optarg, opt == 'b' ? &minb : &maxb, why, sizeof why)) {
+        fprintf(stderr, "weft-net-perf: -%c: %s\n", opt, why);
+        return 2;
+      }
+      break;
+    }
     case 'f': factor = atof(optarg); break;
     case 'i': iters = atoi(optarg); break;
     case 'w': window = atoi(optarg); break;

@@ -51,6 +51,7 @@
 
 #include "api/introspect.h"
 #include "util/param.h"
+#include "util/size.h"
 #include "launch_fork.h"
 #include "reduce/reduce.h"
 #include "weft.h"
@@ -132,26 +133,6 @@ static void usage(FILE *f) {
           "  -h     this help\n");
 }
 
-static int parse_size(const char *s, size_t *out) {
-  char *end;
-  errno = 0;
-  if (!s || !*s || *s == '-') return -1;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || end == s) return -1;
-  unsigned long long mul = 1;
-  switch (*end) {
-  case 'k': case 'K': mul = 1ULL << 10; end++; break;
-  case 'm': case 'M': mul = 1ULL << 20; end++; break;
-  case 'g': case 'G': mul = 1ULL << 30; end++; break;
-  default: break;
-  }
-  if (*end == 'B' || *end == 'b') end++;
-  if (*end) return -1;
-  if (v > SIZE_MAX / mul) return -1;
-  *out = (size_t)(v * mul);
-  return 0;
-}
-
 static int parse_int(const char *s, long lo, long hi, long *out) {
   char *end;
   errno = 0;
@@ -216,6 +197,7 @@ static int parse_args(int argc, char **argv, opts_t *o) {
     }
     long l = 0;
     int bad = 0;
+    char why[160] = "";
     if (!strcmp(key, "np")) {
       bad = parse_int(val, 1, 4096, &l);
       o->np = (int)l;
@@ -238,9 +220,9 @@ static int parse_args(int argc, char **argv, opts_t *o) {
         bad = *end || !(o->timeout_s > 0);
         break;
       }
-      case 'b': bad = parse_size(val, &o->minbytes); break;
-      case 'e': bad = parse_size(val, &o->maxbytes); break;
-      case 'i': bad = parse_size(val, &o->stepbytes) || o->stepbytes == 0; break;
+      case 'b': bad = weft_parse_size_t(val, &o->minbytes, why, sizeof why); break;
+      case 'e': bad = weft_parse_size_t(val, &o->maxbytes, why, sizeof why); break;
+      case 'i': bad = weft_parse_size_t(val, &o->stepbytes, why, sizeof why) || o->stepbytes == 0; break;
       case 'f': bad = parse_int(val, 1, 1L << 20, &o->stepfactor); break;
       case 'n': bad = parse_int(val, 1, INT_MAX, &l); o->iters = (int)l; break;
       case 'w': bad = parse_int(val, 0, INT_MAX, &l); o->warmup = (int)l; break;
@@ -274,7 +256,9 @@ static int parse_args(int argc, char **argv, opts_t *o) {
       }
     }
     if (bad) {
-      fprintf(stderr, "weft-perf: bad value '%s' for %s\n", val, flag);
+      if (why[0]) fprintf(stderr, "weft-perf: %s: %s\n", flag, why);
+      else
+        fprintf(stderr, "weft-perf: bad value '%s' for %s\n", val, flag);
       return -1;
     }
   }

@@ -25,6 +25,7 @@ extern "C" {
 #define WEFT_API __attribute__((visibility("default")))
 #endif
 
+/* The one place the version is written: CMakeLists.txt reads these three lines. */
 #define WEFT_MAJOR 0
 #define WEFT_MINOR 1
 #define WEFT_PATCH 0

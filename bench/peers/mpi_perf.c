@@ -35,6 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/size.h"
+
 /* Datatypes and ops, numbered as weft/NCCL number them. */
 enum { T_INT8, T_UINT8, T_INT32, T_UINT32, T_INT64, T_UINT64, T_HALF, T_FLOAT, T_DOUBLE, T_BF16, T_NUM };
 enum { O_SUM, O_PROD, O_MAX, O_MIN, O_AVG, O_NUM };
@@ -151,26 +153,6 @@ static void usage(FILE *f) {
           "  -h     this help\n");
 }
 
-static int parse_size(const char *s, size_t *out) {
-  char *end;
-  errno = 0;
-  if (!s || !*s || *s == '-') return -1;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || end == s) return -1;
-  unsigned long long mul = 1;
-  switch (*end) {
-  case 'k': case 'K': mul = 1ULL << 10; end++; break;
-  case 'm': case 'M': mul = 1ULL << 20; end++; break;
-  case 'g': case 'G': mul = 1ULL << 30; end++; break;
-  default: break;
-  }
-  if (*end == 'B' || *end == 'b') end++;
-  if (*end) return -1;
-  if (v > SIZE_MAX / mul) return -1;
-  *out = (size_t)(v * mul);
-  return 0;
-}
-
 static int parse_int(const char *s, long lo, long hi, long *out) {
   char *end;
   errno = 0;
@@ -227,10 +209,11 @@ static int parse_args(int argc, char **argv, opts_t *o, int verbose) {
     }
     long l = 0;
     int bad = 0;
+    char why[160] = "";
     switch (a[1]) {
-    case 'b': bad = parse_size(val, &o->minbytes); break;
-    case 'e': bad = parse_size(val, &o->maxbytes); break;
-    case 'i': bad = parse_size(val, &o->stepbytes) || o->stepbytes == 0; break;
+    case 'b': bad = weft_parse_size_t(val, &o->minbytes, why, sizeof why); break;
+    case 'e': bad = weft_parse_size_t(val, &o->maxbytes, why, sizeof why); break;
+    case 'i': bad = weft_parse_size_t(val, &o->stepbytes, why, sizeof why) || o->stepbytes == 0; break;
     case 'f': bad = parse_int(val, 1, 1L << 20, &o->stepfactor); break;
     case 'n': bad = parse_int(val, 1, INT_MAX, &l); o->iters = (int)l; break;
     case 'w': bad = parse_int(val, 0, INT_MAX, &l); o->warmup = (int)l; break;
@@ -269,7 +252,9 @@ static int parse_args(int argc, char **argv, opts_t *o, int verbose) {
     default: bad = 1; break;
     }
     if (bad) {
-      if (verbose) fprintf(stderr, "weft-mpi-perf: bad value '%s' for %s\n", val, a);
+      if (verbose && why[0]) fprintf(stderr, "weft-mpi-perf: %s: %s\n", a, why);
+      else if (verbose)
+        fprintf(stderr, "weft-mpi-perf: bad value '%s' for %s\n", val, a);
       return -1;
     }
   }

@@ -31,24 +31,6 @@ static const unit bw_units[] = {
 static const unit lat_units[] = {{"us", 1, 1e6}, {"ms", 1, 1e3},         {"ns", 1, 1e9},  {"s", 1, 1},
                                  {NULL, 0, 0},   {"\xc2\xb5s", 1, 1e6}, {"sec", 1, 1}, {NULL, 0, 0}};
 
-static const unit size_units[] = {{"", 1, 1},
-                                  {"K", 1024.0, 1},
-                                  {"M", 1048576.0, 1},
-                                  {"G", 1073741824.0, 1},
-                                  {"T", 1099511627776.0, 1},
-                                  {"KiB", 1024.0, 1},
-                                  {"MiB", 1048576.0, 1},
-                                  {"GiB", 1073741824.0, 1},
-                                  {"TiB", 1099511627776.0, 1},
-                                  {NULL, 0, 0},
-                                  {"B", 1, 1},
-                                  {"KB", 1024.0, 1},
-                                  {"k", 1024.0, 1},
-                                  {"MB", 1048576.0, 1},
-                                  {"GB", 1073741824.0, 1},
-                                  {"TB", 1099511627776.0, 1},
-                                  {NULL, 0, 0}};
-
 static double apply(const unit *u, double x) { return x * u->mul / u->div; }
 
 static const unit *find_unit(const unit *tab, const char *name) {
@@ -163,38 +145,6 @@ int weft_parse_latency(const char *text, double *out, char *why, size_t whylen) 
     return -1;
   }
   *out = apply(un, x) + 0.0; /* + 0.0 turns -0 into 0 */
-  return 0;
-}
-
-int weft_parse_bytes(const char *text, uint64_t *out, char *why, size_t whylen) {
-  double x;
-  const char *u;
-  if (split_number(text, &x, &u, why, whylen, "size")) return -1;
-  char ub[32];
-  unit_text(u, ub, sizeof ub);
-  const unit *un = find_unit(size_units, ub);
-  if (!un) {
-    const char *h = unit_hint(size_units, ub);
-    if (h)
-      snprintf(why, whylen, "unknown size unit '%s' in '%s'; did you mean '%s'?", ub, text, h);
-    else
-      snprintf(why, whylen, "unknown size unit '%s' in '%s' (use K, M, G, T or KiB, MiB, GiB, TiB)", ub, text);
-    return -1;
-  }
-  if (x < 0) {
-    snprintf(why, whylen, "size must not be negative, got '%s'", text);
-    return -1;
-  }
-  double v = apply(un, x);
-  if (v >= 9223372036854775808.0) {
-    snprintf(why, whylen, "size '%s' is too large", text);
-    return -1;
-  }
-  if (v != floor(v)) {
-    snprintf(why, whylen, "size '%s' is not a whole number of bytes", text);
-    return -1;
-  }
-  *out = (uint64_t)v;
   return 0;
 }
 

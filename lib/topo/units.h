@@ -1,7 +1,8 @@
 /* Quantities with units, as topology files write them.
  *   bandwidth  100Gbit/s, 12.5GB/s, 800Mbit/s, 10Gbps, 2GiB/s  -> bytes/s
  *   latency    2us, 1.5ms, 20ms, 500ns, 1s                      -> seconds
- *   size       1M, 64KiB, 4096, 1G                              -> bytes (K/M/G/T = 1024^n)
+ *   size       1M, 64KiB, 4096, 1G                              -> bytes
+ *              (parsed by util/size.h, weft_parse_size; formatted here)
  * Parsers return 0, or -1 with the reason in why. Formatters write the
  * shortest text that parses back to exactly the same value. */
 #ifndef WEFT_TOPO_UNITS_H
@@ -12,7 +13,6 @@
 
 int weft_parse_bandwidth(const char *text, double *bytes_per_s, char *why, size_t whylen);
 int weft_parse_latency(const char *text, double *seconds, char *why, size_t whylen);
-int weft_parse_bytes(const char *text, uint64_t *bytes, char *why, size_t whylen);
 /* A plain finite decimal number (no unit). */
 int weft_parse_number(const char *text, double *out);
 

@@ -10,6 +10,7 @@
 #include "topo/hint.h"
 #include "topo/types.h"
 #include "topo/units.h"
+#include "util/size.h"
 
 int weft_ty_fail(ty_ctx *c, const yaml_node_t *at, const char *fmt, ...) {
   char msg[400];
@@ -155,7 +156,7 @@ int weft_ty_bytes(ty_ctx *c, const yaml_node_t *n, const char *key, uint64_t *ou
   const char *s = NULL;
   char why[300];
   if (weft_ty_scalar(c, n, key, &s)) return -1;
-  if (weft_parse_bytes(s, out, why, sizeof why)) return weft_ty_fail(c, n, "%s: %s", key, why);
+  if (weft_parse_size(s, out, why, sizeof why)) return weft_ty_fail(c, n, "%s: %s", key, why);
   return 0;
 }
 

@@ -8,11 +8,9 @@
 /* Value of the environment variable, or NULL when unset or empty. */
 const char *weft_env(const char *name);
 int64_t weft_env_int(const char *name, int64_t dflt);
-/* Accepts K/M/G suffixes (powers of 1024). */
+/* A size as util/size.h reads it ("64K", "1MiB"); dflt when unset or bad. */
 size_t weft_env_size(const char *name, size_t dflt);
 /* WEFT_TIMEOUT in seconds (decimals allowed) as milliseconds; default 300 s. */
 int weft_env_timeout_ms(void);
-/* Parses "64", "64K", "1M", "2G"; returns 0 on success. */
-int weft_parse_size(const char *text, size_t *out);
 
 #endif

@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
 # Installs the build tree into a scratch prefix, then builds a consumer with
-# find_package(weft) and one with pkg-config, and runs both.
+# find_package(weft) and one with pkg-config, and runs both. Each consumer
+# checks that the version its package gave is the installed weft.h's.
+# usage: check_install.sh BUILD_DIR CONSUMER_SRC_DIR VERSION
 set -euo pipefail
-build=$1 src=$2
+build=$1 src=$2 version=$3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
-cmake -S "$src" -B "$tmp/consumer" -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
+cmake -S "$src" -B "$tmp/consumer" -DCMAKE_PREFIX_PATH="$tmp/prefix" -DWEFT_EXPECT_VERSION="$version" >/dev/null
 cmake --build "$tmp/consumer" >/dev/null
 "$tmp/consumer/consumer"
 libdir=$(dirname "$(find "$tmp/prefix" -name weft.pc | head -1)")
+pc_version=$(PKG_CONFIG_PATH="$libdir" pkg-config --modversion weft)
+if [ "$pc_version" != "$version" ]; then
+  echo "weft.pc says version $pc_version, the build $version" >&2
+  exit 1
+fi
 flags=$(PKG_CONFIG_PATH="$libdir" pkg-config --cflags --libs weft)
-cc "$src/consumer.c" $flags -Wl,-rpath,"$tmp/prefix/lib" -Wl,-rpath,"$(dirname "$libdir")" -o "$tmp/pc_consumer"
+cc "$src/consumer.c" $flags -DWEFT_PACKAGE_VERSION="\"$pc_version\"" \
+  -Wl,-rpath,"$tmp/prefix/lib" -Wl,-rpath,"$(dirname "$libdir")" -o "$tmp/pc_consumer"
 "$tmp/pc_consumer"

@@ -116,6 +116,7 @@
 
 #include "launch_fork.h"
 #include "reduce/reduce.h"
+#include "time_scale.h"
 #include "weft.h"
 
 /* ---- options ---------------------------------------------------------------- */
@@ -1174,6 +1175,9 @@ int main(int argc, char **argv) {
     usage(argv[0]);
     return 2;
   }
+  /* -T and -L are budgets on an unloaded machine, scaled here (time_scale.h). */
+  o.timeout_ms = weft_test_ms(o.timeout_ms);
+  o.launch_timeout_s = weft_test_seconds(o.launch_timeout_s);
   setvbuf(stdout, NULL, _IOLBF, 0);
   double t0 = now_s();
   int *status = calloc((size_t)o.nranks, sizeof *status);

@@ -8,10 +8,12 @@
  * through a MAP_SHARED page and their exit status, and the CMocka assertions
  * run in the parent. In-process tests use weftCommInitAll (one thread per
  * rank) or weftCommInitRankConfig from threads.
+ * Every time limit below is a budget on an unloaded machine, multiplied by
+ * WEFT_TEST_TIME_SCALE (tests/README.md), except the timeouts under test.
  *
  *   kill_peer          4 ranks in allreduce loops, one SIGKILLs itself; every
  *                      survivor gets weftRemoteError naming a "rank" within
- *                      15 s (WEFT_TIMEOUT=20), the launcher sees the victim
+ *                      15 s (WEFT_TIMEOUT=20; both scaled), the launcher sees the victim
  *                      killed and the survivors exit 0.
  *   stalled_peer       3 ranks, one SIGSTOPs itself (alive, sockets open):
  *                      the survivors fail within the 2 s timeout + margin,
@@ -99,6 +101,7 @@
 #include <unistd.h>
 
 #include "launch_fork.h"
+#include "time_scale.h"
 #include "weft.h"
 
 /* ---- helpers ----------------------------------------------------------------------- */
@@ -146,16 +149,20 @@ typedef struct {
 
 static void copy_msg(char *dst, const char *src) { snprintf(dst, MSGLEN, "%s", src ? src : "(null)"); }
 
-/* Runs fn on n forked ranks; returns the launcher's result and fills status. */
+/* Runs fn on n forked ranks; returns the launcher's result and fills status.
+ * timeout_s is the budget on an unloaded machine (scaled, time_scale.h). */
 static int launch(int n, weft_rank_fn fn, void *arg, double timeout_s, int *status) {
-  return weft_launch_fork(n, fn, arg, timeout_s, status);
+  return weft_launch_fork(n, fn, arg, weft_test_seconds(timeout_s), status);
 }
 
 /* ---- kill a peer -------------------------------------------------------------------- */
 
 #define KILL_NRANKS 4
 #define KILL_VICTIM 2
-#define KILL_TIMEOUT_S "20"
+/* The comm timeout is well above the time the survivors may take to see the
+ * death (both scaled): they must see it from the dropped connections. */
+#define KILL_TIMEOUT_S 20.0
+#define KILL_NOTICE_S 15.0
 
 static atomic_int kill_iter;
 
@@ -202,8 +209,8 @@ static int kill_rank(int rank, int n, const weftUniqueId *id, void *arg) {
       rep->res[rank] = -1;
       break;
     }
-    if (now_s() - start > 60) { /* the victim never died? */
-      copy_msg(rep->msg[rank], "no failure after 60 s of allreduces");
+    if (now_s() - start > weft_test_seconds(60)) { /* the victim never died? */
+      copy_msg(rep->msg[rank], "no failure after 60 s (scaled) of allreduces");
       rep->res[rank] = -2;
       break;
     }
@@ -214,14 +221,14 @@ static int kill_rank(int rank, int n, const weftUniqueId *id, void *arg) {
   weftCommAbort(comm);
   free(sb);
   free(rb);
-  int ok = rep->res[rank] == weftRemoteError && rep->elapsed[rank] < 15.0 && strstr(rep->msg[rank], "rank") &&
-           ae != weftSuccess;
+  int ok = rep->res[rank] == weftRemoteError && rep->elapsed[rank] < weft_test_seconds(KILL_NOTICE_S) &&
+           strstr(rep->msg[rank], "rank") && ae != weftSuccess;
   return ok ? 0 : 1;
 }
 
 static void test_kill_peer(void **state) {
   (void)state;
-  setenv("WEFT_TIMEOUT", KILL_TIMEOUT_S, 1);
+  weft_test_setenv_seconds("WEFT_TIMEOUT", KILL_TIMEOUT_S);
   rank_report *rep = shared_alloc(sizeof *rep);
   int status[KILL_NRANKS];
   int failed = launch(KILL_NRANKS, kill_rank, rep, 90, status);
@@ -236,7 +243,7 @@ static void test_kill_peer(void **state) {
   for (int r = 0; r < KILL_NRANKS; r++) {
     if (r == KILL_VICTIM) continue;
     assert_int_equal(rep->res[r], weftRemoteError);
-    assert_true(rep->elapsed[r] < 15.0);
+    assert_true(rep->elapsed[r] < weft_test_seconds(KILL_NOTICE_S));
     assert_non_null(strstr(rep->msg[r], "rank"));
     assert_int_not_equal(rep->async_err[r], weftSuccess);
     assert_int_equal(status[r], 0);
@@ -282,7 +289,7 @@ static void test_abort(void **state) {
   weftResult_t ar = weftCommAbort(comms[0]);
   double t_abort = now_s() - t0;
   /* bounded join: the call must come back well before any timeout */
-  for (int i = 0; i < 500 && !atomic_load(&a.done); i++) sleep_ms(10);
+  for (int i = 0; i < weft_test_seconds(500) && !atomic_load(&a.done); i++) sleep_ms(10);
   int done = atomic_load(&a.done);
   printf("  weftCommAbort returned %d after %.3f s; the blocked allreduce %s with %d (%s) %.3f s after the abort\n",
          (int)ar, t_abort, done ? "returned" : "did NOT return", (int)a.res, weftGetErrorString(a.res),
@@ -292,10 +299,10 @@ static void test_abort(void **state) {
   assert_int_equal(ar, weftSuccess);
   assert_int_not_equal(a.res, weftSuccess);
   assert_int_equal(a.res, weftAborted); /* header: "fails outstanding and blocked operations with weftAborted" */
-  assert_true(a.t_end - t0 < 5.0);
+  assert_true(a.t_end - t0 < weft_test_seconds(5));
   t0 = now_s();
   assert_int_equal(weftCommDestroy(comms[1]), weftSuccess);
-  assert_true(now_s() - t0 < 5.0);
+  assert_true(now_s() - t0 < weft_test_seconds(5));
   free(a.buf);
 }
 
@@ -320,7 +327,7 @@ static void test_abort_stream(void **state) {
   printf("  weftCommAbort -> %d after %.3f s; weftStreamSynchronize -> %d (%s) %.3f s after the abort: %s\n", (int)ar,
          t_abort, (int)sr, weftGetErrorString(sr), t_sync, weftGetLastError(NULL));
   assert_int_equal(ar, weftSuccess);
-  assert_true(t_sync < 5.0);
+  assert_true(t_sync < weft_test_seconds(5));
   assert_int_equal(sr, weftAborted);
   assert_int_equal(weftStreamQuery(s), weftAborted);
   weftStreamDestroy(s);
@@ -373,7 +380,7 @@ static void test_timeout(void **state) {
   const char *msg = weftGetLastError(comms[0]);
   printf("  lone allreduce returned %d (%s) after %.3f s: %s\n", (int)r, weftGetErrorString(r), dt, msg);
   assert_int_equal(r, weftTimeout);
-  assert_true(dt >= 0.5 && dt <= 10.0);
+  assert_true(dt >= 0.5 && dt <= weft_test_seconds(10)); /* the 1 s timeout itself is not scaled */
   assert_true(msg[0] != 0);
   weftResult_t ae = weftSuccess;
   assert_int_equal(weftCommGetAsyncError(comms[0], &ae), weftSuccess);
@@ -384,7 +391,7 @@ static void test_timeout(void **state) {
   t0 = now_s();
   assert_int_equal(weftCommDestroy(comms[0]), weftSuccess);
   assert_int_equal(weftCommDestroy(comms[1]), weftSuccess);
-  assert_true(now_s() - t0 < 5.0);
+  assert_true(now_s() - t0 < weft_test_seconds(5));
   free(buf);
 }
 
@@ -448,7 +455,7 @@ static void test_stalled_peer(void **state) {
     if (r == STALL_VICTIM) continue;
     assert_int_equal(status[r], 0);
     assert_true(rep->r.res[r] == weftTimeout || rep->r.res[r] == weftRemoteError);
-    assert_true(rep->r.elapsed[r] < 10.0);
+    assert_true(rep->r.elapsed[r] < weft_test_seconds(10)); /* the 2 s timeout is not scaled */
     assert_non_null(strstr(rep->r.msg[r], "rank"));
   }
   assert_true(timeout_naming_victim);
@@ -471,7 +478,7 @@ static void test_init_timeout(void **state) {
          weftGetLastError(NULL));
   assert_int_not_equal(r, weftSuccess);
   assert_null(comm);
-  assert_true(dt >= 0.5 && dt < 10.0);
+  assert_true(dt >= 0.5 && dt < weft_test_seconds(10)); /* the 1 s timeout is not scaled */
   assert_true(weftGetLastError(NULL)[0] != 0);
 }
 
@@ -500,7 +507,7 @@ static weftResult_t mm_call(int c, int rank, weftComm_t comm, void *sb, void *rb
 static int mm_rank(int rank, int n, const weftUniqueId *id, void *arg) {
   mm_report *rep = arg;
   weftConfig_t cfg = WEFT_CONFIG_INITIALIZER;
-  cfg.timeoutMs = 30000;
+  cfg.timeoutMs = weft_test_ms(30000);
   weftComm_t parent;
   if (weftCommInitRankConfig(&parent, n, *id, rank, &cfg) != weftSuccess) return 10;
   float *sb = calloc(4096, sizeof(float)), *rb = calloc(4096, sizeof(float));
@@ -541,7 +548,7 @@ static void test_mismatch(void **state) {
       printf("    rank %d: call -> %d (%s) [%s]; next call -> %d (%s) [%s]; %.3f s\n", r, rr->res[r],
              weftGetErrorString((weftResult_t)rr->res[r]), rr->msg[r], rr->res2[r],
              weftGetErrorString((weftResult_t)rr->res2[r]), rr->msg2[r], rr->elapsed[r]);
-      if (rr->elapsed[r] > 10.0) bad = 1, printf("    -> rank %d took too long\n", r);
+      if (rr->elapsed[r] > weft_test_seconds(10)) bad = 1, printf("    -> rank %d took too long\n", r);
       /* the mismatched call itself must fail on every rank that received data; with
        * different roots both ranks believe they are the root, nothing is received and
        * the mismatch may only show in the next call on the comm */
@@ -1222,8 +1229,16 @@ static int stranger_rank(int rank, int n, const weftUniqueId *id, void *arg) {
   return rep->ok[rank] ? 0 : 1;
 }
 
-static void run_strangers(int idle, int hold_ms, int garbage, const char *timeout_s, double max_init_s) {
-  setenv("WEFT_TIMEOUT", timeout_s, 1);
+/* timeout_s (WEFT_TIMEOUT) and max_init_s are scaled (time_scale.h) unless the
+ * test is about how long init takes. */
+static void run_strangers(int idle, int hold_ms, int garbage, double timeout_s, double max_init_s, int scaled) {
+  if (scaled) {
+    timeout_s = weft_test_seconds(timeout_s);
+    max_init_s = weft_test_seconds(max_init_s);
+  }
+  char tv[32];
+  snprintf(tv, sizeof tv, "%g", timeout_s);
+  setenv("WEFT_TIMEOUT", tv, 1);
   stranger_report *rep = shared_alloc(sizeof *rep);
   rep->idle = idle;
   rep->idle_hold_ms = hold_ms;
@@ -1250,7 +1265,7 @@ static void run_strangers(int idle, int hold_ms, int garbage, const char *timeou
  * per-connection handshake timeout once). */
 static void test_bootstrap_strangers(void **state) {
   (void)state;
-  run_strangers(1, 8000, 1, "30", 15.0);
+  run_strangers(1, 8000, 1, 30, 15.0, 1);
 }
 
 /* KNOWN LIBRARY BUG (reported): the bootstrap root handles handshakes one at a
@@ -1261,7 +1276,7 @@ static void test_bootstrap_strangers(void **state) {
  * holding up the real ranks, so the comm forms well within the timeout. */
 static void test_bootstrap_idle_strangers(void **state) {
   (void)state;
-  run_strangers(4, 30000, 0, "12", 8.0);
+  run_strangers(4, 30000, 0, 12, 8.0, 0); /* its point is the time: not scaled */
 }
 
 /* ---- env init ---------------------------------------------------------------------------- */

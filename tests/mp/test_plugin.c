@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "launch_fork.h"
+#include "time_scale.h"
 #include "weft.h"
 
 typedef struct {
@@ -61,7 +62,7 @@ static int loaded_rank(int rank, int n, const weftUniqueId *id, void *arg) {
 static int refused_rank(int rank, int n, const weftUniqueId *id, void *arg) {
   const scenario *s = arg;
   weftConfig_t cfg = WEFT_CONFIG_INITIALIZER;
-  cfg.timeoutMs = 5000;
+  cfg.timeoutMs = weft_test_ms(5000);
   weftComm_t comm;
   weftResult_t r = weftCommInitRankConfig(&comm, n, *id, rank, &cfg);
   const char *msg = weftGetLastError(NULL);
@@ -79,7 +80,8 @@ int main(int argc, char **argv) {
   setenv("WEFT_NET_PLUGIN", s.plugin, 1);
   int loaded = strcmp(argv[1], "loaded") == 0;
   if (loaded) setenv("WEFT_NET", s.name, 1);
-  int failed = weft_launch_fork(loaded ? 3 : 2, loaded ? loaded_rank : refused_rank, &s, 120, NULL);
+  int failed =
+      weft_launch_fork(loaded ? 3 : 2, loaded ? loaded_rank : refused_rank, &s, weft_test_seconds(120), NULL);
   printf("%s\n", failed ? "FAILED" : "PASSED");
   return failed != 0;
 }

@@ -12,6 +12,7 @@
 
 #include "api/introspect.h"
 #include "launch_fork.h"
+#include "time_scale.h"
 #include "weft.h"
 
 #define FAILF(...) (fprintf(stderr, __VA_ARGS__), fputc('\n', stderr), 1)
@@ -80,7 +81,7 @@ static int killed_rank(int rank, int n, const weftUniqueId *id, void *arg) {
       double dt = now_s() - t0;
       const char *msg = weftGetLastError(comm);
       int bad = 0;
-      if (dt > 15) bad |= FAILF("rank %d: took %.1f s to notice", rank, dt);
+      if (dt > weft_test_seconds(15)) bad |= FAILF("rank %d: took %.1f s to notice", rank, dt);
       if (!strstr(msg, "rank")) bad |= FAILF("rank %d: message does not name a peer: %s", rank, msg);
       weftCommAbort(comm);
       free(buf);
@@ -103,20 +104,22 @@ static int plain_rank(int rank, int n, const weftUniqueId *id, void *arg) {
 
 int main(int argc, char **argv) {
   const char *what = argc > 1 ? argv[1] : "";
-  setenv("WEFT_TIMEOUT", "20", 0);
-  if (!strcmp(what, "mixed")) return weft_launch_fork(4, mixed_rank, NULL, 120, NULL) != 0;
+  /* the comm timeout is above the 15 s a dead peer may take to show (both scaled) */
+  if (!getenv("WEFT_TIMEOUT")) weft_test_setenv_seconds("WEFT_TIMEOUT", 20);
+  const double limit = weft_test_seconds(120);
+  if (!strcmp(what, "mixed")) return weft_launch_fork(4, mixed_rank, NULL, limit, NULL) != 0;
   if (!strcmp(what, "killed")) {
     int before = count_weft_shm_files();
     int st[3];
-    weft_launch_fork(3, killed_rank, NULL, 120, st);
+    weft_launch_fork(3, killed_rank, NULL, limit, st);
     int bad = st[0] != 0 || st[1] != 0 || st[2] != 128 + SIGKILL;
     if (bad) fprintf(stderr, "statuses %d %d %d\n", st[0], st[1], st[2]);
     if (count_weft_shm_files() != before) bad |= FAILF("segments left in /dev/shm");
     /* a new job right after the crash works */
-    bad |= weft_launch_fork(3, plain_rank, NULL, 120, NULL) != 0;
+    bad |= weft_launch_fork(3, plain_rank, NULL, limit, NULL) != 0;
     return bad;
   }
-  if (!strcmp(what, "plain")) return weft_launch_fork(3, plain_rank, NULL, 120, NULL) != 0;
+  if (!strcmp(what, "plain")) return weft_launch_fork(3, plain_rank, NULL, limit, NULL) != 0;
   fprintf(stderr, "usage: test_shm mixed|killed|plain\n");
   return 2;
 }

@@ -30,6 +30,7 @@
 #include "api/introspect.h"
 #include "launch_fork.h"
 #include "reduce/reduce.h"
+#include "time_scale.h"
 #include "weft.h"
 
 typedef struct {
@@ -298,7 +299,7 @@ static int rank_main(int rank, int n, const weftUniqueId *id, void *arg) {
   for (int c = 0; c < o->ncodecs; c++) {
     weftConfig_t cfg = WEFT_CONFIG_INITIALIZER;
     cfg.codec = o->codecs[c];
-    cfg.timeoutMs = 120000;
+    cfg.timeoutMs = weft_test_ms(120000);
     weftComm_t comm;
     if (weftCommSplit(base, 0, rank, &comm, &cfg) != weftSuccess) return fail(rank, "split", base);
     int bad0 = bad;
@@ -335,5 +336,5 @@ int main(int argc, char **argv) {
   snprintf(cbuf, sizeof cbuf, "%s", argc > 2 ? argv[2] : "none,fp16,bf16,int8,zstd,topk");
   for (char *sv = NULL, *t = strtok_r(cbuf, ",", &sv); t && o.ncodecs < 8; t = strtok_r(NULL, ",", &sv))
     o.codecs[o.ncodecs++] = t;
-  return weft_launch_fork(n, rank_main, &o, 600, NULL) ? 1 : 0;
+  return weft_launch_fork(n, rank_main, &o, weft_test_seconds(600), NULL) ? 1 : 0;
 }

@@ -22,6 +22,10 @@ sabotage=0
 rate=${WANLAB_TEST_RATE:-200mbit}
 rtt=${WANLAB_TEST_RTT_MS:-10}
 lab="$src/bench/wanlab/wanlab.sh"
+# time budgets scale with WEFT_TEST_TIME_SCALE (tests/README.md)
+source "$src/tests/common/time_scale.sh"
+run_timeout=$(weft_test_seconds 150)
+run_grace=$(weft_test_seconds 10)
 perf="$build/bench/weft-perf"
 prefix="wt$$"
 prefix=${prefix:0:10}
@@ -73,7 +77,7 @@ run_case() { # MAXBYTES weft-perf arguments...: sizes 1K, 16K, ... up to MAXBYTE
   local out rc t=$SECONDS max=$1
   shift
   echo "== weft-perf $* -b 1K -e $max ($layout)"
-  out=$("$lab" --prefix "$prefix" run --layout "$layout" --timeout 150 --grace 10 --logdir "$logs/$case_no" \
+  out=$("$lab" --prefix "$prefix" run --layout "$layout" --timeout "$run_timeout" --grace "$run_grace" --logdir "$logs/$case_no" \
         -- "${cmd[@]}" "$@" -b 1K -e "$max" -f 16 -n 2 -w 1 -c 1 2>&1)
   rc=$?
   case_no=$((case_no + 1))

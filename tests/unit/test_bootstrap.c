@@ -1,4 +1,4 @@
-/* Unique ids, address parsing, size parsing, call signatures, the tuner's
+/* Unique ids, address parsing, call signatures, the tuner's
  * choices, and the bootstrap itself (ranks as threads of this process). */
 #include <pthread.h>
 #include <setjmp.h>
@@ -14,8 +14,8 @@
 #include "bootstrap/bootstrap.h"
 #include "coll/sig.h"
 #include "comm/comm.h"
-#include "util/param.h"
 #include "util/sock.h"
+#include "time_scale.h"
 #include "tune/tune.h"
 #include "weft.h"
 
@@ -59,22 +59,6 @@ static void test_sockaddr_parse(void **state) {
   assert_int_equal(weft_sockaddr_parse(":80", &a, err), -1);
   assert_int_equal(weft_sockaddr_parse("no-such-host.invalid:80", &a, err), -1);
   assert_non_null(strstr(err, "no-such-host.invalid"));
-}
-
-static void test_parse_size(void **state) {
-  (void)state;
-  size_t v;
-  assert_int_equal(weft_parse_size("64", &v), 0);
-  assert_int_equal(v, 64);
-  assert_int_equal(weft_parse_size("4K", &v), 0);
-  assert_int_equal(v, 4096);
-  assert_int_equal(weft_parse_size("64M", &v), 0);
-  assert_int_equal(v, 64u << 20);
-  assert_int_equal(weft_parse_size("1GB", &v), 0);
-  assert_int_equal(v, 1u << 30);
-  assert_int_equal(weft_parse_size("", &v), -1);
-  assert_int_equal(weft_parse_size("12Q", &v), -1);
-  assert_int_equal(weft_parse_size("-1", &v), -1);
 }
 
 static void test_signature(void **state) {
@@ -152,7 +136,7 @@ static void *boot_rank(void *p) {
   boot_arg *a = p;
   bootstrap_t *b = NULL;
   char err[WEFT_SOCK_ERRLEN];
-  if (weft_bootstrap_init(&a->id, a->rank, a->n, 20000, &b, err) != weftSuccess) return NULL;
+  if (weft_bootstrap_init(&a->id, a->rank, a->n, weft_test_ms(20000), &b, err) != weftSuccess) return NULL;
   int32_t *vals = calloc((size_t)a->n, sizeof *vals);
   vals[a->rank] = 100 + a->rank;
   int good = weft_bootstrap_allgather(b, vals, sizeof *vals, err) == weftSuccess;
@@ -176,10 +160,10 @@ static void test_bootstrap_threads(void **state) {
   memcpy(&id, uid.internal, sizeof id);
   char err[WEFT_SOCK_ERRLEN];
   int fd;
-  assert_int_equal(weft_sock_connect(&id.root, 5000, &fd, err), 0);
+  assert_int_equal(weft_sock_connect(&id.root, weft_test_ms(5000), &fd, err), 0);
   char junk[200];
   memset(junk, 0x5a, sizeof junk);
-  assert_int_equal(weft_sock_send_all(fd, junk, sizeof junk, 5000, err), 0);
+  assert_int_equal(weft_sock_send_all(fd, junk, sizeof junk, weft_test_ms(5000), err), 0);
   for (int i = 0; i < N; i++) {
     args[i] = (boot_arg){id, i, N, 0};
     assert_int_equal(pthread_create(&th[i], NULL, boot_rank, &args[i]), 0);
@@ -207,8 +191,8 @@ static void test_bootstrap_wrong_secret(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_unique_id_text),   cmocka_unit_test(test_sockaddr_parse),
-      cmocka_unit_test(test_parse_size),       cmocka_unit_test(test_signature),
-      cmocka_unit_test(test_tuner),            cmocka_unit_test(test_bootstrap_threads),
+      cmocka_unit_test(test_signature),        cmocka_unit_test(test_tuner),
+      cmocka_unit_test(test_bootstrap_threads),
       cmocka_unit_test(test_bootstrap_wrong_secret),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,7 @@
 
 #include "topo/hint.h"
 #include "topo/units.h"
+#include "util/size.h"
 
 static void bw_ok(const char *text, double want) {
   double v = -1;
@@ -43,14 +44,14 @@ static void lat_bad(const char *text, const char *msg) {
 static void size_ok(const char *text, uint64_t want) {
   uint64_t v = 0;
   char why[256] = "";
-  if (weft_parse_bytes(text, &v, why, sizeof why)) fail_msg("'%s': %s", text, why);
+  if (weft_parse_size(text, &v, why, sizeof why)) fail_msg("'%s': %s", text, why);
   assert_int_equal(v, want);
 }
 
 static void size_bad(const char *text, const char *msg) {
   uint64_t v;
   char why[256] = "";
-  assert_int_equal(weft_parse_bytes(text, &v, why, sizeof why), -1);
+  assert_int_equal(weft_parse_size(text, &v, why, sizeof why), -1);
   assert_string_equal(why, msg);
 }
 
@@ -161,7 +162,7 @@ static void test_format_roundtrip(void **state) {
     if (back != lat) fail_msg("latency %.17g -> '%s' -> %.17g", lat, l, back);
     uint64_t sz = ((uint64_t)rand() << (rand() % 20)), sback;
     weft_format_bytes(sz, b, sizeof b);
-    assert_int_equal(weft_parse_bytes(b, &sback, why, sizeof why), 0);
+    assert_int_equal(weft_parse_size(b, &sback, why, sizeof why), 0);
     assert_int_equal(sback, sz);
   }
 }
