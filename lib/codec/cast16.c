@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "codec/codec.h"
+#include "codec/codecs.h"
+#include "codec/f32_block.h"
 #include "reduce/reduce.h"
 
 typedef void (*to16_fn)(uint16_t *dst, const float *src, size_t n);

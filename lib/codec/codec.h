@@ -102,36 +102,4 @@ double weft_codec_ratio(weft_codec_id id, const weft_codec_params *p, weftDataTy
  * ceil(ratio * count))), count when ratio >= 1, computed in double. */
 size_t weft_codec_topk_k(const weft_codec_params *p, size_t count);
 
-/* ---- internal: shared by the codec sources in lib/codec ------------------- */
-/* Elements per conversion block of the float32 pipeline. */
-#define WEFT_CODEC_BLOCK 256
-/* 1 for weftFloat, weftFloat16, weftBfloat16, weftDouble. */
-int weft_codec_float_dtype(weftDataType_t dt);
-/* f[i] = float(src[off + i]) for i < n; dt a float datatype. */
-void weft_codec_load_f32(float *restrict f, weftDataType_t dt, const void *src, size_t off,
-                         size_t n);
-/* dst[off + i] = f[i] rounded to dt (nearest even) for i < n. */
-void weft_codec_store_f32(void *dst, size_t off, weftDataType_t dt, const float *restrict f,
-                          size_t n);
-/* residual[i] = v[i] - d[i], or 0 where that is not finite. */
-void weft_codec_residual_update(float *restrict residual, const float *restrict v,
-                                const float *restrict d, size_t n);
-
-/* Per-codec entry points; the arguments are checked by codec.c (valid float
- * dtype for lossy codecs, cap >= max bytes, len checked by each decoder). */
-int weft_cast16_encode(int bf16, weftDataType_t dt, const void *src, size_t count, void *dst,
-                       float *residual);
-int weft_cast16_decode(int bf16, weftDataType_t dt, const void *src, size_t len, void *dst,
-                       size_t count);
-int weft_int8_encode(weftDataType_t dt, const void *src, size_t count, void *dst, float *residual);
-int weft_int8_decode(weftDataType_t dt, const void *src, size_t len, void *dst, size_t count);
-size_t weft_int8_bytes(size_t count);
-int weft_topk_encode(size_t k, weftDataType_t dt, const void *src, size_t count, void *dst,
-                     float *residual);
-int weft_topk_decode(weftDataType_t dt, const void *src, size_t len, void *dst, size_t count);
-size_t weft_topk_bytes(size_t k);
-int weft_zstd_encode(int level, const void *src, size_t bytes, void *dst, size_t cap, size_t *len);
-int weft_zstd_decode(const void *src, size_t len, void *dst, size_t bytes);
-size_t weft_zstd_max_bytes(size_t bytes);
-
 #endif

@@ -19,6 +19,8 @@
 #include <string.h>
 
 #include "codec/codec.h"
+#include "codec/codecs.h"
+#include "codec/f32_block.h"
 
 #define BLK WEFT_CODEC_INT8_BLOCK
 #define ROUND_MAGIC 0x1.8p23f

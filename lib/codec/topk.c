@@ -25,6 +25,8 @@
 #include <string.h>
 
 #include "codec/codec.h"
+#include "codec/codecs.h"
+#include "codec/f32_block.h"
 #include "reduce/reduce.h"
 
 #define NAN_KEY UINT32_C(0x7F800001)

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "codec/codec.h"
+#include "codec/codecs.h"
+#include "codec/f32_block.h"
 
 #define HDR 8
 

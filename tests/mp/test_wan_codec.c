@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "codec/codec.h"
+#include "codec/f32_block.h"
 #include "api/introspect.h"
 #include "launch_fork.h"
 #include "reduce/reduce.h"
