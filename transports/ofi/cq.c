@@ -60,11 +60,11 @@ static void on_recv(ofi_ctx *c, ofi_op *op, ofi_req *r, int errcode, size_t len,
     if (got + olen > r->size - off) { /* the provider told the size */
       r->err_size = off + got + olen;
       weft__ofi_req_fail(r, weftInvalidUsage, "incoming message of %zu bytes does not fit the posted %zu bytes",
-               r->err_size, r->size);
+                         r->err_size, r->size);
     } else {
       r->err_size = r->size + 1;
       weft__ofi_req_fail(r, weftInvalidUsage, "incoming message is larger than the posted %zu bytes%s", r->size,
-               c->cq_data ? "" : " (mismatched calls across ranks?)");
+                         c->cq_data ? "" : " (mismatched calls across ranks?)");
     }
     return;
   }

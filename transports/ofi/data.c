@@ -38,7 +38,7 @@ static weftResult_t req_new(ofi_ep *e, void *buf, size_t size, uint64_t tag, voi
   size_t nchunks = size ? (size - 1) / c->chunk + 1 : 1;
   if (nchunks > MAX_CHUNKS) {
     weft_net_obj_err(e, "message of %zu bytes exceeds what provider %s can carry (%u x %zu bytes)", size, c->prov,
-            MAX_CHUNKS, c->chunk);
+                     MAX_CHUNKS, c->chunk);
     return weftInvalidUsage;
   }
   ofi_req *r = weft_req_get(&e->pool, sizeof *r);

@@ -47,9 +47,10 @@ static weftResult_t open_fabric(ofi_ctx *c) {
   int rc = fi_getinfo(OFI_API_VERSION, NULL, NULL, 0, hints, &list);
   fi_freeinfo(hints);
   if (rc != 0 || !list) {
-    weft_net_obj_err(c, "fi_getinfo found no reliable-datagram tagged endpoint for provider '%s'%s%s: %s "
-            "(set WEFT_OFI_PROVIDER; fi_info lists the providers)", prov ? prov : "auto", dom ? " domain " : "",
-            dom ? dom : "", fi_strerror(-rc));
+    weft_net_obj_err(c,
+                     "fi_getinfo found no reliable-datagram tagged endpoint for provider '%s'%s%s: %s "
+                     "(set WEFT_OFI_PROVIDER; fi_info lists the providers)",
+                     prov ? prov : "auto", dom ? " domain " : "", dom ? dom : "", fi_strerror(-rc));
     return weftSystemError;
   }
   struct fi_info *pick = list;
@@ -124,11 +125,11 @@ static weftResult_t open_fabric(ofi_ctx *c) {
   c->rdma = !is_sockets_provider(c->prov);
   c->liveness_us = (double)weft_env_int("WEFT_OFI_LIVENESS_US", 2000);
   weft_net_logf(&c->base, weftLogInfo,
-          "ofi: provider %s, fabric %s, domain %s, tag via %s, %s, max message %zu, inject %zu, %s",
-          c->prov, info->fabric_attr->name ? info->fabric_attr->name : "?",
-          info->domain_attr->name ? info->domain_attr->name : "?", c->cq_data ? "CQ data" : "in-band header",
-          c->mr_local ? "registered buffers (FI_MR_LOCAL)" : "no local registration", c->chunk, c->inject,
-          c->wait_fd >= 0 ? "CQ wait fd" : "no CQ wait fd");
+                "ofi: provider %s, fabric %s, domain %s, tag via %s, %s, max message %zu, inject %zu, %s",
+                c->prov, info->fabric_attr->name ? info->fabric_attr->name : "?",
+                info->domain_attr->name ? info->domain_attr->name : "?", c->cq_data ? "CQ data" : "in-band header",
+                c->mr_local ? "registered buffers (FI_MR_LOCAL)" : "no local registration", c->chunk, c->inject,
+                c->wait_fd >= 0 ? "CQ wait fd" : "no CQ wait fd");
   return weftSuccess;
 fail:
   weft_net_obj_err(c, "ofi provider %s: %s failed: %s", c->prov, step, fi_strerror(-rc));

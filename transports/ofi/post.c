@@ -107,8 +107,8 @@ void weft__ofi_post_pending(ofi_ep *e) {
        * means the peer cannot be reached */
       if (rc)
         weft__ofi_req_fail(r, rc == -FI_ENOMEM || rc == -FI_EINVAL ? weftSystemError : weftRemoteError,
-                 "posting a %s of %zu bytes failed: %s", e->h.type == WEFT_NET_OBJ_SEND ? "send" : "receive", r->size,
-                 fi_strerror(-rc));
+                           "posting a %s of %zu bytes failed: %s",
+                           e->h.type == WEFT_NET_OBJ_SEND ? "send" : "receive", r->size, fi_strerror(-rc));
     }
     weft__ofi_req_dequeue(r);
   }

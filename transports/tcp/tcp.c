@@ -226,7 +226,7 @@ static weftResult_t progress_recv(tcp_ep *e) {
     if (r->off < sizeof r->hdr) return weftSuccess;
     if (before < sizeof r->hdr && r->hdr.size > r->size) {
       weft_net_obj_err(e, "incoming message of %llu bytes does not fit the posted %zu bytes",
-              (unsigned long long)r->hdr.size, r->size);
+                       (unsigned long long)r->hdr.size, r->size);
       return ep_fail(e, weftInvalidUsage);
     }
     if (r->off >= sizeof r->hdr + r->hdr.size) req_done(e);

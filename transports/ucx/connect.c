@@ -119,7 +119,7 @@ weftResult_t weft__ucx_listen(void *ctxp, int dev, uint64_t key, void *handle, v
 }
 
 weftResult_t weft__ucx_connect(void *ctxp, int dev, const void *handle, uint64_t key, uint64_t conn_id,
-                                int timeout_ms, void **out) {
+                               int timeout_ms, void **out) {
   ucx_ctx *c = ctxp;
   (void)dev;
   ucx_handle h;

@@ -26,92 +26,23 @@ weftResult_t weft__ucx_ep_fail(ucx_ep *e, weftResult_t res, const char *fmt, ...
 static int recv_dead(const ucx_ep *e, const ucx_req *r) { return e->bye && r->seq >= e->limit; }
 
 
-/* ---- sends --------------------------------------------------------------------------- */
+/* ---- requests ---------------------------------------------------------------------- */
 
-/* Hands send r to UCP; the lock is held. */
-weftResult_t weft__ucx_send_issue(ucx_ep *e, ucx_req *r) {
-  ucp_request_param_t p;
-  memset(&p, 0, sizeof p);
-  void *s = ucp_am_send_nbx(e->ep, AM_DATA, &r->hdr, sizeof r->hdr, r->buf, r->size, &p);
+static weftResult_t req_failed(ucx_ep *e, ucx_req *r, ucs_status_t st) {
+  return weft__ucx_ep_fail(e, weftRemoteError, "ucx: %s %zu bytes failed: %s",
+                           e->h.type == WEFT_NET_OBJ_SEND ? "sending" : "receiving", r->got, ucs_status_string(st));
+}
+
+void weft__ucx_req_started(ucx_ep *e, ucx_req *r, void *s) {
   if (s == NULL) {
     r->state = RQ_DONE;
   } else if (UCS_PTR_IS_ERR(s)) {
     r->state = RQ_DONE;
-    r->res = weft__ucx_ep_fail(e, weftRemoteError, "ucx: sending %zu bytes failed: %s", r->size,
-                     ucs_status_string(UCS_PTR_STATUS(s)));
+    r->res = req_failed(e, r, UCS_PTR_STATUS(s));
   } else {
     r->ureq = s;
     r->state = RQ_ACTIVE;
   }
-  return r->res;
-}
-
-/* ---- data path ---------------------------------------------------------------------- */
-
-static ucx_req *req_new(ucx_ep *e) {
-  ucx_req *r = weft_req_get(&e->q, sizeof *r);
-  if (r) r->ep = e;
-  return r;
-}
-
-weftResult_t weft__ucx_isend(void *sc, const void *data, size_t size, uint64_t tag, void *mh, void **request) {
-  ucx_ep *e = sc;
-  ucx_ctx *c = e->ctx;
-  (void)mh;
-  ctx_lock(c);
-  if (e->failed) {
-    weftResult_t res = e->failed;
-    ctx_unlock(c);
-    return res;
-  }
-  ucx_req *r = req_new(e);
-  if (!r) {
-    ctx_unlock(c);
-    return weftSystemError;
-  }
-  r->buf = (char *)data;
-  r->size = r->got = size;
-  r->tag = tag;
-  r->hdr = (ucx_data_hdr){e->nonce, e->seq++, tag};
-  weftResult_t res = weftSuccess;
-  if (e->ep) {
-    res = weft__ucx_send_issue(e, r);
-  } else {
-    r->state = RQ_QUEUED; /* until the peer's address arrives */
-    weft_req_push(&e->q, r);
-  }
-  if (res != weftSuccess) weft_req_release(&e->q, r);
-  ctx_unlock(c);
-  *request = res == weftSuccess ? r : NULL;
-  return res;
-}
-
-weftResult_t weft__ucx_irecv(void *rc, void *data, size_t size, uint64_t tag, void *mh, void **request) {
-  ucx_ep *e = rc;
-  ucx_ctx *c = e->ctx;
-  (void)mh;
-  (void)tag; /* matched by order; the sender's tag is reported by test() */
-  ctx_lock(c);
-  if (e->failed || (e->bye && e->seq >= e->limit)) {
-    weftResult_t res = e->failed ? e->failed : weftRemoteError;
-    if (!e->failed) weft_net_obj_err(e, "ucx: the sending peer closed the connection");
-    ctx_unlock(c);
-    return res;
-  }
-  ucx_req *r = req_new(e);
-  if (!r) {
-    ctx_unlock(c);
-    return weftSystemError;
-  }
-  r->buf = data;
-  r->size = size;
-  r->seq = e->seq++;
-  r->state = RQ_QUEUED;
-  weft_req_push(&e->q, r);
-  if (e->arr_head) weft__ucx_match(c, e);
-  ctx_unlock(c);
-  *request = r;
-  return weftSuccess;
 }
 
 /* Moves r forward if it can; the lock is held. */
@@ -122,9 +53,83 @@ void weft__ucx_req_check(ucx_ep *e, ucx_req *r) {
   ucp_request_free(r->ureq);
   r->ureq = NULL;
   r->state = RQ_DONE;
-  if (st != UCS_OK)
-    r->res = weft__ucx_ep_fail(e, weftRemoteError, "ucx: %s %zu bytes failed: %s",
-                     e->h.type == WEFT_NET_OBJ_SEND ? "sending" : "receiving", r->got, ucs_status_string(st));
+  if (st != UCS_OK) r->res = req_failed(e, r, st);
+}
+
+/* Hands send r to UCP; the lock is held. */
+weftResult_t weft__ucx_send_issue(ucx_ep *e, ucx_req *r) {
+  ucp_request_param_t p;
+  memset(&p, 0, sizeof p);
+  weft__ucx_req_started(e, r, ucp_am_send_nbx(e->ep, AM_DATA, &r->hdr, sizeof r->hdr, r->buf, r->size, &p));
+  return r->res;
+}
+
+/* ---- data path ---------------------------------------------------------------------- */
+
+/* A new request on e, or NULL with *res saying why; the lock is held. */
+static ucx_req *req_new(ucx_ep *e, weftResult_t *res) {
+  *res = e->failed;
+  if (e->failed) return NULL;
+  ucx_req *r = weft_req_get(&e->q, sizeof *r);
+  if (!r) *res = weftSystemError;
+  else r->ep = e;
+  return r;
+}
+
+static weftResult_t isend_locked(ucx_ep *e, const void *data, size_t size, uint64_t tag, void **request) {
+  weftResult_t res;
+  ucx_req *r = req_new(e, &res);
+  if (!r) return res;
+  r->buf = (char *)data;
+  r->size = r->got = size;
+  r->tag = tag;
+  r->hdr = (ucx_data_hdr){e->nonce, e->seq++, tag};
+  if (e->ep) {
+    res = weft__ucx_send_issue(e, r);
+  } else {
+    r->state = RQ_QUEUED; /* until the peer's address arrives */
+    weft_req_push(&e->q, r);
+  }
+  if (res != weftSuccess) weft_req_release(&e->q, r);
+  *request = res == weftSuccess ? r : NULL;
+  return res;
+}
+
+weftResult_t weft__ucx_isend(void *sc, const void *data, size_t size, uint64_t tag, void *mh, void **request) {
+  ucx_ep *e = sc;
+  (void)mh;
+  ctx_lock(e->ctx);
+  weftResult_t res = isend_locked(e, data, size, tag, request);
+  ctx_unlock(e->ctx);
+  return res;
+}
+
+static weftResult_t irecv_locked(ucx_ep *e, void *data, size_t size, void **request) {
+  if (!e->failed && e->bye && e->seq >= e->limit) {
+    weft_net_obj_err(e, "ucx: the sending peer closed the connection");
+    return weftRemoteError;
+  }
+  weftResult_t res;
+  ucx_req *r = req_new(e, &res);
+  if (!r) return res;
+  r->buf = data;
+  r->size = size;
+  r->seq = e->seq++;
+  r->state = RQ_QUEUED;
+  weft_req_push(&e->q, r);
+  if (e->arr_head) weft__ucx_match(e->ctx, e);
+  *request = r;
+  return weftSuccess;
+}
+
+weftResult_t weft__ucx_irecv(void *rc, void *data, size_t size, uint64_t tag, void *mh, void **request) {
+  ucx_ep *e = rc;
+  (void)mh;
+  (void)tag; /* matched by order; the sender's tag is reported by test() */
+  ctx_lock(e->ctx);
+  weftResult_t res = irecv_locked(e, data, size, request);
+  ctx_unlock(e->ctx);
+  return res;
 }
 
 weftResult_t weft__ucx_test(void *request, int *done, size_t *size, uint64_t *tag) {
@@ -155,7 +160,7 @@ weftResult_t weft__ucx_test(void *request, int *done, size_t *size, uint64_t *ta
     res = e->failed;
   } else if (e->h.type == WEFT_NET_OBJ_RECV && r->state == RQ_QUEUED && recv_dead(e, r)) {
     res = weft__ucx_ep_fail(e, weftRemoteError, "ucx: the sending peer closed the connection after %llu messages",
-                  (unsigned long long)e->limit);
+                            (unsigned long long)e->limit);
   }
   ctx_unlock(c);
   return res;

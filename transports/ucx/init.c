@@ -135,8 +135,9 @@ weftResult_t weft__ucx_init(const weftNetInitArgs_t *args, void **out) {
   c->has_shm = ctx_has_tl(c, shm_tls);
   c->bw_gbps = rdma ? 100.0 : 1.0; /* without RDMA, weft's own tcp should win between hosts */
   c->lat_us = rdma ? 2.0 : 20.0;
-  weft_net_logf(&c->base, weftLogTrace, "ucx: UCX %s, %s, worker address %zu bytes, wake-up fd %d", ucp_get_version_string(),
-          rdma ? "RDMA transports available" : "no RDMA transport", c->waddr_len, c->efd);
+  weft_net_logf(&c->base, weftLogTrace, "ucx: UCX %s, %s, worker address %zu bytes, wake-up fd %d",
+                ucp_get_version_string(), rdma ? "RDMA transports available" : "no RDMA transport", c->waddr_len,
+                c->efd);
   *out = c;
   return weftSuccess;
 }

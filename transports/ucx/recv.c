@@ -12,17 +12,7 @@
 static void rndv_start(ucx_ctx *c, ucx_ep *e, ucx_req *r, void *desc) {
   ucp_request_param_t p;
   memset(&p, 0, sizeof p);
-  void *s = ucp_am_recv_data_nbx(c->worker, desc, r->buf, r->got, &p);
-  if (s == NULL) {
-    r->state = RQ_DONE;
-  } else if (UCS_PTR_IS_ERR(s)) {
-    r->state = RQ_DONE;
-    r->res = weft__ucx_ep_fail(e, weftRemoteError, "ucx: receiving %zu bytes failed: %s", r->got,
-                     ucs_status_string(UCS_PTR_STATUS(s)));
-  } else {
-    r->ureq = s;
-    r->state = RQ_ACTIVE;
-  }
+  weft__ucx_req_started(e, r, ucp_am_recv_data_nbx(c->worker, desc, r->buf, r->got, &p));
 }
 
 /* Sets r's size and tag and fails it when the message does not fit; returns
@@ -34,7 +24,7 @@ static int fits(ucx_ep *e, ucx_req *r, uint64_t tag, size_t len) {
   r->state = RQ_DONE;
   r->res = weftInvalidUsage;
   weft__ucx_ep_fail(e, weftInvalidUsage, "ucx: incoming message of %zu bytes does not fit the posted %zu bytes", len,
-          r->size);
+                    r->size);
   return 0;
 }
 
@@ -79,7 +69,7 @@ void weft__ucx_free_arrivals(ucx_ctx *c, ucx_ep *e) {
 }
 
 ucs_status_t weft__ucx_am_data_cb(void *arg, const void *header, size_t hlen, void *data, size_t len,
-                               const ucp_am_recv_param_t *param) {
+                                  const ucp_am_recv_param_t *param) {
   ucx_ctx *c = arg;
   ucx_data_hdr h;
   if (hlen != sizeof h) return UCS_OK;

@@ -160,6 +160,8 @@ void weft__ucx_ctx_wait(ucx_ctx *c, int ms); /* lock not held */
 
 /* data.c */
 weftResult_t weft__ucx_ep_fail(ucx_ep *e, weftResult_t res, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Takes what UCP returned for r's operation: done, failed, or in flight. */
+void weft__ucx_req_started(ucx_ep *e, ucx_req *r, void *status_ptr);
 weftResult_t weft__ucx_send_issue(ucx_ep *e, ucx_req *r);
 void weft__ucx_req_check(ucx_ep *e, ucx_req *r);
 weftResult_t weft__ucx_isend(void *sc, const void *data, size_t size, uint64_t tag, void *mh, void **request);
