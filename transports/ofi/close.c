@@ -3,8 +3,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "util/param.h"
-#include "util/sock.h"
 #include "ofi/ofi_impl.h"
 
 static uint64_t done_prefix(ofi_ep *e) {

@@ -4,7 +4,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "util/param.h"
 #include "util/sock.h"
 #include "common/accept.h"
 #include "ofi/ofi_impl.h"

@@ -4,8 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "util/param.h"
-#include "util/sock.h"
 #include "ofi/ofi_impl.h"
 
 /* ---- request state ------------------------------------------------------------ */

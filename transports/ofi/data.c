@@ -2,8 +2,6 @@
 #include <poll.h>
 #include <stdlib.h>
 
-#include "util/param.h"
-#include "util/sock.h"
 #include "ofi/ofi_impl.h"
 
 weftResult_t weft__ofi_reg_mr(void *comm, void *data, size_t size, void **mhandle) {

@@ -6,7 +6,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "util/param.h"
 #include "util/sock.h"
 #include "ofi/ofi_impl.h"
 

@@ -4,8 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/param.h"
-#include "util/sock.h"
 #include "ofi/ofi_impl.h"
 
 int weft__ofi_mr_reg(ofi_ctx *c, void *buf, size_t len, uint64_t access, struct fid_mr **mr) {

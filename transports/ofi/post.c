@@ -1,8 +1,6 @@
 /* ofi: posting a request's chunks to the fabric, oldest request first. */
 #include <string.h>
 
-#include "util/param.h"
-#include "util/sock.h"
 #include "ofi/ofi_impl.h"
 
 static void chunk_span(ofi_ctx *c, ofi_req *r, uint32_t k, size_t *off, size_t *len) {

@@ -2,7 +2,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/param.h"
 #include "util/sock.h"
 #include "ucx/ucx_impl.h"
 

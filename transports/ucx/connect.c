@@ -8,7 +8,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "util/param.h"
 #include "util/sock.h"
 #include "common/accept.h"
 #include "ucx/ucx_impl.h"

@@ -5,8 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "util/param.h"
-#include "util/sock.h"
 #include "ucx/ucx_impl.h"
 
 /* ---- endpoint failure ------------------------------------------------------- */

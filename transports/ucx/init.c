@@ -7,7 +7,6 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "util/param.h"
 #include "util/sock.h"
 #include "ucx/ucx_impl.h"
 

@@ -7,7 +7,6 @@
 #include <sys/socket.h>
 
 #include "util/param.h"
-#include "util/sock.h"
 #include "ucx/ucx_impl.h"
 
 /* UCP may still report an error on an endpoint after ucp_ep_close_nbx (seen
