@@ -16,6 +16,7 @@ typedef struct {
   uint64_t key;
   uint64_t conn_id;
 } weft_net_hello;
+_Static_assert(sizeof(weft_net_hello) == 24, "the hello is part of the wire format");
 
 /* Whether h opens a connection of this transport (magic) and job (key). */
 int weft_net_hello_valid(const weft_net_hello *h, uint64_t magic, uint64_t key);

@@ -60,6 +60,7 @@ typedef struct {
   weft_net_hello h; /* magic SHM_MAGIC */
   uint64_t ring_bytes;
 } shm_hello;
+_Static_assert(sizeof(shm_hello) == 32, "the hello is part of the wire format");
 
 /* Shared between one sender and one receiver. Counters each side writes on
  * every message have a cache line of their own; the sleep flags, written

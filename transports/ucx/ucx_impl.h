@@ -37,6 +37,7 @@ typedef struct {
   weft_net_hello h; /* magic UCX_MAGIC */
   uint64_t nonce;
 } ucx_hello;
+_Static_assert(sizeof(ucx_hello) == 32, "the hello is part of the wire format");
 
 typedef struct {
   uint64_t magic;
