@@ -32,39 +32,25 @@
 
 #include "util/param.h"
 #include "util/sock.h"
+#include "common/accept.h"
+#include "common/hello.h"
+#include "common/listen.h"
 #include "util/clock.h"
 #include "common/net_define.h"
 #include "common/req_queue.h"
 #include "shm/shm.h"
 
 #define SHM_MAGIC 0x77656674736d6d31ULL /* "weftsmm1" */
-#define SHM_ERRLEN 256
 #define PEER_GONE "peer process exited (shared-memory connection closed)"
 #define CACHELINE 64
 #define SHM_PIECE (64 << 10) /* bytes copied between two updates of head or tail */
 
-enum { OBJ_CTX = 1, OBJ_LISTEN, OBJ_SEND, OBJ_RECV };
-
 typedef struct {
-  int type;
-  char err[SHM_ERRLEN];
-} shm_obj;
-
-typedef struct {
-  shm_obj h;
-  weftNetLogFn_t log;
-  void *log_user;
+  weft_net_ctx base;
   size_t ring_bytes;
   size_t cma_threshold;
   int cma_enabled;
 } shm_ctx;
-
-typedef struct {
-  shm_obj h;
-  shm_ctx *ctx;
-  int fd;
-  uint64_t key;
-} shm_listen;
 
 typedef struct {
   uint64_t magic;
@@ -72,11 +58,10 @@ typedef struct {
 } shm_handle;
 
 typedef struct {
-  uint64_t magic;
-  uint64_t key;
-  uint64_t conn_id;
+  weft_net_hello h; /* magic SHM_MAGIC */
   uint64_t ring_bytes;
 } shm_hello;
+_Static_assert(sizeof(shm_hello) == 32, "the hello is part of the wire format");
 
 /* Shared between one sender and one receiver. Counters each side writes on
  * every message have a cache line of their own; the sleep flags, written
@@ -118,7 +103,7 @@ typedef struct shm_req {
 } shm_req;
 
 typedef struct shm_ep {
-  shm_obj h;
+  weft_net_obj h;
   int sock;
   pid_t peer_pid;
   shm_ring *ring;
@@ -135,28 +120,16 @@ typedef struct shm_ep {
 
 static const uint64_t probe_value = 0x5eedfeedc0ffee11ULL;
 
-#define OBJ_ERR(o, ...) snprintf(((shm_obj *)(o))->err, SHM_ERRLEN, __VA_ARGS__)
-
 static weftResult_t shm_init(const weftNetInitArgs_t *args, void **out) {
   shm_ctx *c = calloc(1, sizeof *c);
   if (!c) return weftSystemError;
-  c->h.type = OBJ_CTX;
+  weft_net_ctx_init(&c->base, "shm", args);
   size_t ring = weft_env_size("WEFT_SHM_RING_SIZE", 1 << 20), p2 = 4096;
   while (p2 < ring && p2 < ((size_t)1 << 30)) p2 <<= 1;
   c->ring_bytes = p2;
   c->cma_threshold = weft_env_size("WEFT_SHM_CMA_THRESHOLD", (size_t)64 << 20);
   c->cma_enabled = weft_env_int("WEFT_SHM_CMA", 1) != 0;
-  if (args) {
-    c->log = args->log;
-    c->log_user = args->logUser;
-  }
   *out = c;
-  return weftSuccess;
-}
-
-static weftResult_t shm_devices(void *ctx, int *ndev) {
-  (void)ctx;
-  *ndev = 1;
   return weftSuccess;
 }
 
@@ -170,28 +143,32 @@ static weftResult_t shm_properties(void *ctx, int dev, weftNetProperties_t *p) {
   return weftSuccess;
 }
 
-static weftResult_t shm_listen_fn(void *ctxp, int dev, uint64_t key, void *handle, void **out) {
+static weftResult_t shm_listen(void *ctxp, int dev, uint64_t key, void *handle, void **out) {
   shm_ctx *ctx = ctxp;
   (void)dev;
-  shm_listen *l = calloc(1, sizeof *l);
+  weft_net_listen *l = calloc(1, sizeof *l);
   if (!l) return weftSystemError;
-  l->h.type = OBJ_LISTEN;
-  l->ctx = ctx;
-  l->key = key;
+  weft_net_listen_init(l, &ctx->base, key);
   shm_handle h = {SHM_MAGIC, ""};
   char err[WEFT_SOCK_ERRLEN];
   if (weft_unix_listen("weft-shm", h.name, sizeof h.name, &l->fd, err) != 0) {
-    OBJ_ERR(ctx, "%s", err);
+    weft_net_obj_err(ctx, "%s", err);
     free(l);
     return weftSystemError;
   }
-  memset(handle, 0, WEFT_NET_HANDLE_BYTES);
-  memcpy(handle, &h, sizeof h);
+  weft_net_handle_put(handle, &h, sizeof h);
   *out = l;
   return weftSuccess;
 }
 
 static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+/* The process at the other end of Unix socket s, or 0 if unknown. */
+static pid_t peer_pid(int s) {
+  struct ucred cred;
+  socklen_t cl = sizeof cred;
+  return getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0 ? cred.pid : 0;
+}
 
 static shm_ep *ep_new(int type, int sock) {
   shm_ep *e = calloc(1, sizeof *e);
@@ -215,20 +192,20 @@ static weftResult_t shm_connect(void *ctxp, int dev, const void *handle, uint64_
   shm_handle h;
   memcpy(&h, handle, sizeof h);
   if (h.magic != SHM_MAGIC) {
-    OBJ_ERR(ctx, "peer published no shared-memory endpoint");
+    weft_net_obj_err(ctx, "peer published no shared-memory endpoint");
     return weftInternalError;
   }
   h.name[sizeof h.name - 1] = 0;
   size_t map_len = RING_OFF + ctx->ring_bytes;
   int mfd = memfd_create("weft-shm-ring", MFD_CLOEXEC);
   if (mfd < 0 || ftruncate(mfd, (off_t)map_len) != 0) {
-    OBJ_ERR(ctx, "memfd of %zu bytes: %s", map_len, strerror(errno));
+    weft_net_obj_err(ctx, "memfd of %zu bytes: %s", map_len, strerror(errno));
     if (mfd >= 0) close(mfd);
     return weftSystemError;
   }
   void *map = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
   if (map == MAP_FAILED) {
-    OBJ_ERR(ctx, "mmap: %s", strerror(errno));
+    weft_net_obj_err(ctx, "mmap: %s", strerror(errno));
     close(mfd);
     return weftSystemError;
   }
@@ -238,14 +215,14 @@ static weftResult_t shm_connect(void *ctxp, int dev, const void *handle, uint64_
   ring->probe_value = probe_value;
   int s = -1;
   char err[WEFT_SOCK_ERRLEN];
-  shm_hello hello = {SHM_MAGIC, key, conn_id, ctx->ring_bytes};
+  shm_hello hello = {{SHM_MAGIC, key, conn_id}, ctx->ring_bytes};
   if (weft_unix_connect(h.name, timeout_ms, &s, err) != 0 || weft_unix_send_fd(s, &hello, sizeof hello, mfd, err) != 0) {
-    OBJ_ERR(ctx, "%s", err);
+    weft_net_obj_err(ctx, "%s", err);
     if (s >= 0) close(s);
     s = -1;
   }
   close(mfd); /* the mapping and the peer's copy keep the memory alive */
-  shm_ep *e = s >= 0 ? ep_new(OBJ_SEND, s) : NULL;
+  shm_ep *e = s >= 0 ? ep_new(WEFT_NET_OBJ_SEND, s) : NULL;
   if (!e) {
     munmap(map, map_len);
     if (s >= 0) close(s);
@@ -255,23 +232,21 @@ static weftResult_t shm_connect(void *ctxp, int dev, const void *handle, uint64_
   e->data = (char *)map + RING_OFF;
   e->map_len = map_len;
   e->cma_threshold = ctx->cma_enabled ? ctx->cma_threshold : UINT64_MAX;
-  struct ucred cred;
-  socklen_t cl = sizeof cred;
-  if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0) e->peer_pid = cred.pid;
+  e->peer_pid = peer_pid(s);
   set_nonblock(s);
   *out = e;
   return weftSuccess;
 }
 
 /* Receives the hello and the ring's memfd; returns the mapped ring or NULL. */
-static shm_ep *accept_one(shm_listen *l, int s, uint64_t *conn_id) {
+static shm_ep *accept_one(shm_ctx *ctx, uint64_t key, int s, int hello_ms, uint64_t *conn_id) {
   shm_hello hello;
   int mfd = -1;
   char err[WEFT_SOCK_ERRLEN];
-  if (weft_unix_recv_fd(s, &hello, sizeof hello, &mfd, 5000, err) != 0) return NULL;
+  if (weft_unix_recv_fd(s, &hello, sizeof hello, &mfd, hello_ms, err) != 0) return NULL;
   struct stat st;
   size_t map_len = RING_OFF + hello.ring_bytes;
-  if (hello.magic != SHM_MAGIC || hello.key != l->key ||
+  if (!weft_net_hello_valid(&hello.h, SHM_MAGIC, key) ||
       hello.ring_bytes < 4096 || (hello.ring_bytes & (hello.ring_bytes - 1)) || fstat(mfd, &st) != 0 ||
       (size_t)st.st_size < map_len) {
     if (mfd >= 0) close(mfd);
@@ -280,7 +255,7 @@ static shm_ep *accept_one(shm_listen *l, int s, uint64_t *conn_id) {
   void *map = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
   close(mfd);
   if (map == MAP_FAILED) return NULL;
-  shm_ep *e = ep_new(OBJ_RECV, s);
+  shm_ep *e = ep_new(WEFT_NET_OBJ_RECV, s);
   if (!e) {
     munmap(map, map_len);
     return NULL;
@@ -288,43 +263,33 @@ static shm_ep *accept_one(shm_listen *l, int s, uint64_t *conn_id) {
   e->ring = map;
   e->data = (char *)map + RING_OFF;
   e->map_len = map_len;
-  struct ucred cred;
-  socklen_t cl = sizeof cred;
-  if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0) e->peer_pid = cred.pid;
+  e->peer_pid = peer_pid(s);
   /* Probe cross-memory attach: read a known word from the sender. */
   uint64_t v = 0;
   struct iovec lo = {&v, sizeof v}, re = {(void *)(uintptr_t)e->ring->probe_addr, sizeof v};
-  if (l->ctx->cma_enabled && e->peer_pid > 0 && process_vm_readv(e->peer_pid, &lo, 1, &re, 1, 0) == (ssize_t)sizeof v &&
+  if (ctx->cma_enabled && e->peer_pid > 0 && process_vm_readv(e->peer_pid, &lo, 1, &re, 1, 0) == (ssize_t)sizeof v &&
       v == e->ring->probe_value)
     atomic_store(&e->ring->cma_ok, 1);
-  else if (l->ctx->cma_enabled && l->ctx->log)
-    l->ctx->log(l->ctx->log_user, weftLogInfo, "shm: cross-memory attach unavailable, copying through the ring");
-  *conn_id = hello.conn_id;
+  else if (ctx->cma_enabled)
+    weft_net_logf(&ctx->base, weftLogInfo, "shm: cross-memory attach unavailable, copying through the ring");
+  *conn_id = hello.h.conn_id;
   set_nonblock(s);
   return e;
 }
 
-static weftResult_t shm_accept(void *lp, int timeout_ms, void **out, uint64_t *conn_id) {
-  shm_listen *l = lp;
-  long long deadline = weft_now_ms() + timeout_ms;
-  char err[WEFT_SOCK_ERRLEN];
-  for (;;) {
-    long long left = deadline - weft_now_ms();
-    int s;
-    if (left <= 0 || weft_sock_accept(l->fd, (int)(left > 0 ? left : 0), NULL, &s, err) != 0) {
-      OBJ_ERR(l, "no local peer connected within %d ms", timeout_ms);
-      return weftTimeout;
-    }
-    int fl = fcntl(s, F_GETFL);
-    fcntl(s, F_SETFL, fl & ~O_NONBLOCK);
-    shm_ep *e = accept_one(l, s, conn_id);
-    if (e) {
-      *out = e;
-      return weftSuccess;
-    }
-    if (l->ctx->log) l->ctx->log(l->ctx->log_user, weftLogWarn, "shm: dropped a connection without the job key");
-    close(s);
-  }
+static weft_net_verdict shm_take(weft_net_listen *l, int s, int hello_ms, void **out, uint64_t *conn_id,
+                                 weftResult_t *res) {
+  (void)res;
+  int fl = fcntl(s, F_GETFL);
+  fcntl(s, F_SETFL, fl & ~O_NONBLOCK);
+  shm_ep *e = accept_one((shm_ctx *)l->ctx, l->key, s, hello_ms, conn_id);
+  if (!e) return WEFT_NET_NO_KEY;
+  *out = e;
+  return WEFT_NET_TAKEN;
+}
+
+static weftResult_t shm_accept(void *l, int timeout_ms, void **out, uint64_t *conn_id) {
+  return weft_net_accept(l, timeout_ms, "local peer", shm_take, out, conn_id);
 }
 
 /* ---- data path ---------------------------------------------------------- */
@@ -348,7 +313,7 @@ static void ring_get(shm_ep *e, void *dst, size_t n) {
 static weftResult_t ep_fail(shm_ep *e, weftResult_t res, const char *what) {
   if (!e->failed) {
     e->failed = res;
-    OBJ_ERR(e, "%s", what);
+    weft_net_obj_err(e, "%s", what);
   }
   return e->failed;
 }
@@ -527,7 +492,7 @@ static weftResult_t shm_test(void *request, int *done, size_t *size, uint64_t *t
   shm_ep *e = r->ep;
   *done = 0;
   if (r->state == RQ_QUEUED && !e->failed) {
-    if (e->h.type == OBJ_SEND) progress_send(e);
+    if (e->h.type == WEFT_NET_OBJ_SEND) progress_send(e);
     else progress_recv(e);
   }
   if (r->state == RQ_CMA_WAIT && atomic_load_explicit(&e->ring->acked, memory_order_acquire) >= r->cma_seq)
@@ -564,7 +529,7 @@ static int shm_poll_fd(void *comm, short *events) {
   drain(e);
   if (e->failed) return WEFT_NET_POLL_READY;
   *events = POLLIN;
-  if (e->h.type == OBJ_RECV) {
+  if (e->h.type == WEFT_NET_OBJ_RECV) {
     atomic_store(&ring->recv_waiting, 1);
     if (e->q.head && atomic_load(&ring->head) != e->pos) return WEFT_NET_POLL_READY;
   } else {
@@ -578,23 +543,8 @@ static int shm_poll_fd(void *comm, short *events) {
   return e->sock;
 }
 
-static const char *shm_last_error(void *obj) { return obj ? ((shm_obj *)obj)->err : ""; }
-
 static weftResult_t shm_close_ep(void *c) {
   if (c) ep_free(c);
-  return weftSuccess;
-}
-
-static weftResult_t shm_close_listen(void *lp) {
-  shm_listen *l = lp;
-  if (!l) return weftSuccess;
-  close(l->fd);
-  free(l);
-  return weftSuccess;
-}
-
-static weftResult_t shm_finalize(void *ctx) {
-  free(ctx);
   return weftSuccess;
 }
 
@@ -602,9 +552,9 @@ WEFT_NET_DEFINE(weft_net_shm) = {
     .abiVersion = WEFT_NET_ABI_VERSION,
     .name = "shm",
     .init = shm_init,
-    .devices = shm_devices,
+    .devices = weft_net_one_device,
     .getProperties = shm_properties,
-    .listen = shm_listen_fn,
+    .listen = shm_listen,
     .connect = shm_connect,
     .accept = shm_accept,
     .regMr = NULL,
@@ -613,9 +563,9 @@ WEFT_NET_DEFINE(weft_net_shm) = {
     .irecv = shm_irecv,
     .test = shm_test,
     .pollFd = shm_poll_fd,
-    .lastError = shm_last_error,
+    .lastError = weft_net_last_error,
     .closeSend = shm_close_ep,
     .closeRecv = shm_close_ep,
-    .closeListen = shm_close_listen,
-    .finalize = shm_finalize,
+    .closeListen = weft_net_close_listen,
+    .finalize = weft_net_free_ctx,
 };

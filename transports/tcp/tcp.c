@@ -18,46 +18,26 @@
 
 #include "util/param.h"
 #include "util/sock.h"
+#include "common/accept.h"
+#include "common/hello.h"
+#include "common/listen.h"
 #include "util/clock.h"
 #include "common/net_define.h"
 #include "common/req_queue.h"
 #include "tcp/tcp.h"
 
 #define TCP_HELLO_MAGIC 0x77656674746370ULL /* "wefttcp" */
-#define TCP_ERRLEN 256
-
-enum { OBJ_CTX = 1, OBJ_LISTEN, OBJ_SEND, OBJ_RECV };
 
 typedef struct {
-  int type;
-  char err[TCP_ERRLEN];
-} tcp_obj;
-
-typedef struct {
-  tcp_obj h;
+  weft_net_ctx base;
   weft_sockaddr local;
-  weftNetLogFn_t log;
-  void *log_user;
   int bufsize; /* WEFT_SOCKET_BUFSIZE, 0 = autotuning */
 } tcp_ctx;
-
-typedef struct {
-  tcp_obj h;
-  tcp_ctx *ctx;
-  int fd;
-  uint64_t key;
-} tcp_listen;
 
 typedef struct {
   uint64_t tag;
   uint64_t size;
 } tcp_frame;
-
-typedef struct {
-  uint64_t magic;
-  uint64_t key;
-  uint64_t conn_id;
-} tcp_hello;
 
 struct tcp_ep;
 typedef struct tcp_req {
@@ -71,38 +51,25 @@ typedef struct tcp_req {
 } tcp_req;
 
 typedef struct tcp_ep {
-  tcp_obj h;
+  weft_net_obj h;
   int fd;
   weftResult_t failed;
   weft_req_queue q; /* requests not yet complete, in order */
 } tcp_ep;
 
-#define OBJ_ERR(o, ...) snprintf(((tcp_obj *)(o))->err, TCP_ERRLEN, __VA_ARGS__)
 
 static weftResult_t tcp_init(const weftNetInitArgs_t *args, void **out) {
   tcp_ctx *c = calloc(1, sizeof *c);
   if (!c) return weftSystemError;
-  c->h.type = OBJ_CTX;
+  weft_net_ctx_init(&c->base, "tcp", args);
   char err[WEFT_SOCK_ERRLEN];
-  int ok = 0;
-  if (args && args->localAddr) ok = weft_sockaddr_resolve(args->localAddr, 0, &c->local, err) == 0;
-  if (!ok && weft_sock_local_addr(NULL, &c->local, err) != 0) {
+  if (weft_net_local_addr(args, &c->local, err) != 0) {
     free(c);
     return weftSystemError;
-  }
-  if (args) {
-    c->log = args->log;
-    c->log_user = args->logUser;
   }
   size_t bs = weft_env_size("WEFT_SOCKET_BUFSIZE", 0);
   c->bufsize = bs > (1u << 30) ? 1 << 30 : (int)bs;
   *out = c;
-  return weftSuccess;
-}
-
-static weftResult_t tcp_devices(void *ctx, int *ndev) {
-  (void)ctx;
-  *ndev = 1;
   return weftSuccess;
 }
 
@@ -116,23 +83,18 @@ static weftResult_t tcp_properties(void *ctx, int dev, weftNetProperties_t *p) {
   return weftSuccess;
 }
 
-static weftResult_t tcp_listen_fn(void *ctxp, int dev, uint64_t key, void *handle, void **out) {
+static weftResult_t tcp_listen(void *ctxp, int dev, uint64_t key, void *handle, void **out) {
   tcp_ctx *ctx = ctxp;
   (void)dev;
-  tcp_listen *l = calloc(1, sizeof *l);
+  weft_net_listen *l = calloc(1, sizeof *l);
   if (!l) return weftSystemError;
-  l->h.type = OBJ_LISTEN;
-  l->ctx = ctx;
-  l->key = key;
+  weft_net_listen_init(l, &ctx->base, key);
   weft_sockaddr a = ctx->local;
-  char err[WEFT_SOCK_ERRLEN];
-  if (weft_sock_listen(&a, &l->fd, err) != 0) {
-    OBJ_ERR(ctx, "%s", err);
+  if (weft_net_listen_tcp(l, &a) != weftSuccess) {
     free(l);
     return weftSystemError;
   }
-  memset(handle, 0, WEFT_NET_HANDLE_BYTES);
-  memcpy(handle, &a, sizeof a);
+  weft_net_handle_put(handle, &a, sizeof a);
   *out = l;
   return weftSuccess;
 }
@@ -159,20 +121,12 @@ static weftResult_t tcp_connect(void *ctxp, int dev, const void *handle, uint64_
   (void)dev;
   weft_sockaddr a;
   memcpy(&a, handle, sizeof a);
-  char err[WEFT_SOCK_ERRLEN];
+  weft_net_hello h = {TCP_HELLO_MAGIC, key, conn_id};
   int fd;
-  if (weft_sock_connect(&a, timeout_ms, &fd, err) != 0) {
-    OBJ_ERR(ctx, "%s", err);
-    return weftRemoteError;
-  }
+  weftResult_t res = weft_net_hello_dial(&ctx->base, &a, &h, sizeof h, timeout_ms, &fd);
+  if (res != weftSuccess) return res;
   set_bufsize(ctx, fd);
-  tcp_hello h = {TCP_HELLO_MAGIC, key, conn_id};
-  if (weft_sock_send_all(fd, &h, sizeof h, timeout_ms, err) != 0) {
-    OBJ_ERR(ctx, "%s", err);
-    close(fd);
-    return weftRemoteError;
-  }
-  tcp_ep *e = ep_new(fd, OBJ_SEND);
+  tcp_ep *e = ep_new(fd, WEFT_NET_OBJ_SEND);
   if (!e) {
     close(fd);
     return weftSystemError;
@@ -181,33 +135,23 @@ static weftResult_t tcp_connect(void *ctxp, int dev, const void *handle, uint64_
   return weftSuccess;
 }
 
-static weftResult_t tcp_accept(void *lp, int timeout_ms, void **out, uint64_t *conn_id) {
-  tcp_listen *l = lp;
-  long long deadline = weft_now_ms() + timeout_ms;
-  char err[WEFT_SOCK_ERRLEN];
-  for (;;) {
-    long long left = deadline - weft_now_ms();
-    int fd;
-    if (left <= 0 || weft_sock_accept(l->fd, (int)(left > 0 ? left : 0), NULL, &fd, err) != 0) {
-      OBJ_ERR(l, "no peer connected within %d ms", timeout_ms);
-      return weftTimeout;
-    }
-    tcp_hello h;
-    if (weft_sock_recv_all(fd, &h, sizeof h, 5000, err) == 0 && h.magic == TCP_HELLO_MAGIC &&
-        h.key == l->key) {
-      set_bufsize(l->ctx, fd);
-      tcp_ep *e = ep_new(fd, OBJ_RECV);
-      if (!e) {
-        close(fd);
-        return weftSystemError;
-      }
-      *conn_id = h.conn_id;
-      *out = e;
-      return weftSuccess;
-    }
-    if (l->ctx->log) l->ctx->log(l->ctx->log_user, weftLogWarn, "tcp: dropped a connection without the job key");
-    close(fd);
+static weft_net_verdict tcp_take(weft_net_listen *l, int fd, int hello_ms, void **out, uint64_t *conn_id,
+                                 weftResult_t *res) {
+  weft_net_hello h;
+  if (!weft_net_hello_read(fd, &h, sizeof h, TCP_HELLO_MAGIC, l->key, hello_ms)) return WEFT_NET_NO_KEY;
+  set_bufsize((tcp_ctx *)l->ctx, fd);
+  tcp_ep *e = ep_new(fd, WEFT_NET_OBJ_RECV);
+  if (!e) {
+    *res = weftSystemError;
+    return WEFT_NET_FAILED;
   }
+  *conn_id = h.conn_id;
+  *out = e;
+  return WEFT_NET_TAKEN;
+}
+
+static weftResult_t tcp_accept(void *l, int timeout_ms, void **out, uint64_t *conn_id) {
+  return weft_net_accept(l, timeout_ms, "peer", tcp_take, out, conn_id);
 }
 
 static tcp_req *req_new(tcp_ep *e) {
@@ -250,7 +194,7 @@ static weftResult_t progress_send(tcp_ep *e) {
     ssize_t w = sendmsg(e->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (w < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return weftSuccess;
-      OBJ_ERR(e, "send failed: %s", strerror(errno));
+      weft_net_obj_err(e, "send failed: %s", strerror(errno));
       return ep_fail(e, weftRemoteError);
     }
     r->off += (size_t)w;
@@ -275,15 +219,15 @@ static weftResult_t progress_recv(tcp_ep *e) {
     ssize_t got = want ? recv(e->fd, dst, want, MSG_DONTWAIT) : 0;
     if (want && got <= 0) {
       if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return weftSuccess;
-      OBJ_ERR(e, "%s", got == 0 ? "connection closed by peer" : strerror(errno));
+      weft_net_obj_err(e, "%s", got == 0 ? "connection closed by peer" : strerror(errno));
       return ep_fail(e, weftRemoteError);
     }
     size_t before = r->off;
     r->off += (size_t)got;
     if (r->off < sizeof r->hdr) return weftSuccess;
     if (before < sizeof r->hdr && r->hdr.size > r->size) {
-      OBJ_ERR(e, "incoming message of %llu bytes does not fit the posted %zu bytes",
-              (unsigned long long)r->hdr.size, r->size);
+      weft_net_obj_err(e, "incoming message of %llu bytes does not fit the posted %zu bytes",
+                       (unsigned long long)r->hdr.size, r->size);
       return ep_fail(e, weftInvalidUsage);
     }
     if (r->off >= sizeof r->hdr + r->hdr.size) req_done(e);
@@ -292,7 +236,7 @@ static weftResult_t progress_recv(tcp_ep *e) {
 }
 
 static weftResult_t progress(tcp_ep *e) {
-  return e->h.type == OBJ_SEND ? progress_send(e) : progress_recv(e);
+  return e->h.type == WEFT_NET_OBJ_SEND ? progress_send(e) : progress_recv(e);
 }
 
 static weftResult_t tcp_isend(void *sc, const void *data, size_t size, uint64_t tag, void *mh,
@@ -347,11 +291,9 @@ static weftResult_t tcp_test(void *request, int *done, size_t *size, uint64_t *t
 
 static int tcp_poll_fd(void *comm, short *events) {
   tcp_ep *e = comm;
-  *events = e->h.type == OBJ_SEND ? POLLOUT : POLLIN;
+  *events = e->h.type == WEFT_NET_OBJ_SEND ? POLLOUT : POLLIN;
   return e->fd;
 }
-
-static const char *tcp_last_error(void *obj) { return obj ? ((tcp_obj *)obj)->err : ""; }
 
 static void ep_free(tcp_ep *e) {
   weft_req_destroy(&e->q);
@@ -364,26 +306,13 @@ static weftResult_t tcp_close_ep(void *c) {
   return weftSuccess;
 }
 
-static weftResult_t tcp_close_listen(void *lp) {
-  tcp_listen *l = lp;
-  if (!l) return weftSuccess;
-  close(l->fd);
-  free(l);
-  return weftSuccess;
-}
-
-static weftResult_t tcp_finalize(void *ctx) {
-  free(ctx);
-  return weftSuccess;
-}
-
 WEFT_NET_DEFINE(weft_net_tcp) = {
     .abiVersion = WEFT_NET_ABI_VERSION,
     .name = "tcp",
     .init = tcp_init,
-    .devices = tcp_devices,
+    .devices = weft_net_one_device,
     .getProperties = tcp_properties,
-    .listen = tcp_listen_fn,
+    .listen = tcp_listen,
     .connect = tcp_connect,
     .accept = tcp_accept,
     .regMr = NULL,
@@ -392,9 +321,9 @@ WEFT_NET_DEFINE(weft_net_tcp) = {
     .irecv = tcp_irecv,
     .test = tcp_test,
     .pollFd = tcp_poll_fd,
-    .lastError = tcp_last_error,
+    .lastError = weft_net_last_error,
     .closeSend = tcp_close_ep,
     .closeRecv = tcp_close_ep,
-    .closeListen = tcp_close_listen,
-    .finalize = tcp_finalize,
+    .closeListen = weft_net_close_listen,
+    .finalize = weft_net_free_ctx,
 };

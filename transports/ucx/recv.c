@@ -1,0 +1,113 @@
+/* ucx: receives. Active messages are matched, by sequence number, with
+ * the receives posted on their endpoint; those that come early are queued. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ucx/ucx_impl.h"
+
+/* ---- receive matching ------------------------------------------------------------- */
+
+static void rndv_start(ucx_ctx *c, ucx_ep *e, ucx_req *r, void *desc) {
+  ucp_request_param_t p;
+  memset(&p, 0, sizeof p);
+  weft__ucx_req_started(e, r, ucp_am_recv_data_nbx(c->worker, desc, r->buf, r->got, &p));
+}
+
+/* Sets r's size and tag and fails it when the message does not fit; returns
+ * 1 if the data may be delivered. */
+static int fits(ucx_ep *e, ucx_req *r, uint64_t tag, size_t len) {
+  r->got = len;
+  r->tag = tag;
+  if (len <= r->size) return 1;
+  r->state = RQ_DONE;
+  r->res = weftInvalidUsage;
+  weft__ucx_ep_fail(e, weftInvalidUsage, "ucx: incoming message of %zu bytes does not fit the posted %zu bytes", len,
+                    r->size);
+  return 0;
+}
+
+/* Matches posted receives with queued arrivals, in order. */
+void weft__ucx_match(ucx_ctx *c, ucx_ep *e) {
+  while (e->q.head && e->arr_head) {
+    ucx_req *r = (ucx_req *)e->q.head;
+    ucx_arrival *a = e->arr_head, *prev = NULL;
+    while (a && a->seq != r->seq) prev = a, a = a->next;
+    if (!a) return;
+    if (prev) prev->next = a->next;
+    else e->arr_head = a->next;
+    if (e->arr_tail == a) e->arr_tail = prev;
+    weft_req_pop(&e->q);
+    int ok = fits(e, r, a->tag, a->len);
+    switch (a->kind) {
+      case ARR_COPY:
+        if (ok && a->len) memcpy(r->buf, a + 1, a->len);
+        break;
+      case ARR_DESC:
+        if (ok && a->len) memcpy(r->buf, a->data, a->len);
+        ucp_am_data_release(c->worker, a->data);
+        break;
+      case ARR_RNDV:
+        if (ok) rndv_start(c, e, r, a->data);
+        else ucp_am_data_release(c->worker, a->data);
+        break;
+    }
+    if (ok && a->kind != ARR_RNDV) r->state = RQ_DONE;
+    free(a);
+  }
+}
+
+void weft__ucx_free_arrivals(ucx_ctx *c, ucx_ep *e) {
+  ucx_arrival *a;
+  while ((a = e->arr_head)) {
+    e->arr_head = a->next;
+    if (a->kind != ARR_COPY) ucp_am_data_release(c->worker, a->data);
+    free(a);
+  }
+  e->arr_tail = NULL;
+}
+
+ucs_status_t weft__ucx_am_data_cb(void *arg, const void *header, size_t hlen, void *data, size_t len,
+                                  const ucp_am_recv_param_t *param) {
+  ucx_ctx *c = arg;
+  ucx_data_hdr h;
+  if (hlen != sizeof h) return UCS_OK;
+  memcpy(&h, header, sizeof h);
+  ucx_ep *e = weft__ucx_hash_find(c, h.nonce);
+  if (!e) return UCS_OK; /* closed, or a stranger: dropped */
+  int rndv = (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) != 0;
+  ucx_req *r = (ucx_req *)e->q.head;
+  if (r && r->seq == h.seq) { /* its receive is waiting: deliver now */
+    weft_req_pop(&e->q);
+    if (!fits(e, r, h.tag, len)) return UCS_OK;
+    if (rndv) {
+      rndv_start(c, e, r, data);
+    } else {
+      if (len) memcpy(r->buf, data, len);
+      r->state = RQ_DONE;
+    }
+    return UCS_OK;
+  }
+  int keep = rndv || (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_DATA);
+  ucx_arrival *a = malloc(sizeof *a + (keep ? 0 : len));
+  if (!a) {
+    weft__ucx_ep_fail(e, weftSystemError, "ucx: out of memory queueing a message of %zu bytes", len);
+    return UCS_OK;
+  }
+  a->next = NULL;
+  a->seq = h.seq;
+  a->tag = h.tag;
+  a->len = len;
+  if (keep) {
+    a->kind = rndv ? ARR_RNDV : ARR_DESC;
+    a->data = data;
+  } else {
+    a->kind = ARR_COPY;
+    a->data = NULL;
+    if (len) memcpy(a + 1, data, len);
+  }
+  if (e->arr_tail) e->arr_tail->next = a;
+  else e->arr_head = a;
+  e->arr_tail = a;
+  return keep ? UCS_INPROGRESS : UCS_OK;
+}
+
