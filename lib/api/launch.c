@@ -86,7 +86,8 @@ static void tune_call(weftComm_t comm, const weft_op *op, weft_call *c) {
 static weftResult_t run_slots(weftComm_t comm, weft_op *op, const weft_call *c) {
   describe(op, c);
   char why[WEFT_ERRMSG_LEN];
-  return weft_engine_claimed_done(comm, op, weft_slots_run(comm, c, why, sizeof why), why);
+  weft_step_slots a = weft_slots_of_call(c);
+  return weft_engine_claimed_done(comm, op, weft_slots_run(comm, &a, why, sizeof why), why);
 }
 
 /* A group of up to 8 sends and receives to other ranks (a halo exchange, a

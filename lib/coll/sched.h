@@ -15,27 +15,75 @@
 
 typedef enum { ST_SEND, ST_RECV, ST_REDUCE, ST_COPY, ST_AVG, ST_ENCODE, ST_DECODE, ST_DECODE_ADD, ST_SLOTS } weft_step_kind;
 
+/* Each kind of step has its own payload; no field serves two meanings. */
+typedef struct {      /* ST_SEND, ST_RECV */
+  int32_t peer;       /* rank at the other end */
+  const void *src;    /* send: the data */
+  void *dst;          /* recv: where it lands */
+  size_t n;           /* bytes (send: updated from *len when it is set) */
+  size_t cap;         /* capacity by which both ends split a message over
+                       * streams (0: n) */
+  size_t *len;        /* encoded data of variable size (NULL: exactly n bytes):
+                       * send reads n from it, recv writes the bytes received */
+  uint64_t tag;       /* signature of the call (see sig.h) */
+} weft_step_msg;
+
+typedef struct {      /* ST_REDUCE: dst = a op b */
+  uint8_t dt, op;     /* weftDataType_t, weftRedOp_t */
+  void *dst;
+  const void *a, *b;
+  size_t count;       /* elements */
+} weft_step_reduce;
+
+typedef struct {      /* ST_COPY (n 0: a step that does nothing) */
+  void *dst;
+  const void *src;
+  size_t n;           /* bytes */
+} weft_step_copy;
+
+typedef struct {      /* ST_AVG: buf /= nranks */
+  uint8_t dt;         /* weftDataType_t */
+  int32_t nranks;     /* the divisor */
+  void *buf;
+  size_t count;       /* elements */
+} weft_step_avg;
+
+typedef struct {      /* ST_ENCODE, ST_DECODE, ST_DECODE_ADD (lib/codec) */
+  uint8_t codec, dt;  /* weft_codec_id, weftDataType_t of the decoded data */
+  const void *src;    /* encode: count elements; decode: the encoded bytes */
+  void *dst;          /* encode: the encoded bytes; decode: count elements */
+  size_t count;       /* elements */
+  size_t cap;         /* encoded bytes at most */
+  size_t *len;        /* encoded bytes (NULL: exactly cap): encode writes it,
+                       * decode reads it */
+  float *resid;       /* encode: error-feedback residual, count floats, or NULL */
+  const void *params; /* encode: weft_codec_params */
+} weft_step_codec;
+
+typedef struct {      /* ST_SLOTS: a whole collective through the node segment */
+  uint8_t coll;       /* weft_coll_kind */
+  uint8_t dt, op;     /* weftDataType_t, weftRedOp_t */
+  int32_t root;
+  const void *src;
+  void *dst;
+  size_t count;       /* elements */
+  uint64_t tag;       /* signature of the call (see sig.h) */
+} weft_step_slots;
+
 typedef struct {
-  uint8_t kind;  /* weft_step_kind */
-  uint8_t state; /* runtime */
-  uint8_t dt;    /* weftDataType_t (reduce, avg, encode, decode) */
-  uint8_t op;    /* weftRedOp_t (reduce); weft_codec_id (encode, decode) */
-  int32_t peer;  /* send, recv */
-  void *dst;     /* recv, reduce, copy, avg */
-  const void *src, *src2; /* send, copy: src; reduce: dst = src op src2 */
-  size_t n;      /* bytes (send, recv, copy) or elements (reduce, avg) */
-  uint64_t tag;  /* send, recv: signature of the call (see sig.h) */
+  uint8_t kind;      /* weft_step_kind */
+  uint8_t state;     /* runtime */
   int32_t npending;  /* unfinished dependencies */
   int32_t npending0; /* dependencies as built (weft_sched_rearm restores them) */
   int32_t succ;      /* first outgoing edge, -1 if none */
-  int32_t nranks;    /* avg: divisor; slots: the collective (weft_coll_kind), root in peer */
-  size_t cap;        /* send, recv: capacity by which both ends split a message
-                      * over streams (0: n); encode, decode: encoded bytes at most */
-  size_t *len;       /* encoded data of variable size (NULL: exactly cap bytes):
-                      * encode writes its size, send reads n from it, recv
-                      * writes the bytes received, decode reads it */
-  float *resid;      /* encode: error-feedback residual, n floats, or NULL */
-  const void *aux;   /* encode: weft_codec_params */
+  union {            /* by kind */
+    weft_step_msg msg;
+    weft_step_reduce reduce;
+    weft_step_copy copy;
+    weft_step_avg avg;
+    weft_step_codec codec;
+    weft_step_slots slots;
+  };
 } weft_step;
 
 typedef struct {
