@@ -44,6 +44,7 @@ typedef struct {
   const weftNet_t *net;
   void *ctx;
   void *listen;
+  int host_local; /* its weftNetProperties_t.hostLocal: every peer it reaches shares this host's memory */
 } weft_net_inst;
 
 struct weftComm {

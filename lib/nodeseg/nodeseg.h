@@ -35,7 +35,8 @@ typedef struct weft_nodeseg {
 } weft_nodeseg;
 
 /* Sets comm->nodeseg up when every rank of comm runs on this host, every
- * peer is reached over the shm transport and WEFT_SLOTS is not 0 anywhere;
+ * peer is reached over a host-local transport (weftNetProperties_t.hostLocal:
+ * shm) and WEFT_SLOTS is not 0 anywhere;
  * leaves it NULL otherwise, or if anything fails locally on any rank (the
  * collectives then use their message-based algorithms). Collective over the
  * comm's bootstrap; an error is returned only if the bootstrap fails. */
