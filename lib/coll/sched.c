@@ -7,7 +7,6 @@ void weft_sched_init(weft_sched *s) {
   memset(s, 0, sizeof *s);
   s->base_dep = NODEP;
   s->slots_last = NODEP;
-  s->sig = 0;
 }
 
 /* Scratch buffers larger than this are returned to the allocator at reset
@@ -29,20 +28,17 @@ void weft_sched_reset(weft_sched *s) {
   }
   s->nkept = kept;
   s->nallocs = s->nsteps = s->nedges = 0;
-  s->run_nparts = 0;
+  s->gen++;
   s->oom = 0;
-  s->plan_valid = 0;
   s->peer_map = NULL;
   s->base_dep = NODEP;
   s->slots_last = NODEP;
-  s->sig = 0;
 }
 
 void weft_sched_free(weft_sched *s) {
   for (int i = 0; i < s->nkept; i++) free(s->allocs[i]);
   free(s->allocs);
   free(s->alloc_cap);
-  free(s->run_mem);
   free(s->steps);
   free(s->edges);
   memset(s, 0, sizeof *s);
@@ -74,13 +70,15 @@ void weft_sched_dep(weft_sched *s, int from, int to) {
 }
 
 void weft_sched_drop_scratch(weft_sched *s) {
-  if (s->plan_valid || s->nkept) weft_sched_reset(s);
+  if (s->nsteps || s->nkept) weft_sched_reset(s);
 }
 
-void weft_sched_park(weft_sched *s) {
+int weft_sched_park(weft_sched *s, int keep) {
   size_t held = 0;
   for (int i = 0; i < s->nkept; i++) held += s->alloc_cap[i];
-  if (!s->plan_valid || held > SCHED_PLAN_BYTES) weft_sched_reset(s);
+  if (keep && held <= SCHED_PLAN_BYTES) return 1;
+  weft_sched_reset(s);
+  return 0;
 }
 
 void weft_sched_rearm(weft_sched *s, uint64_t tag) {
@@ -101,7 +99,7 @@ int weft_sched_add(weft_sched *s, const weft_step *st, int d0, int d1, int d2) {
     return NODEP;
   }
   if (d0 == NODEP && d1 == NODEP && d2 == NODEP) d0 = s->base_dep;
-  s->run_nparts = 0;
+  s->gen++;
   int idx = s->nsteps++;
   s->steps[idx] = *st;
   s->steps[idx].npending = s->steps[idx].npending0 = 0;

@@ -98,20 +98,12 @@ typedef struct {
   void **allocs;     /* scratch memory owned by the schedule, kept across */
   size_t *alloc_cap; /* resets so repeated calls reuse warm, faulted-in pages */
   int nallocs, nkept, acap;
-  uint64_t plan_key[6]; /* the call this schedule was built for (weft_sched_rearm) */
-  uint64_t group_key[8][6]; /* or the point-to-point group (group_n calls) */
-  int group_n;
-  int plan_valid;
+  uint32_t gen;        /* changes whenever steps are added or the schedule is
+                        * emptied: what the executor derived from the steps
+                        * (exec/run.h) holds while it is unchanged */
   const int *peer_map; /* builders' peer indices -> ranks (NULL: identity) */
   int base_dep;        /* dependency of steps added without any (sub-schedules) */
   int slots_last;      /* the last slots step: the next one runs after it */
-  uint64_t sig;        /* the signature of its one collective call, else 0 (see
-                        * weft_nodeseg_note_call) */
-  void *run_mem; /* the executor's bookkeeping, kept across reuse */
-  size_t run_cap;
-  int run_nparts; /* > 0: run_mem holds the peer queues and parts of this
-                   * schedule (a rearmed plan reuses them); reset on change */
-  int run_nstreams; /* the streams those queues cover (all peers') */
   int oom;
 } weft_sched;
 
@@ -126,11 +118,12 @@ void weft_sched_reset(weft_sched *s);
  * tag 0 keeps every step's tag (a group of point-to-point calls, whose tags
  * do not change from one repetition to the next). */
 void weft_sched_rearm(weft_sched *s, uint64_t tag);
-/* Frees the large scratch buffers and invalidates the plan (kept arrays stay). */
+/* Empties s and frees its large scratch buffers (kept arrays stay). */
 void weft_sched_drop_scratch(weft_sched *s);
-/* After a run: keeps a valid plan (and its scratch) for weft_sched_rearm, else
- * resets the schedule. */
-void weft_sched_park(weft_sched *s);
+/* After a run: keeps the schedule (and its scratch) for weft_sched_rearm if
+ * `keep` and its scratch is not too large to hold on to, else resets it.
+ * Returns whether it was kept (the plan cache: exec/plancache.h). */
+int weft_sched_park(weft_sched *s, int keep);
 /* Scratch memory freed with the schedule; NULL (and oom set) on failure. */
 void *weft_sched_alloc(weft_sched *s, size_t bytes);
 /* Appends a step depending on up to three earlier steps (NODEP = none).

@@ -38,6 +38,20 @@ void weft_comm_fail(struct weftComm *comm, weftResult_t res) {
   weft_comm_close_peers(comm); /* peers blocked on us see the connection drop */
 }
 
+void weft_comm_exec_view(struct weftComm *c, weft_exec_view *v) {
+  *v = (weft_exec_view){.comm = c,
+                        .peers = c->peers,
+                        .nodeseg = c->nodeseg,
+                        .rank = c->rank,
+                        .nranks = c->nranks,
+                        .timeout_ms = c->timeout_ms,
+                        .spin_us = c->tune.spin_us,
+                        .yield_after_us = c->tune.yield_after_us,
+                        .stripe_min = c->tune.stripe_min,
+                        .aborted = &c->aborted,
+                        .async_error = &c->async_error};
+}
+
 static weftResult_t read_config(struct weftComm *c, const weftConfig_t *cfg, const struct weftComm *parent) {
   if (cfg && (cfg->magic != WEFT_CONFIG_MAGIC || cfg->size < sizeof(size_t) * 2))
     return weft_error(NULL, weftInvalidArgument,
@@ -133,7 +147,8 @@ static weftResult_t comm_alloc(struct weftComm **out, int rank, int nranks, cons
 }
 
 static void comm_free(struct weftComm *c) {
-  weft_engine_stop(c);
+  weft_engine_stop(c->engine);
+  c->engine = NULL;
   weft_nodeseg_destroy(c);
   weft_comm_close_peers(c);
   weft_comm_close_nets(c);
@@ -153,7 +168,10 @@ static weftResult_t comm_start(struct weftComm *c) {
   if (res == weftSuccess) res = weft_comm_connect(c);
   if (res == weftSuccess) res = weft_nodeseg_create(c);
   if (res != weftSuccess) return res;
-  if ((res = weft_engine_start(c)) != weftSuccess) return weft_error(NULL, res, "cannot start the progress thread");
+  weft_exec_view view;
+  weft_comm_exec_view(c, &view);
+  if ((res = weft_engine_start(&view, &c->engine)) != weftSuccess)
+    return weft_error(NULL, res, "cannot start the progress thread");
   c->magic = WEFT_COMM_MAGIC;
   WEFT_INFO(c, "communicator ready: %d ranks, transport %s, timeout %d ms%s%s", c->nranks, c->net_desc,
             c->timeout_ms, c->algo_override[0] ? ", algorithm forced to " : "", c->algo_override);

@@ -8,14 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exec/run.h"
+
 #include "codec/codec.h"
-#include "nodeseg/slots.h"
 #include "coll/sig.h"
-#include "comm/comm.h"
 #include "nodeseg/nodeseg.h"
-#include "util/sock.h"
-#include "exec/engine.h"
+#include "nodeseg/slots.h"
 #include "reduce/reduce.h"
+#include "util/sock.h"
 
 enum { S_WAIT = 0, S_READY, S_FLIGHT, S_DONE };
 
@@ -29,8 +29,10 @@ typedef struct {
  * own: a message waiting for its data holds up only its own stream, not the
  * messages behind it on the others. Each part is one transport request. */
 typedef struct {
-  struct weftComm *comm;
+  const weft_exec_view *v;
+  const weft_peer_conn *peers; /* v->peers */
   weft_sched *s;
+  weft_run_mem *m;
   int n;
   int *sbase;       /* per peer: its first stream (global numbering, n + 1) */
   stream_queue sq, rq;
@@ -50,10 +52,10 @@ static int is_net(const weft_step *st) { return st->kind == ST_SEND || st->kind 
 
 /* Parts a message of step st is cut into: one per stream of its peer, each
  * at least stripe_min bytes. Both ends compute it from the capacity. */
-static int nparts_of(const struct weftComm *c, const weft_step *st) {
-  int ns = c->peers[st->msg.peer].nstreams;
+static int nparts_of(const run_t *R, const weft_step *st) {
+  int ns = R->peers[st->msg.peer].nstreams;
   if (ns <= 1) return 1;
-  size_t cap = st->msg.cap ? st->msg.cap : st->msg.n, np = (cap + c->tune.stripe_min - 1) / c->tune.stripe_min;
+  size_t cap = st->msg.cap ? st->msg.cap : st->msg.n, np = (cap + R->v->stripe_min - 1) / R->v->stripe_min;
   return np < 1 ? 1 : np > (size_t)ns ? ns : (int)np;
 }
 
@@ -74,7 +76,7 @@ static void queue_build(run_t *R, stream_queue *q, int kind, int nst, int *cnt) 
   for (int i = 0; i < s->nsteps; i++) {
     const weft_step *st = &s->steps[i];
     if (st->kind != kind) continue;
-    int ns = R->comm->peers[st->msg.peer].nstreams;
+    int ns = R->peers[st->msg.peer].nstreams;
     for (int part = R->pbase[i]; part < R->pbase[i + 1]; part++) {
       R->pstream[part] = cnt[st->msg.peer]++ % ns;
       q->ptr[R->sbase[st->msg.peer] + R->pstream[part] + 1]++;
@@ -90,9 +92,9 @@ static void queue_build(run_t *R, stream_queue *q, int kind, int nst, int *cnt) 
   memcpy(q->next, q->ptr, sizeof(int) * (size_t)nst);
 }
 
-/* Points R's arrays into run_mem (np parts, nst streams). */
-static void carve(run_t *R, weft_sched *s, size_t ns, size_t nn, size_t np, size_t nst) {
-  R->reqs = s->run_mem;
+/* Points R's arrays into R->m (np parts, nst streams). */
+static void carve(run_t *R, size_t ns, size_t nn, size_t np, size_t nst) {
+  R->reqs = R->m->mem;
   int *p = (int *)(R->reqs + np);
   R->stack = p, p += ns;
   R->infl = p, p += np + ns;
@@ -109,50 +111,57 @@ static void carve(run_t *R, weft_sched *s, size_t ns, size_t nn, size_t np, size
   R->left = p;
 }
 
-/* Carves the run's bookkeeping out of memory kept with the schedule, so a
- * reused schedule runs without allocating; a rearmed plan (same steps, same
- * peers) also keeps its queues and parts and only rewinds the cursors. */
+/* Carves the run's bookkeeping out of memory kept with the schedule's op, so
+ * a reused schedule runs without allocating; a rearmed plan (same steps,
+ * same peers) also keeps its queues and parts and only rewinds the cursors. */
 static int run_alloc(run_t *R, weft_sched *s, int n) {
+  weft_run_mem *m = R->m;
   size_t ns = (size_t)s->nsteps, nn = (size_t)n, np = 0, nst = 0;
-  if (s->run_nparts > 0) {
-    nst = (size_t)s->run_nstreams;
-    carve(R, s, ns, nn, (size_t)s->run_nparts, nst);
+  if (m->nparts > 0 && m->gen == s->gen) {
+    nst = (size_t)m->nstreams;
+    carve(R, ns, nn, (size_t)m->nparts, nst);
     memcpy(R->sq.next, R->sq.ptr, sizeof(int) * nst);
     memcpy(R->rq.next, R->rq.ptr, sizeof(int) * nst);
     return 0;
   }
-  for (int p = 0; p < n; p++) nst += (size_t)R->comm->peers[p].nstreams;
+  for (int p = 0; p < n; p++) nst += (size_t)R->peers[p].nstreams;
   for (int i = 0; i < s->nsteps; i++)
-    if (is_net(&s->steps[i])) np += (size_t)nparts_of(R->comm, &s->steps[i]);
+    if (is_net(&s->steps[i])) np += (size_t)nparts_of(R, &s->steps[i]);
   size_t need = np * sizeof(void *) +
                 sizeof(int) * (ns + (np + ns) + (nn + 1) + 2 * (np + 1) + 2 * (nst + 1) + 2 * nst + (ns + 1) +
                                2 * np + ns + nn);
-  if (s->run_cap < need) {
-    void *m = realloc(s->run_mem, need);
-    if (!m) return -1;
-    s->run_mem = m;
-    s->run_cap = need;
+  if (m->cap < need) {
+    void *p = realloc(m->mem, need);
+    if (!p) return -1;
+    m->mem = p;
+    m->cap = need;
   }
-  carve(R, s, ns, nn, np, nst);
+  carve(R, ns, nn, np, nst);
   R->sbase[0] = 0;
-  for (int p = 0; p < n; p++) R->sbase[p + 1] = R->sbase[p] + R->comm->peers[p].nstreams;
+  for (int p = 0; p < n; p++) R->sbase[p + 1] = R->sbase[p] + R->peers[p].nstreams;
   R->pbase[0] = 0;
   for (int i = 0; i < s->nsteps; i++) {
-    int k = is_net(&s->steps[i]) ? nparts_of(R->comm, &s->steps[i]) : 0;
+    int k = is_net(&s->steps[i]) ? nparts_of(R, &s->steps[i]) : 0;
     R->pbase[i + 1] = R->pbase[i] + k;
     for (int j = R->pbase[i]; j < R->pbase[i + 1]; j++) R->pstep[j] = i;
   }
   int *cnt = R->left + ns; /* n ints past the end of left */
   queue_build(R, &R->sq, ST_SEND, (int)nst, cnt);
   queue_build(R, &R->rq, ST_RECV, (int)nst, cnt);
-  s->run_nparts = np > 0 ? (int)np : 0;
-  s->run_nstreams = (int)nst;
+  m->nparts = np > 0 ? (int)np : 0;
+  m->gen = s->gen;
+  m->nstreams = (int)nst;
   return 0;
+}
+
+void weft_run_mem_free(weft_run_mem *m) {
+  free(m->mem);
+  *m = (weft_run_mem){0};
 }
 
 static void step_where(run_t *R, const weft_step *st, char *buf, size_t len) {
   char peer[128];
-  weft_comm_peer_name(R->comm, st->msg.peer, peer, sizeof peer);
+  weft_comm_peer_name(R->v->comm, st->msg.peer, peer, sizeof peer);
   snprintf(buf, len, "%s %s %zu bytes (%s call #%u)", st->kind == ST_SEND ? "send to" : "receive from",
            peer, st->msg.n, weft_coll_name((weft_coll_kind)(st->msg.tag >> 60)), (unsigned)(st->msg.tag & 0xffff));
 }
@@ -160,21 +169,21 @@ static void step_where(run_t *R, const weft_step *st, char *buf, size_t len) {
 static weftResult_t net_fail(run_t *R, const weft_step *st, weftResult_t res, void *ep) {
   char where[256];
   step_where(R, st, where, sizeof where);
-  const weftNet_t *net = R->comm->peers[st->msg.peer].net;
+  const weftNet_t *net = R->peers[st->msg.peer].net;
   snprintf(R->err, R->errlen, "%s failed: %s", where, ep && net ? net->lastError(ep) : "connection closed");
   return res == weftInvalidUsage || res == weftSystemError ? res : weftRemoteError;
 }
 
 static void *part_ep(run_t *R, int part) {
   const weft_step *st = &R->s->steps[R->pstep[part]];
-  return weft_peer_ep(&R->comm->peers[st->msg.peer], st->kind == ST_SEND, R->pstream[part]);
+  return weft_peer_ep(&R->peers[st->msg.peer], st->kind == ST_SEND, R->pstream[part]);
 }
 
 /* Posts one part of a step whose data is ready. */
 static weftResult_t post_part(run_t *R, int part) {
   int i = R->pstep[part];
   weft_step *st = &R->s->steps[i];
-  const weft_peer_conn *pc = &R->comm->peers[st->msg.peer];
+  const weft_peer_conn *pc = &R->peers[st->msg.peer];
   int np = R->pbase[i + 1] - R->pbase[i];
   if (st->state == S_READY) { /* its first part */
     st->state = S_FLIGHT;
@@ -278,7 +287,7 @@ static weftResult_t run_compute(run_t *R, weft_step *st) {
       break;
     }
     case ST_SLOTS: /* blocks until every local rank took part (bounded like the rest) */
-      return weft_slots_run(R->comm, &st->slots, R->err, R->errlen);
+      return weft_slots_run(R->v->comm, &st->slots, R->err, R->errlen);
     default: break;
   }
   return weftSuccess;
@@ -286,7 +295,7 @@ static weftResult_t run_compute(run_t *R, weft_step *st) {
 
 static weftResult_t mismatch(run_t *R, const weft_step *st, uint64_t tag, size_t size, size_t want) {
   char why[400], peer[128];
-  weft_comm_peer_name(R->comm, st->msg.peer, peer, sizeof peer);
+  weft_comm_peer_name(R->v->comm, st->msg.peer, peer, sizeof peer);
   if (tag != st->msg.tag) weft_sig_explain(st->msg.tag, tag, why, sizeof why);
   else snprintf(why, sizeof why, "expected %zu bytes, received %zu", want, size);
   snprintf(R->err, R->errlen, "mismatched calls with %s: %s", peer, why);
@@ -298,7 +307,7 @@ static weftResult_t test_inflight(run_t *R, int *progressed) {
   for (int k = 0; k < R->ninfl; k++) {
     int part = R->infl[k], i = R->pstep[part];
     weft_step *st = &R->s->steps[i];
-    const weftNet_t *net = R->comm->peers[st->msg.peer].net;
+    const weftNet_t *net = R->peers[st->msg.peer].net;
     int done = 0;
     size_t size = 0;
     uint64_t tag = 0;
@@ -326,7 +335,7 @@ static void wait_net(run_t *R, int ms) {
   int np = 0;
   for (int k = 0; k < R->ninfl && np < 64; k++) {
     weft_step *st = &R->s->steps[R->pstep[R->infl[k]]];
-    const weftNet_t *net = R->comm->peers[st->msg.peer].net;
+    const weftNet_t *net = R->peers[st->msg.peer].net;
     void *ep = part_ep(R, R->infl[k]);
     short ev = 0;
     int fd = net->pollFd ? net->pollFd(ep, &ev) : WEFT_NET_POLL_NONE;
@@ -343,12 +352,15 @@ static void wait_net(run_t *R, int ms) {
   poll(pf, (nfds_t)np, ms);
 }
 
-weftResult_t weft_run_sched(struct weftComm *comm, weft_sched *s, char *err, size_t errlen) {
+weftResult_t weft_run_sched(const weft_exec_view *v, weft_sched *s, weft_run_mem *m, uint64_t sig, char *err,
+                            size_t errlen) {
   run_t R;
   memset(&R, 0, sizeof R);
-  R.comm = comm;
+  R.v = v;
+  R.peers = v->peers;
   R.s = s;
-  R.n = comm->nranks;
+  R.m = m;
+  R.n = v->nranks;
   R.err = err;
   R.errlen = errlen;
   err[0] = 0;
@@ -359,13 +371,13 @@ weftResult_t weft_run_sched(struct weftComm *comm, weft_sched *s, char *err, siz
   }
   /* announce the call (or, for groups and point-to-point, that this is none
    * a peer can compare with: a stale announcement could match a later number) */
-  if (comm->nodeseg) weft_nodeseg_note_call(comm->nodeseg, s->sig);
+  if (v->nodeseg) weft_nodeseg_note_call(v->nodeseg, sig);
   weftResult_t res = weftSuccess;
   for (int i = 0; i < s->nsteps && res == weftSuccess; i++)
     if (s->steps[i].npending == 0) res = make_ready(&R, i);
   double idle_since = 0;
   unsigned idle = 0, iter = 0;
-  int yielding = 0; /* spun past tune.yield_after_us: yield the CPU every round */
+  int yielding = 0; /* spun past yield_after_us: yield the CPU every round */
   while (res == weftSuccess && R.ndone < s->nsteps) {
     int progressed = 0;
     while (R.nstack > 0 && res == weftSuccess) {
@@ -376,7 +388,7 @@ weftResult_t weft_run_sched(struct weftComm *comm, weft_sched *s, char *err, siz
     }
     if (res != weftSuccess) break;
     if ((res = test_inflight(&R, &progressed)) != weftSuccess) break;
-    if ((!progressed || (++iter & 255) == 0) && atomic_load(&comm->aborted)) {
+    if ((!progressed || (++iter & 255) == 0) && atomic_load(v->aborted)) {
       snprintf(err, errlen, "aborted by weftCommAbort");
       res = weftAborted;
       break;
@@ -396,22 +408,22 @@ weftResult_t weft_run_sched(struct weftComm *comm, weft_sched *s, char *err, siz
     if (++idle < 16 || (!yielding && idle > 16 && (idle & 63) != 0)) continue;
     double now = weft_now_us();
     if (idle == 16) idle_since = now;
-    if (now - idle_since > comm->timeout_ms * 1000.0) {
+    if (now - idle_since > v->timeout_ms * 1000.0) {
       char where[256];
       step_where(&R, &s->steps[R.pstep[R.infl[0]]], where, sizeof where);
-      snprintf(err, errlen, "no progress for %d ms (WEFT_TIMEOUT) waiting to %s", comm->timeout_ms, where);
+      snprintf(err, errlen, "no progress for %d ms (WEFT_TIMEOUT) waiting to %s", v->timeout_ms, where);
       res = weftTimeout;
       break;
     }
     /* a peer on this host in another call of the same number: a mismatch
      * (it may wait in the node segment, where no message tells us) */
-    if (s->sig && comm->nodeseg && now - idle_since > 100 && weft_nodeseg_mismatch(comm, s->sig, err, errlen)) {
+    if (sig && v->nodeseg && now - idle_since > 100 && weft_nodeseg_mismatch(v->comm, sig, err, errlen)) {
       res = weftInvalidUsage;
       break;
     }
     /* spin a little (yielding, for oversubscribed hosts), then sleep in poll() */
-    if (now - idle_since < comm->tune.spin_us) {
-      if (now - idle_since >= comm->tune.yield_after_us) {
+    if (now - idle_since < v->spin_us) {
+      if (now - idle_since >= v->yield_after_us) {
         yielding = 1;
         sched_yield();
       }
