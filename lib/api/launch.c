@@ -72,7 +72,7 @@ static weftResult_t launch_init(launch_t *L, weft_pending *calls, int ncalls) {
 }
 
 static void launch_free(launch_t *L) {
-  if (L->ops && L->ops != L->ops_small) free(L->ops);
+  if (L->ncalls > 8) free(L->ops);
 }
 
 /* Remembers what the op is for error messages (formatted only on error). */
@@ -109,6 +109,13 @@ static void keep_group_plan(launch_t *L) {
   weft_plan_cache_set_group(&op->plan, keys, L->ncalls);
 }
 
+/* A comm that failed runs no more calls. */
+static weftResult_t comm_usable(weftComm_t comm) {
+  weftResult_t sticky = atomic_load(&comm->async_error);
+  if (sticky != weftSuccess) return weft_error(comm, sticky, "communicator already failed: %s", comm->last_error);
+  return weftSuccess;
+}
+
 /* The op of call p's communicator: the one already in the launch, else one
  * taken for it (the engine itself for blocking calls on an idle comm). May
  * run the whole launch from a kept group plan (then sets L->ran). */
@@ -116,11 +123,10 @@ static weftResult_t op_for(launch_t *L, const weft_pending *p, weft_op **out) {
   weftComm_t comm = p->comm;
   for (int k = 0; k < L->nops; k++)
     if (L->ops[k].op->comm == comm) return *out = L->ops[k].op, weftSuccess;
-  weftResult_t sticky = atomic_load(&comm->async_error);
-  if (sticky != weftSuccess) return weft_error(comm, sticky, "communicator already failed: %s", comm->last_error);
+  weftResult_t res = comm_usable(comm);
+  if (res != weftSuccess) return res;
   weft_op *op = L->blocking ? weft_engine_claim(comm->engine, L->ncalls == 1 || L->p2p) : NULL;
   if (!op && !(op = weft_engine_op_new(comm->engine))) return weft_error(comm, weftSystemError, "out of memory");
-  weftResult_t res = weftSuccess;
   if (L->p2p && op->claimed && run_kept_group(L, op, &res)) {
     L->ran = 1;
     return res;
@@ -146,19 +152,17 @@ static weftResult_t add_self(launch_t *L, weft_op *op, const weft_call *c) {
 
 /* Numbers and tunes a call; the engine's own op repeating the call tuned
  * last time (same kind, type, op, root and count) takes that tuning. */
-static weft_call tuned_call(weft_op *op, const weft_call *call) {
+static void tune_call(weft_op *op, weft_call *c) {
   weftComm_t comm = op->comm;
-  weft_call c = *call;
-  int coll = c.kind != COLL_SEND && c.kind != COLL_RECV;
-  c.tag = weft_sig_tag(&c, coll ? ++comm->coll_seq : 0);
+  int coll = c->kind != COLL_SEND && c->kind != COLL_RECV;
+  c->tag = weft_sig_tag(c, coll ? ++comm->coll_seq : 0);
   int own = op == comm->engine->own;
-  if (!own || !weft_plan_cache_tuning(&op->plan, &c)) {
-    weft_tune(comm, &c);
-    if (c.codec == WEFT_CODEC_TOPK) c.ef = weft_ef_get(comm, c.count, c.dt);
-    if (own) weft_plan_cache_set_tuning(&op->plan, &c);
+  if (!own || !weft_plan_cache_tuning(&op->plan, c)) {
+    weft_tune(comm, c);
+    if (c->codec == WEFT_CODEC_TOPK) c->ef = weft_ef_get(comm, c->count, c->dt);
+    if (own) weft_plan_cache_set_tuning(&op->plan, c);
   }
-  note_algo(comm, c.algo, c.codec, 0);
-  return c;
+  note_algo(comm, c->algo, c->codec, 0);
 }
 
 /* A blocking call through the node segment runs here, on the caller's
@@ -189,13 +193,14 @@ static weftResult_t plan_call(weft_op *op, const weft_call *c, int single) {
   return weftSuccess;
 }
 
-/* Adds a call to its comm's op: its schedule, or (a single blocking call the
- * tuner sent to the node segment) runs it at once and sets L->ran. */
-static weftResult_t add_call(launch_t *L, weft_op *op, const weft_call *call) {
-  weft_call c = tuned_call(op, call);
-  int single = L->ncalls == 1;
+/* Adds a call to its comm's op (single: the op's only call): its schedule,
+ * or, for a single call in a claimed op that the tuner sent to the node
+ * segment, runs it at once and sets *ran. */
+static weftResult_t add_call(weft_op *op, const weft_call *call, int single, int *ran) {
+  weft_call c = *call;
+  tune_call(op, &c);
   if (single && op->claimed && c.algo == ALGO_SLOTS) {
-    L->ran = 1;
+    *ran = 1;
     return run_slots(op, &c);
   }
   weftResult_t res = plan_call(op, &c, single);
@@ -236,15 +241,40 @@ static weftResult_t pair_self_all(launch_t *L) {
   return res;
 }
 
-/* Nothing ran: gives the ops back, and the comms their collective count so
- * the next calls keep matching the peers'. */
+/* Nothing ran: gives the op back, and the comm its collective count so the
+ * next calls keep matching the peers'. */
+static void cancel_op(weft_op *op, uint32_t seq0) {
+  op->comm->coll_seq = seq0;
+  weft_plan_cache_forget(&op->plan);
+  weft_engine_op_free(op);
+}
+
 static weftResult_t cancel_ops(launch_t *L, weftResult_t res) {
-  for (int k = 0; k < L->nops; k++) {
-    weft_op *op = L->ops[k].op;
-    op->comm->coll_seq = L->ops[k].seq0;
-    weft_plan_cache_forget(&op->plan);
-    weft_engine_op_free(op);
+  for (int k = 0; k < L->nops; k++) cancel_op(L->ops[k].op, L->ops[k].seq0);
+  return res;
+}
+
+/* The common case: one blocking call, in the engine's own op claimed on an
+ * idle comm: it runs here, on the caller's thread. */
+static weftResult_t launch_one(weft_op *op, const weft_call *call) {
+  uint32_t seq0 = op->comm->coll_seq;
+  int ran = 0;
+  weftResult_t res = add_call(op, call, 1, &ran);
+  if (ran) return res;
+  if (res != weftSuccess) {
+    cancel_op(op, seq0);
+    return res;
   }
+  return weft_engine_run_blocking(op);
+}
+
+/* The engine's own op, if p is one blocking call (not to oneself: paired
+ * with nothing, it fails in the general path) and the engine is idle. */
+static weftResult_t claim_for_one(const weft_pending *p, weft_op **own) {
+  *own = NULL;
+  if (p->stream || is_self_p2p(p)) return weftSuccess;
+  weftResult_t res = comm_usable(p->comm);
+  if (res == weftSuccess) *own = weft_engine_claim(p->comm->engine, 1);
   return res;
 }
 
@@ -268,13 +298,19 @@ static weftResult_t run_ops(launch_t *L) {
 }
 
 weftResult_t weft_launch(weft_pending *calls, int ncalls) {
+  weft_op *own = NULL;
+  weftResult_t res = ncalls == 1 ? claim_for_one(&calls[0], &own) : weftSuccess;
+  if (res != weftSuccess) return res;
+  if (own) return launch_one(own, &calls[0].call);
+  /* several calls, a stream, or a busy engine: one op per comm */
   launch_t L;
-  weftResult_t res = launch_init(&L, calls, ncalls);
+  res = launch_init(&L, calls, ncalls);
   for (int i = 0; i < ncalls && res == weftSuccess && !L.ran; i++) {
     weft_op *op = NULL;
     res = op_for(&L, &calls[i], &op);
     if (res == weftSuccess && !L.ran)
-      res = is_self_p2p(&calls[i]) ? add_self(&L, op, &calls[i].call) : add_call(&L, op, &calls[i].call);
+      res = is_self_p2p(&calls[i]) ? add_self(&L, op, &calls[i].call)
+                                   : add_call(op, &calls[i].call, ncalls == 1, &L.ran);
   }
   if (!L.ran) {
     if (res == weftSuccess && L.nself) res = pair_self_all(&L);
