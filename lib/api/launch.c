@@ -86,7 +86,7 @@ static void note_algo(weftComm_t comm, int algo, int codec, int self) {
   comm->last_self = self;
 }
 
-/* Runs the p2p group from the plan op (the claimed engine's own op) kept
+/* Runs the p2p group from the plan that op (the claimed engine's own op) kept
  * from its last run, if that plan is this group's; returns 0 if not. */
 static int run_kept_group(launch_t *L, weft_op *op, weftResult_t *res) {
   weft_plan_key keys[WEFT_PLAN_GROUP_MAX];
