@@ -90,6 +90,10 @@ typedef struct {
   int32_t to, next;
 } weft_edge;
 
+/* A schedule: the steps of one op, their dependency edges and its scratch
+ * memory, plus the builders' state. Which call it was built for is kept by
+ * the op's plan cache (exec/plancache.h), what the executor derives from it
+ * by the op too (exec/run.h). */
 typedef struct {
   weft_step *steps;
   int nsteps, cap;
@@ -103,7 +107,7 @@ typedef struct {
                         * (exec/run.h) holds while it is unchanged */
   const int *peer_map; /* builders' peer indices -> ranks (NULL: identity) */
   int base_dep;        /* dependency of steps added without any (sub-schedules) */
-  int slots_last;      /* the last slots step: the next one runs after it */
+  int slots_last;      /* builders: the last slots step, the next one runs after it */
   int oom;
 } weft_sched;
 
