@@ -51,6 +51,12 @@ typedef struct {
                          * with the highest figure both ranks report. */
   double latencyUs;     /* nominal one-way latency, 0 if unknown */
   int maxStreams;       /* parallel connections worth opening per peer */
+  /* Appended fields: weft zeroes the struct before getProperties, so a plugin
+   * built before a field existed leaves it 0. */
+  int hostLocal;        /* 1: every peer this transport reaches shares this
+                         * host's memory (shared-memory transports); weft then
+                         * may move small collectives through its own node
+                         * segment instead. 0: unknown or not (the default) */
 } weftNetProperties_t;
 
 typedef void (*weftNetLogFn_t)(void *logUser, weftLogLevel_t level, const char *message);

@@ -19,7 +19,8 @@
 #include "util/clock.h"
 
 void weft_comm_free(struct weftComm *c) {
-  weft_engine_stop(c);
+  weft_engine_stop(c->engine);
+  c->engine = NULL;
   weft_nodeseg_destroy(c);
   weft_ef_free(c);
   weft_comm_release(c);
@@ -33,7 +34,10 @@ weftResult_t weft_comm_start(struct weftComm *c) {
   if (res == weftSuccess) res = weft_nodeseg_create(c);
   c->on_fail = weft_nodeseg_mark_gone;
   if (res != weftSuccess) return res;
-  if ((res = weft_engine_start(c)) != weftSuccess) return weft_error(NULL, res, "cannot start the progress thread");
+  weft_exec_view view;
+  weft_comm_exec_view(c, &view);
+  if ((res = weft_engine_start(&view, &c->engine)) != weftSuccess)
+    return weft_error(NULL, res, "cannot start the progress thread");
   c->magic = WEFT_COMM_MAGIC;
   WEFT_INFO(c, "communicator ready: %d ranks, transport %s, timeout %d ms%s%s", c->nranks, c->net_desc,
             c->timeout_ms, c->algo_override[0] ? ", algorithm forced to " : "", c->algo_override);

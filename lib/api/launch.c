@@ -1,27 +1,216 @@
+/* Launching calls: one op per communicator, each holding the schedule of
+ * its calls, run on this thread or queued on the comm's progress thread.
+ *
+ * A single blocking call on an idle comm takes the engine's own op, whose
+ * plan cache (exec/plancache.h) keeps the tuning and the schedule of the
+ * last call: a repeated call is neither tuned nor built again, and one the
+ * tuner sends to the node segment runs right here, without a schedule. A
+ * blocking point-to-point group of up to 8 calls keeps its plan the same
+ * way. */
 #include "api/launch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/introspect.h"
 #include "codec/codec.h"
 #include "coll/sig.h"
-#include "nodeseg/slots.h"
 #include "comm/comm.h"
-#include "api/introspect.h"
-#include "comm/comm_log.h"
-#include "exec/stream.h"
 #include "exec/engine.h"
+#include "exec/stream.h"
+#include "nodeseg/slots.h"
 #include "reduce/reduce.h"
 #include "tune/tune.h"
+#include "comm/comm_log.h"
+
+/* The op of one communicator in a launch. */
+typedef struct {
+  weft_op *op;
+  uint32_t seq0; /* its comm's collective count before: restored if nothing runs */
+  int waited;    /* no stream: the launch waits for it (a stream op may be
+                  * freed as soon as it is submitted) */
+} launch_op;
+
+typedef struct {
+  weft_pending *calls;
+  int ncalls;
+  int blocking; /* every call blocking and on one comm: may run on this thread */
+  int p2p;      /* ... and a point-to-point group whose plan is kept */
+  int ran;      /* a fast path already ran the launch to its end */
+  launch_op *ops; /* one per communicator, in order of first call */
+  int nops, nself;
+  launch_op ops_small[8]; /* the common case: no allocation */
+} launch_t;
+
+static int is_self_p2p(const weft_pending *p) {
+  return (p->call.kind == COLL_SEND || p->call.kind == COLL_RECV) && p->call.root == p->comm->rank;
+}
+
+/* Up to 8 sends and receives to other ranks (a halo exchange, a pipeline
+ * stage, the sendrecv of a ring). Point-to-point tags carry no sequence
+ * number, so when the same group comes again its plan runs again as it is. */
+static int is_p2p_group(const weft_pending *calls, int ncalls) {
+  if (ncalls < 2 || ncalls > WEFT_PLAN_GROUP_MAX) return 0;
+  for (int i = 0; i < ncalls; i++)
+    if ((calls[i].call.kind != COLL_SEND && calls[i].call.kind != COLL_RECV) || is_self_p2p(&calls[i])) return 0;
+  return 1;
+}
+
+static weftResult_t launch_init(launch_t *L, weft_pending *calls, int ncalls) {
+  L->calls = calls;
+  L->ncalls = ncalls;
+  L->blocking = 1;
+  for (int i = 0; i < ncalls; i++)
+    if (calls[i].stream || calls[i].comm != calls[0].comm) L->blocking = 0;
+  L->p2p = L->blocking && is_p2p_group(calls, ncalls);
+  L->ran = 0;
+  L->nops = L->nself = 0;
+  L->ops = ncalls > 8 ? calloc((size_t)ncalls, sizeof *L->ops) : L->ops_small;
+  if (!L->ops) return weft_error(NULL, weftSystemError, "out of memory launching %d calls", ncalls);
+  return weftSuccess;
+}
+
+static void launch_free(launch_t *L) {
+  if (L->ncalls > 8) free(L->ops);
+}
 
 /* Remembers what the op is for error messages (formatted only on error). */
 static void describe(weft_op *op, const weft_call *c) {
   if (op->ncalls++ == 0) op->first = *c;
 }
 
-static int is_self_p2p(const weft_pending *p) {
-  return (p->call.kind == COLL_SEND || p->call.kind == COLL_RECV) && p->call.root == p->comm->rank;
+static void note_algo(weftComm_t comm, int algo, int codec, int self) {
+  comm->last_algo_id = algo;
+  comm->last_codec = codec;
+  comm->last_self = self;
+}
+
+/* Runs the p2p group from the plan that op (the claimed engine's own op) kept
+ * from its last run, if that plan is this group's; returns 0 if not. */
+static int run_kept_group(launch_t *L, weft_op *op, weftResult_t *res) {
+  weft_plan_key keys[WEFT_PLAN_GROUP_MAX];
+  for (int i = 0; i < L->ncalls; i++) keys[i] = weft_plan_key_of(&L->calls[i].call);
+  if (!weft_plan_cache_has_group(&op->plan, keys, L->ncalls)) return 0;
+  weft_sched_rearm(&op->sched, 0);
+  note_algo(op->comm, ALGO_P2P, 0, 0);
+  op->first = L->calls[0].call;
+  op->ncalls = L->ncalls;
+  *res = weft_engine_run_blocking(op);
+  return 1;
+}
+
+/* After building a p2p group into the engine's own op: keep its plan. */
+static void keep_group_plan(launch_t *L) {
+  weft_op *op = L->ops[0].op;
+  if (!op->claimed || op->sched.oom) return;
+  weft_plan_key keys[WEFT_PLAN_GROUP_MAX];
+  for (int i = 0; i < L->ncalls; i++) keys[i] = weft_plan_key_of(&L->calls[i].call);
+  weft_plan_cache_set_group(&op->plan, keys, L->ncalls);
+}
+
+/* A comm that failed runs no more calls. */
+static weftResult_t comm_usable(weftComm_t comm) {
+  weftResult_t sticky = atomic_load(&comm->async_error);
+  if (sticky != weftSuccess) return weft_error(comm, sticky, "communicator already failed: %s", comm->log.last_error);
+  return weftSuccess;
+}
+
+/* The op of call p's communicator: the one already in the launch, else one
+ * taken for it (the engine itself for blocking calls on an idle comm). May
+ * run the whole launch from a kept group plan (then sets L->ran). */
+static weftResult_t op_for(launch_t *L, const weft_pending *p, weft_op **out) {
+  weftComm_t comm = p->comm;
+  for (int k = 0; k < L->nops; k++)
+    if (L->ops[k].op->comm == comm) return *out = L->ops[k].op, weftSuccess;
+  weftResult_t res = comm_usable(comm);
+  if (res != weftSuccess) return res;
+  weft_op *op = L->blocking ? weft_engine_claim(comm->engine, L->ncalls == 1 || L->p2p) : NULL;
+  if (!op && !(op = weft_engine_op_new(comm->engine))) return weft_error(comm, weftSystemError, "out of memory");
+  if (L->p2p && op->claimed && run_kept_group(L, op, &res)) {
+    L->ran = 1;
+    return res;
+  }
+  op->stream = p->stream;
+  L->ops[L->nops++] = (launch_op){op, comm->coll_seq, 0};
+  /* several calls, or a send to oneself (paired into copies later): no plan cache */
+  if (L->ncalls > 1 || is_self_p2p(p)) {
+    weft_plan_cache_forget(&op->plan);
+    weft_sched_reset(&op->sched);
+  }
+  *out = op;
+  return weftSuccess;
+}
+
+/* A send or receive to oneself: paired into a copy once all calls are in. */
+static weftResult_t add_self(launch_t *L, weft_op *op, const weft_call *c) {
+  L->nself++;
+  note_algo(op->comm, ALGO_P2P, 0, 1);
+  describe(op, c);
+  return weftSuccess;
+}
+
+/* Numbers and tunes a call; the engine's own op repeating the call tuned
+ * last time (same kind, type, op, root and count) takes that tuning. */
+static void tune_call(weft_op *op, weft_call *c) {
+  weftComm_t comm = op->comm;
+  int coll = c->kind != COLL_SEND && c->kind != COLL_RECV;
+  c->tag = weft_sig_tag(c, coll ? ++comm->coll_seq : 0);
+  int own = op == comm->engine->own;
+  if (!own || !weft_plan_cache_tuning(&op->plan, c)) {
+    weft_tune(comm, c);
+    if (c->codec == WEFT_CODEC_TOPK) c->ef = weft_ef_get(comm, c->count, c->dt);
+    if (own) weft_plan_cache_set_tuning(&op->plan, c);
+  }
+  note_algo(comm, c->algo, c->codec, 0);
+}
+
+/* A blocking call through the node segment runs here, on the caller's
+ * thread that holds the engine: no schedule, no executor. */
+static weftResult_t run_slots(weft_op *op, const weft_call *c) {
+  describe(op, c);
+  char why[WEFT_ERRMSG_LEN];
+  weft_step_slots a = weft_slots_of_call(c);
+  return weft_engine_claimed_done(op, weft_slots_run(op->comm, &a, why, sizeof why), why);
+}
+
+/* Puts c's schedule into op: for a single call, the plan kept from the same
+ * call last time if there is one (rearmed with c's tag), else built. */
+static weftResult_t plan_call(weft_op *op, const weft_call *c, int single) {
+  weftComm_t comm = op->comm;
+  weft_plan_key key = weft_plan_key_of(c);
+  if (single && weft_plan_cache_has_call(&op->plan, &key)) {
+    weft_sched_rearm(&op->sched, c->tag);
+    return weftSuccess;
+  }
+  if (single) {
+    weft_plan_cache_forget(&op->plan);
+    weft_sched_reset(&op->sched);
+  }
+  if (weft_coll_build(&op->sched, c, comm->rank, comm->nranks) != 0 || op->sched.oom)
+    return weft_error(comm, weftSystemError, "out of memory building the schedule of %s", weft_coll_name(c->kind));
+  if (single) weft_plan_cache_set_call(&op->plan, &key);
+  return weftSuccess;
+}
+
+/* Adds a call to its comm's op (single: the op's only call): its schedule,
+ * or, for a single call in a claimed op that the tuner sent to the node
+ * segment, runs it at once and sets *ran. */
+static weftResult_t add_call(weft_op *op, const weft_call *call, int single, int *ran) {
+  weft_call c = *call;
+  tune_call(op, &c);
+  if (single && op->claimed && c.algo == ALGO_SLOTS) {
+    *ran = 1;
+    return run_slots(op, &c);
+  }
+  weftResult_t res = plan_call(op, &c, single);
+  if (single) op->sig = c.kind != COLL_SEND && c.kind != COLL_RECV ? c.tag : 0;
+  describe(op, &c);
+  weftComm_t comm = op->comm;
+  if (comm->log.level >= weftLogTrace)
+    WEFT_TRACE(comm, "launch %s: count %zu, %s, %s, chunk %zu, tag %016llx", weft_coll_name(c.kind), c.count,
+               weft_dtype_name(c.dt), weft_debug_last_algo(comm), c.chunk_bytes, (unsigned long long)c.tag);
+  return res;
 }
 
 /* Sends to oneself become copies into the matching receives from oneself,
@@ -46,197 +235,89 @@ static weftResult_t pair_self(weft_op *op, const weft_pending *calls, int ncalls
   }
 }
 
-/* What makes two calls build the same schedule (the tag aside). */
-static void plan_key(const weft_call *c, uint64_t key[6]) {
-  key[0] = (uint64_t)c->kind | (uint64_t)c->dt << 8 | (uint64_t)c->op << 16 | (uint64_t)c->algo << 24 |
-           (uint64_t)(uint32_t)c->root << 32;
-  key[1] = c->count;
-  key[2] = (uint64_t)(uintptr_t)c->sendbuf;
-  key[3] = (uint64_t)(uintptr_t)c->recvbuf;
-  key[4] = c->chunk_bytes;
-  key[5] = (uint64_t)(uintptr_t)c->groups ^ (uint64_t)c->codec << 56;
+static weftResult_t pair_self_all(launch_t *L) {
+  weftResult_t res = weftSuccess;
+  for (int k = 0; k < L->nops && res == weftSuccess; k++) res = pair_self(L->ops[k].op, L->calls, L->ncalls);
+  return res;
 }
 
-/* Tunes c; a claimed op repeating the call tuned last time (same kind,
- * type, op, root and count) takes that tuning instead of redoing it. */
-static void tune_call(weftComm_t comm, const weft_op *op, weft_call *c) {
-  weft_engine *e = comm->engine;
-  const weft_call *t = &e->own_tuned;
-  if (op == e->own && e->own_tuned_valid && t->kind == c->kind && t->dt == c->dt && t->op == c->op &&
-      t->root == c->root && t->count == c->count) {
-    const void *sb = c->sendbuf;
-    void *rb = c->recvbuf;
-    uint64_t tag = c->tag;
-    *c = *t;
-    c->sendbuf = sb;
-    c->recvbuf = rb;
-    c->tag = tag;
-    return;
+/* Nothing ran: gives the op back, and the comm its collective count so the
+ * next calls keep matching the peers'. */
+static void cancel_op(weft_op *op, uint32_t seq0) {
+  op->comm->coll_seq = seq0;
+  weft_plan_cache_forget(&op->plan);
+  weft_engine_op_free(op);
+}
+
+static weftResult_t cancel_ops(launch_t *L, weftResult_t res) {
+  for (int k = 0; k < L->nops; k++) cancel_op(L->ops[k].op, L->ops[k].seq0);
+  return res;
+}
+
+/* The common case: one blocking call, in the engine's own op claimed on an
+ * idle comm: it runs here, on the caller's thread. */
+static weftResult_t launch_one(weft_op *op, const weft_call *call) {
+  uint32_t seq0 = op->comm->coll_seq;
+  int ran = 0;
+  weftResult_t res = add_call(op, call, 1, &ran);
+  if (ran) return res;
+  if (res != weftSuccess) {
+    cancel_op(op, seq0);
+    return res;
   }
-  weft_tune(comm, c);
-  if (c->codec == WEFT_CODEC_TOPK) c->ef = weft_ef_get(comm, c->count, c->dt);
-  if (op == e->own) {
-    e->own_tuned = *c;
-    e->own_tuned_valid = 1;
+  return weft_engine_run_blocking(op);
+}
+
+/* The engine's own op, if p is one blocking call (not to oneself: paired
+ * with nothing, it fails in the general path) and the engine is idle. */
+static weftResult_t claim_for_one(const weft_pending *p, weft_op **own) {
+  *own = NULL;
+  if (p->stream || is_self_p2p(p)) return weftSuccess;
+  weftResult_t res = comm_usable(p->comm);
+  if (res == weftSuccess) *own = weft_engine_claim(p->comm->engine, 1);
+  return res;
+}
+
+/* Runs the ops: one blocking op to completion (on this thread if it holds
+ * the engine), else all submitted, then the blocking ones waited for. */
+static weftResult_t run_ops(launch_t *L) {
+  if (L->nops == 1 && !L->ops[0].op->stream) return weft_engine_run_blocking(L->ops[0].op);
+  for (int k = 0; k < L->nops; k++) {
+    weft_op *op = L->ops[k].op;
+    L->ops[k].waited = op->stream == NULL;
+    if (op->stream) op->ticket = weft_stream_enqueue(op->stream, op->comm->timeout_ms);
+    weft_engine_submit(op); /* a stream op may be freed from here on */
   }
-}
-
-/* A blocking call through the node segment runs here, on the caller's
- * thread that holds the engine: no schedule, no executor. */
-static weftResult_t run_slots(weftComm_t comm, weft_op *op, const weft_call *c) {
-  describe(op, c);
-  char why[WEFT_ERRMSG_LEN];
-  return weft_engine_claimed_done(comm, op, weft_slots_run(comm, c, why, sizeof why), why);
-}
-
-/* A group of up to 8 sends and receives to other ranks (a halo exchange, a
- * pipeline stage, the sendrecv of a ring); the caller checks that it is
- * blocking and on one comm. Repeated with the same calls, it reuses the
- * schedule built the first time: point-to-point tags carry no sequence
- * number, so the plan runs again as it is. */
-static int p2p_group(const weft_pending *calls, int ncalls) {
-  if (ncalls < 2 || ncalls > 8) return 0;
-  for (int i = 0; i < ncalls; i++)
-    if ((calls[i].call.kind != COLL_SEND && calls[i].call.kind != COLL_RECV) || is_self_p2p(&calls[i])) return 0;
-  return 1;
-}
-
-/* Runs a p2p group through op (the claimed engine's own op) from its cached
- * plan if the group is the one it was built for; returns 0 if not. */
-static int run_cached_group(weft_op *op, const weft_pending *calls, int ncalls, weftResult_t *res) {
-  weft_sched *s = &op->sched;
-  if (!s->plan_valid || s->group_n != ncalls) return 0;
-  for (int i = 0; i < ncalls; i++) {
-    uint64_t key[6];
-    plan_key(&calls[i].call, key);
-    if (memcmp(key, s->group_key[i], sizeof key) != 0) return 0;
+  weftResult_t res = weftSuccess;
+  for (int k = 0; k < L->nops; k++) {
+    if (!L->ops[k].waited) continue;
+    weftResult_t r = weft_engine_wait(L->ops[k].op);
+    if (res == weftSuccess) res = r;
   }
-  weftComm_t comm = op->comm;
-  weft_sched_rearm(s, 0);
-  comm->last_algo_id = ALGO_P2P;
-  comm->last_codec = 0;
-  comm->last_self = 0;
-  op->first = calls[0].call;
-  op->ncalls = ncalls;
-  *res = weft_engine_run_blocking(comm, op);
-  return 1;
+  return res;
 }
 
 weftResult_t weft_launch(weft_pending *calls, int ncalls) {
-  /* one op per communicator; small launches (the common case) stay on the stack */
-  weft_op *ops_small[8];
-  int waits_small[8];
-  uint32_t seq_small[8];
-  int big = ncalls > 8;
-  weft_op **ops = big ? calloc((size_t)ncalls, sizeof *ops) : ops_small;
-  int *waits = big ? calloc((size_t)ncalls, sizeof *waits) : waits_small;
-  uint32_t *seq0 = big ? calloc((size_t)ncalls, sizeof *seq0) : seq_small; /* to undo numbering on failure */
-  int nops = 0, nself = 0;
-  weftResult_t res = weftSuccess;
-  /* blocking calls on one communicator run on this thread if its engine is idle */
-  int blocking = 1;
-  for (int i = 0; i < ncalls; i++)
-    if (calls[i].stream || calls[i].comm != calls[0].comm) blocking = 0;
-  int p2p = blocking && p2p_group(calls, ncalls);
-  if (!ops || !waits || !seq0) {
-    if (big) {
-      free(ops);
-      free(waits);
-      free(seq0);
-    }
-    return weft_error(NULL, weftSystemError, "out of memory launching %d calls", ncalls);
+  weft_op *own = NULL;
+  weftResult_t res = ncalls == 1 ? claim_for_one(&calls[0], &own) : weftSuccess;
+  if (res != weftSuccess) return res;
+  if (own) return launch_one(own, &calls[0].call);
+  /* several calls, a stream, or a busy engine: one op per comm */
+  launch_t L;
+  res = launch_init(&L, calls, ncalls);
+  for (int i = 0; i < ncalls && res == weftSuccess && !L.ran; i++) {
+    weft_op *op = NULL;
+    res = op_for(&L, &calls[i], &op);
+    if (res == weftSuccess && !L.ran)
+      res = is_self_p2p(&calls[i]) ? add_self(&L, op, &calls[i].call)
+                                   : add_call(op, &calls[i].call, ncalls == 1, &L.ran);
   }
-  for (int i = 0; i < ncalls && res == weftSuccess; i++) {
-    weftComm_t comm = calls[i].comm;
-    int k = 0;
-    while (k < nops && ops[k]->comm != comm) k++;
-    if (k == nops) {
-      weftResult_t sticky = atomic_load(&comm->async_error);
-      if (sticky != weftSuccess) {
-        res = weft_error(comm, sticky, "communicator already failed: %s", comm->log.last_error);
-        break;
-      }
-      ops[k] = blocking ? weft_engine_claim(comm, ncalls == 1 || p2p) : NULL;
-      if (!ops[k] && !(ops[k] = weft_engine_op_new(comm))) {
-        res = weft_error(comm, weftSystemError, "out of memory");
-        break;
-      }
-      if (p2p && ops[k]->claimed && run_cached_group(ops[k], calls, ncalls, &res)) return res;
-      ops[k]->stream = calls[i].stream;
-      seq0[k] = comm->coll_seq;
-      nops++;
-      /* several calls, or a send to oneself (paired into copies later): no plan cache */
-      if (ncalls > 1 || is_self_p2p(&calls[i])) weft_sched_reset(&ops[k]->sched);
-    }
-    if (is_self_p2p(&calls[i])) {
-      nself++;
-      comm->last_algo_id = ALGO_P2P;
-      comm->last_self = 1;
-      describe(ops[k], &calls[i].call);
-      continue;
-    }
-    weft_call c = calls[i].call;
-    int coll = c.kind != COLL_SEND && c.kind != COLL_RECV;
-    c.tag = weft_sig_tag(&c, coll ? ++comm->coll_seq : 0);
-    tune_call(comm, ops[k], &c);
-    comm->last_algo_id = c.algo;
-    comm->last_codec = c.codec;
-    comm->last_self = 0;
-    if (ncalls == 1 && ops[k]->claimed && c.algo == ALGO_SLOTS) return run_slots(comm, ops[k], &c);
-    weft_sched *s = &ops[k]->sched;
-    uint64_t key[6];
-    plan_key(&c, key);
-    if (ncalls == 1 && s->plan_valid && memcmp(s->plan_key, key, sizeof key) == 0) {
-      weft_sched_rearm(s, c.tag); /* the same call as last time on this op: reuse its schedule */
-    } else {
-      if (ncalls == 1) weft_sched_reset(s);
-      if (weft_coll_build(s, &c, comm->rank, comm->nranks) != 0 || s->oom) {
-        res = weft_error(comm, weftSystemError, "out of memory building the schedule of %s", weft_coll_name(c.kind));
-      } else if (ncalls == 1) {
-        memcpy(s->plan_key, key, sizeof key);
-        s->plan_valid = 1;
-      }
-    }
-    if (ncalls == 1) s->sig = coll ? c.tag : 0;
-    describe(ops[k], &c);
-    if (comm->log.level >= weftLogTrace)
-      WEFT_TRACE(comm, "launch %s: count %zu, %s, %s, chunk %zu, tag %016llx", weft_coll_name(c.kind), c.count,
-               weft_dtype_name(c.dt), comm->last_algo, c.chunk_bytes, (unsigned long long)c.tag);
+  if (!L.ran) {
+    if (res == weftSuccess && L.nself) res = pair_self_all(&L);
+    if (res == weftSuccess && L.p2p) keep_group_plan(&L);
+    res = res == weftSuccess ? run_ops(&L) : cancel_ops(&L, res);
   }
-  for (int k = 0; k < nops && nself && res == weftSuccess; k++) res = pair_self(ops[k], calls, ncalls);
-  if (res == weftSuccess && ncalls == 1) ops[0]->sched.group_n = 0;
-  if (res == weftSuccess && p2p && ops[0]->claimed && !ops[0]->sched.oom) { /* keep the group's plan */
-    weft_sched *s = &ops[0]->sched;
-    for (int i = 0; i < ncalls; i++) plan_key(&calls[i].call, s->group_key[i]);
-    memset(s->plan_key, 0, sizeof s->plan_key); /* no single call matches it */
-    s->group_n = ncalls;
-    s->plan_valid = 1;
-  }
-  if (res != weftSuccess) {
-    for (int k = 0; k < nops; k++) {
-      ops[k]->comm->coll_seq = seq0[k]; /* nothing ran: the next calls keep matching */
-      ops[k]->sched.plan_valid = 0;
-      weft_engine_op_free(ops[k]);
-    }
-  } else if (nops == 1 && !ops[0]->stream) {
-    res = weft_engine_run_blocking(ops[0]->comm, ops[0]);
-  } else {
-    for (int k = 0; k < nops; k++) {
-      waits[k] = ops[k]->stream == NULL;
-      if (ops[k]->stream) ops[k]->ticket = weft_stream_enqueue(ops[k]->stream, ops[k]->comm->timeout_ms);
-      weft_engine_submit(ops[k]->comm, ops[k]); /* stream ops may be freed from here on */
-    }
-    for (int k = 0; k < nops; k++) {
-      if (!waits[k]) continue;
-      weftResult_t r = weft_engine_wait(ops[k]->comm, ops[k]);
-      if (res == weftSuccess) res = r;
-    }
-  }
-  if (big) {
-    free(ops);
-    free(waits);
-    free(seq0);
-  }
+  launch_free(&L);
   return res;
 }
 

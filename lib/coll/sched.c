@@ -7,7 +7,6 @@ void weft_sched_init(weft_sched *s) {
   memset(s, 0, sizeof *s);
   s->base_dep = NODEP;
   s->slots_last = NODEP;
-  s->sig = 0;
 }
 
 /* Scratch buffers larger than this are returned to the allocator at reset
@@ -29,20 +28,17 @@ void weft_sched_reset(weft_sched *s) {
   }
   s->nkept = kept;
   s->nallocs = s->nsteps = s->nedges = 0;
-  s->run_nparts = 0;
+  s->gen++;
   s->oom = 0;
-  s->plan_valid = 0;
   s->peer_map = NULL;
   s->base_dep = NODEP;
   s->slots_last = NODEP;
-  s->sig = 0;
 }
 
 void weft_sched_free(weft_sched *s) {
   for (int i = 0; i < s->nkept; i++) free(s->allocs[i]);
   free(s->allocs);
   free(s->alloc_cap);
-  free(s->run_mem);
   free(s->steps);
   free(s->edges);
   memset(s, 0, sizeof *s);
@@ -74,13 +70,15 @@ void weft_sched_dep(weft_sched *s, int from, int to) {
 }
 
 void weft_sched_drop_scratch(weft_sched *s) {
-  if (s->plan_valid || s->nkept) weft_sched_reset(s);
+  if (s->nsteps || s->nkept) weft_sched_reset(s);
 }
 
-void weft_sched_park(weft_sched *s) {
+int weft_sched_park(weft_sched *s, int keep) {
   size_t held = 0;
   for (int i = 0; i < s->nkept; i++) held += s->alloc_cap[i];
-  if (!s->plan_valid || held > SCHED_PLAN_BYTES) weft_sched_reset(s);
+  if (keep && held <= SCHED_PLAN_BYTES) return 1;
+  weft_sched_reset(s);
+  return 0;
 }
 
 void weft_sched_rearm(weft_sched *s, uint64_t tag) {
@@ -88,7 +86,9 @@ void weft_sched_rearm(weft_sched *s, uint64_t tag) {
     weft_step *st = &s->steps[i];
     st->state = 0;
     st->npending = st->npending0;
-    if (tag && (st->kind == ST_SEND || st->kind == ST_RECV || st->kind == ST_SLOTS)) st->tag = tag;
+    if (!tag) continue;
+    if (st->kind == ST_SEND || st->kind == ST_RECV) st->msg.tag = tag;
+    else if (st->kind == ST_SLOTS) st->slots.tag = tag;
   }
 }
 
@@ -99,7 +99,7 @@ int weft_sched_add(weft_sched *s, const weft_step *st, int d0, int d1, int d2) {
     return NODEP;
   }
   if (d0 == NODEP && d1 == NODEP && d2 == NODEP) d0 = s->base_dep;
-  s->run_nparts = 0;
+  s->gen++;
   int idx = s->nsteps++;
   s->steps[idx] = *st;
   s->steps[idx].npending = s->steps[idx].npending0 = 0;
@@ -111,30 +111,33 @@ int weft_sched_add(weft_sched *s, const weft_step *st, int d0, int d1, int d2) {
   return s->oom ? NODEP : idx;
 }
 
+/* A builder's peer index as a rank (sub-schedules map them). */
+static int32_t map_peer(const weft_sched *s, int peer) { return s->peer_map ? s->peer_map[peer] : peer; }
+
 int weft_sched_send(weft_sched *s, int peer, const void *src, size_t bytes, uint64_t tag, int d0, int d1) {
-  weft_step st = {.kind = ST_SEND, .peer = s->peer_map ? s->peer_map[peer] : peer, .src = src, .n = bytes, .tag = tag};
+  weft_step st = {.kind = ST_SEND, .msg = {.peer = map_peer(s, peer), .src = src, .n = bytes, .tag = tag}};
   return weft_sched_add(s, &st, d0, d1, NODEP);
 }
 
 int weft_sched_recv(weft_sched *s, int peer, void *dst, size_t bytes, uint64_t tag, int d0, int d1) {
-  weft_step st = {.kind = ST_RECV, .peer = s->peer_map ? s->peer_map[peer] : peer, .dst = dst, .n = bytes, .tag = tag};
+  weft_step st = {.kind = ST_RECV, .msg = {.peer = map_peer(s, peer), .dst = dst, .n = bytes, .tag = tag}};
   return weft_sched_add(s, &st, d0, d1, NODEP);
 }
 
 int weft_sched_reduce(weft_sched *s, void *dst, const void *a, const void *b, size_t count,
                  weftDataType_t dt, weftRedOp_t op, int d0, int d1, int d2) {
-  weft_step st = {.kind = ST_REDUCE, .dst = dst, .src = a, .src2 = b, .n = count,
-                  .dt = (uint8_t)dt, .op = (uint8_t)op};
+  weft_step st = {.kind = ST_REDUCE,
+                  .reduce = {.dt = (uint8_t)dt, .op = (uint8_t)op, .dst = dst, .a = a, .b = b, .count = count}};
   return weft_sched_add(s, &st, d0, d1, d2);
 }
 
 int weft_sched_copy(weft_sched *s, void *dst, const void *src, size_t bytes, int d0, int d1) {
-  weft_step st = {.kind = ST_COPY, .dst = dst, .src = src, .n = bytes};
+  weft_step st = {.kind = ST_COPY, .copy = {.dst = dst, .src = src, .n = bytes}};
   return weft_sched_add(s, &st, d0, d1, NODEP);
 }
 
 int weft_sched_avg(weft_sched *s, void *buf, size_t count, weftDataType_t dt, int nranks, int d0) {
-  weft_step st = {.kind = ST_AVG, .dst = buf, .n = count, .dt = (uint8_t)dt, .nranks = nranks};
+  weft_step st = {.kind = ST_AVG, .avg = {.dt = (uint8_t)dt, .nranks = nranks, .buf = buf, .count = count}};
   return weft_sched_add(s, &st, d0, NODEP, NODEP);
 }
 
@@ -172,15 +175,16 @@ void *weft_sched_alloc(weft_sched *s, size_t bytes) {
 
 int weft_sched_encode(weft_sched *s, int codec, const void *params, weftDataType_t dt, const void *src, size_t count,
                  void *dst, size_t cap, size_t *len, float *resid, int d0, int d1) {
-  weft_step st = {.kind = ST_ENCODE, .op = (uint8_t)codec, .dt = (uint8_t)dt, .src = src, .dst = dst, .n = count,
-                  .cap = cap, .len = len, .resid = resid, .aux = params};
+  weft_step st = {.kind = ST_ENCODE,
+                  .codec = {.codec = (uint8_t)codec, .dt = (uint8_t)dt, .src = src, .dst = dst, .count = count,
+                            .cap = cap, .len = len, .resid = resid, .params = params}};
   return weft_sched_add(s, &st, d0, d1, NODEP);
 }
 
 int weft_sched_decode(weft_sched *s, int codec, weftDataType_t dt, const void *src, size_t cap, size_t *len, void *dst,
                  size_t count, int d0, int d1) {
-  weft_step st = {.kind = ST_DECODE, .op = (uint8_t)codec, .dt = (uint8_t)dt, .src = src, .dst = dst, .n = count,
-                  .cap = cap, .len = len};
+  weft_step st = {.kind = ST_DECODE, .codec = {.codec = (uint8_t)codec, .dt = (uint8_t)dt, .src = src, .dst = dst,
+                                               .count = count, .cap = cap, .len = len}};
   return weft_sched_add(s, &st, d0, d1, NODEP);
 }
 
@@ -192,19 +196,19 @@ int weft_sched_decode_add(weft_sched *s, int codec, weftDataType_t dt, const voi
 }
 
 int weft_sched_send_enc(weft_sched *s, int peer, const void *src, size_t cap, size_t *len, uint64_t tag, int d0, int d1) {
-  weft_step st = {.kind = ST_SEND, .peer = s->peer_map ? s->peer_map[peer] : peer, .src = src, .n = cap,
-                  .cap = cap, .len = len, .tag = tag};
+  weft_step st = {.kind = ST_SEND,
+                  .msg = {.peer = map_peer(s, peer), .src = src, .n = cap, .cap = cap, .len = len, .tag = tag}};
   return weft_sched_add(s, &st, d0, d1, NODEP);
 }
 
 int weft_sched_recv_enc(weft_sched *s, int peer, void *dst, size_t cap, size_t *len, uint64_t tag, int d0, int d1) {
-  weft_step st = {.kind = ST_RECV, .peer = s->peer_map ? s->peer_map[peer] : peer, .dst = dst, .n = cap,
-                  .cap = cap, .len = len, .tag = tag};
+  weft_step st = {.kind = ST_RECV,
+                  .msg = {.peer = map_peer(s, peer), .dst = dst, .n = cap, .cap = cap, .len = len, .tag = tag}};
   return weft_sched_add(s, &st, d0, d1, NODEP);
 }
 
 int weft_sched_nop(weft_sched *s, int d0, int d1) {
-  weft_step st = {.kind = ST_COPY, .dst = s, .src = s, .n = 0};
+  weft_step st = {.kind = ST_COPY, .copy = {.dst = s, .src = s, .n = 0}};
   return weft_sched_add(s, &st, d0, d1, NODEP);
 }
 
@@ -224,8 +228,8 @@ int weft_sched_sub(weft_sched *s, weft_builder build, const void *call, const in
 
 int weft_sched_slots(weft_sched *s, int kind, const void *src, void *dst, size_t count, weftDataType_t dt, weftRedOp_t op,
                 int root, uint64_t tag) {
-  weft_step st = {.kind = ST_SLOTS, .src = src, .dst = dst, .n = count, .dt = (uint8_t)dt, .op = (uint8_t)op,
-                  .peer = root, .nranks = kind, .tag = tag};
+  weft_step st = {.kind = ST_SLOTS, .slots = {.coll = (uint8_t)kind, .dt = (uint8_t)dt, .op = (uint8_t)op, .root = root,
+                                              .src = src, .dst = dst, .count = count, .tag = tag}};
   int i = weft_sched_add(s, &st, s->slots_last, NODEP, NODEP);
   if (i != NODEP) s->slots_last = i;
   return i;

@@ -15,33 +15,85 @@
 
 typedef enum { ST_SEND, ST_RECV, ST_REDUCE, ST_COPY, ST_AVG, ST_ENCODE, ST_DECODE, ST_DECODE_ADD, ST_SLOTS } weft_step_kind;
 
+/* Each kind of step has its own payload; no field serves two meanings. */
+typedef struct {      /* ST_SEND, ST_RECV */
+  int32_t peer;       /* rank at the other end */
+  const void *src;    /* send: the data */
+  void *dst;          /* recv: where it lands */
+  size_t n;           /* bytes (send: updated from *len when it is set) */
+  size_t cap;         /* capacity by which both ends split a message over
+                       * streams (0: n) */
+  size_t *len;        /* encoded data of variable size (NULL: exactly n bytes):
+                       * send reads n from it, recv writes the bytes received */
+  uint64_t tag;       /* signature of the call (see sig.h) */
+} weft_step_msg;
+
+typedef struct {      /* ST_REDUCE: dst = a op b */
+  uint8_t dt, op;     /* weftDataType_t, weftRedOp_t */
+  void *dst;
+  const void *a, *b;
+  size_t count;       /* elements */
+} weft_step_reduce;
+
+typedef struct {      /* ST_COPY (n 0: a step that does nothing) */
+  void *dst;
+  const void *src;
+  size_t n;           /* bytes */
+} weft_step_copy;
+
+typedef struct {      /* ST_AVG: buf /= nranks */
+  uint8_t dt;         /* weftDataType_t */
+  int32_t nranks;     /* the divisor */
+  void *buf;
+  size_t count;       /* elements */
+} weft_step_avg;
+
+typedef struct {      /* ST_ENCODE, ST_DECODE, ST_DECODE_ADD (lib/codec) */
+  uint8_t codec, dt;  /* weft_codec_id, weftDataType_t of the decoded data */
+  const void *src;    /* encode: count elements; decode: the encoded bytes */
+  void *dst;          /* encode: the encoded bytes; decode: count elements */
+  size_t count;       /* elements */
+  size_t cap;         /* encoded bytes at most */
+  size_t *len;        /* encoded bytes (NULL: exactly cap): encode writes it,
+                       * decode reads it */
+  float *resid;       /* encode: error-feedback residual, count floats, or NULL */
+  const void *params; /* encode: weft_codec_params */
+} weft_step_codec;
+
+typedef struct {      /* ST_SLOTS: a whole collective through the node segment */
+  uint8_t coll;       /* weft_coll_kind */
+  uint8_t dt, op;     /* weftDataType_t, weftRedOp_t */
+  int32_t root;
+  const void *src;
+  void *dst;
+  size_t count;       /* elements */
+  uint64_t tag;       /* signature of the call (see sig.h) */
+} weft_step_slots;
+
 typedef struct {
-  uint8_t kind;  /* weft_step_kind */
-  uint8_t state; /* runtime */
-  uint8_t dt;    /* weftDataType_t (reduce, avg, encode, decode) */
-  uint8_t op;    /* weftRedOp_t (reduce); weft_codec_id (encode, decode) */
-  int32_t peer;  /* send, recv */
-  void *dst;     /* recv, reduce, copy, avg */
-  const void *src, *src2; /* send, copy: src; reduce: dst = src op src2 */
-  size_t n;      /* bytes (send, recv, copy) or elements (reduce, avg) */
-  uint64_t tag;  /* send, recv: signature of the call (see sig.h) */
+  uint8_t kind;      /* weft_step_kind */
+  uint8_t state;     /* runtime */
   int32_t npending;  /* unfinished dependencies */
   int32_t npending0; /* dependencies as built (weft_sched_rearm restores them) */
   int32_t succ;      /* first outgoing edge, -1 if none */
-  int32_t nranks;    /* avg: divisor; slots: the collective (weft_coll_kind), root in peer */
-  size_t cap;        /* send, recv: capacity by which both ends split a message
-                      * over streams (0: n); encode, decode: encoded bytes at most */
-  size_t *len;       /* encoded data of variable size (NULL: exactly cap bytes):
-                      * encode writes its size, send reads n from it, recv
-                      * writes the bytes received, decode reads it */
-  float *resid;      /* encode: error-feedback residual, n floats, or NULL */
-  const void *aux;   /* encode: weft_codec_params */
+  union {            /* by kind */
+    weft_step_msg msg;
+    weft_step_reduce reduce;
+    weft_step_copy copy;
+    weft_step_avg avg;
+    weft_step_codec codec;
+    weft_step_slots slots;
+  };
 } weft_step;
 
 typedef struct {
   int32_t to, next;
 } weft_edge;
 
+/* A schedule: the steps of one op, their dependency edges and its scratch
+ * memory, plus the builders' state. Which call it was built for is kept by
+ * the op's plan cache (exec/plancache.h), what the executor derives from it
+ * by the op too (exec/run.h). */
 typedef struct {
   weft_step *steps;
   int nsteps, cap;
@@ -50,20 +102,12 @@ typedef struct {
   void **allocs;     /* scratch memory owned by the schedule, kept across */
   size_t *alloc_cap; /* resets so repeated calls reuse warm, faulted-in pages */
   int nallocs, nkept, acap;
-  uint64_t plan_key[6]; /* the call this schedule was built for (weft_sched_rearm) */
-  uint64_t group_key[8][6]; /* or the point-to-point group (group_n calls) */
-  int group_n;
-  int plan_valid;
+  uint32_t gen;        /* changes whenever steps are added or the schedule is
+                        * emptied: what the executor derived from the steps
+                        * (exec/run.h) holds while it is unchanged */
   const int *peer_map; /* builders' peer indices -> ranks (NULL: identity) */
   int base_dep;        /* dependency of steps added without any (sub-schedules) */
-  int slots_last;      /* the last slots step: the next one runs after it */
-  uint64_t sig;        /* the signature of its one collective call, else 0 (see
-                        * weft_nodeseg_note_call) */
-  void *run_mem; /* the executor's bookkeeping, kept across reuse */
-  size_t run_cap;
-  int run_nparts; /* > 0: run_mem holds the peer queues and parts of this
-                   * schedule (a rearmed plan reuses them); reset on change */
-  int run_nstreams; /* the streams those queues cover (all peers') */
+  int slots_last;      /* builders: the last slots step, the next one runs after it */
   int oom;
 } weft_sched;
 
@@ -78,11 +122,12 @@ void weft_sched_reset(weft_sched *s);
  * tag 0 keeps every step's tag (a group of point-to-point calls, whose tags
  * do not change from one repetition to the next). */
 void weft_sched_rearm(weft_sched *s, uint64_t tag);
-/* Frees the large scratch buffers and invalidates the plan (kept arrays stay). */
+/* Empties s and frees its large scratch buffers (kept arrays stay). */
 void weft_sched_drop_scratch(weft_sched *s);
-/* After a run: keeps a valid plan (and its scratch) for weft_sched_rearm, else
- * resets the schedule. */
-void weft_sched_park(weft_sched *s);
+/* After a run: keeps the schedule (and its scratch) for weft_sched_rearm if
+ * `keep` and its scratch is not too large to hold on to, else resets it.
+ * Returns whether it was kept (the plan cache: exec/plancache.h). */
+int weft_sched_park(weft_sched *s, int keep);
 /* Scratch memory freed with the schedule; NULL (and oom set) on failure. */
 void *weft_sched_alloc(weft_sched *s, size_t bytes);
 /* Appends a step depending on up to three earlier steps (NODEP = none).
@@ -111,7 +156,7 @@ int weft_sched_decode_add(weft_sched *s, int codec, weftDataType_t dt, const voi
                      void *dst, size_t count, int d0, int d1);
 int weft_sched_send_enc(weft_sched *s, int peer, const void *src, size_t cap, size_t *len, uint64_t tag, int d0, int d1);
 int weft_sched_recv_enc(weft_sched *s, int peer, void *dst, size_t cap, size_t *len, uint64_t tag, int d0, int d1);
-/* A whole small collective through the node segment (coll/slots.h), run
+/* A whole small collective through the node segment (nodeseg/slots.h), run
  * synchronously by the executor; slots steps of one schedule run in the
  * order they were added, as every rank must take them in the same order. */
 int weft_sched_slots(weft_sched *s, int kind, const void *src, void *dst, size_t count, weftDataType_t dt, weftRedOp_t op,

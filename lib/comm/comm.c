@@ -38,6 +38,21 @@ void weft_comm_fail(struct weftComm *comm, weftResult_t res) {
   weft_comm_close_peers(comm); /* peers blocked on us see the connection drop */
 }
 
+void weft_comm_exec_view(struct weftComm *c, weft_exec_view *v) {
+  *v = (weft_exec_view){.comm = c,
+                        .log = &c->log,
+                        .peers = c->peers,
+                        .nodeseg = c->nodeseg,
+                        .rank = c->rank,
+                        .nranks = c->nranks,
+                        .timeout_ms = c->timeout_ms,
+                        .spin_us = c->tune.spin_us,
+                        .yield_after_us = c->tune.yield_after_us,
+                        .stripe_min = c->tune.stripe_min,
+                        .aborted = &c->aborted,
+                        .async_error = &c->async_error};
+}
+
 static weftResult_t read_config(struct weftComm *c, const weftConfig_t *cfg, const struct weftComm *parent) {
   if (cfg && (cfg->magic != WEFT_CONFIG_MAGIC || cfg->size < sizeof(size_t) * 2))
     return weft_error(NULL, weftInvalidArgument,

@@ -8,6 +8,7 @@
 
 #include "weft.h"
 #include "weft_net.h"
+#include "comm/exec_view.h"
 #include "comm/layout.h"
 #include "util/log.h"
 #include "codec/codec.h"
@@ -26,24 +27,10 @@ struct weft_nodeseg;
 #define WEFT_MAX_STREAMS 64
 
 typedef struct {
-  const weftNet_t *net; /* transport serving this peer (NULL for self) */
-  void *send;           /* its send endpoint to the peer (stream 0) */
-  void *recv;           /* its receive endpoint from the peer (stream 0) */
-  int nstreams;         /* parallel endpoints per direction (>= 1; > 1 on long fat links) */
-  void **xsend, **xrecv; /* streams 1 .. nstreams-1, NULL when there is one */
-} weft_peer_conn;
-
-/* Endpoint of stream k to (send) or from (recv) a peer. */
-static inline void *weft_peer_ep(const weft_peer_conn *pc, int send, int k) {
-  if (k == 0) return send ? pc->send : pc->recv;
-  void **x = send ? pc->xsend : pc->xrecv;
-  return x ? x[k - 1] : NULL;
-}
-
-typedef struct {
   const weftNet_t *net;
   void *ctx;
   void *listen;
+  int host_local; /* its weftNetProperties_t.hostLocal: every peer it reaches shares this host's memory */
 } weft_net_inst;
 
 struct weftComm {
@@ -116,9 +103,6 @@ struct weftComm {
 
 /* Validates comm (non-NULL, not destroyed) or records an error for the thread. */
 weftResult_t weft_comm_check(struct weftComm *comm);
-/* Marks the comm broken with res (first error wins) and closes its
- * connections so peers notice at once. Safe from the progress thread. */
-void weft_comm_fail(struct weftComm *comm, weftResult_t res);
 /* Allocates a comm for rank of nranks with its configuration (cfg, the
  * environment, or the parent's for a split); nothing connected yet. */
 weftResult_t weft_comm_new(struct weftComm **out, int rank, int nranks, const weftConfig_t *cfg,
@@ -134,7 +118,6 @@ void weft_comm_close_peers(struct weftComm *comm);
 void weft_comm_free_peers(struct weftComm *comm);
 /* Closes listeners and finalizes transports. */
 void weft_comm_close_nets(struct weftComm *comm);
-/* Describes a peer for error messages: "rank 3 (host:pid)". */
-void weft_comm_peer_name(struct weftComm *comm, int peer, char *buf, size_t len);
+/* weft_comm_fail, weft_comm_peer_name, weft_comm_exec_view: comm/exec_view.h */
 
 #endif

@@ -73,6 +73,8 @@ static weftResult_t init_net(struct weftComm *c, int k) {
     ni->ctx = NULL;
     return weft_error(NULL, weftSystemError, "transport %s: init failed", net->name);
   }
+  weftNetProperties_t props = {0}; /* zeroed: fields a plugin does not know stay 0 */
+  ni->host_local = net->getProperties && net->getProperties(ni->ctx, 0, &props) == weftSuccess && props.hostLocal;
   return weftSuccess;
 }
 

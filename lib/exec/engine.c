@@ -5,11 +5,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "comm/comm.h"
-#include "comm/comm_log.h"
-#include "util/param.h"
 #include "exec/stream.h"
 #include "reduce/reduce.h"
+#include "util/log.h"
+#include "util/param.h"
 
 /* Ops are recycled per engine: a training loop issues the same calls over
  * and over, and reusing their arrays keeps malloc off the small-message path.
@@ -24,9 +23,11 @@
 /* Clears what a previous call left in op; its schedule (plan) stays, and
  * `first` is written by the launch before anything reads it. Field by field:
  * this runs on every blocking call. */
-static void op_clear(weft_op *op, struct weftComm *comm) {
+static void op_clear(weft_op *op, weft_engine *e) {
   op->next = NULL;
-  op->comm = comm;
+  op->engine = e;
+  op->comm = e->v.comm;
+  op->sig = 0;
   op->stream = NULL;
   op->ticket = 0;
   op->ncalls = 0;
@@ -35,8 +36,14 @@ static void op_clear(weft_op *op, struct weftComm *comm) {
   op->result = weftSuccess;
 }
 
-weft_op *weft_engine_op_new(struct weftComm *comm) {
-  weft_engine *e = comm->engine;
+/* A zeroed op with an empty schedule, or NULL. */
+static weft_op *op_alloc(void) {
+  weft_op *op = calloc(1, sizeof *op);
+  if (op) weft_sched_init(&op->sched);
+  return op;
+}
+
+weft_op *weft_engine_op_new(weft_engine *e) {
   weft_op *op = NULL;
   pthread_mutex_lock(&e->mu);
   if (e->pool) {
@@ -45,11 +52,8 @@ weft_op *weft_engine_op_new(struct weftComm *comm) {
     e->npool--;
   }
   pthread_mutex_unlock(&e->mu);
-  if (!op) {
-    if (!(op = calloc(1, sizeof *op))) return NULL;
-    weft_sched_init(&op->sched);
-  }
-  op_clear(op, comm);
+  if (!op && !(op = op_alloc())) return NULL;
+  op_clear(op, e);
   return op;
 }
 
@@ -67,16 +71,15 @@ static void release(weft_engine *e) {
   }
 }
 
-weft_op *weft_engine_claim(struct weftComm *comm, int own) {
-  weft_engine *e = comm->engine;
+weft_op *weft_engine_claim(weft_engine *e, int own) {
   int idle = 0;
   if (atomic_load(&e->nqueued) > 0 || !atomic_compare_exchange_strong(&e->busy, &idle, 1)) return NULL;
   weft_op *op = NULL;
   if (own) {
-    if (!e->own && (e->own = calloc(1, sizeof *e->own))) weft_sched_init(&e->own->sched);
-    if ((op = e->own)) op_clear(op, comm);
+    if (!e->own) e->own = op_alloc();
+    if ((op = e->own)) op_clear(op, e);
   } else {
-    op = weft_engine_op_new(comm);
+    op = weft_engine_op_new(e);
   }
   if (!op) {
     release(e);
@@ -90,7 +93,10 @@ weft_op *weft_engine_claim(struct weftComm *comm, int own) {
  * (the caller then frees it with op_destroy, outside the lock). */
 static int pool_put_locked(weft_engine *e, weft_op *op) {
   if (e->npool >= OP_POOL_MAX || e->stop) return 0;
-  if (e->npool >= OP_POOL_PLANS) weft_sched_drop_scratch(&op->sched);
+  if (e->npool >= OP_POOL_PLANS) {
+    weft_sched_drop_scratch(&op->sched);
+    weft_plan_cache_forget(&op->plan);
+  }
   op->next = e->pool;
   e->pool = op;
   e->npool++;
@@ -99,14 +105,14 @@ static int pool_put_locked(weft_engine *e, weft_op *op) {
 
 static void op_destroy(weft_op *op) {
   weft_sched_free(&op->sched);
+  weft_run_mem_free(&op->mem);
   free(op);
 }
 
 void weft_engine_op_free(weft_op *op) {
   if (!op) return;
-  weft_engine *e = op->comm->engine;
-  if (op->result != weftSuccess) op->sched.plan_valid = 0;
-  weft_sched_park(&op->sched);
+  weft_engine *e = op->engine;
+  weft_plan_cache_park(&op->plan, &op->sched, op->result == weftSuccess);
   if (op->claimed) release(e); /* give the engine back */
   if (op == e->own) return;
   pthread_mutex_lock(&e->mu);
@@ -127,25 +133,26 @@ static void op_desc(const weft_op *op, char *buf, size_t len) {
 
 /* Runs op on the current thread; the caller holds the engine's busy flag.
  * On failure `why` says what happened (exec_op adds which op it was). */
-static weftResult_t run_op(struct weftComm *comm, weft_op *op, char *why, size_t len) {
+static weftResult_t run_op(weft_op *op, char *why, size_t len) {
+  const weft_exec_view *v = &op->engine->v;
   why[0] = 0;
   if (op->stream) {
-    weftResult_t r = weft_stream_wait_turn(op->stream, op->ticket, comm->timeout_ms, &comm->aborted);
+    weftResult_t r = weft_stream_wait_turn(op->stream, op->ticket, v->timeout_ms, v->aborted);
     if (r != weftSuccess) {
       snprintf(why, len, "gave up waiting for earlier operations on its stream");
       return r;
     }
   }
-  weftResult_t sticky = atomic_load(&comm->async_error);
+  weftResult_t sticky = atomic_load(v->async_error);
   if (sticky != weftSuccess) {
     snprintf(why, len, "communicator already failed (%s)", weftGetErrorString(sticky));
     return sticky;
   }
-  if (atomic_load(&comm->aborted)) {
+  if (atomic_load(v->aborted)) {
     snprintf(why, len, "aborted by weftCommAbort");
     return weftAborted;
   }
-  return weft_run_sched(comm, &op->sched, why, len);
+  return weft_run_sched(v, &op->sched, &op->mem, op->sig, why, len);
 }
 
 /* "<what op was>: <why>" into err. */
@@ -155,23 +162,23 @@ static void op_error(const weft_op *op, const char *why, char *err, size_t errle
   snprintf(err, errlen, "%s: %s", desc, why);
 }
 
-static weftResult_t exec_op(struct weftComm *comm, weft_op *op, char *err, size_t errlen) {
+static weftResult_t exec_op(weft_op *op, char *err, size_t errlen) {
   char why[WEFT_ERRMSG_LEN];
-  weftResult_t r = run_op(comm, op, why, sizeof why);
+  weftResult_t r = run_op(op, why, sizeof why);
   err[0] = 0;
   if (r != weftSuccess) op_error(op, why, err, errlen);
   return r;
 }
 
 /* Records the outcome; a failed op breaks the comm so peers learn at once. */
-static void finish_op(struct weftComm *comm, weft_op *op, weftResult_t res, const char *err) {
+static void finish_op(weft_op *op, weftResult_t res, const char *err) {
+  weft_engine *e = op->engine;
   if (res != weftSuccess) {
-    weft_error(comm, res, "%s", err);
-    weft_comm_fail(comm, res);
+    weft_error_to(e->v.log, res, "%s", err);
+    weft_comm_fail(e->v.comm, res);
   }
   int detached = op->stream != NULL; /* else the waiter frees op once done is set */
   if (detached) weft_stream_complete(op->stream, res, err);
-  weft_engine *e = comm->engine;
   pthread_mutex_lock(&e->mu);
   op->result = res;
   op->done = 1;
@@ -182,8 +189,7 @@ static void finish_op(struct weftComm *comm, weft_op *op, weftResult_t res, cons
 }
 
 static void *engine_main(void *arg) {
-  struct weftComm *comm = arg;
-  weft_engine *e = comm->engine;
+  weft_engine *e = arg;
   char err[WEFT_ERRMSG_LEN];
   pthread_mutex_lock(&e->mu);
   for (;;) {
@@ -203,8 +209,8 @@ static void *engine_main(void *arg) {
     e->head = op->next;
     if (!e->head) e->tail = NULL;
     pthread_mutex_unlock(&e->mu);
-    weftResult_t res = exec_op(comm, op, err, sizeof err);
-    finish_op(comm, op, res, err);
+    weftResult_t res = exec_op(op, err, sizeof err);
+    finish_op(op, res, err);
     pthread_mutex_lock(&e->mu);
     atomic_store(&e->busy, 0);
   }
@@ -212,9 +218,11 @@ static void *engine_main(void *arg) {
   return NULL;
 }
 
-weftResult_t weft_engine_start(struct weftComm *comm) {
+weftResult_t weft_engine_start(const weft_exec_view *v, weft_engine **out) {
+  *out = NULL;
   weft_engine *e = calloc(1, sizeof *e);
   if (!e) return weftSystemError;
+  e->v = *v;
   pthread_mutex_init(&e->mu, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
@@ -224,21 +232,19 @@ weftResult_t weft_engine_start(struct weftComm *comm) {
   pthread_condattr_destroy(&ca);
   e->max_queued = (int)weft_env_int("WEFT_MAX_QUEUED", 2);
   if (e->max_queued < 1) e->max_queued = 1;
-  comm->engine = e;
-  int rc = pthread_create(&e->thread, NULL, engine_main, comm);
+  int rc = pthread_create(&e->thread, NULL, engine_main, e);
   if (rc != 0) {
     pthread_mutex_destroy(&e->mu);
     pthread_cond_destroy(&e->work_cv);
     pthread_cond_destroy(&e->done_cv);
     free(e);
-    comm->engine = NULL;
     return weftSystemError;
   }
+  *out = e;
   return weftSuccess;
 }
 
-void weft_engine_stop(struct weftComm *comm) {
-  weft_engine *e = comm->engine;
+void weft_engine_stop(weft_engine *e) {
   if (!e) return;
   pthread_mutex_lock(&e->mu);
   e->stop = 1;
@@ -255,15 +261,14 @@ void weft_engine_stop(struct weftComm *comm) {
   pthread_cond_destroy(&e->work_cv);
   pthread_cond_destroy(&e->done_cv);
   free(e);
-  comm->engine = NULL;
 }
 
-void weft_engine_submit(struct weftComm *comm, weft_op *op) {
-  weft_engine *e = comm->engine;
+void weft_engine_submit(weft_op *op) {
+  weft_engine *e = op->engine;
   pthread_mutex_lock(&e->mu);
   /* backpressure: a caller that queues faster than the ops run waits for one
    * to finish (each op is bounded by the timeout; abort ends the wait) */
-  while (atomic_load(&e->nqueued) >= e->max_queued && !e->stop && !atomic_load(&comm->aborted)) {
+  while (atomic_load(&e->nqueued) >= e->max_queued && !e->stop && !atomic_load(e->v.aborted)) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     ts.tv_nsec += 100 * 1000 * 1000;
@@ -283,8 +288,8 @@ void weft_engine_submit(struct weftComm *comm, weft_op *op) {
   pthread_mutex_unlock(&e->mu);
 }
 
-weftResult_t weft_engine_wait(struct weftComm *comm, weft_op *op) {
-  weft_engine *e = comm->engine;
+weftResult_t weft_engine_wait(weft_op *op) {
+  weft_engine *e = op->engine;
   pthread_mutex_lock(&e->mu);
   /* the op itself is bounded by the comm timeout and the abort flag */
   e->nwaiters++;
@@ -296,21 +301,21 @@ weftResult_t weft_engine_wait(struct weftComm *comm, weft_op *op) {
   return res;
 }
 
-weftResult_t weft_engine_run_blocking(struct weftComm *comm, weft_op *op) {
+weftResult_t weft_engine_run_blocking(weft_op *op) {
   if (!op->claimed) {
-    weft_engine_submit(comm, op);
-    return weft_engine_wait(comm, op);
+    weft_engine_submit(op);
+    return weft_engine_wait(op);
   }
   char why[WEFT_ERRMSG_LEN];
-  return weft_engine_claimed_done(comm, op, run_op(comm, op, why, sizeof why), why);
+  return weft_engine_claimed_done(op, run_op(op, why, sizeof why), why);
 }
 
-weftResult_t weft_engine_claimed_done(struct weftComm *comm, weft_op *op, weftResult_t res, const char *why) {
+weftResult_t weft_engine_claimed_done(weft_op *op, weftResult_t res, const char *why) {
   if (res != weftSuccess) { /* nobody else sees this op: no completion to signal */
     char err[WEFT_ERRMSG_LEN];
     op_error(op, why, err, sizeof err);
-    weft_error(comm, res, "%s", err);
-    weft_comm_fail(comm, res);
+    weft_error_to(op->engine->v.log, res, "%s", err);
+    weft_comm_fail(op->comm, res);
   }
   op->result = res;
   weft_engine_op_free(op);

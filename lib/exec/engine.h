@@ -1,6 +1,7 @@
-/* Progress engine: runs schedules over the comm's transport, in order, on the
- * comm's progress thread or (for a blocking call on an idle comm) directly
- * on the calling thread. */
+/* Progress engine: runs ops (a schedule each) over a communicator's
+ * connections, in order, on the engine's progress thread or (for a blocking
+ * call on an idle engine) directly on the calling thread. It sees the
+ * communicator only through its exec view (comm/exec_view.h). */
 #ifndef WEFT_ENGINE_H
 #define WEFT_ENGINE_H
 
@@ -8,17 +9,24 @@
 #include <stdatomic.h>
 
 #include "coll/coll.h"
+#include "comm/exec_view.h"
+#include "exec/plancache.h"
+#include "exec/run.h"
 #include "weft.h"
 
-struct weftComm;
+struct weft_engine;
 
 typedef struct weft_op {
   struct weft_op *next;
-  struct weftComm *comm;
-  weft_sched sched;
-  weftStream_t stream; /* NULL: someone waits for the op and frees it */
-  uint64_t ticket;     /* position on the stream */
-  weft_call first;     /* first call of the op, for error messages */
+  struct weft_engine *engine;
+  struct weftComm *comm; /* the engine's communicator (for the launch) */
+  weft_sched sched;      /* the op's schedule: its plan */
+  weft_plan_cache plan;  /* which call that plan was built for */
+  weft_run_mem mem;      /* the executor's bookkeeping for the plan */
+  uint64_t sig;          /* the signature of its one collective call, else 0 */
+  weftStream_t stream;   /* NULL: someone waits for the op and frees it */
+  uint64_t ticket;       /* position on the stream */
+  weft_call first;       /* first call of the op, for error messages */
   int ncalls;
   int claimed; /* runs on the caller's thread, which holds the engine */
   int done;
@@ -26,6 +34,7 @@ typedef struct weft_op {
 } weft_op;
 
 typedef struct weft_engine {
+  weft_exec_view v; /* the communicator, as the executor sees it */
   pthread_mutex_t mu;
   pthread_cond_t work_cv; /* the progress thread waits for ops */
   pthread_cond_t done_cv; /* callers wait for their op */
@@ -34,42 +43,37 @@ typedef struct weft_engine {
   int nwaiters;     /* callers waiting on done_cv */
   weft_op *pool;    /* finished ops kept for reuse */
   int npool;
-  weft_op *own;          /* the op a claiming caller runs (weft_engine_claim) */
-  weft_call own_tuned;   /* its last call as tuned (launch reuses the tuning */
-  int own_tuned_valid;   /* of a repeated call; the claim guards both) */
-  _Atomic int nqueued;   /* ops submitted to the thread and not finished */
-  int max_queued; /* WEFT_MAX_QUEUED: submitting more waits (bounded scratch) */
+  weft_op *own;        /* the op a claiming caller runs (weft_engine_claim) */
+  _Atomic int nqueued; /* ops submitted to the thread and not finished */
+  int max_queued;      /* WEFT_MAX_QUEUED: submitting more waits (bounded scratch) */
   int stop;
   pthread_t thread;
 } weft_engine;
 
-weftResult_t weft_engine_start(struct weftComm *comm);
+/* Starts the progress thread of the communicator that v describes. */
+weftResult_t weft_engine_start(const weft_exec_view *v, weft_engine **out);
 /* Waits for queued ops to finish (they fail fast once the comm is aborted),
- * then stops the thread. */
-void weft_engine_stop(struct weftComm *comm);
-weft_op *weft_engine_op_new(struct weftComm *comm);
+ * then stops the thread and frees e (NULL: nothing). */
+void weft_engine_stop(weft_engine *e);
+weft_op *weft_engine_op_new(weft_engine *e);
 void weft_engine_op_free(weft_op *op);
 /* Queues op on the progress thread. */
-void weft_engine_submit(struct weftComm *comm, weft_op *op);
+void weft_engine_submit(weft_op *op);
 /* Waits for a submitted op with a NULL stream, frees it, returns its result. */
-weftResult_t weft_engine_wait(struct weftComm *comm, weft_op *op);
+weftResult_t weft_engine_wait(weft_op *op);
 /* The fast path of a blocking launch: if nothing is queued and no op runs,
  * takes the engine for the calling thread without a lock and returns an op
  * to run there: the engine's own one, whose plan is kept from call to call,
  * for a single call (own != 0), else a pooled one. NULL otherwise (use
- * weft_engine_op_new and the queue). weft_engine_run_blocking or weft_engine_op_free gives
- * the engine back. */
-weft_op *weft_engine_claim(struct weftComm *comm, int own);
+ * weft_engine_op_new and the queue). weft_engine_run_blocking or
+ * weft_engine_op_free gives the engine back. */
+weft_op *weft_engine_claim(weft_engine *e, int own);
 /* Runs op (NULL stream) to completion: on this thread if it was claimed,
  * else through the queue. Frees op. */
-weftResult_t weft_engine_run_blocking(struct weftComm *comm, weft_op *op);
+weftResult_t weft_engine_run_blocking(weft_op *op);
 /* Ends a claimed op that the caller ran itself with outcome res: a failure
  * is recorded on the comm as "<the op>: <why>" and breaks the comm; frees op
  * (giving the engine back) and returns res. */
-weftResult_t weft_engine_claimed_done(struct weftComm *comm, weft_op *op, weftResult_t res, const char *why);
-
-/* Runs one schedule to completion over comm's connections (run.c). On
- * failure err describes what happened and which peer was involved. */
-weftResult_t weft_run_sched(struct weftComm *comm, weft_sched *s, char *err, size_t errlen);
+weftResult_t weft_engine_claimed_done(weft_op *op, weftResult_t res, const char *why);
 
 #endif

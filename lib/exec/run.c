@@ -8,14 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exec/run.h"
+
 #include "codec/codec.h"
-#include "nodeseg/slots.h"
 #include "coll/sig.h"
-#include "comm/comm.h"
 #include "nodeseg/nodeseg.h"
 #include "util/clock.h"
-#include "exec/engine.h"
+#include "nodeseg/slots.h"
 #include "reduce/reduce.h"
+#include "util/sock.h"
 
 enum { S_WAIT = 0, S_READY, S_FLIGHT, S_DONE };
 
@@ -29,8 +30,10 @@ typedef struct {
  * own: a message waiting for its data holds up only its own stream, not the
  * messages behind it on the others. Each part is one transport request. */
 typedef struct {
-  struct weftComm *comm;
+  const weft_exec_view *v;
+  const weft_peer_conn *peers; /* v->peers */
   weft_sched *s;
+  weft_run_mem *m;
   int n;
   int *sbase;       /* per peer: its first stream (global numbering, n + 1) */
   stream_queue sq, rq;
@@ -50,15 +53,15 @@ static int is_net(const weft_step *st) { return st->kind == ST_SEND || st->kind 
 
 /* Parts a message of step st is cut into: one per stream of its peer, each
  * at least stripe_min bytes. Both ends compute it from the capacity. */
-static int nparts_of(const struct weftComm *c, const weft_step *st) {
-  int ns = c->peers[st->peer].nstreams;
+static int nparts_of(const run_t *R, const weft_step *st) {
+  int ns = R->peers[st->msg.peer].nstreams;
   if (ns <= 1) return 1;
-  size_t cap = st->cap ? st->cap : st->n, np = (cap + c->tune.stripe_min - 1) / c->tune.stripe_min;
+  size_t cap = st->msg.cap ? st->msg.cap : st->msg.n, np = (cap + R->v->stripe_min - 1) / R->v->stripe_min;
   return np < 1 ? 1 : np > (size_t)ns ? ns : (int)np;
 }
 
 static void part_range(const weft_step *st, int np, int k, size_t *off, size_t *len) {
-  size_t cap = st->cap ? st->cap : st->n, ps = (cap + (size_t)np - 1) / (size_t)np;
+  size_t cap = st->msg.cap ? st->msg.cap : st->msg.n, ps = (cap + (size_t)np - 1) / (size_t)np;
   ps = (ps + 63) & ~(size_t)63;
   *off = (size_t)k * ps < cap ? (size_t)k * ps : cap;
   *len = cap - *off < ps ? cap - *off : ps;
@@ -74,10 +77,10 @@ static void queue_build(run_t *R, stream_queue *q, int kind, int nst, int *cnt) 
   for (int i = 0; i < s->nsteps; i++) {
     const weft_step *st = &s->steps[i];
     if (st->kind != kind) continue;
-    int ns = R->comm->peers[st->peer].nstreams;
+    int ns = R->peers[st->msg.peer].nstreams;
     for (int part = R->pbase[i]; part < R->pbase[i + 1]; part++) {
-      R->pstream[part] = cnt[st->peer]++ % ns;
-      q->ptr[R->sbase[st->peer] + R->pstream[part] + 1]++;
+      R->pstream[part] = cnt[st->msg.peer]++ % ns;
+      q->ptr[R->sbase[st->msg.peer] + R->pstream[part] + 1]++;
     }
   }
   for (int g = 0; g < nst; g++) q->ptr[g + 1] += q->ptr[g];
@@ -85,14 +88,14 @@ static void queue_build(run_t *R, stream_queue *q, int kind, int nst, int *cnt) 
   for (int i = 0; i < s->nsteps; i++) {
     if (s->steps[i].kind != kind) continue;
     for (int part = R->pbase[i]; part < R->pbase[i + 1]; part++)
-      q->idx[q->next[R->sbase[s->steps[i].peer] + R->pstream[part]]++] = part;
+      q->idx[q->next[R->sbase[s->steps[i].msg.peer] + R->pstream[part]]++] = part;
   }
   memcpy(q->next, q->ptr, sizeof(int) * (size_t)nst);
 }
 
-/* Points R's arrays into run_mem (np parts, nst streams). */
-static void carve(run_t *R, weft_sched *s, size_t ns, size_t nn, size_t np, size_t nst) {
-  R->reqs = s->run_mem;
+/* Points R's arrays into R->m (np parts, nst streams). */
+static void carve(run_t *R, size_t ns, size_t nn, size_t np, size_t nst) {
+  R->reqs = R->m->mem;
   int *p = (int *)(R->reqs + np);
   R->stack = p, p += ns;
   R->infl = p, p += np + ns;
@@ -109,78 +112,85 @@ static void carve(run_t *R, weft_sched *s, size_t ns, size_t nn, size_t np, size
   R->left = p;
 }
 
-/* Carves the run's bookkeeping out of memory kept with the schedule, so a
- * reused schedule runs without allocating; a rearmed plan (same steps, same
- * peers) also keeps its queues and parts and only rewinds the cursors. */
+/* Carves the run's bookkeeping out of memory kept with the schedule's op, so
+ * a reused schedule runs without allocating; a rearmed plan (same steps,
+ * same peers) also keeps its queues and parts and only rewinds the cursors. */
 static int run_alloc(run_t *R, weft_sched *s, int n) {
+  weft_run_mem *m = R->m;
   size_t ns = (size_t)s->nsteps, nn = (size_t)n, np = 0, nst = 0;
-  if (s->run_nparts > 0) {
-    nst = (size_t)s->run_nstreams;
-    carve(R, s, ns, nn, (size_t)s->run_nparts, nst);
+  if (m->nparts > 0 && m->gen == s->gen) {
+    nst = (size_t)m->nstreams;
+    carve(R, ns, nn, (size_t)m->nparts, nst);
     memcpy(R->sq.next, R->sq.ptr, sizeof(int) * nst);
     memcpy(R->rq.next, R->rq.ptr, sizeof(int) * nst);
     return 0;
   }
-  for (int p = 0; p < n; p++) nst += (size_t)R->comm->peers[p].nstreams;
+  for (int p = 0; p < n; p++) nst += (size_t)R->peers[p].nstreams;
   for (int i = 0; i < s->nsteps; i++)
-    if (is_net(&s->steps[i])) np += (size_t)nparts_of(R->comm, &s->steps[i]);
+    if (is_net(&s->steps[i])) np += (size_t)nparts_of(R, &s->steps[i]);
   size_t need = np * sizeof(void *) +
                 sizeof(int) * (ns + (np + ns) + (nn + 1) + 2 * (np + 1) + 2 * (nst + 1) + 2 * nst + (ns + 1) +
                                2 * np + ns + nn);
-  if (s->run_cap < need) {
-    void *m = realloc(s->run_mem, need);
-    if (!m) return -1;
-    s->run_mem = m;
-    s->run_cap = need;
+  if (m->cap < need) {
+    void *p = realloc(m->mem, need);
+    if (!p) return -1;
+    m->mem = p;
+    m->cap = need;
   }
-  carve(R, s, ns, nn, np, nst);
+  carve(R, ns, nn, np, nst);
   R->sbase[0] = 0;
-  for (int p = 0; p < n; p++) R->sbase[p + 1] = R->sbase[p] + R->comm->peers[p].nstreams;
+  for (int p = 0; p < n; p++) R->sbase[p + 1] = R->sbase[p] + R->peers[p].nstreams;
   R->pbase[0] = 0;
   for (int i = 0; i < s->nsteps; i++) {
-    int k = is_net(&s->steps[i]) ? nparts_of(R->comm, &s->steps[i]) : 0;
+    int k = is_net(&s->steps[i]) ? nparts_of(R, &s->steps[i]) : 0;
     R->pbase[i + 1] = R->pbase[i] + k;
     for (int j = R->pbase[i]; j < R->pbase[i + 1]; j++) R->pstep[j] = i;
   }
   int *cnt = R->left + ns; /* n ints past the end of left */
   queue_build(R, &R->sq, ST_SEND, (int)nst, cnt);
   queue_build(R, &R->rq, ST_RECV, (int)nst, cnt);
-  s->run_nparts = np > 0 ? (int)np : 0;
-  s->run_nstreams = (int)nst;
+  m->nparts = np > 0 ? (int)np : 0;
+  m->gen = s->gen;
+  m->nstreams = (int)nst;
   return 0;
+}
+
+void weft_run_mem_free(weft_run_mem *m) {
+  free(m->mem);
+  *m = (weft_run_mem){0};
 }
 
 static void step_where(run_t *R, const weft_step *st, char *buf, size_t len) {
   char peer[128];
-  weft_comm_peer_name(R->comm, st->peer, peer, sizeof peer);
+  weft_comm_peer_name(R->v->comm, st->msg.peer, peer, sizeof peer);
   snprintf(buf, len, "%s %s %zu bytes (%s call #%u)", st->kind == ST_SEND ? "send to" : "receive from",
-           peer, st->n, weft_coll_name((weft_coll_kind)(st->tag >> 60)), (unsigned)(st->tag & 0xffff));
+           peer, st->msg.n, weft_coll_name((weft_coll_kind)(st->msg.tag >> 60)), (unsigned)(st->msg.tag & 0xffff));
 }
 
 static weftResult_t net_fail(run_t *R, const weft_step *st, weftResult_t res, void *ep) {
   char where[256];
   step_where(R, st, where, sizeof where);
-  const weftNet_t *net = R->comm->peers[st->peer].net;
+  const weftNet_t *net = R->peers[st->msg.peer].net;
   snprintf(R->err, R->errlen, "%s failed: %s", where, ep && net ? net->lastError(ep) : "connection closed");
   return res == weftInvalidUsage || res == weftSystemError ? res : weftRemoteError;
 }
 
 static void *part_ep(run_t *R, int part) {
   const weft_step *st = &R->s->steps[R->pstep[part]];
-  return weft_peer_ep(&R->comm->peers[st->peer], st->kind == ST_SEND, R->pstream[part]);
+  return weft_peer_ep(&R->peers[st->msg.peer], st->kind == ST_SEND, R->pstream[part]);
 }
 
 /* Posts one part of a step whose data is ready. */
 static weftResult_t post_part(run_t *R, int part) {
   int i = R->pstep[part];
   weft_step *st = &R->s->steps[i];
-  const weft_peer_conn *pc = &R->comm->peers[st->peer];
+  const weft_peer_conn *pc = &R->peers[st->msg.peer];
   int np = R->pbase[i + 1] - R->pbase[i];
   if (st->state == S_READY) { /* its first part */
     st->state = S_FLIGHT;
     R->left[i] = np;
-    if (st->len && st->kind == ST_SEND) st->n = *st->len < st->cap ? *st->len : st->cap;
-    if (st->len && st->kind == ST_RECV) *st->len = 0;
+    if (st->msg.len && st->kind == ST_SEND) st->msg.n = *st->msg.len < st->msg.cap ? *st->msg.len : st->msg.cap;
+    if (st->msg.len && st->kind == ST_RECV) *st->msg.len = 0;
   }
   void *ep = weft_peer_ep(pc, st->kind == ST_SEND, R->pstream[part]);
   if (!ep) return net_fail(R, st, weftRemoteError, NULL);
@@ -188,10 +198,10 @@ static weftResult_t post_part(run_t *R, int part) {
   part_range(st, np, part - R->pbase[i], &off, &len);
   weftResult_t res;
   if (st->kind == ST_SEND) {
-    size_t n = st->n > off ? st->n - off : 0; /* n < cap: trailing parts are short or empty */
-    res = pc->net->isend(ep, (const char *)st->src + off, n < len ? n : len, st->tag, NULL, &R->reqs[part]);
+    size_t n = st->msg.n > off ? st->msg.n - off : 0; /* n < cap: trailing parts are short or empty */
+    res = pc->net->isend(ep, (const char *)st->msg.src + off, n < len ? n : len, st->msg.tag, NULL, &R->reqs[part]);
   } else {
-    res = pc->net->irecv(ep, (char *)st->dst + off, len, st->tag, NULL, &R->reqs[part]);
+    res = pc->net->irecv(ep, (char *)st->msg.dst + off, len, st->msg.tag, NULL, &R->reqs[part]);
   }
   if (res != weftSuccess) return net_fail(R, st, res, ep);
   R->infl[R->ninfl++] = part;
@@ -219,7 +229,7 @@ static weftResult_t make_ready(run_t *R, int i) {
   }
   stream_queue *q = st->kind == ST_SEND ? &R->sq : &R->rq;
   for (int part = R->pbase[i]; part < R->pbase[i + 1]; part++) {
-    weftResult_t res = issue(R, q, R->sbase[st->peer] + R->pstream[part]);
+    weftResult_t res = issue(R, q, R->sbase[st->msg.peer] + R->pstream[part]);
     if (res != weftSuccess) return res;
   }
   return weftSuccess;
@@ -242,42 +252,43 @@ static weftResult_t complete(run_t *R, int i) {
 /* Runs a local step; on failure R->err says why. */
 static weftResult_t run_compute(run_t *R, weft_step *st) {
   switch (st->kind) {
-    case ST_REDUCE:
-      weft_reduce(st->dst, st->src, st->src2, st->n, (weftDataType_t)st->dt, (weftRedOp_t)st->op);
+    case ST_REDUCE: {
+      const weft_step_reduce *x = &st->reduce;
+      weft_reduce(x->dst, x->a, x->b, x->count, (weftDataType_t)x->dt, (weftRedOp_t)x->op);
       break;
+    }
     case ST_COPY:
-      if (st->n && st->dst != st->src) memmove(st->dst, st->src, st->n);
+      if (st->copy.n && st->copy.dst != st->copy.src) memmove(st->copy.dst, st->copy.src, st->copy.n);
       break;
-    case ST_AVG: weft_avg_finish(st->dst, st->n, (weftDataType_t)st->dt, st->nranks); break;
+    case ST_AVG: weft_avg_finish(st->avg.buf, st->avg.count, (weftDataType_t)st->avg.dt, st->avg.nranks); break;
     case ST_ENCODE: {
+      const weft_step_codec *x = &st->codec;
       size_t out = 0;
-      if (weft_codec_encode((weft_codec_id)st->op, st->aux, (weftDataType_t)st->dt, st->src, st->n, st->dst, st->cap,
-                            &out, st->resid) != 0) {
+      if (weft_codec_encode((weft_codec_id)x->codec, x->params, (weftDataType_t)x->dt, x->src, x->count, x->dst,
+                            x->cap, &out, x->resid) != 0) {
         snprintf(R->err, R->errlen, "codec %s: cannot encode %zu elements (out of memory)",
-                 weft_codec_name((weft_codec_id)st->op), st->n);
+                 weft_codec_name((weft_codec_id)x->codec), x->count);
         return weftSystemError;
       }
-      if (st->len) *st->len = out;
+      if (x->len) *x->len = out;
       break;
     }
     case ST_DECODE:
     case ST_DECODE_ADD: {
-      size_t in = st->len ? *st->len : st->cap;
-      weft_codec_id id = (weft_codec_id)st->op;
-      weftDataType_t dt = (weftDataType_t)st->dt;
-      if (st->kind == ST_DECODE ? weft_codec_decode(id, dt, st->src, in, st->dst, st->n) != 0
-                                : weft_codec_decode_add(id, dt, st->src, in, st->dst, st->n) != 0) {
+      const weft_step_codec *x = &st->codec;
+      size_t in = x->len ? *x->len : x->cap;
+      weft_codec_id id = (weft_codec_id)x->codec;
+      weftDataType_t dt = (weftDataType_t)x->dt;
+      if (st->kind == ST_DECODE ? weft_codec_decode(id, dt, x->src, in, x->dst, x->count) != 0
+                                : weft_codec_decode_add(id, dt, x->src, in, x->dst, x->count) != 0) {
         snprintf(R->err, R->errlen, "codec %s: received %zu bytes that do not decode to %zu elements",
-                 weft_codec_name(id), in, st->n);
+                 weft_codec_name(id), in, x->count);
         return weftRemoteError;
       }
       break;
     }
-    case ST_SLOTS: { /* blocks until every local rank took part (bounded like the rest) */
-      weft_call c = {.kind = (weft_coll_kind)st->nranks, .sendbuf = st->src, .recvbuf = st->dst, .count = st->n,
-                     .dt = (weftDataType_t)st->dt, .op = (weftRedOp_t)st->op, .root = st->peer, .tag = st->tag};
-      return weft_slots_run(R->comm, &c, R->err, R->errlen);
-    }
+    case ST_SLOTS: /* blocks until every local rank took part (bounded like the rest) */
+      return weft_slots_run(R->v->comm, &st->slots, R->err, R->errlen);
     default: break;
   }
   return weftSuccess;
@@ -285,8 +296,8 @@ static weftResult_t run_compute(run_t *R, weft_step *st) {
 
 static weftResult_t mismatch(run_t *R, const weft_step *st, uint64_t tag, size_t size, size_t want) {
   char why[400], peer[128];
-  weft_comm_peer_name(R->comm, st->peer, peer, sizeof peer);
-  if (tag != st->tag) weft_sig_explain(st->tag, tag, why, sizeof why);
+  weft_comm_peer_name(R->v->comm, st->msg.peer, peer, sizeof peer);
+  if (tag != st->msg.tag) weft_sig_explain(st->msg.tag, tag, why, sizeof why);
   else snprintf(why, sizeof why, "expected %zu bytes, received %zu", want, size);
   snprintf(R->err, R->errlen, "mismatched calls with %s: %s", peer, why);
   return weftInvalidUsage;
@@ -297,20 +308,20 @@ static weftResult_t test_inflight(run_t *R, int *progressed) {
   for (int k = 0; k < R->ninfl; k++) {
     int part = R->infl[k], i = R->pstep[part];
     weft_step *st = &R->s->steps[i];
-    const weftNet_t *net = R->comm->peers[st->peer].net;
+    const weftNet_t *net = R->peers[st->msg.peer].net;
     int done = 0;
     size_t size = 0;
     uint64_t tag = 0;
     weftResult_t res = net->test(R->reqs[part], &done, &size, &tag);
-    if (res == weftInvalidUsage && st->kind == ST_RECV && tag && tag != st->tag) return mismatch(R, st, tag, size, 0);
+    if (res == weftInvalidUsage && st->kind == ST_RECV && tag && tag != st->msg.tag) return mismatch(R, st, tag, size, 0);
     if (res != weftSuccess) return net_fail(R, st, res, part_ep(R, part));
     if (!done) continue;
     R->infl[k--] = R->infl[--R->ninfl];
     if (st->kind == ST_RECV) {
       size_t off, len;
       part_range(st, R->pbase[i + 1] - R->pbase[i], part - R->pbase[i], &off, &len);
-      if (tag != st->tag || (st->len ? size > len : size != len)) return mismatch(R, st, tag, size, len);
-      if (st->len) *st->len += size;
+      if (tag != st->msg.tag || (st->msg.len ? size > len : size != len)) return mismatch(R, st, tag, size, len);
+      if (st->msg.len) *st->msg.len += size;
     }
     *progressed = 1;
     if (--R->left[i] > 0) continue;
@@ -325,7 +336,7 @@ static void wait_net(run_t *R, int ms) {
   int np = 0;
   for (int k = 0; k < R->ninfl && np < 64; k++) {
     weft_step *st = &R->s->steps[R->pstep[R->infl[k]]];
-    const weftNet_t *net = R->comm->peers[st->peer].net;
+    const weftNet_t *net = R->peers[st->msg.peer].net;
     void *ep = part_ep(R, R->infl[k]);
     short ev = 0;
     int fd = net->pollFd ? net->pollFd(ep, &ev) : WEFT_NET_POLL_NONE;
@@ -342,12 +353,15 @@ static void wait_net(run_t *R, int ms) {
   poll(pf, (nfds_t)np, ms);
 }
 
-weftResult_t weft_run_sched(struct weftComm *comm, weft_sched *s, char *err, size_t errlen) {
+weftResult_t weft_run_sched(const weft_exec_view *v, weft_sched *s, weft_run_mem *m, uint64_t sig, char *err,
+                            size_t errlen) {
   run_t R;
   memset(&R, 0, sizeof R);
-  R.comm = comm;
+  R.v = v;
+  R.peers = v->peers;
   R.s = s;
-  R.n = comm->nranks;
+  R.m = m;
+  R.n = v->nranks;
   R.err = err;
   R.errlen = errlen;
   err[0] = 0;
@@ -358,13 +372,13 @@ weftResult_t weft_run_sched(struct weftComm *comm, weft_sched *s, char *err, siz
   }
   /* announce the call (or, for groups and point-to-point, that this is none
    * a peer can compare with: a stale announcement could match a later number) */
-  if (comm->nodeseg) weft_nodeseg_note_call(comm->nodeseg, s->sig);
+  if (v->nodeseg) weft_nodeseg_note_call(v->nodeseg, sig);
   weftResult_t res = weftSuccess;
   for (int i = 0; i < s->nsteps && res == weftSuccess; i++)
     if (s->steps[i].npending == 0) res = make_ready(&R, i);
   double idle_since = 0;
   unsigned idle = 0, iter = 0;
-  int yielding = 0; /* spun past tune.yield_after_us: yield the CPU every round */
+  int yielding = 0; /* spun past yield_after_us: yield the CPU every round */
   while (res == weftSuccess && R.ndone < s->nsteps) {
     int progressed = 0;
     while (R.nstack > 0 && res == weftSuccess) {
@@ -375,7 +389,7 @@ weftResult_t weft_run_sched(struct weftComm *comm, weft_sched *s, char *err, siz
     }
     if (res != weftSuccess) break;
     if ((res = test_inflight(&R, &progressed)) != weftSuccess) break;
-    if ((!progressed || (++iter & 255) == 0) && atomic_load(&comm->aborted)) {
+    if ((!progressed || (++iter & 255) == 0) && atomic_load(v->aborted)) {
       snprintf(err, errlen, "aborted by weftCommAbort");
       res = weftAborted;
       break;
@@ -395,22 +409,22 @@ weftResult_t weft_run_sched(struct weftComm *comm, weft_sched *s, char *err, siz
     if (++idle < 16 || (!yielding && idle > 16 && (idle & 63) != 0)) continue;
     double now = weft_now_us();
     if (idle == 16) idle_since = now;
-    if (now - idle_since > comm->timeout_ms * 1000.0) {
+    if (now - idle_since > v->timeout_ms * 1000.0) {
       char where[256];
       step_where(&R, &s->steps[R.pstep[R.infl[0]]], where, sizeof where);
-      snprintf(err, errlen, "no progress for %d ms (WEFT_TIMEOUT) waiting to %s", comm->timeout_ms, where);
+      snprintf(err, errlen, "no progress for %d ms (WEFT_TIMEOUT) waiting to %s", v->timeout_ms, where);
       res = weftTimeout;
       break;
     }
     /* a peer on this host in another call of the same number: a mismatch
      * (it may wait in the node segment, where no message tells us) */
-    if (s->sig && comm->nodeseg && now - idle_since > 100 && weft_nodeseg_mismatch(comm, s->sig, err, errlen)) {
+    if (sig && v->nodeseg && now - idle_since > 100 && weft_nodeseg_mismatch(v->comm, sig, err, errlen)) {
       res = weftInvalidUsage;
       break;
     }
     /* spin a little (yielding, for oversubscribed hosts), then sleep in poll() */
-    if (now - idle_since < comm->tune.spin_us) {
-      if (now - idle_since >= comm->tune.yield_after_us) {
+    if (now - idle_since < v->spin_us) {
+      if (now - idle_since >= v->yield_after_us) {
         yielding = 1;
         sched_yield();
       }

@@ -18,6 +18,7 @@
 #include "bootstrap/bootstrap.h"
 #include "comm/comm.h"
 #include "comm/comm_log.h"
+#include "comm/netreg.h"
 #include "util/param.h"
 #include "util/sock.h"
 #include "util/clock.h"
@@ -122,11 +123,15 @@ static int fetch(struct weftComm *c, const char *name, int timeout_ms, char *err
   return mfd;
 }
 
-static int all_local_shm(const struct weftComm *c) {
+/* Every rank on this host, every peer reached by a transport that says its
+ * peers share this host's memory (weftNetProperties_t.hostLocal). */
+static int all_host_local(const struct weftComm *c) {
   const bootstrap_t *b = c->bootstrap;
   for (int p = 0; p < c->nranks; p++) {
     if (b->peers[p].host_id != b->peers[c->rank].host_id) return 0;
-    if (p != c->rank && (!c->peers[p].net || strcmp(c->peers[p].net->name, "shm") != 0)) return 0;
+    if (p == c->rank) continue;
+    int k = c->peers[p].net ? weft_net_slot_of(c->peers[p].net) : -1;
+    if (k < 0 || !c->nets[k].host_local) return 0;
   }
   return 1;
 }
@@ -157,7 +162,7 @@ weftResult_t weft_nodeseg_create(struct weftComm *c) {
   int timeout = c->timeout_ms < 30000 ? c->timeout_ms : 30000;
   int lfd = -1, mfd = -1;
   seg_offer *me = &x[c->rank];
-  me->willing = weft_env_int("WEFT_SLOTS", 1) != 0 && all_local_shm(c);
+  me->willing = weft_env_int("WEFT_SLOTS", 1) != 0 && all_host_local(c);
   me->membarrier = membarrier_register();
   me->max_bytes = weft_env_size("WEFT_SLOTS_MAX", 32 << 10);
   if (me->max_bytes < 8) me->max_bytes = 8;

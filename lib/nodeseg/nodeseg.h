@@ -1,8 +1,9 @@
 /* Node segment: one shared-memory segment mapped by every rank of a
- * communicator whose ranks all live on one host and talk over shm. Each rank
- * owns two slots in it (used alternately, call by call) where it publishes a
- * small contribution with a sequence number and the call's signature; the
- * others read it in place (coll/slots.c). One cache line carries the number,
+ * communicator whose ranks all live on one host and talk over a host-local
+ * transport (weftNetProperties_t.hostLocal: shm). Each rank owns two slots
+ * in it (used alternately, call by call) where it publishes a small
+ * contribution with a sequence number and the call's signature; the others
+ * read it in place (nodeseg/slots.c). One cache line carries the number,
  * the signature and the first 48 bytes, so a small call costs one line moved
  * per rank, no messages.
  *
@@ -35,7 +36,8 @@ typedef struct weft_nodeseg {
 } weft_nodeseg;
 
 /* Sets comm->nodeseg up when every rank of comm runs on this host, every
- * peer is reached over the shm transport and WEFT_SLOTS is not 0 anywhere;
+ * peer is reached over a host-local transport (weftNetProperties_t.hostLocal:
+ * shm) and WEFT_SLOTS is not 0 anywhere;
  * leaves it NULL otherwise, or if anything fails locally on any rank (the
  * collectives then use their message-based algorithms). Collective over the
  * comm's bootstrap; an error is returned only if the bootstrap fails. */

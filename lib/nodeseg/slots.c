@@ -24,20 +24,22 @@ int weft_slots_fit(const struct weftComm *comm, weft_coll_kind k, size_t bytes) 
   return p <= g->max_bytes && p * (size_t)(g->n - 1) <= 8 * g->max_bytes;
 }
 
-weftResult_t weft_slots_run(struct weftComm *comm, const weft_call *c, char *err, size_t errlen) {
+weftResult_t weft_slots_run(struct weftComm *comm, const weft_step_slots *c, char *err, size_t errlen) {
   weft_nodeseg *g = comm->nodeseg;
+  weft_coll_kind kind = (weft_coll_kind)c->coll;
+  weftDataType_t dt = (weftDataType_t)c->dt;
   int n = g->n, me = g->rank;
-  size_t bytes = c->count * weft_dtype_size(c->dt);
+  size_t bytes = c->count * weft_dtype_size(dt);
   uint32_t seq = ++g->seq;
   _Atomic uint32_t *mine = weft_nodeseg_slot(g, me, seq);
   weft_nodeseg_note_call(g, c->tag);
-  if (c->kind != COLL_BROADCAST || me == c->root)
-    memcpy(weft_nodeseg_payload(mine), c->sendbuf, payload_bytes(c->kind, bytes, n));
+  if (kind != COLL_BROADCAST || me == c->root)
+    memcpy(weft_nodeseg_payload(mine), c->src, payload_bytes(kind, bytes, n));
   weft_nodeseg_publish(g, mine, seq, c->tag);
-  int reduces = c->kind == COLL_ALLREDUCE || c->kind == COLL_REDUCESCATTER || (c->kind == COLL_REDUCE && me == c->root);
+  int reduces = kind == COLL_ALLREDUCE || kind == COLL_REDUCESCATTER || (kind == COLL_REDUCE && me == c->root);
   /* reduce-scatter and all-to-all take block `me` of every rank's payload */
-  size_t at = c->kind == COLL_REDUCESCATTER || c->kind == COLL_ALLTOALL ? (size_t)me * bytes : 0;
-  char *rb = c->recvbuf;
+  size_t at = kind == COLL_REDUCESCATTER || kind == COLL_ALLTOALL ? (size_t)me * bytes : 0;
+  char *rb = c->dst;
   const void *first = NULL;
   for (int k = 0; k < n; k++) {
     _Atomic uint32_t *slot = weft_nodeseg_slot(g, k, seq);
@@ -46,13 +48,13 @@ weftResult_t weft_slots_run(struct weftComm *comm, const weft_call *c, char *err
     const char *x = (const char *)weft_nodeseg_payload(slot) + at;
     if (reduces) { /* rank order, as the direct algorithm: x0 op x1, then op x2 ... */
       if (k == 0) first = x;
-      else weft_reduce(rb, k == 1 ? first : rb, x, c->count, c->dt, c->op);
-    } else if (c->kind == COLL_ALLGATHER || c->kind == COLL_ALLTOALL) {
+      else weft_reduce(rb, k == 1 ? first : rb, x, c->count, dt, (weftRedOp_t)c->op);
+    } else if (kind == COLL_ALLGATHER || kind == COLL_ALLTOALL) {
       memcpy(rb + (size_t)k * bytes, x, bytes);
-    } else if (c->kind == COLL_BROADCAST && k == c->root) {
+    } else if (kind == COLL_BROADCAST && k == c->root) {
       memcpy(rb, x, bytes);
     }
   }
-  if (reduces && c->op == weftAvg) weft_avg_finish(rb, c->count, c->dt, n);
+  if (reduces && c->op == weftAvg) weft_avg_finish(rb, c->count, dt, n);
   return weftSuccess;
 }

@@ -18,9 +18,16 @@ struct weftComm;
 /* Whether call kind k of `bytes` per rank (count x element size, as the
  * API counts) can run through comm's segment. */
 int weft_slots_fit(const struct weftComm *comm, weft_coll_kind k, size_t bytes);
-/* Runs c (algo ALGO_SLOTS) to completion on the calling thread, which must
- * hold the comm's engine. Results are bitwise those of the direct
- * algorithm: contributions are reduced in rank order on every rank. */
-weftResult_t weft_slots_run(struct weftComm *comm, const weft_call *c, char *err, size_t errlen);
+/* Runs one collective (a slots step, or a call whose algo is ALGO_SLOTS) to
+ * completion on the calling thread, which must hold the comm's engine.
+ * Results are bitwise those of the direct algorithm: contributions are
+ * reduced in rank order on every rank. */
+weftResult_t weft_slots_run(struct weftComm *comm, const weft_step_slots *c, char *err, size_t errlen);
+
+/* The slots payload of a call (a blocking call runs it without a schedule). */
+static inline weft_step_slots weft_slots_of_call(const weft_call *c) {
+  return (weft_step_slots){.coll = (uint8_t)c->kind, .dt = (uint8_t)c->dt, .op = (uint8_t)c->op, .root = c->root,
+                           .src = c->sendbuf, .dst = c->recvbuf, .count = c->count, .tag = c->tag};
+}
 
 #endif

@@ -59,7 +59,7 @@ static void finish(weft_sched *s, int i) {
 static int next_of(weft_sched *s, int *cur, int kind, int peer) {
   while (*cur < s->nsteps) {
     weft_step *st = &s->steps[*cur];
-    if (st->kind == kind && st->peer == peer && st->state != DONE) return *cur;
+    if (st->kind == kind && st->msg.peer == peer && st->state != DONE) return *cur;
     (*cur)++;
   }
   return -1;
@@ -78,11 +78,12 @@ static int simulate(sim *S) {
         left++;
         if (st->npending > 0) continue;
         if (st->kind == ST_REDUCE) {
-          weft_reduce(st->dst, st->src, st->src2, st->n, (weftDataType_t)st->dt, (weftRedOp_t)st->op);
+          weft_reduce(st->reduce.dst, st->reduce.a, st->reduce.b, st->reduce.count, (weftDataType_t)st->reduce.dt,
+                      (weftRedOp_t)st->reduce.op);
         } else if (st->kind == ST_COPY) {
-          memmove(st->dst, st->src, st->n);
+          memmove(st->copy.dst, st->copy.src, st->copy.n);
         } else if (st->kind == ST_AVG) {
-          weft_avg_finish(st->dst, st->n, (weftDataType_t)st->dt, st->nranks);
+          weft_avg_finish(st->avg.buf, st->avg.count, (weftDataType_t)st->avg.dt, st->avg.nranks);
         } else {
           continue;
         }
@@ -92,7 +93,7 @@ static int simulate(sim *S) {
       for (int p = 0; p < n; p++) {
         int i;
         while ((i = next_of(s, &S->snext[r][p], ST_SEND, p)) >= 0 && s->steps[i].npending == 0) {
-          push(&S->ch[r * n + p], s->steps[i].src, s->steps[i].n, s->steps[i].tag);
+          push(&S->ch[r * n + p], s->steps[i].msg.src, s->steps[i].msg.n, s->steps[i].msg.tag);
           finish(s, i);
           progress = 1;
         }
@@ -101,9 +102,9 @@ static int simulate(sim *S) {
           msg *m = c->head;
           c->head = m->next;
           if (!c->head) c->tail = NULL;
-          assert_int_equal(m->n, s->steps[i].n);
-          assert_int_equal(m->tag, s->steps[i].tag);
-          if (m->n) memcpy(s->steps[i].dst, m->data, m->n);
+          assert_int_equal(m->n, s->steps[i].msg.n);
+          assert_int_equal(m->tag, s->steps[i].msg.tag);
+          if (m->n) memcpy(s->steps[i].msg.dst, m->data, m->n);
           free(m);
           finish(s, i);
           progress = 1;

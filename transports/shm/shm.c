@@ -140,6 +140,7 @@ static weftResult_t shm_properties(void *ctx, int dev, weftNetProperties_t *p) {
   p->bandwidthGbps = 100.0;
   p->latencyUs = 0.5;
   p->maxStreams = 1;
+  p->hostLocal = 1;
   return weftSuccess;
 }
 

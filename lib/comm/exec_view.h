@@ -1,0 +1,56 @@
+/* What the executor (lib/exec) sees of a communicator: its peer
+ * connections and the few settings a running schedule reads, so the
+ * executor needs no part of struct weftComm. The comm fills a view once its
+ * connections, node segment and tuning are set, just before its engine
+ * starts; nothing in it changes until the engine has stopped. */
+#ifndef WEFT_EXEC_VIEW_H
+#define WEFT_EXEC_VIEW_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "util/log.h"
+#include "weft.h"
+#include "weft_net.h"
+
+struct weftComm;
+struct weft_nodeseg;
+
+typedef struct {
+  const weftNet_t *net; /* transport serving this peer (NULL for self) */
+  void *send;           /* its send endpoint to the peer (stream 0) */
+  void *recv;           /* its receive endpoint from the peer (stream 0) */
+  int nstreams;         /* parallel endpoints per direction (>= 1; > 1 on long fat links) */
+  void **xsend, **xrecv; /* streams 1 .. nstreams-1, NULL when there is one */
+} weft_peer_conn;
+
+/* Endpoint of stream k to (send) or from (recv) a peer. */
+static inline void *weft_peer_ep(const weft_peer_conn *pc, int send, int k) {
+  if (k == 0) return send ? pc->send : pc->recv;
+  void **x = send ? pc->xsend : pc->xrecv;
+  return x ? x[k - 1] : NULL;
+}
+
+typedef struct {
+  struct weftComm *comm;         /* opaque: for the functions below and the node segment */
+  weft_log_sink *log;            /* the comm's: failures of ops are recorded there */
+  const weft_peer_conn *peers;   /* per rank; entries are closed (endpoints NULL) when the comm fails */
+  struct weft_nodeseg *nodeseg;  /* or NULL (nodeseg/nodeseg.h) */
+  int rank, nranks;
+  int timeout_ms;                /* WEFT_TIMEOUT: no progress for this long fails an op */
+  double spin_us;                /* busy-wait before sleeping */
+  double yield_after_us;         /* of that, pure spinning before yielding every round */
+  size_t stripe_min;             /* smallest part of a message split over streams */
+  const atomic_int *aborted;     /* weftCommAbort was called */
+  _Atomic weftResult_t *async_error; /* the comm's first failure, weftSuccess while none */
+} weft_exec_view;
+
+/* Fills v from comm (comm/comm.c). */
+void weft_comm_exec_view(struct weftComm *comm, weft_exec_view *v);
+/* Marks the comm broken with res (first error wins) and closes its
+ * connections so peers notice at once. Safe from the progress thread. */
+void weft_comm_fail(struct weftComm *comm, weftResult_t res);
+/* Describes a peer for error messages: "rank 3 (host:pid)". */
+void weft_comm_peer_name(struct weftComm *comm, int peer, char *buf, size_t len);
+
+#endif
