@@ -73,8 +73,8 @@ static void tune_call(weftComm_t comm, const weft_op *op, weft_call *c) {
     c->tag = tag;
     return;
   }
-  weft_tune(comm, c);
-  if (c->codec == WEFT_CODEC_TOPK) c->ef = weft_ef_get(comm, c->count, c->dt);
+  weft_tune(&comm->tune, c);
+  if (c->codec == WEFT_CODEC_TOPK) c->ef = weft_ef_get(&comm->tune, c->count, c->dt, comm);
   if (op == e->own) {
     e->own_tuned = *c;
     e->own_tuned_valid = 1;

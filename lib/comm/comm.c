@@ -56,7 +56,7 @@ static weftResult_t read_config(struct weftComm *c, const weftConfig_t *cfg, con
     return weft_error(NULL, weftInvalidArgument, "WEFT_WAN_STREAMS must be 0 (from the link) to %d, got %d",
                       WEFT_MAX_STREAMS, c->tune.wan_streams);
   if (parent) {
-    c->tune = parent->tune;
+    weft_tune_inherit(&c->tune, &parent->tune);
     c->log_cb = parent->log_cb;
     c->log_user = parent->log_user;
     memcpy(c->algo_override, parent->algo_override, sizeof c->algo_override);
@@ -69,7 +69,7 @@ static weftResult_t read_config(struct weftComm *c, const weftConfig_t *cfg, con
     if (site) snprintf(c->site, sizeof c->site, "%s", site);
     if (topo) snprintf(c->topo_file, sizeof c->topo_file, "%s", topo);
   }
-  const char *net = weft_env("WEFT_NET"), *codec = parent ? parent->codec.want : weft_env("WEFT_CODEC");
+  const char *net = weft_env("WEFT_NET"), *codec = parent ? parent->tune.codec.want : weft_env("WEFT_CODEC");
   if (cfg && cfg->codec) codec = cfg->codec;
   if (codec && codec[0]) {
     weft_codec_id id;
@@ -79,7 +79,7 @@ static weftResult_t read_config(struct weftComm *c, const weftConfig_t *cfg, con
     if (strcasecmp(codec, "auto") != 0 && !weft_codec_available(id))
       return weft_error(NULL, weftInvalidArgument, "codec '%s' is not available: this libweft was built without it",
                         codec);
-    snprintf(c->codec.want, sizeof c->codec.want, "%s", codec);
+    snprintf(c->tune.codec.want, sizeof c->tune.codec.want, "%s", codec);
   }
   if (cfg) {
     if (cfg->timeoutMs != WEFT_CONFIG_UNDEF_INT) {
@@ -139,7 +139,7 @@ static void comm_free(struct weftComm *c) {
   weft_comm_close_nets(c);
   weft_bootstrap_close(c->bootstrap);
   weft_layout_free(&c->layout);
-  weft_ef_free(c);
+  weft_tune_free(&c->tune);
   pthread_mutex_destroy(&c->err_mu);
   weft_comm_free_peers(c);
   c->magic = 0;
@@ -149,9 +149,11 @@ static void comm_free(struct weftComm *c) {
 /* Connects, then starts the progress thread: the comm is usable after this. */
 static weftResult_t comm_start(struct weftComm *c) {
   weftResult_t res = weft_layout_build(c);
-  if (res == weftSuccess) weft_tune_init(c);
+  const weft_tune_inputs tin = {c->rank, c->nranks, &c->layout.nodes, &c->layout.sites, c->layout.graph, c};
+  if (res == weftSuccess && weft_tune_init(&c->tune, &tin) != 0) res = weft_error(NULL, weftSystemError, "out of memory");
   if (res == weftSuccess) res = weft_comm_connect(c);
   if (res == weftSuccess) res = weft_nodeseg_create(c);
+  if (res == weftSuccess && c->nodeseg) weft_tune_segment(&c->tune, c->nodeseg->max_bytes, c->nodeseg->n);
   if (res != weftSuccess) return res;
   if ((res = weft_engine_start(c)) != weftSuccess) return weft_error(NULL, res, "cannot start the progress thread");
   c->magic = WEFT_COMM_MAGIC;

@@ -29,7 +29,7 @@
 #include "codec/codec.h"
 #include "api/introspect.h"
 #include "launch_fork.h"
-#include "reduce/reduce.h"
+#include "util/call.h"
 #include "weft.h"
 
 typedef struct {
