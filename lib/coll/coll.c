@@ -10,6 +10,7 @@ int weft_coll_build(weft_sched *s, const weft_call *c, int rank, int nranks) {
   if ((unsigned)c->kind >= WEFT_COLL_KINDS) return -1;
   const weft_algo_info *e = weft_algo_info_of(c->algo);
   weft_call_builder b = e ? e->build[c->kind] : NULL;
-  for (size_t i = 0; !b && i < sizeof fallback / sizeof *fallback; i++) b = weft_algo_info_of(fallback[i])->build[c->kind];
+  for (size_t i = 0; !b && i < sizeof fallback / sizeof *fallback; i++)
+    b = weft_algo_info_of(fallback[i])->build[c->kind];
   return b ? b(s, c, rank, nranks) : -1;
 }

@@ -150,7 +150,8 @@ static void comm_free(struct weftComm *c) {
 static weftResult_t comm_start(struct weftComm *c) {
   weftResult_t res = weft_layout_build(c);
   const weft_tune_inputs tin = {c->rank, c->nranks, &c->layout.nodes, &c->layout.sites, c->layout.graph, c};
-  if (res == weftSuccess && weft_tune_init(&c->tune, &tin) != 0) res = weft_error(NULL, weftSystemError, "out of memory");
+  if (res == weftSuccess && weft_tune_init(&c->tune, &tin) != 0)
+    res = weft_error(NULL, weftSystemError, "out of memory");
   if (res == weftSuccess) res = weft_comm_connect(c);
   if (res == weftSuccess) res = weft_nodeseg_create(c);
   if (res == weftSuccess && c->nodeseg) weft_tune_segment(&c->tune, c->nodeseg->max_bytes, c->nodeseg->n);

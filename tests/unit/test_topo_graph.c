@@ -22,7 +22,8 @@
 static weft_topo *parse_text(const char *text) {
   weft_topo *t = NULL;
   char err[1024] = "";
-  if (weft_topo_parse_string(text, strlen(text), NULL, weft_algo_rule_names(), &t, err, sizeof err)) fail_msg("%s", err);
+  if (weft_topo_parse_string(text, strlen(text), NULL, weft_algo_rule_names(), &t, err, sizeof err))
+    fail_msg("%s", err);
   return t;
 }
 
@@ -305,7 +306,8 @@ static void roundtrip(const weft_graph *g, const weft_rank_desc *r, int n) {
   if (weft_topo_dump(g, f, err, sizeof err)) fail_msg("%s", err);
   fclose(f);
   weft_topo *t2 = NULL;
-  if (weft_topo_parse_string(buf, len, "dump", weft_algo_rule_names(), &t2, err, sizeof err)) fail_msg("%s\n%s", err, buf);
+  if (weft_topo_parse_string(buf, len, "dump", weft_algo_rule_names(), &t2, err, sizeof err))
+    fail_msg("%s\n%s", err, buf);
   weft_graph *g2 = build(r, n, t2);
   char why[256];
   if (!weft_graph_equal(g, g2, why, sizeof why)) fail_msg("%s\n%s", why, buf);
