@@ -22,16 +22,19 @@ void weft_comm_free(struct weftComm *c) {
   weft_engine_stop(c->engine);
   c->engine = NULL;
   weft_nodeseg_destroy(c);
-  weft_ef_free(c);
+  weft_tune_free(&c->tune);
   weft_comm_release(c);
 }
 
 /* Connects, then starts the progress thread: the comm is usable after this. */
 weftResult_t weft_comm_start(struct weftComm *c) {
   weftResult_t res = weft_layout_build(c);
-  if (res == weftSuccess) weft_tune_init(c);
+  const weft_tune_inputs tin = {c->rank, c->nranks, &c->layout.nodes, &c->layout.sites, c->layout.graph, &c->log};
+  if (res == weftSuccess && weft_tune_init(&c->tune, &tin) != 0)
+    res = weft_error(NULL, weftSystemError, "out of memory");
   if (res == weftSuccess) res = weft_comm_connect(c);
   if (res == weftSuccess) res = weft_nodeseg_create(c);
+  if (res == weftSuccess && c->nodeseg) weft_tune_segment(&c->tune, c->nodeseg->max_bytes, c->nodeseg->n);
   c->on_fail = weft_nodeseg_mark_gone;
   if (res != weftSuccess) return res;
   weft_exec_view view;

@@ -158,8 +158,8 @@ static void tune_call(weft_op *op, weft_call *c) {
   c->tag = weft_sig_tag(c, coll ? ++comm->coll_seq : 0);
   int own = op == comm->engine->own;
   if (!own || !weft_plan_cache_tuning(&op->plan, c)) {
-    weft_tune(comm, c);
-    if (c->codec == WEFT_CODEC_TOPK) c->ef = weft_ef_get(comm, c->count, c->dt);
+    weft_tune(&comm->tune, c);
+    if (c->codec == WEFT_CODEC_TOPK) c->ef = weft_ef_get(&comm->tune, c->count, c->dt, &comm->log);
     if (own) weft_plan_cache_set_tuning(&op->plan, c);
   }
   note_algo(comm, c->algo, c->codec, 0);

@@ -1,4 +1,4 @@
-/* Collective calls and the algorithms that turn them into schedules. */
+/* The builders that turn a call (util/call.h) into a schedule. */
 #ifndef WEFT_COLL_H
 #define WEFT_COLL_H
 
@@ -6,55 +6,13 @@
 #include <stdint.h>
 
 #include "coll/sched.h"
+#include "util/call.h"
 #include "weft.h"
 
-typedef enum {
-  COLL_ALLREDUCE = 1,
-  COLL_ALLGATHER,
-  COLL_REDUCESCATTER,
-  COLL_BROADCAST,
-  COLL_REDUCE,
-  COLL_ALLTOALL,
-  COLL_SEND,
-  COLL_RECV,
-} weft_coll_kind;
-
-typedef enum { ALGO_NONE = 0, ALGO_RING, ALGO_TREE, ALGO_PAIRWISE, ALGO_P2P, ALGO_DIRECT, ALGO_HIER, ALGO_RHD,
-               ALGO_SLOTS } weft_algo;
-
-/* A partition of the ranks into groups (nodes, sites). Group k holds ranks
- * members[start[k] .. start[k+1]), in rank order; index_in[r] is rank r's
- * position in its group. */
-typedef struct {
-  int ngroups;
-  const int *group_of, *index_in, *start, *members;
-} weft_groups;
-
-/* One user call. count is the per-rank count as the API takes it. */
-typedef struct {
-  weft_coll_kind kind;
-  const void *sendbuf;
-  void *recvbuf;
-  size_t count;
-  weftDataType_t dt;
-  weftRedOp_t op;
-  int root; /* root, or peer for send/recv */
-  weft_algo algo;
-  size_t chunk_bytes;
-  uint64_t tag;
-  const weft_groups *groups; /* for ALGO_HIER: the level whose links are slow */
-  int codec;                 /* weft_codec_id on links between groups (hier), 0 = none */
-  const void *codec_params;  /* weft_codec_params */
-  float *ef;                 /* error-feedback residuals, count floats by element, or NULL */
-  size_t pipe_bytes;         /* hier: pieces the phases pipeline over (0: no pipelining) */
-  int wan;                   /* hier: the groups are sites (inter-group phase: wan.c) */
-} weft_call;
-
-const char *weft_coll_name(weft_coll_kind k);
-const char *weft_algo_name(weft_algo a);
-
 /* Appends the schedule of call c to s (scratch memory comes from
- * weft_sched_alloc). Returns 0, or -1 when out of memory. */
+ * weft_sched_alloc), with the builder of c->algo for c->kind (coll/algo.h),
+ * or the message algorithm of that collective where c->algo has none.
+ * Returns 0, or -1 when out of memory. */
 int weft_coll_build(weft_sched *s, const weft_call *c, int rank, int nranks);
 
 /* Per-algorithm builders (same contract). */
@@ -85,12 +43,12 @@ int weft_hier_allgather(weft_sched *s, const weft_call *c, int rank, int n);
 int weft_hier_reducescatter(weft_sched *s, const weft_call *c, int rank, int n);
 int weft_pairwise_alltoall(weft_sched *s, const weft_call *c, int rank, int n);
 int weft_p2p_build(weft_sched *s, const weft_call *c, int rank, int n);
+int weft_slots_build(weft_sched *s, const weft_call *c, int rank, int n);
 
-/* Splits total items into parts nearly equal pieces; piece i is [*off, *off+*len). */
-static inline void weft_split(size_t total, int parts, int i, size_t *off, size_t *len) {
-  size_t q = total / (size_t)parts, rem = total % (size_t)parts, ui = (size_t)i;
-  *off = ui * q + (ui < rem ? ui : rem);
-  *len = q + (ui < rem ? 1 : 0);
+/* What a rank publishes in its slot for the slots algorithm: its buffer, or
+ * all n blocks of it for reduce-scatter and all-to-all. */
+static inline size_t weft_slots_payload(weft_coll_kind k, size_t bytes, int n) {
+  return k == COLL_REDUCESCATTER || k == COLL_ALLTOALL ? bytes * (size_t)n : bytes;
 }
 
 #endif

@@ -5,7 +5,8 @@
  * rank applies the same reduction order to the same inputs, so results are
  * bitwise identical everywhere. */
 #include "coll/coll.h"
-#include "reduce/reduce.h"
+#include "coll/algo.h"
+#include "util/call.h"
 
 int weft_direct_allreduce(weft_sched *s, const weft_call *c, int r, int n) {
   size_t bytes = c->count * weft_dtype_size(c->dt);
@@ -44,4 +45,15 @@ int weft_direct_allreduce(weft_sched *s, const weft_call *c, int r, int n) {
   }
   if (c->op == weftAvg) weft_sched_avg(s, rb, c->count, c->dt, n, prev);
   return s->oom ? -1 : 0;
+}
+
+/* Cost: one step where every rank sends everything to every other. */
+int weft_direct_cost(const weft_cost_model *m, weft_coll_kind kind, double s, weft_cost_acc *a) {
+  int n = m->n;
+  if (kind != COLL_ALLREDUCE) return -1;
+  for (int x = 0; x < n; x++)
+    for (int y = 0; y < n; y++) weft_edges_add(&a->e, x, y, s);
+  weft_cost_step(m, &a->e, 1, a);
+  a->time += (n - 1) * s / m->reduce_bw;
+  return 0;
 }

@@ -16,7 +16,8 @@
 #include <string.h>
 
 #include "coll/hier.h"
-#include "reduce/reduce.h"
+#include "coll/algo.h"
+#include "util/call.h"
 
 static int ring_sub(weft_sched *s, const void *call, int r, int n) {
   return weft_ring_allreduce(s, (const weft_call *)call, r, n);
@@ -133,4 +134,76 @@ int weft_hier_allreduce(weft_sched *s, const weft_call *c, int rank, int n) {
     }
   }
   return s->oom ? -1 : 0;
+}
+
+/* Hierarchical allreduce (coll/hier.c) over the slow level of the layout. */
+static void allreduce_cost(const weft_cost_model *m, double s, weft_cost_acc *a) {
+  weft_edges *e = &a->e;
+  const weft_groups *g = weft_cost_slow_level(m);
+  int k = 0;
+  for (int q = 0; q < g->ngroups; q++)
+    if (g->start[q + 1] - g->start[q] > k) k = g->start[q + 1] - g->start[q];
+  double chunk = s / k;
+  int mg = g->ngroups, min_size = m->n;
+  int coded = g == m->sites && m->wan_ratio > 0 && m->wan_ratio < 1;
+  double t0 = a->time, phase_t[3] = {0, 0, 0};
+  /* 1. to the chunk owners; 3. back from them */
+  for (int phase = 0; phase < 2; phase++) {
+    double before = a->time;
+    e->n = 0;
+    for (int q = 0; q < mg; q++) {
+      int sz = g->start[q + 1] - g->start[q];
+      if (sz < min_size) min_size = sz;
+      const int *mem = g->members + g->start[q];
+      for (int j = 0; j < k; j++)
+        for (int i = 0; i < sz; i++)
+          if (i != j % sz) weft_edges_add(e, phase ? mem[j % sz] : mem[i], phase ? mem[i] : mem[j % sz], chunk);
+    }
+    weft_cost_step(m, e, 1, a);
+    phase_t[phase ? 2 : 0] = a->time - before;
+    if (phase == 0) {
+      /* 2. every chunk's owners run a ring across the groups, all at once;
+       * with a codec they exchange encoded pieces directly (wan.c) */
+      before = a->time;
+      weft_edges x = {0};
+      for (int j = 0; j < k; j++)
+        for (int q = 0; q < mg; q++)
+          for (int q2 = 0; q2 < mg; q2++) {
+            if (q2 == q || (!coded && q2 != (q + 1) % mg)) continue;
+            int a = g->members[g->start[q] + j % (g->start[q + 1] - g->start[q])];
+            int b = g->members[g->start[q2] + j % (g->start[q2 + 1] - g->start[q2])];
+            weft_edges_add(&x, a, b, chunk / mg * (coded ? m->wan_ratio : 1));
+          }
+      weft_cost_step(m, &x, coded ? 2.0 : 2.0 * (mg - 1), a);
+      weft_edges_free(&x);
+      /* each owner encodes and decodes about twice its chunk */
+      if (coded && m->codec_bw > 0) a->time += 2 * chunk / m->codec_bw;
+      phase_t[1] = a->time - before;
+    }
+  }
+  /* pipelined: the slowest phase, plus the others' share of one piece */
+  double total = a->time - t0;
+  if (m->pipe_bytes && s > (double)m->pipe_bytes * k) {
+    double pieces = s / ((double)m->pipe_bytes * k), slow = phase_t[0];
+    if (pieces > 64) pieces = 64;
+    for (int i = 1; i < 3; i++)
+      if (phase_t[i] > slow) slow = phase_t[i];
+    a->time = t0 + slow + (total - slow) / pieces;
+  }
+  /* reductions: s-1 contributions per owned chunk, then the ring's share */
+  a->time += ((double)(k + min_size - 1) / min_size * chunk * (min_size - 1) + s / min_size * (mg - 1) / mg) /
+             m->reduce_bw;
+}
+
+/* Cost: the three phases over the slow level (allreduce here, the others in
+ * hier_move.c), or none where the groups make no hierarchy. */
+int weft_hier_cost(const weft_cost_model *m, weft_coll_kind kind, double s, weft_cost_acc *a) {
+  if (!hier_usable(weft_cost_slow_level(m), m->n)) return -1;
+  switch (kind) {
+    case COLL_ALLREDUCE: allreduce_cost(m, s, a); return 0;
+    case COLL_BROADCAST:
+    case COLL_ALLGATHER:
+    case COLL_REDUCESCATTER: weft_hier_move_cost(m, kind, s, a); return 0;
+    default: return -1;
+  }
 }

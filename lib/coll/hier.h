@@ -5,6 +5,7 @@
 #define WEFT_HIER_H
 
 #include "coll/coll.h"
+#include "coll/cost_model.h"
 
 typedef struct {
   const weft_groups *gr;
@@ -30,5 +31,9 @@ static inline hier_layout hier_layout_of(const weft_groups *gr, int rank) {
 
 /* Whether the groups make a hierarchy worth using (else: the flat algorithm). */
 static inline int hier_usable(const weft_groups *gr, int n) { return gr && gr->ngroups > 1 && gr->ngroups < n; }
+
+/* Cost of the hierarchical broadcast, allgather or reduce-scatter
+ * (hier_move.c) moving s bytes per rank; the groups make a hierarchy. */
+void weft_hier_move_cost(const weft_cost_model *m, weft_coll_kind kind, double s, weft_cost_acc *a);
 
 #endif

@@ -16,7 +16,8 @@
  *                  each value is encoded once. */
 #include "codec/codec.h"
 #include "coll/hier.h"
-#include "reduce/reduce.h"
+#include "coll/cost_model.h"
+#include "util/call.h"
 
 int weft_hier_broadcast(weft_sched *s, const weft_call *c, int rank, int n) {
   const weft_groups *gr = c->groups;
@@ -208,4 +209,48 @@ int weft_hier_reducescatter(weft_sched *s, const weft_call *c, int rank, int n) 
   if (prev != rb) acc = weft_sched_copy(s, rb, prev, bytes, acc, NODEP);
   if (c->op == weftAvg) weft_sched_avg(s, rb, cnt, c->dt, n, acc);
   return s->oom ? -1 : 0;
+}
+
+/* Hierarchical broadcast, allgather and reduce-scatter (coll/hier_move.c):
+ * the same transfers as the builders, one edge set per phase. */
+void weft_hier_move_cost(const weft_cost_model *m, weft_coll_kind kind, double s, weft_cost_acc *a) {
+  weft_edges *e = &a->e;
+  const weft_groups *gr = weft_cost_slow_level(m);
+  int n = m->n, k = 0, root = 0, rg = gr->group_of[root];
+  for (int g = 0; g < gr->ngroups; g++)
+    if (hier_size(gr, g) > k) k = hier_size(gr, g);
+  for (int phase = 0; phase < 3; phase++) {
+    e->n = 0;
+    if (kind == COLL_BROADCAST) {
+      double chunk = s / k;
+      for (int j = 0; j < k; j++) {
+        int o = hier_owner(gr, rg, j);
+        if (phase == 0) weft_edges_add(e, root, o, chunk);
+        for (int g = 0; g < gr->ngroups && phase == 1; g++)
+          if (g != rg) weft_edges_add(e, o, hier_owner(gr, g, j), chunk);
+        for (int g = 0; g < gr->ngroups && phase == 2; g++)
+          for (int i = gr->start[g]; i < gr->start[g + 1]; i++)
+            if (gr->members[i] != root) weft_edges_add(e, hier_owner(gr, g, j), gr->members[i], chunk);
+      }
+    } else if (kind == COLL_ALLGATHER && phase < 2) {
+      for (int r = 0; r < n; r++) {
+        int g = gr->group_of[r];
+        for (int h = 0; h < gr->ngroups && phase == 0; h++)
+          if (h != g) weft_edges_add(e, r, hier_owner(gr, h, gr->index_in[r]), s);
+        for (int h = 0; h < gr->ngroups && phase == 1; h++) {
+          int holder = h == g ? r : hier_owner(gr, h, gr->index_in[r]);
+          for (int i = gr->start[h]; i < gr->start[h + 1]; i++) weft_edges_add(e, holder, gr->members[i], s);
+        }
+      }
+    } else if (kind == COLL_REDUCESCATTER && phase < 2) {
+      for (int b = 0; b < n; b++)
+        for (int g = 0; g < gr->ngroups; g++) {
+          int holder = gr->group_of[b] == g ? b : hier_owner(gr, g, b);
+          for (int i = gr->start[g]; i < gr->start[g + 1] && phase == 0; i++) weft_edges_add(e, gr->members[i], holder, s);
+          if (phase == 1) weft_edges_add(e, holder, b, s);
+        }
+      if (phase == 0) a->time += (double)n * s / m->reduce_bw;
+    }
+    weft_cost_step(m, e, 1, a);
+  }
 }

@@ -2,7 +2,8 @@
  * in chunks so that a transfer shows progress (the timeout counts time
  * without progress) and several chunks can be in flight. */
 #include "coll/coll.h"
-#include "reduce/reduce.h"
+#include "coll/algo.h"
+#include "util/call.h"
 
 /* Adds the send (or receive) of bytes at buf as chunk-sized messages. */
 static void chunked(weft_sched *s, weft_step_kind kind, int peer, const char *buf, size_t bytes, const weft_call *c) {
@@ -37,4 +38,16 @@ int weft_p2p_build(weft_sched *s, const weft_call *c, int r, int n) {
   if (c->kind == COLL_SEND) chunked(s, ST_SEND, c->root, c->sendbuf, bytes, c);
   else chunked(s, ST_RECV, c->root, c->recvbuf, bytes, c);
   return s->oom ? -1 : 0;
+}
+
+/* Cost: n-1 steps, each rank sending one block to rank + k. */
+int weft_pairwise_cost(const weft_cost_model *m, weft_coll_kind kind, double s, weft_cost_acc *a) {
+  int n = m->n;
+  if (kind != COLL_ALLTOALL) return -1;
+  for (int k = 1; k < n; k++) {
+    a->e.n = 0;
+    for (int r = 0; r < n; r++) weft_edges_add(&a->e, r, (r + k) % n, s);
+    weft_cost_step(m, &a->e, 1, a);
+  }
+  return 0;
 }

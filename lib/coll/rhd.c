@@ -6,7 +6,8 @@
  * one) and get the result back at the end. Every block is reduced by one
  * rank only, so all ranks end with the same bits. */
 #include "coll/coll.h"
-#include "reduce/reduce.h"
+#include "coll/algo.h"
+#include "util/call.h"
 
 typedef struct {
   size_t count, es;
@@ -144,4 +145,43 @@ int weft_rhd_reducescatter(weft_sched *s, const weft_call *c, int r, int n) {
   }
   if (c->op == weftAvg) weft_sched_avg(s, rb, cnt, c->dt, n, prev);
   return s->oom ? -1 : 0;
+}
+
+/* Cost: the fold, then log2(p) halving steps each with its doubling twin
+ * (allreduce); 2^k blocks swapped at step k (allgather, reduce-scatter). */
+int weft_rhd_cost(const weft_cost_model *m, weft_coll_kind kind, double s, weft_cost_acc *a) {
+  int n = m->n;
+  if (kind == COLL_ALLREDUCE) {
+    int p2 = 1;
+    while (p2 * 2 <= n) p2 *= 2;
+    int rem = n - p2;
+    a->e.n = 0;
+    for (int r = 0; r < 2 * rem; r += 2) weft_edges_add(&a->e, r, r + 1, s);
+    weft_cost_step(m, &a->e, 2, a); /* fold and unfold */
+    for (int mask = p2 / 2; mask >= 1; mask /= 2) {
+      a->e.n = 0;
+      for (int v = 0; v < p2; v++) {
+        int x = v < rem ? 2 * v + 1 : v + rem, u = v ^ mask, y = u < rem ? 2 * u + 1 : u + rem;
+        weft_edges_add(&a->e, x, y, s * mask / p2);
+      }
+      weft_cost_step(m, &a->e, 2, a); /* the halving step and its doubling twin */
+    }
+    a->time += (rem ? s : 0) / m->reduce_bw + s * (p2 - 1) / p2 / m->reduce_bw;
+    return 0;
+  }
+  if ((kind != COLL_ALLGATHER && kind != COLL_REDUCESCATTER) || !is_pow2(n)) return -1;
+  for (int mask = 1; mask < n; mask *= 2) {
+    a->e.n = 0;
+    for (int r = 0; r < n; r++) weft_edges_add(&a->e, r, r ^ mask, s * mask);
+    weft_cost_step(m, &a->e, 1, a);
+  }
+  if (kind == COLL_REDUCESCATTER) a->time += (n - 1) * s / m->reduce_bw;
+  return 0;
+}
+
+/* Blocks swapped between partners need a power of two ranks (the allreduce
+ * folds the rest in first). */
+int weft_rhd_eligible(const weft_algo_env *env, weft_coll_kind kind, size_t bytes) {
+  (void)bytes;
+  return kind == COLL_ALLREDUCE || (env->nranks & (env->nranks - 1)) == 0;
 }

@@ -5,7 +5,8 @@
 #include <stdlib.h>
 
 #include "coll/coll.h"
-#include "reduce/reduce.h"
+#include "coll/algo.h"
+#include "util/call.h"
 
 #define MOD(a, n) ((((a) % (n)) + (n)) % (n))
 enum { RING_SLOTS = 4 };
@@ -223,4 +224,29 @@ int weft_ring_reduce(weft_sched *s, const weft_call *c, int r, int n) {
     else if (c->op == weftAvg) weft_sched_avg(s, rb + o * es, k, c->dt, n, d);
   }
   return s->oom ? -1 : 0;
+}
+
+/* Cost: allreduce is 2(n-1) steps of n-th parts; broadcast and reduce a
+ * pipelined chain where the message streams once over the slowest link. */
+int weft_ring_cost(const weft_cost_model *m, weft_coll_kind kind, double s, weft_cost_acc *a) {
+  int n = m->n;
+  switch (kind) {
+    case COLL_ALLREDUCE:
+      weft_cost_ring_steps(m, 2.0 * (n - 1), s / n, a);
+      a->time += s * (n - 1) / n / m->reduce_bw;
+      return 0;
+    case COLL_BROADCAST:
+    case COLL_REDUCE: {
+      double chunk = s < (512 << 10) ? s : (512 << 10);
+      weft_cost_ring_steps(m, (n - 2) + s / chunk, chunk, a);
+      if (kind == COLL_REDUCE) a->time += 1 * s / m->reduce_bw;
+      return 0;
+    }
+    case COLL_ALLGATHER:
+    case COLL_REDUCESCATTER:
+      weft_cost_ring_steps(m, n - 1, s, a);
+      if (kind == COLL_REDUCESCATTER) a->time += (n - 1) * s / m->reduce_bw;
+      return 0;
+    default: return -1;
+  }
 }

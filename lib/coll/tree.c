@@ -7,7 +7,8 @@
 #include <stdlib.h>
 
 #include "coll/coll.h"
-#include "reduce/reduce.h"
+#include "coll/algo.h"
+#include "util/call.h"
 
 #define MOD(a, n) ((((a) % (n)) + (n)) % (n))
 #define MAX_CHILDREN 32
@@ -129,4 +130,21 @@ int weft_tree_allreduce(weft_sched *s, const weft_call *c, int r, int n) {
   }
   free(deps);
   return rc;
+}
+
+/* Cost: up the tree and (allreduce) down again, a reduction per level. */
+int weft_tree_cost(const weft_cost_model *m, weft_coll_kind kind, double s, weft_cost_acc *a) {
+  int n = m->n;
+  switch (kind) {
+    case COLL_ALLREDUCE:
+      for (int phase = 0; phase < 2; phase++) weft_cost_tree_levels(m, s, a);
+      a->time += weft_cost_levels(n) * s / m->reduce_bw;
+      return 0;
+    case COLL_BROADCAST:
+    case COLL_REDUCE:
+      weft_cost_tree_levels(m, s, a);
+      if (kind == COLL_REDUCE) a->time += weft_cost_levels(n) * s / m->reduce_bw;
+      return 0;
+    default: return -1;
+  }
 }

@@ -19,7 +19,7 @@
  * finished piece). Lossless codecs skip decoding their own finished piece. */
 #include "codec/codec.h"
 #include "coll/coll.h"
-#include "reduce/reduce.h"
+#include "util/call.h"
 
 struct wan_state {
   weft_call call; /* this chunk: sendbuf = recvbuf = the chunk, in place */

@@ -71,7 +71,7 @@ static weftResult_t read_config(struct weftComm *c, const weftConfig_t *cfg, con
     return weft_error(NULL, weftInvalidArgument, "WEFT_WAN_STREAMS must be 0 (from the link) to %d, got %d",
                       WEFT_MAX_STREAMS, c->tune.wan_streams);
   if (parent) {
-    c->tune = parent->tune;
+    weft_tune_inherit(&c->tune, &parent->tune);
     c->log.cb = parent->log.cb;
     c->log.user = parent->log.user;
     memcpy(c->algo_override, parent->algo_override, sizeof c->algo_override);
@@ -84,7 +84,7 @@ static weftResult_t read_config(struct weftComm *c, const weftConfig_t *cfg, con
     if (site) snprintf(c->site, sizeof c->site, "%s", site);
     if (topo) snprintf(c->topo_file, sizeof c->topo_file, "%s", topo);
   }
-  const char *net = weft_env("WEFT_NET"), *codec = parent ? parent->codec.want : weft_env("WEFT_CODEC");
+  const char *net = weft_env("WEFT_NET"), *codec = parent ? parent->tune.codec.want : weft_env("WEFT_CODEC");
   if (cfg && cfg->codec) codec = cfg->codec;
   if (codec && codec[0]) {
     weft_codec_id id;
@@ -94,7 +94,7 @@ static weftResult_t read_config(struct weftComm *c, const weftConfig_t *cfg, con
     if (strcasecmp(codec, "auto") != 0 && !weft_codec_available(id))
       return weft_error(NULL, weftInvalidArgument, "codec '%s' is not available: this libweft was built without it",
                         codec);
-    snprintf(c->codec.want, sizeof c->codec.want, "%s", codec);
+    snprintf(c->tune.codec.want, sizeof c->tune.codec.want, "%s", codec);
   }
   if (cfg) {
     if (cfg->timeoutMs != WEFT_CONFIG_UNDEF_INT) {

@@ -12,9 +12,7 @@
 #include "comm/layout.h"
 #include "util/log.h"
 #include "codec/codec.h"
-#include "tune/cost.h"
-
-#define WEFT_TUNE_BUCKETS 40 /* sizes 1 B .. 512 GiB by powers of two */
+#include "tune/tune.h"
 
 #define WEFT_COMM_MAGIC 0x7765667443304d4dULL
 
@@ -39,39 +37,7 @@ struct weftComm {
   int timeout_ms;
   weft_log_sink log; /* level, callback, last error (comm_log.h) */
   char algo_override[16]; /* "" = tuner decides */
-  struct {                 /* read once at init so every call sees the same values */
-    size_t direct_threshold; /* WEFT_DIRECT_THRESHOLD: bytes x (n-1) for one-shot allreduce */
-    size_t tree_threshold;   /* WEFT_TREE_THRESHOLD */
-    size_t rooted_threshold; /* WEFT_TREE_THRESHOLD_ROOTED */
-    size_t chunk_bytes;      /* WEFT_CHUNK_SIZE, 0 = per-algorithm default */
-    double spin_us;          /* WEFT_SPIN_US: busy-wait before sleeping */
-    double yield_after_us;   /* of that, pure spinning before yielding the CPU
-                              * every round: 0 when this node has more ranks of
-                              * the comm than CPUs to run them */
-    size_t stripe_min;       /* WEFT_STRIPE_MIN: smallest part of a message split over streams */
-    int wan_streams;         /* WEFT_WAN_STREAMS: streams per inter-site peer, 0 = from the link */
-    int forced;              /* weft_algo parsed from algo_override, 0 = none */
-    int use_model;           /* several nodes: the cost model's table decides */
-    int has_rules;           /* the topology file has tuning rules */
-    uint8_t table[8][WEFT_TUNE_BUCKETS]; /* weft_algo per collective kind and log2 size */
-    weft_cost_model model;
-    size_t pipe_bytes; /* WEFT_HIER_PIPE: pipeline piece of the hierarchical allreduce */
-  } tune;
-  struct {               /* WAN codec (tune/codec_policy.c) */
-    int id;              /* weft_codec_id between sites, or the auto table below decides */
-    int is_auto;         /* WEFT_CODEC=auto: per size from the cost model */
-    char want[16];       /* WEFT_CODEC / config codec, "" = from the topology file */
-    char source[48];     /* where the choice came from, for the log */
-    size_t min_bytes;    /* WEFT_CODEC_MIN: smaller messages go uncoded */
-    weft_codec_params params;
-    uint8_t table[WEFT_TUNE_BUCKETS]; /* auto: codec per log2 size */
-  } codec;
-  struct weft_ef_entry { /* error-feedback residuals per call shape (topk) */
-    size_t count;
-    int dt;
-    float *resid;
-  } ef[16];
-  int nef;
+  weft_tuner tune; /* settings, decisions, codec policy, error feedback (tune/tune.h) */
   char site[64];
   char topo_file[512]; /* WEFT_TOPO_FILE / config topoFile, "" = none */
   uint8_t secret[16];

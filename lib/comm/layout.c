@@ -1,4 +1,5 @@
 #include "comm/layout.h"
+#include "coll/algo.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,32 +14,6 @@
 #include "topo/graph.h"
 #include "topo/hw.h"
 #include "tune/graph_model.h"
-
-void weft_groups_from_keys(weft_groups *g, const uint64_t *key, int n, int *mem) {
-  int *group_of = mem, *index_in = mem + n, *members = mem + 2 * n, *start = mem + 3 * n;
-  int ng = 0;
-  for (int r = 0; r < n; r++) {
-    int q = 0;
-    while (q < r && key[q] != key[r]) q++;
-    group_of[r] = q < r ? group_of[q] : ng++;
-  }
-  /* counting sort by group keeps rank order inside each group */
-  for (int k = 0; k <= ng; k++) start[k] = 0;
-  for (int r = 0; r < n; r++) start[group_of[r] + 1]++;
-  for (int k = 0; k < ng; k++) start[k + 1] += start[k];
-  int *fill = calloc((size_t)ng + 1, sizeof *fill);
-  for (int r = 0; r < n; r++) {
-    int k = group_of[r], at = start[k] + (fill ? fill[k]++ : 0);
-    members[at] = r;
-    index_in[r] = at - start[k];
-  }
-  free(fill);
-  g->ngroups = ng;
-  g->group_of = group_of;
-  g->index_in = index_in;
-  g->members = members;
-  g->start = start;
-}
 
 static void dump_topology(struct weftComm *c, const char *path) {
   char err[512];
@@ -66,7 +41,8 @@ weftResult_t weft_layout_build(struct weftComm *c) {
     if (n > 1 && (res = weft_bootstrap_allgather(c->bootstrap, names, 64, err)) != weftSuccess) weft_error(NULL, res, "%s", err);
   }
   /* every rank reads the file: it must be the same everywhere */
-  if (res == weftSuccess && c->topo_file[0] && weft_topo_parse_file(c->topo_file, &file, err, sizeof err) != 0)
+  if (res == weftSuccess && c->topo_file[0] &&
+      weft_topo_parse_file(c->topo_file, weft_algo_rule_names(), &file, err, sizeof err) != 0)
     res = weft_error(NULL, weftInvalidArgument, "topology file: %s", err);
   if (res == weftSuccess) {
     for (int r = 0; r < n; r++)

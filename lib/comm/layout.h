@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "coll/coll.h"
+#include "util/call.h"
 
 struct weftComm;
 struct weft_graph;
@@ -23,9 +23,5 @@ typedef struct {
  * the graph and the groups; rank 0 writes WEFT_TOPO_DUMP_FILE if set. */
 weftResult_t weft_layout_build(struct weftComm *c);
 void weft_layout_free(weft_layout *l);
-
-/* Groups ranks by key (equal keys share a group; groups numbered by their
- * lowest rank, members in rank order). mem holds 4n + 1 ints. */
-void weft_groups_from_keys(weft_groups *g, const uint64_t *key, int n, int *mem);
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "coll/algo.h"
 #include "exec/stream.h"
 #include "reduce/reduce.h"
 #include "util/log.h"

@@ -11,19 +11,6 @@
 #include "nodeseg/nodeseg.h"
 #include "reduce/reduce.h"
 
-/* What a rank publishes: its buffer, or all n blocks of it. */
-static size_t payload_bytes(weft_coll_kind k, size_t bytes, int n) {
-  return k == COLL_REDUCESCATTER || k == COLL_ALLTOALL ? bytes * (size_t)n : bytes;
-}
-
-int weft_slots_fit(const struct weftComm *comm, weft_coll_kind k, size_t bytes) {
-  const weft_nodeseg *g = comm->nodeseg;
-  if (!g || k == COLL_SEND || k == COLL_RECV) return 0;
-  size_t p = payload_bytes(k, bytes, g->n);
-  /* every rank reads (n-1) slots: with many ranks only smaller calls pay off */
-  return p <= g->max_bytes && p * (size_t)(g->n - 1) <= 8 * g->max_bytes;
-}
-
 weftResult_t weft_slots_run(struct weftComm *comm, const weft_step_slots *c, char *err, size_t errlen) {
   weft_nodeseg *g = comm->nodeseg;
   weft_coll_kind kind = (weft_coll_kind)c->coll;
@@ -34,7 +21,7 @@ weftResult_t weft_slots_run(struct weftComm *comm, const weft_step_slots *c, cha
   _Atomic uint32_t *mine = weft_nodeseg_slot(g, me, seq);
   weft_nodeseg_note_call(g, c->tag);
   if (kind != COLL_BROADCAST || me == c->root)
-    memcpy(weft_nodeseg_payload(mine), c->src, payload_bytes(kind, bytes, n));
+    memcpy(weft_nodeseg_payload(mine), c->src, weft_slots_payload(kind, bytes, n));
   weft_nodeseg_publish(g, mine, seq, c->tag);
   int reduces = kind == COLL_ALLREDUCE || kind == COLL_REDUCESCATTER || (kind == COLL_REDUCE && me == c->root);
   /* reduce-scatter and all-to-all take block `me` of every rank's payload */

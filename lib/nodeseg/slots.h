@@ -4,7 +4,8 @@
  * smallest calls. Used for every collective (not send/recv) when all ranks
  * share one host and what a rank publishes (its buffer; all n blocks of it
  * for reduce-scatter and all-to-all) is at most WEFT_SLOTS_MAX bytes, and
- * (n-1) times that at most 8 x WEFT_SLOTS_MAX. */
+ * (n-1) times that at most 8 x WEFT_SLOTS_MAX (weft_slots_eligible in
+ * coll/slots.c, which the tuner asks). */
 #ifndef WEFT_SLOTS_H
 #define WEFT_SLOTS_H
 
@@ -15,9 +16,6 @@
 
 struct weftComm;
 
-/* Whether call kind k of `bytes` per rank (count x element size, as the
- * API counts) can run through comm's segment. */
-int weft_slots_fit(const struct weftComm *comm, weft_coll_kind k, size_t bytes);
 /* Runs one collective (a slots step, or a call whose algo is ALGO_SLOTS) to
  * completion on the calling thread, which must hold the comm's engine.
  * Results are bitwise those of the direct algorithm: contributions are

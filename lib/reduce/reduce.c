@@ -190,18 +190,6 @@ void weft_avg_finish(void *buf, size_t count, weftDataType_t dt, int nranks) {
 }
 
 /* ---- names ------------------------------------------------------------------------------ */
-static const char *const dtype_names[weftNumTypes] = {
-    [weftInt8] = "int8",     [weftUint8] = "uint8",   [weftInt32] = "int32",
-    [weftUint32] = "uint32", [weftInt64] = "int64",   [weftUint64] = "uint64",
-    [weftFloat16] = "half",  [weftFloat32] = "float", [weftFloat64] = "double",
-    [weftBfloat16] = "bfloat16",
-};
-
-static const size_t dtype_sizes[weftNumTypes] = {
-    [weftInt8] = 1,    [weftUint8] = 1,   [weftInt32] = 4,   [weftUint32] = 4,
-    [weftInt64] = 8,   [weftUint64] = 8,  [weftFloat16] = 2, [weftFloat32] = 4,
-    [weftFloat64] = 8, [weftBfloat16] = 2,
-};
 
 static const char *const op_names[weftNumOps] = {
     [weftSum] = "sum", [weftProd] = "prod", [weftMax] = "max", [weftMin] = "min", [weftAvg] = "avg",
@@ -215,14 +203,6 @@ static const struct {
     {"float16", weftFloat16}, {"fp32", weftFloat32},    {"float32", weftFloat32},
     {"fp64", weftFloat64},    {"float64", weftFloat64}, {"bf16", weftBfloat16},
 };
-
-size_t weft_dtype_size(weftDataType_t dt) {
-  return (unsigned)dt < (unsigned)weftNumTypes ? dtype_sizes[dt] : 0;
-}
-
-const char *weft_dtype_name(weftDataType_t dt) {
-  return (unsigned)dt < (unsigned)weftNumTypes ? dtype_names[dt] : "?";
-}
 
 const char *weft_op_name(weftRedOp_t op) {
   return (unsigned)op < (unsigned)weftNumOps ? op_names[op] : "?";
@@ -241,7 +221,7 @@ static int name_eq(const char *s, const char *name) {
 int weft_dtype_parse(const char *name) {
   if (name == NULL) return -1;
   for (int i = 0; i < weftNumTypes; i++)
-    if (name_eq(name, dtype_names[i])) return i;
+    if (name_eq(name, weft_dtype_name((weftDataType_t)i))) return i;
   for (size_t i = 0; i < sizeof dtype_aliases / sizeof dtype_aliases[0]; i++)
     if (name_eq(name, dtype_aliases[i].name)) return (int)dtype_aliases[i].dt;
   return -1;

@@ -5,12 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/call.h" /* weft_dtype_size, weft_dtype_name */
 #include "weft.h"
 
-/* Size in bytes of one element; 0 for an invalid type. */
-size_t weft_dtype_size(weftDataType_t dt);
-/* Short name ("float", "bfloat16", "int32", ...) as nccl-tests prints it; "?" if invalid. */
-const char *weft_dtype_name(weftDataType_t dt);
 /* "sum", "prod", "max", "min", "avg"; "?" if invalid. */
 const char *weft_op_name(weftRedOp_t op);
 /* Parse the names above (plus aliases "half","fp16","bf16","fp32","fp64","double",

@@ -62,11 +62,13 @@ typedef struct weft_topo {
   weft_strmap site_by_name, site_by_host, node_by_host;
 } weft_topo;
 
-/* Parse a file, or text (name NULL = "<string>"). Returns 0 and *out, or
- * -1 with "file:line:col: message" in err. */
-int weft_topo_parse_file(const char *path, weft_topo **out, char *err, size_t errlen);
-int weft_topo_parse_string(const char *text, size_t len, const char *name, weft_topo **out, char *err,
-                           size_t errlen);
+/* Parse a file, or text (name NULL = "<string>"). algos: the algorithm
+ * names tuning rules may use (the layer above knows them: coll/algo.h's
+ * weft_algo_rule_names), NULL-terminated; NULL accepts any name. Returns 0
+ * and *out, or -1 with "file:line:col: message" in err. */
+int weft_topo_parse_file(const char *path, const char *const *algos, weft_topo **out, char *err, size_t errlen);
+int weft_topo_parse_string(const char *text, size_t len, const char *name, const char *const *algos, weft_topo **out,
+                           char *err, size_t errlen);
 void weft_topo_free(weft_topo *t);
 
 /* Lookups; -1 / NULL when absent. */

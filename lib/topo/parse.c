@@ -47,7 +47,9 @@ static int one_rule(ty_ctx *c, const yaml_node_t *e, weft_topo_rule *r) {
   if (!v) return weft_ty_fail(c, e, "tuning rule is missing 'coll'");
   if (weft_ty_choice(c, v, "coll", weft_topo_colls, r->coll, sizeof r->coll)) return -1;
   if (!(v = weft_ty_get(c, e, "algo"))) return weft_ty_fail(c, e, "tuning rule is missing 'algo'");
-  if (weft_ty_choice(c, v, "algo", weft_topo_algos, r->algo, sizeof r->algo)) return -1;
+  if (c->algos ? weft_ty_choice(c, v, "algo", c->algos, r->algo, sizeof r->algo)
+               : weft_ty_string(c, v, "algo", r->algo, sizeof r->algo))
+    return -1;
   if ((v = weft_ty_get(c, e, "min_size")) && weft_ty_bytes(c, v, "min_size", &r->min_size)) return -1;
   if ((v = weft_ty_get(c, e, "max_size"))) {
     if (weft_ty_bytes(c, v, "max_size", &r->max_size)) return -1;
@@ -105,8 +107,8 @@ static void yaml_error(const yaml_parser_t *p, const char *file, char *err, size
   }
 }
 
-int weft_topo_parse_string(const char *text, size_t len, const char *name, weft_topo **out, char *err,
-                           size_t errlen) {
+int weft_topo_parse_string(const char *text, size_t len, const char *name, const char *const *algos, weft_topo **out,
+                           char *err, size_t errlen) {
   *out = NULL;
   if (!name) name = "<string>";
   weft_topo *t = calloc(1, sizeof *t);
@@ -129,7 +131,7 @@ int weft_topo_parse_string(const char *text, size_t len, const char *name, weft_
     return -1;
   }
   yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-  ty_ctx c = {t->source, &doc, err, errlen};
+  ty_ctx c = {t->source, &doc, err, errlen, algos};
   if (!yaml_parser_load(&parser, &doc)) {
     yaml_error(&parser, name, err, errlen);
     goto done;
@@ -146,7 +148,7 @@ int weft_topo_parse_string(const char *text, size_t len, const char *name, weft_
   }
   yaml_node_t *second = yaml_document_get_root_node(&extra);
   if (second) {
-    ty_ctx c2 = {t->source, &extra, err, errlen};
+    ty_ctx c2 = {t->source, &extra, err, errlen, algos};
     weft_ty_fail(&c2, second, "a second YAML document; a topology file holds one document");
     yaml_document_delete(&extra);
     goto done;
@@ -164,7 +166,7 @@ done:
   return 0;
 }
 
-int weft_topo_parse_file(const char *path, weft_topo **out, char *err, size_t errlen) {
+int weft_topo_parse_file(const char *path, const char *const *algos, weft_topo **out, char *err, size_t errlen) {
   *out = NULL;
   FILE *f = fopen(path, "rb");
   if (!f) {
@@ -192,7 +194,7 @@ int weft_topo_parse_file(const char *path, weft_topo **out, char *err, size_t er
         snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
         goto done;
       }
-      rc = weft_topo_parse_string(buf, len, path, out, err, errlen);
+      rc = weft_topo_parse_string(buf, len, path, algos, out, err, errlen);
       goto done;
     }
   }

@@ -8,7 +8,6 @@ const char *const weft_topo_codecs[] = {"none", "fp16", "bf16", "int8", "topk", 
 const char *const weft_topo_kinds[] = {"host", "cuda", "rocm", "opencl", "ascend", NULL};
 const char *const weft_topo_colls[] = {"allreduce", "allgather", "reducescatter", "broadcast",
                                        "reduce",    "alltoall",  "all",           NULL};
-const char *const weft_topo_algos[] = {"ring", "tree", "direct", "rhd", "hierarchical", "pairwise", "slots", NULL};
 
 static void copy_str(char *dst, size_t cap, const char *src) { snprintf(dst, cap, "%s", src); }
 

@@ -74,7 +74,6 @@ extern const char *const weft_topo_transports[];
 extern const char *const weft_topo_codecs[];
 extern const char *const weft_topo_kinds[];
 extern const char *const weft_topo_colls[]; /* includes "all" */
-extern const char *const weft_topo_algos[];
 /* 1 when name is in set. */
 int weft_name_in(const char *name, const char *const *set);
 /* "a, b, c or d" into buf. */

@@ -13,6 +13,7 @@ typedef struct {
   yaml_document_t *doc;
   char *err;
   size_t errlen;
+  const char *const *algos; /* names tuning rules may use; NULL: any */
 } ty_ctx;
 
 int weft_ty_fail(ty_ctx *c, const yaml_node_t *at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -1,7 +1,7 @@
 /* weft-topo explain: for each message size, the algorithm the tuner picks
  * on this topology, its predicted time, the bottleneck link and how the
  * other algorithms compare, from the same cost model the library uses. */
-#include "topo/explain.h"
+#include "tune/explain.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +15,6 @@ static const struct {
   weft_coll_kind kind;
 } colls[] = {{"allreduce", COLL_ALLREDUCE},   {"allgather", COLL_ALLGATHER}, {"reducescatter", COLL_REDUCESCATTER},
              {"broadcast", COLL_BROADCAST},   {"reduce", COLL_REDUCE},       {"alltoall", COLL_ALLTOALL}};
-static const weft_algo algos[] = {ALGO_DIRECT, ALGO_TREE, ALGO_RHD, ALGO_RING, ALGO_HIER, ALGO_PAIRWISE};
 
 static void fmt_time(double t, char *buf, size_t len) {
   if (t < 1e-3) snprintf(buf, len, "%.1f us", t * 1e6);
@@ -51,16 +50,15 @@ static void class_link(const weft_graph *g, weft_link_class cls, char *buf, size
   snprintf(buf, len, "%s (%s)", weft_link_class_name(cls), d);
 }
 
-static void explain_one(const weft_graph *g, const weft_cost_model *m, const char *name, weft_coll_kind kind,
-                        FILE *out) {
+static void explain_one(const weft_graph *g, const weft_cost_model *m, const weft_tune_rule *rules, int nrules,
+                        const char *name, weft_coll_kind kind, FILE *out) {
   fprintf(out, "\n%s\n  %10s  %-9s %11s  %-44s %s\n", name, "size", "algorithm", "predicted", "bottleneck",
           "others (predicted)");
   for (double b = 8; b <= (double)(1ULL << 30); b *= 4) {
     size_t bytes = (size_t)b;
     weft_cost best_c;
     weft_algo best = weft_cost_choose(m, kind, bytes, &best_c);
-    const char *forced = weft_graph_forced_algo(g, name, bytes);
-    weft_algo f = forced ? weft_algo_parse(forced) : ALGO_NONE;
+    weft_algo f = weft_tune_rule_algo(rules, nrules, kind, bytes);
     weft_cost fc;
     int by_rule = f != ALGO_NONE && weft_cost_predict(m, kind, f, bytes, &fc) == 0;
     if (by_rule) best = f, best_c = fc;
@@ -68,13 +66,14 @@ static void explain_one(const weft_graph *g, const weft_cost_model *m, const cha
     fmt_size(b, sz, sizeof sz);
     fmt_time(best_c.time, t, sizeof t);
     class_link(g, best_c.bottleneck, link, sizeof link);
-    for (size_t i = 0; i < sizeof algos / sizeof *algos; i++) {
+    for (int i = 0; i < weft_nalgos; i++) {
       weft_cost c;
-      if (algos[i] == best || weft_cost_predict(m, kind, algos[i], bytes, &c) != 0) continue;
+      weft_algo a = weft_algos[i].id;
+      if (!weft_algos[i].cost || a == best || weft_cost_predict(m, kind, a, bytes, &c) != 0) continue;
       char ot[32];
       fmt_time(c.time, ot, sizeof ot);
       snprintf(others + strlen(others), sizeof others - strlen(others), "%s%s %s", others[0] ? ", " : "",
-               weft_algo_name(algos[i]), ot);
+               weft_algos[i].name, ot);
     }
     fprintf(out, "  %10s  %-9s %11s  %-44s %s%s\n", sz, weft_algo_name(best), t, link, others,
             by_rule ? "  [tuning rule]" : "");
@@ -103,11 +102,12 @@ int weft_topo_explain_csv(const weft_graph *g, const char *coll, FILE *out) {
   fprintf(out, "bytes,algorithm,predicted_s,bottleneck,chosen\n");
   for (double b = 8; b <= (double)(1ULL << 30); b *= 4) {
     weft_algo best = weft_cost_choose(&m, kind, (size_t)b, NULL);
-    for (size_t i = 0; i < sizeof algos / sizeof *algos; i++) {
+    for (int i = 0; i < weft_nalgos; i++) {
       weft_cost c;
-      if (weft_cost_predict(&m, kind, algos[i], (size_t)b, &c) != 0) continue;
-      fprintf(out, "%.0f,%s,%.9g,%s,%d\n", b, weft_algo_name(algos[i]), c.time, weft_link_class_name(c.bottleneck),
-              algos[i] == best);
+      weft_algo a = weft_algos[i].id;
+      if (!weft_algos[i].cost || weft_cost_predict(&m, kind, a, (size_t)b, &c) != 0) continue;
+      fprintf(out, "%.0f,%s,%.9g,%s,%d\n", b, weft_algos[i].name, c.time, weft_link_class_name(c.bottleneck),
+              a == best);
     }
   }
   free(mem);
@@ -131,12 +131,19 @@ int weft_topo_explain(const weft_graph *g, const char *coll, FILE *out) {
   if (codec[0] && sites.ngroups > 1)
     fprintf(out, "# WAN codec %s (%s): the hierarchical allreduce sends %.0f%% of the bytes between sites\n", codec,
             why, 100 * m.wan_ratio);
+  weft_tune_rule *rules;
+  int nrules;
+  if (weft_tune_rules_resolve(g, &rules, &nrules) != 0) {
+    free(mem);
+    return -1;
+  }
   if (!coll) coll = "allreduce";
   for (size_t i = 0; i < sizeof colls / sizeof *colls; i++)
     if (!strcmp(coll, "all") || !strcmp(coll, colls[i].name)) {
-      explain_one(g, &m, colls[i].name, colls[i].kind, out);
+      explain_one(g, &m, rules, nrules, colls[i].name, colls[i].kind, out);
       found = 1;
     }
+  free(rules);
   free(mem);
   if (!found) fprintf(out, "explain: unknown collective '%s' (allreduce, allgather, reducescatter, broadcast, reduce, "
                            "alltoall or all)\n", coll);

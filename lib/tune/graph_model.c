@@ -7,8 +7,6 @@
 
 #include "codec/codec.h"
 
-#include "comm/layout.h"
-
 void weft_graph_groups(const weft_graph *g, weft_groups *nodes, weft_groups *sites, int *mem) {
   int n = weft_graph_nranks(g);
   uint64_t *key = malloc(sizeof *key * (size_t)(n ? n : 1));

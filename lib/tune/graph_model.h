@@ -3,7 +3,7 @@
 #ifndef WEFT_GRAPH_MODEL_H
 #define WEFT_GRAPH_MODEL_H
 
-#include "coll/coll.h"
+#include "util/call.h"
 #include "topo/graph.h"
 #include "tune/cost.h"
 

@@ -32,6 +32,7 @@
 #include "launch_fork.h"
 #include "reduce/reduce.h"
 #include "time_scale.h"
+#include "util/call.h"
 #include "weft.h"
 
 typedef struct {

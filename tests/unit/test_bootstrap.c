@@ -96,31 +96,33 @@ static void test_signature(void **state) {
 
 static void test_tuner(void **state) {
   (void)state;
-  struct weftComm comm;
-  memset(&comm, 0, sizeof comm);
-  comm.nranks = 4;
-  comm.tune.tree_threshold = 64 << 10;
-  comm.tune.rooted_threshold = 256 << 10;
+  weft_tuner tune;
+  memset(&tune, 0, sizeof tune);
+  weft_groups none = {0};
+  tune.env.nranks = 4;
+  tune.nodes = tune.sites = &none;
+  tune.tree_threshold = 64 << 10;
+  tune.rooted_threshold = 256 << 10;
   weft_call c = {.kind = COLL_ALLREDUCE, .count = 256, .dt = weftFloat};
-  weft_tune(&comm, &c);
+  weft_tune(&tune, &c);
   assert_int_equal(c.algo, ALGO_TREE); /* 1 KiB x 3 peers is above the direct threshold of 0 */
-  comm.tune.direct_threshold = 16 << 10;
-  weft_tune(&comm, &c);
+  tune.direct_threshold = 16 << 10;
+  weft_tune(&tune, &c);
   assert_int_equal(c.algo, ALGO_DIRECT);
   c.count = 1 << 20;
-  weft_tune(&comm, &c);
+  weft_tune(&tune, &c);
   assert_int_equal(c.algo, ALGO_RING);
   assert_true(c.chunk_bytes >= 64);
-  comm.tune.forced = ALGO_TREE;
-  weft_tune(&comm, &c);
+  tune.forced = ALGO_TREE;
+  weft_tune(&tune, &c);
   assert_int_equal(c.algo, ALGO_TREE);
   c.kind = COLL_ALLGATHER; /* no tree allgather: the override does not apply */
-  weft_tune(&comm, &c);
+  weft_tune(&tune, &c);
   assert_int_equal(c.algo, ALGO_RING);
-  comm.tune.forced = ALGO_RING;
+  tune.forced = ALGO_RING;
   c.kind = COLL_BROADCAST;
   c.count = 4;
-  weft_tune(&comm, &c);
+  weft_tune(&tune, &c);
   assert_int_equal(c.algo, ALGO_RING);
   assert_int_equal(weft_algo_parse("Ring"), ALGO_RING);
   assert_int_equal(weft_algo_parse("nonsense"), ALGO_NONE);

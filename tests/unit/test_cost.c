@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "comm/layout.h"
 #include "tune/cost.h"
+#include "util/call.h"
 
 typedef struct {
   weft_groups nodes, sites;

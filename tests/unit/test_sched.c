@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
+#include "coll/algo.h"
 #include "coll/coll.h"
-#include "comm/layout.h"
 #include "reduce/reduce.h"
 
 enum { WAITING = 0, READY, DONE };

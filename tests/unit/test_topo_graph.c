@@ -12,7 +12,8 @@
 #include <cmocka.h>
 
 #include "topo/dump.h"
-#include "topo/explain.h"
+#include "coll/algo.h"
+#include "tune/explain.h"
 #include "topo/file.h"
 #include "topo/graph.h"
 #include "topo/hw.h"
@@ -21,7 +22,8 @@
 static weft_topo *parse_text(const char *text) {
   weft_topo *t = NULL;
   char err[1024] = "";
-  if (weft_topo_parse_string(text, strlen(text), NULL, &t, err, sizeof err)) fail_msg("%s", err);
+  if (weft_topo_parse_string(text, strlen(text), NULL, weft_algo_rule_names(), &t, err, sizeof err))
+    fail_msg("%s", err);
   return t;
 }
 
@@ -29,7 +31,7 @@ static weft_topo *example(const char *dir, const char *name) {
   char path[1024], err[1024] = "";
   snprintf(path, sizeof path, "%s/%s", dir, name);
   weft_topo *t = NULL;
-  if (weft_topo_parse_file(path, &t, err, sizeof err)) fail_msg("%s", err);
+  if (weft_topo_parse_file(path, weft_algo_rule_names(), &t, err, sizeof err)) fail_msg("%s", err);
   return t;
 }
 
@@ -304,7 +306,8 @@ static void roundtrip(const weft_graph *g, const weft_rank_desc *r, int n) {
   if (weft_topo_dump(g, f, err, sizeof err)) fail_msg("%s", err);
   fclose(f);
   weft_topo *t2 = NULL;
-  if (weft_topo_parse_string(buf, len, "dump", &t2, err, sizeof err)) fail_msg("%s\n%s", err, buf);
+  if (weft_topo_parse_string(buf, len, "dump", weft_algo_rule_names(), &t2, err, sizeof err))
+    fail_msg("%s\n%s", err, buf);
   weft_graph *g2 = build(r, n, t2);
   char why[256];
   if (!weft_graph_equal(g, g2, why, sizeof why)) fail_msg("%s\n%s", why, buf);
@@ -394,7 +397,7 @@ static void test_dump_path(void **state) {
   snprintf(path, sizeof path, "/tmp/weft-topo-test-%ld.yaml", (long)getpid());
   assert_int_equal(weft_topo_dump_path(g, path, err, sizeof err), 0);
   weft_topo *t2;
-  if (weft_topo_parse_file(path, &t2, err, sizeof err)) fail_msg("%s", err);
+  if (weft_topo_parse_file(path, weft_algo_rule_names(), &t2, err, sizeof err)) fail_msg("%s", err);
   assert_int_equal(t2->nsites, 2);
   assert_int_equal(weft_topo_count_hosts(t2), 4);
   weft_topo_free(t2);

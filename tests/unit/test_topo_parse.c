@@ -11,11 +11,13 @@
 #include <cmocka.h>
 
 #include "topo/file.h"
+#include "coll/algo.h"
 
 static weft_topo *parse_ok(const char *text) {
   weft_topo *t = NULL;
   char err[1024] = "";
-  if (weft_topo_parse_string(text, strlen(text), NULL, &t, err, sizeof err)) fail_msg("%s", err);
+  if (weft_topo_parse_string(text, strlen(text), NULL, weft_algo_rule_names(), &t, err, sizeof err))
+    fail_msg("%s", err);
   return t;
 }
 
@@ -23,7 +25,7 @@ static weft_topo *load(const char *dir, const char *name) {
   char path[1024], err[1024] = "";
   snprintf(path, sizeof path, "%s/%s", dir, name);
   weft_topo *t = NULL;
-  if (weft_topo_parse_file(path, &t, err, sizeof err)) fail_msg("%s", err);
+  if (weft_topo_parse_file(path, weft_algo_rule_names(), &t, err, sizeof err)) fail_msg("%s", err);
   return t;
 }
 
@@ -322,7 +324,7 @@ static const struct {
     {"version: 1\ntuning:\n  - {coll: allreduse, algo: ring}\n",
      "<string>:3:12: unknown coll 'allreduse'; did you mean 'allreduce'?"},
     {"version: 1\ntuning:\n  - {coll: all, algo: butterfly}\n",
-     "<string>:3:23: unknown algo 'butterfly' (expected ring, tree, direct, rhd, hierarchical, pairwise or slots)"},
+     "<string>:3:23: unknown algo 'butterfly' (expected direct, tree, rhd, ring, hierarchical, pairwise or slots)"},
     {"version: 1\ntuning:\n  - {coll: all, algo: ring, min_size: 2M, max_size: 1M}\n",
      "<string>:3:53: max_size (1048576 bytes) is smaller than min_size (2097152 bytes)"},
     {"version: 1\ntuning:\n  - {coll: all, algo: ring, min_size: 1X}\n",
@@ -340,7 +342,8 @@ static void test_bad(void **state) {
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     weft_topo *t = NULL;
     char err[1024] = "";
-    int rc = weft_topo_parse_string(bad[i].text, strlen(bad[i].text), NULL, &t, err, sizeof err);
+    int rc =
+        weft_topo_parse_string(bad[i].text, strlen(bad[i].text), NULL, weft_algo_rule_names(), &t, err, sizeof err);
     if (rc != -1 || t) {
       print_error("case %zu parsed:\n%s\n", i, bad[i].text);
       weft_topo_free(t);
@@ -358,13 +361,14 @@ static void test_named_source(void **state) {
   weft_topo *t;
   char err[512];
   const char *text = "version: 3\n";
-  assert_int_equal(weft_topo_parse_string(text, strlen(text), "mine.yaml", &t, err, sizeof err), -1);
+  assert_int_equal(
+      weft_topo_parse_string(text, strlen(text), "mine.yaml", weft_algo_rule_names(), &t, err, sizeof err), -1);
   assert_string_equal(err, "mine.yaml:1:10: unsupported version 3 (this weft reads version 1)");
-  assert_int_equal(weft_topo_parse_file("/nonexistent/x.yaml", &t, err, sizeof err), -1);
+  assert_int_equal(weft_topo_parse_file("/nonexistent/x.yaml", weft_algo_rule_names(), &t, err, sizeof err), -1);
   assert_string_equal(err, "/nonexistent/x.yaml: cannot open: No such file or directory");
   /* invalid UTF-8 */
   const char bin[] = "version: 1\n\xff\xfe\n";
-  assert_int_equal(weft_topo_parse_string(bin, sizeof bin - 1, NULL, &t, err, sizeof err), -1);
+  assert_int_equal(weft_topo_parse_string(bin, sizeof bin - 1, NULL, weft_algo_rule_names(), &t, err, sizeof err), -1);
   assert_string_equal(err, "<string>: invalid text at byte 11: invalid leading UTF-8 octet");
 }
 
@@ -382,7 +386,7 @@ static void test_data_files(void **state) {
     char path[1024], err[1024] = "";
     snprintf(path, sizeof path, "%s/%s", WEFT_TOPO_TESTDATA, e->d_name);
     weft_topo *t = NULL;
-    int rc = weft_topo_parse_file(path, &t, err, sizeof err);
+    int rc = weft_topo_parse_file(path, weft_algo_rule_names(), &t, err, sizeof err);
     if (!strncmp(e->d_name, "good-", 5)) {
       if (rc) fail_msg("%s", err);
       weft_topo_free(t);

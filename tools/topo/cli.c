@@ -1,4 +1,5 @@
 #include "cli.h"
+#include "coll/algo.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -62,7 +63,7 @@ int cli_load(const cli_opts *o, weft_topo **t, weft_graph **g) {
   char err[1024];
   *t = NULL;
   *g = NULL;
-  if (weft_topo_parse_file(o->file, t, err, sizeof err)) {
+  if (weft_topo_parse_file(o->file, weft_algo_rule_names(), t, err, sizeof err)) {
     fprintf(stderr, "%s\n", err);
     return -1;
   }

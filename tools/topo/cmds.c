@@ -4,7 +4,7 @@
 
 #include "cli.h"
 #include "topo/dump.h"
-#include "topo/explain.h"
+#include "tune/explain.h"
 #include "topo/hw.h"
 
 int cmd_explain(int argc, char **argv) {

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "coll/algo.h"
 
 static const char *plural(size_t n, const char *one, const char *many) { return n == 1 ? one : many; }
 
@@ -26,7 +27,7 @@ int cmd_validate(int argc, char **argv) {
     nfiles++;
     weft_topo *t;
     char err[1024];
-    if (weft_topo_parse_file(argv[i], &t, err, sizeof err)) {
+    if (weft_topo_parse_file(argv[i], weft_algo_rule_names(), &t, err, sizeof err)) {
       fprintf(stderr, "%s\n", err);
       bad = 1;
       continue;

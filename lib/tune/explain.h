@@ -1,8 +1,8 @@
 /* weft-topo explain: for each message size, the chosen algorithm, the
- * predicted time and the bottleneck link (DESIGN.md section 6). The cost
- * model lives in lib/tune; this is the hook weft-topo calls. */
-#ifndef WEFT_TOPO_EXPLAIN_H
-#define WEFT_TOPO_EXPLAIN_H
+ * predicted time and the bottleneck link (DESIGN.md section 6), from the
+ * tuner's cost model, algorithm table and rule resolution. */
+#ifndef WEFT_TUNE_EXPLAIN_H
+#define WEFT_TUNE_EXPLAIN_H
 
 #include <stdio.h>
 

@@ -1,0 +1,64 @@
+#include "util/call.h"
+
+#include <stdlib.h>
+
+const char *weft_coll_name(weft_coll_kind k) {
+  switch (k) {
+    case COLL_ALLREDUCE: return "allreduce";
+    case COLL_ALLGATHER: return "allgather";
+    case COLL_REDUCESCATTER: return "reducescatter";
+    case COLL_BROADCAST: return "broadcast";
+    case COLL_REDUCE: return "reduce";
+    case COLL_ALLTOALL: return "alltoall";
+    case COLL_SEND: return "send";
+    case COLL_RECV: return "recv";
+  }
+  return "?";
+}
+
+static const size_t dtype_sizes[weftNumTypes] = {
+    [weftInt8] = 1,    [weftUint8] = 1,   [weftInt32] = 4,   [weftUint32] = 4,
+    [weftInt64] = 8,   [weftUint64] = 8,  [weftFloat16] = 2, [weftFloat32] = 4,
+    [weftFloat64] = 8, [weftBfloat16] = 2,
+};
+
+static const char *const dtype_names[weftNumTypes] = {
+    [weftInt8] = "int8",     [weftUint8] = "uint8",   [weftInt32] = "int32",
+    [weftUint32] = "uint32", [weftInt64] = "int64",   [weftUint64] = "uint64",
+    [weftFloat16] = "half",  [weftFloat32] = "float", [weftFloat64] = "double",
+    [weftBfloat16] = "bfloat16",
+};
+
+const char *weft_dtype_name(weftDataType_t dt) {
+  return (unsigned)dt < (unsigned)weftNumTypes ? dtype_names[dt] : "?";
+}
+
+size_t weft_dtype_size(weftDataType_t dt) {
+  return (unsigned)dt < (unsigned)weftNumTypes ? dtype_sizes[dt] : 0;
+}
+
+void weft_groups_from_keys(weft_groups *g, const uint64_t *key, int n, int *mem) {
+  int *group_of = mem, *index_in = mem + n, *members = mem + 2 * n, *start = mem + 3 * n;
+  int ng = 0;
+  for (int r = 0; r < n; r++) {
+    int q = 0;
+    while (q < r && key[q] != key[r]) q++;
+    group_of[r] = q < r ? group_of[q] : ng++;
+  }
+  /* counting sort by group keeps rank order inside each group */
+  for (int k = 0; k <= ng; k++) start[k] = 0;
+  for (int r = 0; r < n; r++) start[group_of[r] + 1]++;
+  for (int k = 0; k < ng; k++) start[k + 1] += start[k];
+  int *fill = calloc((size_t)ng + 1, sizeof *fill);
+  for (int r = 0; r < n; r++) {
+    int k = group_of[r], at = start[k] + (fill ? fill[k]++ : 0);
+    members[at] = r;
+    index_in[r] = at - start[k];
+  }
+  free(fill);
+  g->ngroups = ng;
+  g->group_of = group_of;
+  g->index_in = index_in;
+  g->members = members;
+  g->start = start;
+}
