@@ -19,7 +19,7 @@
 #include "comm/comm.h"
 #include "exec/engine.h"
 #include "exec/stream.h"
-#include "nodeseg/slots.h"
+#include "nodeseg/slots_run.h"
 #include "reduce/reduce.h"
 #include "tune/tune.h"
 #include "comm/comm_log.h"

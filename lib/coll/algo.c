@@ -1,6 +1,7 @@
 #include "coll/algo.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <strings.h>
 
 #include "coll/coll.h"
@@ -80,4 +81,15 @@ int weft_algo_supported(weft_coll_kind k, weft_algo a) {
 int weft_algo_eligible(weft_algo a, const weft_algo_env *env, weft_coll_kind kind, size_t bytes) {
   const weft_algo_info *e = weft_algo_info_of(a);
   return !e || !e->eligible || e->eligible(env, kind, bytes);
+}
+
+void weft_algo_names(char *buf, size_t len) {
+  size_t at = 0;
+  buf[0] = '\0';
+  for (int i = 0; i < weft_nalgos && at < len; i++) {
+    const char *sep = i == 0 ? "" : i == weft_nalgos - 1 ? " or " : ", ";
+    int w = snprintf(buf + at, len - at, "%s%s", sep, weft_algos[i].name);
+    if (w < 0) break;
+    at += (size_t)w;
+  }
 }

@@ -51,6 +51,8 @@ weft_algo weft_algo_by_rule_name(const char *name);
 /* The names tuning rules may use, NULL-terminated (what the topology
  * parser validates rules against). */
 const char *const *weft_algo_rule_names(void);
+/* "direct, tree, ..., or slots": every name, for messages. */
+void weft_algo_names(char *buf, size_t len);
 /* Whether the library has algorithm a for collective k. */
 int weft_algo_supported(weft_coll_kind k, weft_algo a);
 /* Whether a can run kind of `bytes` per rank on env (supported or not). */

@@ -156,7 +156,7 @@ int weft_sched_decode_add(weft_sched *s, int codec, weftDataType_t dt, const voi
                      void *dst, size_t count, int d0, int d1);
 int weft_sched_send_enc(weft_sched *s, int peer, const void *src, size_t cap, size_t *len, uint64_t tag, int d0, int d1);
 int weft_sched_recv_enc(weft_sched *s, int peer, void *dst, size_t cap, size_t *len, uint64_t tag, int d0, int d1);
-/* A whole small collective through the node segment (nodeseg/slots.h), run
+/* A whole small collective through the node segment (nodeseg/slots_run.h), run
  * synchronously by the executor; slots steps of one schedule run in the
  * order they were added, as every rank must take them in the same order. */
 int weft_sched_slots(weft_sched *s, int kind, const void *src, void *dst, size_t count, weftDataType_t dt, weftRedOp_t op,

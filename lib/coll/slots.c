@@ -1,5 +1,5 @@
 /* The slots algorithm: a whole small collective through the node segment
- * (nodeseg/slots.h runs it); here, its one-step schedule and when it fits. */
+ * (nodeseg/slots_run.h runs it); here, its one-step schedule and when it fits. */
 #include "coll/algo.h"
 #include "coll/coll.h"
 

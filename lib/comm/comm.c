@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "bootstrap/bootstrap.h"
+#include "coll/algo.h"
 #include "comm/comm_log.h"
 #include "comm/netreg.h"
 #include "util/param.h"
@@ -115,9 +116,11 @@ static weftResult_t read_config(struct weftComm *c, const weftConfig_t *cfg, con
       return weft_error(NULL, weftInvalidArgument, "nonblocking communicator init is not supported yet");
   }
   c->tune.forced = weft_algo_parse(c->algo_override[0] ? c->algo_override : NULL);
-  if (c->algo_override[0] && c->tune.forced == ALGO_NONE)
-    return weft_error(NULL, weftInvalidArgument, "unknown algorithm '%s' (WEFT_ALGO: ring, tree, rhd, direct, hier or slots)",
-                      c->algo_override);
+  if (c->algo_override[0] && c->tune.forced == ALGO_NONE) {
+    char names[160];
+    weft_algo_names(names, sizeof names);
+    return weft_error(NULL, weftInvalidArgument, "unknown algorithm '%s' (WEFT_ALGO: %s)", c->algo_override, names);
+  }
   char err[512];
   if (weft_net_registry_init(err, sizeof err) != weftSuccess) return weft_error(NULL, weftInvalidUsage, "%s", err);
   if (net && !weft_net_find(net))

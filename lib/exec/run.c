@@ -14,7 +14,7 @@
 #include "coll/sig.h"
 #include "nodeseg/nodeseg.h"
 #include "util/clock.h"
-#include "nodeseg/slots.h"
+#include "nodeseg/slots_run.h"
 #include "reduce/reduce.h"
 #include "util/sock.h"
 

@@ -3,7 +3,7 @@
  * transport (weftNetProperties_t.hostLocal: shm). Each rank owns two slots
  * in it (used alternately, call by call) where it publishes a small
  * contribution with a sequence number and the call's signature; the others
- * read it in place (nodeseg/slots.c). One cache line carries the number,
+ * read it in place (nodeseg/slots_run.c). One cache line carries the number,
  * the signature and the first 48 bytes, so a small call costs one line moved
  * per rank, no messages.
  *

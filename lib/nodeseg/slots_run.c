@@ -3,7 +3,7 @@
  * rank's publication. That is what makes two slots per rank enough: a rank
  * that starts call k+2 has seen everyone's call k+1, so everyone is done
  * reading its slot of call k, which k+2 overwrites. */
-#include "nodeseg/slots.h"
+#include "nodeseg/slots_run.h"
 
 #include <string.h>
 

@@ -6,8 +6,8 @@
  * for reduce-scatter and all-to-all) is at most WEFT_SLOTS_MAX bytes, and
  * (n-1) times that at most 8 x WEFT_SLOTS_MAX (weft_slots_eligible in
  * coll/slots.c, which the tuner asks). */
-#ifndef WEFT_SLOTS_H
-#define WEFT_SLOTS_H
+#ifndef WEFT_SLOTS_RUN_H
+#define WEFT_SLOTS_RUN_H
 
 #include <stddef.h>
 
