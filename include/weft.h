@@ -202,8 +202,8 @@ WEFT_API weftResult_t weftStreamDestroy(weftStream_t stream);
  * the queue before them, and work enqueued on the queue after them waits for
  * their results. The queue stays the application's (destroying the stream
  * leaves it). With the host device nativeQueue must be NULL (the result is a
- * host stream, as weftStreamCreate makes). The stream may be used with any
- * comm on the same device, and may outlive comm. */
+ * host stream, as weftStreamCreate makes). The stream keeps the device
+ * open, so it may outlive comm (docs/devices.md). */
 WEFT_API weftResult_t weftStreamFromNative(weftStream_t *stream, weftComm_t comm, void *nativeQueue);
 
 /* ------------------------------------------------------------------ */
