@@ -121,13 +121,21 @@ typedef struct {
   weftLogCallback_t logCallback; /* default: lines go to stderr */
   void *logUser;
   int logLevel; /* weftLogLevel_t; default WEFT_DEBUG or WARN */
+  /* Fields below were added after 0.1.0; weft reads them only when size
+   * covers them, so programs built against an older weft.h keep working. */
+  const char *device; /* device backend of this rank's buffers, as WEFT_DEVICE:
+                       * host|opencl[:platform[:device]]|cuda[:N]|<plugin>[:spec];
+                       * default WEFT_DEVICE, else host (docs/devices.md) */
+  void *deviceNative; /* a native context/queue the application already has
+                       * (cl_command_queue, CUcontext, ...) for the backend to
+                       * use instead of opening its own; default NULL */
 } weftConfig_t;
 
 #define WEFT_CONFIG_INITIALIZER                                                       \
   {                                                                                   \
     sizeof(weftConfig_t), WEFT_CONFIG_MAGIC, WEFT_VERSION_CODE, WEFT_CONFIG_UNDEF_INT, \
         WEFT_CONFIG_UNDEF_INT, NULL, NULL, NULL, NULL, NULL, NULL, NULL,              \
-        WEFT_CONFIG_UNDEF_INT                                                         \
+        WEFT_CONFIG_UNDEF_INT, NULL, NULL                                             \
   }
 
 /* ------------------------------------------------------------------ */
@@ -189,6 +197,14 @@ WEFT_API weftResult_t weftStreamSynchronize(weftStream_t stream);
 WEFT_API weftResult_t weftStreamQuery(weftStream_t stream);
 /* Synchronizes, then frees the stream. */
 WEFT_API weftResult_t weftStreamDestroy(weftStream_t stream);
+/* A weft stream on the native queue of comm's device (a cl_command_queue for
+ * opencl, a CUstream for cuda): calls on it start after the work enqueued on
+ * the queue before them, and work enqueued on the queue after them waits for
+ * their results. The queue stays the application's (destroying the stream
+ * leaves it). With the host device nativeQueue must be NULL (the result is a
+ * host stream, as weftStreamCreate makes). The stream keeps the device
+ * open, so it may outlive comm (docs/devices.md). */
+WEFT_API weftResult_t weftStreamFromNative(weftStream_t *stream, weftComm_t comm, void *nativeQueue);
 
 /* ------------------------------------------------------------------ */
 /* Collectives. sendbuff == recvbuff (or the matching slice) is in-place. */

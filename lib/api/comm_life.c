@@ -12,6 +12,7 @@
 #include "bootstrap/bootstrap.h"
 #include "comm/comm.h"
 #include "comm/comm_log.h"
+#include "device/device.h"
 #include "exec/engine.h"
 #include "nodeseg/nodeseg.h"
 #include "tune/tune.h"
@@ -26,9 +27,22 @@ void weft_comm_free(struct weftComm *c) {
   weft_comm_release(c);
 }
 
-/* Connects, then starts the progress thread: the comm is usable after this. */
+/* Opens the device the comm's configuration chose and says which it is. */
+static weftResult_t open_device(struct weftComm *c) {
+  char err[WEFT_ERRMSG_LEN];
+  weftResult_t res = weft_dev_open(c->device_want, c->device_native, &c->log, &c->device, err, sizeof err);
+  if (res != weftSuccess) return weft_error(NULL, res, "rank %d/%d: %s", c->rank, c->nranks, err);
+  char desc[400];
+  weft_dev_describe(c->device, desc, sizeof desc);
+  WEFT_INFO(c, "rank %d uses device %s", c->rank, desc);
+  return weftSuccess;
+}
+
+/* Opens the device, connects, then starts the progress thread: the comm is
+ * usable after this. */
 weftResult_t weft_comm_start(struct weftComm *c) {
-  weftResult_t res = weft_layout_build(c);
+  weftResult_t res = open_device(c);
+  if (res == weftSuccess) res = weft_layout_build(c);
   const weft_tune_inputs tin = {c->rank, c->nranks, &c->layout.nodes, &c->layout.sites, c->layout.graph, &c->log};
   if (res == weftSuccess && weft_tune_init(&c->tune, &tin) != 0)
     res = weft_error(NULL, weftSystemError, "out of memory");

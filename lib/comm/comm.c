@@ -4,6 +4,7 @@
 #include "comm/comm.h"
 
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "coll/algo.h"
 #include "comm/comm_log.h"
 #include "comm/netreg.h"
+#include "device/device.h"
 #include "util/param.h"
 #include "tune/tune.h"
 
@@ -52,6 +54,31 @@ void weft_comm_exec_view(struct weftComm *c, weft_exec_view *v) {
                         .stripe_min = c->tune.stripe_min,
                         .aborted = &c->aborted,
                         .async_error = &c->async_error};
+}
+
+/* Whether a config from a program built against an older weft.h has field. */
+#define CFG_HAS(cfg, field) ((cfg)->size >= offsetof(weftConfig_t, field) + sizeof((cfg)->field))
+
+/* The device choice: config, else the parent's (a split child opens the same
+ * device again), else WEFT_DEVICE, else host. Checked here (syntax, known
+ * backend, WEFT_DEVICE_PLUGIN refusals) so that a bad choice fails before
+ * the rendezvous; opened in weft_comm_start. */
+static weftResult_t read_device(struct weftComm *c, const weftConfig_t *cfg, const struct weftComm *parent) {
+  const char *want = NULL, *who = "WEFT_DEVICE";
+  if (cfg && CFG_HAS(cfg, device) && cfg->device) want = cfg->device, who = "config device";
+  else if (parent) want = parent->device_want, who = "the parent comm's device";
+  else want = weft_env("WEFT_DEVICE");
+  if (!want) want = "host";
+  if (strlen(want) >= sizeof c->device_want)
+    return weft_error(NULL, weftInvalidArgument, "%s '%.40s...' is too long", who, want);
+  snprintf(c->device_want, sizeof c->device_want, "%s", want);
+  c->device_native = parent ? parent->device_native : NULL;
+  if (cfg && CFG_HAS(cfg, deviceNative) && cfg->deviceNative) c->device_native = cfg->deviceNative;
+  char err[512];
+  weft_device_choice choice;
+  const weftDevice_t *ops;
+  weftResult_t r = weft_device_lookup(want, who, &choice, &ops, err, sizeof err);
+  return r == weftSuccess ? r : weft_error(NULL, r, "%s", err);
 }
 
 static weftResult_t read_config(struct weftComm *c, const weftConfig_t *cfg, const struct weftComm *parent) {
@@ -127,7 +154,7 @@ static weftResult_t read_config(struct weftComm *c, const weftConfig_t *cfg, con
     return weft_error(NULL, weftInvalidArgument, "unknown transport '%s' (WEFT_NET: this libweft has %s)", net,
                       weft_net_names());
   if (net) snprintf(c->net_force, sizeof c->net_force, "%s", net);
-  return weftSuccess;
+  return read_device(c, cfg, parent);
 }
 
 weftResult_t weft_comm_new(struct weftComm **out, int rank, int nranks, const weftConfig_t *cfg,
@@ -155,6 +182,7 @@ void weft_comm_release(struct weftComm *c) {
   weft_comm_close_nets(c);
   weft_bootstrap_close(c->bootstrap);
   weft_layout_free(&c->layout);
+  weft_dev_close(c->device); /* a stream on its queue may keep it open */
   weft_log_sink_fini(&c->log);
   weft_comm_free_peers(c);
   c->magic = 0;

@@ -19,6 +19,7 @@
 struct bootstrap;
 struct weft_engine;
 struct weft_nodeseg;
+struct weft_dev;
 
 #define WEFT_MAX_NETS 6
 
@@ -39,6 +40,9 @@ struct weftComm {
   char algo_override[16]; /* "" = tuner decides */
   weft_tuner tune; /* settings, decisions, codec policy, error feedback (tune/tune.h) */
   char site[64];
+  char device_want[96];       /* device choice, "name[:spec]" (config, WEFT_DEVICE, parent, "host") */
+  void *device_native;        /* config deviceNative (or the parent's) */
+  struct weft_dev *device; /* opened at start (api/comm_life.c), closed with the comm */
   char topo_file[512]; /* WEFT_TOPO_FILE / config topoFile, "" = none */
   uint8_t secret[16];
   uint64_t split_count; /* splits done so far, to derive child secrets */

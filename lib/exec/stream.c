@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "device/device.h"
 #include "util/log.h"
 #include "util/param.h"
 
@@ -21,10 +22,9 @@ static void deadline_in(struct timespec *ts, int ms) {
 
 static int stream_ok(weftStream_t s) { return s && s->magic == WEFT_STREAM_MAGIC; }
 
-WEFT_API weftResult_t weftStreamCreate(weftStream_t *stream) {
-  if (!stream) return weft_error_to(NULL, weftInvalidArgument, "weftStreamCreate: stream is NULL");
+static struct weftStream *stream_new(void) {
   struct weftStream *s = calloc(1, sizeof *s);
-  if (!s) return weft_error_to(NULL, weftSystemError, "weftStreamCreate: out of memory");
+  if (!s) return NULL;
   s->magic = WEFT_STREAM_MAGIC;
   pthread_mutex_init(&s->mu, NULL);
   pthread_condattr_t ca;
@@ -33,7 +33,41 @@ WEFT_API weftResult_t weftStreamCreate(weftStream_t *stream) {
   pthread_cond_init(&s->cv, &ca);
   pthread_condattr_destroy(&ca);
   s->timeout_ms = weft_env_timeout_ms();
+  return s;
+}
+
+static void stream_free(struct weftStream *s) {
+  s->magic = 0;
+  pthread_mutex_destroy(&s->mu);
+  pthread_cond_destroy(&s->cv);
+  free(s);
+}
+
+WEFT_API weftResult_t weftStreamCreate(weftStream_t *stream) {
+  if (!stream) return weft_error_to(NULL, weftInvalidArgument, "weftStreamCreate: stream is NULL");
+  struct weftStream *s = stream_new();
+  if (!s) return weft_error_to(NULL, weftSystemError, "weftStreamCreate: out of memory");
   *stream = s;
+  return weftSuccess;
+}
+
+weftResult_t weft_stream_wrap_device(struct weft_dev *dev, void *native, weftStream_t *out, char *err,
+                                     size_t errlen) {
+  struct weftStream *s = stream_new();
+  if (!s) {
+    snprintf(err, errlen, "out of memory");
+    return weftSystemError;
+  }
+  weftResult_t r = dev->ops->streamWrap(dev->ctx, native, &s->dev_stream);
+  if (r != weftSuccess) {
+    char what[96];
+    snprintf(what, sizeof what, "device %s cannot wrap native queue %p", dev->name, native);
+    weft_dev_failed(dev, r, what, err, errlen);
+    stream_free(s);
+    return r;
+  }
+  s->dev = weft_dev_retain(dev);
+  *out = s;
   return weftSuccess;
 }
 
@@ -129,9 +163,13 @@ WEFT_API weftResult_t weftStreamDestroy(weftStream_t s) {
   if (!stream_ok(s)) return weft_error_to(NULL, weftInvalidArgument, "weftStreamDestroy: invalid stream");
   weftResult_t res = weftStreamSynchronize(s);
   if (res == weftTimeout) return res; /* ops still reference it: keep it alive */
-  s->magic = 0;
-  pthread_mutex_destroy(&s->mu);
-  pthread_cond_destroy(&s->cv);
-  free(s);
+  if (s->dev) {
+    /* the wrap goes; the native queue stays the application's */
+    if (s->dev->ops->streamDestroy(s->dev->ctx, s->dev_stream) != weftSuccess && res == weftSuccess)
+      res = weft_error_to(NULL, weftUnhandledDeviceError, "weftStreamDestroy: device %s: %s", s->dev->name,
+                          s->dev->ops->lastError(s->dev->ctx));
+    weft_dev_close(s->dev);
+  }
+  stream_free(s);
   return res;
 }

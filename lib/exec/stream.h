@@ -1,4 +1,6 @@
-/* Host streams: in-order completion tickets shared across communicators. */
+/* Host streams: in-order completion tickets shared across communicators.
+ * A stream made by weftStreamFromNative also wraps a device's native queue
+ * (dev, dev_stream): the data path orders its device work with it. */
 #ifndef WEFT_STREAM_H
 #define WEFT_STREAM_H
 
@@ -7,6 +9,8 @@
 #include <stdint.h>
 
 #include "weft.h"
+
+struct weft_dev;
 
 #define WEFT_STREAM_MAGIC 0x7765667453747265ULL
 
@@ -19,7 +23,15 @@ struct weftStream {
   weftResult_t error; /* first error of any op on the stream */
   char errmsg[512];
   int timeout_ms;     /* longest timeout of the comms that used the stream */
+  struct weft_dev *dev; /* a reference to the device whose queue it wraps, or NULL */
+  void *dev_stream;        /* the backend's streamWrap of the native queue */
 };
+
+/* A weft stream wrapping native, a queue of dev (weftStreamFromNative): takes
+ * a reference to dev, asks the backend to wrap the queue. On failure err
+ * says why (with the backend's lastError) and nothing is kept. */
+weftResult_t weft_stream_wrap_device(struct weft_dev *dev, void *native, weftStream_t *out, char *err,
+                                     size_t errlen);
 
 /* Takes the next ticket for an op of a comm with the given timeout. */
 uint64_t weft_stream_enqueue(weftStream_t s, int timeout_ms);

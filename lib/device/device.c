@@ -1,0 +1,103 @@
+/* Opening and closing a device through its backend (device.h). */
+#include "device/device.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/param.h"
+
+/* A backend's log lines go to the device's sink; the last WARN is kept as
+ * the reason when init fails without a context to ask lastError of. */
+static void device_log(void *user, weftLogLevel_t level, const char *message) {
+  weft_dev *d = user;
+  if (!message) message = "";
+  if (level == weftLogWarn) snprintf(d->warned, sizeof d->warned, "%s", message);
+  weft_log_to(&d->log, level, "device %s: %s", d->name, message);
+}
+
+static void free_device(weft_dev *d) {
+  weft_log_sink_fini(&d->log);
+  free(d);
+}
+
+weftResult_t weft_dev_open(const char *want, void *native, const weft_log_sink *log, weft_dev **out,
+                              char *err, size_t errlen) {
+  *out = NULL;
+  const char *who = want ? "device" : "WEFT_DEVICE";
+  if (!want) want = weft_env("WEFT_DEVICE");
+  if (!want) want = "host";
+  weft_device_choice choice;
+  const weftDevice_t *ops;
+  weftResult_t r = weft_device_lookup(want, who, &choice, &ops, err, errlen);
+  if (r != weftSuccess) return r;
+  weft_dev *d = calloc(1, sizeof *d);
+  if (!d) {
+    snprintf(err, errlen, "out of memory");
+    return weftSystemError;
+  }
+  d->ops = ops;
+  d->origin = weft_device_origin(ops);
+  memcpy(d->name, choice.name, sizeof d->name);
+  memcpy(d->spec, choice.spec, sizeof d->spec);
+  weft_log_sink_init(&d->log, log ? log->rank : 0, log ? log->nranks : 0);
+  if (log) {
+    d->log.level = log->level;
+    d->log.cb = log->cb;
+    d->log.user = log->user;
+  }
+  atomic_init(&d->refs, 1);
+  /* the backend may keep log and logUser (d) for the device's lifetime */
+  weftDeviceInitArgs_t args = {WEFT_DEVICE_ABI_VERSION, device_log, d, d->spec, native};
+  void *ctx = NULL;
+  r = ops->init(&args, &ctx);
+  if (r != weftSuccess) {
+    const char *why = ctx ? ops->lastError(ctx) : d->warned;
+    snprintf(err, errlen, "device '%s' cannot be opened by backend %s%s%s: %s (%s)", want, d->name,
+             d->origin ? " from plugin " : "", d->origin ? d->origin : "", why && why[0] ? why : "no reason given",
+             weftGetErrorString(r));
+    if (ctx) ops->finalize(ctx);
+    free_device(d);
+    return r == weftInvalidArgument ? r : weftUnhandledDeviceError;
+  }
+  d->ctx = ctx;
+  memset(&d->props, 0, sizeof d->props);
+  r = ops->getProperties(ctx, &d->props);
+  if (r != weftSuccess) {
+    snprintf(err, errlen, "device '%s': getProperties failed: %s", want, ops->lastError(ctx));
+    ops->finalize(ctx);
+    free_device(d);
+    return weftUnhandledDeviceError;
+  }
+  /* a backend may fill the strings up to their end */
+  d->props.vendor[sizeof d->props.vendor - 1] = 0;
+  d->props.model[sizeof d->props.model - 1] = 0;
+  d->props.uniqueId[sizeof d->props.uniqueId - 1] = 0;
+  *out = d;
+  return weftSuccess;
+}
+
+weft_dev *weft_dev_retain(weft_dev *d) {
+  if (d) atomic_fetch_add(&d->refs, 1);
+  return d;
+}
+
+void weft_dev_close(weft_dev *d) {
+  if (!d || atomic_fetch_sub(&d->refs, 1) != 1) return;
+  if (d->ops->finalize(d->ctx) != weftSuccess)
+    weft_log_to(&d->log, weftLogWarn, "device %s: finalize failed: %s", d->name, d->ops->lastError(d->ctx));
+  free_device(d);
+}
+
+void weft_dev_describe(const weft_dev *d, char *buf, size_t len) {
+  snprintf(buf, len, "%s%s%s (vendor '%s', model '%s', id '%s'%s)%s%s", d->name, d->spec[0] ? ":" : "", d->spec,
+           d->props.vendor, d->props.model, d->props.uniqueId, d->props.hostUnified ? ", host-unified" : "",
+           d->origin ? " from plugin " : "", d->origin ? d->origin : "");
+}
+
+weftResult_t weft_dev_failed(const weft_dev *d, weftResult_t res, const char *what, char *err, size_t errlen) {
+  const char *why = d->ops->lastError(d->ctx);
+  snprintf(err, errlen, "%s: %s", what, why && why[0] ? why : weftGetErrorString(res));
+  return res;
+}
