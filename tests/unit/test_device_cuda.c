@@ -328,14 +328,19 @@ static void hold_orders_streams(void *c) {
   free(early);
 }
 
+static void log_line(void *user, weftLogLevel_t level, const char *message) {
+  (void)user;
+  if (level <= weftLogInfo) printf("# log: %s\n", message);
+}
+
 static void *open_with(const char *holdMode, const char *timeout) {
   if (holdMode) setenv("WEFT_CUDA_HOLD", holdMode, 1);
   if (timeout) setenv("WEFT_TIMEOUT", timeout, 1);
   void *c = NULL;
-  weftDeviceInitArgs_t a = {WEFT_DEVICE_ABI_VERSION, NULL, NULL, "", NULL};
+  weftDeviceInitArgs_t a = {WEFT_DEVICE_ABI_VERSION, log_line, NULL, "", NULL};
   weftResult_t r = D->init(&a, &c);
-  unsetenv("WEFT_CUDA_HOLD");
-  unsetenv("WEFT_TIMEOUT");
+  if (holdMode) unsetenv("WEFT_CUDA_HOLD");
+  if (timeout) unsetenv("WEFT_TIMEOUT");
   return r == weftSuccess ? c : NULL;
 }
 
@@ -349,6 +354,7 @@ static void test_hold_wait_value(void **state) {
   }
   assert_int_equal(((weft__cuda_ctx *)c)->holdByWaitValue, 1);
   hold_orders_streams(c);
+  printf("# holds ended by %s\n", ((weft__cuda_ctx *)c)->holdByWaitValue ? "stream wait value" : "host function");
   CHECK(D->finalize(c));
 }
 
