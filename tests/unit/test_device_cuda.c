@@ -267,7 +267,13 @@ static void *release_later(void *arg) {
  * b's download; a thread releases it and both go on with the right data. */
 static void hold_orders_streams(void *c) {
   const size_t n = (8u << 20) + 5;
-  unsigned char *old = malloc(n), *neu = malloc(n), *seen = malloc(n), *early = malloc(n);
+  /* pinned: a copy from or to pageable memory may block the calling thread
+   * until the stream reaches it, which a held stream never does here */
+  unsigned char *old, *neu, *seen, *early;
+  CHECK(D->hostAlloc(c, n, (void **)&old));
+  CHECK(D->hostAlloc(c, n, (void **)&neu));
+  CHECK(D->hostAlloc(c, n, (void **)&seen));
+  CHECK(D->hostAlloc(c, n, (void **)&early));
   fill(old, n, 1);
   fill(neu, n, 2);
   void *buf = dev_alloc(n);
@@ -322,10 +328,10 @@ static void hold_orders_streams(void *c) {
   CHECK(D->streamDestroy(c, b));
   CHECK(D->streamDestroy(c, side));
   dev_free(buf);
-  free(old);
-  free(neu);
-  free(seen);
-  free(early);
+  CHECK(D->hostFree(c, old));
+  CHECK(D->hostFree(c, neu));
+  CHECK(D->hostFree(c, seen));
+  CHECK(D->hostFree(c, early));
 }
 
 static void log_line(void *user, weftLogLevel_t level, const char *message) {

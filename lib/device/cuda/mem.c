@@ -17,12 +17,11 @@ static weftMemKind_t kind_of(weft__cuda_ctx *c, CUdeviceptr ptr) {
   if (c->cu->PointerGetAttribute(&type, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, ptr) != CUDA_SUCCESS)
     return weftMemUnknown;
   if (c->cu->PointerGetAttribute(&managed, CU_POINTER_ATTRIBUTE_IS_MANAGED, ptr) != CUDA_SUCCESS) managed = 0;
+  if (managed || type == CU_MEMORYTYPE_UNIFIED) return c->managedHostAccess ? weftMemUnified : weftMemDevice;
   switch (type) {
   case CU_MEMORYTYPE_HOST:
     return weftMemHostPinned;
   case CU_MEMORYTYPE_DEVICE:
-  case CU_MEMORYTYPE_UNIFIED:
-    if (managed || type == CU_MEMORYTYPE_UNIFIED) return c->managedHostAccess ? weftMemUnified : weftMemDevice;
     return weftMemDevice;
   default:
     return weftMemUnknown; /* CUDA arrays are not linear buffers */

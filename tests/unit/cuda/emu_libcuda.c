@@ -85,6 +85,7 @@ typedef struct op {
   volatile uint32_t *word;
   uint32_t value;
   void (*fn)(void *);
+  int *done; /* set when run (the caller waits for it) */
 } op;
 typedef struct stream {
   pthread_mutex_t mu;
@@ -137,6 +138,7 @@ static void *worker(void *arg) {
     s->head = o->next;
     if (!s->head) s->tail = NULL;
     s->busy = 0;
+    if (o->done) *o->done = 1;
     free(o);
     pthread_cond_broadcast(&s->cv);
   }
@@ -226,6 +228,8 @@ API int cuMemHostGetDevicePointer_v2(devptr *d, void *h, unsigned f) {
   return OK;
 }
 
+/* As the driver does, a copy to pageable host memory returns only once it
+ * is done (so it blocks behind a held stream). */
 static int copy(void *dst, const void *src, size_t n, void *s, int dstDev, int srcDev) {
   if ((dstDev && !mem_find(dst, n)) || (srcDev && !mem_find(src, n))) return INVALID_VALUE;
   op *o = calloc(1, sizeof *o);
@@ -233,7 +237,15 @@ static int copy(void *dst, const void *src, size_t n, void *s, int dstDev, int s
   o->dst = dst;
   o->src = src;
   o->n = n;
+  int done = 0, pageable = !dstDev && !mem_find(dst, n);
+  if (pageable) o->done = &done;
   push(s, o);
+  if (pageable) {
+    stream *st = S(s);
+    pthread_mutex_lock(&st->mu);
+    while (!done) pthread_cond_wait(&st->cv, &st->mu);
+    pthread_mutex_unlock(&st->mu);
+  }
   return OK;
 }
 API int cuMemcpyDtoHAsync_v2(void *dst, devptr src, size_t n, void *s) { return copy(dst, (void *)(uintptr_t)src, n, s, 0, 1); }
