@@ -45,8 +45,9 @@ static int mem_add(void **out, size_t size, int kind) {
 static alloc *mem_find(const void *p, size_t n) {
   pthread_mutex_lock(&mem_mu);
   alloc *a = allocs;
+  size_t span = n ? n : 1; /* a pointer alone names its byte: one past the end is outside */
   for (; a; a = a->next)
-    if ((const char *)p >= a->base && (const char *)p + n <= a->base + a->size + (a->size == 0)) break;
+    if ((const char *)p >= a->base && (const char *)p + span <= a->base + (a->size ? a->size : 1)) break;
   pthread_mutex_unlock(&mem_mu);
   return a;
 }
