@@ -110,6 +110,7 @@ static void test_init_specs(void **state) {
   args.spec = "";
   args.abiVersion = WEFT_DEVICE_ABI_VERSION + 1;
   assert_int_not_equal(dev->init(&args, &c), weftSuccess);
+  assert_non_null(strstr(dev->lastError(NULL), "ABI version"));
 }
 
 static void test_properties(void **state) {

@@ -160,7 +160,13 @@ static weftResult_t open_context(weft_ocl_ctx *c) {
 weftResult_t weft__ocl_init(const weftDeviceInitArgs_t *args, void **ctx) {
   if (args == NULL || ctx == NULL) return weftInvalidArgument;
   *ctx = NULL;
-  if (args->abiVersion != WEFT_DEVICE_ABI_VERSION) return weftInvalidUsage;
+  if (args->abiVersion != WEFT_DEVICE_ABI_VERSION) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "opencl: caller speaks device ABI version %u, the backend version %d",
+             (unsigned)args->abiVersion, WEFT_DEVICE_ABI_VERSION);
+    weft__ocl_set_init_error(msg);
+    return weftInvalidUsage;
+  }
   weft_ocl_ctx *c = calloc(1, sizeof *c);
   if (c == NULL) return weftSystemError;
   pthread_mutex_init(&c->errMu, NULL);
