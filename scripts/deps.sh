@@ -3,7 +3,8 @@
 # or with sudo available). Safe to run again: installed packages are skipped.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libcmocka-dev libopenmpi-dev openmpi-bin iproute2
-      libucx-dev ucx-utils libfabric-dev libfabric-bin libyaml-dev libhwloc-dev libzstd-dev)
+      libucx-dev ucx-utils libfabric-dev libfabric-bin libyaml-dev libhwloc-dev libzstd-dev
+      ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
