@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include "api/introspect.h"
+#include "device/device.h"
 #include "util/param.h"
 #include "util/size.h"
 #include "launch_fork.h"
@@ -105,6 +106,7 @@ typedef struct {
   int np;           /* 0: ranks from the environment */
   int layout[2][64];  /* -G / -S: fake node / site sizes (launcher mode), 0-terminated */
   double timeout_s; /* launcher mode */
+  char device[64];  /* -D: the device of every rank's buffers ("": host memory, no device) */
 } opts_t;
 
 static void usage(FILE *f) {
@@ -130,6 +132,9 @@ static void usage(FILE *f) {
           "  -G L   with -np: put the ranks on fake nodes of these sizes, e.g. 2+2 or 3+2+1\n"
           "         (WEFT_HOST_ID per rank: shm inside a node, tcp across)\n"
           "  -S L   with -np: put the ranks on fake sites of these sizes (WEFT_SITE per rank)\n"
+          "  -D DEV put the send and receive buffers on device DEV (as WEFT_DEVICE: host,\n"
+          "         opencl[:P:D], cuda[:N], a plugin's name); the check reads them back.\n"
+          "         A,B,...: rank r uses item r mod the count (a mixed communicator)\n"
           "  -h     this help\n");
 }
 
@@ -181,7 +186,7 @@ static int parse_args(int argc, char **argv, opts_t *o) {
     if (!strncmp(a, "-np", 3)) {
       strcpy(key, "np");
       val = a[3] ? a + 3 : NULL;
-    } else if (a[1] && strchr("TbefinwcdoraZzGS", a[1])) {
+    } else if (a[1] && strchr("TbefinwcdoraZzGSD", a[1])) {
       key[0] = a[1];
       val = a[2] ? a + 2 : NULL;
     } else {
@@ -203,6 +208,10 @@ static int parse_args(int argc, char **argv, opts_t *o) {
       o->np = (int)l;
     } else {
       switch (key[0]) {
+      case 'D':
+        if (strlen(val) >= sizeof o->device) bad = 1;
+        else snprintf(o->device, sizeof o->device, "%s", val);
+        break;
       case 'G':
       case 'S': {
         int *sizes = o->layout[key[0] == 'S'], k = 0;
@@ -418,8 +427,10 @@ typedef struct {
   weftComm_t comm;
   weftStream_t stream;
   int rank, nranks;
-  char *sendbuf, *recvbuf;
+  char *sendbuf, *recvbuf; /* host memory: the buffers, or the host mirror of device ones */
   size_t bufbytes;
+  weft_dev *dev;          /* -D: the comm's device, whose buffers dsend/drecv are */
+  void *dsend, *drecv;
   char algo[64];
 } ctx_t;
 
@@ -487,11 +498,41 @@ static void buffers(ctx_t *c, int inplace, size_t count, size_t ws, char **sb, c
   }
 }
 
+/* Device buffers are handles: in place is the one receive buffer (the
+ * device data path places blocks as NCCL does, docs/devices.md). */
+static void call_buffers(ctx_t *c, int inplace, size_t count, size_t ws, char **sb, char **rb) {
+  if (!c->dsend) {
+    buffers(c, inplace, count, ws, sb, rb);
+    return;
+  }
+  *rb = c->drecv;
+  *sb = inplace ? c->drecv : c->dsend;
+}
+
+/* Host mirror -> device buffers (to_dev), or the receive buffer -> mirror. */
+static int sync_device(ctx_t *c, int to_dev, size_t bytes) {
+  if (!c->dsend) return 0;
+  char err[256];
+  weftResult_t r = weftSuccess;
+  if (to_dev) {
+    r = weft_dev_copy_sync(c->dev, c->dsend, 0, c->sendbuf, bytes, 0, weft_env_timeout_ms(), err, sizeof err);
+    if (r == weftSuccess)
+      r = weft_dev_copy_sync(c->dev, c->drecv, 0, c->recvbuf, bytes, 0, weft_env_timeout_ms(), err, sizeof err);
+  } else {
+    r = weft_dev_copy_sync(c->dev, c->drecv, 0, c->recvbuf, bytes, 1, weft_env_timeout_ms(), err, sizeof err);
+  }
+  if (r != weftSuccess) {
+    fprintf(stderr, "weft-perf: rank %d: %s\n", c->rank, err);
+    return -1;
+  }
+  return 0;
+}
+
 /* Issues one collective on stream s (NULL: blocking). */
 static int issue(ctx_t *c, int inplace, size_t count, weftDataType_t dt, weftRedOp_t op,
                  weftStream_t s) {
   char *sb, *rb;
-  buffers(c, inplace, count, weft_dtype_size(dt), &sb, &rb);
+  call_buffers(c, inplace, count, weft_dtype_size(dt), &sb, &rb);
   int root = c->o->root;
   switch (c->o->coll) {
   case C_ALLREDUCE: WCALL(c, weftAllReduce(sb, rb, count, dt, op, c->comm, s)); break;
@@ -531,17 +572,19 @@ static int barrier(ctx_t *c) {
 
 /* Fills the whole send and receive buffers with valid values (timing runs). */
 static void fill_all(ctx_t *c, weftDataType_t dt, weftRedOp_t op) {
+  /* a device's buffers are filled from this host mirror (sync_device) */
   size_t ws = weft_dtype_size(dt), n = c->bufbytes / ws;
   int kind = gen_kind(c->o->coll, op);
   for (size_t i = 0; i < n; i++) {
     store(c->sendbuf, i, dt, gen(kind, dt, c->rank, c->nranks, i));
     store(c->recvbuf, i, dt, gen(kind, dt, c->rank, c->nranks, i));
   }
+  sync_device(c, 1, c->bufbytes);
 }
 
 /* Inputs of the check run: receive area poisoned, then the send data. */
-static void fill_check(ctx_t *c, int inplace, const counts_t *k, weftDataType_t dt,
-                       weftRedOp_t op) {
+static int fill_check(ctx_t *c, int inplace, const counts_t *k, weftDataType_t dt,
+                      weftRedOp_t op) {
   size_t ws = weft_dtype_size(dt);
   size_t span = (k->sendcount > k->recvcount ? k->sendcount : k->recvcount) * ws;
   char *sb, *rb;
@@ -549,6 +592,8 @@ static void fill_check(ctx_t *c, int inplace, const counts_t *k, weftDataType_t 
   memset(c->recvbuf, 0xA5, span);
   int kind = gen_kind(c->o->coll, op);
   for (size_t i = 0; i < k->sendcount; i++) store(sb, i, dt, gen(kind, dt, c->rank, c->nranks, i));
+  size_t sent = (size_t)(sb - (inplace ? c->recvbuf : c->sendbuf)) + k->sendcount * ws;
+  return sync_device(c, 1, span > sent ? span : sent);
 }
 
 /* Allowed error of a reduction that crossed a lossy WAN codec (the suffix
@@ -657,8 +702,9 @@ static int bench(ctx_t *c, int inplace, const counts_t *k, weftDataType_t dt, we
 
   *wrong = 0;
   if (o->check) {
-    fill_check(c, inplace, k, dt, op);
-    if (issue(c, inplace, k->param, dt, op, s) || sync_stream(c, s)) return -1;
+    size_t span = (k->sendcount > k->recvcount ? k->sendcount : k->recvcount) * weft_dtype_size(dt);
+    if (fill_check(c, inplace, k, dt, op)) return -1;
+    if (issue(c, inplace, k->param, dt, op, s) || sync_stream(c, s) || sync_device(c, 0, span)) return -1;
     uint64_t w = check_result(c, inplace, k, dt, op);
     WCALL(c, weftAllReduce(&w, &w, 1, weftUint64, weftSum, c->comm, NULL));
     *wrong = w;
@@ -684,6 +730,7 @@ static void print_time(double us, double size, double factor, int check, uint64_
 typedef struct {
   int32_t pid;
   char host[60];
+  char dev[160]; /* -D: the device of this rank's buffers */
 } rank_info_t;
 
 static void print_header(ctx_t *c, const rank_info_t *info) {
@@ -703,7 +750,8 @@ static void print_header(ctx_t *c, const rank_info_t *info) {
   printf("#\n");
   printf("# Using devices\n");
   for (int r = 0; r < c->nranks; r++)
-    printf("#  Rank %2d Pid %6d on %s\n", r, (int)info[r].pid, info[r].host);
+    printf("#  Rank %2d Pid %6d on %s%s%s\n", r, (int)info[r].pid, info[r].host, info[r].dev[0] ? " device " : "",
+           info[r].dev);
   printf("#\n");
   printf("# weft %s: transport %s, timeout %.1f s%s, ", ver, net && *net ? net : "auto",
          weft_env_timeout_ms() / 1000.0, tenv && *tenv ? " (WEFT_TIMEOUT)" : "");
@@ -737,6 +785,10 @@ static int run(ctx_t *c) {
   memset(&mine, 0, sizeof mine);
   mine.pid = (int32_t)getpid();
   if (gethostname(mine.host, sizeof mine.host - 1) != 0) strcpy(mine.host, "?");
+  if (o->device[0]) {
+    c->dev = weft_debug_comm_device(c->comm);
+    if (c->dev) weft_dev_describe(c->dev, mine.dev, sizeof mine.dev);
+  }
   weftResult_t r = weftAllGather(&mine, all, sizeof mine, weftUint8, c->comm, NULL);
   if (r != weftSuccess) {
     report(c, "weftAllGather(rank info)", r, __LINE__);
@@ -756,6 +808,14 @@ static int run(ctx_t *c) {
   }
   c->sendbuf = p1;
   c->recvbuf = p2;
+  if (c->dev && !weft_dev_is_host(c->dev)) {
+    if (!c->dev->ops->memAlloc || c->dev->ops->memAlloc(c->dev->ctx, c->bufbytes, &c->dsend) != weftSuccess ||
+        c->dev->ops->memAlloc(c->dev->ctx, c->bufbytes, &c->drecv) != weftSuccess) {
+      fprintf(stderr, "weft-perf: rank %d: cannot allocate 2 x %zu bytes on device %s: %s\n", c->rank, c->bufbytes,
+              c->dev->name, c->dev->ops->memAlloc ? c->dev->ops->lastError(c->dev->ctx) : "no memAlloc");
+      return -1;
+    }
+  }
 
   if (!o->blocking) WCALL(c, weftStreamCreate(&c->stream));
 
@@ -839,6 +899,9 @@ static int run_and_finish(ctx_t *c) {
       rc = 2;
     }
   }
+  /* the device goes with the comm: its buffers first */
+  if (c->dsend) c->dev->ops->memFree(c->dev->ctx, c->dsend);
+  if (c->drecv) c->dev->ops->memFree(c->dev->ctx, c->drecv);
   weftResult_t r = weftCommDestroy(c->comm);
   if (r != weftSuccess) {
     c->comm = NULL;
@@ -866,8 +929,23 @@ static void set_fake_layout(const opts_t *o, int rank) {
   }
 }
 
+/* -D A,B,...: rank r's device is item r mod the number of items (mixed
+ * communicators); 0 when -D was not given. */
+static int rank_device(const opts_t *o, int rank, char *dev, size_t len) {
+  if (!o->device[0]) return 0;
+  int k = 1;
+  for (const char *p = o->device; *p; p++) k += *p == ',';
+  const char *p = o->device;
+  for (int i = rank % k; i > 0; i--) p = strchr(p, ',') + 1;
+  size_t n = strcspn(p, ",");
+  snprintf(dev, len, "%.*s", (int)(n < len ? n : len - 1), p);
+  return 1;
+}
+
 static int launched_rank(int rank, int nranks, const weftUniqueId *id, void *arg) {
   set_fake_layout(arg, rank);
+  char dev[64];
+  if (rank_device(arg, rank, dev, sizeof dev)) setenv("WEFT_DEVICE", dev, 1);
   ctx_t c;
   memset(&c, 0, sizeof c);
   c.o = arg;
@@ -894,6 +972,8 @@ static int env_rank(const opts_t *o) {
     if (v && *v) c.rank = atoi(v);
   }
   weftConfig_t cfg = WEFT_CONFIG_INITIALIZER;
+  char dev[64];
+  if (rank_device(o, c.rank < 0 ? 0 : c.rank, dev, sizeof dev)) cfg.device = dev;
   weftResult_t r = weftCommInitFromEnv(&c.comm, &cfg);
   if (r != weftSuccess) {
     c.comm = NULL;

@@ -153,6 +153,10 @@ typedef struct weftDevice_v1 {
   weftResult_t (*ipcGetHandle)(void *ctx, void *buffer, void *handle);
   weftResult_t (*ipcOpenHandle)(void *ctx, const void *handle, void **buffer);
   weftResult_t (*ipcCloseHandle)(void *ctx, void *buffer);
+  /* Device buffers, as a user of this backend would make them (benchmarks,
+   * tests, and device scratch for reduce kernels). */
+  weftResult_t (*memAlloc)(void *ctx, size_t bytes, void **buffer);
+  weftResult_t (*memFree)(void *ctx, void *buffer);
 } weftDevice_v1_t;
 
 typedef weftDevice_v1_t weftDevice_t;

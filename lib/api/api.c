@@ -3,6 +3,7 @@
 #include <stdint.h>
 
 #include "comm/comm.h"
+#include "device/device.h"
 #include "api/launch.h"
 #include "comm/comm_log.h"
 #include "exec/stream.h"
@@ -21,6 +22,9 @@ static weftResult_t check_common(const api_ctx *a, weftDataType_t dt, weftStream
   if ((unsigned)dt >= weftNumTypes) return FAIL(a, "%s: invalid datatype %d", a->fn, (int)dt);
   if (stream && stream->magic != WEFT_STREAM_MAGIC)
     return FAIL(a, "%s: stream is not a weft stream (weftStreamCreate)", a->fn);
+  if (stream && stream->dev && !weft_dev_is_host(a->comm->device) && stream->dev->ops != a->comm->device->ops)
+    return FAIL(a, "%s: the stream wraps a %s queue but the communicator's buffers are %s buffers", a->fn,
+                stream->dev->name, a->comm->device->name);
   return weftSuccess;
 }
 
@@ -55,6 +59,8 @@ static weftResult_t check_overlap(const api_ctx *a, const void *x, size_t xb, co
                                   const void *inplace_at) {
   uintptr_t p = (uintptr_t)x, q = (uintptr_t)y;
   if (!xb || !yb || x == inplace_at) return weftSuccess;
+  /* device buffers are handles: one handle is in place, two are disjoint */
+  if (!weft_dev_is_host(a->comm->device)) return weftSuccess;
   if (p < q + yb && q < p + xb)
     return FAIL(a, "%s: send and receive buffers overlap without being in-place", a->fn);
   return weftSuccess;

@@ -10,4 +10,9 @@
  * invalid comm). Valid until the next collective on comm. */
 const char *weft_debug_last_algo(weftComm_t comm);
 
+/* The device comm's buffers belong to (device/device.h), or NULL for an
+ * invalid comm: weft-perf and tests allocate and fill device buffers with
+ * it. */
+struct weft_dev *weft_debug_comm_device(weftComm_t comm);
+
 #endif

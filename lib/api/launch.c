@@ -17,6 +17,7 @@
 #include "codec/codec.h"
 #include "coll/sig.h"
 #include "comm/comm.h"
+#include "device/device.h"
 #include "exec/engine.h"
 #include "exec/stream.h"
 #include "nodeseg/slots_run.h"
@@ -63,7 +64,7 @@ static weftResult_t launch_init(launch_t *L, weft_pending *calls, int ncalls) {
   L->blocking = 1;
   for (int i = 0; i < ncalls; i++)
     if (calls[i].stream || calls[i].comm != calls[0].comm) L->blocking = 0;
-  L->p2p = L->blocking && is_p2p_group(calls, ncalls);
+  L->p2p = L->blocking && is_p2p_group(calls, ncalls) && weft_dev_is_host(calls[0].comm->device);
   L->ran = 0;
   L->nops = L->nself = 0;
   L->ops = ncalls > 8 ? calloc((size_t)ncalls, sizeof *L->ops) : L->ops_small;
@@ -133,6 +134,11 @@ static weftResult_t op_for(launch_t *L, const weft_pending *p, weft_op **out) {
   }
   op->stream = p->stream;
   L->ops[L->nops++] = (launch_op){op, comm->coll_seq, 0};
+  if (p->stream && p->stream->dev) { /* a device queue: after its prior work, before its later work */
+    char err[WEFT_ERRMSG_LEN];
+    res = weft_devstage_mark(&op->dev, p->stream->dev, p->stream->dev_stream, err, sizeof err);
+    if (res != weftSuccess) return weft_error(comm, res, "%s", err);
+  }
   /* several calls, or a send to oneself (paired into copies later): no plan cache */
   if (L->ncalls > 1 || is_self_p2p(p)) {
     weft_plan_cache_forget(&op->plan);
@@ -144,6 +150,9 @@ static weftResult_t op_for(launch_t *L, const weft_pending *p, weft_op **out) {
 
 /* A send or receive to oneself: paired into a copy once all calls are in. */
 static weftResult_t add_self(launch_t *L, weft_op *op, const weft_call *c) {
+  if (!weft_dev_is_host(op->comm->device))
+    return weft_error(op->comm, weftInvalidUsage, "a %s to oneself on device buffers (%s) is not supported",
+                      c->kind == COLL_SEND ? "send" : "receive", op->comm->device->name);
   L->nself++;
   note_algo(op->comm, ALGO_P2P, 0, 1);
   describe(op, c);
@@ -196,9 +205,25 @@ static weftResult_t plan_call(weft_op *op, const weft_call *c, int single) {
 /* Adds a call to its comm's op (single: the op's only call): its schedule,
  * or, for a single call in a claimed op that the tuner sent to the node
  * segment, runs it at once and sets *ran. */
+/* A call on device buffers: recorded, built on host views when it runs
+ * (exec/devstage.h); no plan is kept. */
+static weftResult_t add_device_call(weft_op *op, const weft_call *c, int single) {
+  weftComm_t comm = op->comm;
+  char err[WEFT_ERRMSG_LEN];
+  weftResult_t res = weft_devstage_add(&op->dev, comm->device, c, comm->rank, comm->nranks, err, sizeof err);
+  if (res != weftSuccess) return weft_error(comm, res, "%s: %s", weft_coll_name(c->kind), err);
+  if (single) {
+    weft_plan_cache_forget(&op->plan);
+    op->sig = c->kind != COLL_SEND && c->kind != COLL_RECV ? c->tag : 0;
+  }
+  describe(op, c);
+  return weftSuccess;
+}
+
 static weftResult_t add_call(weft_op *op, const weft_call *call, int single, int *ran) {
   weft_call c = *call;
   tune_call(op, &c);
+  if (!weft_dev_is_host(op->comm->device)) return add_device_call(op, &c, single);
   if (single && op->claimed && c.algo == ALGO_SLOTS) {
     *ran = 1;
     return run_slots(op, &c);
@@ -327,4 +352,9 @@ const char *weft_debug_last_algo(weftComm_t comm) {
            comm->last_self ? "self" : comm->net_desc, comm->last_codec ? "/" : "",
            comm->last_codec ? weft_codec_name((weft_codec_id)comm->last_codec) : "");
   return comm->last_algo;
+}
+
+struct weft_dev *weft_debug_comm_device(weftComm_t comm) {
+  if (!comm || comm->magic != WEFT_COMM_MAGIC) return NULL;
+  return comm->device;
 }

@@ -44,6 +44,7 @@ void weft_comm_fail(struct weftComm *comm, weftResult_t res) {
 void weft_comm_exec_view(struct weftComm *c, weft_exec_view *v) {
   *v = (weft_exec_view){.comm = c,
                         .log = &c->log,
+                        .device = c->device,
                         .peers = c->peers,
                         .nodeseg = c->nodeseg,
                         .rank = c->rank,

@@ -15,6 +15,7 @@
 
 struct weftComm;
 struct weft_nodeseg;
+struct weft_dev;
 
 typedef struct {
   const weftNet_t *net; /* transport serving this peer (NULL for self) */
@@ -34,6 +35,7 @@ static inline void *weft_peer_ep(const weft_peer_conn *pc, int send, int k) {
 typedef struct {
   struct weftComm *comm;         /* opaque: for the functions below and the node segment */
   weft_log_sink *log;            /* the comm's: failures of ops are recorded there */
+  struct weft_dev *device;       /* the comm's device (device/device.h): buffers are its own */
   const weft_peer_conn *peers;   /* per rank; entries are closed (endpoints NULL) when the comm fails */
   struct weft_nodeseg *nodeseg;  /* or NULL (nodeseg/nodeseg.h) */
   int rank, nranks;

@@ -1,11 +1,13 @@
 /* Opening and closing a device through its backend (device.h). */
 #include "device/device.h"
 
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/clock.h"
 #include "util/param.h"
 
 /* A backend's log lines go to the device's sink; the last WARN is kept as
@@ -100,4 +102,30 @@ weftResult_t weft_dev_failed(const weft_dev *d, weftResult_t res, const char *wh
   const char *why = d->ops->lastError(d->ctx);
   snprintf(err, errlen, "%s: %s", what, why && why[0] ? why : weftGetErrorString(res));
   return res;
+}
+
+weftResult_t weft_dev_copy_sync(weft_dev *d, void *buffer, size_t offset, void *host, size_t bytes, int to_host,
+                                int timeout_ms, char *err, size_t errlen) {
+  void *s = NULL, *ev = NULL;
+  if (d->ops->streamCreate(d->ctx, &s) != weftSuccess)
+    return weft_dev_failed(d, weftUnhandledDeviceError, "creating a stream", err, errlen);
+  weftResult_t r = to_host ? d->ops->copyToHost(d->ctx, s, host, buffer, offset, bytes)
+                           : d->ops->copyFromHost(d->ctx, s, buffer, offset, host, bytes);
+  if (r == weftSuccess) r = d->ops->eventRecord(d->ctx, s, &ev);
+  if (r != weftSuccess) r = weft_dev_failed(d, weftUnhandledDeviceError, to_host ? "copy to host" : "copy to device",
+                                            err, errlen);
+  long long deadline = weft_now_ms() + timeout_ms;
+  for (int done = 0; r == weftSuccess && !done;) {
+    if (d->ops->eventQuery(d->ctx, ev, &done) != weftSuccess)
+      r = weft_dev_failed(d, weftUnhandledDeviceError, "waiting for a copy", err, errlen);
+    else if (!done && weft_now_ms() > deadline) {
+      snprintf(err, errlen, "device %s: a copy of %zu bytes did not complete in %d ms", d->name, bytes, timeout_ms);
+      r = weftTimeout;
+    } else if (!done) {
+      sched_yield();
+    }
+  }
+  if (ev) d->ops->eventDestroy(d->ctx, ev);
+  d->ops->streamDestroy(d->ctx, s);
+  return r;
 }

@@ -45,6 +45,11 @@ void weft_dev_describe(const weft_dev *d, char *buf, size_t len);
 /* Writes "what: <backend's lastError>" into err and returns res. */
 weftResult_t weft_dev_failed(const weft_dev *d, weftResult_t res, const char *what, char *err, size_t errlen);
 
+/* Copies bytes between host and buffer (from offset) and waits for the copy,
+ * at most timeout_ms: for tests and benchmarks, not the data path. */
+weftResult_t weft_dev_copy_sync(weft_dev *d, void *buffer, size_t offset, void *host, size_t bytes, int to_host,
+                                int timeout_ms, char *err, size_t errlen);
+
 /* ---- small questions the data path asks ------------------------------------ */
 
 /* The device is plain host memory: buffers are host pointers, and nothing

@@ -205,4 +205,6 @@ const weftDevice_t weft_device_host = {
     .unmap = host_unmap,
     .copyDevice = host_copy_device,
     .reduce = NULL, /* weft reduces host bytes itself (lib/reduce) */
+    .memAlloc = host_alloc, /* a host "device buffer" is host memory */
+    .memFree = host_free,
 };

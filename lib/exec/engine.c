@@ -105,6 +105,7 @@ static int pool_put_locked(weft_engine *e, weft_op *op) {
 }
 
 static void op_destroy(weft_op *op) {
+  weft_devstage_free(&op->dev);
   weft_sched_free(&op->sched);
   weft_run_mem_free(&op->mem);
   free(op);
@@ -113,6 +114,7 @@ static void op_destroy(weft_op *op) {
 void weft_engine_op_free(weft_op *op) {
   if (!op) return;
   weft_engine *e = op->engine;
+  weft_devstage_end(&op->dev, op->result != weftSuccess); /* a queue it still holds goes on */
   weft_plan_cache_park(&op->plan, &op->sched, op->result == weftSuccess);
   if (op->claimed) release(e); /* give the engine back */
   if (op == e->own) return;
@@ -153,6 +155,7 @@ static weftResult_t run_op(weft_op *op, char *why, size_t len) {
     snprintf(why, len, "aborted by weftCommAbort");
     return weftAborted;
   }
+  if (op->dev.ncalls || op->dev.prior) return weft_devstage_run(op, why, len);
   return weft_run_sched(v, &op->sched, &op->mem, op->sig, why, len);
 }
 
@@ -258,6 +261,7 @@ void weft_engine_stop(weft_engine *e) {
     e->pool = op->next;
     op_destroy(op);
   }
+  weft_devstage_pool_free(&e->devpool);
   pthread_mutex_destroy(&e->mu);
   pthread_cond_destroy(&e->work_cv);
   pthread_cond_destroy(&e->done_cv);

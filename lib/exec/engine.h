@@ -10,6 +10,7 @@
 
 #include "coll/coll.h"
 #include "comm/exec_view.h"
+#include "exec/devstage.h"
 #include "exec/plancache.h"
 #include "exec/run.h"
 #include "weft.h"
@@ -23,6 +24,7 @@ typedef struct weft_op {
   weft_sched sched;      /* the op's schedule: its plan */
   weft_plan_cache plan;  /* which call that plan was built for */
   weft_run_mem mem;      /* the executor's bookkeeping for the plan */
+  weft_devstage dev;     /* calls on device buffers: built when the op runs */
   uint64_t sig;          /* the signature of its one collective call, else 0 */
   weftStream_t stream;   /* NULL: someone waits for the op and frees it */
   uint64_t ticket;       /* position on the stream */
@@ -46,6 +48,7 @@ typedef struct weft_engine {
   weft_op *own;        /* the op a claiming caller runs (weft_engine_claim) */
   _Atomic int nqueued; /* ops submitted to the thread and not finished */
   int max_queued;      /* WEFT_MAX_QUEUED: submitting more waits (bounded scratch) */
+  weft_devstage_pool devpool; /* device stream and staging of ops on device buffers */
   int stop;
   pthread_t thread;
 } weft_engine;

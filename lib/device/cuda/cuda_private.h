@@ -78,6 +78,8 @@ weftResult_t weft__cuda_get_properties(void *ctx, weftDeviceProperties_t *props)
 weftResult_t weft__cuda_mem_kind(void *ctx, const void *buffer, weftMemKind_t *kind);
 weftResult_t weft__cuda_host_alloc(void *ctx, size_t bytes, void **host);
 weftResult_t weft__cuda_host_free(void *ctx, void *host);
+weftResult_t weft__cuda_mem_alloc(void *ctx, size_t bytes, void **buffer);
+weftResult_t weft__cuda_mem_free(void *ctx, void *buffer);
 weftResult_t weft__cuda_map(void *ctx, void *stream, void *buffer, size_t offset, size_t bytes, int write,
                             void **host, void **mapping);
 weftResult_t weft__cuda_unmap(void *ctx, void *stream, void *mapping);

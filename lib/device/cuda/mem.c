@@ -138,3 +138,25 @@ weftResult_t weft__cuda_ipc_close(void *ctx, void *buffer) {
   CUresult r = c->cu->IpcCloseMemHandle(weft__cuda_ptr(buffer, 0));
   return r == CUDA_SUCCESS ? weftSuccess : weft__cuda_fail(c, r, "cuIpcCloseMemHandle");
 }
+
+weftResult_t weft__cuda_mem_alloc(void *ctx, size_t bytes, void **buffer) {
+  weft__cuda_ctx *c = ctx;
+  if (!c || !buffer) return weftInvalidArgument;
+  weftResult_t res = weft__cuda_enter(c);
+  if (res != weftSuccess) return res;
+  CUdeviceptr p = 0;
+  CUresult r = c->cu->MemAlloc(&p, bytes ? bytes : 1);
+  if (r != CUDA_SUCCESS) return weft__cuda_fail(c, r, "cuMemAlloc");
+  *buffer = (void *)(uintptr_t)p;
+  return weftSuccess;
+}
+
+weftResult_t weft__cuda_mem_free(void *ctx, void *buffer) {
+  weft__cuda_ctx *c = ctx;
+  if (!c) return weftInvalidArgument;
+  if (!buffer) return weftSuccess;
+  weftResult_t res = weft__cuda_enter(c);
+  if (res != weftSuccess) return res;
+  CUresult r = c->cu->MemFree((CUdeviceptr)(uintptr_t)buffer);
+  return r == CUDA_SUCCESS ? weftSuccess : weft__cuda_fail(c, r, "cuMemFree");
+}

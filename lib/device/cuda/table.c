@@ -32,4 +32,6 @@ const weftDevice_t weft_device_cuda = {
     .ipcGetHandle = weft__cuda_ipc_get,
     .ipcOpenHandle = weft__cuda_ipc_open,
     .ipcCloseHandle = weft__cuda_ipc_close,
+    .memAlloc = weft__cuda_mem_alloc,
+    .memFree = weft__cuda_mem_free,
 };

@@ -102,6 +102,8 @@ weftResult_t weft__ocl_map(void *ctx, void *stream, void *buffer, size_t offset,
 weftResult_t weft__ocl_unmap(void *ctx, void *stream, void *mapping);
 weftResult_t weft__ocl_host_alloc(void *ctx, size_t bytes, void **host);
 weftResult_t weft__ocl_host_free(void *ctx, void *host);
+weftResult_t weft__ocl_mem_alloc(void *ctx, size_t bytes, void **buffer);
+weftResult_t weft__ocl_mem_free(void *ctx, void *buffer);
 /* Frees every hostAlloc block still held (finalize). */
 void weft__ocl_pinned_release_all(weft_ocl_ctx *c);
 

@@ -250,3 +250,21 @@ void weft__ocl_pinned_release_all(weft_ocl_ctx *c) {
     b = next;
   }
 }
+
+weftResult_t weft__ocl_mem_alloc(void *ctx, size_t bytes, void **buffer) {
+  weft_ocl_ctx *c = ctx;
+  if (c == NULL || buffer == NULL) return weftInvalidArgument;
+  cl_int err;
+  cl_mem m = clCreateBuffer(c->context, CL_MEM_READ_WRITE, bytes ? bytes : 1, NULL, &err);
+  if (err != CL_SUCCESS) return weft__ocl_fail(c, "clCreateBuffer", err);
+  *buffer = m;
+  return weftSuccess;
+}
+
+weftResult_t weft__ocl_mem_free(void *ctx, void *buffer) {
+  weft_ocl_ctx *c = ctx;
+  if (c == NULL) return weftInvalidArgument;
+  if (buffer == NULL) return weftSuccess;
+  cl_int err = clReleaseMemObject((cl_mem)buffer);
+  return err == CL_SUCCESS ? weftSuccess : weft__ocl_fail(c, "clReleaseMemObject", err);
+}

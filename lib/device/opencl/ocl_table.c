@@ -30,4 +30,6 @@ const weftDevice_t weft_device_opencl = {
     .ipcGetHandle = NULL,
     .ipcOpenHandle = NULL,
     .ipcCloseHandle = NULL,
+    .memAlloc = weft__ocl_mem_alloc,
+    .memFree = weft__ocl_mem_free,
 };

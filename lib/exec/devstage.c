@@ -1,0 +1,359 @@
+#include "exec/devstage.h"
+
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "coll/coll.h"
+#include "device/device.h"
+#include "exec/engine.h"
+#include "util/clock.h"
+
+#define STAGE_ALIGN 64
+
+static size_t align_up(size_t x) { return (x + STAGE_ALIGN - 1) / STAGE_ALIGN * STAGE_ALIGN; }
+
+/* What part of each buffer call c reads and writes on rank of n (bytes),
+ * with NCCL's in-place placement when both name one buffer: allgather's
+ * contribution at block `rank` of the result, reduce-scatter's result at
+ * block `rank` of the input. */
+static void extents(const weft_call *c, int rank, int n, weft_dev_call *d) {
+  size_t b = c->count * weft_dtype_size(c->dt), nb = b * (size_t)n;
+  d->inplace = c->sendbuf == c->recvbuf;
+  d->in_off = d->out_off = 0;
+  d->in_len = b;
+  d->out_len = b;
+  switch (c->kind) {
+    case COLL_ALLREDUCE: break;
+    case COLL_BROADCAST:
+      if (rank != c->root) d->in_len = 0;
+      break;
+    case COLL_REDUCE:
+      if (rank != c->root) d->out_len = 0;
+      break;
+    case COLL_ALLGATHER:
+      d->out_len = nb;
+      if (d->inplace) d->in_off = (size_t)rank * b;
+      break;
+    case COLL_REDUCESCATTER:
+      d->in_len = nb;
+      if (d->inplace) d->out_off = (size_t)rank * b;
+      break;
+    case COLL_ALLTOALL:
+      d->in_len = d->out_len = nb;
+      break;
+    case COLL_SEND: d->out_len = 0; break;
+    case COLL_RECV: d->in_len = 0; break;
+  }
+  /* the host view spans what the call may touch, read or not */
+  size_t in_span = c->kind == COLL_REDUCESCATTER || c->kind == COLL_ALLTOALL ? nb : b;
+  size_t out_span = c->kind == COLL_ALLGATHER || c->kind == COLL_ALLTOALL ? nb : b;
+  if (d->inplace) {
+    size_t a = d->in_off + in_span, z = d->out_off + out_span;
+    d->extent = a > z ? a : z;
+  } else {
+    d->extent = 0;
+  }
+}
+
+static int kind_reads(weft_coll_kind k) { return k != COLL_RECV; }
+static int kind_writes(weft_coll_kind k) { return k != COLL_SEND; }
+
+weftResult_t weft_devstage_add(weft_devstage *ds, weft_dev *dev, const weft_call *c, int rank, int n, char *err,
+                               size_t errlen) {
+  const void *bufs[2] = {c->sendbuf, c->recvbuf};
+  int need[2] = {kind_reads(c->kind), kind_writes(c->kind)};
+  int is_host[2] = {0, 0}, is_unified[2] = {0, 0};
+  for (int i = 0; i < 2; i++) {
+    if (!need[i]) continue;
+    /* what the backend does not know as its own is host memory (NCCL's
+     * buffers must be device memory; weft also takes host memory, so that
+     * host data and device data mix on one comm) */
+    weftMemKind_t k = weft_dev_mem_kind(dev, bufs[i]);
+    is_host[i] = k == weftMemUnknown || weft_mem_is_host(k);
+    is_unified[i] = k == weftMemUnified && weft_dev_maps(dev);
+  }
+  if (ds->ncalls == ds->cap) {
+    int cap = ds->cap ? 2 * ds->cap : 4;
+    weft_dev_call *m = realloc(ds->calls, (size_t)cap * sizeof *m);
+    if (!m) {
+      snprintf(err, errlen, "out of memory");
+      return weftSystemError;
+    }
+    ds->calls = m;
+    ds->cap = cap;
+  }
+  weft_dev_call *d = &ds->calls[ds->ncalls++];
+  memset(d, 0, sizeof *d);
+  d->call = *c;
+  extents(c, rank, n, d);
+  d->in_host = is_host[0];
+  d->out_host = is_host[1];
+  d->in_map = is_unified[0];
+  d->out_map = is_unified[1];
+  if (d->inplace) d->in_map = d->out_map = is_unified[0] || is_unified[1];
+  ds->dev = dev;
+  return weftSuccess;
+}
+
+weftResult_t weft_devstage_mark(weft_devstage *ds, weft_dev *qdev, void *qstream, char *err, size_t errlen) {
+  ds->qdev = qdev;
+  if (qdev->ops->eventRecord(qdev->ctx, qstream, &ds->prior) != weftSuccess) {
+    ds->prior = NULL;
+    return weft_dev_failed(qdev, weftUnhandledDeviceError, "marking the work queued before the call", err, errlen);
+  }
+  if (qdev->ops->holdEnqueue(qdev->ctx, qstream, &ds->hold) != weftSuccess) {
+    ds->hold = NULL;
+    return weft_dev_failed(qdev, weftUnhandledDeviceError, "holding the work queued after the call", err, errlen);
+  }
+  return weftSuccess;
+}
+
+/* Waits for event ev of d, bounded by the comm's timeout and its abort flag. */
+static weftResult_t wait_event(weft_dev *d, void *ev, const weft_exec_view *v, const char *what, char *why,
+                               size_t len) {
+  long long t0 = weft_now_ms();
+  for (int pass = 0;; pass++) {
+    int done = 0;
+    if (d->ops->eventQuery(d->ctx, ev, &done) != weftSuccess)
+      return weft_dev_failed(d, weftUnhandledDeviceError, what, why, len);
+    if (done) return weftSuccess;
+    if (atomic_load(v->aborted)) {
+      snprintf(why, len, "aborted by weftCommAbort while waiting for device %s: %s", d->name, what);
+      return weftAborted;
+    }
+    if (weft_now_ms() - t0 > v->timeout_ms) {
+      snprintf(why, len, "device %s: %s did not complete in %d ms (WEFT_TIMEOUT)", d->name, what, v->timeout_ms);
+      return weftTimeout;
+    }
+    if (pass < 64) {
+      sched_yield();
+    } else {
+      struct timespec ts = {0, 20 * 1000};
+      nanosleep(&ts, NULL);
+    }
+  }
+}
+
+/* Makes sure the engine has its device stream and `bytes` of staging. */
+static weftResult_t pool_ready(weft_devstage_pool *p, weft_dev *d, size_t bytes, char *why, size_t len) {
+  if (!p->dev) p->dev = weft_dev_retain(d);
+  if (!p->stream && d->ops->streamCreate(d->ctx, &p->stream) != weftSuccess) {
+    p->stream = NULL;
+    return weft_dev_failed(d, weftUnhandledDeviceError, "creating weft's device stream", why, len);
+  }
+  if (bytes <= p->stage_cap) return weftSuccess;
+  if (p->stage) {
+    if (p->stage_pinned) d->ops->hostFree(d->ctx, p->stage);
+    else free(p->stage);
+    p->stage = NULL;
+    p->stage_cap = 0;
+  }
+  p->stage_pinned = weft_dev_pins(d) && d->ops->hostAlloc(d->ctx, bytes, &p->stage) == weftSuccess;
+  if (!p->stage_pinned) p->stage = aligned_alloc(STAGE_ALIGN, align_up(bytes));
+  if (!p->stage) {
+    snprintf(why, len, "out of memory for %zu bytes of device staging", bytes);
+    return weftSystemError;
+  }
+  p->stage_cap = bytes;
+  return weftSuccess;
+}
+
+/* Staging bytes call d needs (none where it maps or uses host memory). */
+static size_t stage_need(const weft_dev_call *d) {
+  size_t b = d->call.count * weft_dtype_size(d->call.dt);
+  if (d->inplace) return d->in_host || d->in_map ? 0 : align_up(d->extent);
+  size_t in = d->in_host || d->in_map ? 0 : align_up(d->in_len ? d->in_len : b);
+  size_t out = d->out_host || d->out_map ? 0 : align_up(d->out_len ? d->out_len : b);
+  return in + out;
+}
+
+static weftResult_t map_view(weft_dev *d, void *stream, const void *buf, size_t bytes, int write, void **host,
+                             void **mapping, char *why, size_t len) {
+  if (d->ops->map(d->ctx, stream, (void *)buf, 0, bytes, write, host, mapping) != weftSuccess) {
+    *mapping = NULL;
+    char what[96];
+    snprintf(what, sizeof what, "mapping %zu bytes for the host", bytes);
+    return weft_dev_failed(d, weftUnhandledDeviceError, what, why, len);
+  }
+  return weftSuccess;
+}
+
+/* Host views of call d: the buffer itself (host memory), a mapping (unified
+ * memory of a device that maps), or staging at *at, with its copy in queued
+ * on stream. *copied is set when a copy was queued. */
+static weftResult_t views_in(weft_dev *d, void *stream, weft_dev_call *dc, char **at, int *copied, char *why,
+                             size_t len) {
+  const weft_call *c = &dc->call;
+  size_t b = c->count * weft_dtype_size(c->dt);
+  if (dc->inplace) {
+    void *buf = (void *)c->recvbuf;
+    char *h;
+    if (dc->in_host) {
+      h = buf;
+    } else if (dc->in_map) {
+      weftResult_t r = map_view(d, stream, buf, dc->extent, 1, (void **)&h, &dc->mout, why, len);
+      if (r != weftSuccess) return r;
+    } else {
+      h = *at;
+      *at += align_up(dc->extent);
+      if (dc->in_len) {
+        if (d->ops->copyToHost(d->ctx, stream, h + dc->in_off, buf, dc->in_off, dc->in_len) != weftSuccess)
+          return weft_dev_failed(d, weftUnhandledDeviceError, "copying the buffer to the host", why, len);
+        *copied = 1;
+      }
+    }
+    dc->hin = h + dc->in_off;
+    dc->hout = h + dc->out_off;
+    return weftSuccess;
+  }
+  /* out of place: the send view, then the receive view */
+  if (!kind_reads(c->kind)) {
+    dc->hin = NULL;
+  } else if (dc->in_host) {
+    dc->hin = (void *)c->sendbuf;
+  } else if (dc->in_map) {
+    weftResult_t r = map_view(d, stream, c->sendbuf, dc->in_len ? dc->in_len : b, 0, &dc->hin, &dc->min, why, len);
+    if (r != weftSuccess) return r;
+  } else {
+    dc->hin = *at;
+    *at += align_up(dc->in_len ? dc->in_len : b);
+    if (dc->in_len) {
+      if (d->ops->copyToHost(d->ctx, stream, dc->hin, c->sendbuf, 0, dc->in_len) != weftSuccess)
+        return weft_dev_failed(d, weftUnhandledDeviceError, "copying sendbuff to the host", why, len);
+      *copied = 1;
+    }
+  }
+  if (!kind_writes(c->kind)) {
+    dc->hout = NULL;
+  } else if (dc->out_host) {
+    dc->hout = c->recvbuf;
+  } else if (dc->out_map) {
+    size_t span = dc->out_len ? dc->out_len : b;
+    weftResult_t r = map_view(d, stream, c->recvbuf, span, 1, &dc->hout, &dc->mout, why, len);
+    if (r != weftSuccess) return r;
+  } else {
+    dc->hout = *at;
+    *at += align_up(dc->out_len ? dc->out_len : b);
+  }
+  return weftSuccess;
+}
+
+/* Queues the copy of call d's results back into its buffer; *copied is set
+ * when one was queued. */
+static weftResult_t views_out(weft_dev *d, void *stream, weft_dev_call *dc, int *copied, char *why, size_t len) {
+  const weft_call *c = &dc->call;
+  if (!dc->out_len || dc->out_host || dc->mout) return weftSuccess; /* nothing to copy, or mapped */
+  if (d->ops->copyFromHost(d->ctx, stream, c->recvbuf, dc->out_off, dc->hout, dc->out_len) != weftSuccess)
+    return weft_dev_failed(d, weftUnhandledDeviceError, "copying the results back to the device", why, len);
+  *copied = 1;
+  return weftSuccess;
+}
+
+static void unmap_all(weft_devstage *ds, void *stream) {
+  weft_dev *d = ds->dev;
+  for (int i = 0; i < ds->ncalls; i++) {
+    weft_dev_call *dc = &ds->calls[i];
+    if (dc->min) d->ops->unmap(d->ctx, stream, dc->min);
+    if (dc->mout) d->ops->unmap(d->ctx, stream, dc->mout);
+    dc->min = dc->mout = NULL;
+  }
+}
+
+/* Waits for everything queued on the engine's device stream so far. */
+static weftResult_t drain(weft_dev *d, void *stream, const weft_exec_view *v, const char *what, char *why,
+                          size_t len) {
+  void *ev = NULL;
+  if (d->ops->eventRecord(d->ctx, stream, &ev) != weftSuccess)
+    return weft_dev_failed(d, weftUnhandledDeviceError, what, why, len);
+  weftResult_t r = wait_event(d, ev, v, what, why, len);
+  d->ops->eventDestroy(d->ctx, ev);
+  return r;
+}
+
+/* Host views in, schedule built on them and run, results out. */
+static weftResult_t run_calls(weft_op *op, char *why, size_t len) {
+  weft_devstage *ds = &op->dev;
+  weft_engine *e = op->engine;
+  const weft_exec_view *v = &e->v;
+  weft_dev *d = ds->dev;
+  size_t need = 0;
+  int mapped = 0;
+  for (int i = 0; i < ds->ncalls; i++) {
+    need += stage_need(&ds->calls[i]);
+    mapped |= ds->calls[i].in_map || ds->calls[i].out_map;
+  }
+  weftResult_t r = pool_ready(&e->devpool, d, need ? need : STAGE_ALIGN, why, len);
+  if (r != weftSuccess) return r;
+  void *stream = e->devpool.stream;
+  char *at = e->devpool.stage;
+  int copied = 0;
+  for (int i = 0; i < ds->ncalls && r == weftSuccess; i++)
+    r = views_in(d, stream, &ds->calls[i], &at, &copied, why, len);
+  if (r == weftSuccess && copied) r = drain(d, stream, v, "copying the buffers to the host", why, len);
+  if (r == weftSuccess) {
+    weft_sched_reset(&op->sched);
+    for (int i = 0; i < ds->ncalls && r == weftSuccess; i++) {
+      weft_call c = ds->calls[i].call;
+      c.sendbuf = ds->calls[i].hin ? ds->calls[i].hin : ds->calls[i].hout;
+      c.recvbuf = ds->calls[i].hout ? ds->calls[i].hout : ds->calls[i].hin;
+      if (weft_coll_build(&op->sched, &c, v->rank, v->nranks) != 0 || op->sched.oom) {
+        snprintf(why, len, "out of memory building the schedule of %s", weft_coll_name(c.kind));
+        r = weftSystemError;
+      }
+    }
+  }
+  if (r == weftSuccess) r = weft_run_sched(v, &op->sched, &op->mem, op->sig, why, len);
+  copied = 0;
+  for (int i = 0; i < ds->ncalls && r == weftSuccess; i++) r = views_out(d, stream, &ds->calls[i], &copied, why, len);
+  unmap_all(ds, stream);
+  if (r == weftSuccess && copied) r = drain(d, stream, v, "copying the results to the device", why, len);
+  else if (r == weftSuccess && mapped) r = drain(d, stream, v, "unmapping the buffers", why, len);
+  return r;
+}
+
+weftResult_t weft_devstage_run(weft_op *op, char *why, size_t len) {
+  weft_devstage *ds = &op->dev;
+  const weft_exec_view *v = &op->engine->v;
+  weftResult_t r = weftSuccess;
+  if (ds->prior) r = wait_event(ds->qdev, ds->prior, v, "the work queued before the call", why, len);
+  if (r == weftSuccess) r = ds->ncalls ? run_calls(op, why, len) : weft_run_sched(v, &op->sched, &op->mem, op->sig, why, len);
+  /* the user's queue goes on as soon as the results are in its buffers */
+  if (ds->hold) {
+    ds->qdev->ops->holdRelease(ds->qdev->ctx, ds->hold, r != weftSuccess);
+    ds->hold = NULL;
+  }
+  return r;
+}
+
+void weft_devstage_end(weft_devstage *ds, int failed) {
+  if (ds->qdev) {
+    if (ds->hold) ds->qdev->ops->holdRelease(ds->qdev->ctx, ds->hold, failed);
+    if (ds->prior) ds->qdev->ops->eventDestroy(ds->qdev->ctx, ds->prior);
+  }
+  ds->hold = ds->prior = NULL;
+  ds->qdev = NULL;
+  ds->dev = NULL;
+  ds->ncalls = 0;
+}
+
+void weft_devstage_free(weft_devstage *ds) {
+  weft_devstage_end(ds, 1);
+  free(ds->calls);
+  ds->calls = NULL;
+  ds->cap = 0;
+}
+
+void weft_devstage_pool_free(weft_devstage_pool *p) {
+  weft_dev *d = p->dev;
+  if (!d) return;
+  if (p->stage) {
+    if (p->stage_pinned) d->ops->hostFree(d->ctx, p->stage);
+    else free(p->stage);
+  }
+  if (p->stream) d->ops->streamDestroy(d->ctx, p->stream);
+  weft_dev_close(d);
+  memset(p, 0, sizeof *p);
+}

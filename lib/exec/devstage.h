@@ -1,0 +1,75 @@
+/* Device buffers in an op (docs/devices.md, "data path"). The network and
+ * the reductions only ever see host bytes, so an op whose calls name device
+ * buffers gets host views of them for the time it runs:
+ *  - memory the host addresses as it is (host, pinned) is used in place;
+ *  - unified memory of a device that maps (PoCL's CPU device, integrated
+ *    GPUs) is mapped: no copy;
+ *  - other device memory is staged through the engine's pinned buffer:
+ *    copied in before the schedule runs and out after it.
+ * The launch records the calls (weft_devstage_add) and, on a stream that
+ * wraps a device queue, marks the user's prior work with an event and holds
+ * the queue's later work (weft_devstage_mark); the engine builds the
+ * schedule on the host views when the op runs (weft_devstage_run) and lets
+ * the queue go once the results are in the buffers. Every wait on the device
+ * is bounded by the comm's timeout and ends on abort. */
+#ifndef WEFT_EXEC_DEVSTAGE_H
+#define WEFT_EXEC_DEVSTAGE_H
+
+#include <stddef.h>
+
+#include "util/call.h"
+#include "weft.h"
+
+struct weft_dev;
+struct weft_op;
+struct weft_engine;
+
+/* One call with device buffers. */
+typedef struct {
+  weft_call call;        /* as tuned, naming the user's buffers */
+  size_t in_off, in_len;   /* the part of sendbuf the call reads (0 length: none) */
+  size_t out_off, out_len; /* the part of recvbuf it writes */
+  size_t extent;           /* in place: the part of the one buffer the host view covers */
+  int inplace;             /* sendbuf and recvbuf are one buffer */
+  int in_host, out_host;   /* the buffer is host memory: used as it is */
+  int in_map, out_map;     /* the buffer is unified memory the device maps */
+  void *hin, *hout;        /* host views while the op runs */
+  void *min, *mout;        /* mappings to undo (map path), or NULL */
+} weft_dev_call;
+
+typedef struct {
+  struct weft_dev *dev; /* the comm's device; NULL: the op has no device calls */
+  weft_dev_call *calls;
+  int ncalls, cap;
+  struct weft_dev *qdev; /* the device of the user's queue (a wrapped stream), or NULL */
+  void *prior;           /* event: the user's work on that queue before the call */
+  void *hold;            /* the queue's later work waits for this */
+} weft_devstage;
+
+/* Records call c (tuned) of rank of n whose buffers belong to dev; checks
+ * that each buffer is dev's (weftInvalidArgument otherwise, with err). */
+weftResult_t weft_devstage_add(weft_devstage *ds, struct weft_dev *dev, const weft_call *c, int rank, int n,
+                               char *err, size_t errlen);
+/* On a stream wrapping qdev's queue qstream: marks the user's prior work and
+ * holds the queue until the op ends. */
+weftResult_t weft_devstage_mark(weft_devstage *ds, struct weft_dev *qdev, void *qstream, char *err, size_t errlen);
+/* Runs op (its calls recorded with weft_devstage_add): host views, schedule
+ * built on them, run, results back into the buffers, the queue let go. */
+weftResult_t weft_devstage_run(struct weft_op *op, char *why, size_t len);
+/* Ends what the op still holds (the queue, events, mappings) and forgets its
+ * calls; failed tells a backend the collective failed. */
+void weft_devstage_end(weft_devstage *ds, int failed);
+void weft_devstage_free(weft_devstage *ds);
+
+/* The engine's device resources (its own device stream, the staging
+ * buffer), released when the engine stops. */
+typedef struct {
+  struct weft_dev *dev;
+  void *stream;
+  void *stage;
+  size_t stage_cap;
+  int stage_pinned;
+} weft_devstage_pool;
+void weft_devstage_pool_free(weft_devstage_pool *p);
+
+#endif
