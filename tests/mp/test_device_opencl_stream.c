@@ -7,12 +7,17 @@
  * behind the gate, the allreduce, then a read of the buffer, and opens the
  * gate 150 ms later. Without the wait for prior work the allreduce would sum
  * the unfilled buffer; without the hold the read would run before the sum.
- *   test_device_opencl_stream NRANKS */
+ *
+ * With "peerdeath", the last rank dies before the call: the others' call
+ * fails with weftRemoteError within the timeout, and their queue is let go
+ * (the read after the call completes) instead of staying held forever.
+ *   test_device_opencl_stream NRANKS [peerdeath] */
 #include <CL/cl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "launch_fork.h"
 #include "time_scale.h"
@@ -22,8 +27,27 @@
 
 #define FAILF(...) (fprintf(stderr, __VA_ARGS__), fputc('\n', stderr), 1)
 
+static int peer_death(int rank, int n, weftComm_t comm, weftStream_t s, cl_command_queue q, cl_mem buf) {
+  if (rank == n - 1) _exit(9); /* dies without a word */
+  float *host = malloc(COUNT * sizeof(float));
+  if (!host) return FAILF("out of memory");
+  (void)weftAllReduce(buf, buf, COUNT, weftFloat, weftSum, comm, s);
+  cl_event read;
+  clEnqueueReadBuffer(q, buf, CL_FALSE, 0, COUNT * sizeof(float), host, 0, NULL, &read);
+  clFlush(q);
+  weftResult_t r = weftStreamSynchronize(s);
+  int bad = r == weftSuccess ? FAILF("rank %d: the call succeeded without rank %d", rank, n - 1) : 0;
+  if (!bad) printf("rank %d: failed as it should: %s\n", rank, weftGetLastError(comm));
+  /* the held queue must go on: bounded by the test's launcher limit */
+  if (clWaitForEvents(1, &read) != CL_SUCCESS) bad = FAILF("rank %d: the read after the call failed", rank);
+  clReleaseEvent(read);
+  free(host);
+  weftCommAbort(comm);
+  return bad;
+}
+
 static int rank_main(int rank, int n, const weftUniqueId *id, void *arg) {
-  (void)arg;
+  int death = arg != NULL;
   cl_platform_id plat;
   cl_device_id dev;
   cl_uint np = 0;
@@ -47,6 +71,7 @@ static int rank_main(int rank, int n, const weftUniqueId *id, void *arg) {
 
   cl_mem buf = clCreateBuffer(ctx, CL_MEM_READ_WRITE, COUNT * sizeof(float), NULL, &err);
   if (err != CL_SUCCESS) return FAILF("clCreateBuffer: %d", err);
+  if (death) return peer_death(rank, n, comm, s, q, buf);
   float zero = 0, mine = (float)(rank + 1);
   clEnqueueFillBuffer(q, buf, &zero, sizeof zero, 0, COUNT * sizeof(float), 0, NULL, NULL);
   clFinish(q);
@@ -92,5 +117,13 @@ static int rank_main(int rank, int n, const weftUniqueId *id, void *arg) {
 
 int main(int argc, char **argv) {
   int n = argc > 1 ? atoi(argv[1]) : 2;
-  return weft_launch_fork(n, rank_main, NULL, 60 * weft_test_time_scale(), NULL) ? 1 : 0;
+  int death = argc > 2 && !strcmp(argv[2], "peerdeath");
+  if (death) setenv("WEFT_TIMEOUT", "10000", 1);
+  int status[64] = {0};
+  if (n < 2 || n > 64) return FAILF("2 to 64 ranks");
+  int failed = weft_launch_fork(n, rank_main, death ? (void *)1 : NULL, 60 * weft_test_time_scale(), status);
+  if (!death) return failed ? 1 : 0;
+  for (int r = 0; r < n - 1; r++)
+    if (status[r] != 0) return FAILF("survivor rank %d exited with %d", r, status[r]);
+  return 0;
 }
