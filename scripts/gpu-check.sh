@@ -6,7 +6,7 @@
 #      sees a GPU they must run on it, a SKIP is a failure
 #      (WEFT_CUDA_REQUIRE=1 turns the test's SKIP into a failure);
 #   3. runs weft-perf: host buffers today, device buffers once the data path
-#      takes them (the TODO line below).
+#      takes them (-D cuda).
 #
 #   scripts/gpu-check.sh [BUILD_DIR]      (default build-gpu)
 #
@@ -43,7 +43,9 @@ fi
 
 echo "== weft-perf, host buffers (baseline)"
 timeout 300 "$build"/bench/weft-perf -np 2 allreduce -b 1M -e 64M -f 4 -c 1
-# TODO(device data path): enable once weft-perf has -D; compare busbw with the baseline above.
-# timeout 300 "$build"/bench/weft-perf -np 2 allreduce -D cuda -b 1M -e 64M -f 4 -c 1
+echo "== weft-perf, CUDA device buffers (staged through pinned host memory)"
+timeout 300 "$build"/bench/weft-perf -np 2 allreduce -D cuda -b 1M -e 64M -f 4 -c 1 || exit 1
+echo "== weft-perf, mixed: rank 0 on CUDA, rank 1 on host memory"
+timeout 300 "$build"/bench/weft-perf -np 2 allreduce -D cuda,host -b 1M -e 64M -f 4 -c 1 || exit 1
 
 echo "gpu-check: ok"
