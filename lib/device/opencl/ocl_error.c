@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sched.h>
 #include <time.h>
 
 #include "ocl.h"
@@ -96,6 +97,7 @@ weftResult_t weft__ocl_wait(weft_ocl_ctx *c, cl_event ev, const char *what) {
   clock_gettime(CLOCK_MONOTONIC, &start);
   const long long limitMs = weft_env_timeout_ms();
   long sleepNs = 1000;
+  int polls = 0;
   for (;;) {
     cl_int status = 0;
     cl_int err = clGetEventInfo(ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status, NULL);
@@ -106,8 +108,15 @@ weftResult_t weft__ocl_wait(weft_ocl_ctx *c, cl_event ev, const char *what) {
     long long elapsedMs = (now.tv_sec - start.tv_sec) * 1000LL + (now.tv_nsec - start.tv_nsec) / 1000000;
     if (elapsedMs > limitMs)
       return weft__ocl_error(c, weftTimeout, "%s: not done after %lld ms (WEFT_TIMEOUT)", what, limitMs);
+    /* maps and copies sit on the call path: yield first (a device's
+     * worker threads need this CPU when ranks outnumber cores), then
+     * sleep in short, growing slices */
+    if (++polls <= 200) {
+      sched_yield();
+      continue;
+    }
     struct timespec ts = {0, sleepNs};
     nanosleep(&ts, NULL);
-    if (sleepNs < 32000) sleepNs *= 2; /* at most ~64 us late: maps sit on the call path */
+    if (sleepNs < 32000) sleepNs *= 2;
   }
 }
