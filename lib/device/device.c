@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/clock.h"
 #include "util/param.h"
@@ -104,27 +105,42 @@ weftResult_t weft_dev_failed(const weft_dev *d, weftResult_t res, const char *wh
   return res;
 }
 
+weftResult_t weft_dev_wait(const weft_dev *d, void *ev, int timeout_ms, const atomic_int *abort_flag,
+                           const char *what, char *err, size_t errlen) {
+  long long t0 = weft_now_ms();
+  for (int pass = 0;; pass++) {
+    int done = 0;
+    if (d->ops->eventQuery(d->ctx, ev, &done) != weftSuccess)
+      return weft_dev_failed(d, weftUnhandledDeviceError, what, err, errlen);
+    if (done) return weftSuccess;
+    if (abort_flag && atomic_load(abort_flag)) {
+      snprintf(err, errlen, "aborted by weftCommAbort while waiting for device %s: %s", d->name, what);
+      return weftAborted;
+    }
+    if (weft_now_ms() - t0 > timeout_ms) {
+      snprintf(err, errlen, "device %s: %s did not complete in %d ms (WEFT_TIMEOUT)", d->name, what, timeout_ms);
+      return weftTimeout;
+    }
+    if (pass < 64) {
+      sched_yield();
+    } else {
+      struct timespec ts = {0, 20 * 1000};
+      nanosleep(&ts, NULL);
+    }
+  }
+}
+
 weftResult_t weft_dev_copy_sync(weft_dev *d, void *buffer, size_t offset, void *host, size_t bytes, int to_host,
                                 int timeout_ms, char *err, size_t errlen) {
   void *s = NULL, *ev = NULL;
   if (d->ops->streamCreate(d->ctx, &s) != weftSuccess)
     return weft_dev_failed(d, weftUnhandledDeviceError, "creating a stream", err, errlen);
+  const char *what = to_host ? "a copy to the host" : "a copy to the device";
   weftResult_t r = to_host ? d->ops->copyToHost(d->ctx, s, host, buffer, offset, bytes)
                            : d->ops->copyFromHost(d->ctx, s, buffer, offset, host, bytes);
   if (r == weftSuccess) r = d->ops->eventRecord(d->ctx, s, &ev);
-  if (r != weftSuccess) r = weft_dev_failed(d, weftUnhandledDeviceError, to_host ? "copy to host" : "copy to device",
-                                            err, errlen);
-  long long deadline = weft_now_ms() + timeout_ms;
-  for (int done = 0; r == weftSuccess && !done;) {
-    if (d->ops->eventQuery(d->ctx, ev, &done) != weftSuccess)
-      r = weft_dev_failed(d, weftUnhandledDeviceError, "waiting for a copy", err, errlen);
-    else if (!done && weft_now_ms() > deadline) {
-      snprintf(err, errlen, "device %s: a copy of %zu bytes did not complete in %d ms", d->name, bytes, timeout_ms);
-      r = weftTimeout;
-    } else if (!done) {
-      sched_yield();
-    }
-  }
+  if (r != weftSuccess) r = weft_dev_failed(d, weftUnhandledDeviceError, what, err, errlen);
+  if (r == weftSuccess) r = weft_dev_wait(d, ev, timeout_ms, NULL, what, err, errlen);
   if (ev) d->ops->eventDestroy(d->ctx, ev);
   d->ops->streamDestroy(d->ctx, s);
   return r;

@@ -45,6 +45,12 @@ void weft_dev_describe(const weft_dev *d, char *buf, size_t len);
 /* Writes "what: <backend's lastError>" into err and returns res. */
 weftResult_t weft_dev_failed(const weft_dev *d, weftResult_t res, const char *what, char *err, size_t errlen);
 
+/* Waits for event ev of d: at most timeout_ms (weftTimeout), until
+ * *abort_flag is set (weftAborted; NULL: no flag), or until the backend
+ * fails (weftUnhandledDeviceError); err says which, naming `what`. Yields,
+ * then sleeps in 20 us slices: these waits sit on the call path. */
+weftResult_t weft_dev_wait(const weft_dev *d, void *ev, int timeout_ms, const atomic_int *abort_flag,
+                           const char *what, char *err, size_t errlen);
 /* Copies bytes between host and buffer (from offset) and waits for the copy,
  * at most timeout_ms: for tests and benchmarks, not the data path. */
 weftResult_t weft_dev_copy_sync(weft_dev *d, void *buffer, size_t offset, void *host, size_t bytes, int to_host,

@@ -1,15 +1,12 @@
 #include "exec/devstage.h"
 
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "coll/coll.h"
 #include "device/device.h"
 #include "exec/engine.h"
-#include "util/clock.h"
 
 #define STAGE_ALIGN 64
 
@@ -48,10 +45,10 @@ static void extents(const weft_call *c, int rank, int n, weft_dev_call *d) {
     case COLL_RECV: d->in_len = 0; break;
   }
   /* the host view spans what the call may touch, read or not */
-  size_t in_span = c->kind == COLL_REDUCESCATTER || c->kind == COLL_ALLTOALL ? nb : b;
-  size_t out_span = c->kind == COLL_ALLGATHER || c->kind == COLL_ALLTOALL ? nb : b;
+  d->in_span = c->kind == COLL_REDUCESCATTER || c->kind == COLL_ALLTOALL ? nb : b;
+  d->out_span = c->kind == COLL_ALLGATHER || c->kind == COLL_ALLTOALL ? nb : b;
   if (d->inplace) {
-    size_t a = d->in_off + in_span, z = d->out_off + out_span;
+    size_t a = d->in_off + d->in_span, z = d->out_off + d->out_span;
     d->extent = a > z ? a : z;
   } else {
     d->extent = 0;
@@ -114,27 +111,7 @@ weftResult_t weft_devstage_mark(weft_devstage *ds, weft_dev *qdev, void *qstream
 /* Waits for event ev of d, bounded by the comm's timeout and its abort flag. */
 static weftResult_t wait_event(weft_dev *d, void *ev, const weft_exec_view *v, const char *what, char *why,
                                size_t len) {
-  long long t0 = weft_now_ms();
-  for (int pass = 0;; pass++) {
-    int done = 0;
-    if (d->ops->eventQuery(d->ctx, ev, &done) != weftSuccess)
-      return weft_dev_failed(d, weftUnhandledDeviceError, what, why, len);
-    if (done) return weftSuccess;
-    if (atomic_load(v->aborted)) {
-      snprintf(why, len, "aborted by weftCommAbort while waiting for device %s: %s", d->name, what);
-      return weftAborted;
-    }
-    if (weft_now_ms() - t0 > v->timeout_ms) {
-      snprintf(why, len, "device %s: %s did not complete in %d ms (WEFT_TIMEOUT)", d->name, what, v->timeout_ms);
-      return weftTimeout;
-    }
-    if (pass < 64) {
-      sched_yield();
-    } else {
-      struct timespec ts = {0, 20 * 1000};
-      nanosleep(&ts, NULL);
-    }
-  }
+  return weft_dev_wait(d, ev, v->timeout_ms, v->aborted, what, why, len);
 }
 
 /* Makes sure the engine has its device stream and `bytes` of staging. */
@@ -163,10 +140,9 @@ static weftResult_t pool_ready(weft_devstage_pool *p, weft_dev *d, size_t bytes,
 
 /* Staging bytes call d needs (none where it maps or uses host memory). */
 static size_t stage_need(const weft_dev_call *d) {
-  size_t b = d->call.count * weft_dtype_size(d->call.dt);
   if (d->inplace) return d->in_host || d->in_map ? 0 : align_up(d->extent);
-  size_t in = d->in_host || d->in_map ? 0 : align_up(d->in_len ? d->in_len : b);
-  size_t out = d->out_host || d->out_map ? 0 : align_up(d->out_len ? d->out_len : b);
+  size_t in = d->in_host || d->in_map ? 0 : align_up(d->in_span);
+  size_t out = d->out_host || d->out_map ? 0 : align_up(d->out_span);
   return in + out;
 }
 
@@ -187,7 +163,6 @@ static weftResult_t map_view(weft_dev *d, void *stream, const void *buf, size_t 
 static weftResult_t views_in(weft_dev *d, void *stream, weft_dev_call *dc, char **at, int *copied, char *why,
                              size_t len) {
   const weft_call *c = &dc->call;
-  size_t b = c->count * weft_dtype_size(c->dt);
   if (dc->inplace) {
     void *buf = (void *)c->recvbuf;
     char *h;
@@ -215,11 +190,11 @@ static weftResult_t views_in(weft_dev *d, void *stream, weft_dev_call *dc, char 
   } else if (dc->in_host) {
     dc->hin = (void *)c->sendbuf;
   } else if (dc->in_map) {
-    weftResult_t r = map_view(d, stream, c->sendbuf, dc->in_len ? dc->in_len : b, 0, &dc->hin, &dc->min, why, len);
+    weftResult_t r = map_view(d, stream, c->sendbuf, dc->in_span, 0, &dc->hin, &dc->min, why, len);
     if (r != weftSuccess) return r;
   } else {
     dc->hin = *at;
-    *at += align_up(dc->in_len ? dc->in_len : b);
+    *at += align_up(dc->in_span);
     if (dc->in_len) {
       if (d->ops->copyToHost(d->ctx, stream, dc->hin, c->sendbuf, 0, dc->in_len) != weftSuccess)
         return weft_dev_failed(d, weftUnhandledDeviceError, "copying sendbuff to the host", why, len);
@@ -231,12 +206,11 @@ static weftResult_t views_in(weft_dev *d, void *stream, weft_dev_call *dc, char 
   } else if (dc->out_host) {
     dc->hout = c->recvbuf;
   } else if (dc->out_map) {
-    size_t span = dc->out_len ? dc->out_len : b;
-    weftResult_t r = map_view(d, stream, c->recvbuf, span, 1, &dc->hout, &dc->mout, why, len);
+    weftResult_t r = map_view(d, stream, c->recvbuf, dc->out_span, 1, &dc->hout, &dc->mout, why, len);
     if (r != weftSuccess) return r;
   } else {
     dc->hout = *at;
-    *at += align_up(dc->out_len ? dc->out_len : b);
+    *at += align_up(dc->out_span);
   }
   return weftSuccess;
 }

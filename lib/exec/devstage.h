@@ -29,6 +29,7 @@ typedef struct {
   weft_call call;        /* as tuned, naming the user's buffers */
   size_t in_off, in_len;   /* the part of sendbuf the call reads (0 length: none) */
   size_t out_off, out_len; /* the part of recvbuf it writes */
+  size_t in_span, out_span; /* what the call may touch of each (its host view) */
   size_t extent;           /* in place: the part of the one buffer the host view covers */
   int inplace;             /* sendbuf and recvbuf are one buffer */
   int in_host, out_host;   /* the buffer is host memory: used as it is */
