@@ -571,7 +571,7 @@ static int barrier(ctx_t *c) {
 }
 
 /* Fills the whole send and receive buffers with valid values (timing runs). */
-static void fill_all(ctx_t *c, weftDataType_t dt, weftRedOp_t op) {
+static int fill_all(ctx_t *c, weftDataType_t dt, weftRedOp_t op) {
   /* a device's buffers are filled from this host mirror (sync_device) */
   size_t ws = weft_dtype_size(dt), n = c->bufbytes / ws;
   int kind = gen_kind(c->o->coll, op);
@@ -579,7 +579,7 @@ static void fill_all(ctx_t *c, weftDataType_t dt, weftRedOp_t op) {
     store(c->sendbuf, i, dt, gen(kind, dt, c->rank, c->nranks, i));
     store(c->recvbuf, i, dt, gen(kind, dt, c->rank, c->nranks, i));
   }
-  sync_device(c, 1, c->bufbytes);
+  return sync_device(c, 1, c->bufbytes);
 }
 
 /* Inputs of the check run: receive area poisoned, then the send data. */
@@ -828,7 +828,7 @@ static int run(ctx_t *c) {
     size_t ws = weft_dtype_size(dt);
     for (int oi = 0; oi < nops; oi++) {
       weftRedOp_t op = COLLS[o->coll].has_op ? (weftRedOp_t)o->ops[oi] : weftSum;
-      fill_all(c, dt, op);
+      if (fill_all(c, dt, op)) return -1;
       for (size_t size = o->minbytes; size <= o->maxbytes;) {
         counts_t k = get_counts(o->coll, size, ws, n);
         size_t bytes = (k.sendcount > k.recvcount ? k.sendcount : k.recvcount) * ws;
