@@ -27,13 +27,19 @@ if [ "${WEFT_TEST_QUICK:-0}" != 1 ]; then
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DWEFT_SANITIZE=ON -DCMAKE_C_FLAGS=-O1 \
     -DWEFT_TEST_TIME_SCALE=3 >/dev/null
   cmake --build build-asan -j"$jobs"
-  # The 8-rank and 1M+3-count matrices over ucx and ofi, and their extra lanes,
-  # take 3-4 minutes each under the sanitizers and add no code of weft's that
-  # the same cases over shm/tcp and the smaller ucx/ofi matrices do not run;
-  # the first pass above runs them. So do the WAN lab tests (network
-  # namespaces, shaped links), whose code paths the fake-site tests cover.
+  # The 8-rank matrices over ucx and ofi and their extra lanes take 3-4 minutes
+  # each under the sanitizers and add no code of weft's that the same cases
+  # over shm/tcp and the smaller ucx/ofi matrices do not run; the first pass
+  # above runs them. The same holds for the every-case-at-1M+3 matrices
+  # (mp_matrix_n3_big_*, 7 minutes each here): the per-n matrices run a
+  # subset of the 1M+3 cases on every collective, so the sanitizers still see
+  # the multi-chunk paths. The WAN lab tests (network namespaces, shaped
+  # links) are left to the first pass too: the fake-site tests cover their
+  # code paths. So is the 4-rank matrix on mixed devices (3 minutes here): the
+  # doc device's 3-rank matrix and the 1-rank OpenCL matrix run the same
+  # device data path under the sanitizers.
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
     ctest --test-dir build-asan --output-on-failure --timeout 1800 \
-      -E 'mp_matrix_n(8|3_big)_(ucx|ofi)|mp_matrix_n3_(ucx_tcp|ofi_sockets)|wanlab'
+      -E 'mp_matrix_n8_(ucx|ofi)|mp_matrix_n3_big_|mp_device_matrix_n4_mixed|mp_matrix_n3_(ucx_tcp|ofi_sockets)|wanlab'
 fi

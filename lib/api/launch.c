@@ -148,13 +148,14 @@ static weftResult_t op_for(launch_t *L, const weft_pending *p, weft_op **out) {
   return weftSuccess;
 }
 
-/* A send or receive to oneself: paired into a copy once all calls are in. */
+static weftResult_t add_device_call(weft_op *op, const weft_call *c, int single);
+
+/* A send or receive to oneself: paired into a copy once all calls are in
+ * (on device buffers, between their host views when the op runs). */
 static weftResult_t add_self(launch_t *L, weft_op *op, const weft_call *c) {
-  if (!weft_dev_is_host(op->comm->device))
-    return weft_error(op->comm, weftInvalidUsage, "a %s to oneself on device buffers (%s) is not supported",
-                      c->kind == COLL_SEND ? "send" : "receive", op->comm->device->name);
   L->nself++;
   note_algo(op->comm, ALGO_P2P, 0, 1);
+  if (!weft_dev_is_host(op->comm->device)) return add_device_call(op, c, 0);
   describe(op, c);
   return weftSuccess;
 }
@@ -239,7 +240,8 @@ static weftResult_t add_call(weft_op *op, const weft_call *call, int single, int
 }
 
 /* Sends to oneself become copies into the matching receives from oneself,
- * paired in call order within the group. */
+ * paired in call order within the group (on device buffers the pairs are
+ * only checked here: exec/devstage.c copies between their host views). */
 static weftResult_t pair_self(weft_op *op, const weft_pending *calls, int ncalls) {
   int si = 0, ri = 0;
   for (;;) {
@@ -254,7 +256,7 @@ static weftResult_t pair_self(weft_op *op, const weft_pending *calls, int ncalls
     if (sb != rb)
       return weft_error(op->comm, weftInvalidUsage, "send to oneself of %zu bytes matched with a receive of %zu bytes",
                         sb, rb);
-    weft_sched_copy(&op->sched, r->recvbuf, s->sendbuf, sb, NODEP, NODEP);
+    if (weft_dev_is_host(op->comm->device)) weft_sched_copy(&op->sched, r->recvbuf, s->sendbuf, sb, NODEP, NODEP);
     si++;
     ri++;
   }

@@ -247,6 +247,25 @@ static weftResult_t drain(weft_dev *d, void *stream, const weft_exec_view *v, co
   return r;
 }
 
+/* A send or receive to oneself (launch.c has paired and checked them). */
+static int is_self(const weft_dev_call *d, int rank) {
+  return (d->call.kind == COLL_SEND || d->call.kind == COLL_RECV) && d->call.root == rank;
+}
+
+/* Sends to oneself copied into the matching receives from oneself, in call
+ * order, between their host views. */
+static void pair_self(weft_devstage *ds, weft_sched *s, int rank) {
+  int si = 0, ri = 0;
+  for (;;) {
+    while (si < ds->ncalls && !(is_self(&ds->calls[si], rank) && ds->calls[si].call.kind == COLL_SEND)) si++;
+    while (ri < ds->ncalls && !(is_self(&ds->calls[ri], rank) && ds->calls[ri].call.kind == COLL_RECV)) ri++;
+    if (si == ds->ncalls || ri == ds->ncalls) return;
+    weft_sched_copy(s, ds->calls[ri].hout, ds->calls[si].hin, ds->calls[si].in_len, NODEP, NODEP);
+    si++;
+    ri++;
+  }
+}
+
 /* Host views in, schedule built on them and run, results out. */
 static weftResult_t run_calls(weft_op *op, char *why, size_t len) {
   weft_devstage *ds = &op->dev;
@@ -270,6 +289,7 @@ static weftResult_t run_calls(weft_op *op, char *why, size_t len) {
   if (r == weftSuccess) {
     weft_sched_reset(&op->sched);
     for (int i = 0; i < ds->ncalls && r == weftSuccess; i++) {
+      if (is_self(&ds->calls[i], v->rank)) continue;
       weft_call c = ds->calls[i].call;
       c.sendbuf = ds->calls[i].hin ? ds->calls[i].hin : ds->calls[i].hout;
       c.recvbuf = ds->calls[i].hout ? ds->calls[i].hout : ds->calls[i].hin;
@@ -277,6 +297,11 @@ static weftResult_t run_calls(weft_op *op, char *why, size_t len) {
         snprintf(why, len, "out of memory building the schedule of %s", weft_coll_name(c.kind));
         r = weftSystemError;
       }
+    }
+    pair_self(ds, &op->sched, v->rank);
+    if (r == weftSuccess && op->sched.oom) {
+      snprintf(why, len, "out of memory building the copies to oneself");
+      r = weftSystemError;
     }
   }
   if (r == weftSuccess) r = weft_run_sched(v, &op->sched, &op->mem, op->sig, why, len);

@@ -2,7 +2,7 @@
  *
  *   test_coll_matrix -n NRANKS [-c COLLS] [-d DTYPES] [-o OPS] [-a ALGOS]
  *                    [-C COUNTS] [-B 0|1|2] [-T COMM_TIMEOUT_S] [-L LAUNCH_TIMEOUT_S]
- *                    [-G SIZES [-S]] [-F] [-v]
+ *                    [-G SIZES [-S]] [-D DEVICES] [-Y FILE] [-F] [-v]
  *
  * Forks NRANKS ranks (weft_launch_fork from tools/launch). Each rank builds two communicators over the same ranks: one
  * with weftConfig_t.algo = "ring" (weftCommInitRankConfig) and one with
@@ -88,6 +88,13 @@
  *   (b) every rank holds a bitwise identical result: a 64-bit hash of the
  *       result is allgathered with weft and compared.
  *
+ * With -D opencl,host (a comma-separated list of WEFT_DEVICE values) rank r
+ * runs on item r mod count: every call then names buffers of that rank's
+ * device, filled from and read back into the host buffers the checks below
+ * use (matrix_dev.h), in place as one device buffer. -Y FILE makes rank 0
+ * write a 64-bit hash of every fprandom result, so that two runs (e.g. all
+ * host, and mixed devices) can be compared bit for bit.
+ *
  * Every failing comparison prints rank, collective, dtype, op, count,
  * in-place, algo, root, index, expected and got (first few only) on stderr,
  * and the rank exits 1 (comparison failed) or 2 (a weft call failed).
@@ -115,6 +122,7 @@
 #include <unistd.h>
 
 #include "launch_fork.h"
+#include "matrix_dev.h"
 #include "reduce/reduce.h"
 #include "time_scale.h"
 #include "weft.h"
@@ -142,6 +150,8 @@ typedef struct {
   double launch_timeout_s;
   int ngroups, group_size[16]; /* -G: fake nodes (or sites with -S) */
   int group_sites;
+  const char *devices; /* -D A,B,...: rank r's buffers on device item r mod count (WEFT_DEVICE) */
+  const char *digest;  /* -Y FILE: rank 0 writes the bits of every fprandom result (a hash per case) */
 } opts_t;
 
 /* ---- per-rank state ------------------------------------------------------------ */
@@ -152,6 +162,7 @@ typedef struct {
   weftComm_t comm[A_N];
   long ncases, nfail_cases, nprinted;
   int broken; /* a weft call failed: the comms are unusable */
+  FILE *digest; /* -Y, rank 0 */
 } ctx_t;
 
 typedef struct {
@@ -506,6 +517,28 @@ static int call_failed(ctx_t *c, const tcase *tc, const char *fn, weftResult_t r
  * segment: every rank on this host over shm (the default transport choice
  * there), segment on, at most WEFT_SLOTS_MAX (32 KiB) bytes and (n-1) times that at
  * most 8 x WEFT_SLOTS_MAX. */
+/* -D: a call's buffers on the comm's device (matrix_dev.h); a failure here
+ * is a failed weft call (the device or the data path is broken). */
+static int dv_begin(ctx_t *c, const tcase *tc, mx_dev_call *a, weftComm_t comm, const void **s, size_t sbytes,
+                    void **r, size_t rbytes) {
+  char err[512] = "";
+  if (mx_dev_begin(a, comm, s, sbytes, r, rbytes, err, sizeof err) == 0) return 0;
+  char cs[256];
+  case_str(c, tc, cs, sizeof cs);
+  fprintf(stderr, "ERROR %s: device buffers: %s\n", cs, err);
+  mx_dev_end(a, err, sizeof err);
+  c->broken = 1;
+  return -1;
+}
+static weftResult_t dv_end(ctx_t *c, const tcase *tc, mx_dev_call *a, weftResult_t r) {
+  char err[512] = "";
+  if (mx_dev_end(a, err, sizeof err) == 0) return r;
+  char cs[256];
+  case_str(c, tc, cs, sizeof cs);
+  fprintf(stderr, "ERROR %s: reading the device buffers back: %s\n", cs, err);
+  return r != weftSuccess ? r : weftUnhandledDeviceError;
+}
+
 static int slots_expected(const ctx_t *c, size_t bytes) {
   const char *net = getenv("WEFT_NET"), *on = getenv("WEFT_SLOTS"), *max = getenv("WEFT_SLOTS_MAX");
   size_t limit = max ? (size_t)strtoull(max, NULL, 10) : 32768;
@@ -583,7 +616,12 @@ static int run_allreduce(ctx_t *c, const tcase *tc) {
   gen(sb, tc->dt, cls, tc->seed, c->rank, 0, n, c->n);
   const void *sarg = n == 0 && !tc->inplace ? NULL : sb;
   void *rarg = n == 0 && !tc->inplace ? NULL : rb;
-  weftResult_t r = weftAllReduce(sarg, rarg, n, tc->dt, tc->op, comm, NULL);
+  mx_dev_call dv;
+  if (dv_begin(c, tc, &dv, comm, &sarg, bytes, &rarg, bytes)) {
+    bad = -1;
+    goto out;
+  }
+  weftResult_t r = dv_end(c, tc, &dv, weftAllReduce(sarg, rarg, n, tc->dt, tc->op, comm, NULL));
   if (call_failed(c, tc, "weftAllReduce", r, comm)) {
     bad = -1;
     goto out;
@@ -621,7 +659,12 @@ static int run_reducescatter(ctx_t *c, const tcase *tc) {
   gen(sb, tc->dt, cls, tc->seed, c->rank, 0, n * (size_t)c->n, c->n);
   const void *sarg = n == 0 && !tc->inplace ? NULL : sb;
   void *rarg = n == 0 && !tc->inplace ? NULL : rb;
-  weftResult_t r = weftReduceScatter(sarg, rarg, n, tc->dt, tc->op, comm, NULL);
+  mx_dev_call dv;
+  if (dv_begin(c, tc, &dv, comm, &sarg, total, &rarg, bytes)) {
+    bad = -1;
+    goto out;
+  }
+  weftResult_t r = dv_end(c, tc, &dv, weftReduceScatter(sarg, rarg, n, tc->dt, tc->op, comm, NULL));
   if (call_failed(c, tc, "weftReduceScatter", r, comm)) {
     bad = -1;
     goto out;
@@ -654,7 +697,12 @@ static int run_reduce(ctx_t *c, const tcase *tc) {
   int null_recv = !tc->inplace && !is_root && tc->root == 0;
   const void *sarg = n == 0 && !tc->inplace ? NULL : sb;
   void *rarg = (n == 0 && !tc->inplace) || null_recv ? NULL : rb;
-  weftResult_t r = weftReduce(sarg, rarg, n, tc->dt, tc->op, tc->root, comm, NULL);
+  mx_dev_call dv;
+  if (dv_begin(c, tc, &dv, comm, &sarg, bytes, &rarg, bytes)) {
+    bad = -1;
+    goto out;
+  }
+  weftResult_t r = dv_end(c, tc, &dv, weftReduce(sarg, rarg, n, tc->dt, tc->op, tc->root, comm, NULL));
   if (call_failed(c, tc, "weftReduce", r, comm)) {
     bad = -1;
     goto out;
@@ -690,7 +738,12 @@ static int run_broadcast(ctx_t *c, const tcase *tc) {
   /* out-of-place non-roots: NULL sendbuff when root == 0, a garbage buffer otherwise */
   const void *sarg = (n == 0 && !tc->inplace) || (!tc->inplace && !is_root && tc->root == 0) ? NULL : sb;
   void *rarg = n == 0 && !tc->inplace ? NULL : rb;
-  weftResult_t r = weftBroadcast(sarg, rarg, n, tc->dt, tc->root, comm, NULL);
+  mx_dev_call dv;
+  if (dv_begin(c, tc, &dv, comm, &sarg, bytes, &rarg, bytes)) {
+    bad = -1;
+    goto out;
+  }
+  weftResult_t r = dv_end(c, tc, &dv, weftBroadcast(sarg, rarg, n, tc->dt, tc->root, comm, NULL));
   if (call_failed(c, tc, "weftBroadcast", r, comm)) {
     bad = -1;
     goto out;
@@ -716,7 +769,12 @@ static int run_allgather(ctx_t *c, const tcase *tc) {
   gen(sb, tc->dt, CLS_BITS, tc->seed, c->rank, 0, n, c->n);
   const void *sarg = n == 0 && !tc->inplace ? NULL : sb;
   void *rarg = n == 0 && !tc->inplace ? NULL : rb;
-  weftResult_t r = weftAllGather(sarg, rarg, n, tc->dt, comm, NULL);
+  mx_dev_call dv;
+  if (dv_begin(c, tc, &dv, comm, &sarg, bytes, &rarg, total)) {
+    bad = -1;
+    goto out;
+  }
+  weftResult_t r = dv_end(c, tc, &dv, weftAllGather(sarg, rarg, n, tc->dt, comm, NULL));
   if (call_failed(c, tc, "weftAllGather", r, comm)) {
     bad = -1;
     goto out;
@@ -747,7 +805,14 @@ static int run_alltoall(ctx_t *c, const tcase *tc) {
   void *sb = gbuf(total), *rb = gbuf(total);
   /* block j of rank r's sendbuff = rank r's elements j*n .. j*n+n-1 */
   gen(sb, tc->dt, CLS_BITS, tc->seed, c->rank, 0, n * (size_t)c->n, c->n);
-  weftResult_t r = weftAllToAll(n ? sb : NULL, n ? rb : NULL, n, tc->dt, comm, NULL);
+  const void *sarg = n ? sb : NULL;
+  void *rarg = n ? rb : NULL;
+  mx_dev_call dv;
+  if (dv_begin(c, tc, &dv, comm, &sarg, total, &rarg, total)) {
+    bad = -1;
+    goto out;
+  }
+  weftResult_t r = dv_end(c, tc, &dv, weftAllToAll(sarg, rarg, n, tc->dt, comm, NULL));
   if (call_failed(c, tc, "weftAllToAll", r, comm)) {
     bad = -1;
     goto out;
@@ -774,11 +839,23 @@ static int run_sendrecv(ctx_t *c, const tcase *tc) {
   int bad = 0, next = (c->rank + 1) % c->n, prev = (c->rank + c->n - 1) % c->n;
   void *sb = gbuf(bytes), *rb = gbuf(bytes);
   gen(sb, tc->dt, CLS_BITS, tc->seed, c->rank, 0, n, c->n);
+  const void *sarg = n ? sb : NULL, *none = NULL;
+  void *rarg = n ? rb : NULL, *nowhere = NULL;
+  mx_dev_call dvs, dvr;
+  if (dv_begin(c, tc, &dvs, comm, &sarg, bytes, &nowhere, 0)) {
+    bad = -1;
+    goto out;
+  }
+  if (dv_begin(c, tc, &dvr, comm, &none, 0, &rarg, bytes)) {
+    dv_end(c, tc, &dvs, weftSuccess);
+    bad = -1;
+    goto out;
+  }
   weftResult_t r = weftGroupStart(), r2, r3;
   if (call_failed(c, tc, "weftGroupStart", r, NULL)) return -1;
-  r2 = weftSend(n ? sb : NULL, n, tc->dt, next, comm, NULL);
-  r3 = weftRecv(n ? rb : NULL, n, tc->dt, prev, comm, NULL);
-  r = weftGroupEnd();
+  r2 = weftSend(sarg, n, tc->dt, next, comm, NULL);
+  r3 = weftRecv(rarg, n, tc->dt, prev, comm, NULL);
+  r = dv_end(c, tc, &dvr, dv_end(c, tc, &dvs, weftGroupEnd()));
   if (call_failed(c, tc, "weftSend", r2, comm) | call_failed(c, tc, "weftRecv", r3, comm) |
       call_failed(c, tc, "weftGroupEnd", r, comm)) {
     bad = -1;
@@ -832,7 +909,14 @@ static int run_fprandom(ctx_t *c, const tcase *tc) {
   int bad = 0;
   void *sb = gbuf(bytes), *rb = tc->inplace ? sb : gbuf(bytes);
   gen_uniform(sb, tc->dt, tc->seed, c->rank, n);
-  weftResult_t r = weftAllReduce(sb, rb, n, tc->dt, weftSum, comm, NULL);
+  const void *sarg = sb;
+  void *rarg = rb;
+  mx_dev_call dv;
+  if (dv_begin(c, tc, &dv, comm, &sarg, bytes, &rarg, bytes)) {
+    bad = -1;
+    goto out;
+  }
+  weftResult_t r = dv_end(c, tc, &dv, weftAllReduce(sarg, rarg, n, tc->dt, weftSum, comm, NULL));
   if (call_failed(c, tc, "weftAllReduce", r, comm)) {
     bad = -1;
     goto out;
@@ -881,6 +965,11 @@ static int run_fprandom(ctx_t *c, const tcase *tc) {
     int h = hash_agree(c, tc, rb, bytes);
     if (c->broken) bad = -1;
     else bad |= h;
+  }
+  if (c->digest) {
+    char cs[256];
+    case_str(c, tc, cs, sizeof cs);
+    fprintf(c->digest, "%s %016" PRIx64 "\n", cs, fnv64(rb, bytes));
   }
 out:
   gbuf_free(sb);
@@ -1015,6 +1104,19 @@ static int rank_main(int rank, int nranks, const weftUniqueId *id, void *arg) {
     setenv(o->group_sites ? "WEFT_SITE" : "WEFT_HOST_ID", name, 1);
     if (o->group_sites) setenv("WEFT_HOST_ID", name, 1); /* a node cannot span two sites */
   }
+  if (o->devices) { /* -D: item rank mod count, for every comm of this rank */
+    int k = 1;
+    for (const char *p = o->devices; *p; p++) k += *p == ',';
+    const char *p = o->devices;
+    for (int i = rank % k; i > 0; i--) p = strchr(p, ',') + 1;
+    char dev[128];
+    snprintf(dev, sizeof dev, "%.*s", (int)strcspn(p, ","), p);
+    setenv("WEFT_DEVICE", dev, 1);
+  }
+  if (o->digest && rank == 0 && !(c.digest = fopen(o->digest, "w"))) {
+    fprintf(stderr, "ERROR: cannot write %s\n", o->digest);
+    return 2;
+  }
   weftConfig_t cfg = WEFT_CONFIG_INITIALIZER, cfg_tree = WEFT_CONFIG_INITIALIZER;
   cfg.algo = "ring";
   cfg.timeoutMs = o->timeout_ms;
@@ -1072,6 +1174,7 @@ static int rank_main(int rank, int nranks, const weftUniqueId *id, void *arg) {
     fprintf(stderr, "ERROR rank %d: weftCommDestroy: %d %d %d\n", rank, (int)d0, (int)d1, (int)d2);
     return 2;
   }
+  if (c.digest) fclose(c.digest);
   if (rank == 0) printf("rank 0: %ld cases in %.2f s, %ld failed\n", c.ncases, now_s() - t0, c.nfail_cases);
   if (c.nfail_cases) fprintf(stderr, "rank %d: %ld of %ld cases FAILED\n", rank, c.nfail_cases, c.ncases);
   return c.nfail_cases ? 1 : 0;
@@ -1082,11 +1185,13 @@ static int rank_main(int rank, int nranks, const weftUniqueId *id, void *arg) {
 static void usage(const char *argv0) {
   fprintf(stderr,
           "usage: %s -n NRANKS [-c colls] [-d dtypes] [-o ops] [-a algos] [-C counts] [-B 0|1|2]\n"
-          "          [-T comm_timeout_s] [-L launch_timeout_s] [-G 3+2+1 [-S]] [-F] [-v]\n"
+          "          [-T comm_timeout_s] [-L launch_timeout_s] [-G 3+2+1 [-S]] [-D devs] [-Y file] [-F] [-v]\n"
           "  lists are comma separated; colls: allreduce,allgather,reducescatter,broadcast,reduce,\n"
           "  alltoall,sendrecv,fprandom; algos: ring,tree,rhd,slots (default: these four), hier\n"
           "  -G: ranks on fake nodes of these sizes (WEFT_HOST_ID), or sites with -S (WEFT_SITE);\n"
-          "      adds the hier algorithm (allreduce, broadcast, allgather, reducescatter)\n",
+          "      adds the hier algorithm (allreduce, broadcast, allgather, reducescatter)\n"
+          "  -D: rank r's buffers on device item r mod count of this list (WEFT_DEVICE values)\n"
+          "  -Y: rank 0 writes a hash of every fprandom result to this file\n",
           argv0);
 }
 
@@ -1130,7 +1235,7 @@ int main(int argc, char **argv) {
   o.timeout_ms = 60000;
   o.launch_timeout_s = 600;
   int opt;
-  while ((opt = getopt(argc, argv, "n:c:d:o:a:C:B:T:L:G:SFvh")) != -1) {
+  while ((opt = getopt(argc, argv, "n:c:d:o:a:C:B:T:L:G:D:Y:SFvh")) != -1) {
     switch (opt) {
       case 'n': o.nranks = atoi(optarg); break;
       case 'c':
@@ -1167,6 +1272,8 @@ int main(int argc, char **argv) {
         o.algo_mask |= 1u << A_HIER;
         break;
       }
+      case 'D': o.devices = optarg; break;
+      case 'Y': o.digest = optarg; break;
       case 'v': o.verbose = 1; break;
       default: usage(argv[0]); return opt == 'h' ? 0 : 2;
     }
