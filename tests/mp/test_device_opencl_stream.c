@@ -11,8 +11,15 @@
  * With "peerdeath", the last rank dies before the call: the others' call
  * fails with weftRemoteError within the timeout, and their queue is let go
  * (the read after the call completes) instead of staying held forever.
- *   test_device_opencl_stream NRANKS [peerdeath] */
+ *
+ * With "abort" and "timeout", the user's work before the call never ends
+ * (its gate stays shut): weftCommAbort from the rank's own thread 300 ms
+ * later (WEFT_TIMEOUT 60 s), or WEFT_TIMEOUT 1.5 s, ends the call's wait for
+ * it with weftAborted / weftTimeout well before the other bound, the message
+ * names the wait, and the queue is let go once the gate opens.
+ *   test_device_opencl_stream NRANKS [peerdeath|abort|timeout] */
 #include <CL/cl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +33,58 @@
 #define COUNT 100003 /* odd, and over the node segment's slots */
 
 #define FAILF(...) (fprintf(stderr, __VA_ARGS__), fputc('\n', stderr), 1)
+
+enum { M_ORDER, M_PEERDEATH, M_ABORT, M_TIMEOUT };
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/* The gate before the call never opens by itself: abort or the timeout must
+ * end the call's wait for the user's prior work. */
+static int stuck_prior(int rank, int mode, weftComm_t comm, weftStream_t s, cl_context ctx, cl_command_queue q,
+                       cl_mem buf) {
+  cl_int err;
+  cl_event gate = clCreateUserEvent(ctx, &err);
+  if (err != CL_SUCCESS) return FAILF("clCreateUserEvent: %d", err);
+  clEnqueueBarrierWithWaitList(q, 1, &gate, NULL);
+  clFlush(q);
+  double t0 = now_s();
+  weftResult_t r = weftAllReduce(buf, buf, COUNT, weftFloat, weftSum, comm, s);
+  if (r != weftSuccess) return FAILF("rank %d: allreduce not queued: %s", rank, weftGetLastError(comm));
+  float one = 0;
+  cl_event read;
+  clEnqueueReadBuffer(q, buf, CL_FALSE, 0, sizeof one, &one, 0, NULL, &read);
+  clFlush(q);
+  int bad = 0;
+  char msg[512] = "";
+  if (mode == M_ABORT) {
+    struct timespec ts = {0, 300 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    if (weftStreamQuery(s) != weftInProgress) bad = FAILF("rank %d: the call ended with its prior work stuck", rank);
+    if ((r = weftCommAbort(comm)) != weftSuccess) bad = FAILF("rank %d: weftCommAbort returned %d", rank, (int)r);
+    r = weftStreamSynchronize(s);
+    snprintf(msg, sizeof msg, "%s", weftGetLastError(NULL));
+    if (r != weftAborted) bad = FAILF("rank %d: the call returned %d, not weftAborted: %s", rank, (int)r, msg);
+  } else {
+    r = weftStreamSynchronize(s);
+    snprintf(msg, sizeof msg, "%s", weftGetLastError(comm));
+    if (r != weftTimeout) bad = FAILF("rank %d: the call returned %d, not weftTimeout: %s", rank, (int)r, msg);
+    if (!strstr(msg, "before the call")) bad = FAILF("rank %d: the message does not name the wait: %s", rank, msg);
+    weftCommAbort(comm);
+  }
+  double took = now_s() - t0;
+  if (took > 20 * weft_test_time_scale()) bad = FAILF("rank %d: the call took %.1f s to end", rank, took);
+  /* the held queue goes on once the user's own gate opens */
+  clSetUserEventStatus(gate, CL_COMPLETE);
+  if (clWaitForEvents(1, &read) != CL_SUCCESS) bad = FAILF("rank %d: the read after the call failed", rank);
+  if (!bad) printf("rank %d: %s after %.2f s: %s\n", rank, mode == M_ABORT ? "aborted" : "timed out", took, msg);
+  clReleaseEvent(read);
+  clReleaseEvent(gate);
+  return bad;
+}
 
 static int peer_death(int rank, int n, weftComm_t comm, weftStream_t s, cl_command_queue q, cl_mem buf) {
   if (rank == n - 1) _exit(9); /* dies without a word */
@@ -47,7 +106,7 @@ static int peer_death(int rank, int n, weftComm_t comm, weftStream_t s, cl_comma
 }
 
 static int rank_main(int rank, int n, const weftUniqueId *id, void *arg) {
-  int death = arg != NULL;
+  int mode = (int)(intptr_t)arg, death = mode == M_PEERDEATH;
   cl_platform_id plat;
   cl_device_id dev;
   cl_uint np = 0;
@@ -72,6 +131,7 @@ static int rank_main(int rank, int n, const weftUniqueId *id, void *arg) {
   cl_mem buf = clCreateBuffer(ctx, CL_MEM_READ_WRITE, COUNT * sizeof(float), NULL, &err);
   if (err != CL_SUCCESS) return FAILF("clCreateBuffer: %d", err);
   if (death) return peer_death(rank, n, comm, s, q, buf);
+  if (mode == M_ABORT || mode == M_TIMEOUT) return stuck_prior(rank, mode, comm, s, ctx, q, buf);
   float zero = 0, mine = (float)(rank + 1);
   clEnqueueFillBuffer(q, buf, &zero, sizeof zero, 0, COUNT * sizeof(float), 0, NULL, NULL);
   clFinish(q);
@@ -117,11 +177,15 @@ static int rank_main(int rank, int n, const weftUniqueId *id, void *arg) {
 
 int main(int argc, char **argv) {
   int n = argc > 1 ? atoi(argv[1]) : 2;
-  int death = argc > 2 && !strcmp(argv[2], "peerdeath");
-  if (death) setenv("WEFT_TIMEOUT", "10000", 1);
+  const char *m = argc > 2 ? argv[2] : "";
+  int mode = !strcmp(m, "peerdeath") ? M_PEERDEATH : !strcmp(m, "abort") ? M_ABORT : !strcmp(m, "timeout") ? M_TIMEOUT : M_ORDER;
+  int death = mode == M_PEERDEATH;
+  if (death) setenv("WEFT_TIMEOUT", "10", 1); /* seconds */
+  if (mode == M_ABORT) setenv("WEFT_TIMEOUT", "60", 1);
+  if (mode == M_TIMEOUT) setenv("WEFT_TIMEOUT", "1.5", 1);
   int status[64] = {0};
   if (n < 2 || n > 64) return FAILF("2 to 64 ranks");
-  int failed = weft_launch_fork(n, rank_main, death ? (void *)1 : NULL, 60 * weft_test_time_scale(), status);
+  int failed = weft_launch_fork(n, rank_main, (void *)(intptr_t)mode, 60 * weft_test_time_scale(), status);
   if (!death) return failed ? 1 : 0;
   for (int r = 0; r < n - 1; r++)
     if (status[r] != 0) return FAILF("survivor rank %d exited with %d", r, status[r]);
