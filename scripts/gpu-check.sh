@@ -5,8 +5,11 @@
 #   2. runs the cuda backend's tests (ctest label "cuda"); when nvidia-smi
 #      sees a GPU they must run on it, a SKIP is a failure
 #      (WEFT_CUDA_REQUIRE=1 turns the test's SKIP into a failure);
-#   3. runs weft-perf: host buffers today, device buffers once the data path
-#      takes them (-D cuda).
+#   3. runs the collective matrix on CUDA buffers (every collective, dtype,
+#      op, count and algorithm; 2 ranks on the GPU, then mixed with a host
+#      rank), exact checks on every rank;
+#   4. runs weft-perf on host buffers and on CUDA buffers (-D cuda), alone
+#      and mixed.
 #
 #   scripts/gpu-check.sh [BUILD_DIR]      (default build-gpu)
 #
@@ -27,7 +30,7 @@ fi
 echo "== build ($build)"
 timeout 300 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 timeout 1200 cmake --build "$build" -j"$jobs" --target test_device_cuda test_device_cuda_load \
-  weft-emu-cuda weft-fake-cuda weft-perf
+  weft-emu-cuda weft-fake-cuda weft-perf test_coll_matrix
 
 echo "== cuda backend tests"
 [ "$gpu" = 1 ] && export WEFT_CUDA_REQUIRE=1
@@ -40,6 +43,10 @@ if [ "$gpu" = 1 ] && grep -q 'Skipped' "$log"; then
   status=1
 fi
 [ "$status" = 0 ] || { echo "gpu-check: CUDA tests FAILED" >&2; exit 1; }
+
+echo "== collective matrix on CUDA buffers"
+timeout 600 "$build"/tests/mp/test_coll_matrix -n 2 -D cuda -L 580 || exit 1
+timeout 600 "$build"/tests/mp/test_coll_matrix -n 3 -D cuda,host -B 0 -L 580 || exit 1
 
 echo "== weft-perf, host buffers (baseline)"
 timeout 300 "$build"/bench/weft-perf -np 2 allreduce -b 1M -e 64M -f 4 -c 1
