@@ -18,12 +18,22 @@
 #include "comm/comm_log.h"
 #include "util/param.h"
 
-static int env_pair(const char *rk, const char *sz, int *rank, int *size) {
+/* The launcher's rank and size variables: 1 when both are set and valid,
+ * 0 when either is unset, -1 (with why) when one is set but refused: a
+ * rank must never be guessed. */
+static int env_pair(const char *rk, const char *sz, int *rank, int *size, char *why, size_t whylen) {
   const char *a = weft_env(rk), *b = weft_env(sz);
   if (!a || !b) return 0;
-  char *e1, *e2;
-  long r = strtol(a, &e1, 10), s = strtol(b, &e2, 10);
-  if (*e1 || *e2) return 0;
+  int64_t r, s;
+  char e[160];
+  if (weft_parse_int(b, 1, 1 << 24, &s, e, sizeof e) != 0) {
+    snprintf(why, whylen, "%s: %s", sz, e);
+    return -1;
+  }
+  if (weft_parse_int(a, 0, s - 1, &r, e, sizeof e) != 0) {
+    snprintf(why, whylen, "%s: %s (%s=%s)", rk, e, sz, b);
+    return -1;
+  }
   *rank = (int)r;
   *size = (int)s;
   return 1;
@@ -44,20 +54,30 @@ static const char *job_id(void) {
 
 static int single_host(int size) {
   int local, dummy;
-  if (env_pair("OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_SIZE", &dummy, &local)) return local == size;
+  char why[200];
+  if (env_pair("OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_SIZE", &dummy, &local, why, sizeof why) == 1)
+    return local == size;
+  int64_t nodes;
   const char *nn = weft_env("SLURM_NNODES");
-  if (nn) return atoi(nn) == 1;
-  return weft_env_int("WEFT_SINGLE_HOST", 0) != 0;
+  if (nn && weft_parse_int(nn, 1, INT32_MAX, &nodes, why, sizeof why) == 0) return nodes == 1;
+  return weft_env_bool("WEFT_SINGLE_HOST", 0);
 }
 
 WEFT_API weftResult_t weftCommInitFromEnv(weftComm_t *comm, weftConfig_t *config) {
   if (!comm) return weft_error(NULL, weftInvalidArgument, "weftCommInitFromEnv: comm is NULL");
   *comm = NULL;
-  int rank = -1, size = -1;
-  if (!env_pair("WEFT_RANK", "WEFT_NRANKS", &rank, &size) &&
-      !env_pair("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", &rank, &size) &&
-      !env_pair("PMI_RANK", "PMI_SIZE", &rank, &size) && !env_pair("SLURM_PROCID", "SLURM_NTASKS", &rank, &size) &&
-      !env_pair("RANK", "WORLD_SIZE", &rank, &size))
+  int rank = -1, size = -1, found = 0;
+  static const char *const pairs[][2] = {{"WEFT_RANK", "WEFT_NRANKS"},
+                                         {"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"},
+                                         {"PMI_RANK", "PMI_SIZE"},
+                                         {"SLURM_PROCID", "SLURM_NTASKS"},
+                                         {"RANK", "WORLD_SIZE"}};
+  char why[200];
+  for (size_t i = 0; i < sizeof pairs / sizeof pairs[0] && !found; i++) {
+    found = env_pair(pairs[i][0], pairs[i][1], &rank, &size, why, sizeof why);
+    if (found < 0) return weft_error(NULL, weftInvalidArgument, "weftCommInitFromEnv: %s", why);
+  }
+  if (!found)
     return weft_error(NULL, weftInvalidArgument,
                       "weftCommInitFromEnv: no rank/size in the environment (WEFT_RANK/WEFT_NRANKS, "
                       "OMPI_COMM_WORLD_*, PMI_*, SLURM_PROCID/SLURM_NTASKS or RANK/WORLD_SIZE)");
@@ -95,7 +115,10 @@ WEFT_API weftResult_t weftCommInitFromEnv(weftComm_t *comm, weftConfig_t *config
     memcpy(id.secret, &h1, 8);
     memcpy(id.secret + 8, &h2, 8);
   }
-  if (rank == 0 && weft_root_start(&id.root, id.secret, weft_env_timeout_ms(), err) != 0)
+  int timeout_ms;
+  if (weft_env_timeout_check(&timeout_ms, err, sizeof err) != 0)
+    return weft_error(NULL, weftInvalidArgument, "weftCommInitFromEnv: %s", err);
+  if (rank == 0 && weft_root_start(&id.root, id.secret, timeout_ms, err) != 0)
     return weft_error(NULL, weftSystemError, "weftCommInitFromEnv: rank 0 cannot host the root at %s: %s", hp, err);
   weftUniqueId uid;
   memset(&uid, 0, sizeof uid);

@@ -24,7 +24,10 @@ WEFT_API weftResult_t weftGetUniqueId(weftUniqueId *uniqueId) {
   } else if (weft_sock_local_addr(NULL, &id.root, err) != 0) {
     return weft_error_to(NULL, weftSystemError, "weftGetUniqueId: %s", err);
   }
-  if (weft_root_start(&id.root, id.secret, weft_env_timeout_ms(), err) != 0)
+  int timeout_ms;
+  if (weft_env_timeout_check(&timeout_ms, err, sizeof err) != 0)
+    return weft_error_to(NULL, weftInvalidArgument, "weftGetUniqueId: %s", err);
+  if (weft_root_start(&id.root, id.secret, timeout_ms, err) != 0)
     return weft_error_to(NULL, weftSystemError, "weftGetUniqueId: %s", err);
   memset(uniqueId, 0, sizeof *uniqueId);
   memcpy(uniqueId->internal, &id, sizeof id);

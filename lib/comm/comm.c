@@ -86,19 +86,26 @@ static weftResult_t read_config(struct weftComm *c, const weftConfig_t *cfg, con
   if (cfg && (cfg->magic != WEFT_CONFIG_MAGIC || cfg->size < sizeof(size_t) * 2))
     return weft_error(NULL, weftInvalidArgument,
                       "config was not initialized with WEFT_CONFIG_INITIALIZER");
-  c->timeout_ms = parent ? parent->timeout_ms : weft_env_timeout_ms();
+  char why[200];
+  /* a refused WEFT_TIMEOUT fails init unless the config sets the timeout */
+  int bad_timeout = weft_env_timeout_check(&c->timeout_ms, why, sizeof why) != 0;
+  if (parent) c->timeout_ms = parent->timeout_ms;
+  if (bad_timeout && !parent && !(cfg && cfg->timeoutMs != WEFT_CONFIG_UNDEF_INT))
+    return weft_error(NULL, weftInvalidArgument, "%s", why);
   if (parent) c->log.level = parent->log.level;
   c->tune.direct_threshold = weft_env_size("WEFT_DIRECT_THRESHOLD", 64 << 10);
   c->tune.tree_threshold = weft_env_size("WEFT_TREE_THRESHOLD", 64 << 10);
   c->tune.rooted_threshold = weft_env_size("WEFT_TREE_THRESHOLD_ROOTED", 256 << 10);
   c->tune.chunk_bytes = weft_env_size("WEFT_CHUNK_SIZE", 0);
-  c->tune.spin_us = (double)weft_env_int("WEFT_SPIN_US", 50);
+  c->tune.spin_us = (double)weft_env_int("WEFT_SPIN_US", 50, 0, 1000000);
   c->tune.stripe_min = weft_env_size("WEFT_STRIPE_MIN", 256 << 10);
   if (c->tune.stripe_min < 4096) c->tune.stripe_min = 4096;
-  c->tune.wan_streams = weft_env_int("WEFT_WAN_STREAMS", 0);
-  if (c->tune.wan_streams < 0 || c->tune.wan_streams > WEFT_MAX_STREAMS)
-    return weft_error(NULL, weftInvalidArgument, "WEFT_WAN_STREAMS must be 0 (from the link) to %d, got %d",
-                      WEFT_MAX_STREAMS, c->tune.wan_streams);
+  const char *ws = weft_env("WEFT_WAN_STREAMS");
+  int64_t wan = 0;
+  if (ws && weft_parse_int(ws, 0, WEFT_MAX_STREAMS, &wan, why, sizeof why) != 0)
+    return weft_error(NULL, weftInvalidArgument, "WEFT_WAN_STREAMS: %s (0: from the link, up to %d streams)", why,
+                      WEFT_MAX_STREAMS);
+  c->tune.wan_streams = (int)wan;
   if (parent) {
     weft_tune_inherit(&c->tune, &parent->tune);
     c->log.cb = parent->log.cb;

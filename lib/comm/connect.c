@@ -108,7 +108,7 @@ static weftResult_t choose_all(struct weftComm *c) {
   int n = c->nranks, r = c->rank;
   const weft_rank_info *info = c->bootstrap->peers;
   const weftNet_t *shm = weft_net_find("shm"), *tcp = weft_net_find("tcp");
-  int shm_ok = weft_env_int("WEFT_SHM_DISABLE", 0) == 0;
+  int shm_ok = !weft_env_bool("WEFT_SHM_DISABLE", 0);
   if (c->net_force[0]) {
     const weftNet_t *net = weft_net_find(c->net_force);
     for (int p = 0; p < n; p++) c->peers[p].net = p == r ? NULL : net;

@@ -234,7 +234,7 @@ weftResult_t weft_engine_start(const weft_exec_view *v, weft_engine **out) {
   pthread_cond_init(&e->work_cv, &ca);
   pthread_cond_init(&e->done_cv, &ca);
   pthread_condattr_destroy(&ca);
-  e->max_queued = (int)weft_env_int("WEFT_MAX_QUEUED", 2);
+  e->max_queued = (int)weft_env_int("WEFT_MAX_QUEUED", 2, 1, 1 << 16);
   if (e->max_queued < 1) e->max_queued = 1;
   int rc = pthread_create(&e->thread, NULL, engine_main, e);
   if (rc != 0) {

@@ -162,7 +162,7 @@ weftResult_t weft_nodeseg_create(struct weftComm *c) {
   int timeout = c->timeout_ms < 30000 ? c->timeout_ms : 30000;
   int lfd = -1, mfd = -1;
   seg_offer *me = &x[c->rank];
-  me->willing = weft_env_int("WEFT_SLOTS", 1) != 0 && all_host_local(c);
+  me->willing = weft_env_bool("WEFT_SLOTS", 1) && all_host_local(c);
   me->membarrier = membarrier_register();
   me->max_bytes = weft_env_size("WEFT_SLOTS_MAX", 32 << 10);
   if (me->max_bytes < 8) me->max_bytes = 8;

@@ -47,7 +47,7 @@ void weft_codec_policy_init(weft_tuner *t, const weft_tune_inputs *in) {
   double ratio = tr ? strtod(tr, NULL) : 0;
   if (ratio > 0 && ratio <= 1) c->params.topk_ratio = ratio;
   else if (tr) weft_log_to(in->log, weftLogWarn, "WEFT_TOPK_RATIO=%s ignored: it must be in (0, 1]", tr);
-  c->params.zstd_level = (int)weft_env_int("WEFT_ZSTD_LEVEL", c->params.zstd_level);
+  c->params.zstd_level = (int)weft_env_int("WEFT_ZSTD_LEVEL", c->params.zstd_level, -50, 22);
   c->min_bytes = weft_env_size("WEFT_CODEC_MIN", 64 << 10);
   t->pipe_bytes = weft_env_size("WEFT_HIER_PIPE", 4 << 20);
   t->model.pipe_bytes = t->pipe_bytes;

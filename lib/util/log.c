@@ -10,6 +10,7 @@
 
 static pthread_once_t level_once = PTHREAD_ONCE_INIT;
 static int default_level = weftLogWarn;
+static const char *refused_level; /* a WEFT_DEBUG that names no level */
 
 static void read_level(void) {
   const char *v = weft_env("WEFT_DEBUG");
@@ -18,10 +19,16 @@ static void read_level(void) {
   else if (!strcasecmp(v, "WARN")) default_level = weftLogWarn;
   else if (!strcasecmp(v, "INFO")) default_level = weftLogInfo;
   else if (!strcasecmp(v, "TRACE")) default_level = weftLogTrace;
+  else refused_level = v;
 }
 
 int weft_log_default_level(void) {
   pthread_once(&level_once, read_level);
+  if (refused_level) { /* said once the level is known (the line goes through it) */
+    const char *v = refused_level;
+    refused_level = NULL;
+    weft_env_refused("WEFT_DEBUG", v, "expected NONE, WARN, INFO or TRACE", "WARN");
+  }
   return default_level;
 }
 

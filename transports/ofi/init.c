@@ -72,7 +72,7 @@ static weftResult_t open_fabric(ofi_ctx *c) {
   step = "fi_domain";
   if ((rc = fi_domain(c->fabric, info, &c->domain, NULL)) != 0) goto fail;
   uint64_t mr_mode = info->domain_attr->mr_mode;
-  c->mr_local = (mr_mode & FI_MR_LOCAL) || weft_env_int("WEFT_OFI_MR_LOCAL", 0) != 0;
+  c->mr_local = (mr_mode & FI_MR_LOCAL) || weft_env_bool("WEFT_OFI_MR_LOCAL", 0);
   c->mr_endpoint = (mr_mode & FI_MR_ENDPOINT) != 0;
   c->prov_key = (mr_mode & FI_MR_PROV_KEY) != 0;
   c->next_key = 1;
@@ -86,7 +86,7 @@ static weftResult_t open_fabric(ofi_ctx *c) {
   struct fi_cq_attr cq_attr;
   memset(&cq_attr, 0, sizeof cq_attr);
   cq_attr.format = FI_CQ_FORMAT_TAGGED;
-  cq_attr.wait_obj = weft_env_int("WEFT_OFI_WAIT_FD", 1) ? FI_WAIT_FD : FI_WAIT_NONE;
+  cq_attr.wait_obj = weft_env_bool("WEFT_OFI_WAIT_FD", 1) ? FI_WAIT_FD : FI_WAIT_NONE;
   step = "fi_cq_open";
   if ((rc = fi_cq_open(c->domain, &cq_attr, &c->cq, NULL)) != 0 && cq_attr.wait_obj != FI_WAIT_NONE) {
     cq_attr.wait_obj = FI_WAIT_NONE;
@@ -110,7 +110,7 @@ static weftResult_t open_fabric(ofi_ctx *c) {
   step = "fi_getname";
   if ((rc = fi_getname(&c->ep->fid, c->addr, &c->addrlen)) != 0) goto fail;
 
-  c->cq_data = info->domain_attr->cq_data_size >= 8 && weft_env_int("WEFT_OFI_CQ_DATA", 1) != 0;
+  c->cq_data = info->domain_attr->cq_data_size >= 8 && weft_env_bool("WEFT_OFI_CQ_DATA", 1);
   if (!c->cq_data && (info->tx_attr->iov_limit < 2 || info->rx_attr->iov_limit < 2)) {
     weft_net_obj_err(c, "provider %s carries neither 8 bytes of CQ data nor 2-entry iovs: unsupported", c->prov);
     return weftSystemError;
@@ -121,9 +121,9 @@ static weftResult_t open_fabric(ofi_ctx *c) {
   if (!c->cq_data) max = max > INBAND_HDR + 1 ? max - INBAND_HDR : 1;
   if (max > ((size_t)1 << 62)) max = (size_t)1 << 62;
   c->chunk = max;
-  c->inject = c->cq_data && !c->mr_local && weft_env_int("WEFT_OFI_INJECT", 1) ? info->tx_attr->inject_size : 0;
+  c->inject = c->cq_data && !c->mr_local && weft_env_bool("WEFT_OFI_INJECT", 1) ? info->tx_attr->inject_size : 0;
   c->rdma = !is_sockets_provider(c->prov);
-  c->liveness_us = (double)weft_env_int("WEFT_OFI_LIVENESS_US", 2000);
+  c->liveness_us = (double)weft_env_int("WEFT_OFI_LIVENESS_US", 2000, 0, 1000000000);
   weft_net_logf(&c->base, weftLogInfo,
                 "ofi: provider %s, fabric %s, domain %s, tag via %s, %s, max message %zu, inject %zu, %s",
                 c->prov, info->fabric_attr->name ? info->fabric_attr->name : "?",

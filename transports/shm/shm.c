@@ -128,7 +128,7 @@ static weftResult_t shm_init(const weftNetInitArgs_t *args, void **out) {
   while (p2 < ring && p2 < ((size_t)1 << 30)) p2 <<= 1;
   c->ring_bytes = p2;
   c->cma_threshold = weft_env_size("WEFT_SHM_CMA_THRESHOLD", (size_t)64 << 20);
-  c->cma_enabled = weft_env_int("WEFT_SHM_CMA", 1) != 0;
+  c->cma_enabled = weft_env_bool("WEFT_SHM_CMA", 1);
   *out = c;
   return weftSuccess;
 }
