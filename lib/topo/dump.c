@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "topo/graph_impl.h"
@@ -256,14 +257,25 @@ int weft_topo_dump(const weft_graph *g, FILE *f, char *err, size_t errlen) {
 }
 
 int weft_topo_dump_path(const weft_graph *g, const char *path, char *err, size_t errlen) {
+  /* a fresh file of our own (O_EXCL under an unguessable name), renamed over
+   * path once complete: never follows a link planted at a predictable name,
+   * and readers see the old dump or the whole new one */
   char tmp[4096];
-  if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp) {
+  if ((size_t)snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= sizeof tmp) {
     snprintf(err, errlen, "topology dump: path too long");
     return -1;
   }
-  FILE *f = fopen(tmp, "w");
+  int fd = mkstemp(tmp);
+  if (fd < 0) {
+    snprintf(err, errlen, "topology dump: cannot create a file next to %s: %s", path, strerror(errno));
+    return -1;
+  }
+  fchmod(fd, 0644); /* a dump is for people and tools to read; mkstemp makes it 0600 */
+  FILE *f = fdopen(fd, "w");
   if (!f) {
-    snprintf(err, errlen, "topology dump: cannot create %s: %s", tmp, strerror(errno));
+    snprintf(err, errlen, "topology dump: %s: %s", tmp, strerror(errno));
+    close(fd);
+    unlink(tmp);
     return -1;
   }
   int rc = weft_topo_dump(g, f, err, errlen);

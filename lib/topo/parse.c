@@ -10,7 +10,11 @@ static const char *const top_keys[] = {"version", "defaults", "sites", "nodes", 
 static const char *const defaults_keys[] = {"node_link", "site_link", "wan_link", "device", NULL};
 static const char *const rule_keys[] = {"coll", "min_size", "max_size", "algo", NULL};
 
-#define MAX_FILE_BYTES (64u << 20)
+/* A topology file of thousands of nodes is a few hundred KiB: the caps keep
+ * a hostile or broken file from costing minutes or gigabytes in libyaml,
+ * whose work per token grows with the nesting depth. */
+#define MAX_FILE_BYTES (16u << 20)
+#define MAX_DEPTH 32
 
 static int parse_defaults(ty_ctx *c, const yaml_node_t *n, weft_topo *t) {
   if (weft_ty_is_null(n)) return 0;
@@ -107,10 +111,57 @@ static void yaml_error(const yaml_parser_t *p, const char *file, char *err, size
   }
 }
 
+/* A first pass over the YAML events, before any document is built: refuses
+ * nesting deeper than MAX_DEPTH (stopping libyaml early) and NUL characters
+ * in scalars (which the document would silently cut short). 0, or -1 with
+ * err at file:line:col; syntax errors are left to the loader. */
+static int prescan(const char *text, size_t len, const char *name, char *err, size_t errlen) {
+  yaml_parser_t p;
+  if (!yaml_parser_initialize(&p)) {
+    snprintf(err, errlen, "%s: cannot initialize the YAML parser", name);
+    return -1;
+  }
+  yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+  int depth = 0, rc = 0, done = 0;
+  while (!done && rc == 0) {
+    yaml_event_t ev;
+    if (!yaml_parser_parse(&p, &ev)) break; /* the loader reports it */
+    const yaml_mark_t *m = &ev.start_mark;
+    switch (ev.type) {
+      case YAML_SEQUENCE_START_EVENT:
+      case YAML_MAPPING_START_EVENT:
+        if (++depth > MAX_DEPTH) {
+          snprintf(err, errlen, "%s:%zu:%zu: nesting deeper than %d levels", name, m->line + 1, m->column + 1,
+                   MAX_DEPTH);
+          rc = -1;
+        }
+        break;
+      case YAML_SEQUENCE_END_EVENT:
+      case YAML_MAPPING_END_EVENT: depth--; break;
+      case YAML_SCALAR_EVENT:
+        if (memchr(ev.data.scalar.value, 0, ev.data.scalar.length)) {
+          snprintf(err, errlen, "%s:%zu:%zu: a NUL character inside a value", name, m->line + 1, m->column + 1);
+          rc = -1;
+        }
+        break;
+      case YAML_STREAM_END_EVENT: done = 1; break;
+      default: break;
+    }
+    yaml_event_delete(&ev);
+  }
+  yaml_parser_delete(&p);
+  return rc;
+}
+
 int weft_topo_parse_string(const char *text, size_t len, const char *name, const char *const *algos, weft_topo **out,
                            char *err, size_t errlen) {
   *out = NULL;
   if (!name) name = "<string>";
+  if (len > MAX_FILE_BYTES) {
+    snprintf(err, errlen, "%s: too large (%zu bytes, at most %u MiB)", name, len, MAX_FILE_BYTES >> 20);
+    return -1;
+  }
+  if (prescan(text, len, name, err, errlen)) return -1;
   weft_topo *t = calloc(1, sizeof *t);
   if (!t) {
     snprintf(err, errlen, "%s: out of memory", name);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -402,8 +403,33 @@ static void test_dump_path(void **state) {
   assert_int_equal(weft_topo_count_hosts(t2), 4);
   weft_topo_free(t2);
   unlink(path);
+  /* the names a stranger could plant links at are not followed: the old
+   * temporary name (path.tmp.PID), and path itself (replaced, not written
+   * through) */
+  char victim[256], planted[300];
+  snprintf(victim, sizeof victim, "/tmp/weft-topo-victim-%ld", (long)getpid());
+  snprintf(planted, sizeof planted, "%s.tmp.%ld", path, (long)getpid());
+  FILE *v = fopen(victim, "w");
+  assert_non_null(v);
+  fputs("untouched\n", v);
+  fclose(v);
+  assert_int_equal(symlink(victim, planted), 0);
+  assert_int_equal(symlink(victim, path), 0);
+  assert_int_equal(weft_topo_dump_path(g, path, err, sizeof err), 0);
+  char line[64] = "";
+  v = fopen(victim, "r");
+  assert_non_null(fgets(line, sizeof line, v));
+  fclose(v);
+  assert_string_equal(line, "untouched\n");
+  struct stat st;
+  assert_int_equal(lstat(path, &st), 0);
+  assert_true(S_ISREG(st.st_mode));
+  assert_int_equal(st.st_mode & 0777, 0644);
+  unlink(planted);
+  unlink(victim);
+  unlink(path);
   assert_int_equal(weft_topo_dump_path(g, "/nonexistent-dir/x.yaml", err, sizeof err), -1);
-  assert_int_equal(strncmp(err, "topology dump: cannot create /nonexistent-dir/x.yaml.tmp.", 57), 0);
+  assert_int_equal(strncmp(err, "topology dump: cannot create a file next to /nonexistent-dir/x.yaml", 67), 0);
   weft_graph_free(g);
   weft_topo_free(t);
 }

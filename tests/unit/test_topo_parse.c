@@ -372,6 +372,39 @@ static void test_named_source(void **state) {
   assert_string_equal(err, "<string>: invalid text at byte 11: invalid leading UTF-8 octet");
 }
 
+/* Hostile files: deep nesting is refused before libyaml spends minutes on
+ * it, a NUL inside a value is refused instead of cutting it short, and an
+ * oversized text is refused before parsing. */
+static void test_hostile(void **state) {
+  (void)state;
+  weft_topo *t = NULL;
+  char err[512];
+  size_t n = 100000;
+  char *deep = malloc(2 * n + 32);
+  assert_non_null(deep);
+  strcpy(deep, "version: 1\nsites: ");
+  size_t at = strlen(deep);
+  memset(deep + at, '[', n);
+  memset(deep + at + n, ']', n);
+  deep[at + 2 * n] = 0;
+  assert_int_equal(weft_topo_parse_string(deep, strlen(deep), NULL, weft_algo_rule_names(), &t, err, sizeof err), -1);
+  assert_string_equal(err, "<string>:2:39: nesting deeper than 32 levels");
+  free(deep);
+  const char nul[] = "version: 1\nsites:\n  - name: \"east\\0west\"\n";
+  assert_int_equal(weft_topo_parse_string(nul, sizeof nul - 1, NULL, weft_algo_rule_names(), &t, err, sizeof err), -1);
+  assert_string_equal(err, "<string>:3:11: a NUL character inside a value");
+  const char raw[] = "version: 1\nsites:\n  - name: east\0west\n";
+  assert_int_equal(weft_topo_parse_string(raw, sizeof raw - 1, NULL, weft_algo_rule_names(), &t, err, sizeof err), -1);
+  size_t big = (16u << 20) + 1;
+  char *huge = malloc(big);
+  assert_non_null(huge);
+  memset(huge, ' ', big);
+  assert_int_equal(weft_topo_parse_string(huge, big, "huge.yaml", weft_algo_rule_names(), &t, err, sizeof err), -1);
+  assert_non_null(strstr(err, "huge.yaml: too large"));
+  free(huge);
+  assert_null(t);
+}
+
 /* tests/unit/topo: good-*.yaml parse; bad-*.yaml fail with the message on
  * their first line ("# expect: MESSAGE", MESSAGE starting with the base name). */
 static void test_data_files(void **state) {
@@ -416,6 +449,7 @@ int main(void) {
       cmocka_unit_test(test_three_sites_example), cmocka_unit_test(test_one_node_example),
       cmocka_unit_test(test_good_forms),      cmocka_unit_test(test_bad),
       cmocka_unit_test(test_named_source),    cmocka_unit_test(test_data_files),
+      cmocka_unit_test(test_hostile),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
