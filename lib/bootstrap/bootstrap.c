@@ -11,6 +11,7 @@
 
 #include "bootstrap/wire.h"
 #include "util/clock.h"
+#include "util/log.h"
 
 #include <stdarg.h>
 
@@ -113,6 +114,30 @@ static bootstrap_t *bootstrap_alloc(int rank, int nranks, int timeout_ms, const 
   return b;
 }
 
+#define ROOT_GRACE_MS 3000 /* how much longer a rank waits than the root */
+#define CONNECT_SLICE_MS 5000 /* a rank says it cannot reach the root this often */
+
+/* Connects to the root at rs, saying at WARN every few seconds that it is
+ * still trying (a wrong MASTER_ADDR/MASTER_PORT shows at once). */
+static int connect_root(const weft_sockaddr *root, const char *rs, int timeout_ms, int *fd, char *err) {
+  long long start = weft_now_ms(), deadline = start + timeout_ms;
+  char e2[WEFT_SOCK_ERRLEN];
+  for (;;) {
+    long long left = deadline - weft_now_ms();
+    int slice = left < CONNECT_SLICE_MS ? (int)(left > 0 ? left : 0) : CONNECT_SLICE_MS;
+    long long t0 = weft_now_ms();
+    if (weft_sock_connect(root, slice, fd, e2) == 0) return 0;
+    /* weft_sock_connect retries what may pass (refused, reset) until the
+     * slice ends: an earlier return is an error that will not */
+    if (weft_now_ms() >= deadline || weft_now_ms() - t0 < slice - 500) {
+      BERR("bootstrap: cannot reach the root at %s in %d ms: %s", rs, timeout_ms, e2);
+      return -1;
+    }
+    weft_log_to(NULL, weftLogWarn, "bootstrap: cannot reach the root at %s after %.0f s (%s); retrying for %.0f s more",
+                rs, (weft_now_ms() - start) / 1000.0, e2, (deadline - weft_now_ms()) / 1000.0);
+  }
+}
+
 weftResult_t weft_bootstrap_init(const weft_id_internal *id, int rank, int nranks, int timeout_ms,
                             bootstrap_t **out, char *err) {
   bootstrap_t *b = bootstrap_alloc(rank, nranks, timeout_ms, id->secret);
@@ -130,13 +155,13 @@ weftResult_t weft_bootstrap_init(const weft_id_internal *id, int rank, int nrank
   res = weftRemoteError;
   char rs[80], e2[WEFT_SOCK_ERRLEN];
   weft_sockaddr_str(&id->root, rs, sizeof rs);
-  if (weft_sock_connect(&id->root, timeout_ms, &rootfd, e2) != 0) {
-    BERR("bootstrap: cannot reach the root at %s: %s", rs, e2);
-    goto fail;
-  }
+  if (connect_root(&id->root, rs, timeout_ms, &rootfd, err) != 0) goto fail;
+  /* the root answers when every rank has joined, or at once when the job
+   * failed; its own deadline comes first (it started before this rank), so
+   * a timeout there names the missing ranks */
   boot_reply rep;
   if (weft_sock_send_all(rootfd, &h, sizeof h, timeout_ms, e2) != 0 ||
-      weft_sock_recv_all(rootfd, &rep, sizeof rep, timeout_ms, e2) != 0) {
+      weft_sock_recv_all(rootfd, &rep, sizeof rep, timeout_ms + ROOT_GRACE_MS, e2) != 0) {
     BERR("bootstrap: root at %s did not answer (not all %d ranks joined?): %s", rs, nranks, e2);
     goto fail;
   }
@@ -145,12 +170,12 @@ weftResult_t weft_bootstrap_init(const weft_id_internal *id, int rank, int nrank
     goto fail;
   }
   if (rep.status != BOOT_OK) {
-    res = weftInvalidArgument;
-    if (rep.status == BOOT_DUP_RANK)
-      BERR("bootstrap: rank %d joined twice", rank);
+    rep.reason[sizeof rep.reason - 1] = 0;
+    res = rep.status == BOOT_TIMEOUT ? weftTimeout : weftInvalidUsage;
+    if (rep.status == BOOT_JOB_FAILED || rep.status == BOOT_TIMEOUT)
+      BERR("bootstrap: the job failed before it started (root at %s): %s", rs, rep.reason);
     else
-      BERR("bootstrap: nranks %d or rank %d disagree with the job (%d ranks)", nranks, rank,
-           rep.nranks);
+      BERR("bootstrap: the root at %s refused rank %d of %d: %s", rs, rank, nranks, rep.reason);
     goto fail;
   }
   if (weft_sock_recv_all(rootfd, b->peers, sizeof *b->peers * (size_t)nranks, timeout_ms, e2) != 0) {

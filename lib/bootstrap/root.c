@@ -21,9 +21,14 @@ typedef struct {
   sem_t *started; /* posted once the thread has set itself up */
 } root_args;
 
-static void reply_status(int fd, const uint8_t secret[16], int32_t status, int32_t nranks) {
-  boot_reply rep = {WEFT_ID_MAGIC, {0}, status, nranks};
+static void reply_status(int fd, const uint8_t secret[16], int32_t status, int32_t nranks, const char *reason) {
+  boot_reply rep;
+  memset(&rep, 0, sizeof rep);
+  rep.magic = WEFT_ID_MAGIC;
   memcpy(rep.secret, secret, 16);
+  rep.status = status;
+  rep.nranks = nranks;
+  snprintf(rep.reason, sizeof rep.reason, "%s", reason ? reason : "");
   char err[WEFT_SOCK_ERRLEN];
   weft_sock_send_all(fd, &rep, sizeof rep, 2000, err);
 }
@@ -34,28 +39,93 @@ typedef struct {
   size_t got;
   long long since;
   boot_hello h;
+  char peer[80]; /* its address, for the log */
 } pending_conn;
 
 #define MAX_PENDING 256
 #define HELLO_MS 5000 /* a connection must say hello within this */
+#define FIRST_REPORT_MS 5000 /* the root says who is missing after this (or half its timeout), */
+#define REPORT_EVERY_MS 30000 /* then this often */
 
 typedef struct {
   int n, joined;
   int *fds;
   weft_rank_info *table;
+  char failed[BOOT_REASON_LEN]; /* set: the job failed, every waiting rank was told why */
+  int strangers;                /* connections with another job's secret */
+  char stranger_from[80];       /* the address of the last one */
 } root_state;
 
-/* Files a complete hello: the rank joins, or gets a status and is closed. */
-static void admit(root_state *st, const root_args *a, int fd, const boot_hello *h) {
+static void hello_from(const boot_hello *h, char *buf, size_t len) {
+  char host[sizeof h->info.host + 1];
+  memcpy(host, h->info.host, sizeof h->info.host);
+  host[sizeof h->info.host] = 0; /* the peer's text, terminated here */
+  for (char *c = host; *c; c++)
+    if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e) *c = '?';
+  snprintf(buf, len, "host %s pid %d", host, (int)h->info.pid);
+}
+
+/* The ranks that have not joined, as "2, 5-7" (at most len bytes). */
+static void missing_ranks(const root_state *st, char *buf, size_t len) {
+  size_t at = 0;
+  buf[0] = 0;
+  for (int r = 0; r < st->n && at < len; r++) {
+    if (st->fds[r] >= 0) continue;
+    int e = r;
+    while (e + 1 < st->n && st->fds[e + 1] < 0) e++;
+    int k = e > r ? snprintf(buf + at, len - at, "%s%d-%d", at ? ", " : "", r, e)
+                  : snprintf(buf + at, len - at, "%s%d", at ? ", " : "", r);
+    if (k < 0 || (size_t)k >= len - at) {
+      snprintf(buf + (len > 5 ? len - 5 : 0), len > 5 ? 5 : len, " ...");
+      return;
+    }
+    at += (size_t)k;
+    r = e;
+  }
+}
+
+/* Fails the job: every rank waiting on the root gets status and reason. */
+static void fail_all(root_state *st, const root_args *a, int32_t status, const char *reason) {
+  snprintf(st->failed, sizeof st->failed, "%s", reason);
+  weft_log_to(NULL, weftLogWarn, "bootstrap root: the job failed: %s", reason);
+  for (int r = 0; r < st->n && st->fds; r++) {
+    if (st->fds[r] < 0) continue;
+    reply_status(st->fds[r], a->secret, status, st->n, reason);
+    close(st->fds[r]);
+    st->fds[r] = -1;
+  }
+}
+
+/* A rank refused: it is told why, and so is every other rank (the job
+ * cannot succeed without it). */
+static void refuse(root_state *st, const root_args *a, int fd, int32_t status, const char *reason) {
+  reply_status(fd, a->secret, status, st->n, reason);
+  close(fd);
+  fail_all(st, a, BOOT_JOB_FAILED, reason);
+}
+
+/* Files a complete hello from peer: the rank joins, or is refused. */
+static void admit(root_state *st, const root_args *a, int fd, const boot_hello *h, const char *peer) {
   if (h->magic != WEFT_ID_MAGIC || memcmp(h->secret, a->secret, 16) != 0) {
-    weft_log_to(NULL, weftLogWarn, "bootstrap root: dropped a connection without the job secret");
+    /* a stranger, or a rank of another job: it cannot fail this job */
+    weft_log_to(NULL, weftLogWarn, "bootstrap root: dropped a connection from %s without this job's secret", peer);
+    st->strangers++;
+    snprintf(st->stranger_from, sizeof st->stranger_from, "%s", peer);
     close(fd);
     return;
   }
+  if (st->failed[0]) { /* late ranks learn at once why the job failed */
+    reply_status(fd, a->secret, BOOT_JOB_FAILED, st->n, st->failed);
+    close(fd);
+    return;
+  }
+  char who[120], reason[BOOT_REASON_LEN];
+  hello_from(h, who, sizeof who);
   if (st->n < 0) {
     if (h->nranks < 1 || h->nranks > (1 << 20)) {
-      reply_status(fd, a->secret, BOOT_BAD_NRANKS, h->nranks);
-      close(fd);
+      snprintf(reason, sizeof reason, "rank %d (%s) gave an impossible number of ranks, %d", (int)h->rank, who,
+               (int)h->nranks);
+      refuse(st, a, fd, BOOT_BAD_NRANKS, reason);
       return;
     }
     st->fds = malloc(sizeof(int) * (size_t)h->nranks);
@@ -71,17 +141,62 @@ static void admit(root_state *st, const root_args *a, int fd, const boot_hello *
     st->n = h->nranks;
     for (int i = 0; i < st->n; i++) st->fds[i] = -1;
   }
-  if (h->nranks != st->n || h->rank < 0 || h->rank >= st->n) {
-    reply_status(fd, a->secret, BOOT_BAD_NRANKS, st->n);
-    close(fd);
+  if (h->nranks != st->n) {
+    snprintf(reason, sizeof reason, "rank %d (%s) says the job has %d ranks, the ranks before it said %d",
+             (int)h->rank, who, (int)h->nranks, st->n);
+    refuse(st, a, fd, BOOT_BAD_NRANKS, reason);
+  } else if (h->rank < 0 || h->rank >= st->n) {
+    snprintf(reason, sizeof reason, "a rank (%s) says it is rank %d of %d", who, (int)h->rank, st->n);
+    refuse(st, a, fd, BOOT_BAD_NRANKS, reason);
   } else if (st->fds[h->rank] >= 0) {
-    reply_status(fd, a->secret, BOOT_DUP_RANK, st->n);
-    close(fd);
+    boot_hello first = {0};
+    first.info = st->table[h->rank];
+    char was[120];
+    hello_from(&first, was, sizeof was);
+    snprintf(reason, sizeof reason, "rank %d joined twice: %s, then %s", (int)h->rank, was, who);
+    refuse(st, a, fd, BOOT_DUP_RANK, reason);
   } else {
     st->fds[h->rank] = fd;
     st->table[h->rank] = h->info;
     st->joined++;
   }
+}
+
+static void peer_name(int fd, char *buf, size_t len) {
+  weft_sockaddr sa;
+  socklen_t sl = sizeof sa;
+  memset(&sa, 0, sizeof sa);
+  if (getpeername(fd, &sa.sa, &sl) == 0) weft_sockaddr_str(&sa, buf, len);
+  else snprintf(buf, len, "an unknown address");
+}
+
+/* At WARN, a few seconds in and then periodically: who has joined, who not. */
+static void report_progress(const root_state *st, long long waited_ms) {
+  char miss[200];
+  if (st->n < 0) {
+    weft_log_to(NULL, weftLogWarn, "bootstrap root: no rank has joined after %.0f s", waited_ms / 1000.0);
+    return;
+  }
+  missing_ranks(st, miss, sizeof miss);
+  weft_log_to(NULL, weftLogWarn, "bootstrap root: %d of %d ranks joined after %.0f s; waiting for rank%s %s",
+              st->joined, st->n, waited_ms / 1000.0, st->n - st->joined > 1 ? "s" : "", miss);
+}
+
+/* The deadline passed: every waiting rank learns which ranks never came. */
+static void timed_out(root_state *st, const root_args *a) {
+  char miss[200], reason[BOOT_REASON_LEN], strangers[160] = "";
+  if (st->strangers)
+    snprintf(strangers, sizeof strangers, "; %d connection%s with another job's secret came (the last from %s)",
+             st->strangers, st->strangers > 1 ? "s" : "", st->stranger_from);
+  if (st->n < 0) {
+    snprintf(reason, sizeof reason, "no rank joined the root in %d ms%s", a->timeout_ms, strangers);
+    weft_log_to(NULL, weftLogWarn, "bootstrap root: %s", reason);
+    return;
+  }
+  missing_ranks(st, miss, sizeof miss);
+  snprintf(reason, sizeof reason, "only %d of %d ranks joined in %d ms (WEFT_TIMEOUT); never came: rank%s %s%s",
+           st->joined, st->n, a->timeout_ms, st->n - st->joined > 1 ? "s" : "", miss, strangers);
+  fail_all(st, a, BOOT_TIMEOUT, reason);
 }
 
 /* Handshakes are read concurrently, so silent or slow strangers cannot hold
@@ -90,8 +205,11 @@ static void *root_main(void *p) {
   root_args a = *(root_args *)p;
   free(p);
   char err[WEFT_SOCK_ERRLEN];
-  long long deadline = weft_now_ms() + a.timeout_ms;
-  root_state st = {-1, 0, NULL, NULL};
+  long long start = weft_now_ms(), deadline = start + a.timeout_ms;
+  long long next_report = start + (a.timeout_ms / 2 < FIRST_REPORT_MS ? a.timeout_ms / 2 : FIRST_REPORT_MS);
+  root_state st;
+  memset(&st, 0, sizeof st);
+  st.n = -1;
   pending_conn *pend = calloc(MAX_PENDING, sizeof *pend);
   struct pollfd *pf = calloc(MAX_PENDING + 1, sizeof *pf);
   int npend = 0;
@@ -99,12 +217,16 @@ static void *root_main(void *p) {
    * weftGetUniqueId then does not fork while this thread allocates. */
   sem_post(a.started);
   if (!pend || !pf) goto out;
-  while (st.n < 0 || st.joined < st.n) {
+  /* a failed job keeps its root until the deadline, to tell late ranks why */
+  while (st.failed[0] || st.n < 0 || st.joined < st.n) {
     long long now = weft_now_ms();
     if (now >= deadline) {
-      weft_log_to(NULL, weftLogWarn, "bootstrap root: gave up after %d ms with %d of %d ranks joined", a.timeout_ms,
-               st.joined, st.n);
+      if (!st.failed[0]) timed_out(&st, &a);
       goto out;
+    }
+    if (now >= next_report && !st.failed[0]) {
+      report_progress(&st, now - start);
+      next_report = now + REPORT_EVERY_MS;
     }
     pf[0] = (struct pollfd){a.lfd, npend < MAX_PENDING ? POLLIN : 0, 0};
     for (int i = 0; i < npend; i++) pf[i + 1] = (struct pollfd){pend[i].fd, POLLIN, 0};
@@ -123,7 +245,7 @@ static void *root_main(void *p) {
         weft_log_to(NULL, weftLogWarn, "bootstrap root: dropped a connection that sent no hello");
         drop = 1;
       }
-      if (done) admit(&st, &a, c->fd, &c->h);
+      if (done) admit(&st, &a, c->fd, &c->h, c->peer);
       else if (drop) close(c->fd);
       if (done || drop) pend[i] = pend[--npend];
     }
@@ -133,12 +255,17 @@ static void *root_main(void *p) {
         memset(&pend[npend], 0, sizeof pend[npend]);
         pend[npend].fd = fd;
         pend[npend].since = weft_now_ms();
+        peer_name(fd, pend[npend].peer, sizeof pend[npend].peer);
         npend++;
       }
     }
   }
-  for (int r = 0; r < st.n; r++) {
-    boot_reply rep = {WEFT_ID_MAGIC, {0}, BOOT_OK, st.n};
+  for (int r = 0; r < st.n && !st.failed[0]; r++) {
+    boot_reply rep;
+    memset(&rep, 0, sizeof rep);
+    rep.magic = WEFT_ID_MAGIC;
+    rep.status = BOOT_OK;
+    rep.nranks = st.n;
     memcpy(rep.secret, a.secret, 16);
     if (weft_sock_send_all(st.fds[r], &rep, sizeof rep, 5000, err) != 0 ||
         weft_sock_send_all(st.fds[r], st.table, sizeof *st.table * (size_t)st.n, 5000, err) != 0)

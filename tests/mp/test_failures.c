@@ -26,6 +26,11 @@
  *   timeout            same setup, timeoutMs = 1000: weftTimeout after ~1 s.
  *   init_timeout       init of rank 0 of 2 without rank 1, timeoutMs = 1000:
  *                      fails within ~1 s instead of hanging.
+ *   init_refusals      a rank that gives another size, a rank that joins
+ *                      twice: every rank fails at once (not at its timeout)
+ *                      with the root's reason; a rank that never starts: the
+ *                      root says who is missing at WARN while it waits, and
+ *                      every waiting rank fails with weftTimeout naming it.
  *   mismatch           2 ranks call mismatched collectives (count, op, dtype,
  *                      collective, root), each case in a fresh comm: nobody
  *                      hangs, the mismatch is reported as weftInvalidUsage
@@ -480,6 +485,72 @@ static void test_init_timeout(void **state) {
   assert_null(comm);
   assert_true(dt >= 0.5 && dt < weft_test_seconds(10)); /* the 1 s timeout is not scaled */
   assert_true(weftGetLastError(NULL)[0] != 0);
+}
+
+/* A refused rank fails the whole job at once; a missing rank is named. */
+enum { RF_SIZE, RF_DUP, RF_MISSING };
+typedef struct {
+  int scenario;
+  int res[MAXR];
+  double elapsed[MAXR];
+  char msg[MAXR][MSGLEN];
+} refusal_report;
+
+static int refusal_rank(int rank, int n, const weftUniqueId *id, void *arg) {
+  refusal_report *rep = arg;
+  int as_rank = rank, as_n = n;
+  if (rep->scenario == RF_SIZE && rank == n - 1) as_n = n + 1;
+  if (rep->scenario == RF_DUP && rank == n - 1) as_rank = 0;
+  if (rep->scenario == RF_MISSING && rank == n - 1) return 0; /* never starts */
+  if (rep->scenario == RF_DUP && rank == n - 1) sleep_ms(200); /* the first rank 0 is the real one */
+  weftConfig_t cfg = WEFT_CONFIG_INITIALIZER;
+  cfg.timeoutMs = rep->scenario == RF_MISSING ? 3000 : weft_test_ms(60000);
+  weftComm_t comm = NULL;
+  double t0 = now_s();
+  weftResult_t r = weftCommInitRankConfig(&comm, as_n, *id, as_rank, &cfg);
+  rep->elapsed[rank] = now_s() - t0;
+  rep->res[rank] = r;
+  copy_msg(rep->msg[rank], weftGetLastError(NULL));
+  if (r == weftSuccess) weftCommDestroy(comm);
+  return r == weftSuccess ? 0 : 1;
+}
+
+static void test_init_refusals(void **state) {
+  (void)state;
+  static const char *const names[] = {"rank 2 says 4 ranks", "rank 1 says it is rank 0", "rank 2 never starts"};
+  static const char *const want[] = {"ranks, the ranks before it said", "joined twice", "never came: rank 2"};
+  for (int sc = RF_SIZE; sc <= RF_MISSING; sc++) {
+    int n = sc == RF_DUP ? 2 : 3, status[MAXR];
+    refusal_report *rep = shared_alloc(sizeof *rep);
+    rep->scenario = sc;
+    /* the root lives in this process (weftGetUniqueId in the launcher): its
+     * timeout, and its WARN lines, are caught here */
+    setenv("WEFT_TIMEOUT", sc == RF_MISSING ? "3" : "60", 1);
+    fflush(stderr);
+    FILE *log = tmpfile();
+    int saved = dup(2);
+    dup2(fileno(log), 2);
+    launch(n, refusal_rank, rep, 60, status);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    unsetenv("WEFT_TIMEOUT");
+    char text[8192];
+    rewind(log);
+    size_t got = fread(text, 1, sizeof text - 1, log);
+    text[got] = 0;
+    fclose(log);
+    int expect_fail = sc == RF_MISSING ? n - 1 : n;
+    for (int r = 0; r < expect_fail; r++) {
+      printf("  %s: rank %d -> %d after %.2f s: %s\n", names[sc], r, rep->res[r], rep->elapsed[r], rep->msg[r]);
+      assert_int_equal(rep->res[r], sc == RF_MISSING ? weftTimeout : weftInvalidUsage);
+      assert_non_null(strstr(rep->msg[r], want[sc]));
+      /* at once, not at the comm's timeout of 60 s */
+      assert_true(rep->elapsed[r] < weft_test_seconds(sc == RF_MISSING ? 10 : 5));
+    }
+    if (sc == RF_MISSING) assert_non_null(strstr(text, "ranks joined after 2 s; waiting for rank 2"));
+    shared_free(rep, sizeof *rep);
+  }
 }
 
 /* ---- mismatched calls --------------------------------------------------------------------- */
@@ -1438,6 +1509,7 @@ static const struct CMUnitTest all_tests[] = {
     cmocka_unit_test(test_abort_stream),
     cmocka_unit_test(test_timeout),
     cmocka_unit_test(test_init_timeout),
+    cmocka_unit_test(test_init_refusals),
     cmocka_unit_test(test_mismatch),
     cmocka_unit_test(test_invalid_args),
     cmocka_unit_test(test_streams),
