@@ -171,7 +171,7 @@ weftResult_t weft_bootstrap_init(const weft_id_internal *id, int rank, int nrank
   }
   if (rep.status != BOOT_OK) {
     rep.reason[sizeof rep.reason - 1] = 0;
-    res = rep.status == BOOT_TIMEOUT ? weftTimeout : weftInvalidUsage;
+    res = rep.status == BOOT_TIMEOUT ? weftTimeout : weftInvalidArgument;
     if (rep.status == BOOT_JOB_FAILED || rep.status == BOOT_TIMEOUT)
       BERR("bootstrap: the job failed before it started (root at %s): %s", rs, rep.reason);
     else

@@ -543,7 +543,7 @@ static void test_init_refusals(void **state) {
     int expect_fail = sc == RF_MISSING ? n - 1 : n;
     for (int r = 0; r < expect_fail; r++) {
       printf("  %s: rank %d -> %d after %.2f s: %s\n", names[sc], r, rep->res[r], rep->elapsed[r], rep->msg[r]);
-      assert_int_equal(rep->res[r], sc == RF_MISSING ? weftTimeout : weftInvalidUsage);
+      assert_int_equal(rep->res[r], sc == RF_MISSING ? weftTimeout : weftInvalidArgument);
       assert_non_null(strstr(rep->msg[r], want[sc]));
       /* at once, not at the comm's timeout of 60 s */
       assert_true(rep->elapsed[r] < weft_test_seconds(sc == RF_MISSING ? 10 : 5));
