@@ -114,6 +114,20 @@ static bootstrap_t *bootstrap_alloc(int rank, int nranks, int timeout_ms, const 
   return b;
 }
 
+/* The rank table comes from the network: every entry must name its own rank
+ * and a usable address, and its host name is cut to its field. */
+static int check_table(weft_rank_info *t, int n, char *err) {
+  for (int r = 0; r < n; r++) {
+    t[r].host[sizeof t[r].host - 1] = 0;
+    int fam = t[r].addr.sa.sa_family;
+    if (t[r].rank != r || (fam != AF_INET && fam != AF_INET6)) {
+      BERR("bootstrap: the rank table from the root is corrupt at rank %d", r);
+      return -1;
+    }
+  }
+  return 0;
+}
+
 #define ROOT_GRACE_MS 3000 /* how much longer a rank waits than the root */
 #define CONNECT_SLICE_MS 5000 /* a rank says it cannot reach the root this often */
 
@@ -182,6 +196,7 @@ weftResult_t weft_bootstrap_init(const weft_id_internal *id, int rank, int nrank
     BERR("bootstrap: receiving the rank table: %s", e2);
     goto fail;
   }
+  if (check_table(b->peers, nranks, err) != 0) goto fail;
   close(rootfd);
   rootfd = -1;
   if ((res = build_ring(b, err)) != weftSuccess) goto fail;

@@ -158,6 +158,8 @@ static void admit(root_state *st, const root_args *a, int fd, const boot_hello *
   } else {
     st->fds[h->rank] = fd;
     st->table[h->rank] = h->info;
+    st->table[h->rank].rank = h->rank; /* the entry names the rank it was filed as */
+    st->table[h->rank].host[sizeof h->info.host - 1] = 0;
     st->joined++;
   }
 }
