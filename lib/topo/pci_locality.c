@@ -3,6 +3,7 @@
 #include "topo/pci_locality.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,16 +53,41 @@ int weft_binding_numa(void) {
   return found;
 }
 
+/* Loading hwloc's topology with its I/O objects takes tens of ms: every
+ * comm of a process on the same PCI device reuses the first answer. */
+#define CACHE_SLOTS 8
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static weft_locality cache[CACHE_SLOTS];
+static int cached;
+
+static void from_pci(const char *id, weft_locality *out) {
+  pthread_mutex_lock(&cache_lock);
+  for (int i = 0; i < cached; i++)
+    if (!strcmp(cache[i].dev.busid, id)) {
+      *out = cache[i];
+      pthread_mutex_unlock(&cache_lock);
+      return;
+    }
+  pthread_mutex_unlock(&cache_lock);
+  char err[256];
+  /* hwloc knows packages, sysfs does not; hwloc without PCI access
+   * (containers) or filtering the device out leaves it to sysfs. The two
+   * name bridges differently: take all of one. */
+  if (weft_locality_hwloc(NULL, id, out, err, sizeof err) != 0 || !out->has_pci)
+    weft_locality_sysfs("/sys", id, out, err, sizeof err);
+  if (!out->has_pci) return;
+  pthread_mutex_lock(&cache_lock);
+  if (cached < CACHE_SLOTS) cache[cached++] = *out;
+  pthread_mutex_unlock(&cache_lock);
+}
+
 void weft_locality_discover(const char *device_id, weft_locality *out) {
   char err[256], id[WEFT_BUSID_LEN];
-  int pci_id = device_id && weft_pci_busid_norm(device_id, id, sizeof id) == 0;
-  int done = weft_locality_hwloc(NULL, device_id, out, err, sizeof err) == 0;
-  /* hwloc without PCI access (containers) or filtering the device out: try
-   * sysfs, and take all of it (bridge ids differ between the two sources) */
-  if (!done || (pci_id && !out->has_pci) || !out->nnics) {
-    weft_locality s;
-    int got = weft_locality_sysfs("/sys", device_id, &s, err, sizeof err) == 0;
-    if (!done || (got && (s.has_pci || (!out->has_pci && s.nnics > out->nnics)))) *out = s;
+  if (device_id && weft_pci_busid_norm(device_id, id, sizeof id) == 0) {
+    from_pci(id, out);
+  } else {
+    /* no PCI device: only the NICs, and sysfs lists them in well under 1 ms */
+    weft_locality_sysfs("/sys", NULL, out, err, sizeof err);
   }
   if (!out->has_pci) {
     out->dev.numa = weft_binding_numa();

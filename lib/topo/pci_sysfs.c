@@ -84,6 +84,25 @@ static void add_class(const char *root, const char *cls, int rdma, weft_locality
   closedir(d);
 }
 
+/* The NUMA node of a host that has only one, else -1: PCI functions of
+ * such hosts say -1 (no affinity) though all their memory is that node's. */
+static int only_numa_node(const char *root) {
+  char dir[PATH_MAX];
+  snprintf(dir, sizeof dir, "%s/devices/system/node", root);
+  DIR *d = opendir(dir);
+  if (!d) return -1;
+  int count = 0, node = -1, k;
+  char tail;
+  struct dirent *e;
+  while ((e = readdir(d)))
+    if (sscanf(e->d_name, "node%d%c", &k, &tail) == 1) {
+      count++;
+      node = k;
+    }
+  closedir(d);
+  return count == 1 ? node : -1;
+}
+
 static int by_name(const void *a, const void *b) {
   const weft_nic *x = a, *y = b;
   if (x->rdma != y->rdma) return x->rdma - y->rdma;
@@ -104,6 +123,10 @@ int weft_locality_sysfs(const char *root, const char *busid, weft_locality *out,
   add_class(root, "infiniband", 1, out);
   /* readdir order is arbitrary: a fixed order keeps ties stable */
   qsort(out->nics, (size_t)out->nnics, sizeof out->nics[0], by_name);
+  int only = only_numa_node(root);
+  if (out->has_pci && out->dev.numa < 0) out->dev.numa = only;
+  for (int i = 0; i < out->nnics; i++)
+    if (out->nics[i].place.busid[0] && out->nics[i].place.numa < 0) out->nics[i].place.numa = only;
   char probe[PATH_MAX];
   snprintf(probe, sizeof probe, "%s/class/net", root);
   DIR *d = opendir(probe);
