@@ -85,6 +85,13 @@ void weft_locality_discover(const char *device_id, weft_locality *out) {
   char err[256], id[WEFT_BUSID_LEN];
   if (device_id && weft_pci_busid_norm(device_id, id, sizeof id) == 0) {
     from_pci(id, out);
+    if (!out->has_pci) {
+      /* a PCI device this host's topology does not show (no PCI access,
+       * emulation): say so rather than take the CPU binding for its node */
+      snprintf(out->dev.busid, sizeof out->dev.busid, "%s", id);
+      weft_locality_rank(out);
+      return;
+    }
   } else {
     /* no PCI device: only the NICs, and sysfs lists them in well under 1 ms */
     weft_locality_sysfs("/sys", NULL, out, err, sizeof err);

@@ -64,13 +64,22 @@ int weft_locality_hwloc(const char *xml_path, const char *busid, weft_locality *
 int weft_locality_sysfs(const char *root, const char *busid, weft_locality *out, char *err, size_t errlen);
 /* This host: hwloc (when built with it and it knows the device), else
  * sysfs under /sys. A device without a PCI id gets the NUMA node of this
- * process's CPU binding (-1 when it spans several). Ranked. */
+ * process's CPU binding (-1 when it spans several); one with a PCI id the
+ * topology lacks keeps that id in dev.busid, has_pci 0, NUMA -1. Ranked. */
 void weft_locality_discover(const char *device_id, weft_locality *out);
 /* The NUMA node holding every CPU this process may run on, else -1. */
 int weft_binding_numa(void);
 
-/* "PCI 0000:3b:00.0, NUMA node 0, nearest NIC ib0 (same PCI switch)" or
- * "host memory, no PCI locality, NUMA node 0 (CPU binding)". */
+/* The network interface (not RDMA device) the socket transports should
+ * listen on: the nearest one for which usable(name, arg) holds, when it is
+ * strictly nearer the device than the interface `current` (may be NULL);
+ * else NULL: keep current. Always NULL for a device off PCI. */
+const weft_nic *weft_locality_prefer(const weft_locality *loc, const char *current,
+                                     int (*usable)(const char *name, void *arg), void *arg);
+
+/* "PCI 0000:3b:00.0, NUMA node 0, nearest NIC ib0 (same PCI switch)",
+ * "PCI 0000:ab:00.0 (not in this host's PCI topology), NUMA node unknown, ..."
+ * or "host memory, no PCI locality, NUMA node 0 (CPU binding), ...". */
 void weft_locality_describe(const weft_locality *loc, char *buf, size_t len);
 /* The NICs of the best class, "ib0, mlx5_0" and that class; NULL when none. */
 const char *weft_locality_nearest(const weft_locality *loc, char *names, size_t len);

@@ -97,6 +97,8 @@ void weft_locality_describe(const weft_locality *loc, char *buf, size_t len) {
   if (why) snprintf(nic, sizeof nic, "nearest NIC %s (%s)", names, why);
   if (loc->has_pci)
     snprintf(buf, len, "PCI %s, %s, %s", loc->dev.busid, numa, nic);
+  else if (loc->dev.busid[0])
+    snprintf(buf, len, "PCI %s (not in this host's PCI topology), %s, %s", loc->dev.busid, numa, nic);
   else
     snprintf(buf, len, "host memory, no PCI locality, %s%s, %s", numa,
              loc->numa_from_binding && loc->dev.numa >= 0 ? " (CPU binding)" : "", nic);

@@ -23,6 +23,9 @@ static void ranked(const weft_locality *l, char *buf, size_t len) {
     used += (size_t)snprintf(buf + used, len - used, "%s%s:%d", i ? " " : "", l->nics[i].name, (int)l->nics[i].near);
 }
 
+/* Every interface has an address but the one named by arg. */
+static int usable_but(const char *name, void *arg) { return !arg || strcmp(name, (const char *)arg) != 0; }
+
 static void test_busid(void **state) {
   (void)state;
   char id[WEFT_BUSID_LEN];
@@ -88,10 +91,25 @@ static void test_hwloc_xml(void **state) {
   ranked(&l, got, sizeof got);
   assert_string_equal(got, "eth1:1 eth0:4 ib0:4 mlx5_0:4");
   assert_int_equal(l.nics[0].place.numa, 1);
+  /* GPU 1 again, from eth0 (the bootstrap interface, say): eth1 is nearer */
+  const weft_nic *p = weft_locality_prefer(&l, "eth0", usable_but, NULL);
+  assert_non_null(p);
+  assert_string_equal(p->name, "eth1");
+  assert_null(weft_locality_prefer(&l, "eth1", usable_but, NULL));
+  /* GPU 0: ib0 over eth0 and eth1; ib0 without an address: eth0, which is
+   * as near as nothing else from eth0, so keep it */
+  assert_int_equal(weft_locality_hwloc(xml, "0000:01:00.0", &l, err, sizeof err), 0);
+  weft_locality_rank(&l);
+  assert_string_equal(weft_locality_prefer(&l, "eth1", usable_but, NULL)->name, "ib0");
+  assert_string_equal(weft_locality_prefer(&l, NULL, usable_but, NULL)->name, "ib0");
+  assert_null(weft_locality_prefer(&l, "ib0", usable_but, NULL));
+  assert_string_equal(weft_locality_prefer(&l, "eth1", usable_but, "ib0")->name, "eth0");
+  assert_null(weft_locality_prefer(&l, "eth0", usable_but, "ib0"));
   /* a bus id the topology does not have: no PCI locality, NICs still listed */
   assert_int_equal(weft_locality_hwloc(xml, "0000:99:00.0", &l, err, sizeof err), 0);
   assert_false(l.has_pci);
   assert_int_equal(l.nnics, 4);
+  assert_null(weft_locality_prefer(&l, "eth0", usable_but, NULL)); /* off PCI: no preference */
   assert_int_equal(weft_locality_hwloc("/nonexistent.xml", NULL, &l, err, sizeof err), -1);
 #endif
 }
@@ -191,6 +209,13 @@ static void test_discover_here(void **state) {
   assert_true(l.numa_from_binding);
   assert_true(l.nnics >= 0 && l.nnics <= WEFT_PCI_MAX_NICS);
   for (int i = 1; i < l.nnics; i++) assert_true(l.nics[i - 1].near <= l.nics[i].near);
+  /* a bus id no host has: named, not taken for host memory */
+  weft_locality_discover("0000:FE:1F.7", &l);
+  assert_false(l.has_pci);
+  assert_string_equal(l.dev.busid, "0000:fe:1f.7");
+  char d[512];
+  weft_locality_describe(&l, d, sizeof d);
+  assert_string_equal(d, "PCI 0000:fe:1f.7 (not in this host's PCI topology), NUMA node unknown, no nearest NIC");
 }
 
 int main(void) {
