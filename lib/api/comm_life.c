@@ -49,6 +49,7 @@ weftResult_t weft_comm_start(struct weftComm *c) {
   const weft_tune_inputs tin = {c->rank, c->nranks, &c->layout.nodes, &c->layout.sites, c->layout.graph, &c->log};
   if (res == weftSuccess && weft_tune_init(&c->tune, &tin) != 0)
     res = weft_error(NULL, weftSystemError, "out of memory");
+  if (res == weftSuccess) weft_comm_choose_nic(c);
   if (res == weftSuccess) res = weft_comm_connect(c);
   if (res == weftSuccess) res = weft_nodeseg_create(c);
   if (res == weftSuccess && c->nodeseg) weft_tune_segment(&c->tune, c->nodeseg->max_bytes, c->nodeseg->n);

@@ -5,11 +5,15 @@
 
 struct weftComm;
 
-/* After the device is open and the bootstrap joined: fills c->dev_where
- * and, unless WEFT_SOCKET_IFNAME is set, c->net_local_ip with the address
- * of the usable interface nearest the device when it is nearer than the
- * bootstrap interface. Logs the choice at INFO. Never fails: locality is
- * a preference. */
+/* After the device is open: fills c->dev_where (sent to every rank with
+ * the layout) and logs it at INFO. */
 void weft_comm_locality(struct weftComm *c);
+/* After the layout, before connecting: unless WEFT_SOCKET_IFNAME is set,
+ * sets c->net_local_ip to the address of the usable interface nearest a
+ * PCI device when it is strictly nearer than the bootstrap interface and
+ * the comm is within one site (peers in other sites reach this host through
+ * the interface that routes to the root). Logs the choice at INFO. Never
+ * fails: locality is a preference. */
+void weft_comm_choose_nic(struct weftComm *c);
 
 #endif
