@@ -177,6 +177,8 @@ static void test_sysfs(void **state) {
   assert_string_equal(got, "ib0:0 mlx5_0:0 eth0:1 eth1:4 veth0:5");
   assert_string_equal(l.nics[2].place.busid, "0000:00:02.0"); /* the PCI function above virtio3 */
   assert_int_equal(l.nics[3].place.numa, 1);
+  assert_string_equal(weft_locality_prefer(&l, "eth1", usable_but, NULL)->name, "ib0");
+  assert_null(weft_locality_prefer(&l, "eth0", usable_but, "ib0"));
   weft_locality_describe(&l, d, sizeof d);
   assert_string_equal(d, "PCI 0000:01:00.0, NUMA node 0, nearest NIC ib0, mlx5_0 (same PCI switch)");
   /* off PCI, bound to NUMA node 1: the NIC on node 1 comes first */
