@@ -54,17 +54,21 @@ int weft_binding_numa(void) {
 }
 
 /* Loading hwloc's topology with its I/O objects takes tens of ms: every
- * comm of a process on the same PCI device reuses the first answer. */
+ * comm of a process on the same PCI device reuses the first answer (also
+ * when the device was not found). */
 #define CACHE_SLOTS 8
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
-static weft_locality cache[CACHE_SLOTS];
+static struct {
+  char id[WEFT_BUSID_LEN];
+  weft_locality loc;
+} cache[CACHE_SLOTS];
 static int cached;
 
 static void from_pci(const char *id, weft_locality *out) {
   pthread_mutex_lock(&cache_lock);
   for (int i = 0; i < cached; i++)
-    if (!strcmp(cache[i].dev.busid, id)) {
-      *out = cache[i];
+    if (!strcmp(cache[i].id, id)) {
+      *out = cache[i].loc;
       pthread_mutex_unlock(&cache_lock);
       return;
     }
@@ -75,9 +79,11 @@ static void from_pci(const char *id, weft_locality *out) {
    * name bridges differently: take all of one. */
   if (weft_locality_hwloc(NULL, id, out, err, sizeof err) != 0 || !out->has_pci)
     weft_locality_sysfs("/sys", id, out, err, sizeof err);
-  if (!out->has_pci) return;
   pthread_mutex_lock(&cache_lock);
-  if (cached < CACHE_SLOTS) cache[cached++] = *out;
+  if (cached < CACHE_SLOTS) {
+    snprintf(cache[cached].id, sizeof cache[cached].id, "%s", id);
+    cache[cached++].loc = *out;
+  }
   pthread_mutex_unlock(&cache_lock);
 }
 
