@@ -65,7 +65,8 @@ typedef struct {
   uint32_t abiVersion;    /* WEFT_NET_ABI_VERSION of the caller */
   weftNetLogFn_t log;     /* may be NULL */
   void *logUser;
-  const char *localAddr;  /* numeric address of this rank's bootstrap interface (hint) */
+  const char *localAddr;  /* numeric address of the interface weft prefers (hint): the
+                           * bootstrap interface, or the NIC nearest the rank's PCI device */
   const char *ifname;     /* WEFT_SOCKET_IFNAME, or NULL */
 } weftNetInitArgs_t;
 

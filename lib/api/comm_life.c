@@ -12,6 +12,7 @@
 #include "bootstrap/bootstrap.h"
 #include "comm/comm.h"
 #include "comm/comm_log.h"
+#include "comm/locality.h"
 #include "device/device.h"
 #include "exec/engine.h"
 #include "nodeseg/nodeseg.h"
@@ -27,7 +28,8 @@ void weft_comm_free(struct weftComm *c) {
   weft_comm_release(c);
 }
 
-/* Opens the device the comm's configuration chose and says which it is. */
+/* Opens the device the comm's configuration chose, says which it is and
+ * where it sits (its NUMA node, the NIC nearest it). */
 static weftResult_t open_device(struct weftComm *c) {
   char err[WEFT_ERRMSG_LEN];
   weftResult_t res = weft_dev_open(c->device_want, c->device_native, &c->log, &c->device, err, sizeof err);
@@ -35,6 +37,7 @@ static weftResult_t open_device(struct weftComm *c) {
   char desc[400];
   weft_dev_describe(c->device, desc, sizeof desc);
   WEFT_INFO(c, "rank %d uses device %s", c->rank, desc);
+  weft_comm_locality(c);
   return weftSuccess;
 }
 
@@ -46,6 +49,7 @@ weftResult_t weft_comm_start(struct weftComm *c) {
   const weft_tune_inputs tin = {c->rank, c->nranks, &c->layout.nodes, &c->layout.sites, c->layout.graph, &c->log};
   if (res == weftSuccess && weft_tune_init(&c->tune, &tin) != 0)
     res = weft_error(NULL, weftSystemError, "out of memory");
+  if (res == weftSuccess) weft_comm_choose_nic(c);
   if (res == weftSuccess) res = weft_comm_connect(c);
   if (res == weftSuccess) res = weft_nodeseg_create(c);
   if (res == weftSuccess && c->nodeseg) weft_tune_segment(&c->tune, c->nodeseg->max_bytes, c->nodeseg->n);

@@ -25,6 +25,8 @@ struct weft_dev;
 
 #define WEFT_MAX_STREAMS 64
 
+#define WEFT_DEV_WHERE_LEN 384
+
 typedef struct {
   const weftNet_t *net;
   void *ctx;
@@ -43,6 +45,9 @@ struct weftComm {
   char device_want[96];       /* device choice, "name[:spec]" (config, WEFT_DEVICE, parent, "host") */
   void *device_native;        /* config deviceNative (or the parent's) */
   struct weft_dev *device; /* opened at start (api/comm_life.c), closed with the comm */
+  char dev_where[WEFT_DEV_WHERE_LEN]; /* this rank's device and its PCI locality (comm/locality.c) */
+  char net_local_ip[46]; /* (INET6_ADDRSTRLEN) where the transports listen: the NIC nearest the device, "" = the
+                          * bootstrap interface (comm/locality.c) */
   char topo_file[512]; /* WEFT_TOPO_FILE / config topoFile, "" = none */
   uint8_t secret[16];
   uint64_t split_count; /* splits done so far, to derive child secrets */

@@ -67,6 +67,8 @@ static weftResult_t init_net(struct weftComm *c, int k) {
   const weft_sockaddr *me = &c->bootstrap->peers[c->rank].addr;
   inet_ntop(me->sa.sa_family, me->sa.sa_family == AF_INET6 ? (const void *)&me->in6.sin6_addr
                                                            : (const void *)&me->in.sin_addr, ip, sizeof ip);
+  /* the NIC nearest the device when the comm chose one (comm/locality.c) */
+  if (c->net_local_ip[0]) snprintf(ip, sizeof ip, "%s", c->net_local_ip);
   weftNetInitArgs_t args = {WEFT_NET_ABI_VERSION, net_log, c, ip, weft_env("WEFT_SOCKET_IFNAME")};
   ni->net = net;
   if (net->init(&args, &ni->ctx) != weftSuccess) {

@@ -26,19 +26,27 @@ static void dump_topology(struct weftComm *c, const char *path) {
     WEFT_INFO(c, "topology written to %s", path);
 }
 
+/* What each rank tells the others to build the graph. */
+typedef struct {
+  char site[64];
+  char where[WEFT_DEV_WHERE_LEN]; /* its device and locality (comm/locality.c) */
+} rank_card;
+
 weftResult_t weft_layout_build(struct weftComm *c) {
   int n = c->nranks;
   weft_layout *l = &c->layout;
   char err[1024];
-  char(*names)[64] = calloc((size_t)n, 64);
+  rank_card *cards = calloc((size_t)n, sizeof *cards);
   weft_rank_desc *desc = calloc((size_t)n, sizeof *desc);
   weft_topo *file = NULL;
   l->mem = calloc(WEFT_GRAPH_GROUPS_MEM(n), sizeof(int));
   weftResult_t res = weftSuccess;
-  if (!names || !desc || !l->mem) res = weft_error(NULL, weftSystemError, "out of memory");
+  if (!cards || !desc || !l->mem) res = weft_error(NULL, weftSystemError, "out of memory");
   if (res == weftSuccess) {
-    snprintf(names[c->rank], 64, "%s", c->site);
-    if (n > 1 && (res = weft_bootstrap_allgather(c->bootstrap, names, 64, err)) != weftSuccess) weft_error(NULL, res, "%s", err);
+    snprintf(cards[c->rank].site, sizeof cards->site, "%s", c->site);
+    memcpy(cards[c->rank].where, c->dev_where, sizeof cards->where);
+    if (n > 1 && (res = weft_bootstrap_allgather(c->bootstrap, cards, sizeof *cards, err)) != weftSuccess)
+      weft_error(NULL, res, "%s", err);
   }
   /* every rank reads the file: it must be the same everywhere */
   if (res == weftSuccess && c->topo_file[0] &&
@@ -46,9 +54,13 @@ weftResult_t weft_layout_build(struct weftComm *c) {
     res = weft_error(NULL, weftInvalidArgument, "topology file: %s", err);
   if (res == weftSuccess) {
     for (int r = 0; r < n; r++)
-      desc[r] = (weft_rank_desc){c->bootstrap->peers[r].host, c->bootstrap->peers[r].host_id, names[r]};
+      desc[r] = (weft_rank_desc){c->bootstrap->peers[r].host, c->bootstrap->peers[r].host_id, cards[r].site};
     if (weft_graph_build(desc, n, file, &l->graph, err, sizeof err) != 0)
       res = weft_error(NULL, weftInvalidArgument, "topology: %s", err);
+  }
+  for (int r = 0; res == weftSuccess && r < n; r++) {
+    cards[r].where[sizeof cards->where - 1] = 0;
+    if (cards[r].where[0]) weft_graph_set_rank_where(l->graph, r, cards[r].where); /* display only */
   }
   if (res == weftSuccess) {
     weft_graph_groups(l->graph, &l->nodes, &l->sites, l->mem);
@@ -60,7 +72,7 @@ weftResult_t weft_layout_build(struct weftComm *c) {
     if (dump && c->rank == 0) dump_topology(c, dump);
   }
   weft_topo_free(file);
-  free(names);
+  free(cards);
   free(desc);
   return res;
 }

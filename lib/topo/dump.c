@@ -228,6 +228,16 @@ static void dump_hw(const weft_graph *g, FILE *f) {
   }
 }
 
+static void dump_where(const weft_graph *g, FILE *f) {
+  int any = 0;
+  for (int r = 0; r < g->nranks; r++) {
+    const char *w = weft_graph_rank_where(g, r);
+    if (!w) continue;
+    if (!any++) fputs("# devices (reported by each rank, informational):\n", f);
+    fprintf(f, "#   rank %d on %s: %s\n", r, g->nodes[g->rank_node[r]].name, w);
+  }
+}
+
 int weft_topo_dump(const weft_graph *g, FILE *f, char *err, size_t errlen) {
   const weft_topo_defaults *d = &g->defaults;
   fprintf(f, "# weft topology dump: %d rank%s, %d node%s, %d site%s\n", g->nranks, g->nranks == 1 ? "" : "s",
@@ -249,6 +259,7 @@ int weft_topo_dump(const weft_graph *g, FILE *f, char *err, size_t errlen) {
   dump_wan(g, f);
   dump_rules(g, f);
   dump_hw(g, f);
+  dump_where(g, f);
   if (fflush(f) || ferror(f)) {
     snprintf(err, errlen, "topology dump: write error: %s", strerror(errno));
     return -1;

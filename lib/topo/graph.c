@@ -23,6 +23,8 @@ void weft_graph_free(weft_graph *g) {
     free(g->nodes[i].hw);
   }
   for (int i = 0; i < g->nsites; i++) free(g->sites[i].name);
+  for (int i = 0; g->rank_where && i < g->nranks; i++) free(g->rank_where[i]);
+  free(g->rank_where);
   free(g->rank_node);
   free(g->rank_site);
   free(g->nodes);

@@ -95,6 +95,12 @@ const weft_topo_rule *weft_graph_rule(const weft_graph *g, int i);
 int weft_graph_set_node_hw(weft_graph *g, int node, const weft_hwinfo *hw);
 const weft_hwinfo *weft_graph_node_hw(const weft_graph *g, int node); /* NULL when unknown */
 
+/* Each rank's device and its PCI locality as the rank reported it ("cuda
+ * 'H100' id 0000:3b:00.0: PCI 0000:3b:00.0, NUMA node 0, nearest NIC ib0
+ * (same PCI switch)"); only for dumps and display. */
+int weft_graph_set_rank_where(weft_graph *g, int rank, const char *line);
+const char *weft_graph_rank_where(const weft_graph *g, int rank); /* NULL when unknown */
+
 /* 1 when a and b describe the same topology (ranks, sites, nodes, devices,
  * links, rules; not host ids or hardware); else 0 with the first difference
  * in why. */

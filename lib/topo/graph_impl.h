@@ -36,6 +36,7 @@ struct weft_graph {
   int *site_rank_start, *site_rank_list;
   int *site_node_start, *site_node_list;
   weft_strmap site_by_name;
+  char **rank_where; /* NULL, or per rank: its device and locality as reported (NULL = unknown) */
 };
 
 #endif

@@ -109,3 +109,18 @@ int weft_graph_set_node_hw(weft_graph *g, int n, const weft_hwinfo *hw) {
   return 0;
 }
 const weft_hwinfo *weft_graph_node_hw(const weft_graph *g, int n) { return node_ok(g, n) ? g->nodes[n].hw : NULL; }
+
+int weft_graph_set_rank_where(weft_graph *g, int rank, const char *line) {
+  if (rank < 0 || rank >= g->nranks || !line) return -1;
+  if (!g->rank_where && !(g->rank_where = calloc((size_t)g->nranks, sizeof *g->rank_where))) return -1;
+  char *copy = strdup(line);
+  if (!copy) return -1;
+  for (char *p = copy; *p; p++)
+    if ((unsigned char)*p < ' ') *p = ' '; /* one line in a dump */
+  free(g->rank_where[rank]);
+  g->rank_where[rank] = copy;
+  return 0;
+}
+const char *weft_graph_rank_where(const weft_graph *g, int rank) {
+  return rank >= 0 && rank < g->nranks && g->rank_where ? g->rank_where[rank] : NULL;
+}

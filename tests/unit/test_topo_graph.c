@@ -362,6 +362,9 @@ static void test_dump_roundtrip(void **state) {
   assert_int_equal(weft_graph_set_node_hw(g, 0, &hw), 0);
   assert_non_null(weft_graph_node_hw(g, 0));
   assert_null(weft_graph_node_hw(g, 1));
+  assert_int_equal(weft_graph_set_rank_where(g, 5, "cuda 'X' id 0000:3b:00.0: PCI 0000:3b:00.0,\nNUMA node 1"), 0);
+  assert_int_equal(weft_graph_set_rank_where(g, 7, "x"), -1);
+  assert_null(weft_graph_rank_where(g, 4));
   roundtrip(g, r, 7);
   weft_rank_desc plain[7];
   memcpy(plain, r, sizeof r);
@@ -375,6 +378,9 @@ static void test_dump_roundtrip(void **state) {
   assert_int_equal(weft_topo_dump(g, f, err, sizeof err), 0);
   fclose(f);
   assert_non_null(strstr(buf, "# hardware (discovered, informational):\n#   n1: "));
+  /* and each rank's device, one line (the newline made a space) */
+  assert_non_null(strstr(buf, "# devices (reported by each rank, informational):\n"
+                              "#   rank 5 on n3: cuda 'X' id 0000:3b:00.0: PCI 0000:3b:00.0, NUMA node 1\n"));
   assert_non_null(strstr(buf, "  - between: [\"a\", \"b\"]\n    oneway: true\n    bandwidth: 7.77Mbit/s\n"));
   assert_non_null(strstr(buf, "  - {coll: reduce, min_size: 3K, max_size: 5000, algo: tree}\n"));
   assert_non_null(strstr(buf, "  - name: \"a\"\n    # ranks 0,2,4\n    nodes: [\"n[1-2]\"]\n"));

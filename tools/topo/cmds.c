@@ -1,11 +1,10 @@
-/* weft-topo explain, dump and hw. */
+/* weft-topo explain and dump. */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
 #include "topo/dump.h"
 #include "tune/explain.h"
-#include "topo/hw.h"
 
 int cmd_explain(int argc, char **argv) {
   cli_opts o;
@@ -51,23 +50,5 @@ int cmd_dump(int argc, char **argv) {
   if (rc) fprintf(stderr, "%s\n", err);
   weft_graph_free(g);
   weft_topo_free(t);
-  return rc ? EXIT_BAD : EXIT_OK;
-}
-
-int cmd_hw(int argc, char **argv) {
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-      puts("usage: weft-topo hw\n\nPrints what weft discovers on this node (hwloc when built with it, else sysconf).");
-      return EXIT_OK;
-    }
-    fprintf(stderr, "weft-topo hw: unexpected argument '%s' (try -h)\n", argv[i]);
-    return EXIT_USAGE;
-  }
-  weft_hwinfo hw;
-  char err[256], d[1024];
-  int rc = weft_hw_discover(&hw, err, sizeof err);
-  weft_hw_describe(&hw, d, sizeof d);
-  printf("%s\n", d);
-  if (rc) fprintf(stderr, "weft-topo hw: %s\n", err);
   return rc ? EXIT_BAD : EXIT_OK;
 }

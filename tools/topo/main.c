@@ -17,7 +17,7 @@ static void usage(FILE *f) {
         "                                  the graph written back as a topology file\n"
         "  explain FILE --nranks N [--ranks-per-node K] [--coll COLL] [--csv]\n"
         "                                  algorithm, predicted time and bottleneck per size\n"
-        "  hw                              what hwloc finds on this node\n"
+        "  hw [--device SPEC]              what hwloc finds on this node; the device, its NUMA node and NICs\n"
         "\n"
         "'weft-topo COMMAND -h' explains one command. Exit status: 0 ok, 1 invalid file, 2 bad usage.\n",
         f);
