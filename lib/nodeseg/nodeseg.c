@@ -1,6 +1,7 @@
 #include "nodeseg/nodeseg.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <linux/membarrier.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -83,9 +85,10 @@ static void seg_layout(weft_nodeseg *g, int n, size_t max_bytes) {
 
 /* The memfd (rank 0), sized; returns its fd or -1. */
 static int seg_make(size_t len) {
-  int fd = memfd_create("weft-node-slots", MFD_CLOEXEC);
+  /* sealed at its size: no rank can shrink it under the others' mappings */
+  int fd = memfd_create("weft-node-slots", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0) return -1;
-  if (ftruncate(fd, (off_t)len) != 0) {
+  if (ftruncate(fd, (off_t)len) != 0 || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
     close(fd);
     return -1;
   }
@@ -102,7 +105,10 @@ static int serve(struct weftComm *c, int lfd, int mfd, int timeout_ms, char *err
     if (left <= 0 || weft_sock_accept(lfd, (int)left, NULL, &s, err) != 0) return -1;
     seg_hello h;
     char ok = 1;
-    if (weft_sock_recv_all(s, &h, sizeof h, 2000, err) == 0 && h.magic == SEG_MAGIC &&
+    struct ucred cred; /* the socket name is visible to every local user */
+    socklen_t cl = sizeof cred;
+    if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0 && cred.uid == geteuid() &&
+        weft_sock_recv_all(s, &h, sizeof h, 2000, err) == 0 && h.magic == SEG_MAGIC &&
         memcmp(h.secret, c->secret, sizeof h.secret) == 0 && h.rank > 0 && h.rank < c->nranks &&
         weft_unix_send_fd(s, &ok, 1, mfd, err) == 0)
       served++;
@@ -181,7 +187,10 @@ weftResult_t weft_nodeseg_create(struct weftComm *c) {
     if (c->rank == 0) ok = serve(c, lfd, mfd, timeout, err) == 0;
     else ok = (mfd = fetch(c, x[0].name, timeout, err)) >= 0;
     struct stat st;
-    if (ok && (fstat(mfd, &st) != 0 || (size_t)st.st_size < g->map_len)) ok = 0;
+    int seals = ok ? fcntl(mfd, F_GET_SEALS) : -1;
+    if (ok && (fstat(mfd, &st) != 0 || (size_t)st.st_size < g->map_len || seals < 0 ||
+               (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW)))
+      ok = 0;
     void *m = ok ? mmap(NULL, g->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0) : MAP_FAILED;
     if (m != MAP_FAILED) g->map = m;
     ok = g->map != NULL;

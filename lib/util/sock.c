@@ -328,20 +328,38 @@ int weft_unix_send_fd(int sock, const void *msg, size_t len, int pass_fd, char *
 }
 
 int weft_unix_recv_fd(int sock, void *msg, size_t len, int *got_fd, int timeout_ms, char *err) {
+  /* The peer may be a stranger: the message may come in pieces, or never
+   * whole; every wait is bounded by the deadline, and the socket is read
+   * without blocking whatever its mode. */
   *got_fd = -1;
-  if (wait_fd(sock, POLLIN, timeout_ms) <= 0) return SERR("no descriptor arrived within %d ms", timeout_ms);
-  char cbuf[CMSG_SPACE(sizeof(int))];
-  struct iovec iov = {msg, len};
-  struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
-  ssize_t n;
-  do n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC | MSG_WAITALL);
-  while (n < 0 && errno == EINTR);
-  struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&m) : NULL;
-  if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) memcpy(got_fd, CMSG_DATA(cm), sizeof(int));
-  if (n != (ssize_t)len || *got_fd < 0) {
-    if (*got_fd >= 0) close(*got_fd);
-    *got_fd = -1;
-    return SERR("receiving a descriptor: %s", n < 0 ? strerror(errno) : "no descriptor or short message");
+  long long deadline = weft_now_ms() + timeout_ms;
+  size_t got = 0;
+  while (got < len) {
+    long long left = deadline - weft_now_ms();
+    if (left <= 0 || wait_fd(sock, POLLIN, (int)left) <= 0) {
+      if (*got_fd >= 0) close(*got_fd);
+      *got_fd = -1;
+      return SERR("no whole message with a descriptor arrived within %d ms (%zu of %zu bytes)", timeout_ms, got, len);
+    }
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {(char *)msg + got, len - got};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+    ssize_t n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+    for (struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&m) : NULL; cm; cm = CMSG_NXTHDR(&m, cm)) {
+      if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len < CMSG_LEN(sizeof(int))) continue;
+      int fd;
+      memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+      if (*got_fd < 0) *got_fd = fd;
+      else close(fd); /* one descriptor is expected */
+    }
+    if (n <= 0) {
+      if (*got_fd >= 0) close(*got_fd);
+      *got_fd = -1;
+      return SERR("receiving a descriptor: %s", n < 0 ? strerror(errno) : "the peer closed the connection");
+    }
+    got += (size_t)n;
   }
+  if (*got_fd < 0) return SERR("receiving a descriptor: the message came without one");
   return 0;
 }

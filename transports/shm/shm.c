@@ -42,6 +42,7 @@
 
 #define SHM_MAGIC 0x77656674736d6d31ULL /* "weftsmm1" */
 #define PEER_GONE "peer process exited (shared-memory connection closed)"
+#define CORRUPT "the peer's ring counters are out of bounds (shared memory corrupted or hostile)"
 #define CACHELINE 64
 #define SHM_PIECE (64 << 10) /* bytes copied between two updates of head or tail */
 
@@ -113,6 +114,7 @@ typedef struct shm_ep {
   uint64_t cma_sent;  /* sender: CMA frames written */
   uint64_t acked_seen; /* sender: acknowledgements seen before sleeping */
   uint64_t tail_seen;  /* sender: the receiver's tail when last read */
+  uint64_t size;       /* ring bytes, validated at connect: the shared copy is never trusted */
   uint64_t cma_threshold;
   weftResult_t failed;
   weft_req_queue q; /* requests still moving data, in order */
@@ -198,8 +200,11 @@ static weftResult_t shm_connect(void *ctxp, int dev, const void *handle, uint64_
   }
   h.name[sizeof h.name - 1] = 0;
   size_t map_len = RING_OFF + ctx->ring_bytes;
-  int mfd = memfd_create("weft-shm-ring", MFD_CLOEXEC);
-  if (mfd < 0 || ftruncate(mfd, (off_t)map_len) != 0) {
+  /* sealed at its size: neither side can shrink it under the other's
+   * mapping (a SIGBUS there), and the receiver refuses a ring that is not */
+  int mfd = memfd_create("weft-shm-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (mfd < 0 || ftruncate(mfd, (off_t)map_len) != 0 ||
+      fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
     weft_net_obj_err(ctx, "memfd of %zu bytes: %s", map_len, strerror(errno));
     if (mfd >= 0) close(mfd);
     return weftSystemError;
@@ -232,6 +237,7 @@ static weftResult_t shm_connect(void *ctxp, int dev, const void *handle, uint64_
   e->ring = ring;
   e->data = (char *)map + RING_OFF;
   e->map_len = map_len;
+  e->size = ctx->ring_bytes;
   e->cma_threshold = ctx->cma_enabled ? ctx->cma_threshold : UINT64_MAX;
   e->peer_pid = peer_pid(s);
   set_nonblock(s);
@@ -247,9 +253,10 @@ static shm_ep *accept_one(shm_ctx *ctx, uint64_t key, int s, int hello_ms, uint6
   if (weft_unix_recv_fd(s, &hello, sizeof hello, &mfd, hello_ms, err) != 0) return NULL;
   struct stat st;
   size_t map_len = RING_OFF + hello.ring_bytes;
-  if (!weft_net_hello_valid(&hello.h, SHM_MAGIC, key) ||
-      hello.ring_bytes < 4096 || (hello.ring_bytes & (hello.ring_bytes - 1)) || fstat(mfd, &st) != 0 ||
-      (size_t)st.st_size < map_len) {
+  int seals = fcntl(mfd, F_GET_SEALS);
+  if (!weft_net_hello_valid(&hello.h, SHM_MAGIC, key) || hello.ring_bytes < 4096 ||
+      hello.ring_bytes > ((uint64_t)1 << 30) || (hello.ring_bytes & (hello.ring_bytes - 1)) || fstat(mfd, &st) != 0 ||
+      (size_t)st.st_size < map_len || seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW)) {
     if (mfd >= 0) close(mfd);
     return NULL;
   }
@@ -264,6 +271,7 @@ static shm_ep *accept_one(shm_ctx *ctx, uint64_t key, int s, int hello_ms, uint6
   e->ring = map;
   e->data = (char *)map + RING_OFF;
   e->map_len = map_len;
+  e->size = hello.ring_bytes;
   e->peer_pid = peer_pid(s);
   /* Probe cross-memory attach: read a known word from the sender. */
   uint64_t v = 0;
@@ -281,8 +289,16 @@ static shm_ep *accept_one(shm_ctx *ctx, uint64_t key, int s, int hello_ms, uint6
 static weft_net_verdict shm_take(weft_net_listen *l, int s, int hello_ms, void **out, uint64_t *conn_id,
                                  weftResult_t *res) {
   (void)res;
-  int fl = fcntl(s, F_GETFL);
-  fcntl(s, F_SETFL, fl & ~O_NONBLOCK);
+  /* the socket name is visible to every local user: only our own uid may
+   * connect (the socket stays nonblocking: a stranger's partial hello ends
+   * at the hello deadline) */
+  struct ucred cred;
+  socklen_t cl = sizeof cred;
+  if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0 || cred.uid != geteuid()) {
+    weft_net_logf(l->ctx, weftLogWarn, "shm: dropped a connection from uid %d (pid %d): not this job's user",
+                  cl == sizeof cred ? (int)cred.uid : -1, cl == sizeof cred ? (int)cred.pid : -1);
+    return WEFT_NET_NO_KEY;
+  }
   shm_ep *e = accept_one((shm_ctx *)l->ctx, l->key, s, hello_ms, conn_id);
   if (!e) return WEFT_NET_NO_KEY;
   *out = e;
@@ -296,7 +312,7 @@ static weftResult_t shm_accept(void *l, int timeout_ms, void **out, uint64_t *co
 /* ---- data path ---------------------------------------------------------- */
 
 static void ring_put(shm_ep *e, const void *src, size_t n) {
-  uint64_t size = e->ring->size, at = e->pos & (size - 1);
+  uint64_t size = e->size, at = e->pos & (size - 1);
   size_t first = n < size - at ? n : (size_t)(size - at);
   memcpy(e->data + at, src, first);
   if (n > first) memcpy(e->data, (const char *)src + first, n - first);
@@ -304,7 +320,7 @@ static void ring_put(shm_ep *e, const void *src, size_t n) {
 }
 
 static void ring_get(shm_ep *e, void *dst, size_t n) {
-  uint64_t size = e->ring->size, at = e->pos & (size - 1);
+  uint64_t size = e->size, at = e->pos & (size - 1);
   size_t first = n < size - at ? n : (size_t)(size - at);
   memcpy(dst, e->data + at, first);
   if (n > first) memcpy((char *)dst + first, e->data, n - first);
@@ -345,10 +361,12 @@ static weftResult_t progress_send(shm_ep *e) {
     shm_req *r = req_head(e);
     /* the receiver's tail lives in its cache line: read it only when the
      * space we last saw is not enough, to keep small messages to one miss */
-    uint64_t space = ring->size - (e->pos - e->tail_seen);
+    uint64_t space = e->size - (e->pos - e->tail_seen);
     if (space < frame_pad(e->pos) + sizeof r->hdr + (r->size - r->off)) {
-      e->tail_seen = atomic_load_explicit(&ring->tail, memory_order_acquire);
-      space = ring->size - (e->pos - e->tail_seen);
+      uint64_t tail = atomic_load_explicit(&ring->tail, memory_order_acquire);
+      if (tail > e->pos || e->pos - tail > e->size) return ep_fail(e, weftRemoteError, CORRUPT);
+      e->tail_seen = tail;
+      space = e->size - (e->pos - e->tail_seen);
     }
     if (!r->hdr_done) {
       uint64_t pad = frame_pad(e->pos);
@@ -412,6 +430,7 @@ static weftResult_t progress_recv(shm_ep *e) {
   while (e->q.head) {
     shm_req *r = req_head(e);
     uint64_t head = atomic_load_explicit(&ring->head, memory_order_acquire);
+    if (head < e->pos || head - e->pos > e->size) return ep_fail(e, weftRemoteError, CORRUPT);
     if (!r->hdr_done) {
       uint64_t at = e->pos + frame_pad(e->pos);
       if (head < at + sizeof r->hdr) break;
@@ -535,7 +554,8 @@ static int shm_poll_fd(void *comm, short *events) {
     if (e->q.head && atomic_load(&ring->head) != e->pos) return WEFT_NET_POLL_READY;
   } else {
     atomic_store(&ring->send_waiting, 1);
-    uint64_t space = ring->size - (e->pos - atomic_load(&ring->tail)), acked = atomic_load(&ring->acked);
+    uint64_t tail = atomic_load(&ring->tail), acked = atomic_load(&ring->acked);
+    uint64_t space = tail <= e->pos && e->pos - tail <= e->size ? e->size - (e->pos - tail) : 0;
     if ((e->q.head && space >= frame_pad(e->pos) + sizeof(shm_frame)) || acked != e->acked_seen) {
       e->acked_seen = acked;
       return WEFT_NET_POLL_READY;

@@ -1,0 +1,130 @@
+/* The shm transport against a hostile local peer, driving its ops table
+ * directly (one process, the listener and the peers):
+ *   stranger   a connection that sends one byte of its hello and stays open
+ *              costs the listener at most its hello deadline: the real peer
+ *              behind it is accepted (it used to block forever);
+ *   unsealed   a peer that knows the key but hands over a ring memfd that is
+ *              not sealed (it could shrink it under the mapping: SIGBUS) is
+ *              dropped, and the real peer behind it is accepted;
+ *   counters   a peer that writes ring counters out of bounds makes the
+ *              receive fail with weftRemoteError instead of reading outside
+ *              the ring.
+ *   test_shm_hostile stranger|unsealed|counters */
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/hello.h"
+#include "shm/shm.h"
+#include "time_scale.h"
+#include "util/sock.h"
+#include "weft_net.h"
+
+#define FAILF(...) (fprintf(stderr, __VA_ARGS__), fputc('\n', stderr), 1)
+/* the wire format of transports/shm/shm.c: handle, hello, ring counters */
+#define SHM_MAGIC 0x77656674736d6d31ULL
+#define RING_BYTES 4096
+#define RING_OFF 320 /* sizeof(shm_ring), a multiple of the cache line: head at 0, tail at 64 */
+#define KEY 0x1234abcdULL
+
+typedef struct {
+  uint64_t magic;
+  char name[96];
+} shm_handle;
+typedef struct {
+  weft_net_hello h;
+  uint64_t ring_bytes;
+} shm_hello;
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/* A ring memfd as a peer makes it (sealed or not), mapped at *map. */
+static int ring_fd(int seal, void **map) {
+  int fd = memfd_create("hostile-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0 || ftruncate(fd, RING_OFF + RING_BYTES) != 0) return -1;
+  if (seal && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) != 0) return -1;
+  *map = mmap(NULL, RING_OFF + RING_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  return *map == MAP_FAILED ? -1 : fd;
+}
+
+/* Connects to the listener as a peer would, handing over fd with the hello. */
+static int fake_peer(const shm_handle *h, int fd, uint64_t conn_id) {
+  int s = -1;
+  char err[WEFT_SOCK_ERRLEN];
+  shm_hello hello = {{SHM_MAGIC, KEY, conn_id}, RING_BYTES};
+  if (weft_unix_connect(h->name, 2000, &s, err) != 0 || weft_unix_send_fd(s, &hello, sizeof hello, fd, err) != 0)
+    return -1;
+  return s;
+}
+
+int main(int argc, char **argv) {
+  const char *mode = argc > 1 ? argv[1] : "";
+  const weftNet_t *net = &weft_net_shm;
+  weftNetInitArgs_t args = {WEFT_NET_ABI_VERSION, NULL, NULL, NULL, NULL};
+  void *ctx, *lis, *send = NULL, *recv = NULL;
+  char handle[WEFT_NET_HANDLE_BYTES];
+  if (net->init(&args, &ctx) != weftSuccess || net->listen(ctx, 0, KEY, handle, &lis) != weftSuccess)
+    return FAILF("shm init/listen failed");
+  shm_handle h;
+  memcpy(&h, handle, sizeof h);
+  char err[WEFT_SOCK_ERRLEN];
+  int bad = 0, stranger = -1;
+  void *map = NULL;
+  if (!strcmp(mode, "stranger")) {
+    if (weft_unix_connect(h.name, 2000, &stranger, err) != 0 || write(stranger, "x", 1) != 1)
+      return FAILF("stranger: %s", err);
+  } else if (!strcmp(mode, "unsealed")) {
+    int fd = ring_fd(0, &map);
+    if (fd < 0 || (stranger = fake_peer(&h, fd, 99)) < 0) return FAILF("unsealed peer could not connect");
+    close(fd);
+  } else if (!strcmp(mode, "counters")) {
+    int fd = ring_fd(1, &map);
+    if (fd < 0 || (stranger = fake_peer(&h, fd, 7)) < 0) return FAILF("hostile peer could not connect");
+    close(fd);
+    uint64_t id = 0;
+    if (net->accept(lis, 5000, &recv, &id) != weftSuccess || id != 7) return FAILF("hostile peer not accepted");
+    /* head far beyond anything written: a receiver that trusted it would read
+     * (and copy) past the ring */
+    ((volatile uint64_t *)map)[0] = (uint64_t)RING_BYTES * 1000;
+    static char buf[1 << 20];
+    void *req;
+    int done = 0;
+    size_t got = 0;
+    uint64_t tag = 0;
+    weftResult_t r = net->irecv(recv, buf, sizeof buf, 0, NULL, &req);
+    double t0 = now_s();
+    while (r == weftSuccess && !done && now_s() - t0 < 5) r = net->test(req, &done, &got, &tag);
+    if (r != weftRemoteError) bad = FAILF("a receive over corrupt counters returned %d (done %d)", (int)r, done);
+    else printf("counters: the receive failed as it should\n");
+    net->closeRecv(recv);
+    net->closeListen(lis);
+    net->finalize(ctx);
+    return bad;
+  } else {
+    return FAILF("usage: test_shm_hostile stranger|unsealed|counters");
+  }
+  /* the real peer, behind the hostile connection */
+  double t0 = now_s();
+  if (net->connect(ctx, 0, handle, KEY, 42, 5000, &send) != weftSuccess) return FAILF("the real peer cannot connect");
+  uint64_t id = 0;
+  weftResult_t r = net->accept(lis, weft_test_ms(20000), &recv, &id);
+  double took = now_s() - t0;
+  if (r != weftSuccess || id != 42) bad = FAILF("%s: accept returned %d, connection %llu", mode, (int)r, (unsigned long long)id);
+  else if (took > 7 * weft_test_time_scale()) bad = FAILF("%s: the real peer waited %.1f s", mode, took);
+  else printf("%s: the real peer accepted after %.2f s\n", mode, took);
+  if (recv) net->closeRecv(recv);
+  if (send) net->closeSend(send);
+  if (stranger >= 0) close(stranger);
+  net->closeListen(lis);
+  net->finalize(ctx);
+  return bad;
+}
