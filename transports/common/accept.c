@@ -1,3 +1,6 @@
+#include <errno.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/accept.h"
@@ -12,23 +15,84 @@ void weft_net_drop_stranger(const weft_net_listen *l) {
   weft_net_logf(l->ctx, weftLogWarn, "%s: dropped a connection without the job key", l->ctx->name);
 }
 
-weftResult_t weft_net_accept(weft_net_listen *l, int timeout_ms, const char *peer, weft_net_take_fn take,
-                             void **out, uint64_t *conn_id) {
-  long long deadline = weft_now_ms() + timeout_ms;
+void weft_net_listen_drop_pending(weft_net_listen *l) {
+  for (int i = 0; i < l->npending; i++) close(l->pending_fd[i]);
+  l->npending = 0;
+}
+
+static void pending_remove(weft_net_listen *l, int i) {
+  l->pending_fd[i] = l->pending_fd[l->npending - 1];
+  l->pending_since[i] = l->pending_since[l->npending - 1];
+  l->npending--;
+}
+
+/* Accepts what is waiting on the listener. A full list drops its oldest
+ * entry: a flood of silent connections cannot hold the real peers out. */
+static void accept_new(weft_net_listen *l) {
   char err[WEFT_SOCK_ERRLEN];
+  int fd;
+  while (weft_sock_accept(l->fd, 0, NULL, &fd, err) == 0) {
+    if (l->npending == WEFT_NET_PENDING_MAX) {
+      int oldest = 0;
+      for (int i = 1; i < l->npending; i++)
+        if (l->pending_since[i] < l->pending_since[oldest]) oldest = i;
+      close(l->pending_fd[oldest]);
+      pending_remove(l, oldest);
+      weft_net_drop_stranger(l);
+    }
+    l->pending_fd[l->npending] = fd;
+    l->pending_since[l->npending++] = weft_now_ms();
+  }
+}
+
+/* 1: the whole hello is buffered, 0: not yet, -1: the peer closed or failed. */
+static int hello_arrived(int fd, size_t hello_bytes) {
+  char buf[256];
+  ssize_t n = recv(fd, buf, hello_bytes < sizeof buf ? hello_bytes : sizeof buf, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+  if (n == 0) return -1;
+  return (size_t)n >= hello_bytes || (size_t)n == sizeof buf ? 1 : 0;
+}
+
+weftResult_t weft_net_accept(weft_net_listen *l, int timeout_ms, const char *peer, size_t hello_bytes,
+                             weft_net_take_fn take, void **out, uint64_t *conn_id) {
+  /* Connections wait side by side for their hellos, and a transport reads a
+   * hello only once all of it is there: no stranger (silent, slow, or one
+   * byte at a time) holds up the others, it only ages out after
+   * WEFT_NET_HELLO_MS. */
+  long long deadline = weft_now_ms() + timeout_ms;
   for (;;) {
+    accept_new(l);
+    long long now = weft_now_ms();
+    int partial = 0;
+    for (int i = l->npending - 1; i >= 0; i--) {
+      int fd = l->pending_fd[i], state = hello_arrived(fd, hello_bytes);
+      if (state == 0 && now - l->pending_since[i] < WEFT_NET_HELLO_MS) {
+        partial = 1;
+        continue;
+      }
+      pending_remove(l, i);
+      if (state <= 0) {
+        if (state == 0) weft_net_drop_stranger(l);
+        close(fd);
+        continue;
+      }
+      weftResult_t res = weftSuccess;
+      weft_net_verdict v = take(l, fd, WEFT_NET_TAKE_MS, out, conn_id, &res);
+      if (v == WEFT_NET_TAKEN) return weftSuccess;
+      close(fd);
+      if (v == WEFT_NET_FAILED) return res;
+      if (v == WEFT_NET_NO_KEY) weft_net_drop_stranger(l);
+    }
     long long left = deadline - weft_now_ms();
-    int fd;
-    if (left <= 0 || weft_sock_accept(l->fd, (int)left, NULL, &fd, err) != 0)
-      return weft_net_accept_timeout(l, peer, timeout_ms);
-    /* the hello gets what is left of the deadline, at most WEFT_NET_HELLO_MS */
-    left = deadline - weft_now_ms();
-    int hello_ms = left < WEFT_NET_HELLO_MS ? (left > 0 ? (int)left : 1) : WEFT_NET_HELLO_MS;
-    weftResult_t res = weftSuccess;
-    weft_net_verdict v = take(l, fd, hello_ms, out, conn_id, &res);
-    if (v == WEFT_NET_TAKEN) return weftSuccess;
-    close(fd);
-    if (v == WEFT_NET_FAILED) return res;
-    if (v == WEFT_NET_NO_KEY) weft_net_drop_stranger(l);
+    if (left <= 0) return weft_net_accept_timeout(l, peer, timeout_ms);
+    /* sleep until a connection or a hello arrives; a partial hello keeps its
+     * socket readable, so then look again in short steps */
+    struct pollfd pf[1 + WEFT_NET_PENDING_MAX];
+    int np = 0;
+    pf[np++] = (struct pollfd){l->fd, POLLIN, 0};
+    for (int i = 0; i < l->npending && !partial; i++) pf[np++] = (struct pollfd){l->pending_fd[i], POLLIN, 0};
+    int wait = partial ? 5 : 50;
+    poll(pf, (nfds_t)np, left < wait ? (int)left : wait);
   }
 }

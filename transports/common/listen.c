@@ -27,6 +27,7 @@ void weft_net_handle_put(void *handle, const void *h, size_t len) {
 weftResult_t weft_net_close_listen(void *listen) {
   weft_net_listen *l = listen;
   if (!l) return weftSuccess;
+  weft_net_listen_drop_pending(l);
   if (l->fd >= 0) close(l->fd);
   free(l);
   return weftSuccess;

@@ -9,11 +9,17 @@
 
 #include "common/netctx.h"
 
+/* Accepted connections whose hello has not all arrived (common/accept.c). */
+#define WEFT_NET_PENDING_MAX 64
+
 typedef struct {
   weft_net_obj h;
   weft_net_ctx *ctx;
   int fd; /* -1 once closed */
   uint64_t key;
+  int npending;
+  int pending_fd[WEFT_NET_PENDING_MAX];
+  long long pending_since[WEFT_NET_PENDING_MAX];
 } weft_net_listen;
 
 void weft_net_listen_init(weft_net_listen *l, weft_net_ctx *ctx, uint64_t key);
@@ -22,6 +28,8 @@ void weft_net_listen_init(weft_net_listen *l, weft_net_ctx *ctx, uint64_t key);
 weftResult_t weft_net_listen_tcp(weft_net_listen *l, weft_sockaddr *addr);
 /* Publishes a transport's handle h of len bytes, zero-padded. */
 void weft_net_handle_put(void *handle, const void *h, size_t len);
+/* Closes the connections still waiting for their hello. */
+void weft_net_listen_drop_pending(weft_net_listen *l);
 /* weftNet_t.closeListen of a listener that holds only its socket. */
 weftResult_t weft_net_close_listen(void *listen);
 

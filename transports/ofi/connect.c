@@ -108,5 +108,5 @@ static weft_net_verdict ofi_take(weft_net_listen *l, int fd, int hello_ms, void 
 }
 
 weftResult_t weft__ofi_accept(void *l, int timeout_ms, void **out, uint64_t *conn_id) {
-  return weft_net_accept(l, timeout_ms, "peer", ofi_take, out, conn_id);
+  return weft_net_accept(l, timeout_ms, "peer", sizeof(weft_net_hello), ofi_take, out, conn_id);
 }

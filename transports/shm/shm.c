@@ -306,7 +306,7 @@ static weft_net_verdict shm_take(weft_net_listen *l, int s, int hello_ms, void *
 }
 
 static weftResult_t shm_accept(void *l, int timeout_ms, void **out, uint64_t *conn_id) {
-  return weft_net_accept(l, timeout_ms, "local peer", shm_take, out, conn_id);
+  return weft_net_accept(l, timeout_ms, "local peer", sizeof(shm_hello), shm_take, out, conn_id);
 }
 
 /* ---- data path ---------------------------------------------------------- */

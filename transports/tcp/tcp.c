@@ -151,7 +151,7 @@ static weft_net_verdict tcp_take(weft_net_listen *l, int fd, int hello_ms, void 
 }
 
 static weftResult_t tcp_accept(void *l, int timeout_ms, void **out, uint64_t *conn_id) {
-  return weft_net_accept(l, timeout_ms, "peer", tcp_take, out, conn_id);
+  return weft_net_accept(l, timeout_ms, "peer", sizeof(weft_net_hello), tcp_take, out, conn_id);
 }
 
 static tcp_req *req_new(tcp_ep *e) {
