@@ -63,25 +63,55 @@ int weft_bootstrap_prepare_listener(const weft_sockaddr *toward, weft_rank_info 
   return 0;
 }
 
-/* Accepts the ring link from prev, dropping strangers, until the deadline. */
+/* Accepts the ring link from prev, dropping strangers, until the deadline.
+ * Connections wait side by side for their hellos, read once all of a hello
+ * is there: a silent or slow stranger holds up nothing. */
+#define RING_PENDING_MAX 64
+#define RING_HELLO_MS 5000
 static int accept_prev(bootstrap_t *b, int prev, long long deadline, char *err) {
-  for (;;) {
-    long long left = deadline - weft_now_ms();
+  int fds[RING_PENDING_MAX], n = 0, found = -1;
+  long long since[RING_PENDING_MAX];
+  while (found < 0) {
     int fd;
-    if (left <= 0 || weft_sock_accept(b->listen_fd, (int)(left > 0 ? left : 0), NULL, &fd, err) != 0) {
-      snprintf(err, WEFT_SOCK_ERRLEN, "bootstrap: rank %d (%s pid %d) did not connect in time",
-               prev, b->peers[prev].host, b->peers[prev].pid);
+    char e2[WEFT_SOCK_ERRLEN];
+    while (weft_sock_accept(b->listen_fd, 0, NULL, &fd, e2) == 0) {
+      if (n == RING_PENDING_MAX) { /* a flood drops its oldest */
+        close(fds[0]);
+        memmove(fds, fds + 1, sizeof fds[0] * (size_t)(n - 1));
+        memmove(since, since + 1, sizeof since[0] * (size_t)(n - 1));
+        n--;
+      }
+      fds[n] = fd;
+      since[n++] = weft_now_ms();
+    }
+    long long now = weft_now_ms();
+    for (int i = n - 1; i >= 0 && found < 0; i--) {
+      boot_ring_hello h;
+      ssize_t k = recv(fds[i], &h, sizeof h, MSG_PEEK | MSG_DONTWAIT);
+      int whole = k == (ssize_t)sizeof h, waiting = k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+      if (!whole && waiting && now - since[i] < RING_HELLO_MS) continue;
+      if (whole && weft_sock_recv_all(fds[i], &h, sizeof h, 1000, e2) == 0 && h.magic == WEFT_ID_MAGIC &&
+          memcmp(h.secret, b->secret, 16) == 0 && h.rank == prev)
+        found = fds[i];
+      else
+        close(fds[i]); /* not our peer: drop it and keep waiting */
+      fds[i] = fds[--n];
+      since[i] = since[n];
+    }
+    if (found >= 0) break;
+    long long left = deadline - weft_now_ms();
+    if (left <= 0) {
+      for (int i = 0; i < n; i++) close(fds[i]);
+      snprintf(err, WEFT_SOCK_ERRLEN, "bootstrap: rank %d (%s pid %d) did not connect in time", prev,
+               b->peers[prev].host, b->peers[prev].pid);
       return -1;
     }
-    boot_ring_hello h;
-    char e2[WEFT_SOCK_ERRLEN];
-    if (weft_sock_recv_all(fd, &h, sizeof h, 5000, e2) == 0 && h.magic == WEFT_ID_MAGIC &&
-        memcmp(h.secret, b->secret, 16) == 0 && h.rank == prev) {
-      b->prev_fd = fd;
-      return 0;
-    }
-    close(fd); /* not our peer: drop it and keep waiting */
+    struct pollfd pf = {b->listen_fd, POLLIN, 0};
+    poll(&pf, 1, left < 5 ? (int)left : 5);
   }
+  for (int i = 0; i < n; i++) close(fds[i]);
+  b->prev_fd = found;
+  return 0;
 }
 
 static weftResult_t build_ring(bootstrap_t *b, char *err) {
