@@ -37,6 +37,8 @@ void weft__ucx_match(ucx_ctx *c, ucx_ep *e) {
     else e->arr_head = a->next;
     if (e->arr_tail == a) e->arr_tail = prev;
     weft_req_pop(&e->q);
+    if (a->kind != ARR_RNDV) e->early_bytes -= a->len;
+    e->early_count--;
     int ok = fits(e, r, a->tag, a->len);
     switch (a->kind) {
       case ARR_COPY:
@@ -64,6 +66,7 @@ void weft__ucx_free_arrivals(ucx_ctx *c, ucx_ep *e) {
     free(a);
   }
   e->arr_tail = NULL;
+  e->early_bytes = e->early_count = 0;
 }
 
 ucs_status_t weft__ucx_am_data_cb(void *arg, const void *header, size_t hlen, void *data, size_t len,
@@ -88,6 +91,15 @@ ucs_status_t weft__ucx_am_data_cb(void *arg, const void *header, size_t hlen, vo
     return UCS_OK;
   }
   int keep = rndv || (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_DATA);
+  /* what a peer sends ahead of the posted receives is bounded: a legitimate
+   * schedule runs a few chunks ahead, a hostile peer cannot fill memory */
+  if (e->early_count >= UCX_EARLY_COUNT || (!rndv && e->early_bytes + len > UCX_EARLY_BYTES)) {
+    weft__ucx_ep_fail(e, weftRemoteError,
+                      "ucx: the peer sent %zu messages, %zu bytes ahead of the posted receives (at most %d and %d MiB "
+                      "may wait)",
+                      e->early_count + 1, e->early_bytes + (rndv ? 0 : len), UCX_EARLY_COUNT, UCX_EARLY_BYTES >> 20);
+    return UCS_OK;
+  }
   ucx_arrival *a = malloc(sizeof *a + (keep ? 0 : len));
   if (!a) {
     weft__ucx_ep_fail(e, weftSystemError, "ucx: out of memory queueing a message of %zu bytes", len);
@@ -108,6 +120,8 @@ ucs_status_t weft__ucx_am_data_cb(void *arg, const void *header, size_t hlen, vo
   if (e->arr_tail) e->arr_tail->next = a;
   else e->arr_head = a;
   e->arr_tail = a;
+  e->early_count++;
+  if (!rndv) e->early_bytes += len;
   return keep ? UCS_INPROGRESS : UCS_OK;
 }
 

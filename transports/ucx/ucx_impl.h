@@ -27,6 +27,10 @@
 enum { OBJ_HELLO = WEFT_NET_OBJ_PRIVATE }; /* ucx_hello_conn */
 enum { RQ_QUEUED = 0, RQ_ACTIVE, RQ_DONE }; /* QUEUED: posted receive, or send waiting for the endpoint */
 enum { ARR_COPY = 0, ARR_DESC, ARR_RNDV };
+/* Bounds on the messages a receive endpoint holds before their receives are
+ * posted (a peer beyond them fails the endpoint). */
+#define UCX_EARLY_COUNT 65536
+#define UCX_EARLY_BYTES (256 << 20)
 
 typedef struct {
   uint64_t magic;
@@ -97,6 +101,7 @@ typedef struct ucx_ep {
   weftResult_t failed;
   weft_req_queue q;                 /* receives: posted, not matched yet; sends: waiting for the endpoint */
   ucx_arrival *arr_head, *arr_tail; /* receives: unexpected messages */
+  size_t early_bytes, early_count;  /* receives: what they hold (bounded: UCX_EARLY_*) */
   struct ucx_ep *hnext;             /* nonce bucket */
   struct ucx_ep *lnext;             /* listener's ready list */
   /* sends, until resolved: the reply being read; receives: the bye */
