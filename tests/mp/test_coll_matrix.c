@@ -26,7 +26,7 @@
  *     alltoall runs on the ring comm (pairwise) and the slots comm
  *   x root {0, n-1} for broadcast and reduce
  *
- * -c nanpay (not in the default set; ctest mp_matrix_nanpay_n3) runs
+ * -c nanpay (not in the default set; ctest mp_matrix_nanpay_n4) runs
  * allreduce, reducescatter and reduce on float inputs laden with NaNs (on
  * every rank, one or some; each rank its own sign and payload, quiet or
  * signaling) and with Inf - Inf / 0 * Inf, every float dtype x op, counts
