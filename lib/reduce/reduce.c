@@ -40,11 +40,17 @@
 #define WEFT_OP_IMIN(T, UT, x, y) ((x) < (y) ? (x) : (y))
 #define WEFT_OP_FSUM(T, UT, x, y) ((x) + (y))
 #define WEFT_OP_FPROD(T, UT, x, y) ((x) * (y))
-/* A NaN in x is returned; a NaN in y fails both comparisons and is returned
- * as well (so the result is NaN exactly when an operand is, and the NaN rule
- * then picks which). Of +0 and -0 the second is returned. */
-#define WEFT_OP_FMAX(T, UT, x, y) (((x) != (x) || (x) > (y)) ? (x) : (y))
-#define WEFT_OP_FMIN(T, UT, x, y) (((x) != (x) || (x) < (y)) ? (x) : (y))
+/* Of +0 and -0 the second is returned. With a NaN operand the value is not
+ * the result (it may be y, a number, for a NaN x): the float kernels then
+ * apply the NaN rule, which they notice from the flag (WEFT_FLAG_*). */
+#define WEFT_OP_FMAX(T, UT, x, y) ((x) > (y) ? (x) : (y))
+#define WEFT_OP_FMIN(T, UT, x, y) ((x) < (y) ? (x) : (y))
+/* Flags: NaN whenever x op y must go through the NaN rule, and may be NaN
+ * otherwise too (Inf - Inf in a flag only costs a look at the block). Sum and
+ * product are NaN exactly when an operand is or the operation is invalid:
+ * their result is the flag; min/max flag NaN operands with x + y. */
+#define WEFT_FLAG_RESULT(x, y, r) (r)
+#define WEFT_FLAG_OPERANDS(x, y, r) ((x) + (y))
 
 typedef void (*weft_kernel_fn)(void *dst, const void *a, const void *b, size_t n);
 
@@ -100,7 +106,8 @@ typedef void (*weft_kernel_fn)(void *dst, const void *a, const void *b, size_t n
  *   nan_rule_TAG(x, y): the NaN rule for a NaN result of x op y: the first NaN
  *     operand with its quiet bit set, else (a NaN made from numbers) CANON,
  *     the positive quiet NaN with a zero payload;
- *   nan_fix_TAG(r, x, y, m): r[i] = nan_rule(x[i], y[i]) where r[i] is NaN. */
+ *   nan_fix_TAG(r, x, y, m): r[i] = nan_rule(x[i], y[i]) where r[i], x[i] or
+ *     y[i] is NaN (min/max of a NaN may have given a number). */
 #define WEFT_NAN_RULE(TAG, T, UT, QUIET, CANON)                                         \
   static T nan_rule_##TAG(T x, T y) {                                                   \
     UT xb, yb, rb;                                                                      \
@@ -112,7 +119,7 @@ typedef void (*weft_kernel_fn)(void *dst, const void *a, const void *b, size_t n
   }                                                                                     \
   static void nan_fix_##TAG(T *restrict r, const T *x, const T *y, size_t m) {          \
     for (size_t i = 0; i < m; i++)                                                      \
-      if (r[i] != r[i]) r[i] = nan_rule_##TAG(x[i], y[i]);                              \
+      if (r[i] != r[i] || x[i] != x[i] || y[i] != y[i]) r[i] = nan_rule_##TAG(x[i], y[i]); \
   }
 
 WEFT_NAN_RULE(f32, float, uint32_t, UINT32_C(0x00400000), UINT32_C(0x7FC00000))
@@ -126,7 +133,7 @@ WEFT_NAN_RULE(f64, double, uint64_t, UINT64_C(0x0008000000000000), UINT64_C(0x7F
  * costs much less than a compare and OR (the sum can also become NaN without
  * a NaN result, from infinities or an overflow: nan_fix then finds nothing to
  * do). Elements past the last whole group of LANES go to lane 0. */
-#define WEFT_FLT_BLOCK(T, TAG, OP, LOAD_X, LOAD_Y, KEEP, FIX_X, FIX_Y)                  \
+#define WEFT_FLT_BLOCK(T, TAG, OP, FLAG, LOAD_X, LOAD_Y, KEEP, FIX_X, FIX_Y)            \
   {                                                                                     \
     enum { LANES = WEFT_NAN_LANES_BYTES / sizeof(T) };                                  \
     T acc[LANES] = {0};                                                                 \
@@ -136,13 +143,13 @@ WEFT_NAN_RULE(f64, double, uint64_t, UINT64_C(0x0008000000000000), UINT64_C(0x7F
         const T x = LOAD_X(i + k), y = LOAD_Y(i + k), r = OP(T, T, x, y);               \
         KEEP(i + k, x, y);                                                              \
         db[i + k] = r;                                                                  \
-        acc[k] += r;                                                                    \
+        acc[k] += FLAG(x, y, r);                                                        \
       }                                                                                 \
     for (; i < m; i++) {                                                                \
       const T x = LOAD_X(i), y = LOAD_Y(i), r = OP(T, T, x, y);                         \
       KEEP(i, x, y);                                                                    \
       db[i] = r;                                                                        \
-      acc[0] += r;                                                                      \
+      acc[0] += FLAG(x, y, r);                                                          \
     }                                                                                   \
     for (size_t w = LANES / 2; w > 0; w /= 2)                                           \
       for (size_t k = 0; k < w; k++) acc[k] += acc[k + w];                              \
@@ -169,30 +176,30 @@ WEFT_NAN_RULE(f64, double, uint64_t, UINT64_C(0x0008000000000000), UINT64_C(0x7F
 /* Instantiates float kernel NAME (element op OP on type T, NaN helpers of
  * TAG). In place, the operand that dst overwrites is kept in a stack block
  * (a store per element, in L1) so that the NaN rule can still read it. */
-#define WEFT_FLT_REDUCE_KERNEL(NAME, TAG, T, OP)                                        \
+#define WEFT_FLT_REDUCE_KERNEL(NAME, TAG, T, OP, FLAG)                                    \
   static void NAME##_oop(T *restrict d, const T *restrict a, const T *restrict b,       \
                          size_t n) {                                                    \
     WEFT_FLT_BLOCKS(T, T *restrict db = d + off; const T *restrict ab = a + off;        \
                     const T *restrict bb = b + off;,                                    \
-                    WEFT_FLT_BLOCK(T, TAG, OP, WEFT_AT_A, WEFT_AT_B, WEFT_KEEP_NONE,    \
+                    WEFT_FLT_BLOCK(T, TAG, OP, FLAG, WEFT_AT_A, WEFT_AT_B, WEFT_KEEP_NONE,    \
                                    ab, bb))                                             \
   }                                                                                     \
   static void NAME##_ipa(T *restrict d, const T *restrict b, size_t n) {                \
     _Alignas(64) T kept[WEFT_NAN_BLOCK_BYTES / sizeof(T)];                              \
     WEFT_FLT_BLOCKS(T, T *restrict db = d + off; const T *restrict bb = b + off;,       \
-                    WEFT_FLT_BLOCK(T, TAG, OP, WEFT_AT_D, WEFT_AT_B, WEFT_KEEP_X,       \
+                    WEFT_FLT_BLOCK(T, TAG, OP, FLAG, WEFT_AT_D, WEFT_AT_B, WEFT_KEEP_X,       \
                                    kept, bb))                                           \
   }                                                                                     \
   static void NAME##_ipb(T *restrict d, const T *restrict a, size_t n) {                \
     _Alignas(64) T kept[WEFT_NAN_BLOCK_BYTES / sizeof(T)];                              \
     WEFT_FLT_BLOCKS(T, T *restrict db = d + off; const T *restrict ab = a + off;,       \
-                    WEFT_FLT_BLOCK(T, TAG, OP, WEFT_AT_A, WEFT_AT_D, WEFT_KEEP_Y,       \
+                    WEFT_FLT_BLOCK(T, TAG, OP, FLAG, WEFT_AT_A, WEFT_AT_D, WEFT_KEEP_Y,       \
                                    ab, kept))                                           \
   }                                                                                     \
   static void NAME##_ipab(T *restrict d, size_t n) {                                    \
     _Alignas(64) T kept[WEFT_NAN_BLOCK_BYTES / sizeof(T)];                              \
     WEFT_FLT_BLOCKS(T, T *restrict db = d + off;,                                       \
-                    WEFT_FLT_BLOCK(T, TAG, OP, WEFT_AT_D, WEFT_AT_D, WEFT_KEEP_X,       \
+                    WEFT_FLT_BLOCK(T, TAG, OP, FLAG, WEFT_AT_D, WEFT_AT_D, WEFT_KEEP_X,       \
                                    kept, kept))                                         \
   }                                                                                     \
   static void NAME(void *dst, const void *a, const void *b, size_t n) {                 \
@@ -213,10 +220,10 @@ WEFT_NAN_RULE(f64, double, uint64_t, UINT64_C(0x0008000000000000), UINT64_C(0x7F
   WEFT_REDUCE_KERNEL(k_##TAG##_max, T, UT, WEFT_OP_IMAX)   \
   WEFT_REDUCE_KERNEL(k_##TAG##_min, T, UT, WEFT_OP_IMIN)
 #define WEFT_FLT_KERNELS(TAG, T)                                       \
-  WEFT_FLT_REDUCE_KERNEL(k_##TAG##_sum, TAG, T, WEFT_OP_FSUM)   \
-  WEFT_FLT_REDUCE_KERNEL(k_##TAG##_prod, TAG, T, WEFT_OP_FPROD) \
-  WEFT_FLT_REDUCE_KERNEL(k_##TAG##_max, TAG, T, WEFT_OP_FMAX)   \
-  WEFT_FLT_REDUCE_KERNEL(k_##TAG##_min, TAG, T, WEFT_OP_FMIN)
+  WEFT_FLT_REDUCE_KERNEL(k_##TAG##_sum, TAG, T, WEFT_OP_FSUM, WEFT_FLAG_RESULT)   \
+  WEFT_FLT_REDUCE_KERNEL(k_##TAG##_prod, TAG, T, WEFT_OP_FPROD, WEFT_FLAG_RESULT) \
+  WEFT_FLT_REDUCE_KERNEL(k_##TAG##_max, TAG, T, WEFT_OP_FMAX, WEFT_FLAG_OPERANDS) \
+  WEFT_FLT_REDUCE_KERNEL(k_##TAG##_min, TAG, T, WEFT_OP_FMIN, WEFT_FLAG_OPERANDS)
 
 WEFT_INT_KERNELS(i8, int8_t, uint8_t)
 WEFT_INT_KERNELS(u8, uint8_t, uint8_t)
