@@ -16,13 +16,12 @@
  * of the instruction, and the compiler may swap the operands of a commutative
  * + or *; a NaN made from numbers (Inf - Inf, 0 * Inf) is negative on x86 and
  * positive elsewhere. Explicit per-element NaN tests would keep the loops
- * from vectorizing, so the float kernels run in blocks: the plain vector
- * loop, then a scan of the block's results for NaN (cheap, vectorized, in L1)
- * and, only in a block that holds one, the rule applied to each NaN result
- * from the operands. Every op gives a NaN result exactly when an operand is
- * NaN or the operation is invalid, so no other element needs a look. In
- * place the block is computed into a stack buffer first, so that the
- * operands are still there to apply the rule.
+ * from vectorizing, so the float kernels run in blocks (WEFT_FLT_BLOCK): the
+ * plain vector loop, which also adds up a flag per element in a few
+ * independent lanes (a NaN flag makes its lane NaN), and, only in a block
+ * whose lanes end NaN, the rule applied to each element with a NaN result or
+ * operand. In place, the loop keeps a copy of the operand it overwrites in a
+ * stack block, so that the rule can still read it.
  *
  * Integers wrap: sum and product are computed in the unsigned type of the
  * same width. fp16/bf16 are converted in stack blocks to float, reduced with
