@@ -17,8 +17,11 @@ int weft_op_parse(const char *name);
 
 /* dst[i] = a[i] op b[i] for i < count. dst may be the same pointer as a or b
  * (no other overlap). weftAvg reduces as weftSum; call weft_avg_finish on the
- * final sum. Integer arithmetic wraps (two's complement) without UB. Float
- * min/max propagate NaN. fp16/bf16 are computed in fp32 and rounded to nearest
+ * final sum. Integer arithmetic wraps (two's complement) without UB. Floats,
+ * every op (the NaN rule, docs/api.md): if a[i] or b[i] is NaN the result is
+ * the first NaN of the two (a before b) with its quiet bit set; a NaN made
+ * from numbers is the positive quiet NaN with a zero payload; the same bits
+ * whatever the aliasing. fp16/bf16 are computed in fp32 and rounded to nearest
  * even once per call. */
 void weft_reduce(void *dst, const void *a, const void *b, size_t count, weftDataType_t dt,
                  weftRedOp_t op);

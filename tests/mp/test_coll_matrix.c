@@ -26,6 +26,14 @@
  *     alltoall runs on the ring comm (pairwise) and the slots comm
  *   x root {0, n-1} for broadcast and reduce
  *
+ * -c nanpay (not in the default set; ctest mp_matrix_nanpay_n4) runs
+ * allreduce, reducescatter and reduce on float inputs laden with NaNs (on
+ * every rank, one or some; each rank its own sign and payload, quiet or
+ * signaling) and with Inf - Inf / 0 * Inf, every float dtype x op, counts
+ * {1, 7, 67, 1027, 65539 (allreduce only)}, on every algorithm of -a (direct
+ * included when named): the in-place result must be the out-of-place one bit
+ * for bit and follow the NaN rule of docs/api.md.
+ *
  * With -G 3+2+1 the ranks are put on fake nodes of those sizes (WEFT_HOST_ID;
  * with -S on fake sites, WEFT_SITE) and a third communicator forces the
  * hierarchical algorithm ("hier"), which then runs every allreduce, broadcast,
@@ -129,11 +137,22 @@
 
 /* ---- options ---------------------------------------------------------------- */
 
-enum { C_ALLREDUCE, C_ALLGATHER, C_REDUCESCATTER, C_BROADCAST, C_REDUCE, C_ALLTOALL, C_SENDRECV, C_FPRANDOM, C_NCOLL };
-static const char *const coll_names[C_NCOLL] = {"allreduce", "allgather", "reducescatter", "broadcast",
-                                                "reduce",    "alltoall",  "sendrecv",      "fprandom"};
-enum { A_RING, A_TREE, A_RHD, A_HIER, A_SLOTS, A_N };
-static const char *const algo_names[A_N] = {"ring", "tree", "rhd", "hier", "slots"};
+enum {
+  C_ALLREDUCE,
+  C_ALLGATHER,
+  C_REDUCESCATTER,
+  C_BROADCAST,
+  C_REDUCE,
+  C_ALLTOALL,
+  C_SENDRECV,
+  C_FPRANDOM,
+  C_NANPAY,
+  C_NCOLL
+};
+static const char *const coll_names[C_NCOLL] = {"allreduce", "allgather", "reducescatter", "broadcast", "reduce",
+                                                "alltoall",  "sendrecv",  "fprandom",      "nanpay"};
+enum { A_RING, A_TREE, A_RHD, A_HIER, A_SLOTS, A_DIRECT, A_N };
+static const char *const algo_names[A_N] = {"ring", "tree", "rhd", "hier", "slots", "direct"};
 
 #define BIG_COUNT ((size_t)1048579)
 static const size_t default_counts[] = {0, 1, 7, 1027, BIG_COUNT};
@@ -175,6 +194,7 @@ typedef struct {
   int root;
   int reduces;
   uint64_t seed;
+  int nanpay; /* the NaN-payload section: coll is the reducing collective it runs */
 } tcase;
 
 #define MAX_PRINT_PER_CASE 4
@@ -461,8 +481,8 @@ static void fmt_elem(char *buf, size_t len, const void *p, size_t i, weftDataTyp
 }
 
 static void case_str(const ctx_t *c, const tcase *tc, char *buf, size_t len) {
-  snprintf(buf, len, "rank %d/%d coll %s dtype %s op %s count %zu %s algo %s root %d", c->rank, c->n,
-           coll_names[tc->coll], weft_dtype_name(tc->dt), tc->reduces ? weft_op_name(tc->op) : "-", tc->count,
+  snprintf(buf, len, "rank %d/%d coll %s%s dtype %s op %s count %zu %s algo %s root %d", c->rank, c->n,
+           tc->nanpay ? "nanpay " : "", coll_names[tc->coll], weft_dtype_name(tc->dt), tc->reduces ? weft_op_name(tc->op) : "-", tc->count,
            tc->inplace ? "in-place" : "out-of-place", algo_names[tc->algo], tc->root);
 }
 
@@ -977,6 +997,130 @@ out:
   return bad;
 }
 
+/* ---- NaN payloads: in place gives the bits of out of place ----------------------------- */
+
+/* Bit fields of a floating type (exponent all ones: Inf or NaN). */
+typedef struct {
+  uint64_t sign, exp, mant, quiet;
+} flayout_t;
+
+static flayout_t float_layout(weftDataType_t dt) {
+  switch (dt) {
+    case weftFloat16: return (flayout_t){0x8000, 0x7C00, 0x03FF, 0x0200};
+    case weftBfloat16: return (flayout_t){0x8000, 0x7F80, 0x007F, 0x0040};
+    case weftFloat32: return (flayout_t){0x80000000u, 0x7F800000u, 0x007FFFFFu, 0x00400000u};
+    default:
+      return (flayout_t){0x8000000000000000ULL, 0x7FF0000000000000ULL, 0x000FFFFFFFFFFFFFULL, 0x0008000000000000ULL};
+  }
+}
+
+static int nan_in(const flayout_t *L, uint64_t w) { return (w & L->exp) == L->exp && (w & L->mant) != 0; }
+
+/* Rank's element idx. Per element (the same choice on every rank): a NaN on
+ * every rank, on one rank or on some ranks, each rank with its own sign and
+ * payload, quiet or signaling; or no NaN input but a NaN result (Inf - Inf,
+ * 0 * Inf); or a small number. */
+static uint64_t nanpay_elem(weftDataType_t dt, weftRedOp_t op, uint64_t seed, int rank, int n, size_t idx) {
+  const flayout_t L = float_layout(dt);
+  const uint64_t s = rnd(seed, -1, idx), h = rnd(seed, rank, idx);
+  uint64_t w = 0;
+  int nan_here = 0;
+  switch (s % 8) {
+    case 0: nan_here = 1; break;
+    case 1: nan_here = rank == (int)((s >> 8) % (uint64_t)n); break;
+    case 2: nan_here = (int)((s >> (8 + rank % 48)) & 1); break;
+    case 3:
+      if (op == weftProd) {
+        if (rank == 0) return 0;
+        if (rank == n - 1) return L.exp;
+        st_f(&w, 0, dt, 1.0);
+        return w;
+      }
+      return rank % 2 ? L.exp | L.sign : L.exp;
+    default: break;
+  }
+  if (nan_here) return (h >> 63 ? L.sign : 0) | L.exp | ((h & L.mant) ? (h & L.mant) : 1);
+  st_f(&w, 0, dt, (double)((int)((h >> 8) % 16) - 8) / 4);
+  return w;
+}
+
+/* The rule of docs/api.md (Determinism): a result whose inputs hold NaNs is
+ * one of them with its quiet bit set; a NaN made from numbers is the positive
+ * quiet NaN with a zero payload; on one rank nothing is combined and the
+ * result is the input. Returns 0 if element i (global index idx) of res
+ * obeys it. */
+static int nan_rule_ok(const tcase *tc, int n, const void *res, size_t i, size_t idx) {
+  const flayout_t L = float_layout(tc->dt);
+  const size_t esz = weft_dtype_size(tc->dt);
+  const uint64_t got = ld_u(res, i, esz);
+  if (n == 1) return got != nanpay_elem(tc->dt, tc->op, tc->seed, 0, n, idx);
+  int any_nan = 0;
+  for (int k = 0; k < n; k++) {
+    const uint64_t x = nanpay_elem(tc->dt, tc->op, tc->seed, k, n, idx);
+    if (!nan_in(&L, x)) continue;
+    any_nan = 1;
+    if (got == (x | L.quiet)) return 0;
+  }
+  if (any_nan) return 1;
+  return nan_in(&L, got) && got != (L.exp | L.quiet);
+}
+
+/* One reducing collective (tc->coll) on NaN-laden inputs, out of place and
+ * then in place: both results must be the same bits and follow the NaN rule;
+ * all-reduce results must agree on every rank. */
+static int run_nanpay(ctx_t *c, tcase *tc) {
+  weftComm_t comm = c->comm[tc->algo];
+  const size_t esz = weft_dtype_size(tc->dt), n = tc->count, rbytes = n * esz;
+  const size_t scount = tc->coll == C_REDUCESCATTER ? n * (size_t)c->n : n, sbytes = scount * esz;
+  const size_t base = tc->coll == C_REDUCESCATTER ? (size_t)c->rank * n : 0;
+  const int root = c->n - 1, has_result = tc->coll != C_REDUCE || c->rank == root;
+  int bad = 0;
+  void *sb = gbuf(sbytes), *rb = gbuf(rbytes), *ib = gbuf(sbytes);
+  for (size_t i = 0; i < scount; i++) st_u(sb, i, esz, nanpay_elem(tc->dt, tc->op, tc->seed, c->rank, c->n, i));
+  memcpy(ib, sb, sbytes);
+  void *ires = (char *)ib + base * esz;
+  for (int ip = 0; ip < 2; ip++) {
+    void *dst = ip ? ires : rb;
+    const void *src = ip ? ib : sb;
+    weftResult_t r;
+    tc->inplace = ip;
+    if (tc->coll == C_REDUCESCATTER) r = weftReduceScatter(src, dst, n, tc->dt, tc->op, comm, NULL);
+    else if (tc->coll == C_REDUCE) r = weftReduce(src, dst, n, tc->dt, tc->op, root, comm, NULL);
+    else r = weftAllReduce(src, dst, n, tc->dt, tc->op, comm, NULL);
+    if (call_failed(c, tc, coll_names[tc->coll], r, comm)) {
+      bad = -1;
+      goto out;
+    }
+    bad |= check_algo(c, tc, comm);
+  }
+  if (has_result) {
+    bad |= compare(c, tc, "in-place result (expected: the out-of-place result)", rb, ires, n, base);
+    int printed = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (nan_rule_ok(tc, c->n, rb, i, base + i) == 0) continue;
+      bad = 1;
+      if (printed++ < MAX_PRINT_PER_CASE) {
+        char cs[256], g[64];
+        case_str(c, tc, cs, sizeof cs);
+        fmt_elem(g, sizeof g, rb, i, tc->dt);
+        fprintf(stderr, "MISMATCH %s: index %zu got %s, which breaks the NaN rule\n", cs, base + i, g);
+        c->nprinted++;
+      }
+    }
+  }
+  bad |= check_guards(c, tc, "recvbuff", rb, rbytes) | check_guards(c, tc, "sendbuff", ib, sbytes);
+  if (tc->coll == C_ALLREDUCE) {
+    const int h = hash_agree(c, tc, rb, rbytes);
+    if (c->broken) bad = -1;
+    else bad |= h;
+  }
+out:
+  gbuf_free(sb);
+  gbuf_free(rb);
+  gbuf_free(ib);
+  return bad;
+}
+
 /* ---- the matrix ---------------------------------------------------------------------- */
 
 /* Which cases run with BIG_COUNT under -B 1 (see the header comment). */
@@ -1003,7 +1147,9 @@ static int run_case(ctx_t *c, tcase *tc) {
                          ((uint64_t)tc->inplace << 36) ^ ((uint64_t)tc->algo << 32) ^ (uint64_t)(unsigned)tc->root) ^
                    (uint64_t)tc->count);
   int res;
-  switch (tc->coll) {
+  if (tc->nanpay) tc->seed = mix64(tc->seed ^ 0x4E614E);
+  switch (tc->nanpay ? C_NANPAY : tc->coll) {
+    case C_NANPAY: res = run_nanpay(c, tc); break;
     case C_ALLREDUCE: res = run_allreduce(c, tc); break;
     case C_ALLGATHER: res = run_allgather(c, tc); break;
     case C_REDUCESCATTER: res = run_reducescatter(c, tc); break;
@@ -1030,6 +1176,7 @@ static int coll_runs_algo(int coll, int al) {
   if (al == A_HIER) return coll != C_REDUCE;
   if (al == A_SLOTS) return coll != C_SENDRECV;
   if (al == A_RHD) return coll == C_ALLREDUCE || coll == C_FPRANDOM || coll == C_ALLGATHER || coll == C_REDUCESCATTER;
+  if (al == A_DIRECT) return coll == C_ALLREDUCE || coll == C_FPRANDOM;
   return 1;
 }
 static int coll_has_root(int coll) { return coll == C_BROADCAST || coll == C_REDUCE; }
@@ -1053,9 +1200,10 @@ static void run_matrix(ctx_t *c) {
               if (!coll_runs_algo(coll, al)) continue;
               for (int ri = 0; ri < nroots && !c->broken; ri++) {
                 tcase tc = {coll, (weftDataType_t)dt, (weftRedOp_t)op, o->counts[ci], ip, al,
-                            ri == 0 ? 0 : c->n - 1, coll_reduces(coll), 0};
+                            ri == 0 ? 0 : c->n - 1, coll_reduces(coll), 0, 0};
                 if (tc.count >= BIG_COUNT && (o->big == 0 || (o->big == 1 && !big_selected(&tc)))) continue;
-                if (tc.count >= BIG_COUNT && al == A_SLOTS) continue; /* far above any slot */
+                /* slots: far above any slot; direct: every rank reduces all of it */
+                if (tc.count >= BIG_COUNT && (al == A_SLOTS || al == A_DIRECT)) continue;
                 run_case(c, &tc);
               }
             }
@@ -1079,12 +1227,37 @@ static void run_matrix(ctx_t *c) {
         for (int ip = 0; ip < 2 && !c->broken; ip++)
           for (int al = 0; al < A_N && !c->broken; al++) {
             if (!(o->algo_mask & (1u << al))) continue;
-            tcase tc = {C_FPRANDOM, fdt[k], weftSum, fcounts[ci], ip, al, 0, 1, 0};
+            tcase tc = {C_FPRANDOM, fdt[k], weftSum, fcounts[ci], ip, al, 0, 1, 0, 0};
             run_case(c, &tc);
           }
     }
     if (c->rank == 0)
       printf("%-14s %5ld cases, %ld failed on rank 0, %.2f s\n", "fprandom", c->ncases - cases0,
+             c->nfail_cases - fails0, now_s() - t0);
+  }
+  if ((o->coll_mask & (1u << C_NANPAY)) && !c->broken) {
+    static const weftDataType_t fdt[] = {weftFloat32, weftFloat64, weftFloat16, weftBfloat16};
+    static const int ncolls[] = {C_ALLREDUCE, C_REDUCESCATTER, C_REDUCE};
+    static const size_t ncounts[] = {1, 7, 67, 1027, 65539};
+    double t0 = now_s();
+    long cases0 = c->ncases, fails0 = c->nfail_cases;
+    for (int k = 0; k < 4 && !c->broken; k++) {
+      if (!(o->dt_mask & (1u << fdt[k]))) continue;
+      for (int op = 0; op < weftNumOps && !c->broken; op++) {
+        if (!(o->op_mask & (1u << op))) continue;
+        for (int ci = 0; ci < 5 && !c->broken; ci++)
+          for (int k2 = 0; k2 < 3 && !c->broken; k2++) {
+            if (ncounts[ci] > 1027 && ncolls[k2] != C_ALLREDUCE) continue; /* the small ones cover them */
+            for (int al = 0; al < A_N && !c->broken; al++) {
+              if (!(o->algo_mask & (1u << al)) || !coll_runs_algo(ncolls[k2], al)) continue;
+              tcase tc = {ncolls[k2], fdt[k], (weftRedOp_t)op, ncounts[ci], 0, al, c->n - 1, 1, 0, 1};
+              run_case(c, &tc);
+            }
+          }
+      }
+    }
+    if (c->rank == 0)
+      printf("%-14s %5ld cases, %ld failed on rank 0, %.2f s\n", "nanpay", c->ncases - cases0,
              c->nfail_cases - fails0, now_s() - t0);
   }
 }
@@ -1187,7 +1360,8 @@ static void usage(const char *argv0) {
           "usage: %s -n NRANKS [-c colls] [-d dtypes] [-o ops] [-a algos] [-C counts] [-B 0|1|2]\n"
           "          [-T comm_timeout_s] [-L launch_timeout_s] [-G 3+2+1 [-S]] [-D devs] [-Y file] [-F] [-v]\n"
           "  lists are comma separated; colls: allreduce,allgather,reducescatter,broadcast,reduce,\n"
-          "  alltoall,sendrecv,fprandom; algos: ring,tree,rhd,slots (default: these four), hier\n"
+          "  alltoall,sendrecv,fprandom (default: these), nanpay; algos: ring,tree,rhd,slots\n"
+          "  (default: these), direct, hier\n"
           "  -G: ranks on fake nodes of these sizes (WEFT_HOST_ID), or sites with -S (WEFT_SITE);\n"
           "      adds the hier algorithm (allreduce, broadcast, allgather, reducescatter)\n"
           "  -D: rank r's buffers on device item r mod count of this list (WEFT_DEVICE values)\n"
@@ -1225,7 +1399,7 @@ int main(int argc, char **argv) {
   opts_t o;
   memset(&o, 0, sizeof o);
   o.nranks = 0;
-  o.coll_mask = (1u << C_NCOLL) - 1;
+  o.coll_mask = ((1u << C_NCOLL) - 1) & ~(1u << C_NANPAY); /* nanpay: its own ctest case */
   o.dt_mask = (1u << weftNumTypes) - 1;
   o.op_mask = (1u << weftNumOps) - 1;
   o.algo_mask = (1u << A_RING) | (1u << A_TREE) | (1u << A_RHD) | (1u << A_SLOTS);

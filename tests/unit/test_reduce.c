@@ -36,38 +36,43 @@ static const weftRedOp_t all_ops[] = {weftSum, weftProd, weftMax, weftMin, weftA
 #define NOPS (sizeof all_ops / sizeof all_ops[0])
 
 /* ---- scalar reference ----------------------------------------------------------------- */
+/* The NaN rule (reduce.h): the first NaN operand, quieted; a NaN made from
+ * numbers is the positive quiet NaN with a zero payload. */
 static float ref_fop(weftRedOp_t op, float x, float y) {
+  if (isnan(x)) return bitsf(fbits(x) | 0x00400000u);
+  if (isnan(y)) return bitsf(fbits(y) | 0x00400000u);
+  float r;
   switch (op) {
   case weftSum:
-  case weftAvg: return x + y;
-  case weftProd: return x * y;
-  case weftMax:
-    if (isnan(x)) return x;
-    if (isnan(y)) return y;
-    return x > y ? x : y;
-  case weftMin:
-    if (isnan(x)) return x;
-    if (isnan(y)) return y;
-    return x < y ? x : y;
+  case weftAvg: r = x + y; break;
+  case weftProd: r = x * y; break;
+  case weftMax: r = x > y ? x : y; break;
+  case weftMin: r = x < y ? x : y; break;
   default: fail(); return 0;
   }
+  return isnan(r) ? bitsf(0x7FC00000u) : r;
+}
+
+static double dquiet(double d, uint64_t or_bits) {
+  uint64_t w = dbits(d) | or_bits;
+  memcpy(&d, &w, sizeof d);
+  return d;
 }
 
 static double ref_dop(weftRedOp_t op, double x, double y) {
+  const uint64_t quiet = UINT64_C(0x0008000000000000);
+  if (isnan(x)) return dquiet(x, quiet);
+  if (isnan(y)) return dquiet(y, quiet);
+  double r;
   switch (op) {
   case weftSum:
-  case weftAvg: return x + y;
-  case weftProd: return x * y;
-  case weftMax:
-    if (isnan(x)) return x;
-    if (isnan(y)) return y;
-    return x > y ? x : y;
-  case weftMin:
-    if (isnan(x)) return x;
-    if (isnan(y)) return y;
-    return x < y ? x : y;
+  case weftAvg: r = x + y; break;
+  case weftProd: r = x * y; break;
+  case weftMax: r = x > y ? x : y; break;
+  case weftMin: r = x < y ? x : y; break;
   default: fail(); return 0;
   }
+  return isnan(r) ? dquiet(0.0, UINT64_C(0x7FF8000000000000)) : r;
 }
 
 /* Signed integers: exact result in 64 bits (wide enough for 8/32-bit sums
@@ -153,26 +158,10 @@ static void ref_elem(weftDataType_t dt, weftRedOp_t op, void *out, const void *a
   }
 }
 
-static int elem_is_nan(weftDataType_t dt, const void *p) {
-  uint16_t h;
-  float f;
-  double d;
-  switch (dt) {
-  case weftFloat16: memcpy(&h, p, 2); return (h & 0x7C00) == 0x7C00 && (h & 0x3FF);
-  case weftBfloat16: memcpy(&h, p, 2); return (h & 0x7F80) == 0x7F80 && (h & 0x7F);
-  case weftFloat32: memcpy(&f, p, 4); return isnan(f);
-  case weftFloat64: memcpy(&d, p, 8); return isnan(d);
-  default: return 0;
-  }
-}
-
-/* Element equality: exact bits, except that any NaN matches any NaN for the
- * arithmetic ops (which NaN payload x + y returns is up to the hardware). */
+/* Element equality: exact bits, NaNs included (the reference follows the NaN rule). */
 static int elem_equal(weftDataType_t dt, weftRedOp_t op, const void *got, const void *want) {
-  const size_t sz = weft_dtype_size(dt);
-  if (memcmp(got, want, sz) == 0) return 1;
-  if (op != weftMin && op != weftMax && elem_is_nan(dt, want)) return elem_is_nan(dt, got);
-  return 0;
+  (void)op;
+  return memcmp(got, want, weft_dtype_size(dt)) == 0;
 }
 
 static void fill_random(weftDataType_t dt, void *buf, size_t n) {
@@ -425,6 +414,153 @@ static void test_nan_propagation(void **state) {
   assert_true(isnan(dr));
 }
 
+/* ---- the NaN rule, bit for bit --------------------------------------------------------------- */
+/* reduce.h: when an operand is NaN the result is the first NaN operand (a
+ * before b) with its quiet bit set, sign and payload kept; a NaN made from
+ * non-NaN operands (Inf - Inf, 0 * Inf) is the positive quiet NaN with a zero
+ * payload. This must hold whatever code path an element takes: vector body or
+ * loop tail, any alignment, any aliasing of dst with a or b. */
+typedef struct {
+  weftDataType_t dt;
+  uint64_t sign, exp_mask, mant_mask, quiet, canon;
+} nan_fmt;
+
+static const nan_fmt nan_fmts[] = {
+    {weftFloat16, 0x8000, 0x7C00, 0x03FF, 0x0200, 0x7E00},
+    {weftBfloat16, 0x8000, 0x7F80, 0x007F, 0x0040, 0x7FC0},
+    {weftFloat32, 0x80000000, 0x7F800000, 0x007FFFFF, 0x00400000, 0x7FC00000},
+    {weftFloat64, UINT64_C(0x8000000000000000), UINT64_C(0x7FF0000000000000), UINT64_C(0x000FFFFFFFFFFFFF), UINT64_C(0x0008000000000000),
+     UINT64_C(0x7FF8000000000000)},
+};
+
+static int nan_bits(const nan_fmt *f, uint64_t w) {
+  return (w & f->exp_mask) == f->exp_mask && (w & f->mant_mask) != 0;
+}
+
+static uint64_t value_bits(const nan_fmt *f, double v) {
+  switch (f->dt) {
+  case weftFloat16: return weft_float_to_half((float)v);
+  case weftBfloat16: return weft_float_to_bf16((float)v);
+  case weftFloat32: return fbits((float)v);
+  default: return dbits(v);
+  }
+}
+
+/* A NaN with random sign, random payload, quiet or signaling. */
+static uint64_t random_nan(const nan_fmt *f) {
+  const uint64_t r = rng64();
+  uint64_t payload = r & f->mant_mask;
+  if (payload == 0) payload = 1;
+  return (r >> 63 ? f->sign : 0) | f->exp_mask | payload;
+}
+
+/* One operand pair: both NaN, one NaN, a pair whose sum or product is a
+ * new NaN, or ordinary numbers. */
+static void nan_pair(const nan_fmt *f, weftRedOp_t op, uint64_t *x, uint64_t *y) {
+  const uint64_t r = rng64();
+  const uint64_t inf = f->exp_mask, sign = f->sign;
+  *x = value_bits(f, (double)((int)(r >> 8) % 200 - 100) / 8);
+  *y = value_bits(f, (double)((int)(r >> 24) % 200 - 100) / 8);
+  switch (r % 6) {
+  case 0: *x = random_nan(f); *y = random_nan(f); break;
+  case 1: *x = random_nan(f); break;
+  case 2: *y = random_nan(f); break;
+  case 3:
+    if (op == weftProd) *x = (r >> 40) & 1 ? 0 : sign, *y = inf | ((r >> 41) & 1 ? sign : 0);
+    else *x = inf, *y = inf | sign;
+    if ((r >> 42) & 1) { const uint64_t t = *x; *x = *y; *y = t; }
+    break;
+  default: break;
+  }
+}
+
+static uint64_t nan_rule_want(const nan_fmt *f, weftRedOp_t op, uint64_t x, uint64_t y) {
+  if (nan_bits(f, x)) return x | f->quiet;
+  if (nan_bits(f, y)) return y | f->quiet;
+  const size_t sz = weft_dtype_size(f->dt);
+  uint64_t w = 0;
+  ref_elem(f->dt, op, &w, &x, &y); /* little-endian: the low bytes */
+  w &= sz == 8 ? ~UINT64_C(0) : (UINT64_C(1) << (8 * sz)) - 1;
+  return nan_bits(f, w) ? f->canon : w;
+}
+
+static void nan_rule_case(const nan_fmt *f, weftRedOp_t op, size_t count, int mode, size_t off) {
+  const size_t sz = weft_dtype_size(f->dt);
+  enum { MAXN = 80 };
+  _Alignas(64) unsigned char a[MAXN * 8], b[MAXN * 8], d[MAXN * 8];
+  uint64_t want[MAXN];
+  memset(d, 0xA5, sizeof d);
+  for (size_t i = 0; i < count; i++) {
+    uint64_t x, y;
+    nan_pair(f, op, &x, &y);
+    if (mode == 3) y = x;
+    memcpy(a + (off + i) * sz, &x, sz);
+    memcpy(b + (off + i) * sz, &y, sz);
+    want[i] = nan_rule_want(f, op, x, y);
+  }
+  unsigned char *pa = a + off * sz, *pb = b + off * sz, *pd = d + off * sz;
+  if (mode == 1 || mode == 3) memcpy(pd, pa, count * sz);
+  if (mode == 2) memcpy(pd, pb, count * sz);
+  weft_reduce(pd, mode == 1 || mode == 3 ? pd : pa, mode == 2 || mode == 3 ? pd : pb, count, f->dt, op);
+  for (size_t i = 0; i < count; i++) {
+    uint64_t got = 0, x = 0, y = 0;
+    memcpy(&got, pd + i * sz, sz);
+    memcpy(&x, pa + i * sz, sz);
+    memcpy(&y, pb + i * sz, sz);
+    if (got != want[i]) {
+      print_error("%s %s count=%zu mode=%d off=%zu: element %zu: got 0x%llx want 0x%llx (a=0x%llx b=0x%llx)\n",
+                  weft_dtype_name(f->dt), weft_op_name(op), count, mode, off, i, (unsigned long long)got,
+                  (unsigned long long)want[i], (unsigned long long)x, (unsigned long long)y);
+      fail();
+    }
+  }
+  for (size_t i = 0; i < sizeof d; i++)
+    if ((i < off * sz || i >= (off + count) * sz) && d[i] != 0xA5) fail_msg("byte %zu outside dst written", i);
+}
+
+static void test_nan_rule_bitwise(void **state) {
+  (void)state;
+  for (size_t t = 0; t < sizeof nan_fmts / sizeof nan_fmts[0]; t++)
+    for (size_t o = 0; o < NOPS; o++)
+      for (size_t count = 1; count <= 67; count++)
+        for (int mode = 0; mode < 4; mode++)
+          for (size_t off = 0; off < 4; off++) nan_rule_case(&nan_fmts[t], all_ops[o], count, mode, off);
+}
+
+/* The same array reduced out of place, with dst == a and with dst == b
+ * gives the same bits, long enough for every vector width. */
+static void test_nan_inplace_equals_outofplace(void **state) {
+  (void)state;
+  enum { N = 1029 };
+  for (size_t t = 0; t < sizeof nan_fmts / sizeof nan_fmts[0]; t++) {
+    const nan_fmt *f = &nan_fmts[t];
+    const size_t sz = weft_dtype_size(f->dt);
+    for (size_t o = 0; o < NOPS; o++) {
+      unsigned char *a = malloc(N * sz), *b = malloc(N * sz), *oop = malloc(N * sz), *ipa = malloc(N * sz),
+                    *ipb = malloc(N * sz);
+      assert_true(a && b && oop && ipa && ipb);
+      for (size_t i = 0; i < N; i++) {
+        uint64_t x, y;
+        nan_pair(f, all_ops[o], &x, &y);
+        memcpy(a + i * sz, &x, sz);
+        memcpy(b + i * sz, &y, sz);
+      }
+      memcpy(ipa, a, N * sz);
+      memcpy(ipb, b, N * sz);
+      weft_reduce(oop, a, b, N, f->dt, all_ops[o]);
+      weft_reduce(ipa, ipa, b, N, f->dt, all_ops[o]);
+      weft_reduce(ipb, a, ipb, N, f->dt, all_ops[o]);
+      assert_memory_equal(oop, ipa, N * sz);
+      assert_memory_equal(oop, ipb, N * sz);
+      free(a);
+      free(b);
+      free(oop);
+      free(ipa);
+      free(ipb);
+    }
+  }
+}
+
 /* ---- fp16/bf16 specifics ---------------------------------------------------------------------- */
 static void test_half_bf16_rounding(void **state) {
   (void)state;
@@ -595,6 +731,7 @@ static void test_avg_vs_reference(void **state) {
 #undef AVG_CASE
           default: fail();
           }
+          if (n == 1) memcpy(want, x, sz); /* untouched, even a signaling NaN */
           if (!elem_equal(dt, weftSum, buf + i * sz, want)) {
             print_error("avg %s nranks=%d len=%zu element %zu\n", weft_dtype_name(dt), n, len, i);
             fail();
@@ -673,6 +810,8 @@ int main(void) {
       cmocka_unit_test(test_invalid_args_are_noops),
       cmocka_unit_test(test_integer_wrap),
       cmocka_unit_test(test_nan_propagation),
+      cmocka_unit_test(test_nan_rule_bitwise),
+      cmocka_unit_test(test_nan_inplace_equals_outofplace),
       cmocka_unit_test(test_half_bf16_rounding),
       cmocka_unit_test(test_avg_values),
       cmocka_unit_test(test_avg_end_to_end),

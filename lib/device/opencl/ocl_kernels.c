@@ -6,14 +6,16 @@
  *   reinterpreted (as_float ...) for the one arithmetic operation, so that no
  *   load, store or conversion can touch a NaN payload or flush a denormal;
  * - integers wrap: sum and product in the unsigned type of the width;
- * - float sum/prod: a NaN operand is returned quieted, the first one when
- *   both are NaN (what x86 SSE/AVX do for x op y); a NaN born of the
- *   operation (inf - inf, 0 * inf) is the host's default NaN, given at build
- *   time as WEFT_F32_QNAN / WEFT_F64_QNAN; everything else is the IEEE
- *   result, correctly rounded (OpenCL requires it for + and *) and never
- *   contracted (FP_CONTRACT OFF, no -cl-mad-enable, no fast math);
- * - float min/max: the host's ((x != x || x > y) ? x : y), on the bits: a NaN
- *   in x is returned as is, a NaN in y too, and of +0/-0 the second;
+ * - floats, every op: weft's NaN rule (lib/reduce/reduce.c), made explicit
+ *   on the bits, since OpenCL does not say which NaN x + y returns: if x or y
+ *   is NaN, the first NaN operand (x before y) with its quiet bit set; a NaN
+ *   made from numbers (inf - inf, 0 * inf) is the positive quiet NaN with a
+ *   zero payload (0x7fc00000, 0x7ff8000000000000);
+ * - float sum/prod otherwise: the IEEE result, correctly rounded (OpenCL
+ *   requires it for + and *) and never contracted (FP_CONTRACT OFF, no
+ *   -cl-mad-enable, no fast math);
+ * - float min/max otherwise: x > y ? x : y (x < y for min), so of +0/-0 the
+ *   second;
  * - fp16/bf16: decoded to float and rounded back to nearest even with
  *   integer code that reproduces lib/reduce/half.c bit for bit, including
  *   subnormals, overflow to infinity and NaN payloads.
@@ -33,40 +35,52 @@ const char weft__ocl_kernel_source[] =
     "#define UMIN(U, S, x, y) ((x) < (y) ? (x) : (y))\n"
     "#define SMAX(U, S, x, y) (as_##S(x) > as_##S(y) ? (x) : (y))\n"
     "#define SMIN(U, S, x, y) (as_##S(x) < as_##S(y) ? (x) : (y))\n"
-    /* ---- fp32 on its bits */
+    /* ---- fp32 on its bits; F32_NAN: the NaN rule when x or y is NaN */
     "#define F32_ISNAN(w) (((w) & 0x7fffffffu) > 0x7f800000u)\n"
+    "#define F32_CANON 0x7fc00000u\n"
+    "uint f32_nan(uint x, uint y) { return F32_ISNAN(x) ? x | 0x00400000u : y | 0x00400000u; }\n"
     "uint f32_sum(uint x, uint y) {\n"
-    "  if (F32_ISNAN(x)) return x | 0x00400000u;\n"
-    "  if (F32_ISNAN(y)) return y | 0x00400000u;\n"
+    "  if (F32_ISNAN(x) || F32_ISNAN(y)) return f32_nan(x, y);\n"
     "  uint r = as_uint(as_float(x) + as_float(y));\n"
-    "  return F32_ISNAN(r) ? (uint)WEFT_F32_QNAN : r;\n"
+    "  return F32_ISNAN(r) ? F32_CANON : r;\n"
     "}\n"
     "uint f32_prod(uint x, uint y) {\n"
-    "  if (F32_ISNAN(x)) return x | 0x00400000u;\n"
-    "  if (F32_ISNAN(y)) return y | 0x00400000u;\n"
+    "  if (F32_ISNAN(x) || F32_ISNAN(y)) return f32_nan(x, y);\n"
     "  uint r = as_uint(as_float(x) * as_float(y));\n"
-    "  return F32_ISNAN(r) ? (uint)WEFT_F32_QNAN : r;\n"
+    "  return F32_ISNAN(r) ? F32_CANON : r;\n"
     "}\n"
-    "uint f32_max(uint x, uint y) { return (F32_ISNAN(x) || as_float(x) > as_float(y)) ? x : y; }\n"
-    "uint f32_min(uint x, uint y) { return (F32_ISNAN(x) || as_float(x) < as_float(y)) ? x : y; }\n"
+    "uint f32_max(uint x, uint y) {\n"
+    "  if (F32_ISNAN(x) || F32_ISNAN(y)) return f32_nan(x, y);\n"
+    "  return as_float(x) > as_float(y) ? x : y;\n"
+    "}\n"
+    "uint f32_min(uint x, uint y) {\n"
+    "  if (F32_ISNAN(x) || F32_ISNAN(y)) return f32_nan(x, y);\n"
+    "  return as_float(x) < as_float(y) ? x : y;\n"
+    "}\n"
     /* ---- fp64 on its bits */
     "#ifdef WEFT_FP64\n"
     "#define F64_ISNAN(w) (((w) & 0x7fffffffffffffffUL) > 0x7ff0000000000000UL)\n"
     "#define F64_QUIET 0x0008000000000000UL\n"
+    "#define F64_CANON 0x7ff8000000000000UL\n"
+    "ulong f64_nan(ulong x, ulong y) { return F64_ISNAN(x) ? x | F64_QUIET : y | F64_QUIET; }\n"
     "ulong f64_sum(ulong x, ulong y) {\n"
-    "  if (F64_ISNAN(x)) return x | F64_QUIET;\n"
-    "  if (F64_ISNAN(y)) return y | F64_QUIET;\n"
+    "  if (F64_ISNAN(x) || F64_ISNAN(y)) return f64_nan(x, y);\n"
     "  ulong r = as_ulong(as_double(x) + as_double(y));\n"
-    "  return F64_ISNAN(r) ? (ulong)WEFT_F64_QNAN : r;\n"
+    "  return F64_ISNAN(r) ? F64_CANON : r;\n"
     "}\n"
     "ulong f64_prod(ulong x, ulong y) {\n"
-    "  if (F64_ISNAN(x)) return x | F64_QUIET;\n"
-    "  if (F64_ISNAN(y)) return y | F64_QUIET;\n"
+    "  if (F64_ISNAN(x) || F64_ISNAN(y)) return f64_nan(x, y);\n"
     "  ulong r = as_ulong(as_double(x) * as_double(y));\n"
-    "  return F64_ISNAN(r) ? (ulong)WEFT_F64_QNAN : r;\n"
+    "  return F64_ISNAN(r) ? F64_CANON : r;\n"
     "}\n"
-    "ulong f64_max(ulong x, ulong y) { return (F64_ISNAN(x) || as_double(x) > as_double(y)) ? x : y; }\n"
-    "ulong f64_min(ulong x, ulong y) { return (F64_ISNAN(x) || as_double(x) < as_double(y)) ? x : y; }\n"
+    "ulong f64_max(ulong x, ulong y) {\n"
+    "  if (F64_ISNAN(x) || F64_ISNAN(y)) return f64_nan(x, y);\n"
+    "  return as_double(x) > as_double(y) ? x : y;\n"
+    "}\n"
+    "ulong f64_min(ulong x, ulong y) {\n"
+    "  if (F64_ISNAN(x) || F64_ISNAN(y)) return f64_nan(x, y);\n"
+    "  return as_double(x) < as_double(y) ? x : y;\n"
+    "}\n"
     "#endif\n"
     /* ---- binary16 <-> binary32 bits, integer only */
     "uint h2f(ushort hs) {\n"

@@ -8,7 +8,6 @@
  * cl_khr_fp64, fp32 and bf16 on devices that flush fp32 denormals (results
  * would differ from the host's). fp16 needs no denormals: every fp16 value,
  * sum and product is a normal float. */
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,17 +23,6 @@ static const char *const type_tags[weftNumTypes] = {
 static const size_t type_sizes[weftNumTypes] = {1, 1, 4, 4, 8, 8, 2, 4, 8, 2};
 static const char *const op_tags[4] = {"sum", "prod", "max", "min"};
 
-/* The NaN this host's FPU makes of an invalid operation (x86: negative quiet
- * NaN, Arm: positive), so that the kernels give the host kernels' bits. */
-static void host_default_nans(uint32_t *f32, uint64_t *f64) {
-  volatile float fi = INFINITY;
-  volatile double di = INFINITY;
-  float fn = fi - fi;
-  double dn = di - di;
-  memcpy(f32, &fn, sizeof *f32);
-  memcpy(f64, &dn, sizeof *f64);
-}
-
 static weftResult_t build_program(weft_ocl_ctx *c) {
   const char *src = weft__ocl_kernel_source;
   cl_int err;
@@ -43,13 +31,7 @@ static weftResult_t build_program(weft_ocl_ctx *c) {
     c->program = NULL;
     return weft__ocl_fail(c, "clCreateProgramWithSource", err);
   }
-  uint32_t n32;
-  uint64_t n64;
-  host_default_nans(&n32, &n64);
-  char options[160];
-  snprintf(options, sizeof options, "-DWEFT_F32_QNAN=0x%08xu -DWEFT_F64_QNAN=0x%016llxUL%s", n32,
-           (unsigned long long)n64, c->hasFp64 ? " -DWEFT_FP64" : "");
-  err = clBuildProgram(c->program, 1, &c->device, options, NULL, NULL);
+  err = clBuildProgram(c->program, 1, &c->device, c->hasFp64 ? "-DWEFT_FP64" : "", NULL, NULL);
   if (err != CL_SUCCESS) {
     char log[400] = "";
     clGetProgramBuildInfo(c->program, c->device, CL_PROGRAM_BUILD_LOG, sizeof log - 1, log, NULL);
