@@ -44,7 +44,8 @@
 #
 # run: launches the ranks of a weft program, rank r in site r/K (or by --layout,
 #   e.g. 2+1+3: ranks 0-1 in site 0, 2 in site 1, 3-5 in site 2) with WEFT_RANK,
-#   WEFT_NRANKS, WEFT_COMM_ID=10.77.0.1:PORT, WEFT_SITE=siteS, WEFT_HOST_ID=P-sS
+#   WEFT_NRANKS, WEFT_COMM_ID=10.77.0.1:PORT, WEFT_SITE=siteS, WEFT_HOST_ID=P-sS, WEFT_SECRET (one
+#   random secret per run unless set)
 #   (ranks of one site share a host: shm among them, tcp across sites).
 #   Prints rank 0's output (all ranks', prefixed, with --all-output), waits for
 #   every rank and exits non-zero if any failed; after --timeout S (default 600)
@@ -408,10 +409,12 @@ cmd_run() {
   mkdir -p "$logdir"
   local -a pids=()
   declare -A rank_of=()
+  # the rendezvous address is reachable from other "hosts": a job secret is required
+  local secret=${WEFT_SECRET:-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')}
   for ((r = 0; r < n; r++)); do
     s=${site_of[r]}
     local envs=(env "WEFT_RANK=$r" "WEFT_NRANKS=$n" WEFT_COMM_ID="$(site_ip 0):$port" WEFT_SITE="site$s"
-                WEFT_HOST_ID="$prefix-s$s")
+                WEFT_HOST_ID="$prefix-s$s" WEFT_SECRET="$secret")
     if (( r == 0 )); then
       if (( all_output )); then
         ip netns exec "$(site_ns $s)" "${envs[@]}" "${user_cmd[@]}" \

@@ -110,6 +110,14 @@ WEFT_API weftResult_t weftCommInitFromEnv(weftComm_t *comm, weftConfig_t *config
       if (v < 0) return weft_error(NULL, weftInvalidArgument, "WEFT_SECRET must be 32 hex digits");
       id.secret[i / 2] = (uint8_t)(id.secret[i / 2] << 4 | v);
     }
+  } else if (!weft_sockaddr_is_loopback(&id.root)) {
+    /* the fallback secret below is computable by anyone who knows the job id
+     * and the address: acceptable where only this host can connect */
+    return weft_error(NULL, weftInvalidArgument,
+                      "weftCommInitFromEnv: the rendezvous address %s is reachable from other hosts and "
+                      "WEFT_SECRET is not set, so anyone who can guess the job id could join the job; set "
+                      "WEFT_SECRET to the same 32 hex digits on every rank, e.g. export WEFT_SECRET=$(openssl rand -hex 16)",
+                      hp);
   } else {
     uint64_t h1 = fnv1a(0xcbf29ce484222325ULL, job), h2 = fnv1a(h1 ^ 0x5bd1e995, hp);
     memcpy(id.secret, &h1, 8);

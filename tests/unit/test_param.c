@@ -123,6 +123,16 @@ static void test_env_ranks(void **state) {
     assert_null(comm);
     assert_non_null(strstr(weftGetLastError(NULL), cases[i][2]));
   }
+  /* a rendezvous address other hosts can reach needs WEFT_SECRET */
+  setenv("WEFT_RANK", "1", 1);
+  setenv("WEFT_NRANKS", "2", 1);
+  setenv("WEFT_COMM_ID", "192.0.2.7:29500", 1);
+  unsetenv("WEFT_SECRET");
+  weftComm_t comm = (weftComm_t)1;
+  assert_int_equal(weftCommInitFromEnv(&comm, NULL), weftInvalidArgument);
+  assert_null(comm);
+  assert_non_null(strstr(weftGetLastError(NULL), "WEFT_SECRET is not set"));
+  unsetenv("WEFT_COMM_ID");
   unsetenv("WEFT_RANK");
   unsetenv("WEFT_NRANKS");
 }
