@@ -146,8 +146,11 @@ static size_t stage_need(const weft_dev_call *d) {
   return in + out;
 }
 
+/* Queues the mapping of buf; *queued is set (the host view is usable once
+ * an event recorded after it completes). */
 static weftResult_t map_view(weft_dev *d, void *stream, const void *buf, size_t bytes, int write, void **host,
-                             void **mapping, char *why, size_t len) {
+                             void **mapping, int *queued, char *why, size_t len) {
+  *queued = 1;
   if (d->ops->map(d->ctx, stream, (void *)buf, 0, bytes, write, host, mapping) != weftSuccess) {
     *mapping = NULL;
     char what[96];
@@ -159,7 +162,8 @@ static weftResult_t map_view(weft_dev *d, void *stream, const void *buf, size_t 
 
 /* Host views of call d: the buffer itself (host memory), a mapping (unified
  * memory of a device that maps), or staging at *at, with its copy in queued
- * on stream. *copied is set when a copy was queued. */
+ * on stream. *copied is set when a copy or a map was queued: the views are
+ * usable once an event recorded after them completes. */
 static weftResult_t views_in(weft_dev *d, void *stream, weft_dev_call *dc, char **at, int *copied, char *why,
                              size_t len) {
   const weft_call *c = &dc->call;
@@ -169,7 +173,7 @@ static weftResult_t views_in(weft_dev *d, void *stream, weft_dev_call *dc, char 
     if (dc->in_host) {
       h = buf;
     } else if (dc->in_map) {
-      weftResult_t r = map_view(d, stream, buf, dc->extent, 1, (void **)&h, &dc->mout, why, len);
+      weftResult_t r = map_view(d, stream, buf, dc->extent, 1, (void **)&h, &dc->mout, copied, why, len);
       if (r != weftSuccess) return r;
     } else {
       h = *at;
@@ -190,7 +194,7 @@ static weftResult_t views_in(weft_dev *d, void *stream, weft_dev_call *dc, char 
   } else if (dc->in_host) {
     dc->hin = (void *)c->sendbuf;
   } else if (dc->in_map) {
-    weftResult_t r = map_view(d, stream, c->sendbuf, dc->in_span, 0, &dc->hin, &dc->min, why, len);
+    weftResult_t r = map_view(d, stream, c->sendbuf, dc->in_span, 0, &dc->hin, &dc->min, copied, why, len);
     if (r != weftSuccess) return r;
   } else {
     dc->hin = *at;
@@ -206,7 +210,7 @@ static weftResult_t views_in(weft_dev *d, void *stream, weft_dev_call *dc, char 
   } else if (dc->out_host) {
     dc->hout = c->recvbuf;
   } else if (dc->out_map) {
-    weftResult_t r = map_view(d, stream, c->recvbuf, dc->out_span, 1, &dc->hout, &dc->mout, why, len);
+    weftResult_t r = map_view(d, stream, c->recvbuf, dc->out_span, 1, &dc->hout, &dc->mout, copied, why, len);
     if (r != weftSuccess) return r;
   } else {
     dc->hout = *at;
@@ -266,7 +270,8 @@ static weftResult_t run_calls(weft_op *op, char *why, size_t len) {
   int copied = 0;
   for (int i = 0; i < ds->ncalls && r == weftSuccess; i++)
     r = views_in(d, stream, &ds->calls[i], &at, &copied, why, len);
-  if (r == weftSuccess && copied) r = drain(d, stream, v, "copying the buffers to the host", why, len);
+  /* one wait for every copy and map of the op */
+  if (r == weftSuccess && copied) r = drain(d, stream, v, "copying or mapping the buffers for the host", why, len);
   if (r == weftSuccess) {
     weft_sched_reset(&op->sched);
     for (int i = 0; i < ds->ncalls && r == weftSuccess; i++) {

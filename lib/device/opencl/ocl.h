@@ -115,6 +115,7 @@ weftResult_t weft__ocl_event_record(void *ctx, void *stream, void **event);
 weftResult_t weft__ocl_event_query(void *ctx, void *event, int *done);
 weftResult_t weft__ocl_event_wait(void *ctx, void *stream, void *event);
 weftResult_t weft__ocl_event_destroy(void *ctx, void *event);
+weftResult_t weft__ocl_event_sync(void *ctx, void *event, int timeoutMs, int *done);
 weftResult_t weft__ocl_hold_enqueue(void *ctx, void *stream, void **hold);
 weftResult_t weft__ocl_hold_release(void *ctx, void *hold, int failed);
 /* After a command on s: a barrier on out-of-order queues, then a flush so
