@@ -8,6 +8,8 @@
 #include "bootstrap/bootstrap.h"
 #include "comm/comm.h"
 #include "comm/comm_log.h"
+#include "device/device.h"
+#include "util/clock.h"
 #include "util/param.h"
 #include "topo/dump.h"
 #include "topo/file.h"
@@ -26,19 +28,75 @@ static void dump_topology(struct weftComm *c, const char *path) {
     WEFT_INFO(c, "topology written to %s", path);
 }
 
+/* Copy bandwidth of a discrete device, measured once: a 4 MiB buffer of the
+ * device copied to the host and back (a few ms). 0 when the backend cannot
+ * make buffers (memAlloc) or the copies fail: the tuner then assumes. */
+#define PROBE_BYTES (4u << 20)
+static double measure_copy_gbps(struct weftComm *c) {
+  weft_dev *d = c->device;
+  void *buf = NULL, *host = malloc(PROBE_BYTES);
+  double gbps = 0;
+  char err[256];
+  if (host && d->ops->memAlloc && d->ops->memFree && d->ops->memAlloc(d->ctx, PROBE_BYTES, &buf) == weftSuccess) {
+    memset(host, 1, PROBE_BYTES);
+    /* the first copy pays for first touches: not timed */
+    if (weft_dev_copy_sync(d, buf, 0, host, PROBE_BYTES, 0, c->timeout_ms, err, sizeof err) == weftSuccess) {
+      double t0 = weft_now_us();
+      if (weft_dev_copy_sync(d, buf, 0, host, PROBE_BYTES, 1, c->timeout_ms, err, sizeof err) == weftSuccess &&
+          weft_dev_copy_sync(d, buf, 0, host, PROBE_BYTES, 0, c->timeout_ms, err, sizeof err) == weftSuccess) {
+        double us = weft_now_us() - t0;
+        gbps = us > 0 ? 2.0 * PROBE_BYTES / (us * 1e3) : 0;
+      }
+    }
+    d->ops->memFree(d->ctx, buf);
+  }
+  free(host);
+  return gbps;
+}
+
+/* This rank's entry of the device table. */
+static void own_device(struct weftComm *c, weft_dev_entry *e) {
+  weft_dev *d = c->device;
+  memset(e, 0, sizeof *e);
+  snprintf(e->backend, sizeof e->backend, "%s", d ? d->name : "host");
+  if (weft_dev_is_host(d)) return;
+  e->kind = weft_dev_maps(d) ? WEFT_DEVK_UNIFIED : WEFT_DEVK_DISCRETE;
+  e->reduce_gbps = weft_dev_reduces(d) && d->props.reduceGBps > 0 ? d->props.reduceGBps : 0;
+  e->copy_gbps = d->props.copyGBps > 0 ? d->props.copyGBps : e->kind == WEFT_DEVK_DISCRETE ? measure_copy_gbps(c) : 0;
+}
+
+/* Each rank's blob in the init exchange: its site name, then its device. */
+#define SITE_BYTES 64
+#define BLOB_BYTES (SITE_BYTES + WEFT_DEV_WIRE_BYTES)
+
 weftResult_t weft_layout_build(struct weftComm *c) {
   int n = c->nranks;
   weft_layout *l = &c->layout;
   char err[1024];
-  char(*names)[64] = calloc((size_t)n, 64);
+  unsigned char(*blobs)[BLOB_BYTES] = calloc((size_t)n, BLOB_BYTES);
+  char(*names)[SITE_BYTES] = calloc((size_t)n, SITE_BYTES);
+  l->devs = calloc((size_t)n, sizeof *l->devs);
   weft_rank_desc *desc = calloc((size_t)n, sizeof *desc);
   weft_topo *file = NULL;
   l->mem = calloc(WEFT_GRAPH_GROUPS_MEM(n), sizeof(int));
   weftResult_t res = weftSuccess;
-  if (!names || !desc || !l->mem) res = weft_error(NULL, weftSystemError, "out of memory");
+  if (!blobs || !names || !desc || !l->mem || !l->devs) res = weft_error(NULL, weftSystemError, "out of memory");
   if (res == weftSuccess) {
-    snprintf(names[c->rank], 64, "%s", c->site);
-    if (n > 1 && (res = weft_bootstrap_allgather(c->bootstrap, names, 64, err)) != weftSuccess) weft_error(NULL, res, "%s", err);
+    snprintf((char *)blobs[c->rank], SITE_BYTES, "%s", c->site);
+    own_device(c, &l->devs[c->rank]);
+    weft_dev_entry_pack(&l->devs[c->rank], blobs[c->rank] + SITE_BYTES);
+    if (n > 1 && (res = weft_bootstrap_allgather(c->bootstrap, blobs, BLOB_BYTES, err)) != weftSuccess) weft_error(NULL, res, "%s", err);
+  }
+  /* what peers sent is checked before use */
+  for (int r = 0; r < n && res == weftSuccess; r++) {
+    if (!memchr(blobs[r], 0, SITE_BYTES)) {
+      res = weft_error(NULL, weftRemoteError, "rank %d sent a site name that is not terminated", r);
+      break;
+    }
+    memcpy(names[r], blobs[r], SITE_BYTES);
+    char why[160];
+    if (weft_dev_entry_unpack(blobs[r] + SITE_BYTES, &l->devs[r], why, sizeof why) != 0)
+      res = weft_error(NULL, weftRemoteError, "rank %d sent a bad device entry: %s", r, why);
   }
   /* every rank reads the file: it must be the same everywhere */
   if (res == weftSuccess && c->topo_file[0] &&
@@ -60,6 +118,7 @@ weftResult_t weft_layout_build(struct weftComm *c) {
     if (dump && c->rank == 0) dump_topology(c, dump);
   }
   weft_topo_free(file);
+  free(blobs);
   free(names);
   free(desc);
   return res;
@@ -68,5 +127,6 @@ weftResult_t weft_layout_build(struct weftComm *c) {
 void weft_layout_free(weft_layout *l) {
   weft_graph_free(l->graph);
   free(l->mem);
+  free(l->devs);
   memset(l, 0, sizeof *l);
 }

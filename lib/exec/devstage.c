@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "coll/coll.h"
+#include "tune/devtable.h"
 #include "device/device.h"
 #include "exec/engine.h"
 
@@ -164,8 +165,8 @@ static weftResult_t map_view(weft_dev *d, void *stream, const void *buf, size_t 
  * memory of a device that maps), or staging at *at, with its copy in queued
  * on stream. *copied is set when a copy or a map was queued: the views are
  * usable once an event recorded after them completes. */
-static weftResult_t views_in(weft_dev *d, void *stream, weft_dev_call *dc, char **at, int *copied, char *why,
-                             size_t len) {
+static weftResult_t views_in(weft_dev *d, void *stream, weft_dev_call *dc, char **at, int copy_in, int *copied,
+                             char *why, size_t len) {
   const weft_call *c = &dc->call;
   if (dc->inplace) {
     void *buf = (void *)c->recvbuf;
@@ -178,7 +179,7 @@ static weftResult_t views_in(weft_dev *d, void *stream, weft_dev_call *dc, char 
     } else {
       h = *at;
       *at += align_up(dc->extent);
-      if (dc->in_len) {
+      if (dc->in_len && copy_in) {
         if (d->ops->copyToHost(d->ctx, stream, h + dc->in_off, buf, dc->in_off, dc->in_len) != weftSuccess)
           return weft_dev_failed(d, weftUnhandledDeviceError, "copying the buffer to the host", why, len);
         *copied = 1;
@@ -199,7 +200,7 @@ static weftResult_t views_in(weft_dev *d, void *stream, weft_dev_call *dc, char 
   } else {
     dc->hin = *at;
     *at += align_up(dc->in_span);
-    if (dc->in_len) {
+    if (dc->in_len && copy_in) {
       if (d->ops->copyToHost(d->ctx, stream, dc->hin, c->sendbuf, 0, dc->in_len) != weftSuccess)
         return weft_dev_failed(d, weftUnhandledDeviceError, "copying sendbuff to the host", why, len);
       *copied = 1;
@@ -251,6 +252,83 @@ static weftResult_t drain(weft_dev *d, void *stream, const weft_exec_view *v, co
   return r;
 }
 
+/* Whether call d's input (output) is staged: copied, not host memory or mapped. */
+static int staged_in(const weft_dev_call *dc) {
+  return dc->in_len && !dc->in_host && !dc->in_map;
+}
+static int staged_out(const weft_dev_call *dc) { return dc->out_len && !dc->out_host && !dc->mout; }
+
+/* Builds and runs the schedule of elements [off, off + n) of call dc on its
+ * host views (the whole call: 0, count). */
+static weftResult_t run_range(weft_op *op, const weft_dev_call *dc, size_t off, size_t n, char *why, size_t len) {
+  const weft_exec_view *v = &op->engine->v;
+  size_t at = off * weft_dtype_size(dc->call.dt);
+  weft_call c = dc->call;
+  char *hin = dc->hin ? (char *)dc->hin + at : NULL, *hout = dc->hout ? (char *)dc->hout + at : NULL;
+  c.sendbuf = hin ? hin : hout;
+  c.recvbuf = hout ? hout : hin;
+  c.count = n;
+  weft_sched_reset(&op->sched);
+  if (weft_coll_build(&op->sched, &c, v->rank, v->nranks) != 0 || op->sched.oom) {
+    snprintf(why, len, "out of memory building the schedule of %s", weft_coll_name(c.kind));
+    return weftSystemError;
+  }
+  return weft_run_sched(v, &op->sched, &op->mem, op->sig, why, len);
+}
+
+/* One call split into pieces (the tuner's choice from the device table,
+ * the same on every rank): each piece's schedule runs after the previous
+ * one, on every rank. A staging rank queues the copy in of every piece at
+ * once with an event after each, runs piece i as soon as its event
+ * completes and queues its copy out right after it: the copies of the
+ * other pieces overlap the network. Only for contiguous calls (allreduce,
+ * broadcast, reduce), whose pieces are element ranges of both buffers. */
+static weftResult_t run_pieces(weft_op *op, void *stream, char *why, size_t len) {
+  weft_devstage *ds = &op->dev;
+  const weft_exec_view *v = &op->engine->v;
+  weft_dev *d = ds->dev;
+  weft_dev_call *dc = &ds->calls[0];
+  const weft_call *c = &dc->call;
+  int np = c->pieces > WEFT_DEV_MAX_PIECES ? WEFT_DEV_MAX_PIECES : c->pieces;
+  size_t es = weft_dtype_size(c->dt);
+  const void *src = dc->inplace ? c->recvbuf : c->sendbuf; /* where the input is read */
+  size_t src_off = dc->inplace ? dc->in_off : 0;
+  void *ev[WEFT_DEV_MAX_PIECES] = {NULL};
+  char *at = op->engine->devpool.stage;
+  int mapped = 0, copied_out = 0, in = staged_in(dc), out = 0;
+  weftResult_t r = views_in(d, stream, dc, &at, 0, &mapped, why, len);
+  out = staged_out(dc);
+  /* every piece's copy in now, an event after each (after the maps: one
+   * event covers them when nothing is copied in) */
+  for (int i = 0; i < np && r == weftSuccess && (in || (mapped && i == 0)); i++) {
+    size_t off, n;
+    weft_split(c->count, np, i, &off, &n);
+    if (in && d->ops->copyToHost(d->ctx, stream, (char *)dc->hin + off * es, src, src_off + off * es, n * es) !=
+                  weftSuccess)
+      r = weft_dev_failed(d, weftUnhandledDeviceError, "copying a piece of the buffer to the host", why, len);
+    else if (d->ops->eventRecord(d->ctx, stream, &ev[i]) != weftSuccess)
+      ev[i] = NULL, r = weft_dev_failed(d, weftUnhandledDeviceError, "marking a piece's copy", why, len);
+  }
+  for (int i = 0; i < np && r == weftSuccess; i++) {
+    size_t off, n;
+    weft_split(c->count, np, i, &off, &n);
+    if (ev[i]) r = wait_event(d, ev[i], v, "copying a piece of the buffer to the host", why, len);
+    if (r == weftSuccess) r = run_range(op, dc, off, n, why, len);
+    if (r == weftSuccess && out) {
+      if (d->ops->copyFromHost(d->ctx, stream, c->recvbuf, dc->out_off + off * es, (char *)dc->hout + off * es,
+                               n * es) != weftSuccess)
+        r = weft_dev_failed(d, weftUnhandledDeviceError, "copying a piece of the results to the device", why, len);
+      copied_out = 1;
+    }
+  }
+  for (int i = 0; i < np; i++)
+    if (ev[i]) d->ops->eventDestroy(d->ctx, ev[i]);
+  unmap_all(ds, stream);
+  if (r == weftSuccess && (copied_out || mapped))
+    r = drain(d, stream, v, copied_out ? "copying the results to the device" : "unmapping the buffers", why, len);
+  return r;
+}
+
 /* Host views in, schedule built on them and run, results out. */
 static weftResult_t run_calls(weft_op *op, char *why, size_t len) {
   weft_devstage *ds = &op->dev;
@@ -266,10 +344,11 @@ static weftResult_t run_calls(weft_op *op, char *why, size_t len) {
   weftResult_t r = pool_ready(&e->devpool, d, need ? need : STAGE_ALIGN, why, len);
   if (r != weftSuccess) return r;
   void *stream = e->devpool.stream;
+  if (ds->ncalls == 1 && ds->calls[0].call.pieces > 1) return run_pieces(op, stream, why, len);
   char *at = e->devpool.stage;
   int copied = 0;
   for (int i = 0; i < ds->ncalls && r == weftSuccess; i++)
-    r = views_in(d, stream, &ds->calls[i], &at, &copied, why, len);
+    r = views_in(d, stream, &ds->calls[i], &at, 1, &copied, why, len);
   /* one wait for every copy and map of the op */
   if (r == weftSuccess && copied) r = drain(d, stream, v, "copying or mapping the buffers for the host", why, len);
   if (r == weftSuccess) {
