@@ -28,6 +28,11 @@ if [[ -x $perf ]]; then
       done
     done
   done
+  # the device table every rank learns at init, as the tuner logs it
+  WEFT_DEBUG=INFO "$perf" -np 2 allreduce -D mydev,host -b 1M -e 1M -n 1 -w 0 -c 1 >"$work/perf.log" 2>&1 ||
+    { cat "$work/perf.log"; exit 1; }
+  grep -q "rank 1/2 INFO devices: rank 0 mydev discrete copy [0-9.]* GB/s, rank 1 host" "$work/perf.log" ||
+    { cat "$work/perf.log"; echo "no device table in the log"; exit 1; }
   # a staged call split into pieces (copies overlapping the network): every
   # rank runs the pieces one after another, host ranks included; ring, as
   # the node segment's small-message algorithm is never split
