@@ -165,7 +165,7 @@ weftResult_t weft__ocl_map(void *ctx, void *stream, void *buffer, size_t offset,
       free(m);
       return weft__ocl_fail(c, "clEnqueueMapBuffer", err);
     }
-    weftResult_t r = weft__ocl_submitted(c, s, "clEnqueueMapBuffer");
+    weftResult_t r = weft__ocl_ordered(c, s, "clEnqueueMapBuffer");
     if (r != weftSuccess) {
       clEnqueueUnmapMemObject(s->queue, mem, m->host, 0, NULL, NULL);
       clFlush(s->queue);
@@ -188,7 +188,7 @@ weftResult_t weft__ocl_unmap(void *ctx, void *stream, void *mapping) {
   weftResult_t r = weftSuccess;
   if (m->mem != NULL) {
     cl_int err = clEnqueueUnmapMemObject(s->queue, m->mem, m->host, 0, NULL, NULL);
-    r = err == CL_SUCCESS ? weft__ocl_submitted(c, s, "clEnqueueUnmapMemObject")
+    r = err == CL_SUCCESS ? weft__ocl_ordered(c, s, "clEnqueueUnmapMemObject")
                           : weft__ocl_fail(c, "clEnqueueUnmapMemObject", err);
     clReleaseMemObject(m->mem); /* freed once the unmap has run */
   }

@@ -24,10 +24,18 @@
 
 #include "ocl.h"
 
-weftResult_t weft__ocl_submitted(weft_ocl_ctx *c, weft_ocl_stream *s, const char *what) {
+weftResult_t weft__ocl_ordered(weft_ocl_ctx *c, weft_ocl_stream *s, const char *what) {
   cl_int err;
+  (void)what;
   if (s->outOfOrder && (err = clEnqueueBarrierWithWaitList(s->queue, 0, NULL, NULL)) != CL_SUCCESS)
     return weft__ocl_fail(c, "clEnqueueBarrierWithWaitList", err);
+  return weftSuccess;
+}
+
+weftResult_t weft__ocl_submitted(weft_ocl_ctx *c, weft_ocl_stream *s, const char *what) {
+  cl_int err;
+  weftResult_t r = weft__ocl_ordered(c, s, what);
+  if (r != weftSuccess) return r;
   if ((err = clFlush(s->queue)) != CL_SUCCESS) {
     char msg[96];
     snprintf(msg, sizeof msg, "clFlush after %s", what);
