@@ -252,6 +252,21 @@ static weftResult_t drain(weft_dev *d, void *stream, const weft_exec_view *v, co
   return r;
 }
 
+/* Waits for the op's last device work, or, where the engine allows it and no
+ * user queue waits for the results, records an event the engine waits for
+ * when it finishes the op (weft_devstage_settle). */
+static weftResult_t end_wait(weft_devstage *ds, void *stream, const weft_exec_view *v, const char *what, char *why,
+                             size_t len) {
+  weft_dev *d = ds->dev;
+  if (!ds->may_defer || ds->hold) return drain(d, stream, v, what, why, len);
+  if (d->ops->eventRecord(d->ctx, stream, &ds->tail) != weftSuccess) {
+    ds->tail = NULL;
+    return weft_dev_failed(d, weftUnhandledDeviceError, what, why, len);
+  }
+  ds->tail_what = what;
+  return weftSuccess;
+}
+
 /* Whether call d's input (output) is staged: copied, not host memory or mapped. */
 static int staged_in(const weft_dev_call *dc) {
   return dc->in_len && !dc->in_host && !dc->in_map;
@@ -325,7 +340,7 @@ static weftResult_t run_pieces(weft_op *op, void *stream, char *why, size_t len)
     if (ev[i]) d->ops->eventDestroy(d->ctx, ev[i]);
   unmap_all(ds, stream);
   if (r == weftSuccess && (copied_out || mapped))
-    r = drain(d, stream, v, copied_out ? "copying the results to the device" : "unmapping the buffers", why, len);
+    r = end_wait(ds, stream, v, copied_out ? "copying the results to the device" : "unmapping the buffers", why, len);
   return r;
 }
 
@@ -367,8 +382,8 @@ static weftResult_t run_calls(weft_op *op, char *why, size_t len) {
   copied = 0;
   for (int i = 0; i < ds->ncalls && r == weftSuccess; i++) r = views_out(d, stream, &ds->calls[i], &copied, why, len);
   unmap_all(ds, stream);
-  if (r == weftSuccess && copied) r = drain(d, stream, v, "copying the results to the device", why, len);
-  else if (r == weftSuccess && mapped) r = drain(d, stream, v, "unmapping the buffers", why, len);
+  if (r == weftSuccess && copied) r = end_wait(ds, stream, v, "copying the results to the device", why, len);
+  else if (r == weftSuccess && mapped) r = end_wait(ds, stream, v, "unmapping the buffers", why, len);
   return r;
 }
 
@@ -386,7 +401,19 @@ weftResult_t weft_devstage_run(weft_op *op, char *why, size_t len) {
   return r;
 }
 
+weftResult_t weft_devstage_settle(weft_op *op, char *why, size_t len) {
+  weft_devstage *ds = &op->dev;
+  if (!ds->tail) return weftSuccess;
+  weftResult_t r = wait_event(ds->dev, ds->tail, &op->engine->v, ds->tail_what, why, len);
+  ds->dev->ops->eventDestroy(ds->dev->ctx, ds->tail);
+  ds->tail = NULL;
+  return r;
+}
+
 void weft_devstage_end(weft_devstage *ds, int failed) {
+  if (ds->tail && ds->dev) ds->dev->ops->eventDestroy(ds->dev->ctx, ds->tail);
+  ds->tail = NULL;
+  ds->may_defer = 0;
   if (ds->qdev) {
     if (ds->hold) ds->qdev->ops->holdRelease(ds->qdev->ctx, ds->hold, failed);
     if (ds->prior) ds->qdev->ops->eventDestroy(ds->qdev->ctx, ds->prior);
