@@ -135,9 +135,13 @@ typedef struct weftDevice_v1 {
   /* Host memory the device copies at full speed. */
   weftResult_t (*hostAlloc)(void *ctx, size_t bytes, void **host);
   weftResult_t (*hostFree)(void *ctx, void *host);
-  /* Where the device shares host memory: a host pointer to bytes of buffer
-   * from offset, valid until unmap (write: the host will write it). Blocks
-   * until the stream's prior work is done. */
+  /* Where the device shares host memory: queues on stream a mapping of
+   * bytes of buffer from offset and returns at once with its host address
+   * (write: the host will write it). The host may use the address once an
+   * event recorded on stream after the map completes, until unmap. unmap
+   * queues the end of the mapping on stream: the device sees the host's
+   * writes once an event recorded after it completes. weft maps every
+   * buffer of a call, then waits for one event (one round trip). */
   weftResult_t (*map)(void *ctx, void *stream, void *buffer, size_t offset, size_t bytes, int write,
                       void **host, void **mapping);
   weftResult_t (*unmap)(void *ctx, void *stream, void *mapping);
@@ -157,6 +161,10 @@ typedef struct weftDevice_v1 {
    * tests, and device scratch for reduce kernels). */
   weftResult_t (*memAlloc)(void *ctx, size_t bytes, void **buffer);
   weftResult_t (*memFree)(void *ctx, void *buffer);
+  /* Blocks at most timeoutMs until event completes, without using the CPU
+   * (the device's own threads may need it); *done says whether it did.
+   * NULL: weft polls eventQuery, yielding between polls. */
+  weftResult_t (*eventSync)(void *ctx, void *event, int timeoutMs, int *done);
 } weftDevice_v1_t;
 
 typedef weftDevice_v1_t weftDevice_t;

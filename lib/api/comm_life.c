@@ -46,7 +46,8 @@ static weftResult_t open_device(struct weftComm *c) {
 weftResult_t weft_comm_start(struct weftComm *c) {
   weftResult_t res = open_device(c);
   if (res == weftSuccess) res = weft_layout_build(c);
-  const weft_tune_inputs tin = {c->rank, c->nranks, &c->layout.nodes, &c->layout.sites, c->layout.graph, &c->log};
+  const weft_tune_inputs tin = {c->rank,          c->nranks, &c->layout.nodes, &c->layout.sites,
+                                c->layout.graph, &c->log,   c->layout.devs};
   if (res == weftSuccess && weft_tune_init(&c->tune, &tin) != 0)
     res = weft_error(NULL, weftSystemError, "out of memory");
   if (res == weftSuccess) weft_comm_choose_nic(c);

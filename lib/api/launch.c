@@ -224,7 +224,11 @@ static weftResult_t add_device_call(weft_op *op, const weft_call *c, int single)
 static weftResult_t add_call(weft_op *op, const weft_call *call, int single, int *ran) {
   weft_call c = *call;
   tune_call(op, &c);
-  if (!weft_dev_is_host(op->comm->device)) return add_device_call(op, &c, single);
+  /* a call split for the staging ranks runs its pieces one after another on
+   * every rank, host ranks included (the same messages in the same order);
+   * a call in a group is never split (ranks group alike, as NCCL requires) */
+  if (!single) c.pieces = 1;
+  if (!weft_dev_is_host(op->comm->device) || c.pieces > 1) return add_device_call(op, &c, single);
   if (single && op->claimed && c.algo == ALGO_SLOTS) {
     *ran = 1;
     return run_slots(op, &c);

@@ -8,6 +8,8 @@
 #include "bootstrap/bootstrap.h"
 #include "comm/comm.h"
 #include "comm/comm_log.h"
+#include "device/device.h"
+#include "util/clock.h"
 #include "util/param.h"
 #include "topo/dump.h"
 #include "topo/file.h"
@@ -26,10 +28,49 @@ static void dump_topology(struct weftComm *c, const char *path) {
     WEFT_INFO(c, "topology written to %s", path);
 }
 
-/* What each rank tells the others to build the graph. */
+/* Copy bandwidth of a discrete device, measured once: a 4 MiB buffer of the
+ * device copied to the host and back (a few ms). 0 when the backend cannot
+ * make buffers (memAlloc) or the copies fail: the tuner then assumes. */
+#define PROBE_BYTES (4u << 20)
+static double measure_copy_gbps(struct weftComm *c) {
+  weft_dev *d = c->device;
+  void *buf = NULL, *host = malloc(PROBE_BYTES);
+  double gbps = 0;
+  char err[256];
+  if (host && d->ops->memAlloc && d->ops->memFree && d->ops->memAlloc(d->ctx, PROBE_BYTES, &buf) == weftSuccess) {
+    memset(host, 1, PROBE_BYTES);
+    /* the first copy pays for first touches: not timed */
+    if (weft_dev_copy_sync(d, buf, 0, host, PROBE_BYTES, 0, c->timeout_ms, err, sizeof err) == weftSuccess) {
+      double t0 = weft_now_us();
+      if (weft_dev_copy_sync(d, buf, 0, host, PROBE_BYTES, 1, c->timeout_ms, err, sizeof err) == weftSuccess &&
+          weft_dev_copy_sync(d, buf, 0, host, PROBE_BYTES, 0, c->timeout_ms, err, sizeof err) == weftSuccess) {
+        double us = weft_now_us() - t0;
+        gbps = us > 0 ? 2.0 * PROBE_BYTES / (us * 1e3) : 0;
+      }
+    }
+    d->ops->memFree(d->ctx, buf);
+  }
+  free(host);
+  return gbps;
+}
+
+/* This rank's entry of the device table. */
+static void own_device(struct weftComm *c, weft_dev_entry *e) {
+  weft_dev *d = c->device;
+  memset(e, 0, sizeof *e);
+  snprintf(e->backend, sizeof e->backend, "%s", d ? d->name : "host");
+  if (weft_dev_is_host(d)) return;
+  e->kind = weft_dev_maps(d) ? WEFT_DEVK_UNIFIED : WEFT_DEVK_DISCRETE;
+  e->reduce_gbps = weft_dev_reduces(d) && d->props.reduceGBps > 0 ? d->props.reduceGBps : 0;
+  e->copy_gbps = d->props.copyGBps > 0 ? d->props.copyGBps : e->kind == WEFT_DEVK_DISCRETE ? measure_copy_gbps(c) : 0;
+}
+
+/* What each rank tells the others at init: its site name, its device's
+ * line for people (comm/locality.c) and its device table entry. */
 typedef struct {
   char site[64];
-  char where[WEFT_DEV_WHERE_LEN]; /* its device and locality (comm/locality.c) */
+  char where[WEFT_DEV_WHERE_LEN];
+  unsigned char dev[WEFT_DEV_WIRE_BYTES];
 } rank_card;
 
 weftResult_t weft_layout_build(struct weftComm *c) {
@@ -37,16 +78,30 @@ weftResult_t weft_layout_build(struct weftComm *c) {
   weft_layout *l = &c->layout;
   char err[1024];
   rank_card *cards = calloc((size_t)n, sizeof *cards);
+  l->devs = calloc((size_t)n, sizeof *l->devs);
   weft_rank_desc *desc = calloc((size_t)n, sizeof *desc);
   weft_topo *file = NULL;
   l->mem = calloc(WEFT_GRAPH_GROUPS_MEM(n), sizeof(int));
   weftResult_t res = weftSuccess;
-  if (!cards || !desc || !l->mem) res = weft_error(NULL, weftSystemError, "out of memory");
+  if (!cards || !desc || !l->mem || !l->devs) res = weft_error(NULL, weftSystemError, "out of memory");
   if (res == weftSuccess) {
     snprintf(cards[c->rank].site, sizeof cards->site, "%s", c->site);
     memcpy(cards[c->rank].where, c->dev_where, sizeof cards->where);
+    own_device(c, &l->devs[c->rank]);
+    weft_dev_entry_pack(&l->devs[c->rank], cards[c->rank].dev);
     if (n > 1 && (res = weft_bootstrap_allgather(c->bootstrap, cards, sizeof *cards, err)) != weftSuccess)
       weft_error(NULL, res, "%s", err);
+  }
+  /* what peers sent is checked before use */
+  for (int r = 0; r < n && res == weftSuccess; r++) {
+    if (!memchr(cards[r].site, 0, sizeof cards->site)) {
+      res = weft_error(NULL, weftRemoteError, "rank %d sent a site name that is not terminated", r);
+      break;
+    }
+    cards[r].where[sizeof cards->where - 1] = 0;
+    char why[160];
+    if (weft_dev_entry_unpack(cards[r].dev, &l->devs[r], why, sizeof why) != 0)
+      res = weft_error(NULL, weftRemoteError, "rank %d sent a bad device entry: %s", r, why);
   }
   /* every rank reads the file: it must be the same everywhere */
   if (res == weftSuccess && c->topo_file[0] &&
@@ -59,7 +114,6 @@ weftResult_t weft_layout_build(struct weftComm *c) {
       res = weft_error(NULL, weftInvalidArgument, "topology: %s", err);
   }
   for (int r = 0; res == weftSuccess && r < n; r++) {
-    cards[r].where[sizeof cards->where - 1] = 0;
     if (cards[r].where[0]) weft_graph_set_rank_where(l->graph, r, cards[r].where); /* display only */
   }
   if (res == weftSuccess) {
@@ -80,5 +134,6 @@ weftResult_t weft_layout_build(struct weftComm *c) {
 void weft_layout_free(weft_layout *l) {
   weft_graph_free(l->graph);
   free(l->mem);
+  free(l->devs);
   memset(l, 0, sizeof *l);
 }

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "tune/devtable.h"
 #include "util/call.h"
 
 struct weftComm;
@@ -17,9 +18,10 @@ typedef struct {
   weft_groups nodes; /* ranks grouped by node (host id) */
   weft_groups sites; /* ranks grouped by site */
   int *mem;          /* backing store of both */
+  weft_dev_entry *devs; /* every rank's device, exchanged with the site names */
 } weft_layout;
 
-/* Exchanges site names over the bootstrap, reads the topology file, builds
+/* Exchanges site names and device entries (tune/devtable.h) over the bootstrap, reads the topology file, builds
  * the graph and the groups; rank 0 writes WEFT_TOPO_DUMP_FILE if set. */
 weftResult_t weft_layout_build(struct weftComm *c);
 void weft_layout_free(weft_layout *l);

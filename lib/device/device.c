@@ -105,9 +105,33 @@ weftResult_t weft_dev_failed(const weft_dev *d, weftResult_t res, const char *wh
   return res;
 }
 
+/* The wait of a backend that blocks (eventSync): in slices of at most
+ * SYNC_SLICE_MS, so that an abort is seen. */
+#define SYNC_SLICE_MS 20
+static weftResult_t sync_wait(const weft_dev *d, void *ev, long long t0, int timeout_ms, const atomic_int *abort_flag,
+                              const char *what, char *err, size_t errlen) {
+  for (;;) {
+    long long left = timeout_ms - (weft_now_ms() - t0);
+    int slice = left < SYNC_SLICE_MS ? (int)(left > 0 ? left : 0) : SYNC_SLICE_MS;
+    int done = 0;
+    if (d->ops->eventSync(d->ctx, ev, slice, &done) != weftSuccess)
+      return weft_dev_failed(d, weftUnhandledDeviceError, what, err, errlen);
+    if (done) return weftSuccess;
+    if (abort_flag && atomic_load(abort_flag)) {
+      snprintf(err, errlen, "aborted by weftCommAbort while waiting for device %s: %s", d->name, what);
+      return weftAborted;
+    }
+    if (weft_now_ms() - t0 >= timeout_ms) {
+      snprintf(err, errlen, "device %s: %s did not complete in %d ms (WEFT_TIMEOUT)", d->name, what, timeout_ms);
+      return weftTimeout;
+    }
+  }
+}
+
 weftResult_t weft_dev_wait(const weft_dev *d, void *ev, int timeout_ms, const atomic_int *abort_flag,
                            const char *what, char *err, size_t errlen) {
   long long t0 = weft_now_ms();
+  if (d->ops->eventSync) return sync_wait(d, ev, t0, timeout_ms, abort_flag, what, err, errlen);
   for (int pass = 0;; pass++) {
     int done = 0;
     if (d->ops->eventQuery(d->ctx, ev, &done) != weftSuccess)

@@ -47,8 +47,10 @@ weftResult_t weft_dev_failed(const weft_dev *d, weftResult_t res, const char *wh
 
 /* Waits for event ev of d: at most timeout_ms (weftTimeout), until
  * *abort_flag is set (weftAborted; NULL: no flag), or until the backend
- * fails (weftUnhandledDeviceError); err says which, naming `what`. Yields,
- * then sleeps in 20 us slices: these waits sit on the call path. */
+ * fails (weftUnhandledDeviceError); err says which, naming `what`. Blocks
+ * in the backend's eventSync where it has one (in short slices, to see an
+ * abort); else yields, then sleeps in 20 us slices: these waits sit on the
+ * call path. */
 weftResult_t weft_dev_wait(const weft_dev *d, void *ev, int timeout_ms, const atomic_int *abort_flag,
                            const char *what, char *err, size_t errlen);
 /* Copies bytes between host and buffer (from offset) and waits for the copy,

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "coll/coll.h"
+#include "tune/devtable.h"
 #include "device/device.h"
 #include "exec/engine.h"
 
@@ -146,8 +147,11 @@ static size_t stage_need(const weft_dev_call *d) {
   return in + out;
 }
 
+/* Queues the mapping of buf; *queued is set (the host view is usable once
+ * an event recorded after it completes). */
 static weftResult_t map_view(weft_dev *d, void *stream, const void *buf, size_t bytes, int write, void **host,
-                             void **mapping, char *why, size_t len) {
+                             void **mapping, int *queued, char *why, size_t len) {
+  *queued = 1;
   if (d->ops->map(d->ctx, stream, (void *)buf, 0, bytes, write, host, mapping) != weftSuccess) {
     *mapping = NULL;
     char what[96];
@@ -159,9 +163,10 @@ static weftResult_t map_view(weft_dev *d, void *stream, const void *buf, size_t 
 
 /* Host views of call d: the buffer itself (host memory), a mapping (unified
  * memory of a device that maps), or staging at *at, with its copy in queued
- * on stream. *copied is set when a copy was queued. */
-static weftResult_t views_in(weft_dev *d, void *stream, weft_dev_call *dc, char **at, int *copied, char *why,
-                             size_t len) {
+ * on stream. *copied is set when a copy or a map was queued: the views are
+ * usable once an event recorded after them completes. */
+static weftResult_t views_in(weft_dev *d, void *stream, weft_dev_call *dc, char **at, int copy_in, int *copied,
+                             char *why, size_t len) {
   const weft_call *c = &dc->call;
   if (dc->inplace) {
     void *buf = (void *)c->recvbuf;
@@ -169,12 +174,12 @@ static weftResult_t views_in(weft_dev *d, void *stream, weft_dev_call *dc, char 
     if (dc->in_host) {
       h = buf;
     } else if (dc->in_map) {
-      weftResult_t r = map_view(d, stream, buf, dc->extent, 1, (void **)&h, &dc->mout, why, len);
+      weftResult_t r = map_view(d, stream, buf, dc->extent, 1, (void **)&h, &dc->mout, copied, why, len);
       if (r != weftSuccess) return r;
     } else {
       h = *at;
       *at += align_up(dc->extent);
-      if (dc->in_len) {
+      if (dc->in_len && copy_in) {
         if (d->ops->copyToHost(d->ctx, stream, h + dc->in_off, buf, dc->in_off, dc->in_len) != weftSuccess)
           return weft_dev_failed(d, weftUnhandledDeviceError, "copying the buffer to the host", why, len);
         *copied = 1;
@@ -190,12 +195,12 @@ static weftResult_t views_in(weft_dev *d, void *stream, weft_dev_call *dc, char 
   } else if (dc->in_host) {
     dc->hin = (void *)c->sendbuf;
   } else if (dc->in_map) {
-    weftResult_t r = map_view(d, stream, c->sendbuf, dc->in_span, 0, &dc->hin, &dc->min, why, len);
+    weftResult_t r = map_view(d, stream, c->sendbuf, dc->in_span, 0, &dc->hin, &dc->min, copied, why, len);
     if (r != weftSuccess) return r;
   } else {
     dc->hin = *at;
     *at += align_up(dc->in_span);
-    if (dc->in_len) {
+    if (dc->in_len && copy_in) {
       if (d->ops->copyToHost(d->ctx, stream, dc->hin, c->sendbuf, 0, dc->in_len) != weftSuccess)
         return weft_dev_failed(d, weftUnhandledDeviceError, "copying sendbuff to the host", why, len);
       *copied = 1;
@@ -206,7 +211,7 @@ static weftResult_t views_in(weft_dev *d, void *stream, weft_dev_call *dc, char 
   } else if (dc->out_host) {
     dc->hout = c->recvbuf;
   } else if (dc->out_map) {
-    weftResult_t r = map_view(d, stream, c->recvbuf, dc->out_span, 1, &dc->hout, &dc->mout, why, len);
+    weftResult_t r = map_view(d, stream, c->recvbuf, dc->out_span, 1, &dc->hout, &dc->mout, copied, why, len);
     if (r != weftSuccess) return r;
   } else {
     dc->hout = *at;
@@ -266,6 +271,98 @@ static void pair_self(weft_devstage *ds, weft_sched *s, int rank) {
   }
 }
 
+/* Waits for the op's last device work, or, where the engine allows it and no
+ * user queue waits for the results, records an event the engine waits for
+ * when it finishes the op (weft_devstage_settle). */
+static weftResult_t end_wait(weft_devstage *ds, void *stream, const weft_exec_view *v, const char *what, char *why,
+                             size_t len) {
+  weft_dev *d = ds->dev;
+  if (!ds->may_defer || ds->hold) return drain(d, stream, v, what, why, len);
+  if (d->ops->eventRecord(d->ctx, stream, &ds->tail) != weftSuccess) {
+    ds->tail = NULL;
+    return weft_dev_failed(d, weftUnhandledDeviceError, what, why, len);
+  }
+  ds->tail_what = what;
+  return weftSuccess;
+}
+
+/* Whether call d's input (output) is staged: copied, not host memory or mapped. */
+static int staged_in(const weft_dev_call *dc) {
+  return dc->in_len && !dc->in_host && !dc->in_map;
+}
+static int staged_out(const weft_dev_call *dc) { return dc->out_len && !dc->out_host && !dc->mout; }
+
+/* Builds and runs the schedule of elements [off, off + n) of call dc on its
+ * host views (the whole call: 0, count). */
+static weftResult_t run_range(weft_op *op, const weft_dev_call *dc, size_t off, size_t n, char *why, size_t len) {
+  const weft_exec_view *v = &op->engine->v;
+  size_t at = off * weft_dtype_size(dc->call.dt);
+  weft_call c = dc->call;
+  char *hin = dc->hin ? (char *)dc->hin + at : NULL, *hout = dc->hout ? (char *)dc->hout + at : NULL;
+  c.sendbuf = hin ? hin : hout;
+  c.recvbuf = hout ? hout : hin;
+  c.count = n;
+  weft_sched_reset(&op->sched);
+  if (weft_coll_build(&op->sched, &c, v->rank, v->nranks) != 0 || op->sched.oom) {
+    snprintf(why, len, "out of memory building the schedule of %s", weft_coll_name(c.kind));
+    return weftSystemError;
+  }
+  return weft_run_sched(v, &op->sched, &op->mem, op->sig, why, len);
+}
+
+/* One call split into pieces (the tuner's choice from the device table,
+ * the same on every rank): each piece's schedule runs after the previous
+ * one, on every rank. A staging rank queues the copy in of every piece at
+ * once with an event after each, runs piece i as soon as its event
+ * completes and queues its copy out right after it: the copies of the
+ * other pieces overlap the network. Only for contiguous calls (allreduce,
+ * broadcast, reduce), whose pieces are element ranges of both buffers. */
+static weftResult_t run_pieces(weft_op *op, void *stream, char *why, size_t len) {
+  weft_devstage *ds = &op->dev;
+  const weft_exec_view *v = &op->engine->v;
+  weft_dev *d = ds->dev;
+  weft_dev_call *dc = &ds->calls[0];
+  const weft_call *c = &dc->call;
+  int np = c->pieces > WEFT_DEV_MAX_PIECES ? WEFT_DEV_MAX_PIECES : c->pieces;
+  size_t es = weft_dtype_size(c->dt);
+  const void *src = dc->inplace ? c->recvbuf : c->sendbuf; /* where the input is read */
+  size_t src_off = dc->inplace ? dc->in_off : 0;
+  void *ev[WEFT_DEV_MAX_PIECES] = {NULL};
+  char *at = op->engine->devpool.stage;
+  int mapped = 0, copied_out = 0, in = staged_in(dc), out = 0;
+  weftResult_t r = views_in(d, stream, dc, &at, 0, &mapped, why, len);
+  out = staged_out(dc);
+  /* every piece's copy in now, an event after each (after the maps: one
+   * event covers them when nothing is copied in) */
+  for (int i = 0; i < np && r == weftSuccess && (in || (mapped && i == 0)); i++) {
+    size_t off, n;
+    weft_split(c->count, np, i, &off, &n);
+    if (in && d->ops->copyToHost(d->ctx, stream, (char *)dc->hin + off * es, src, src_off + off * es, n * es) !=
+                  weftSuccess)
+      r = weft_dev_failed(d, weftUnhandledDeviceError, "copying a piece of the buffer to the host", why, len);
+    else if (d->ops->eventRecord(d->ctx, stream, &ev[i]) != weftSuccess)
+      ev[i] = NULL, r = weft_dev_failed(d, weftUnhandledDeviceError, "marking a piece's copy", why, len);
+  }
+  for (int i = 0; i < np && r == weftSuccess; i++) {
+    size_t off, n;
+    weft_split(c->count, np, i, &off, &n);
+    if (ev[i]) r = wait_event(d, ev[i], v, "copying a piece of the buffer to the host", why, len);
+    if (r == weftSuccess) r = run_range(op, dc, off, n, why, len);
+    if (r == weftSuccess && out) {
+      if (d->ops->copyFromHost(d->ctx, stream, c->recvbuf, dc->out_off + off * es, (char *)dc->hout + off * es,
+                               n * es) != weftSuccess)
+        r = weft_dev_failed(d, weftUnhandledDeviceError, "copying a piece of the results to the device", why, len);
+      copied_out = 1;
+    }
+  }
+  for (int i = 0; i < np; i++)
+    if (ev[i]) d->ops->eventDestroy(d->ctx, ev[i]);
+  unmap_all(ds, stream);
+  if (r == weftSuccess && (copied_out || mapped))
+    r = end_wait(ds, stream, v, copied_out ? "copying the results to the device" : "unmapping the buffers", why, len);
+  return r;
+}
+
 /* Host views in, schedule built on them and run, results out. */
 static weftResult_t run_calls(weft_op *op, char *why, size_t len) {
   weft_devstage *ds = &op->dev;
@@ -281,11 +378,13 @@ static weftResult_t run_calls(weft_op *op, char *why, size_t len) {
   weftResult_t r = pool_ready(&e->devpool, d, need ? need : STAGE_ALIGN, why, len);
   if (r != weftSuccess) return r;
   void *stream = e->devpool.stream;
+  if (ds->ncalls == 1 && ds->calls[0].call.pieces > 1) return run_pieces(op, stream, why, len);
   char *at = e->devpool.stage;
   int copied = 0;
   for (int i = 0; i < ds->ncalls && r == weftSuccess; i++)
-    r = views_in(d, stream, &ds->calls[i], &at, &copied, why, len);
-  if (r == weftSuccess && copied) r = drain(d, stream, v, "copying the buffers to the host", why, len);
+    r = views_in(d, stream, &ds->calls[i], &at, 1, &copied, why, len);
+  /* one wait for every copy and map of the op */
+  if (r == weftSuccess && copied) r = drain(d, stream, v, "copying or mapping the buffers for the host", why, len);
   if (r == weftSuccess) {
     weft_sched_reset(&op->sched);
     for (int i = 0; i < ds->ncalls && r == weftSuccess; i++) {
@@ -308,8 +407,8 @@ static weftResult_t run_calls(weft_op *op, char *why, size_t len) {
   copied = 0;
   for (int i = 0; i < ds->ncalls && r == weftSuccess; i++) r = views_out(d, stream, &ds->calls[i], &copied, why, len);
   unmap_all(ds, stream);
-  if (r == weftSuccess && copied) r = drain(d, stream, v, "copying the results to the device", why, len);
-  else if (r == weftSuccess && mapped) r = drain(d, stream, v, "unmapping the buffers", why, len);
+  if (r == weftSuccess && copied) r = end_wait(ds, stream, v, "copying the results to the device", why, len);
+  else if (r == weftSuccess && mapped) r = end_wait(ds, stream, v, "unmapping the buffers", why, len);
   return r;
 }
 
@@ -327,7 +426,19 @@ weftResult_t weft_devstage_run(weft_op *op, char *why, size_t len) {
   return r;
 }
 
+weftResult_t weft_devstage_settle(weft_op *op, char *why, size_t len) {
+  weft_devstage *ds = &op->dev;
+  if (!ds->tail) return weftSuccess;
+  weftResult_t r = wait_event(ds->dev, ds->tail, &op->engine->v, ds->tail_what, why, len);
+  ds->dev->ops->eventDestroy(ds->dev->ctx, ds->tail);
+  ds->tail = NULL;
+  return r;
+}
+
 void weft_devstage_end(weft_devstage *ds, int failed) {
+  if (ds->tail && ds->dev) ds->dev->ops->eventDestroy(ds->dev->ctx, ds->tail);
+  ds->tail = NULL;
+  ds->may_defer = 0;
   if (ds->qdev) {
     if (ds->hold) ds->qdev->ops->holdRelease(ds->qdev->ctx, ds->hold, failed);
     if (ds->prior) ds->qdev->ops->eventDestroy(ds->qdev->ctx, ds->prior);

@@ -10,8 +10,11 @@
  * wraps a device queue, marks the user's prior work with an event and holds
  * the queue's later work (weft_devstage_mark); the engine builds the
  * schedule on the host views when the op runs (weft_devstage_run) and lets
- * the queue go once the results are in the buffers. Every wait on the device
- * is bounded by the comm's timeout and ends on abort. */
+ * the queue go once the results are in the buffers. An op on a plain weft
+ * stream may leave its last device work (copies out, unmaps) unwaited: the
+ * engine runs the next op, whose first wait covers it, and completes the op
+ * after weft_devstage_settle. Every wait on the device is bounded by the
+ * comm's timeout and ends on abort. */
 #ifndef WEFT_EXEC_DEVSTAGE_H
 #define WEFT_EXEC_DEVSTAGE_H
 
@@ -45,6 +48,10 @@ typedef struct {
   struct weft_dev *qdev; /* the device of the user's queue (a wrapped stream), or NULL */
   void *prior;           /* event: the user's work on that queue before the call */
   void *hold;            /* the queue's later work waits for this */
+  int may_defer;         /* the engine may finish the op later (weft_devstage_settle) */
+  void *tail;            /* event after the op's last device work (copies out,
+                          * unmaps) when it was not waited for, or NULL */
+  const char *tail_what;
 } weft_devstage;
 
 /* Records call c (tuned) of rank of n whose buffers belong to dev; checks
@@ -57,6 +64,10 @@ weftResult_t weft_devstage_mark(weft_devstage *ds, struct weft_dev *qdev, void *
 /* Runs op (its calls recorded with weft_devstage_add): host views, schedule
  * built on them, run, results back into the buffers, the queue let go. */
 weftResult_t weft_devstage_run(struct weft_op *op, char *why, size_t len);
+/* Waits for what weft_devstage_run left queued (ds->tail: the copies out
+ * or unmaps of an op the engine finishes later, after starting the next
+ * op, whose first wait on the same device stream usually covers it). */
+weftResult_t weft_devstage_settle(struct weft_op *op, char *why, size_t len);
 /* Ends what the op still holds (the queue, events, mappings) and forgets its
  * calls; failed tells a backend the collective failed. */
 void weft_devstage_end(weft_devstage *ds, int failed);

@@ -136,10 +136,12 @@ static void op_desc(const weft_op *op, char *buf, size_t len) {
 
 /* Runs op on the current thread; the caller holds the engine's busy flag.
  * On failure `why` says what happened (exec_op adds which op it was). */
-static weftResult_t run_op(weft_op *op, char *why, size_t len) {
+static weftResult_t run_op(weft_op *op, int after_pending, char *why, size_t len) {
   const weft_exec_view *v = &op->engine->v;
   why[0] = 0;
-  if (op->stream) {
+  /* after_pending: the op before it on its stream ran on this engine and is
+   * finished right after this one starts its device work (engine_main) */
+  if (op->stream && !after_pending) {
     weftResult_t r = weft_stream_wait_turn(op->stream, op->ticket, v->timeout_ms, v->aborted);
     if (r != weftSuccess) {
       snprintf(why, len, "gave up waiting for earlier operations on its stream");
@@ -166,9 +168,9 @@ static void op_error(const weft_op *op, const char *why, char *err, size_t errle
   snprintf(err, errlen, "%s: %s", desc, why);
 }
 
-static weftResult_t exec_op(weft_op *op, char *err, size_t errlen) {
+static weftResult_t exec_op(weft_op *op, int after_pending, char *err, size_t errlen) {
   char why[WEFT_ERRMSG_LEN];
-  weftResult_t r = run_op(op, why, sizeof why);
+  weftResult_t r = run_op(op, after_pending, why, sizeof why);
   err[0] = 0;
   if (r != weftSuccess) op_error(op, why, err, errlen);
   return r;
@@ -192,15 +194,38 @@ static void finish_op(weft_op *op, weftResult_t res, const char *err) {
   if (detached) weft_engine_op_free(op); /* nobody waits on a stream op */
 }
 
+/* Finishes an op whose last device work was left unwaited (devstage.h). */
+static void settle_op(weft_op *op) {
+  char why[WEFT_ERRMSG_LEN], err[WEFT_ERRMSG_LEN] = "";
+  weftResult_t res = weft_devstage_settle(op, why, sizeof why);
+  if (res != weftSuccess) op_error(op, why, err, sizeof err);
+  finish_op(op, res, err);
+}
+
+/* One op at a time. An op on a weft stream with device buffers may end
+ * with its copies out or unmaps queued but not waited for (pending): the
+ * next op's first wait on the same in-order device stream covers them, so
+ * in a run of such ops each costs one round trip through the device, not
+ * two. A pending op is finished (in order) after the next op ran, or at
+ * once when there is none; the engine stays busy until then. */
 static void *engine_main(void *arg) {
   weft_engine *e = arg;
   char err[WEFT_ERRMSG_LEN];
+  weft_op *pending = NULL;
   pthread_mutex_lock(&e->mu);
   for (;;) {
-    while (!e->stop && !e->head) pthread_cond_wait(&e->work_cv, &e->mu);
-    if (!e->head) break; /* stopping and nothing left */
+    while (!e->stop && !e->head && !pending) pthread_cond_wait(&e->work_cv, &e->mu);
+    if (!e->head && !pending) break; /* stopping and nothing left */
+    if (!e->head) {
+      pthread_mutex_unlock(&e->mu);
+      settle_op(pending);
+      pending = NULL;
+      pthread_mutex_lock(&e->mu);
+      atomic_store(&e->busy, 0);
+      continue;
+    }
     int idle = 0;
-    if (!atomic_compare_exchange_strong(&e->busy, &idle, 1)) {
+    if (!pending && !atomic_compare_exchange_strong(&e->busy, &idle, 1)) {
       /* a caller runs a claimed op; it signals when done (see release) */
       struct timespec ts;
       clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -213,10 +238,20 @@ static void *engine_main(void *arg) {
     e->head = op->next;
     if (!e->head) e->tail = NULL;
     pthread_mutex_unlock(&e->mu);
-    weftResult_t res = exec_op(op, err, sizeof err);
-    finish_op(op, res, err);
+    /* only the next op of the pending one's stream runs before it is
+     * finished: any other may wait for its turn behind it */
+    int follows = pending && op->stream == pending->stream && op->ticket == pending->ticket + 1;
+    if (pending && !follows) {
+      settle_op(pending);
+      pending = NULL;
+    }
+    op->dev.may_defer = op->stream != NULL;
+    weftResult_t res = exec_op(op, follows, err, sizeof err);
+    if (pending) settle_op(pending);
+    pending = res == weftSuccess && op->dev.tail ? op : NULL;
+    if (!pending) finish_op(op, res, err);
     pthread_mutex_lock(&e->mu);
-    atomic_store(&e->busy, 0);
+    if (!pending) atomic_store(&e->busy, 0);
   }
   pthread_mutex_unlock(&e->mu);
   return NULL;
@@ -312,7 +347,7 @@ weftResult_t weft_engine_run_blocking(weft_op *op) {
     return weft_engine_wait(op);
   }
   char why[WEFT_ERRMSG_LEN];
-  return weft_engine_claimed_done(op, run_op(op, why, sizeof why), why);
+  return weft_engine_claimed_done(op, run_op(op, 0, why, sizeof why), why);
 }
 
 weftResult_t weft_engine_claimed_done(weft_op *op, weftResult_t res, const char *why) {

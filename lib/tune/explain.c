@@ -149,3 +149,69 @@ int weft_topo_explain(const weft_graph *g, const char *coll, FILE *out) {
                            "alltoall or all)\n", coll);
   return found ? 0 : -1;
 }
+
+typedef struct {
+  const weft_cost_model *m;
+  weft_coll_kind kind;
+} explain_net;
+
+/* A piece's network time: the algorithm the model picks for its size. */
+static double piece_net_time(const void *user, size_t bytes) {
+  const explain_net *x = user;
+  weft_cost c;
+  weft_cost_choose(x->m, x->kind, bytes, &c);
+  return c.time;
+}
+
+int weft_topo_explain_devices(const weft_graph *g, const weft_devtable *t, const char *coll, FILE *out) {
+  int n = weft_graph_nranks(g);
+  weft_coll_kind kind = kind_of(coll ? coll : "allreduce");
+  int *mem = malloc(sizeof(int) * WEFT_GRAPH_GROUPS_MEM(n));
+  if (!kind || !mem || t->n != n) {
+    free(mem);
+    fprintf(out, "explain: %s\n", mem ? "the device list must name one device per rank" : "unknown collective");
+    return -1;
+  }
+  weft_groups nodes, sites;
+  weft_cost_model m;
+  weft_graph_groups(g, &nodes, &sites, mem);
+  weft_graph_cost_model(g, &nodes, &sites, &m);
+  fprintf(out, "\ndevices\n");
+  for (int r = 0; r < n; r++) {
+    const weft_dev_entry *e = &t->e[r];
+    char copy[48] = "-";
+    if (e->kind == WEFT_DEVK_UNIFIED) snprintf(copy, sizeof copy, "none (mapped)");
+    else if (e->kind == WEFT_DEVK_DISCRETE && e->copy_gbps > 0) snprintf(copy, sizeof copy, "%.1f GB/s", e->copy_gbps);
+    else if (e->kind == WEFT_DEVK_DISCRETE) snprintf(copy, sizeof copy, "unknown (assumed)");
+    fprintf(out, "  rank %-4d %-12s %-9s copy %-18s reduce kernel %s\n", r, e->backend, weft_dev_kind_name(e->kind),
+            copy, e->reduce_gbps > 0 ? "yes" : "-");
+  }
+  double gbps = 0;
+  int stagers = weft_devtable_stagers(t, &gbps);
+  const char *name = coll ? coll : "allreduce";
+  if (!stagers) {
+    fprintf(out, "  staging: no rank stages (host or mapped memory): %s calls are not split\n", name);
+  } else if (kind != COLL_ALLREDUCE && kind != COLL_BROADCAST && kind != COLL_REDUCE) {
+    fprintf(out, "  staging: %d rank(s) stage; %s is not split (only allreduce, broadcast and reduce are)\n",
+            stagers, name);
+  } else {
+    fprintf(out, "  staging: %d rank(s) stage, slowest copy %.1f GB/s; %s split into pieces whose copies overlap "
+                 "the network\n  %10s  %6s  %11s  %11s\n",
+            stagers, gbps, name, "size", "pieces", "unsplit", "split");
+    explain_net x = {&m, kind};
+    for (double b = 64 << 10; b <= (double)(1ULL << 30); b *= 4) {
+      double t1, tp;
+      int p = weft_devtable_pieces(t, kind, (size_t)b, piece_net_time, &x, &t1, &tp);
+      char sz[32], a[32], z[32];
+      fmt_size(b, sz, sizeof sz);
+      fmt_time(t1, a, sizeof a);
+      fmt_time(tp, z, sizeof z);
+      fprintf(out, "  %10s  %6d  %11s  %11s\n", sz, p, a, z);
+    }
+  }
+  char why[256];
+  int on_dev = weft_devtable_reduce_on_device(t, why, sizeof why);
+  fprintf(out, "  reduce: %s%s\n", on_dev ? "device kernel: " : "", why);
+  free(mem);
+  return 0;
+}

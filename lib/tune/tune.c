@@ -54,6 +54,7 @@ int weft_tune_init(weft_tuner *t, const weft_tune_inputs *in) {
       weft_log_to(in->log, weftLogWarn, "topology file, line %d: no algorithm is named '%s'; the rule forces nothing",
                 weft_graph_rule(in->graph, i)->line, weft_graph_rule(in->graph, i)->algo);
   weft_codec_policy_init(t, in);
+  if (weft_tune_devices_init(t, in) != 0) return -1;
   if (!t->use_model) return 0;
   for (int k = COLL_ALLREDUCE; k <= COLL_REDUCE; k++)
     for (int b = 0; b < WEFT_TUNE_BUCKETS; b++)
@@ -69,6 +70,8 @@ void weft_tune_segment(weft_tuner *t, size_t max_bytes, int ranks) {
 void weft_tune_free(weft_tuner *t) {
   free(t->rules);
   t->rules = NULL;
+  free(t->dev.e);
+  t->dev.e = NULL;
   t->nrules = 0;
   for (int i = 0; i < t->ef.n; i++) free(t->ef.e[i].resid);
   t->ef.n = 0;
@@ -124,4 +127,5 @@ void weft_tune(const weft_tuner *t, weft_call *c) {
   size_t dflt = c->algo == ALGO_TREE ? (64 << 10) : t->nodes->ngroups == 1 ? (256 << 10) : (512 << 10);
   c->chunk_bytes = t->chunk_bytes ? t->chunk_bytes : dflt;
   if (c->chunk_bytes < 64) c->chunk_bytes = 64;
+  c->pieces = weft_tune_pieces(t, c);
 }

@@ -18,6 +18,7 @@
 #include "codec/codec.h"
 #include "coll/algo.h"
 #include "tune/cost.h"
+#include "tune/devtable.h"
 #include "util/call.h"
 #include "util/log.h"
 
@@ -73,6 +74,8 @@ typedef struct {
   weft_tune_rule *rules; /* the topology file's, in its order */
   int nrules;
   weft_codec_policy codec;
+  weft_devtable dev; /* every rank's device (devtable.h) */
+  int dev_pieces;    /* WEFT_DEVICE_PIECES: pieces of a staged call, 0 = the cost model's */
 
   struct { /* error-feedback residuals per call shape (topk) */
     pthread_mutex_t mu;
@@ -92,6 +95,7 @@ typedef struct {
   const weft_groups *nodes, *sites; /* must outlive the tuner's use */
   const struct weft_graph *graph;   /* layout graph: link costs, WAN codec, tuning rules */
   weft_log_sink *log;               /* where lines go, or NULL (util/log.h) */
+  const weft_dev_entry *devs;       /* nranks entries, every rank's device, or NULL: all host */
 } weft_tune_inputs;
 
 /* The settings of a parent comm, for a split one (before weft_tune_init). */
@@ -106,7 +110,15 @@ void weft_tune_segment(weft_tuner *t, size_t max_bytes, int ranks);
 /* Frees what init and the calls allocated (also after a failed init). */
 void weft_tune_free(weft_tuner *t);
 
-/* Sets c->algo, c->chunk_bytes, c->groups and the codec fields for call c.
+/* The device table of the inputs, copied (devtune.c); 0 or -1 (memory). */
+int weft_tune_devices_init(weft_tuner *t, const weft_tune_inputs *in);
+/* Pieces of call c (algorithm chosen) from the device table: 1 unless some
+ * rank stages and splitting is predicted to win (or WEFT_DEVICE_PIECES). */
+int weft_tune_pieces(const weft_tuner *t, const weft_call *c);
+/* Logs the device table and its decisions (init, INFO). */
+void weft_tune_log_devices(const weft_tuner *t, weft_log_sink *log);
+
+/* Sets c->algo, c->chunk_bytes, c->groups, c->pieces and the codec fields for call c.
  * An override (WEFT_ALGO / config algo) wins when the collective supports it. */
 void weft_tune(const weft_tuner *t, weft_call *c);
 

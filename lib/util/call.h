@@ -56,6 +56,8 @@ typedef struct {
   float *ef;                 /* error-feedback residuals, count floats by element, or NULL */
   size_t pipe_bytes;         /* hier: pieces the phases pipeline over (0: no pipelining) */
   int wan;                   /* hier: the groups are sites (inter-group phase: wan.c) */
+  int pieces;                /* > 1: run as that many consecutive element ranges, one after
+                              * another, so that staging ranks overlap copies and network */
 } weft_call;
 
 /* "allreduce", "allgather", ...; "?" if invalid. */

@@ -33,6 +33,21 @@ if [[ -x $perf ]]; then
       done
     done
   done
+  # the device table every rank learns at init, as the tuner logs it
+  WEFT_DEBUG=INFO "$perf" -np 2 allreduce -D mydev,host -b 1M -e 1M -n 1 -w 0 -c 1 >"$work/perf.log" 2>&1 ||
+    { cat "$work/perf.log"; exit 1; }
+  grep -q "rank 1/2 INFO devices: rank 0 mydev discrete copy [0-9.]* GB/s, rank 1 host" "$work/perf.log" ||
+    { cat "$work/perf.log"; echo "no device table in the log"; exit 1; }
+  # a staged call split into pieces (copies overlapping the network): every
+  # rank runs the pieces one after another, host ranks included; ring, as
+  # the node segment's small-message algorithm is never split
+  for coll in allreduce broadcast reduce; do
+    for z in 0 1; do
+      WEFT_ALGO=ring WEFT_DEVICE_PIECES=3 "$perf" -np 3 "$coll" -D mydev,host -b 4 -e 64K -f 37 -d all -o all \
+        -n 1 -w 0 -z $z -c 1 >"$work/perf.log" 2>&1 || { cat "$work/perf.log"; echo "$coll in pieces -z $z failed"; exit 1; }
+      grep -q "Out of bounds values : 0 OK" "$work/perf.log" || { cat "$work/perf.log"; exit 1; }
+    done
+  done
   echo "weft-perf through the doc device: correct"
 fi
 echo "doc device plugin ok"

@@ -13,6 +13,7 @@
 
 #include "device/device.h"
 #include "device/registry.h"
+#include "tune/devtable.h"
 
 static void parse_ok(const char *want, const char *name, const char *spec) {
   weft_device_choice c;
@@ -171,9 +172,92 @@ static void test_host_backend(void **state) {
   weft_log_sink_fini(&sink);
 }
 
+
+/* ---- the device table (lib/tune/devtable.c) ---------------------------------------------- */
+
+static void test_devtable_wire(void **state) {
+  (void)state;
+  weft_dev_entry e = {"opencl", WEFT_DEVK_DISCRETE, 12.5, 3.25}, back;
+  unsigned char w[WEFT_DEV_WIRE_BYTES];
+  char why[160];
+  weft_dev_entry_pack(&e, w);
+  assert_int_equal(weft_dev_entry_unpack(w, &back, why, sizeof why), 0);
+  assert_string_equal(back.backend, "opencl");
+  assert_int_equal(back.kind, WEFT_DEVK_DISCRETE);
+  assert_true(back.copy_gbps == 12.5 && back.reduce_gbps == 3.25);
+  /* what a hostile or broken peer may send */
+  unsigned char bad[WEFT_DEV_WIRE_BYTES];
+  memcpy(bad, w, sizeof bad);
+  memset(bad, 'a', WEFT_DEV_BACKEND_LEN); /* no terminator */
+  assert_int_equal(weft_dev_entry_unpack(bad, &back, why, sizeof why), -1);
+  memcpy(bad, w, sizeof bad);
+  bad[2] = '/';
+  assert_int_equal(weft_dev_entry_unpack(bad, &back, why, sizeof why), -1);
+  memcpy(bad, w, sizeof bad);
+  bad[0] = 0; /* empty name */
+  assert_int_equal(weft_dev_entry_unpack(bad, &back, why, sizeof why), -1);
+  memcpy(bad, w, sizeof bad);
+  bad[16] = 3; /* no such kind */
+  assert_int_equal(weft_dev_entry_unpack(bad, &back, why, sizeof why), -1);
+  memcpy(bad, w, sizeof bad);
+  memset(bad + 20, 0xff, 4); /* 4.3e6 GB/s */
+  assert_int_equal(weft_dev_entry_unpack(bad, &back, why, sizeof why), -1);
+  assert_non_null(strstr(why, "bandwidth"));
+}
+
+static void test_devtable_parse(void **state) {
+  (void)state;
+  weft_dev_entry e;
+  assert_int_equal(weft_dev_entry_parse("host", &e), 0);
+  assert_int_equal(e.kind, WEFT_DEVK_HOST);
+  assert_int_equal(weft_dev_entry_parse("cuda", &e), 0);
+  assert_int_equal(e.kind, WEFT_DEVK_DISCRETE);
+  assert_int_equal(weft_dev_entry_parse("opencl:unified:0:40", &e), 0);
+  assert_true(e.kind == WEFT_DEVK_UNIFIED && e.reduce_gbps == 40);
+  assert_int_equal(weft_dev_entry_parse("cuda:discrete:x", &e), -1);
+  assert_int_equal(weft_dev_entry_parse("cuda:gpu", &e), -1);
+  assert_int_equal(weft_dev_entry_parse("a/b:host", &e), -1);
+  assert_int_equal(weft_dev_entry_parse("cuda:discrete:-1", &e), -1);
+}
+
+/* A network at 5 GB/s and 10 us a call. */
+static double fake_net(const void *user, size_t bytes) {
+  (void)user;
+  return 10e-6 + bytes / 5e9;
+}
+
+static void test_devtable_decisions(void **state) {
+  (void)state;
+  weft_dev_entry e[2] = {{"host", WEFT_DEVK_HOST, 0, 0}, {"opencl", WEFT_DEVK_UNIFIED, 0, 0}};
+  weft_devtable t = {2, e, 10};
+  double t1, tp;
+  /* nobody stages: never split */
+  assert_int_equal(weft_devtable_pieces(&t, COLL_ALLREDUCE, 64u << 20, fake_net, NULL, &t1, &tp), 1);
+  e[1].kind = WEFT_DEVK_DISCRETE;
+  e[1].copy_gbps = 10;
+  int p = weft_devtable_pieces(&t, COLL_ALLREDUCE, 64u << 20, fake_net, NULL, &t1, &tp);
+  assert_true(p > 1 && p <= WEFT_DEV_MAX_PIECES && tp < t1);
+  assert_true(weft_devtable_pieces(&t, COLL_BROADCAST, 64u << 20, fake_net, NULL, NULL, NULL) > 1);
+  /* not contiguous in both buffers, or too small to pay for a piece */
+  assert_int_equal(weft_devtable_pieces(&t, COLL_ALLGATHER, 64u << 20, fake_net, NULL, NULL, NULL), 1);
+  assert_int_equal(weft_devtable_pieces(&t, COLL_ALLREDUCE, 4096, fake_net, NULL, NULL, NULL), 1);
+  /* device reduce: none known loses; a fast kernel on mapped memory wins */
+  char why[256];
+  assert_int_equal(weft_devtable_reduce_on_device(&t, why, sizeof why), 0);
+  assert_non_null(strstr(why, "host kernels"));
+  e[1] = (weft_dev_entry){"opencl", WEFT_DEVK_UNIFIED, 0, 100};
+  assert_int_equal(weft_devtable_reduce_on_device(&t, why, sizeof why), 1);
+  /* the same kernel behind slow copies loses */
+  e[1] = (weft_dev_entry){"cuda", WEFT_DEVK_DISCRETE, 5, 100};
+  assert_int_equal(weft_devtable_reduce_on_device(&t, why, sizeof why), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_parse_good),
+      cmocka_unit_test(test_devtable_wire),
+      cmocka_unit_test(test_devtable_parse),
+      cmocka_unit_test(test_devtable_decisions),
       cmocka_unit_test(test_parse_bad),
       cmocka_unit_test(test_lookup),
       cmocka_unit_test(test_host_backend),

@@ -167,7 +167,7 @@ static void test_map(void **state) {
   void *dev = dev_alloc(4096);
   assert_int_equal(D->map(ctx, s, dev, 0, 100, 0, &host, &mapping), weftInvalidUsage);
   assert_non_null(strstr(D->lastError(ctx), "map"));
-  /* managed memory with concurrent access maps once the stream's copy is done */
+  /* managed memory with concurrent access maps; the view holds the copy once the stream reached it */
   if (cu->MemAllocManaged && ((weft__cuda_ctx *)ctx)->managedHostAccess) {
     CUdeviceptr m = 0;
     CU_OK(cu->MemAllocManaged(&m, 4096, CU_MEM_ATTACH_GLOBAL));
@@ -175,6 +175,7 @@ static void test_map(void **state) {
     fill(src, sizeof src, 3);
     CHECK(D->copyFromHost(ctx, s, (void *)(uintptr_t)m, 33, src, sizeof src));
     CHECK(D->map(ctx, s, (void *)(uintptr_t)m, 33, sizeof src, 0, &host, &mapping));
+    finish(ctx, s); /* the view is usable once an event after the map completes */
     assert_memory_equal(host, src, sizeof src);
     CHECK(D->unmap(ctx, s, mapping));
     CU_OK(cu->MemFree(m));

@@ -13,6 +13,7 @@ typedef struct {
   int per_node; /* 0 = default */
   const char *coll;
   int csv; /* explain --csv */
+  const char *devices; /* explain --devices LIST */
   int help;
 } cli_opts;
 

@@ -65,9 +65,6 @@ void weft__cuda_set_init_error(const char *msg);
 const char *weft__cuda_init_error(void);
 const char *weft__cuda_last_error(void *ctx);
 
-/* Waits, at most ctx's timeout, until the work on s so far is done. */
-weftResult_t weft__cuda_drain(weft__cuda_ctx *c, CUstream s, const char *what);
-
 /* The ops table (table.c), listed by the device registry. */
 extern const weftDevice_t weft_device_cuda;
 

@@ -86,31 +86,3 @@ weftResult_t weft__cuda_copy_device(void *ctx, void *stream, void *dst, size_t d
       c->cu->MemcpyDtoDAsync(weft__cuda_ptr(dst, dstOffset), weft__cuda_ptr(src, srcOffset), bytes, s->s);
   return r == CUDA_SUCCESS ? weftSuccess : weft__cuda_fail(c, r, "cuMemcpyDtoDAsync");
 }
-
-/* Polls an event rather than calling cuStreamSynchronize, which has no
- * timeout: a stream held by the application forever must not hang weft. */
-weftResult_t weft__cuda_drain(weft__cuda_ctx *c, CUstream s, const char *what) {
-  CUevent ev;
-  weftResult_t res = weft__cuda_event_mark(c, s, &ev);
-  if (res != weftSuccess) return res;
-  long long deadline = weft_now_ms() + c->timeoutMs;
-  long pauseNs = 20000;
-  for (;;) {
-    CUresult r = c->cu->EventQuery(ev);
-    if (r == CUDA_SUCCESS) break;
-    if (r != CUDA_ERROR_NOT_READY) {
-      weft__cuda_event_put(c, ev);
-      return weft__cuda_fail(c, r, "cuEventQuery");
-    }
-    if (weft_now_ms() > deadline) {
-      weft__cuda_event_put(c, ev);
-      return weft__cuda_error(c, weftTimeout, "cuda: %s: the stream's work did not finish within %d ms",
-                              what, c->timeoutMs);
-    }
-    struct timespec ts = {0, pauseNs};
-    nanosleep(&ts, NULL);
-    if (pauseNs < 1000000) pauseNs *= 2;
-  }
-  weft__cuda_event_put(c, ev);
-  return weftSuccess;
-}

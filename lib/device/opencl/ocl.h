@@ -115,10 +115,14 @@ weftResult_t weft__ocl_event_record(void *ctx, void *stream, void **event);
 weftResult_t weft__ocl_event_query(void *ctx, void *event, int *done);
 weftResult_t weft__ocl_event_wait(void *ctx, void *stream, void *event);
 weftResult_t weft__ocl_event_destroy(void *ctx, void *event);
+weftResult_t weft__ocl_event_sync(void *ctx, void *event, int timeoutMs, int *done);
 weftResult_t weft__ocl_hold_enqueue(void *ctx, void *stream, void **hold);
 weftResult_t weft__ocl_hold_release(void *ctx, void *hold, int failed);
-/* After a command on s: a barrier on out-of-order queues, then a flush so
- * that the work starts. */
+/* After a command on s: a barrier on out-of-order queues (ordered), then a
+ * flush so that the work starts (submitted). map and unmap are only
+ * ordered: the event weft records after them flushes, so a call's maps (or
+ * unmaps) wake the device's threads once, not once each. */
+weftResult_t weft__ocl_ordered(weft_ocl_ctx *c, weft_ocl_stream *s, const char *what);
 weftResult_t weft__ocl_submitted(weft_ocl_ctx *c, weft_ocl_stream *s, const char *what);
 
 /* ---- ocl_reduce.c / ocl_kernels.c ---- */

@@ -123,8 +123,9 @@ typedef struct {
 } weft_ocl_mapping;
 
 /* Maps without blocking, then waits with the WEFT_TIMEOUT limit (a hold on
- * the queue that is never released must not hang the caller). On failure an
- * unmap is queued behind the map so that the buffer does not stay mapped. */
+ * the queue that is never released must not hang the caller): hostAlloc's
+ * blocks, which are used at once. On failure an unmap is queued behind the
+ * map so that the buffer does not stay mapped. */
 static weftResult_t map_and_wait(weft_ocl_ctx *c, cl_command_queue q, cl_mem mem, cl_map_flags flags,
                                  size_t offset, size_t bytes, void **host) {
   cl_event ev = NULL;
@@ -155,8 +156,19 @@ weftResult_t weft__ocl_map(void *ctx, void *stream, void *buffer, size_t offset,
     cl_mem mem = (cl_mem)buffer;
     /* The host may read what it writes (in-place reduction): READ|WRITE. */
     cl_map_flags flags = write ? (CL_MAP_READ | CL_MAP_WRITE) : CL_MAP_READ;
-    weftResult_t r = map_and_wait(c, s->queue, mem, flags, offset, bytes, &m->host);
+    /* queued, not waited for: the caller waits for an event recorded after
+     * all the maps of a call (the ABI's contract), one round trip through
+     * the device's threads instead of one per buffer */
+    cl_int err;
+    m->host = clEnqueueMapBuffer(s->queue, mem, CL_FALSE, flags, offset, bytes, 0, NULL, NULL, &err);
+    if (err != CL_SUCCESS) {
+      free(m);
+      return weft__ocl_fail(c, "clEnqueueMapBuffer", err);
+    }
+    weftResult_t r = weft__ocl_ordered(c, s, "clEnqueueMapBuffer");
     if (r != weftSuccess) {
+      clEnqueueUnmapMemObject(s->queue, mem, m->host, 0, NULL, NULL);
+      clFlush(s->queue);
       free(m);
       return r;
     }
@@ -176,7 +188,7 @@ weftResult_t weft__ocl_unmap(void *ctx, void *stream, void *mapping) {
   weftResult_t r = weftSuccess;
   if (m->mem != NULL) {
     cl_int err = clEnqueueUnmapMemObject(s->queue, m->mem, m->host, 0, NULL, NULL);
-    r = err == CL_SUCCESS ? weft__ocl_submitted(c, s, "clEnqueueUnmapMemObject")
+    r = err == CL_SUCCESS ? weft__ocl_ordered(c, s, "clEnqueueUnmapMemObject")
                           : weft__ocl_fail(c, "clEnqueueUnmapMemObject", err);
     clReleaseMemObject(m->mem); /* freed once the unmap has run */
   }

@@ -17,15 +17,25 @@
  * status would make OpenCL abort the commands waiting on it (and, on many
  * implementations, poison the whole queue), while the contract is that the
  * queue goes on and the error reaches the user through weft. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "ocl.h"
 
-weftResult_t weft__ocl_submitted(weft_ocl_ctx *c, weft_ocl_stream *s, const char *what) {
+weftResult_t weft__ocl_ordered(weft_ocl_ctx *c, weft_ocl_stream *s, const char *what) {
   cl_int err;
+  (void)what;
   if (s->outOfOrder && (err = clEnqueueBarrierWithWaitList(s->queue, 0, NULL, NULL)) != CL_SUCCESS)
     return weft__ocl_fail(c, "clEnqueueBarrierWithWaitList", err);
+  return weftSuccess;
+}
+
+weftResult_t weft__ocl_submitted(weft_ocl_ctx *c, weft_ocl_stream *s, const char *what) {
+  cl_int err;
+  weftResult_t r = weft__ocl_ordered(c, s, what);
+  if (r != weftSuccess) return r;
   if ((err = clFlush(s->queue)) != CL_SUCCESS) {
     char msg[96];
     snprintf(msg, sizeof msg, "clFlush after %s", what);
@@ -128,6 +138,72 @@ weftResult_t weft__ocl_event_wait(void *ctx, void *stream, void *event) {
   if (err != CL_SUCCESS) return weft__ocl_fail(c, "clEnqueueBarrierWithWaitList(event)", err);
   err = clFlush(s->queue);
   return err == CL_SUCCESS ? weftSuccess : weft__ocl_fail(c, "clFlush after eventWait", err);
+}
+
+/* eventSync: a completion callback wakes the waiter, so that the waiting
+ * thread leaves the CPU to the device's own threads (a CPU device's work
+ * runs on them). The waiter may give up first: the state is freed by
+ * whichever of the two is last. */
+typedef struct {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int done, refs;
+} ocl_sync;
+
+static void sync_put(ocl_sync *w) {
+  int last = --w->refs == 0;
+  pthread_mutex_unlock(&w->mu);
+  if (!last) return;
+  pthread_mutex_destroy(&w->mu);
+  pthread_cond_destroy(&w->cv);
+  free(w);
+}
+
+static void CL_CALLBACK sync_done(cl_event ev, cl_int status, void *user) {
+  (void)ev;
+  (void)status;
+  ocl_sync *w = user;
+  pthread_mutex_lock(&w->mu);
+  w->done = 1;
+  pthread_cond_signal(&w->cv);
+  sync_put(w);
+}
+
+weftResult_t weft__ocl_event_sync(void *ctx, void *event, int timeoutMs, int *done) {
+  weft_ocl_ctx *c = ctx;
+  if (c == NULL || event == NULL || done == NULL || timeoutMs < 0) return weftInvalidArgument;
+  weftResult_t r = weft__ocl_event_query(ctx, event, done);
+  if (r != weftSuccess || *done || timeoutMs == 0) return r;
+  ocl_sync *w = calloc(1, sizeof *w);
+  if (w == NULL) return weft__ocl_error(c, weftSystemError, "out of memory");
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&w->cv, &ca);
+  pthread_condattr_destroy(&ca);
+  pthread_mutex_init(&w->mu, NULL);
+  w->refs = 2;
+  /* a callback on CL_COMPLETE also runs when the event fails (negative status) */
+  cl_int err = clSetEventCallback((cl_event)event, CL_COMPLETE, sync_done, w);
+  if (err != CL_SUCCESS) {
+    pthread_mutex_lock(&w->mu);
+    w->refs = 1;
+    sync_put(w);
+    return weft__ocl_fail(c, "clSetEventCallback", err);
+  }
+  struct timespec until;
+  clock_gettime(CLOCK_MONOTONIC, &until);
+  until.tv_sec += timeoutMs / 1000;
+  until.tv_nsec += (long)(timeoutMs % 1000) * 1000000L;
+  if (until.tv_nsec >= 1000000000L) {
+    until.tv_sec++;
+    until.tv_nsec -= 1000000000L;
+  }
+  pthread_mutex_lock(&w->mu);
+  while (!w->done && pthread_cond_timedwait(&w->cv, &w->mu, &until) == 0) {
+  }
+  sync_put(w);
+  return weft__ocl_event_query(ctx, event, done); /* the status, a failure included */
 }
 
 weftResult_t weft__ocl_event_destroy(void *ctx, void *event) {

@@ -32,4 +32,5 @@ const weftDevice_t weft_device_opencl = {
     .ipcCloseHandle = NULL,
     .memAlloc = weft__ocl_mem_alloc,
     .memFree = weft__ocl_mem_free,
+    .eventSync = weft__ocl_event_sync,
 };

@@ -6,6 +6,8 @@
  * on a 32-bit word, host functions), so work after a hold really waits.
  * FAKE_CUDA_WAIT_VALUE=unsupported makes cuStreamWaitValue32_v2 answer
  * CUDA_ERROR_NOT_SUPPORTED (the backend must fall back on host functions).
+ * FAKE_CUDA_COPY_DELAY_US=N makes every copy take N us more, so that work a
+ * caller forgets to wait for is seen unfinished.
  * It emulates only what the backend and its test call. */
 #include <pthread.h>
 #include <stdint.h>
@@ -100,9 +102,15 @@ static void pause_us(long us) {
   nanosleep(&ts, NULL);
 }
 
+static long copy_delay_us(void) {
+  const char *d = getenv("FAKE_CUDA_COPY_DELAY_US");
+  return d ? atol(d) : 0;
+}
+
 static void run(op *o) {
   switch (o->kind) {
   case OP_COPY:
+    if (copy_delay_us() > 0) pause_us(copy_delay_us());
     memmove(o->dst, o->src, o->n);
     break;
   case OP_RECORD:
