@@ -189,8 +189,13 @@ weftResult_t weft_device_check_spec(const weft_device_choice *c, const char *who
     ok = 0;
     syntax = "host takes no spec";
   } else if (strcmp(c->name, "opencl") == 0) {
-    syntax = "opencl takes platform[:device], numbers >= 0";
-    ok = read_index(&s) && (!*s || (*s == ':' && (s++, read_index(&s)) && !*s));
+    syntax = "opencl takes platform[:device] (numbers >= 0), and/or svm: 0:1, svm, 0:1:svm";
+    size_t l = strlen(s);
+    int svm = l >= 3 && !strcmp(s + l - 3, "svm") && (l == 3 || s[l - 4] == ':');
+    char idx[WEFT_DEVICE_SPEC_LEN];
+    snprintf(idx, sizeof idx, "%.*s", svm ? (l == 3 ? 0 : (int)(l - 4)) : (int)l, s);
+    const char *q = idx;
+    ok = !idx[0] || (read_index(&q) && (!*q || (*q == ':' && (q++, read_index(&q)) && !*q)));
   } else if (strcmp(c->name, "cuda") == 0) {
     syntax = "cuda takes a device number >= 0";
     ok = read_index(&s) && !*s;

@@ -17,7 +17,12 @@
  * later (WEFT_TIMEOUT 60 s), or WEFT_TIMEOUT 1.5 s, ends the call's wait for
  * it with weftAborted / weftTimeout well before the other bound, the message
  * names the wait, and the queue is let go once the gate opens.
- *   test_device_opencl_stream NRANKS [peerdeath|abort|timeout] */
+ *
+ * With "svm", the same ordering check on fine-grained SVM buffers
+ * (clSVMAlloc), which weft reads and writes in place: the fill before the
+ * call and the copy after it are SVM commands on the user's queue.
+ *   test_device_opencl_stream NRANKS [peerdeath|abort|timeout|svm] */
+#define CL_USE_DEPRECATED_OPENCL_1_2_APIS /* clCreateCommandQueue: the 1.2 path users have */
 #include <CL/cl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,7 +39,7 @@
 
 #define FAILF(...) (fprintf(stderr, __VA_ARGS__), fputc('\n', stderr), 1)
 
-enum { M_ORDER, M_PEERDEATH, M_ABORT, M_TIMEOUT };
+enum { M_ORDER, M_PEERDEATH, M_ABORT, M_TIMEOUT, M_SVM };
 
 static double now_s(void) {
   struct timespec t;
@@ -130,24 +135,33 @@ static int rank_main(int rank, int n, const weftUniqueId *id, void *arg) {
 
   cl_mem buf = clCreateBuffer(ctx, CL_MEM_READ_WRITE, COUNT * sizeof(float), NULL, &err);
   if (err != CL_SUCCESS) return FAILF("clCreateBuffer: %d", err);
+  float *svm = NULL;
+  if (mode == M_SVM) {
+    svm = clSVMAlloc(ctx, CL_MEM_READ_WRITE | CL_MEM_SVM_FINE_GRAIN_BUFFER, COUNT * sizeof(float), 0);
+    if (!svm) return FAILF("rank %d: clSVMAlloc (fine-grained) failed", rank);
+  }
   if (death) return peer_death(rank, n, comm, s, q, buf);
   if (mode == M_ABORT || mode == M_TIMEOUT) return stuck_prior(rank, mode, comm, s, ctx, q, buf);
   float zero = 0, mine = (float)(rank + 1);
-  clEnqueueFillBuffer(q, buf, &zero, sizeof zero, 0, COUNT * sizeof(float), 0, NULL, NULL);
+  if (svm) clEnqueueSVMMemFill(q, svm, &zero, sizeof zero, COUNT * sizeof(float), 0, NULL, NULL);
+  else clEnqueueFillBuffer(q, buf, &zero, sizeof zero, 0, COUNT * sizeof(float), 0, NULL, NULL);
   clFinish(q);
 
   cl_event gate = clCreateUserEvent(ctx, &err);
   if (err != CL_SUCCESS) return FAILF("clCreateUserEvent: %d", err);
   clEnqueueBarrierWithWaitList(q, 1, &gate, NULL);
-  clEnqueueFillBuffer(q, buf, &mine, sizeof mine, 0, COUNT * sizeof(float), 0, NULL, NULL);
+  if (svm) clEnqueueSVMMemFill(q, svm, &mine, sizeof mine, COUNT * sizeof(float), 0, NULL, NULL);
+  else clEnqueueFillBuffer(q, buf, &mine, sizeof mine, 0, COUNT * sizeof(float), 0, NULL, NULL);
   clFlush(q);
-  if ((r = weftAllReduce(buf, buf, COUNT, weftFloat, weftSum, comm, s)) != weftSuccess)
+  void *data = svm ? (void *)svm : (void *)buf;
+  if ((r = weftAllReduce(data, data, COUNT, weftFloat, weftSum, comm, s)) != weftSuccess)
     return FAILF("rank %d: allreduce: %s", rank, weftGetLastError(comm));
   float *host = malloc(COUNT * sizeof(float));
   if (!host) return FAILF("out of memory");
   memset(host, 0xff, COUNT * sizeof(float));
   cl_event read;
-  clEnqueueReadBuffer(q, buf, CL_FALSE, 0, COUNT * sizeof(float), host, 0, NULL, &read);
+  if (svm) clEnqueueSVMMemcpy(q, CL_FALSE, host, svm, COUNT * sizeof(float), 0, NULL, &read);
+  else clEnqueueReadBuffer(q, buf, CL_FALSE, 0, COUNT * sizeof(float), host, 0, NULL, &read);
   clFlush(q);
 
   struct timespec ts = {0, 150 * 1000 * 1000};
@@ -167,6 +181,7 @@ static int rank_main(int rank, int n, const weftUniqueId *id, void *arg) {
   clReleaseEvent(read);
   clReleaseEvent(gate);
   clReleaseMemObject(buf);
+  if (svm) clSVMFree(ctx, svm);
   weftStreamDestroy(s);
   weftCommDestroy(comm);
   clReleaseCommandQueue(q);
@@ -178,7 +193,11 @@ static int rank_main(int rank, int n, const weftUniqueId *id, void *arg) {
 int main(int argc, char **argv) {
   int n = argc > 1 ? atoi(argv[1]) : 2;
   const char *m = argc > 2 ? argv[2] : "";
-  int mode = !strcmp(m, "peerdeath") ? M_PEERDEATH : !strcmp(m, "abort") ? M_ABORT : !strcmp(m, "timeout") ? M_TIMEOUT : M_ORDER;
+  int mode = !strcmp(m, "peerdeath") ? M_PEERDEATH
+             : !strcmp(m, "abort")   ? M_ABORT
+             : !strcmp(m, "timeout") ? M_TIMEOUT
+             : !strcmp(m, "svm")     ? M_SVM
+                                     : M_ORDER;
   int death = mode == M_PEERDEATH;
   if (death) setenv("WEFT_TIMEOUT", "10", 1); /* seconds */
   if (mode == M_ABORT) setenv("WEFT_TIMEOUT", "60", 1);

@@ -40,6 +40,8 @@ static void test_parse_good(void **state) {
   parse_ok("opencl", "opencl", "");
   parse_ok("opencl:1", "opencl", "1");
   parse_ok("opencl:0:1", "opencl", "0:1");
+  parse_ok("opencl:svm", "opencl", "svm");
+  parse_ok("opencl:0:1:svm", "opencl", "0:1:svm");
   parse_ok("opencl:12:345", "opencl", "12:345");
   parse_ok("cuda", "cuda", "");
   parse_ok("cuda:3", "cuda", "3");
@@ -58,11 +60,13 @@ static void test_parse_bad(void **state) {
   choice_bad("cu da", "WEFT_DEVICE 'cu da': a backend name has only letters, digits, '_' and '-'");
   choice_bad("abcdefghijklmnopqrstuvwxyz0123456789", "WEFT_DEVICE 'abcdefghijklmnopqrstuvwxyz0123456789': "
                                                      "backend name too long");
-  choice_bad("opencl:x", "WEFT_DEVICE 'opencl:x': opencl takes platform[:device], numbers >= 0");
-  choice_bad("opencl:0:", "WEFT_DEVICE 'opencl:0:': opencl takes platform[:device], numbers >= 0");
-  choice_bad("opencl:0:1:2", "WEFT_DEVICE 'opencl:0:1:2': opencl takes platform[:device], numbers >= 0");
-  choice_bad("opencl:-1", "WEFT_DEVICE 'opencl:-1': opencl takes platform[:device], numbers >= 0");
-  choice_bad("opencl:1x", "WEFT_DEVICE 'opencl:1x': opencl takes platform[:device], numbers >= 0");
+  choice_bad("opencl:x", "WEFT_DEVICE 'opencl:x': opencl takes platform[:device] (numbers >= 0), and/or svm: 0:1, svm, 0:1:svm");
+  choice_bad("opencl:0:", "WEFT_DEVICE 'opencl:0:': opencl takes platform[:device] (numbers >= 0), and/or svm: 0:1, svm, 0:1:svm");
+  choice_bad("opencl:0:1:2", "WEFT_DEVICE 'opencl:0:1:2': opencl takes platform[:device] (numbers >= 0), and/or svm: 0:1, svm, 0:1:svm");
+  choice_bad("opencl:-1", "WEFT_DEVICE 'opencl:-1': opencl takes platform[:device] (numbers >= 0), and/or svm: 0:1, svm, 0:1:svm");
+  choice_bad("opencl:svmx", "WEFT_DEVICE 'opencl:svmx': opencl takes platform[:device] (numbers >= 0), and/or svm: 0:1, svm, 0:1:svm");
+  choice_bad("opencl:0svm", "WEFT_DEVICE 'opencl:0svm': opencl takes platform[:device] (numbers >= 0), and/or svm: 0:1, svm, 0:1:svm");
+  choice_bad("opencl:1x", "WEFT_DEVICE 'opencl:1x': opencl takes platform[:device] (numbers >= 0), and/or svm: 0:1, svm, 0:1:svm");
   choice_bad("cuda:-1", "WEFT_DEVICE 'cuda:-1': cuda takes a device number >= 0");
   choice_bad("cuda:1:2", "WEFT_DEVICE 'cuda:1:2': cuda takes a device number >= 0");
   choice_bad("cuda:9999999", "WEFT_DEVICE 'cuda:9999999': cuda takes a device number >= 0");

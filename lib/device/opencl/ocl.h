@@ -5,6 +5,7 @@
  *                  first GPU/any device), properties, finalize
  *   ocl_error.c    error names, the last error, logging
  *   ocl_mem.c      memKind, copies, map/unmap, pinned host memory
+ *   ocl_svm.c      fine-grained shared virtual memory (OpenCL 2.0)
  *   ocl_stream.c   streams (queues), events, holds
  *   ocl_reduce.c   the reduce kernels: program built once, kernels cached
  *   ocl_kernels.c  the OpenCL C source of the reduce kernels
@@ -52,6 +53,11 @@ typedef struct {
 
   pthread_mutex_t pinnedMu;
   weft_ocl_pinned *pinned;
+
+  /* fine-grained SVM: memAlloc hands it out when the spec says "svm" */
+  int svmAlloc;
+  pthread_mutex_t svmMu;
+  weft_ocl_pinned *svm; /* the SVM buffers memAlloc made (host = the pointer) */
 
   /* reduce: program built on first use, kernels by [dtype][op] */
   pthread_mutex_t kernelMu; /* build, and clSetKernelArg..enqueue */
@@ -106,6 +112,17 @@ weftResult_t weft__ocl_mem_alloc(void *ctx, size_t bytes, void **buffer);
 weftResult_t weft__ocl_mem_free(void *ctx, void *buffer);
 /* Frees every hostAlloc block still held (finalize). */
 void weft__ocl_pinned_release_all(weft_ocl_ctx *c);
+
+/* ---- ocl_svm.c ---- */
+/* The device has fine-grained buffer SVM (OpenCL 2.0). */
+int weft__ocl_svm_fine(weft_ocl_ctx *c);
+weftResult_t weft__ocl_svm_alloc(weft_ocl_ctx *c, size_t bytes, void **out);
+/* p lies in an SVM buffer memAlloc made. */
+int weft__ocl_svm_owned(weft_ocl_ctx *c, const void *p);
+/* 1 when p was such a buffer (now freed), else 0. */
+int weft__ocl_svm_free(weft_ocl_ctx *c, void *p);
+void weft__ocl_svm_release_all(weft_ocl_ctx *c);
+weftResult_t weft__ocl_svm_copy(weft_ocl_ctx *c, weft_ocl_stream *s, void *dst, const void *src, size_t bytes);
 
 /* ---- ocl_stream.c ---- */
 weftResult_t weft__ocl_stream_wrap(void *ctx, void *nativeQueue, void **stream);

@@ -48,7 +48,7 @@ static weftResult_t list_devices(weft_ocl_ctx *c, cl_platform_id plat, cl_device
 static weftResult_t choose_device(weft_ocl_ctx *c, const char *spec) {
   int wantP, wantD;
   if (parse_spec(spec, &wantP, &wantD) != 0)
-    return weft__ocl_error(c, weftInvalidArgument, "device spec \"%s\": expected \"platform:device\" (e.g. 0:1) or nothing",
+    return weft__ocl_error(c, weftInvalidArgument, "device spec \"%s\": expected \"platform:device\" (e.g. 0:1) or nothing, then :svm or not",
                            spec);
   cl_platform_id plats[MAX_PLATFORMS];
   cl_uint np = 0;
@@ -172,17 +172,29 @@ weftResult_t weft__ocl_init(const weftDeviceInitArgs_t *args, void **ctx) {
   pthread_mutex_init(&c->errMu, NULL);
   pthread_mutex_init(&c->probeMu, NULL);
   pthread_mutex_init(&c->pinnedMu, NULL);
+  pthread_mutex_init(&c->svmMu, NULL);
   pthread_mutex_init(&c->kernelMu, NULL);
   c->probePipe[0] = c->probePipe[1] = -1;
   c->log = args->log;
   c->logUser = args->logUser;
 
+  /* "svm", "P:D:svm": memAlloc makes fine-grained SVM buffers */
+  char spec[64];
+  snprintf(spec, sizeof spec, "%s", args->spec ? args->spec : "");
+  size_t sl = strlen(spec);
+  if (sl >= 3 && !strcmp(spec + sl - 3, "svm") && (sl == 3 || spec[sl - 4] == ':')) {
+    c->svmAlloc = 1;
+    spec[sl == 3 ? 0 : sl - 4] = '\0';
+  }
   weftResult_t r;
   if (args->native != NULL)
     r = adopt_queue(c, (cl_command_queue)args->native);
-  else if ((r = choose_device(c, args->spec)) == weftSuccess)
+  else if ((r = choose_device(c, spec)) == weftSuccess)
     r = open_context(c);
   if (r == weftSuccess) r = read_capabilities(c);
+  if (r == weftSuccess && c->svmAlloc && !weft__ocl_svm_fine(c))
+    r = weft__ocl_error(c, weftInvalidArgument,
+                        "device spec \"%s\": the device has no fine-grained buffer SVM (OpenCL 2.0)", args->spec);
   if (r == weftSuccess) {
     cl_int err;
     c->queue = clCreateCommandQueue(c->context, c->device, 0, &err);
@@ -298,6 +310,7 @@ weftResult_t weft__ocl_finalize(void *ctx) {
   if (c == NULL) return weftSuccess;
   weft__ocl_reduce_release(c);
   weft__ocl_pinned_release_all(c);
+  weft__ocl_svm_release_all(c);
   if (c->queue != NULL) {
     clFinish(c->queue);
     clReleaseCommandQueue(c->queue);
@@ -308,6 +321,7 @@ weftResult_t weft__ocl_finalize(void *ctx) {
   pthread_mutex_destroy(&c->errMu);
   pthread_mutex_destroy(&c->probeMu);
   pthread_mutex_destroy(&c->pinnedMu);
+  pthread_mutex_destroy(&c->svmMu);
   pthread_mutex_destroy(&c->kernelMu);
   free(c);
   return weftSuccess;

@@ -5,8 +5,9 @@
  * addresses part of it with the byte offset of the copy and map calls; a
  * user who wants a collective on part of a buffer passes a sub-buffer
  * (clCreateSubBuffer; its origin must be a multiple of the device's
- * CL_DEVICE_MEM_BASE_ADDR_ALIGN). SVM pointers are not supported yet (the
- * backend targets OpenCL 1.2): memKind calls them unknown.
+ * CL_DEVICE_MEM_BASE_ADDR_ALIGN). A fine-grained SVM pointer is host memory
+ * to weft (ocl_svm.c): memKind calls a user's unknown, and those memAlloc
+ * made with the "svm" spec host-pinned; both are used in place.
  *
  * memKind keeps no registry of user buffers, and it must not crash on a
  * pointer that is not a cl_mem: the ICD loader dispatches through the
@@ -60,7 +61,7 @@ weftResult_t weft__ocl_mem_kind(void *ctx, const void *buffer, weftMemKind_t *ki
   if (c == NULL || kind == NULL) return weftInvalidArgument;
   *kind = weftMemUnknown;
   if (buffer == NULL) return weftSuccess;
-  if (is_pinned(c, buffer)) {
+  if (is_pinned(c, buffer) || weft__ocl_svm_owned(c, buffer)) {
     *kind = weftMemHostPinned;
     return weftSuccess;
   }
@@ -86,6 +87,7 @@ weftResult_t weft__ocl_copy_to_host(void *ctx, void *stream, void *host, const v
   weft_ocl_stream *s = stream;
   if (c == NULL || s == NULL || (bytes > 0 && (host == NULL || buffer == NULL))) return weftInvalidArgument;
   if (bytes == 0) return weftSuccess;
+  if (weft__ocl_svm_owned(c, buffer)) return weft__ocl_svm_copy(c, s, host, (const char *)buffer + offset, bytes);
   cl_int err = clEnqueueReadBuffer(s->queue, (cl_mem)(uintptr_t)buffer, CL_FALSE, offset, bytes, host, 0, NULL,
                                    NULL);
   if (err != CL_SUCCESS) return weft__ocl_fail(c, "clEnqueueReadBuffer", err);
@@ -98,6 +100,7 @@ weftResult_t weft__ocl_copy_from_host(void *ctx, void *stream, void *buffer, siz
   weft_ocl_stream *s = stream;
   if (c == NULL || s == NULL || (bytes > 0 && (host == NULL || buffer == NULL))) return weftInvalidArgument;
   if (bytes == 0) return weftSuccess;
+  if (weft__ocl_svm_owned(c, buffer)) return weft__ocl_svm_copy(c, s, (char *)buffer + offset, host, bytes);
   cl_int err = clEnqueueWriteBuffer(s->queue, (cl_mem)buffer, CL_FALSE, offset, bytes, host, 0, NULL, NULL);
   if (err != CL_SUCCESS) return weft__ocl_fail(c, "clEnqueueWriteBuffer", err);
   return weft__ocl_submitted(c, s, "clEnqueueWriteBuffer");
@@ -109,6 +112,10 @@ weftResult_t weft__ocl_copy_device(void *ctx, void *stream, void *dst, size_t ds
   weft_ocl_stream *s = stream;
   if (c == NULL || s == NULL || (bytes > 0 && (dst == NULL || src == NULL))) return weftInvalidArgument;
   if (bytes == 0) return weftSuccess;
+  int svm_dst = weft__ocl_svm_owned(c, dst), svm_src = weft__ocl_svm_owned(c, src);
+  if (svm_dst && svm_src) return weft__ocl_svm_copy(c, s, (char *)dst + dstOffset, (const char *)src + srcOffset, bytes);
+  if (svm_dst || svm_src)
+    return weft__ocl_error(c, weftInvalidArgument, "copyDevice between an SVM buffer and a cl_mem is not supported");
   cl_int err = clEnqueueCopyBuffer(s->queue, (cl_mem)(uintptr_t)src, (cl_mem)dst, srcOffset, dstOffset, bytes, 0,
                                    NULL, NULL);
   if (err != CL_SUCCESS) return weft__ocl_fail(c, "clEnqueueCopyBuffer", err);
@@ -266,6 +273,7 @@ void weft__ocl_pinned_release_all(weft_ocl_ctx *c) {
 weftResult_t weft__ocl_mem_alloc(void *ctx, size_t bytes, void **buffer) {
   weft_ocl_ctx *c = ctx;
   if (c == NULL || buffer == NULL) return weftInvalidArgument;
+  if (c->svmAlloc) return weft__ocl_svm_alloc(c, bytes, buffer);
   cl_int err;
   cl_mem m = clCreateBuffer(c->context, CL_MEM_READ_WRITE, bytes ? bytes : 1, NULL, &err);
   if (err != CL_SUCCESS) return weft__ocl_fail(c, "clCreateBuffer", err);
@@ -277,6 +285,7 @@ weftResult_t weft__ocl_mem_free(void *ctx, void *buffer) {
   weft_ocl_ctx *c = ctx;
   if (c == NULL) return weftInvalidArgument;
   if (buffer == NULL) return weftSuccess;
+  if (weft__ocl_svm_free(c, buffer)) return weftSuccess;
   cl_int err = clReleaseMemObject((cl_mem)buffer);
   return err == CL_SUCCESS ? weftSuccess : weft__ocl_fail(c, "clReleaseMemObject", err);
 }
