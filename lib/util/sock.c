@@ -83,9 +83,18 @@ int weft_sockaddr_parse(const char *hostport, weft_sockaddr *out, char *err) {
   return weft_sockaddr_resolve(host, (int)port, out, err);
 }
 
-static int ifname_matches(const char *spec, const char *name) {
-  if (spec[0] == '^') return strcmp(spec + 1, name) == 0;
-  return strncmp(spec, name, strlen(spec)) == 0;
+int weft_ifname_matches(const char *spec, const char *name) {
+  int exclude = spec[0] == '^';
+  if (exclude) spec++;
+  int exact = spec[0] == '=';
+  if (exact) spec++;
+  int hit = 0;
+  for (const char *p = spec; *p && !hit;) {
+    size_t n = strcspn(p, ",");
+    hit = n > 0 && (exact ? strlen(name) == n && strncmp(p, name, n) == 0 : strncmp(p, name, n) == 0);
+    p += n + (p[n] == ',');
+  }
+  return exclude ? !hit : hit;
 }
 
 int weft_sock_local_addr(const weft_sockaddr *toward, weft_sockaddr *out, char *err) {
@@ -123,7 +132,7 @@ int weft_sock_local_addr(const weft_sockaddr *toward, weft_sockaddr *out, char *
           IN6_IS_ADDR_LINKLOCAL(&((struct sockaddr_in6 *)it->ifa_addr)->sin6_addr))
         continue;
       if (ifspec) {
-        if (!ifname_matches(ifspec, it->ifa_name)) continue;
+        if (!weft_ifname_matches(ifspec, it->ifa_name)) continue;
       } else if (it->ifa_flags & IFF_LOOPBACK) {
         continue;
       }

@@ -25,6 +25,12 @@ int weft_sockaddr_resolve(const char *host, int port, weft_sockaddr *out, char *
 /* Parses "host:port" or "[v6]:port". */
 int weft_sockaddr_parse(const char *hostport, weft_sockaddr *out, char *err);
 int weft_sockaddr_is_loopback(const weft_sockaddr *a);
+/* Whether interface name matches a WEFT_SOCKET_IFNAME spec, as NCCL reads
+ * NCCL_SOCKET_IFNAME: a comma-separated list of name prefixes ("eth,ib");
+ * "=" before the list makes the names exact ("=eth0"), "^" before it excludes
+ * them instead ("^lo,docker", "^=eth1"). */
+int weft_ifname_matches(const char *spec, const char *name);
+
 /* The local address to listen on: the interface named by WEFT_SOCKET_IFNAME
  * (prefix match, "^name" for exact), else the one the kernel would use to
  * reach `toward` (may be NULL), else the first non-loopback interface that is

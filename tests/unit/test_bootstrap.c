@@ -61,6 +61,21 @@ static void test_sockaddr_parse(void **state) {
   assert_non_null(strstr(err, "no-such-host.invalid"));
 }
 
+/* WEFT_SOCKET_IFNAME as NCCL reads NCCL_SOCKET_IFNAME. */
+static void test_ifname(void **state) {
+  (void)state;
+  assert_true(weft_ifname_matches("eth", "eth0"));
+  assert_false(weft_ifname_matches("eth", "ib0"));
+  assert_true(weft_ifname_matches("eth,ib", "ib0"));
+  assert_true(weft_ifname_matches("=eth0", "eth0"));
+  assert_false(weft_ifname_matches("=eth0", "eth01"));
+  assert_false(weft_ifname_matches("^lo", "lo")); /* ^ excludes, as in NCCL */
+  assert_true(weft_ifname_matches("^lo", "eth0"));
+  assert_false(weft_ifname_matches("^lo,docker", "docker0"));
+  assert_true(weft_ifname_matches("^=eth1", "eth10"));
+  assert_false(weft_ifname_matches("^=eth1", "eth1"));
+}
+
 static void test_signature(void **state) {
   (void)state;
   weft_call a = {.kind = COLL_ALLREDUCE, .count = 1024, .dt = weftFloat, .op = weftSum};
@@ -193,6 +208,7 @@ static void test_bootstrap_wrong_secret(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_unique_id_text),   cmocka_unit_test(test_sockaddr_parse),
+      cmocka_unit_test(test_ifname),
       cmocka_unit_test(test_signature),        cmocka_unit_test(test_tuner),
       cmocka_unit_test(test_bootstrap_threads),
       cmocka_unit_test(test_bootstrap_wrong_secret),
