@@ -68,9 +68,13 @@ static weftResult_t check_overlap(const api_ctx *a, const void *x, size_t xb, co
 
 
 static weftResult_t submit(const api_ctx *a, weft_call *c, size_t bytes, weftStream_t stream) {
-  atomic_fetch_add(&a->comm->active_calls, 1);
   weftResult_t r, sticky = atomic_load(&a->comm->async_error);
-  if (atomic_load(&a->comm->aborted)) r = weft_error(a->comm, weftAborted, "%s: communicator was aborted", a->fn);
+  if (atomic_fetch_add(&a->comm->active_calls, 1) != 0) /* said plainly, not as a mismatch with the peers */
+    r = weft_error(a->comm, weftInvalidUsage,
+                   "%s: another thread is inside a call on this communicator; a communicator takes the calls of "
+                   "one thread at a time (as in NCCL): give each thread its own (weftCommSplit) or serialize them",
+                   a->fn);
+  else if (atomic_load(&a->comm->aborted)) r = weft_error(a->comm, weftAborted, "%s: communicator was aborted", a->fn);
   else if (sticky != weftSuccess) r = weft_error(a->comm, sticky, "%s: communicator already failed", a->fn);
   else if (bytes == 0) r = weftSuccess; /* nothing moves: as NCCL, a no-op */
   else r = weft_submit(a->comm, c, stream);

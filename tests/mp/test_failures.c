@@ -26,6 +26,9 @@
  *   timeout            same setup, timeoutMs = 1000: weftTimeout after ~1 s.
  *   init_timeout       init of rank 0 of 2 without rank 1, timeoutMs = 1000:
  *                      fails within ~1 s instead of hanging.
+ *   concurrent_use     two threads of rank 0 call into one comm at once: the
+ *                      second gets weftInvalidUsage saying so (not a
+ *                      mismatch with the peers), the first completes.
  *   init_refusals      a rank that gives another size, a rank that joins
  *                      twice: every rank fails at once (not at its timeout)
  *                      with the root's reason; a rank that never starts: the
@@ -485,6 +488,62 @@ static void test_init_timeout(void **state) {
   assert_null(comm);
   assert_true(dt >= 0.5 && dt < weft_test_seconds(10)); /* the 1 s timeout is not scaled */
   assert_true(weftGetLastError(NULL)[0] != 0);
+}
+
+/* One comm used by two threads at once. */
+typedef struct {
+  int res_first, res_second;
+  char msg[MSGLEN];
+} concurrent_report;
+
+typedef struct {
+  weftComm_t comm;
+  int res;
+} first_call;
+
+static void *first_thread(void *arg) {
+  first_call *f = arg;
+  static int32_t v[1024];
+  f->res = weftAllReduce(v, v, 1024, weftInt32, weftSum, f->comm, NULL); /* blocks until rank 1 joins it */
+  return NULL;
+}
+
+static int concurrent_rank(int rank, int n, const weftUniqueId *id, void *arg) {
+  concurrent_report *rep = arg;
+  weftComm_t comm;
+  weftConfig_t cfg = WEFT_CONFIG_INITIALIZER;
+  cfg.timeoutMs = weft_test_ms(20000);
+  if (weftCommInitRankConfig(&comm, n, *id, rank, &cfg) != weftSuccess) return 2;
+  int32_t w[4] = {0};
+  if (rank == 1) {
+    sleep_ms(600); /* rank 0's first call is inside weft by now, waiting for this one */
+    static int32_t v[1024];
+    int r = weftAllReduce(v, v, 1024, weftInt32, weftSum, comm, NULL);
+    weftCommDestroy(comm);
+    return r == weftSuccess ? 0 : 1;
+  }
+  first_call f = {comm, -1};
+  pthread_t t;
+  pthread_create(&t, NULL, first_thread, &f);
+  sleep_ms(200);
+  rep->res_second = weftAllReduce(w, w, 4, weftInt32, weftSum, comm, NULL);
+  copy_msg(rep->msg, weftGetLastError(comm));
+  pthread_join(t, NULL);
+  rep->res_first = f.res;
+  weftCommDestroy(comm);
+  return 0;
+}
+
+static void test_concurrent_use(void **state) {
+  (void)state;
+  int status[2];
+  concurrent_report *rep = shared_alloc(sizeof *rep);
+  launch(2, concurrent_rank, rep, 60, status);
+  printf("  second thread: %d: %s; first thread: %d\n", rep->res_second, rep->msg, rep->res_first);
+  assert_int_equal(rep->res_second, weftInvalidUsage);
+  assert_non_null(strstr(rep->msg, "another thread is inside a call on this communicator"));
+  assert_int_equal(rep->res_first, weftSuccess);
+  shared_free(rep, sizeof *rep);
 }
 
 /* A refused rank fails the whole job at once; a missing rank is named. */
@@ -1510,6 +1569,7 @@ static const struct CMUnitTest all_tests[] = {
     cmocka_unit_test(test_timeout),
     cmocka_unit_test(test_init_timeout),
     cmocka_unit_test(test_init_refusals),
+    cmocka_unit_test(test_concurrent_use),
     cmocka_unit_test(test_mismatch),
     cmocka_unit_test(test_invalid_args),
     cmocka_unit_test(test_streams),
