@@ -92,6 +92,8 @@ WEFT_API weftResult_t weftCommInitFromEnv(weftComm_t *comm, weftConfig_t *config
     snprintf(hp, sizeof hp, "%s", fixed);
   } else if (weft_env("MASTER_ADDR") && weft_env("MASTER_PORT")) {
     snprintf(hp, sizeof hp, "%s:%s", weft_env("MASTER_ADDR"), weft_env("MASTER_PORT"));
+  } else if (size == 1) {
+    snprintf(hp, sizeof hp, "127.0.0.1:0"); /* a job of one: its own root on any free port */
   } else if (single_host(size) && job) {
     snprintf(hp, sizeof hp, "127.0.0.1:%u", (unsigned)(20000 + fnv1a(0xcbf29ce484222325ULL, job) % 30000));
   } else {

@@ -133,6 +133,13 @@ static void test_env_ranks(void **state) {
   assert_null(comm);
   assert_non_null(strstr(weftGetLastError(NULL), "WEFT_SECRET is not set"));
   unsetenv("WEFT_COMM_ID");
+  /* a job of one rank needs no rendezvous address */
+  setenv("WEFT_RANK", "0", 1);
+  setenv("WEFT_NRANKS", "1", 1);
+  unsetenv("MASTER_ADDR");
+  unsetenv("MASTER_PORT");
+  assert_int_equal(weftCommInitFromEnv(&comm, NULL), weftSuccess);
+  assert_int_equal(weftCommDestroy(comm), weftSuccess);
   unsetenv("WEFT_RANK");
   unsetenv("WEFT_NRANKS");
 }
