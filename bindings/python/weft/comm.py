@@ -1,6 +1,7 @@
 """weft.Comm: a communicator and its collectives."""
 import ctypes
 import os
+import threading
 
 from . import _buffers, _lib, errors, group, types
 from ._buffers import view
@@ -97,6 +98,7 @@ class Comm:
 
     def _adopt(self, handle):
         self._handle = handle
+        self._claim_lock = threading.Lock()
         self._pid = os.getpid()
         n, r = ctypes.c_int(), ctypes.c_int()
         errors.check(_lib_.weftCommCount(handle, ctypes.byref(n)), "Comm", handle)
@@ -141,23 +143,28 @@ class Comm:
     def destroy(self):
         """weftCommDestroy: waits for queued operations, then frees the comm.
         Local, not collective. A second call does nothing."""
-        h, self._handle = self._handle, None
+        h = self._claim()
         if h is None or self._pid != os.getpid():  # a forked copy has no progress thread
             return
         errors.check(_lib_.weftCommDestroy(h), "Comm.destroy")
+
+    def _claim(self):
+        """Takes the handle away from every other caller, so that a destroy
+        and an abort in two threads never both free the comm."""
+        with self._claim_lock:
+            h, self._handle = self._handle, None
+        return h
 
     def abort(self):
         """weftCommAbort, from any thread: fails blocked and queued operations
         with weft.AbortedError, closes connections (peers fail fast), frees
         the comm."""
-        h = self._handle
+        h = self._claim()
         if h is None or self._pid != os.getpid():
-            self._handle = None
             return
         r = _lib_.weftCommAbort(h)
-        if r == errors.Result.InternalError:  # a call did not return: comm kept
-            raise errors.make(r, "Comm.abort")
-        self._handle = None
+        if r == errors.Result.InternalError:  # a call did not return: the comm is kept
+            self._handle = h
         errors.check(r, "Comm.abort")
 
     def async_error(self):
