@@ -1,11 +1,10 @@
-"""pytest setup: the package from bindings/python (unless weft is already
-importable, e.g. installed) and the rank launcher of ranks.py."""
+"""pytest setup: imports weft from bindings/python of this tree (set
+WEFT_TEST_INSTALLED=1 to test the installed package instead), and makes the
+rank launcher (ranks.py) and references (reference.py) importable."""
 import os
 import sys
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, here)
-try:
-    import weft  # noqa: F401
-except ImportError:
+if os.environ.get("WEFT_TEST_INSTALLED") != "1":
     sys.path.insert(0, os.path.join(here, "..", "..", "bindings", "python"))

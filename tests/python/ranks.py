@@ -14,9 +14,11 @@ import traceback
 
 import weft
 
+# WEFT_TEST_TIME_SCALE (tests/README.md) stretches the limits on a slow machine.
+SCALE = max(1.0, float(os.environ.get("WEFT_TEST_TIME_SCALE", "1") or 1))
 # A comm timeout short enough that a hang fails the test quickly, long enough
 # for 4 ranks on 2 busy cores.
-TIMEOUT_MS = 20000
+TIMEOUT_MS = int(20000 * SCALE)
 _ctx = mp.get_context("fork")
 
 
@@ -42,6 +44,7 @@ def run(n, fn, *args, limit=60.0, expect=None, **config):
     expect: the ranks that must report (default: all; a rank that exits on
     purpose leaves itself out)."""
     config.setdefault("timeout_ms", TIMEOUT_MS)
+    limit *= SCALE
     expect = set(range(n)) if expect is None else set(expect)
     uidq, resq = _ctx.SimpleQueue(), _ctx.SimpleQueue()
     procs = [_ctx.Process(target=_rank_main, args=(r, n, fn, args, uidq, resq, config)) for r in range(n)]
