@@ -56,13 +56,23 @@ def numpy_dtype(dtype):
     return np.dtype(_NUMPY_OF[resolve_dtype(dtype)])
 
 
+_seen = {}  # numpy dtype -> DataType or None: looking at a dtype costs ~1.5 us
+
+
 def from_numpy(npdtype):
     """The weft datatype of a numpy dtype, or None."""
+    try:
+        return _seen[npdtype]
+    except KeyError:
+        pass
     if npdtype.name == "bfloat16":
-        return DataType.bfloat16
-    if not npdtype.isnative:
-        return None
-    return _FROM_NUMPY.get((npdtype.kind, npdtype.itemsize))
+        dt = DataType.bfloat16
+    elif not npdtype.isnative:
+        dt = None
+    else:
+        dt = _FROM_NUMPY.get((npdtype.kind, npdtype.itemsize))
+    _seen[npdtype] = dt
+    return dt
 
 
 def resolve_dtype(dtype):
