@@ -21,3 +21,10 @@ flags=$(PKG_CONFIG_PATH="$libdir" pkg-config --cflags --libs weft)
 cc "$src/consumer.c" $flags -DWEFT_PACKAGE_VERSION="\"$pc_version\"" \
   -Wl,-rpath,"$tmp/prefix/lib" -Wl,-rpath,"$(dirname "$libdir")" -o "$tmp/pc_consumer"
 "$tmp/pc_consumer"
+# The Python package the install put next to the library finds that library
+# by itself (weft/_install_paths.py); skipped without numpy.
+pkg=$(find "$tmp/prefix" -name _install_paths.py -path '*/weft/*' | head -1)
+if [ -n "$pkg" ] && /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+  (cd "$tmp" && env -u WEFT_LIBRARY PYTHONPATH="$(dirname "$(dirname "$pkg")")" PYTHONDONTWRITEBYTECODE=1 \
+    /usr/bin/python3 -c 'import weft; print("python consumer ok %d (%s)" % (weft.get_version(), weft.library_path))')
+fi
