@@ -13,7 +13,7 @@
 
 static weftResult_t init_fail(const weftDeviceInitArgs_t *args, weftResult_t res, const char *msg) {
   weft__cuda_set_init_error(msg);
-  if (args && args->log) args->log(args->logUser, weftLogInfo, msg);
+  if (args && args->log) args->log(args->logUser, weftLogWarn, msg); /* the contract: weft quotes it */
   return res;
 }
 
