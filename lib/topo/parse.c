@@ -1,4 +1,5 @@
 /* Loading a topology: libyaml document, top level, defaults, tuning. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,10 @@ static int one_rule(ty_ctx *c, const yaml_node_t *e, weft_topo_rule *r) {
   if (c->algos ? weft_ty_choice(c, v, "algo", c->algos, r->algo, sizeof r->algo)
                : weft_ty_string(c, v, "algo", r->algo, sizeof r->algo))
     return -1;
+  /* unchecked against a list, a name is still a name (the dump writes it bare) */
+  for (const char *p = r->algo; *p; p++)
+    if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
+      return weft_ty_fail(c, v, "'algo' must be a name of letters, digits, '_' and '-', got '%s'", r->algo);
   if ((v = weft_ty_get(c, e, "min_size")) && weft_ty_bytes(c, v, "min_size", &r->min_size)) return -1;
   if ((v = weft_ty_get(c, e, "max_size"))) {
     if (weft_ty_bytes(c, v, "max_size", &r->max_size)) return -1;

@@ -403,6 +403,11 @@ static void test_hostile(void **state) {
   assert_non_null(strstr(err, "huge.yaml: too large"));
   free(huge);
   assert_null(t);
+  /* with no list of algorithm names, a name must still be one (found by
+   * fuzz_topo: the dump wrote it bare and did not parse back) */
+  const char rule[] = "version: 1\ntuning:\n  - {coll: all, algo: \"ring, x: 1\"}\n";
+  assert_int_equal(weft_topo_parse_string(rule, sizeof rule - 1, NULL, NULL, &t, err, sizeof err), -1);
+  assert_string_equal(err, "<string>:3:23: 'algo' must be a name of letters, digits, '_' and '-', got 'ring, x: 1'");
 }
 
 /* tests/unit/topo: good-*.yaml parse; bad-*.yaml fail with the message on
