@@ -53,6 +53,19 @@
 
 typedef void (*weft_kernel_fn)(void *dst, const void *a, const void *b, size_t n);
 
+/* The entry point of kernel NAME: picks the aliasing variant for dst, a, b. */
+#define WEFT_REDUCE_DISPATCH(NAME, T)                                                   \
+  static void NAME(void *dst, const void *a, const void *b, size_t n) {                 \
+    if (dst == a && dst == b)                                                           \
+      NAME##_ipab((T *)dst, n);                                                         \
+    else if (dst == a)                                                                  \
+      NAME##_ipa((T *)dst, (const T *)b, n);                                            \
+    else if (dst == b)                                                                  \
+      NAME##_ipb((T *)dst, (const T *)a, n);                                            \
+    else                                                                                \
+      NAME##_oop((T *)dst, (const T *)a, (const T *)b, n);                              \
+  }
+
 /* Instantiates kernel NAME for element type T (unsigned twin UT) and element
  * operation OP, plus its aliasing variants and a dispatching entry point. */
 #define WEFT_REDUCE_KERNEL(NAME, T, UT, OP)                                             \
@@ -81,16 +94,7 @@ typedef void (*weft_kernel_fn)(void *dst, const void *a, const void *b, size_t n
       d[i] = OP(T, UT, x, y);                                                           \
     }                                                                                   \
   }                                                                                     \
-  static void NAME(void *dst, const void *a, const void *b, size_t n) {                 \
-    if (dst == a && dst == b)                                                           \
-      NAME##_ipab((T *)dst, n);                                                         \
-    else if (dst == a)                                                                  \
-      NAME##_ipa((T *)dst, (const T *)b, n);                                            \
-    else if (dst == b)                                                                  \
-      NAME##_ipb((T *)dst, (const T *)a, n);                                            \
-    else                                                                                \
-      NAME##_oop((T *)dst, (const T *)a, (const T *)b, n);                              \
-  }
+  WEFT_REDUCE_DISPATCH(NAME, T)
 
 /* ---- floats: plain vector loop, then the NaN rule where a result is NaN ---------------- */
 /* Bytes per block: large enough that the per-block work (the lane sums, the
@@ -201,16 +205,7 @@ WEFT_NAN_RULE(f64, double, uint64_t, UINT64_C(0x0008000000000000), UINT64_C(0x7F
                     WEFT_FLT_BLOCK(T, TAG, OP, FLAG, WEFT_AT_D, WEFT_AT_D, WEFT_KEEP_X,       \
                                    kept, kept))                                         \
   }                                                                                     \
-  static void NAME(void *dst, const void *a, const void *b, size_t n) {                 \
-    if (dst == a && dst == b)                                                           \
-      NAME##_ipab((T *)dst, n);                                                         \
-    else if (dst == a)                                                                  \
-      NAME##_ipa((T *)dst, (const T *)b, n);                                            \
-    else if (dst == b)                                                                  \
-      NAME##_ipb((T *)dst, (const T *)a, n);                                            \
-    else                                                                                \
-      NAME##_oop((T *)dst, (const T *)a, (const T *)b, n);                              \
-  }
+  WEFT_REDUCE_DISPATCH(NAME, T)
 
 /* All five ops of one type (avg reduces as sum). */
 #define WEFT_INT_KERNELS(TAG, T, UT)                   \
