@@ -345,6 +345,11 @@ static int run_rank(const opts_t *o, const weftUniqueId *id, int rank, int nrank
     /* Same ranks, new settings: split off a comm whose WAN hops use this codec. */
     weftConfig_t ccfg = WEFT_CONFIG_INITIALIZER;
     ccfg.codec = o->codecs[c];
+    /* The codec rides on the hierarchical allreduce. For a 135 KB gradient
+     * on the default 10 ms WAN the tuner would pick the one-step direct
+     * allreduce (latency-bound) and send it uncoded, so the example forces
+     * the hierarchical one to show what each codec does to training. */
+    ccfg.algo = "hier";
     TRY(d.world, weftCommSplit(d.world, 0, d.rank, &comm, &ccfg));
     if (train(&d, comm, o->steps, &res[c]) != 0) goto fail;
     TRY(comm, weftCommDestroy(comm)); /* on failure comm stays valid: aborted below */

@@ -43,9 +43,10 @@ if [ "${WEFT_TEST_QUICK:-0}" != 1 ]; then
   # links) are left to the first pass too: the fake-site tests cover their
   # code paths. So is the 4-rank matrix on mixed devices (3 minutes here): the
   # doc device's 3-rank matrix and the 1-rank OpenCL matrix run the same
-  # device data path under the sanitizers.
+  # device data path under the sanitizers. mp_explain_agrees checks a
+  # decision (the same code runs in its other tests under the sanitizers).
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
     ctest --test-dir build-asan --output-on-failure --timeout 1800 \
-      -E 'mp_matrix_n(4|5|8)_(tcp|ucx|ofi)$|mp_matrix_n3_big_|mp_device_matrix_n4_mixed|mp_matrix_n3_(ucx_tcp|ofi_sockets)|wanlab'
+      -E 'mp_matrix_n(4|5|8)_(tcp|ucx|ofi)$|mp_matrix_n3_big_|mp_device_matrix_n4_mixed|mp_matrix_n3_(ucx_tcp|ofi_sockets)|wanlab|mp_explain_agrees'
 fi

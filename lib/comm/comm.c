@@ -93,13 +93,7 @@ static weftResult_t read_config(struct weftComm *c, const weftConfig_t *cfg, con
   if (bad_timeout && !parent && !(cfg && cfg->timeoutMs != WEFT_CONFIG_UNDEF_INT))
     return weft_error(NULL, weftInvalidArgument, "%s", why);
   if (parent) c->log.level = parent->log.level;
-  c->tune.direct_threshold = weft_env_size("WEFT_DIRECT_THRESHOLD", 64 << 10);
-  c->tune.tree_threshold = weft_env_size("WEFT_TREE_THRESHOLD", 64 << 10);
-  c->tune.rooted_threshold = weft_env_size("WEFT_TREE_THRESHOLD_ROOTED", 256 << 10);
-  c->tune.chunk_bytes = weft_env_size("WEFT_CHUNK_SIZE", 0);
-  c->tune.spin_us = (double)weft_env_int("WEFT_SPIN_US", 50, 0, 1000000);
-  c->tune.stripe_min = weft_env_size("WEFT_STRIPE_MIN", 256 << 10);
-  if (c->tune.stripe_min < 4096) c->tune.stripe_min = 4096;
+  weft_tune_settings_env(&c->tune);
   const char *ws = weft_env("WEFT_WAN_STREAMS");
   int64_t wan = 0;
   if (ws && weft_parse_int(ws, 0, WEFT_MAX_STREAMS, &wan, why, sizeof why) != 0)

@@ -9,7 +9,13 @@
  * apply only to the hierarchical allreduce between sites, to messages of at
  * least WEFT_CODEC_MIN bytes whose type and operation the codec supports,
  * and to the hierarchical reduce-scatter (all codecs but topk, which needs
- * the error feedback only the allreduce keeps). */
+ * the error feedback only the allreduce keeps).
+ *
+ * A codec never forces the hierarchical algorithm: the tuner's table for
+ * the allreduces a codec would compress is built with the codec's ratio on
+ * the WAN (weft_tune_init), so the hierarchical one wins where compression
+ * pays and a latency-bound size keeps the faster uncoded algorithm, as
+ * weft-topo explain predicts. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,26 +76,28 @@ void weft_codec_policy_init(weft_tuner *t, const weft_tune_inputs *in) {
   /* the model sees the codec on the WAN (the auto table has its own per size) */
   t->model.wan_ratio = id ? weft_codec_ratio(id, &c->params, weftFloat) : 1;
   t->model.codec_bw = id ? weft_codec_throughput(id) : 0;
-  weft_log_to(in->log, weftLogInfo, "WAN codec %s (from %s) for allreduce between sites of %zu bytes and more", name, c->source,
+  weft_log_to(in->log, weftLogInfo, "WAN codec %s (from %s) for the hierarchical allreduce between sites of %zu bytes and more, where the tuner picks it", name, c->source,
             c->min_bytes);
+}
+
+int weft_codec_for(const weft_tuner *t, const weft_call *c) {
+  size_t bytes = c->count * weft_dtype_size(c->dt);
+  int rs = c->kind == COLL_REDUCESCATTER;
+  if ((c->kind != COLL_ALLREDUCE && !rs) || t->sites->ngroups <= 1 || bytes < t->codec.min_bytes) return 0;
+  int id = t->codec.is_auto ? t->codec.table[weft_tune_bucket(bytes)] : t->codec.id;
+  if (!id || !weft_codec_supports((weft_codec_id)id, c->dt, c->op)) return 0;
+  if (rs && id == WEFT_CODEC_TOPK) return 0; /* no error feedback there: topk would just drop data */
+  return id;
 }
 
 void weft_codec_choose(const weft_tuner *t, weft_call *c) {
   c->codec = WEFT_CODEC_NONE;
   c->codec_params = &t->codec.params;
   c->pipe_bytes = t->pipe_bytes;
-  const weft_groups *sites = t->sites;
-  c->wan = c->groups == sites && sites->ngroups > 1;
-  size_t bytes = c->count * weft_dtype_size(c->dt);
-  int rs = c->kind == COLL_REDUCESCATTER;
-  if ((c->kind != COLL_ALLREDUCE && !rs) || sites->ngroups <= 1 || bytes < t->codec.min_bytes) return;
-  int id = t->codec.is_auto ? t->codec.table[weft_tune_bucket(bytes)] : t->codec.id;
-  if (!id || !weft_codec_supports((weft_codec_id)id, c->dt, c->op)) return;
-  if (rs && id == WEFT_CODEC_TOPK) return; /* no error feedback there: topk would just drop data */
-  /* codecs ride on the hierarchical algorithm, unless WEFT_ALGO said otherwise */
-  if (t->forced == ALGO_NONE) c->algo = ALGO_HIER;
-  if (c->algo != ALGO_HIER || c->groups != sites) return;
-  c->codec = id;
+  c->wan = c->groups == t->sites && t->sites->ngroups > 1;
+  /* the codec rides on the hierarchical algorithm between sites, where the
+   * tuner (or a rule, or WEFT_ALGO) chose it */
+  if (c->algo == ALGO_HIER && c->groups == t->sites) c->codec = weft_codec_for(t, c);
 }
 
 float *weft_ef_get(weft_tuner *t, size_t count, weftDataType_t dt, weft_log_sink *log) {

@@ -9,6 +9,7 @@
 #include "topo/dump.h"
 #include "tune/graph_model.h"
 #include "tune/tune.h"
+#include "util/param.h"
 
 static const struct {
   const char *name;
@@ -50,33 +51,80 @@ static void class_link(const weft_graph *g, weft_link_class cls, char *buf, size
   snprintf(buf, len, "%s (%s)", weft_link_class_name(cls), d);
 }
 
-static void explain_one(const weft_graph *g, const weft_cost_model *m, const weft_tune_rule *rules, int nrules,
-                        const char *name, weft_coll_kind kind, FILE *out) {
-  fprintf(out, "\n%s\n  %10s  %-9s %11s  %-44s %s\n", name, "size", "algorithm", "predicted", "bottleneck",
+/* What explain asks the library's own tuner: built as a comm's would be on
+ * this graph (rank 0's view: the tables are the same on every rank), so the
+ * choice printed is the choice a call makes. */
+typedef struct {
+  weft_groups nodes, sites;
+  int *mem;
+  weft_tuner t;
+} explain_tuner;
+
+static int tuner_open(explain_tuner *x, const weft_graph *g, const char *codec) {
+  int n = weft_graph_nranks(g);
+  memset(x, 0, sizeof *x);
+  if (!(x->mem = malloc(sizeof(int) * WEFT_GRAPH_GROUPS_MEM(n)))) return -1;
+  weft_graph_groups(g, &x->nodes, &x->sites, x->mem);
+  weft_tune_settings_env(&x->t);
+  if (!codec) codec = weft_env("WEFT_CODEC");
+  if (codec) snprintf(x->t.codec.want, sizeof x->t.codec.want, "%s", codec);
+  const weft_tune_inputs in = {0, n, &x->nodes, &x->sites, g, NULL, NULL};
+  return weft_tune_init(&x->t, &in);
+}
+
+static void tuner_close(explain_tuner *x) {
+  weft_tune_free(&x->t);
+  free(x->mem);
+}
+
+/* The tuner's choice for an fp32 sum of bytes, and the model the library
+ * predicts it with (the codec's ratio on the WAN when the call carries one). */
+static weft_call tuned(const explain_tuner *x, weft_coll_kind kind, size_t bytes, weft_cost_model *m) {
+  weft_call c;
+  memset(&c, 0, sizeof c);
+  c.kind = kind;
+  c.dt = weftFloat;
+  c.op = weftSum;
+  c.count = bytes / sizeof(float);
+  weft_tune(&x->t, &c);
+  *m = x->t.model;
+  int id = c.codec ? c.codec : kind == COLL_ALLREDUCE ? weft_codec_for(&x->t, &c) : 0;
+  m->wan_ratio = id ? weft_codec_ratio((weft_codec_id)id, &x->t.codec.params, weftFloat) : 1;
+  m->codec_bw = id ? weft_codec_throughput((weft_codec_id)id) : 0;
+  return c;
+}
+
+static void algo_label(const weft_call *c, char *buf, size_t len) {
+  snprintf(buf, len, "%s%s%s", weft_algo_name(c->algo), c->codec ? "/" : "",
+           c->codec ? weft_codec_name((weft_codec_id)c->codec) : "");
+}
+
+static void explain_one(const weft_graph *g, const explain_tuner *x, const char *name, weft_coll_kind kind,
+                        FILE *out) {
+  fprintf(out, "\n%s\n  %10s  %-10s %11s  %-44s %s\n", name, "size", "algorithm", "predicted", "bottleneck",
           "others (predicted)");
   for (double b = 8; b <= (double)(1ULL << 30); b *= 4) {
     size_t bytes = (size_t)b;
-    weft_cost best_c;
-    weft_algo best = weft_cost_choose(m, kind, bytes, &best_c);
-    weft_algo f = weft_tune_rule_algo(rules, nrules, kind, bytes);
-    weft_cost fc;
-    int by_rule = f != ALGO_NONE && weft_cost_predict(m, kind, f, bytes, &fc) == 0;
-    if (by_rule) best = f, best_c = fc;
-    char sz[32], t[32], link[200], others[256] = "";
+    weft_cost_model m;
+    weft_call c = tuned(x, kind, bytes, &m);
+    weft_cost best_c = {0};
+    weft_cost_predict(&m, kind, c.algo, bytes, &best_c);
+    int by_rule = weft_tune_rule_algo(x->t.rules, x->t.nrules, kind, bytes) == c.algo;
+    char sz[32], t[32], link[200], others[256] = "", label[40];
     fmt_size(b, sz, sizeof sz);
     fmt_time(best_c.time, t, sizeof t);
     class_link(g, best_c.bottleneck, link, sizeof link);
+    algo_label(&c, label, sizeof label);
     for (int i = 0; i < weft_nalgos; i++) {
-      weft_cost c;
+      weft_cost oc;
       weft_algo a = weft_algos[i].id;
-      if (!weft_algos[i].cost || a == best || weft_cost_predict(m, kind, a, bytes, &c) != 0) continue;
+      if (!weft_algos[i].cost || a == c.algo || weft_cost_predict(&m, kind, a, bytes, &oc) != 0) continue;
       char ot[32];
-      fmt_time(c.time, ot, sizeof ot);
+      fmt_time(oc.time, ot, sizeof ot);
       snprintf(others + strlen(others), sizeof others - strlen(others), "%s%s %s", others[0] ? ", " : "",
                weft_algos[i].name, ot);
     }
-    fprintf(out, "  %10s  %-9s %11s  %-44s %s%s\n", sz, weft_algo_name(best), t, link, others,
-            by_rule ? "  [tuning rule]" : "");
+    fprintf(out, "  %10s  %-10s %11s  %-44s %s%s\n", sz, label, t, link, others, by_rule ? "  [tuning rule]" : "");
   }
 }
 
@@ -86,65 +134,54 @@ static weft_coll_kind kind_of(const char *coll) {
   return (weft_coll_kind)0;
 }
 
-int weft_topo_explain_csv(const weft_graph *g, const char *coll, FILE *out) {
+int weft_topo_explain_csv(const weft_graph *g, const char *coll, const char *codec, FILE *out) {
   weft_coll_kind kind = kind_of(coll ? coll : "allreduce");
-  int n = weft_graph_nranks(g);
-  int *mem = malloc(sizeof(int) * WEFT_GRAPH_GROUPS_MEM(n));
-  if (!kind || !mem) {
-    free(mem);
-    fprintf(out, "explain: unknown collective '%s'\n", coll);
+  explain_tuner x;
+  if (!kind || tuner_open(&x, g, codec) != 0) {
+    if (kind) tuner_close(&x);
+    fprintf(out, kind ? "explain: out of memory\n" : "explain: unknown collective '%s'\n", coll);
     return -1;
   }
-  weft_groups nodes, sites;
-  weft_cost_model m;
-  weft_graph_groups(g, &nodes, &sites, mem);
-  weft_graph_cost_model(g, &nodes, &sites, &m);
-  fprintf(out, "bytes,algorithm,predicted_s,bottleneck,chosen\n");
+  fprintf(out, "bytes,algorithm,predicted_s,bottleneck,chosen,codec\n");
   for (double b = 8; b <= (double)(1ULL << 30); b *= 4) {
-    weft_algo best = weft_cost_choose(&m, kind, (size_t)b, NULL);
+    weft_cost_model m;
+    weft_call c = tuned(&x, kind, (size_t)b, &m);
     for (int i = 0; i < weft_nalgos; i++) {
-      weft_cost c;
+      weft_cost oc;
       weft_algo a = weft_algos[i].id;
-      if (!weft_algos[i].cost || weft_cost_predict(&m, kind, a, (size_t)b, &c) != 0) continue;
-      fprintf(out, "%.0f,%s,%.9g,%s,%d\n", b, weft_algos[i].name, c.time, weft_link_class_name(c.bottleneck),
-              a == best);
+      if (!weft_algos[i].cost || weft_cost_predict(&m, kind, a, (size_t)b, &oc) != 0) continue;
+      fprintf(out, "%.0f,%s,%.9g,%s,%d,%s\n", b, weft_algos[i].name, oc.time, weft_link_class_name(oc.bottleneck),
+              a == c.algo, a == c.algo && c.codec ? weft_codec_name((weft_codec_id)c.codec) : "none");
     }
   }
-  free(mem);
+  tuner_close(&x);
   return 0;
 }
 
-int weft_topo_explain(const weft_graph *g, const char *coll, FILE *out) {
-  int n = weft_graph_nranks(g), found = 0;
-  int *mem = malloc(sizeof(int) * WEFT_GRAPH_GROUPS_MEM(n));
-  if (!mem) return -1;
-  weft_groups nodes, sites;
-  weft_cost_model m;
-  weft_graph_groups(g, &nodes, &sites, mem);
-  weft_graph_cost_model(g, &nodes, &sites, &m);
-  fprintf(out, "# %d ranks on %d nodes in %d sites; times predicted by weft's cost model\n", n, nodes.ngroups,
-          sites.ngroups);
-  if (nodes.ngroups == 1)
-    fprintf(out, "# (inside one node the library uses its shared-memory size rules, not this model)\n");
-  char codec[16], why[64];
-  weft_graph_wan_codec(g, codec, sizeof codec, why, sizeof why);
-  if (codec[0] && sites.ngroups > 1)
-    fprintf(out, "# WAN codec %s (%s): the hierarchical allreduce sends %.0f%% of the bytes between sites\n", codec,
-            why, 100 * m.wan_ratio);
-  weft_tune_rule *rules;
-  int nrules;
-  if (weft_tune_rules_resolve(g, &rules, &nrules) != 0) {
-    free(mem);
+int weft_topo_explain(const weft_graph *g, const char *coll, const char *codec, FILE *out) {
+  int found = 0;
+  explain_tuner x;
+  if (tuner_open(&x, g, codec) != 0) {
+    tuner_close(&x);
+    fprintf(out, "explain: out of memory\n");
     return -1;
   }
+  fprintf(out, "# %d ranks on %d nodes in %d sites; times predicted by weft's cost model\n", weft_graph_nranks(g),
+          x.nodes.ngroups, x.sites.ngroups);
+  if (x.nodes.ngroups == 1)
+    fprintf(out, "# (inside one node the library uses its shared-memory size rules, not this model)\n");
+  const weft_codec_policy *p = &x.t.codec;
+  if ((p->id || p->is_auto) && x.sites.ngroups > 1)
+    fprintf(out, "# WAN codec %s (from %s) on the hierarchical allreduce and reduce-scatter of %zu bytes and "
+                 "more, where the model picks that algorithm\n",
+            p->is_auto ? "auto" : weft_codec_name((weft_codec_id)p->id), p->source, p->min_bytes);
   if (!coll) coll = "allreduce";
   for (size_t i = 0; i < sizeof colls / sizeof *colls; i++)
     if (!strcmp(coll, "all") || !strcmp(coll, colls[i].name)) {
-      explain_one(g, &m, rules, nrules, colls[i].name, colls[i].kind, out);
+      explain_one(g, &x, colls[i].name, colls[i].kind, out);
       found = 1;
     }
-  free(rules);
-  free(mem);
+  tuner_close(&x);
   if (!found) fprintf(out, "explain: unknown collective '%s' (allreduce, allgather, reducescatter, broadcast, reduce, "
                            "alltoall or all)\n", coll);
   return found ? 0 : -1;

@@ -8,11 +8,22 @@
 #include "topo/graph.h"
 #include "tune/graph_model.h"
 #include "util/log.h"
+#include "util/param.h"
 
 int weft_tune_bucket(size_t bytes) {
   int b = 0;
   while (b < WEFT_TUNE_BUCKETS - 1 && ((size_t)1 << b) < bytes) b++;
   return b;
+}
+
+void weft_tune_settings_env(weft_tuner *t) {
+  t->direct_threshold = weft_env_size("WEFT_DIRECT_THRESHOLD", 64 << 10);
+  t->tree_threshold = weft_env_size("WEFT_TREE_THRESHOLD", 64 << 10);
+  t->rooted_threshold = weft_env_size("WEFT_TREE_THRESHOLD_ROOTED", 256 << 10);
+  t->chunk_bytes = weft_env_size("WEFT_CHUNK_SIZE", 0);
+  t->spin_us = (double)weft_env_int("WEFT_SPIN_US", 50, 0, 1000000);
+  t->stripe_min = weft_env_size("WEFT_STRIPE_MIN", 256 << 10);
+  if (t->stripe_min < 4096) t->stripe_min = 4096;
 }
 
 void weft_tune_inherit(weft_tuner *t, const weft_tuner *parent) {
@@ -56,10 +67,26 @@ int weft_tune_init(weft_tuner *t, const weft_tune_inputs *in) {
   weft_codec_policy_init(t, in);
   if (weft_tune_devices_init(t, in) != 0) return -1;
   if (!t->use_model) return 0;
+  weft_tune_tables(t);
+  return 0;
+}
+
+void weft_tune_tables(weft_tuner *t) {
+  weft_cost_model raw = t->model;
+  raw.wan_ratio = 1;
+  raw.codec_bw = 0;
   for (int k = COLL_ALLREDUCE; k <= COLL_REDUCE; k++)
     for (int b = 0; b < WEFT_TUNE_BUCKETS; b++)
-      t->table[k][b] = (uint8_t)weft_cost_choose(m, (weft_coll_kind)k, (size_t)1 << b, NULL);
-  return 0;
+      t->table[k][b] = (uint8_t)weft_cost_choose(&raw, (weft_coll_kind)k, (size_t)1 << b, NULL);
+  for (int b = 0; b < WEFT_TUNE_BUCKETS; b++) {
+    int id = t->codec.is_auto ? t->codec.table[b] : t->codec.id;
+    weft_cost_model coded = raw;
+    if (id) {
+      coded.wan_ratio = weft_codec_ratio((weft_codec_id)id, &t->codec.params, weftFloat);
+      coded.codec_bw = weft_codec_throughput((weft_codec_id)id);
+    }
+    t->coded[b] = (uint8_t)weft_cost_choose(&coded, COLL_ALLREDUCE, (size_t)1 << b, NULL);
+  }
 }
 
 void weft_tune_segment(weft_tuner *t, size_t max_bytes, int ranks) {
@@ -105,7 +132,9 @@ void weft_tune(const weft_tuner *t, weft_call *c) {
   /* all ranks on this host: small calls go through the node segment */
   c->algo = weft_algo_eligible(ALGO_SLOTS, &t->env, c->kind, bytes) ? ALGO_SLOTS : by_size(t, c->kind, bytes);
   if (t->use_model && c->kind <= COLL_REDUCE) {
-    weft_algo a = (weft_algo)t->table[c->kind][weft_tune_bucket(bytes)];
+    /* an allreduce the WAN codec would compress: the table that counts it */
+    int coded = c->kind == COLL_ALLREDUCE && weft_codec_for(t, c);
+    weft_algo a = (weft_algo)(coded ? t->coded : t->table[c->kind])[weft_tune_bucket(bytes)];
     if (a != ALGO_NONE) c->algo = a;
   }
   weft_algo ruled = weft_tune_rule_algo(t->rules, t->nrules, c->kind, bytes); /* the topology file's */

@@ -70,6 +70,8 @@ typedef struct {
   /* decisions built at init */
   int use_model; /* several nodes: the cost model's table decides */
   uint8_t table[WEFT_COLL_KINDS][WEFT_TUNE_BUCKETS]; /* weft_algo per collective kind and log2 size */
+  uint8_t coded[WEFT_TUNE_BUCKETS]; /* allreduces the WAN codec would compress: weft_algo per log2 size,
+                                     * with the codec's ratio and cost in the model */
   weft_cost_model model;
   weft_tune_rule *rules; /* the topology file's, in its order */
   int nrules;
@@ -98,12 +100,18 @@ typedef struct {
   const weft_dev_entry *devs;       /* nranks entries, every rank's device, or NULL: all host */
 } weft_tune_inputs;
 
+/* The settings from the environment (WEFT_DIRECT_THRESHOLD, ...; before
+ * weft_tune_init). */
+void weft_tune_settings_env(weft_tuner *t);
 /* The settings of a parent comm, for a split one (before weft_tune_init). */
 void weft_tune_inherit(weft_tuner *t, const weft_tuner *parent);
 /* Builds the cost model of the layout, its decision table, the resolved
  * tuning rules and the codec policy (after the settings, before the first
  * call). Returns 0, or -1 when out of memory. */
 int weft_tune_init(weft_tuner *t, const weft_tune_inputs *in);
+/* The cost model's decision tables (part of weft_tune_init; again after
+ * the codec policy changed). */
+void weft_tune_tables(weft_tuner *t);
 /* The node segment the comm has (0 bytes: none): its largest payload and
  * the ranks sharing it, for the algorithms that run through it. */
 void weft_tune_segment(weft_tuner *t, size_t max_bytes, int ranks);
@@ -123,9 +131,12 @@ void weft_tune_log_devices(const weft_tuner *t, weft_log_sink *log);
 void weft_tune(const weft_tuner *t, weft_call *c);
 
 /* WAN codec (codec_policy.c): resolved at init; per call, the codec of c's
- * links between sites (may switch an allreduce to the hierarchical one). */
+ * links between sites (where c runs the hierarchical algorithm). */
 void weft_codec_policy_init(weft_tuner *t, const weft_tune_inputs *in);
 void weft_codec_choose(const weft_tuner *t, weft_call *c);
+/* The codec an allreduce or reduce-scatter of c's kind, type, op and size
+ * carries between sites when it runs hierarchically; 0: none. */
+int weft_codec_for(const weft_tuner *t, const weft_call *c);
 /* Error-feedback residuals (count floats, zero at first) kept with the tuner
  * for calls of this shape; NULL when out of memory or shapes. */
 float *weft_ef_get(weft_tuner *t, size_t count, weftDataType_t dt, weft_log_sink *log);

@@ -293,6 +293,10 @@ static int rank_main(int rank, int n, const weftUniqueId *id, void *arg) {
   snprintf(site, sizeof site, "site%d", site_of(o, rank));
   setenv("WEFT_SITE", site, 1);
   setenv("WEFT_HOST_ID", site, 1);
+  /* codecs ride on the hierarchical algorithm; on the default WAN (10 ms)
+   * the cost model keeps these sizes on the one-step direct allreduce, so
+   * the test forces it (mp_explain_agrees checks the model's own picks) */
+  setenv("WEFT_ALGO", "hier", 1);
   int bad = 0;
   weftComm_t base;
   if (weftCommInitRank(&base, n, *id, rank) != weftSuccess) return fail(rank, "init", NULL);

@@ -496,7 +496,7 @@ static void test_hw_and_explain(void **state) {
   char *buf = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&buf, &len);
-  assert_int_equal(weft_topo_explain(g, "allreduce", f), 0);
+  assert_int_equal(weft_topo_explain(g, "allreduce", NULL, f), 0);
   fclose(f);
   assert_non_null(strstr(buf, "# 4 ranks on 4 nodes in 2 sites"));
   const char *big = strstr(buf, "512 MiB");
@@ -506,7 +506,7 @@ static void test_hw_and_explain(void **state) {
   free(buf);
   buf = NULL;
   f = open_memstream(&buf, &len);
-  assert_int_equal(weft_topo_explain(g, "gather", f), -1);
+  assert_int_equal(weft_topo_explain(g, "gather", NULL, f), -1);
   fclose(f);
   assert_non_null(strstr(buf, "unknown collective 'gather'"));
   free(buf);

@@ -42,6 +42,12 @@ int cli_parse(int argc, char **argv, int with_coll, cli_opts *o) {
       }
     } else if (with_coll && !strcmp(a, "--csv")) {
       o->csv = 1;
+    } else if (with_coll && !strcmp(a, "--codec")) {
+      if (i + 1 >= argc) {
+        fprintf(stderr, "weft-topo: --codec needs a name (try -h)\n");
+        return -1;
+      }
+      o->codec = argv[++i];
     } else if (with_coll && !strcmp(a, "--devices")) {
       if (i + 1 >= argc) {
         fprintf(stderr, "weft-topo: --devices needs a list (try -h)\n");

@@ -14,6 +14,7 @@ typedef struct {
   const char *coll;
   int csv; /* explain --csv */
   const char *devices; /* explain --devices LIST */
+  const char *codec;   /* explain --codec NAME */
   int help;
 } cli_opts;
 

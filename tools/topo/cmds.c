@@ -2,8 +2,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli.h"
+#include "codec/codec.h"
 #include "topo/dump.h"
 #include "tune/explain.h"
 
@@ -40,12 +42,15 @@ int cmd_explain(int argc, char **argv) {
   if (cli_parse(argc, argv, 1, &o)) return EXIT_USAGE;
   if (o.help) {
     puts("usage: weft-topo explain FILE --nranks N [--ranks-per-node K] [--coll COLL] [--csv]\n"
-         "                         [--devices DEV,DEV,...]\n"
+         "                         [--codec CODEC] [--devices DEV,DEV,...]\n"
          "\n"
          "For a job of N ranks on the file's nodes, prints for each message size the algorithm the\n"
-         "tuner would choose, its predicted time and the bottleneck link. COLL: allreduce (default),\n"
-         "allgather, reducescatter, broadcast, reduce, alltoall. --csv: one line per size and\n"
-         "algorithm, 'bytes,algorithm,predicted_s,bottleneck,chosen'.\n"
+         "library's tuner chooses for an fp32 sum (the same code a call runs: WEFT_ALGO aside, the\n"
+         "WEFT_* tuning variables of this environment count), its predicted time and the bottleneck\n"
+         "link; 'hier/bf16' is the hierarchical algorithm carrying a WAN codec. COLL: allreduce\n"
+         "(default), allgather, reducescatter, broadcast, reduce, alltoall. --csv: one line per size\n"
+         "and algorithm, 'bytes,algorithm,predicted_s,bottleneck,chosen,codec'.\n"
+         "--codec: the WAN codec as WEFT_CODEC names it (default: WEFT_CODEC, else the file's).\n"
          "--devices: each rank's device as the library exchanges it at init, rank r taking item\n"
          "r mod the count, each BACKEND[:KIND[:COPY_GBPS[:REDUCE_GBPS]]] with KIND host, unified\n"
          "(mapped, no copy) or discrete (staged; default for a backend other than host), e.g.\n"
@@ -58,11 +63,16 @@ int cmd_explain(int argc, char **argv) {
     fprintf(stderr, "weft-topo explain: --nranks N is required (try -h)\n");
     return EXIT_USAGE;
   }
+  weft_codec_id id;
+  if (o.codec && strcasecmp(o.codec, "auto") != 0 && weft_codec_parse(o.codec, &id) != 0) {
+    fprintf(stderr, "weft-topo explain: unknown codec '%s' (none, fp16, bf16, int8, topk, zstd or auto)\n", o.codec);
+    return EXIT_USAGE;
+  }
   weft_topo *t;
   weft_graph *g;
   if (cli_load(&o, &t, &g)) return EXIT_BAD;
   const char *coll = o.coll ? o.coll : "allreduce";
-  int rc = o.csv ? weft_topo_explain_csv(g, coll, stdout) : weft_topo_explain(g, coll, stdout);
+  int rc = o.csv ? weft_topo_explain_csv(g, coll, o.codec, stdout) : weft_topo_explain(g, coll, o.codec, stdout);
   if (rc == 0 && o.devices && !o.csv) rc = explain_devices(g, o.devices, coll);
   weft_graph_free(g);
   weft_topo_free(t);
