@@ -112,6 +112,8 @@ weftResult_t weft_layout_build(struct weftComm *c) {
       desc[r] = (weft_rank_desc){c->bootstrap->peers[r].host, c->bootstrap->peers[r].host_id, cards[r].site};
     if (weft_graph_build(desc, n, file, &l->graph, err, sizeof err) != 0)
       res = weft_error(NULL, weftInvalidArgument, "topology: %s", err);
+    else if (c->rank == 0 && weft_graph_file_mismatch(l->graph, file, err, sizeof err))
+      weft_log_to(&c->log, weftLogWarn, "topology file %s: %s", c->topo_file, err);
   }
   for (int r = 0; res == weftSuccess && r < n; r++) {
     if (cards[r].where[0]) weft_graph_set_rank_where(l->graph, r, cards[r].where); /* display only */

@@ -46,6 +46,9 @@ void weft_graph_free(weft_graph *g);
 int weft_graph_nranks(const weft_graph *g);
 int weft_graph_nnodes(const weft_graph *g);
 int weft_graph_nsites(const weft_graph *g);
+/* 1 with why in msg when some ranks are in sites the file (with sites)
+ * does not define, so its links and codec do not reach them; else 0. */
+int weft_graph_file_mismatch(const weft_graph *g, const weft_topo *file, char *msg, size_t len);
 int weft_graph_site_of_rank(const weft_graph *g, int rank); /* -1 when out of range */
 int weft_graph_node_of_rank(const weft_graph *g, int rank);
 int weft_graph_site_of_node(const weft_graph *g, int node);
