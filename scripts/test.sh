@@ -8,7 +8,7 @@ bash scripts/deps.sh
 jobs=$(nproc)
 
 echo "== build (gcc, Release + debug info)"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEFT_BUILD_TESTS=ON >/dev/null
 cmake --build build -j"$jobs"
 
 echo "== build (clang, -Werror)"
@@ -29,7 +29,7 @@ if [ "${WEFT_TEST_QUICK:-0}" != 1 ]; then
   # allocations), and the ranks of a test compete for the same cores: every time
   # budget of the tests gets 3 times as long (tests/README.md). Timeouts under
   # test keep their values.
-  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DWEFT_SANITIZE=ON -DCMAKE_C_FLAGS=-O1 \
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DWEFT_BUILD_TESTS=ON -DWEFT_SANITIZE=ON -DCMAKE_C_FLAGS=-O1 \
     -DWEFT_TEST_TIME_SCALE=3 >/dev/null
   cmake --build build-asan -j"$jobs"
   # The matrices are transport-agnostic above the transport: under the

@@ -17,6 +17,14 @@ if [ "$pc_version" != "$version" ]; then
   echo "weft.pc says version $pc_version, the build $version" >&2
   exit 1
 fi
+# Consumers of the shared library need none of weft's dependencies' -dev
+# packages: PKG_CONFIG_LIBDIR hides every .pc file but weft's, as on a
+# machine with only the runtime libraries, for pkg-config and CMake alike.
+PKG_CONFIG_LIBDIR="$libdir" pkg-config --cflags --libs weft >/dev/null
+PKG_CONFIG_LIBDIR="$libdir" cmake -S "$src" -B "$tmp/consumer2" -DCMAKE_PREFIX_PATH="$tmp/prefix" \
+  -DWEFT_EXPECT_VERSION="$version" >/dev/null
+cmake --build "$tmp/consumer2" >/dev/null
+"$tmp/consumer2/consumer"
 flags=$(PKG_CONFIG_PATH="$libdir" pkg-config --cflags --libs weft)
 cc "$src/consumer.c" $flags -DWEFT_PACKAGE_VERSION="\"$pc_version\"" \
   -Wl,-rpath,"$tmp/prefix/lib" -Wl,-rpath,"$(dirname "$libdir")" -o "$tmp/pc_consumer"
