@@ -10,11 +10,12 @@
 #   -np N        ranks for both (default 2)
 #   coll         allreduce allgather reducescatter broadcast reduce alltoall sendrecv
 #   -b -e -f -i -n -w -c -d -o -r -a   passed to both benchmarks (nccl-tests meaning)
-#   -z           passed to weft-perf only (MPI calls are always blocking)
+#   -z 0/1       weft-perf's call mode; default 1, blocking calls, as MPI's always are
+#                (-z 0 times weft on a stream against blocking MPI: not like for like)
 #   --build DIR  where the binaries are: DIR/bench/weft-perf or DIR/weft-perf (default ./build)
 #   --csv FILE   CSV output (default compare-<coll>-np<N>.csv); the raw outputs of
 #                both runs are kept next to it as FILE.weft.log and FILE.mpi.log
-#   --plot FILE  PNG of busbw vs size (log x), if gnuplot is installed
+#   --plot FILE  PNG of busbw vs size (log x); needs gnuplot (checked before anything runs)
 #
 # Columns: busbw from the out-of-place runs; "bw ratio" = weft busbw / MPI busbw
 # (= MPI time / weft time, computed from the times for precision at small
@@ -30,6 +31,7 @@ csv=""
 plot=""
 common=()
 weft_only=()
+zmode=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
@@ -38,7 +40,8 @@ while [[ $# -gt 0 ]]; do
     --csv) csv="$2"; shift 2 ;;
     --plot) plot="$2"; shift 2 ;;
     -b|-e|-f|-i|-n|-w|-c|-d|-o|-r|-a) common+=("$1" "$2"); shift 2 ;;
-    -z|-T) weft_only+=("$1" "$2"); shift 2 ;;
+    -z) zmode="$2"; shift 2 ;;
+    -T) weft_only+=("$1" "$2"); shift 2 ;;
     -*) echo "compare.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
     *)
       if [[ -n "$coll" ]]; then echo "compare.sh: unexpected argument $1" >&2; exit 2; fi
@@ -46,6 +49,11 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 if [[ -z "$coll" ]]; then echo "compare.sh: missing collective name" >&2; usage >&2; exit 2; fi
+weft_only+=(-z "$zmode")
+if [[ -n "$plot" ]] && ! command -v gnuplot >/dev/null; then
+  echo "compare.sh: --plot needs gnuplot (Debian: apt-get install gnuplot-nox); the CSV alone needs nothing" >&2
+  exit 2
+fi
 if ! [[ "$np" =~ ^[0-9]+$ ]] || (( np < 1 )); then echo "compare.sh: bad -np $np" >&2; exit 2; fi
 
 find_bin() {
@@ -133,8 +141,7 @@ done
 echo "# csv: $csv (raw: $weft_log, $mpi_log)"
 
 if [[ -n "$plot" ]]; then
-  if command -v gnuplot >/dev/null; then
-    gnuplot <<EOF
+  if gnuplot <<EOF
 set terminal pngcairo size 1000,600 noenhanced
 set output '$plot'
 set datafile separator ','
@@ -148,9 +155,11 @@ set title '$coll, $np ranks: weft vs Open MPI (out-of-place busbw)'
 plot '$csv' every ::1 using 1:4 with linespoints title 'weft', \
      '' every ::1 using 1:5 with linespoints title 'Open MPI'
 EOF
+  then
     echo "# plot: $plot"
   else
-    echo "compare.sh: gnuplot not installed; no plot written (the CSV has the data)" >&2
+    echo "compare.sh: gnuplot failed; no plot written (the CSV has the data)" >&2
+    status=1
   fi
 fi
 exit $status

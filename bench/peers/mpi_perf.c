@@ -675,7 +675,7 @@ static int run(ctx_t *c) {
         uint64_t wrong = 0;
         if (me)
           printf("%12zu  %12zu  %8s  %6s  %6d", bytes, k.param, TYPE_NAMES[dt],
-                 COLLS[o->coll].has_op ? OP_NAMES[op] : "none",
+                 COLLS[o->coll].has_op ? OP_NAMES[op] : "sum", /* as nccl-tests and weft-perf print it */
                  COLLS[o->coll].has_root ? o->root : -1);
         for (int inplace = 0; inplace < 2; inplace++) {
           if (bench(c, inplace, &k, dt, op, &us, &wrong)) {
