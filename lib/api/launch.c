@@ -185,22 +185,22 @@ static weftResult_t run_slots(weft_op *op, const weft_call *c) {
 }
 
 /* Puts c's schedule into op: for a single call, the plan kept from the same
- * call last time if there is one (rearmed with c's tag), else built. */
+ * call last time if there is one (rearmed with c's tag), else built; a
+ * single call on a stream is only recorded, and built on the progress
+ * thread when it runs (weft_engine_plan_call), so the caller goes on at
+ * once. */
 static weftResult_t plan_call(weft_op *op, const weft_call *c, int single) {
   weftComm_t comm = op->comm;
-  weft_plan_key key = weft_plan_key_of(c);
-  if (single && weft_plan_cache_has_call(&op->plan, &key)) {
-    weft_sched_rearm(&op->sched, c->tag);
+  if (single && op->stream) {
+    op->build_at_run = 1;
     return weftSuccess;
   }
-  if (single) {
-    weft_plan_cache_forget(&op->plan);
-    weft_sched_reset(&op->sched);
+  if (single) { /* op->first is c (describe) */
+    if (weft_engine_plan_call(op, comm->rank, comm->nranks) == 0) return weftSuccess;
+  } else if (weft_coll_build(&op->sched, c, comm->rank, comm->nranks) == 0 && !op->sched.oom) {
+    return weftSuccess;
   }
-  if (weft_coll_build(&op->sched, c, comm->rank, comm->nranks) != 0 || op->sched.oom)
-    return weft_error(comm, weftSystemError, "out of memory building the schedule of %s", weft_coll_name(c->kind));
-  if (single) weft_plan_cache_set_call(&op->plan, &key);
-  return weftSuccess;
+  return weft_error(comm, weftSystemError, "out of memory building the schedule of %s", weft_coll_name(c->kind));
 }
 
 /* Adds a call to its comm's op (single: the op's only call): its schedule,
@@ -233,9 +233,9 @@ static weftResult_t add_call(weft_op *op, const weft_call *call, int single, int
     *ran = 1;
     return run_slots(op, &c);
   }
+  describe(op, &c); /* first: what a single call's plan is built from */
   weftResult_t res = plan_call(op, &c, single);
   if (single) op->sig = c.kind != COLL_SEND && c.kind != COLL_RECV ? c.tag : 0;
-  describe(op, &c);
   weftComm_t comm = op->comm;
   if (comm->log.level >= weftLogTrace)
     WEFT_TRACE(comm, "launch %s: count %zu, %s, %s, chunk %zu, tag %016llx", weft_coll_name(c.kind), c.count,

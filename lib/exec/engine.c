@@ -15,9 +15,10 @@
  * and over, and reusing their arrays keeps malloc off the small-message path.
  * The first OP_POOL_PLANS pooled ops keep their plans (schedule and scratch,
  * which for a large call is as large as the message); the others keep only
- * small arrays. Together with the bound on queued ops (WEFT_MAX_QUEUED) this
- * keeps a stream of large calls on a few warm plans instead of faulting in
- * fresh scratch for each. */
+ * small arrays. A call queued on a stream is built when it runs
+ * (build_at_run), so queued ops hold no scratch of their own: memory stays
+ * at a few warm plans however many calls wait, and the caller never blocks
+ * on building one. */
 #define OP_POOL_MAX 8
 #define OP_POOL_PLANS 3
 
@@ -33,6 +34,7 @@ static void op_clear(weft_op *op, weft_engine *e) {
   op->ticket = 0;
   op->ncalls = 0;
   op->claimed = 0;
+  op->build_at_run = 0;
   op->done = 0;
   op->result = weftSuccess;
 }
@@ -157,6 +159,10 @@ static weftResult_t run_op(weft_op *op, int after_pending, char *why, size_t len
     snprintf(why, len, "aborted by weftCommAbort");
     return weftAborted;
   }
+  if (op->build_at_run && weft_engine_plan_call(op, v->rank, v->nranks) != 0) {
+    snprintf(why, len, "out of memory building its schedule");
+    return weftSystemError;
+  }
   if (op->dev.ncalls || op->dev.prior) return weft_devstage_run(op, why, len);
   return weft_run_sched(v, &op->sched, &op->mem, op->sig, why, len);
 }
@@ -257,6 +263,21 @@ static void *engine_main(void *arg) {
   return NULL;
 }
 
+int weft_engine_plan_call(weft_op *op, int rank, int nranks) {
+  const weft_call *c = &op->first;
+  weft_plan_key key = weft_plan_key_of(c);
+  op->build_at_run = 0;
+  if (weft_plan_cache_has_call(&op->plan, &key)) {
+    weft_sched_rearm(&op->sched, c->tag);
+    return 0;
+  }
+  weft_plan_cache_forget(&op->plan);
+  weft_sched_reset(&op->sched);
+  if (weft_coll_build(&op->sched, c, rank, nranks) != 0 || op->sched.oom) return -1;
+  weft_plan_cache_set_call(&op->plan, &key);
+  return 0;
+}
+
 weftResult_t weft_engine_start(const weft_exec_view *v, weft_engine **out) {
   *out = NULL;
   weft_engine *e = calloc(1, sizeof *e);
@@ -269,7 +290,9 @@ weftResult_t weft_engine_start(const weft_exec_view *v, weft_engine **out) {
   pthread_cond_init(&e->work_cv, &ca);
   pthread_cond_init(&e->done_cv, &ca);
   pthread_condattr_destroy(&ca);
-  e->max_queued = (int)weft_env_int("WEFT_MAX_QUEUED", 2, 1, 1 << 16);
+  /* queued ops hold no scratch (build_at_run): the bound only keeps a
+   * runaway producer from queueing without end */
+  e->max_queued = (int)weft_env_int("WEFT_MAX_QUEUED", 1024, 1, 1 << 16);
   if (e->max_queued < 1) e->max_queued = 1;
   int rc = pthread_create(&e->thread, NULL, engine_main, e);
   if (rc != 0) {

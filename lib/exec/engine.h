@@ -30,6 +30,9 @@ typedef struct weft_op {
   uint64_t ticket;       /* position on the stream */
   weft_call first;       /* first call of the op, for error messages */
   int ncalls;
+  int build_at_run; /* its one call (first) is built (or its kept plan rearmed) when
+                     * the op runs, on the progress thread: a call queued on a
+                     * stream costs its caller no schedule building */
   int claimed; /* runs on the caller's thread, which holds the engine */
   int done;
   weftResult_t result;
@@ -47,7 +50,7 @@ typedef struct weft_engine {
   int npool;
   weft_op *own;        /* the op a claiming caller runs (weft_engine_claim) */
   _Atomic int nqueued; /* ops submitted to the thread and not finished */
-  int max_queued;      /* WEFT_MAX_QUEUED: submitting more waits (bounded scratch) */
+  int max_queued;      /* WEFT_MAX_QUEUED: submitting more waits */
   weft_devstage_pool devpool; /* device stream and staging of ops on device buffers */
   int stop;
   pthread_t thread;
@@ -59,6 +62,10 @@ weftResult_t weft_engine_start(const weft_exec_view *v, weft_engine **out);
  * then stops the thread and frees e (NULL: nothing). */
 void weft_engine_stop(weft_engine *e);
 weft_op *weft_engine_op_new(weft_engine *e);
+/* Puts the schedule of op's one call (op->first) into op: the plan kept
+ * from the same call if op has it (rearmed with the call's tag), else
+ * built. 0, or -1 when out of memory. */
+int weft_engine_plan_call(weft_op *op, int rank, int nranks);
 void weft_engine_op_free(weft_op *op);
 /* Queues op on the progress thread. */
 void weft_engine_submit(weft_op *op);
