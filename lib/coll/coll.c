@@ -12,5 +12,6 @@ int weft_coll_build(weft_sched *s, const weft_call *c, int rank, int nranks) {
   weft_call_builder b = e ? e->build[c->kind] : NULL;
   for (size_t i = 0; !b && i < sizeof fallback / sizeof *fallback; i++)
     b = weft_algo_info_of(fallback[i])->build[c->kind];
+  s->call_count = c->count;
   return b ? b(s, c, rank, nranks) : -1;
 }

@@ -108,6 +108,7 @@ typedef struct {
   const int *peer_map; /* builders' peer indices -> ranks (NULL: identity) */
   int base_dep;        /* dependency of steps added without any (sub-schedules) */
   int slots_last;      /* builders: the last slots step, the next one runs after it */
+  size_t call_count;   /* the count of the last call built into it, for mismatch messages */
   int oom;
 } weft_sched;
 

@@ -20,17 +20,26 @@ uint64_t weft_sig_tag(const weft_call *c, uint32_t seq) {
          count_hash(c->count) << 16 | (seq & 0xffff);
 }
 
-static void describe(uint64_t t, char *buf, size_t len) {
+/* "allreduce(float, sum, count 1000, call #3)": the fields the kind has;
+ * a count that is not known is "a count hashing to #h", where the other
+ * call's hash differs (other: the tag compared with). */
+static void describe(uint64_t t, size_t count, uint64_t other, char *buf, size_t len) {
   weft_coll_kind k = (weft_coll_kind)(t >> 60);
-  snprintf(buf, len, "%s(type %s, op %s, root %u, count#%04x, call #%u)", weft_coll_name(k),
-           weft_dtype_name((weftDataType_t)((t >> 56) & 15)), weft_op_name((weftRedOp_t)((t >> 52) & 15)),
-           (unsigned)((t >> 32) & 0xfffff), (unsigned)((t >> 16) & 0xffff), (unsigned)(t & 0xffff));
+  int has_op = k == COLL_ALLREDUCE || k == COLL_REDUCESCATTER || k == COLL_REDUCE;
+  int has_root = k == COLL_BROADCAST || k == COLL_REDUCE;
+  char op[40] = "", root[32] = "", cnt[48] = "";
+  if (has_op) snprintf(op, sizeof op, ", %s", weft_op_name((weftRedOp_t)((t >> 52) & 15)));
+  if (has_root) snprintf(root, sizeof root, ", root %u", (unsigned)((t >> 32) & 0xfffff));
+  if (count != WEFT_SIG_COUNT_UNKNOWN) snprintf(cnt, sizeof cnt, ", count %zu", count);
+  else if (((t ^ other) >> 16 & 0xffff) != 0) snprintf(cnt, sizeof cnt, ", another count");
+  snprintf(buf, len, "%s(%s%s%s%s, call #%u)", weft_coll_name(k), weft_dtype_name((weftDataType_t)((t >> 56) & 15)),
+           op, root, cnt, (unsigned)(t & 0xffff));
 }
 
-void weft_sig_explain(uint64_t expected, uint64_t got, char *buf, size_t len) {
+void weft_sig_explain(uint64_t expected, uint64_t got, size_t mine, size_t theirs, char *buf, size_t len) {
   char a[160], b[160];
-  describe(expected, a, sizeof a);
-  describe(got, b, sizeof b);
+  describe(expected, mine, expected, a, sizeof a); /* this rank's own count: said by the caller when unknown */
+  describe(got, theirs, expected, b, sizeof b);
   const char *what = (expected >> 60) != (got >> 60)                 ? "collective"
                      : ((expected >> 56) & 15) != ((got >> 56) & 15) ? "datatype"
                      : ((expected >> 52) & 15) != ((got >> 52) & 15) ? "reduction op"

@@ -11,7 +11,10 @@
 #include "coll/coll.h"
 
 uint64_t weft_sig_tag(const weft_call *c, uint32_t seq);
-/* Explains how `got` differs from `expected` in words. */
-void weft_sig_explain(uint64_t expected, uint64_t got, char *buf, size_t len);
+#define WEFT_SIG_COUNT_UNKNOWN SIZE_MAX
+/* Explains in words how `got` (a peer's call) differs from `expected` (this
+ * rank's): mine and theirs are the calls' element counts where they are
+ * known (WEFT_SIG_COUNT_UNKNOWN where only the tag's hash of it is). */
+void weft_sig_explain(uint64_t expected, uint64_t got, size_t mine, size_t theirs, char *buf, size_t len);
 
 #endif

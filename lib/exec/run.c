@@ -297,8 +297,16 @@ static weftResult_t run_compute(run_t *R, weft_step *st) {
 static weftResult_t mismatch(run_t *R, const weft_step *st, uint64_t tag, size_t size, size_t want) {
   char why[400], peer[128];
   weft_comm_peer_name(R->v->comm, st->msg.peer, peer, sizeof peer);
-  if (tag != st->msg.tag) weft_sig_explain(st->msg.tag, tag, why, sizeof why);
-  else snprintf(why, sizeof why, "expected %zu bytes, received %zu", want, size);
+  if (tag != st->msg.tag) {
+    /* the peer's count travels only as a hash in the tag: its message's
+     * size, where the transport says it, is the measure of it */
+    weft_sig_explain(st->msg.tag, tag, R->s->call_count, WEFT_SIG_COUNT_UNKNOWN, why, sizeof why);
+    if (size && size != st->msg.n)
+      snprintf(why + strlen(why), sizeof why - strlen(why), " (its message: %zu bytes where this rank's has %zu)", size,
+               st->msg.n);
+  } else {
+    snprintf(why, sizeof why, "expected %zu bytes, received %zu", want, size);
+  }
   snprintf(R->err, R->errlen, "mismatched calls with %s: %s", peer, why);
   return weftInvalidUsage;
 }
@@ -372,7 +380,7 @@ weftResult_t weft_run_sched(const weft_exec_view *v, weft_sched *s, weft_run_mem
   }
   /* announce the call (or, for groups and point-to-point, that this is none
    * a peer can compare with: a stale announcement could match a later number) */
-  if (v->nodeseg) weft_nodeseg_note_call(v->nodeseg, sig);
+  if (v->nodeseg) weft_nodeseg_note_call(v->nodeseg, sig, s->call_count);
   weftResult_t res = weftSuccess;
   for (int i = 0; i < s->nsteps && res == weftSuccess; i++)
     if (s->steps[i].npending == 0) res = make_ready(&R, i);

@@ -29,13 +29,15 @@
 #define SEG_MAGIC 0x77656674736c6f74ULL /* "weftslot": a rank asking rank 0 for the segment */
 #define LINE 64
 
-/* Rank r's control line: peers sleeping on its slots, whether it left, and
- * the signature of the call it is in (at +8). */
+/* Rank r's control line: peers sleeping on its slots, whether it left, the
+ * signature of the call it is in (at +8) and that call's count (at +16:
+ * the signature only holds a hash of it, and a mismatch message names it). */
 enum { CTL_SLEEPERS = 0, CTL_GONE = 1 };
 static _Atomic uint32_t *ctl_of(const weft_nodeseg *g, int r) {
   return (_Atomic uint32_t *)(g->map + (size_t)r * g->rank_bytes);
 }
 static _Atomic uint64_t *call_sig_of(const weft_nodeseg *g, int r) { return (_Atomic uint64_t *)(ctl_of(g, r) + 2); }
+static _Atomic uint64_t *call_count_of(const weft_nodeseg *g, int r) { return (_Atomic uint64_t *)(ctl_of(g, r) + 4); }
 static _Atomic uint64_t *slot_sig(_Atomic uint32_t *slot) { return (_Atomic uint64_t *)(slot + 2); }
 
 /* What each rank says in the two exchanges of the set-up. */
@@ -244,13 +246,16 @@ void weft_nodeseg_destroy(struct weftComm *c) {
   c->nodeseg = NULL;
 }
 
-void weft_nodeseg_note_call(weft_nodeseg *g, uint64_t sig) {
-  atomic_store_explicit(call_sig_of(g, g->rank), sig, memory_order_relaxed);
+void weft_nodeseg_note_call(weft_nodeseg *g, uint64_t sig, size_t count) {
+  atomic_store_explicit(call_count_of(g, g->rank), count, memory_order_relaxed);
+  atomic_store_explicit(call_sig_of(g, g->rank), sig, memory_order_release);
 }
 
 static void explain(struct weftComm *c, int r, uint64_t mine, uint64_t theirs, char *err, size_t errlen) {
   char why[400], peer[128];
-  weft_sig_explain(mine, theirs, why, sizeof why);
+  weft_nodeseg *g = c->nodeseg;
+  weft_sig_explain(mine, theirs, atomic_load_explicit(call_count_of(g, g->rank), memory_order_relaxed),
+                   atomic_load_explicit(call_count_of(g, r), memory_order_acquire), why, sizeof why);
   weft_comm_peer_name(c, r, peer, sizeof peer);
   snprintf(err, errlen, "mismatched calls with %s: %s", peer, why);
 }

@@ -67,7 +67,7 @@ weftResult_t weft_nodeseg_wait(struct weftComm *c, int r, _Atomic uint32_t *slot
 /* Every call on a comm with a segment announces its signature there, so a
  * rank that waits (in the segment or for a message) can tell a peer that
  * is in a different call of the same number: a mismatch, not a slow peer. */
-void weft_nodeseg_note_call(weft_nodeseg *g, uint64_t sig);
+void weft_nodeseg_note_call(weft_nodeseg *g, uint64_t sig, size_t count);
 /* Whether a peer announced a call of the same number as sig but a different
  * signature; err then explains it. */
 int weft_nodeseg_mismatch(struct weftComm *c, uint64_t sig, char *err, size_t errlen);

@@ -19,7 +19,7 @@ weftResult_t weft_slots_run(struct weftComm *comm, const weft_step_slots *c, cha
   size_t bytes = c->count * weft_dtype_size(dt);
   uint32_t seq = ++g->seq;
   _Atomic uint32_t *mine = weft_nodeseg_slot(g, me, seq);
-  weft_nodeseg_note_call(g, c->tag);
+  weft_nodeseg_note_call(g, c->tag, c->count);
   if (kind != COLL_BROADCAST || me == c->root)
     memcpy(weft_nodeseg_payload(mine), c->src, weft_slots_payload(kind, bytes, n));
   weft_nodeseg_publish(g, mine, seq, c->tag);

@@ -689,6 +689,16 @@ static void test_mismatch(void **state) {
         invalid_usage = 1;
     }
     if (!invalid_usage) bad = 1, printf("    -> no rank reported weftInvalidUsage with \"mismatch\"\n");
+    /* a count mismatch names the peer's count (node segment), or the size of
+     * its message (network), never a hash of it */
+    if (c == MM_COUNT) {
+      int named = 0;
+      for (int r = 0; r < 2; r++)
+        named |= strstr(rr->msg[r], "the peer called allreduce(float, sum, count 2048") ||
+                 strstr(rr->msg[r], "the peer called allreduce(float, sum, count 1024") ||
+                 strstr(rr->msg[r], "its message: 8192 bytes") || strstr(rr->msg[r], "its message: 4096 bytes");
+      if (!named) bad = 1, printf("    -> no rank named the peer's count or message size\n");
+    }
   }
   assert_int_equal(failed, 0);
   assert_int_equal(status[0], 0);

@@ -83,21 +83,27 @@ static void test_signature(void **state) {
   char why[400];
   assert_int_equal(weft_sig_tag(&a, 5), weft_sig_tag(&b, 5));
   b.count = 2048;
-  weft_sig_explain(weft_sig_tag(&a, 5), weft_sig_tag(&b, 5), why, sizeof why);
+  weft_sig_explain(weft_sig_tag(&a, 5), weft_sig_tag(&b, 5), a.count, b.count, why, sizeof why);
   assert_non_null(strstr(why, "count differs"));
+  /* the counts themselves, not their hashes, where known */
+  assert_non_null(strstr(why, "this rank called allreduce(float, sum, count 1024, call #5)"));
+  assert_non_null(strstr(why, "the peer called allreduce(float, sum, count 2048, call #5)"));
+  weft_sig_explain(weft_sig_tag(&a, 5), weft_sig_tag(&b, 5), a.count, WEFT_SIG_COUNT_UNKNOWN, why, sizeof why);
+  assert_non_null(strstr(why, "the peer called allreduce(float, sum, another count, call #5)"));
+  assert_null(strstr(why, "#0x"));
   b = a;
   b.op = weftMax;
-  weft_sig_explain(weft_sig_tag(&a, 5), weft_sig_tag(&b, 5), why, sizeof why);
+  weft_sig_explain(weft_sig_tag(&a, 5), weft_sig_tag(&b, 5), a.count, b.count, why, sizeof why);
   assert_non_null(strstr(why, "reduction op differs"));
   b = a;
   b.dt = weftInt32;
-  weft_sig_explain(weft_sig_tag(&a, 5), weft_sig_tag(&b, 5), why, sizeof why);
+  weft_sig_explain(weft_sig_tag(&a, 5), weft_sig_tag(&b, 5), a.count, b.count, why, sizeof why);
   assert_non_null(strstr(why, "datatype differs"));
   b = a;
   b.kind = COLL_BROADCAST;
-  weft_sig_explain(weft_sig_tag(&a, 5), weft_sig_tag(&b, 5), why, sizeof why);
+  weft_sig_explain(weft_sig_tag(&a, 5), weft_sig_tag(&b, 5), a.count, b.count, why, sizeof why);
   assert_non_null(strstr(why, "collective differs"));
-  weft_sig_explain(weft_sig_tag(&a, 5), weft_sig_tag(&a, 6), why, sizeof why);
+  weft_sig_explain(weft_sig_tag(&a, 5), weft_sig_tag(&a, 6), a.count, b.count, why, sizeof why);
   assert_non_null(strstr(why, "call order differs"));
   /* roots only matter for rooted collectives; send and recv agree */
   weft_call r1 = {.kind = COLL_BROADCAST, .count = 8, .dt = weftFloat, .root = 1}, r2 = r1;
