@@ -19,12 +19,17 @@
 #include "tune/tune.h"
 #include "util/sock.h"
 #include "util/clock.h"
+#include "util/param.h"
+#include "util/trace.h"
+#include "topo/graph.h"
 
 void weft_comm_free(struct weftComm *c) {
   weft_engine_stop(c->engine);
   c->engine = NULL;
   weft_nodeseg_destroy(c);
   weft_tune_free(&c->tune);
+  weft_trace_close(c->trace);
+  c->trace = NULL;
   weft_comm_release(c);
 }
 
@@ -38,6 +43,19 @@ static weftResult_t open_device(struct weftComm *c) {
   weft_dev_describe(c->device, desc, sizeof desc);
   WEFT_INFO(c, "rank %d uses device %s", c->rank, desc);
   weft_comm_locality(c);
+  return weftSuccess;
+}
+
+/* WEFT_TRACE=path: this rank's timeline (util/trace.h); a path that cannot
+ * be written fails init, since the user asked for the file. */
+static weftResult_t open_trace(struct weftComm *c) {
+  const char *path = weft_env("WEFT_TRACE");
+  if (!path || !path[0]) return weftSuccess;
+  char err[WEFT_ERRMSG_LEN];
+  const char *site = weft_graph_site_name(c->layout.graph, weft_graph_site_of_rank(c->layout.graph, c->rank));
+  if (!(c->trace = weft_trace_open(path, c->rank, c->nranks, site, err, sizeof err)))
+    return weft_error(NULL, weftInvalidArgument, "rank %d: %s", c->rank, err);
+  WEFT_INFO(c, "tracing to %s (WEFT_TRACE)", path);
   return weftSuccess;
 }
 
@@ -55,6 +73,7 @@ weftResult_t weft_comm_start(struct weftComm *c) {
   if (res == weftSuccess) res = weft_nodeseg_create(c);
   if (res == weftSuccess && c->nodeseg) weft_tune_segment(&c->tune, c->nodeseg->max_bytes, c->nodeseg->n);
   c->on_fail = weft_nodeseg_mark_gone;
+  if (res == weftSuccess) res = open_trace(c);
   if (res != weftSuccess) return res;
   weft_exec_view view;
   weft_comm_exec_view(c, &view);

@@ -24,6 +24,7 @@
 #include "reduce/reduce.h"
 #include "tune/tune.h"
 #include "comm/comm_log.h"
+#include "util/trace.h"
 
 /* The op of one communicator in a launch. */
 typedef struct {
@@ -181,7 +182,10 @@ static weftResult_t run_slots(weft_op *op, const weft_call *c) {
   describe(op, c);
   char why[WEFT_ERRMSG_LEN];
   weft_step_slots a = weft_slots_of_call(c);
-  return weft_engine_claimed_done(op, weft_slots_run(op->comm, &a, why, sizeof why), why);
+  double t0 = op->comm->trace ? weft_trace_now_us() : 0;
+  weftResult_t res = weft_slots_run(op->comm, &a, why, sizeof why);
+  if (op->comm->trace) weft_engine_trace_op(op, t0, res);
+  return weft_engine_claimed_done(op, res, why);
 }
 
 /* Puts c's schedule into op: for a single call, the plan kept from the same

@@ -54,7 +54,9 @@ void weft_comm_exec_view(struct weftComm *c, weft_exec_view *v) {
                         .yield_after_us = c->tune.yield_after_us,
                         .stripe_min = c->tune.stripe_min,
                         .aborted = &c->aborted,
-                        .async_error = &c->async_error};
+                        .async_error = &c->async_error,
+                        .trace = c->trace,
+                        .site_of = c->layout.sites.group_of};
 }
 
 /* Whether a config from a program built against an older weft.h has field. */

@@ -34,8 +34,11 @@ typedef struct {
   int host_local; /* its weftNetProperties_t.hostLocal: every peer it reaches shares this host's memory */
 } weft_net_inst;
 
+struct weft_trace;
+
 struct weftComm {
   uint64_t magic;
+  struct weft_trace *trace; /* WEFT_TRACE (util/trace.h), or NULL */
   int rank, nranks;
   int timeout_ms;
   weft_log_sink log; /* level, callback, last error (comm_log.h) */

@@ -16,6 +16,7 @@
 struct weftComm;
 struct weft_nodeseg;
 struct weft_dev;
+struct weft_trace;
 
 typedef struct {
   const weftNet_t *net; /* transport serving this peer (NULL for self) */
@@ -45,6 +46,8 @@ typedef struct {
   size_t stripe_min;             /* smallest part of a message split over streams */
   const atomic_int *aborted;     /* weftCommAbort was called */
   _Atomic weftResult_t *async_error; /* the comm's first failure, weftSuccess while none */
+  struct weft_trace *trace;      /* WEFT_TRACE's timeline (util/trace.h), or NULL */
+  const int *site_of;            /* per rank: its site's number (a link to another site is WAN) */
 } weft_exec_view;
 
 /* Fills v from comm (comm/comm.c). */

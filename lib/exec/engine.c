@@ -10,6 +10,8 @@
 #include "reduce/reduce.h"
 #include "util/log.h"
 #include "util/param.h"
+#include "util/trace.h"
+#include "codec/codec.h"
 
 /* Ops are recycled per engine: a training loop issues the same calls over
  * and over, and reusing their arrays keeps malloc off the small-message path.
@@ -138,7 +140,7 @@ static void op_desc(const weft_op *op, char *buf, size_t len) {
 
 /* Runs op on the current thread; the caller holds the engine's busy flag.
  * On failure `why` says what happened (exec_op adds which op it was). */
-static weftResult_t run_op(weft_op *op, int after_pending, char *why, size_t len) {
+static weftResult_t run_op_body(weft_op *op, int after_pending, char *why, size_t len) {
   const weft_exec_view *v = &op->engine->v;
   why[0] = 0;
   /* after_pending: the op before it on its stream ran on this engine and is
@@ -165,6 +167,32 @@ static weftResult_t run_op(weft_op *op, int after_pending, char *why, size_t len
   }
   if (op->dev.ncalls || op->dev.prior) return weft_devstage_run(op, why, len);
   return weft_run_sched(v, &op->sched, &op->mem, op->sig, why, len);
+}
+
+void weft_engine_trace_op(const weft_op *op, double start_us, weftResult_t res) {
+  weft_trace *t = op->engine->v.trace;
+  const weft_call *c = &op->first;
+  char args[256];
+  size_t bytes = c->count * weft_dtype_size(c->dt);
+  if (op->ncalls > 1)
+    snprintf(args, sizeof args, "\"calls\":%d,\"result\":\"%s\"", op->ncalls, weftGetErrorString(res));
+  else
+    snprintf(args, sizeof args,
+             "\"algorithm\":\"%s\",\"codec\":\"%s\",\"count\":%zu,\"dtype\":\"%s\",\"bytes\":%zu,"
+             "\"result\":\"%s\"",
+             weft_algo_name(c->algo), c->codec ? weft_codec_name((weft_codec_id)c->codec) : "none", c->count,
+             weft_dtype_name(c->dt), bytes, weftGetErrorString(res));
+  weft_trace_span(t, WEFT_LANE_CALLS, op->ncalls > 1 ? "group" : weft_coll_name(c->kind), "call", start_us,
+                  weft_trace_now_us() - start_us, args);
+}
+
+/* run_op_body, on the calls lane of WEFT_TRACE's timeline when tracing. */
+static weftResult_t run_op(weft_op *op, int after_pending, char *why, size_t len) {
+  if (!op->engine->v.trace) return run_op_body(op, after_pending, why, len);
+  double t0 = weft_trace_now_us();
+  weftResult_t res = run_op_body(op, after_pending, why, len);
+  weft_engine_trace_op(op, t0, res);
+  return res;
 }
 
 /* "<what op was>: <why>" into err. */

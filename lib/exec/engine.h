@@ -85,5 +85,8 @@ weftResult_t weft_engine_run_blocking(weft_op *op);
  * is recorded on the comm as "<the op>: <why>" and breaks the comm; frees op
  * (giving the engine back) and returns res. */
 weftResult_t weft_engine_claimed_done(weft_op *op, weftResult_t res, const char *why);
+/* WEFT_TRACE: op's span on the calls lane, from start_us to now (the
+ * engine's view must have a trace). */
+void weft_engine_trace_op(const weft_op *op, double start_us, weftResult_t res);
 
 #endif

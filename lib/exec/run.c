@@ -17,6 +17,7 @@
 #include "nodeseg/slots_run.h"
 #include "reduce/reduce.h"
 #include "util/sock.h"
+#include "util/trace.h"
 
 enum { S_WAIT = 0, S_READY, S_FLIGHT, S_DONE };
 
@@ -47,7 +48,35 @@ typedef struct {
   int ndone;
   char *err;
   size_t errlen;
+  weft_trace *tr;   /* WEFT_TRACE, or NULL */
+  double *tpart;    /* tracing: per part, when it was posted */
 } run_t;
+
+static const char *step_name(int kind) {
+  switch (kind) {
+    case ST_SEND: return "send";
+    case ST_RECV: return "recv";
+    case ST_REDUCE: return "reduce";
+    case ST_COPY: return "copy";
+    case ST_AVG: return "avg";
+    case ST_ENCODE: return "encode";
+    case ST_DECODE: return "decode";
+    case ST_DECODE_ADD: return "decode+reduce";
+    case ST_SLOTS: return "node segment";
+    default: return "step";
+  }
+}
+
+/* Tracing: a finished part of a message, on its link's lane. */
+static void trace_part(run_t *R, int part, size_t bytes) {
+  const weft_step *st = &R->s->steps[R->pstep[part]];
+  int p = st->msg.peer, wan = R->v->site_of && R->v->site_of[p] != R->v->site_of[R->v->rank];
+  int lane = weft_trace_link_lane(R->tr, p, st->kind == ST_SEND, R->pstream[part], wan);
+  double now = weft_trace_now_us();
+  char args[96];
+  snprintf(args, sizeof args, "\"peer\":%d,\"bytes\":%zu", p, bytes);
+  weft_trace_span(R->tr, lane, step_name(st->kind), wan ? "wan" : "net", R->tpart[part], now - R->tpart[part], args);
+}
 
 static int is_net(const weft_step *st) { return st->kind == ST_SEND || st->kind == ST_RECV; }
 
@@ -204,6 +233,7 @@ static weftResult_t post_part(run_t *R, int part) {
     res = pc->net->irecv(ep, (char *)st->msg.dst + off, len, st->msg.tag, NULL, &R->reqs[part]);
   }
   if (res != weftSuccess) return net_fail(R, st, res, ep);
+  if (R->tr) R->tpart[part] = weft_trace_now_us();
   R->infl[R->ninfl++] = part;
   return weftSuccess;
 }
@@ -331,6 +361,7 @@ static weftResult_t test_inflight(run_t *R, int *progressed) {
       if (tag != st->msg.tag || (st->msg.len ? size > len : size != len)) return mismatch(R, st, tag, size, len);
       if (st->msg.len) *st->msg.len += size;
     }
+    if (R->tr) trace_part(R, part, size);
     *progressed = 1;
     if (--R->left[i] > 0) continue;
     if ((res = complete(R, i)) != weftSuccess) return res;
@@ -361,6 +392,8 @@ static void wait_net(run_t *R, int ms) {
   poll(pf, (nfds_t)np, ms);
 }
 
+static weftResult_t run_steps(run_t *R0, uint64_t sig);
+
 weftResult_t weft_run_sched(const weft_exec_view *v, weft_sched *s, weft_run_mem *m, uint64_t sig, char *err,
                             size_t errlen) {
   run_t R;
@@ -378,6 +411,20 @@ weftResult_t weft_run_sched(const weft_exec_view *v, weft_sched *s, weft_run_mem
     snprintf(err, errlen, "out of memory for a schedule of %d steps", s->nsteps);
     return weftSystemError;
   }
+  /* tracing costs its own allocation, off the untraced path */
+  if (v->trace && (R.tpart = calloc((size_t)m->nparts + 1, sizeof(double)))) R.tr = v->trace;
+  weftResult_t res = run_steps(&R, sig);
+  free(R.tpart);
+  return res;
+}
+
+/* The run proper: posts, tests, computes until every step is done. */
+static weftResult_t run_steps(run_t *R0, uint64_t sig) {
+  run_t R = *R0;
+  const weft_exec_view *v = R.v;
+  weft_sched *s = R.s;
+  char *err = R.err;
+  size_t errlen = R.errlen;
   /* announce the call (or, for groups and point-to-point, that this is none
    * a peer can compare with: a stale announcement could match a later number) */
   if (v->nodeseg) weft_nodeseg_note_call(v->nodeseg, sig, s->call_count);
@@ -391,7 +438,11 @@ weftResult_t weft_run_sched(const weft_exec_view *v, weft_sched *s, weft_run_mem
     int progressed = 0;
     while (R.nstack > 0 && res == weftSuccess) {
       int i = R.stack[--R.nstack];
+      double t0 = R.tr ? weft_trace_now_us() : 0;
       if ((res = run_compute(&R, &s->steps[i])) != weftSuccess) break;
+      if (R.tr)
+        weft_trace_span(R.tr, WEFT_LANE_COMPUTE, step_name(s->steps[i].kind), "compute", t0,
+                        weft_trace_now_us() - t0, NULL);
       res = complete(&R, i);
       progressed = 1;
     }
