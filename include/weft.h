@@ -178,6 +178,10 @@ WEFT_API weftResult_t weftCommAbort(weftComm_t comm);
 WEFT_API weftResult_t weftCommGetAsyncError(weftComm_t comm, weftResult_t *asyncError);
 WEFT_API weftResult_t weftCommCount(const weftComm_t comm, int *count);
 WEFT_API weftResult_t weftCommUserRank(const weftComm_t comm, int *rank);
+/* Writes the device comm's buffers belong to, as WEFT_DEVICE names it ("host",
+ * "opencl:0:1", "cuda:1", "cuda" for device 0, a plugin's "name[:spec]"), into
+ * name (len bytes incl. NUL; weftInvalidArgument when it does not fit). */
+WEFT_API weftResult_t weftCommGetDevice(const weftComm_t comm, char *name, size_t len);
 
 #define WEFT_SPLIT_NOCOLOR (-1)
 /* Collective over comm. Ranks with the same color form a new communicator,
