@@ -238,6 +238,21 @@ WEFT_API weftResult_t weftReduce(const void *sendbuff, void *recvbuff, size_t co
 WEFT_API weftResult_t weftAllToAll(const void *sendbuff, void *recvbuff, size_t count,
                                    weftDataType_t datatype, weftComm_t comm, weftStream_t stream);
 
+/* sendbuff (sendcount elements) of rank i lands at recvbuff + i*sendcount on
+ * root, which holds nranks*sendcount elements; recvbuff is written on root
+ * only (may be NULL elsewhere). In-place on root when
+ * sendbuff == recvbuff + root*sendcount. */
+WEFT_API weftResult_t weftGather(const void *sendbuff, void *recvbuff, size_t sendcount, weftDataType_t datatype,
+                                 int root, weftComm_t comm, weftStream_t stream);
+/* Block i of root's sendbuff (recvcount elements each, nranks blocks; read
+ * on root only, may be NULL elsewhere) lands in rank i's recvbuff. In-place
+ * on root when recvbuff == sendbuff + root*recvcount. */
+WEFT_API weftResult_t weftScatter(const void *sendbuff, void *recvbuff, size_t recvcount, weftDataType_t datatype,
+                                  int root, weftComm_t comm, weftStream_t stream);
+/* Completes on a rank once every rank of comm has called it (with a stream:
+ * once every rank's barrier has been reached in its stream's order). */
+WEFT_API weftResult_t weftBarrier(weftComm_t comm, weftStream_t stream);
+
 /* Point-to-point. Matched in call order per (sender, receiver) pair; counts
  * and types must agree. Use a group to post several without deadlocking. */
 WEFT_API weftResult_t weftSend(const void *sendbuff, size_t count, weftDataType_t datatype,

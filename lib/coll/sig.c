@@ -13,7 +13,8 @@ uint64_t weft_sig_tag(const weft_call *c, uint32_t seq) {
   /* send and recv must produce the same signature */
   uint64_t kind = c->kind == COLL_RECV ? COLL_SEND : c->kind;
   int has_op = c->kind == COLL_ALLREDUCE || c->kind == COLL_REDUCESCATTER || c->kind == COLL_REDUCE;
-  int has_root = c->kind == COLL_BROADCAST || c->kind == COLL_REDUCE;
+  int has_root = c->kind == COLL_BROADCAST || c->kind == COLL_REDUCE || c->kind == COLL_GATHER ||
+                 c->kind == COLL_SCATTER;
   uint64_t op = has_op ? (uint64_t)c->op : 0;
   uint64_t root = has_root ? ((uint64_t)c->root & 0xfffff) : 0;
   return (kind & 15) << 60 | ((uint64_t)c->dt & 15) << 56 | (op & 15) << 52 | root << 32 |
