@@ -80,7 +80,9 @@
  *     modes run big on both algorithms;
  *   - each other collective: two dtypes (one 1-byte integer, one float
  *     type), out-of-place, with sum for the reducing ones; reduce and
- *     broadcast with root n-1 on both algorithms.
+ *     broadcast with root n-1 on both algorithms;
+ *   - gather and scatter: none (their chunked path at small counts is
+ *     mp_matrix_n5_chunk100's; -B 2 runs them big too).
  * Measured on the 2-core VM (gcc -O3): n = 1, 2, 3, 4, 5, 8 together ~32 s;
  * the extra ctest case mp_matrix_n3_big (-B 2 -C 1048579: every case at 1M+3
  * on 3 ranks) ~23 s; with ASan+UBSan about 2.3x that.
