@@ -4,7 +4,8 @@
  *   weft-perf [-np N] <coll> [flags]
  *
  * One binary for every collective (nccl-tests has one per collective):
- * allreduce, allgather, reducescatter, broadcast, reduce, alltoall, sendrecv.
+ * allreduce, allgather, reducescatter, broadcast, reduce, alltoall, sendrecv,
+ * and weft's gather, scatter and barrier.
  * With -np N the ranks are forked on this machine (tools/launch); without it
  * they come from the launcher's environment (mpirun, srun, torchrun) through
  * weftCommInitFromEnv.
@@ -15,13 +16,21 @@
  *   allgather:     sendcount = count / nranks, recv buffer = sendcount * nranks
  *   reducescatter: recvcount = count / nranks, send buffer = recvcount * nranks
  *   alltoall:      per-peer count = count / nranks, both buffers = that * nranks
+ *   gather:        sendcount = count / nranks, root's recv buffer = sendcount * nranks
+ *   scatter:       recvcount = count / nranks, root's send buffer = recvcount * nranks
+ *   barrier:       no data: one row, size and count 0, whatever -b/-e say;
+ *                  algbw and busbw are 0 and #wrong is N/A (the time is the column
+ *                  that matters; the barrier's property is tests/mp's to check)
  * The "size" column is the larger of the send and receive buffers (so the
  * total buffer for allgather/reducescatter/alltoall, rounded down to a
  * multiple of nranks elements), the "count" column is the count argument
- * passed to the call (per-rank / per-peer for allgather, reducescatter and
- * alltoall). algbw = size / time; busbw = algbw * factor with factor
- * 2(n-1)/n for allreduce, (n-1)/n for allgather, reducescatter and alltoall,
- * 1 for broadcast, reduce and sendrecv. Bandwidths are in GB/s (1e9 B/s).
+ * passed to the call (per-rank / per-peer for allgather, reducescatter,
+ * alltoall, gather and scatter). algbw = size / time; busbw = algbw * factor
+ * with factor 2(n-1)/n for allreduce, (n-1)/n for allgather, reducescatter,
+ * alltoall, gather and scatter (the root's link carries n-1 of the n blocks,
+ * as nccl-tests' gather and scatter count them), 1 for broadcast, reduce and
+ * sendrecv. In place, gather and scatter use the root's in-place form (its
+ * block inside the large buffer); the other ranks pass separate buffers. Bandwidths are in GB/s (1e9 B/s).
  *
  * The trailing "algo" column is weft's choice (algorithm/transport) for the
  * out-of-place run of that row, from weft_debug_last_algo().
@@ -68,6 +77,9 @@ typedef enum {
   C_REDUCE,
   C_ALLTOALL,
   C_SENDRECV,
+  C_GATHER,
+  C_SCATTER,
+  C_BARRIER,
   C_NUM
 } coll_t;
 
@@ -80,7 +92,8 @@ static const struct {
     [C_ALLREDUCE] = {"allreduce", 1, 0, 1},   [C_ALLGATHER] = {"allgather", 0, 0, 1},
     [C_REDUCESCATTER] = {"reducescatter", 1, 0, 1}, [C_BROADCAST] = {"broadcast", 0, 1, 1},
     [C_REDUCE] = {"reduce", 1, 1, 1},         [C_ALLTOALL] = {"alltoall", 0, 0, 0},
-    [C_SENDRECV] = {"sendrecv", 0, 0, 0},
+    [C_SENDRECV] = {"sendrecv", 0, 0, 0},     [C_GATHER] = {"gather", 0, 1, 1},
+    [C_SCATTER] = {"scatter", 0, 1, 1},       [C_BARRIER] = {"barrier", 0, 0, 0},
 };
 
 static double bus_factor(coll_t c, int n) {
@@ -88,7 +101,10 @@ static double bus_factor(coll_t c, int n) {
   case C_ALLREDUCE: return 2.0 * (n - 1) / n;
   case C_ALLGATHER:
   case C_REDUCESCATTER:
-  case C_ALLTOALL: return (double)(n - 1) / n;
+  case C_ALLTOALL:
+  case C_GATHER:
+  case C_SCATTER: return (double)(n - 1) / n;
+  case C_BARRIER: return 0.0;
   default: return 1.0;
   }
 }
@@ -113,6 +129,7 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: weft-perf [-np N] <coll> [flags]\n"
           "  coll: allreduce allgather reducescatter broadcast reduce alltoall sendrecv\n"
+          "        gather scatter barrier\n"
           "  -np N  fork N ranks on this machine (otherwise: ranks from mpirun/srun/torchrun env)\n"
           "  -T S   launcher timeout in seconds (default 3600)\n"
           "  -b B   minimum size in bytes, K/M/G suffixes (default 32M)\n"
@@ -475,19 +492,35 @@ static counts_t get_counts(coll_t coll, size_t size, size_t ws, int n) {
     k.param = count / (size_t)n;
     k.sendcount = k.recvcount = k.param * (size_t)n;
     break;
+  case C_GATHER:
+    k.param = count / (size_t)n;
+    k.sendcount = k.param;
+    k.recvcount = k.param * (size_t)n;
+    break;
+  case C_SCATTER:
+    k.param = count / (size_t)n;
+    k.sendcount = k.param * (size_t)n;
+    k.recvcount = k.param;
+    break;
+  case C_BARRIER: k.param = k.sendcount = k.recvcount = 0; break;
   default: k.param = k.sendcount = k.recvcount = count; break;
   }
   return k;
 }
+
+/* Gather and scatter: only the root has an in-place form. */
+static int rooted_blocks(coll_t coll) { return coll == C_GATHER || coll == C_SCATTER; }
 
 /* Send and receive pointers of one call. */
 static void buffers(ctx_t *c, int inplace, size_t count, size_t ws, char **sb, char **rb) {
   size_t slice = (size_t)c->rank * count * ws;
   *sb = c->sendbuf;
   *rb = c->recvbuf;
-  if (!inplace) return;
+  if (!inplace || (rooted_blocks(c->o->coll) && c->rank != c->o->root)) return;
   switch (c->o->coll) {
+  case C_GATHER:
   case C_ALLGATHER: *sb = c->recvbuf + slice; break;
+  case C_SCATTER:
   case C_REDUCESCATTER:
     *sb = c->recvbuf;
     *rb = c->recvbuf + slice;
@@ -507,7 +540,7 @@ static void call_buffers(ctx_t *c, int inplace, size_t count, size_t ws, char **
     return;
   }
   *rb = c->drecv;
-  *sb = inplace ? c->drecv : c->dsend;
+  *sb = inplace && (!rooted_blocks(c->o->coll) || c->rank == c->o->root) ? c->drecv : c->dsend;
 }
 
 /* Host mirror -> device buffers (to_dev), or the receive buffer -> mirror. */
@@ -542,6 +575,9 @@ static int issue(ctx_t *c, int inplace, size_t count, weftDataType_t dt, weftRed
   case C_BROADCAST: WCALL(c, weftBroadcast(sb, rb, count, dt, root, c->comm, s)); break;
   case C_REDUCE: WCALL(c, weftReduce(sb, rb, count, dt, op, root, c->comm, s)); break;
   case C_ALLTOALL: WCALL(c, weftAllToAll(sb, rb, count, dt, c->comm, s)); break;
+  case C_GATHER: WCALL(c, weftGather(sb, rb, count, dt, root, c->comm, s)); break;
+  case C_SCATTER: WCALL(c, weftScatter(sb, rb, count, dt, root, c->comm, s)); break;
+  case C_BARRIER: WCALL(c, weftBarrier(c->comm, s)); break;
   case C_SENDRECV: {
     int n = c->nranks, next = (c->rank + 1) % n, prev = (c->rank + n - 1) % n;
     WCALL(c, weftGroupStart());
@@ -593,7 +629,9 @@ static int fill_check(ctx_t *c, int inplace, const counts_t *k, weftDataType_t d
   memset(c->recvbuf, 0xA5, span);
   int kind = gen_kind(c->o->coll, op);
   for (size_t i = 0; i < k->sendcount; i++) store(sb, i, dt, gen(kind, dt, c->rank, c->nranks, i));
-  size_t sent = (size_t)(sb - (inplace ? c->recvbuf : c->sendbuf)) + k->sendcount * ws;
+  /* a non-root of gather or scatter has no in-place form: its send data is in sendbuf */
+  int in_recvbuf = inplace && (!rooted_blocks(c->o->coll) || c->rank == c->o->root);
+  size_t sent = (size_t)(sb - (in_recvbuf ? c->recvbuf : c->sendbuf)) + k->sendcount * ws;
   return sync_device(c, 1, span > sent ? span : sent);
 }
 
@@ -660,6 +698,15 @@ static uint64_t check_result(ctx_t *c, int inplace, const counts_t *k, weftDataT
   case C_SENDRECV:
     for (size_t i = 0; i < cnt; i++)
       wrong += load(rb, i, dt) != roundtrip(gen(kind, dt, (r + n - 1) % n, n, i), dt);
+    break;
+  case C_GATHER:
+    for (int q = 0; q < n && r == c->o->root; q++)
+      for (size_t i = 0; i < cnt; i++)
+        wrong += load(rb, (size_t)q * cnt + i, dt) != roundtrip(gen(kind, dt, q, n, i), dt);
+    break;
+  case C_SCATTER:
+    for (size_t i = 0; i < cnt; i++)
+      wrong += load(rb, i, dt) != roundtrip(gen(kind, dt, c->o->root, n, (size_t)r * cnt + i), dt);
     break;
   default: break;
   }
@@ -854,7 +901,9 @@ static int run(ctx_t *c) {
         }
         if (wrong == NOT_CHECKED) unchecked++;
         else total_wrong += wrong;
-        if (me) print_time(us, (double)bytes, factor, o->check, wrong);
+        /* a barrier has no data to check */
+        int checked = o->check && o->coll != C_BARRIER;
+        if (me) print_time(us, (double)bytes, factor, checked, wrong);
         bwsum += us > 0 ? (double)bytes / 1e9 / (us * 1e-6) * factor : 0.0;
         bwcount++;
         if (COLLS[o->coll].inplace) {
@@ -874,6 +923,7 @@ static int run(ctx_t *c) {
           printf("  %s\n", algo);
           fflush(stdout);
         }
+        if (o->coll == C_BARRIER) break; /* one row: the size means nothing to it */
         size_t next = o->stepfactor > 1 ? size * (size_t)o->stepfactor : size + o->stepbytes;
         if (next <= size) { /* 0 * factor, or overflow */
           if (size == 0)

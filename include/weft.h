@@ -178,6 +178,10 @@ WEFT_API weftResult_t weftCommAbort(weftComm_t comm);
 WEFT_API weftResult_t weftCommGetAsyncError(weftComm_t comm, weftResult_t *asyncError);
 WEFT_API weftResult_t weftCommCount(const weftComm_t comm, int *count);
 WEFT_API weftResult_t weftCommUserRank(const weftComm_t comm, int *rank);
+/* Writes the device comm's buffers belong to, as WEFT_DEVICE names it ("host",
+ * "opencl:0:1", "cuda:1", "cuda" for device 0, a plugin's "name[:spec]"), into
+ * name (len bytes incl. NUL; weftInvalidArgument when it does not fit). */
+WEFT_API weftResult_t weftCommGetDevice(const weftComm_t comm, char *name, size_t len);
 
 #define WEFT_SPLIT_NOCOLOR (-1)
 /* Collective over comm. Ranks with the same color form a new communicator,
@@ -233,6 +237,21 @@ WEFT_API weftResult_t weftReduce(const void *sendbuff, void *recvbuff, size_t co
  * comes from rank i. Not in-place. */
 WEFT_API weftResult_t weftAllToAll(const void *sendbuff, void *recvbuff, size_t count,
                                    weftDataType_t datatype, weftComm_t comm, weftStream_t stream);
+
+/* sendbuff (sendcount elements) of rank i lands at recvbuff + i*sendcount on
+ * root, which holds nranks*sendcount elements; recvbuff is written on root
+ * only (may be NULL elsewhere). In-place on root when
+ * sendbuff == recvbuff + root*sendcount. */
+WEFT_API weftResult_t weftGather(const void *sendbuff, void *recvbuff, size_t sendcount, weftDataType_t datatype,
+                                 int root, weftComm_t comm, weftStream_t stream);
+/* Block i of root's sendbuff (recvcount elements each, nranks blocks; read
+ * on root only, may be NULL elsewhere) lands in rank i's recvbuff. In-place
+ * on root when recvbuff == sendbuff + root*recvcount. */
+WEFT_API weftResult_t weftScatter(const void *sendbuff, void *recvbuff, size_t recvcount, weftDataType_t datatype,
+                                  int root, weftComm_t comm, weftStream_t stream);
+/* Completes on a rank once every rank of comm has called it (with a stream:
+ * once every rank's barrier has been reached in its stream's order). */
+WEFT_API weftResult_t weftBarrier(weftComm_t comm, weftStream_t stream);
 
 /* Point-to-point. Matched in call order per (sender, receiver) pair; counts
  * and types must agree. Use a group to post several without deadlocking. */

@@ -173,6 +173,51 @@ WEFT_API weftResult_t weftAllToAll(const void *sendbuff, void *recvbuff, size_t 
   return failed(submit(&a, &c, total, stream));
 }
 
+WEFT_API weftResult_t weftGather(const void *sendbuff, void *recvbuff, size_t sendcount, weftDataType_t dt, int root,
+                                 weftComm_t comm, weftStream_t stream) {
+  api_ctx a = {"weftGather", comm};
+  size_t bytes = 0, total = 0;
+  weftResult_t r;
+  if ((r = check_common(&a, dt, stream)) || (r = check_root(&a, root, "root")) ||
+      (r = check_size(&a, sendcount, dt, 1, &bytes)) ||
+      (r = check_size(&a, sendcount, dt, (size_t)comm->nranks, &total)) ||
+      (r = check_buf(&a, sendbuff, bytes, "sendbuff")) ||
+      (r = check_buf(&a, recvbuff, comm->rank == root ? total : 0, "recvbuff (at the root)")) ||
+      (comm->rank == root && (r = check_overlap(&a, sendbuff, bytes, recvbuff, total,
+                                                (const char *)recvbuff + (size_t)root * bytes))))
+    return failed(r);
+  weft_call c = {.kind = COLL_GATHER, .sendbuf = sendbuff, .recvbuf = recvbuff, .count = sendcount, .dt = dt,
+                 .root = root};
+  return failed(submit(&a, &c, total, stream));
+}
+
+WEFT_API weftResult_t weftScatter(const void *sendbuff, void *recvbuff, size_t recvcount, weftDataType_t dt, int root,
+                                  weftComm_t comm, weftStream_t stream) {
+  api_ctx a = {"weftScatter", comm};
+  size_t bytes = 0, total = 0;
+  weftResult_t r;
+  if ((r = check_common(&a, dt, stream)) || (r = check_root(&a, root, "root")) ||
+      (r = check_size(&a, recvcount, dt, 1, &bytes)) ||
+      (r = check_size(&a, recvcount, dt, (size_t)comm->nranks, &total)) ||
+      (r = check_buf(&a, sendbuff, comm->rank == root ? total : 0, "sendbuff (at the root)")) ||
+      (r = check_buf(&a, recvbuff, bytes, "recvbuff")) ||
+      (comm->rank == root && (r = check_overlap(&a, recvbuff, bytes, sendbuff, total,
+                                                (const char *)sendbuff + (size_t)root * bytes))))
+    return failed(r);
+  weft_call c = {.kind = COLL_SCATTER, .sendbuf = sendbuff, .recvbuf = recvbuff, .count = recvcount, .dt = dt,
+                 .root = root};
+  return failed(submit(&a, &c, total, stream));
+}
+
+WEFT_API weftResult_t weftBarrier(weftComm_t comm, weftStream_t stream) {
+  api_ctx a = {"weftBarrier", comm};
+  weftResult_t r = check_common(&a, weftUint8, stream);
+  if (r) return failed(r);
+  weft_call c = {.kind = COLL_BARRIER, .dt = weftUint8};
+  /* moves no user data, but is never the no-op of a 0-byte call */
+  return failed(submit(&a, &c, 1, stream));
+}
+
 static weftResult_t p2p(const char *fn, weft_coll_kind kind, const void *sb, void *rb, size_t count,
                         weftDataType_t dt, int peer, weftComm_t comm, weftStream_t stream) {
   api_ctx a = {fn, comm};

@@ -219,6 +219,17 @@ WEFT_API weftResult_t weftCommUserRank(const weftComm_t comm, int *rank) {
   return weftSuccess;
 }
 
+WEFT_API weftResult_t weftCommGetDevice(const weftComm_t comm, char *name, size_t len) {
+  weftResult_t r = weft_comm_check(comm);
+  if (r != weftSuccess) return r;
+  if (!name || len == 0) return weft_error(comm, weftInvalidArgument, "weftCommGetDevice: name is NULL or len is 0");
+  const weft_dev *d = comm->device;
+  int n = snprintf(name, len, "%s%s%s", d ? d->name : "host", d && d->spec[0] ? ":" : "", d ? d->spec : "");
+  if (n < 0 || (size_t)n >= len)
+    return weft_error(comm, weftInvalidArgument, "weftCommGetDevice: the name needs %d bytes, len is %zu", n + 1, len);
+  return weftSuccess;
+}
+
 WEFT_API const char *weftGetLastError(weftComm_t comm) {
   if (!comm || comm->magic != WEFT_COMM_MAGIC) return weft_thread_error();
   return comm->log.last_error;

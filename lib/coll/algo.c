@@ -11,7 +11,10 @@
 
 /* Order: the cost model's preference on ties (latency-bound ones first). */
 const weft_algo_info weft_algos[] = {
-    {ALGO_DIRECT, "direct", NULL, "direct", {[COLL_ALLREDUCE] = weft_direct_allreduce}, weft_direct_cost, NULL},
+    {ALGO_DIRECT, "direct", NULL, "direct",
+     {[COLL_ALLREDUCE] = weft_direct_allreduce, [COLL_GATHER] = weft_direct_gather,
+      [COLL_SCATTER] = weft_direct_scatter},
+     weft_direct_cost, NULL},
     {ALGO_TREE, "tree", NULL, "tree", {ROOTED_AND_ALL(tree)}, weft_tree_cost, NULL},
     {ALGO_RHD, "rhd", NULL, "rhd",
      {[COLL_ALLREDUCE] = weft_rhd_allreduce, [COLL_ALLGATHER] = weft_rhd_allgather,
@@ -31,6 +34,7 @@ const weft_algo_info weft_algos[] = {
       [COLL_REDUCESCATTER] = weft_slots_build, [COLL_BROADCAST] = weft_slots_build, [COLL_REDUCE] = weft_slots_build,
       [COLL_ALLTOALL] = weft_slots_build},
      NULL, weft_slots_eligible},
+    {ALGO_DISSEM, "dissemination", NULL, NULL, {[COLL_BARRIER] = weft_dissem_barrier}, NULL, NULL},
 };
 const int weft_nalgos = (int)(sizeof weft_algos / sizeof *weft_algos);
 

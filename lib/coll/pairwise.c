@@ -5,8 +5,7 @@
 #include "coll/algo.h"
 #include "util/call.h"
 
-/* Adds the send (or receive) of bytes at buf as chunk-sized messages. */
-static void chunked(weft_sched *s, weft_step_kind kind, int peer, const char *buf, size_t bytes, const weft_call *c) {
+void weft_sched_chunked(weft_sched *s, weft_step_kind kind, int peer, const char *buf, size_t bytes, const weft_call *c) {
   size_t ch = c->chunk_bytes ? c->chunk_bytes : bytes;
   size_t off = 0;
   do {
@@ -25,8 +24,8 @@ int weft_pairwise_alltoall(weft_sched *s, const weft_call *c, int r, int n) {
   /* step i: send to r+i, receive from r-i, so every link carries one block */
   for (int i = 1; i < n; i++) {
     int to = (r + i) % n, from = (r - i + n) % n;
-    chunked(s, ST_SEND, to, sb + (size_t)to * blk, blk, c);
-    chunked(s, ST_RECV, from, rb + (size_t)from * blk, blk, c);
+    weft_sched_chunked(s, ST_SEND, to, sb + (size_t)to * blk, blk, c);
+    weft_sched_chunked(s, ST_RECV, from, rb + (size_t)from * blk, blk, c);
   }
   return s->oom ? -1 : 0;
 }
@@ -35,8 +34,8 @@ int weft_p2p_build(weft_sched *s, const weft_call *c, int r, int n) {
   (void)r;
   (void)n;
   size_t bytes = c->count * weft_dtype_size(c->dt);
-  if (c->kind == COLL_SEND) chunked(s, ST_SEND, c->root, c->sendbuf, bytes, c);
-  else chunked(s, ST_RECV, c->root, c->recvbuf, bytes, c);
+  if (c->kind == COLL_SEND) weft_sched_chunked(s, ST_SEND, c->root, c->sendbuf, bytes, c);
+  else weft_sched_chunked(s, ST_RECV, c->root, c->recvbuf, bytes, c);
   return s->oom ? -1 : 0;
 }
 

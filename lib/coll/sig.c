@@ -13,7 +13,8 @@ uint64_t weft_sig_tag(const weft_call *c, uint32_t seq) {
   /* send and recv must produce the same signature */
   uint64_t kind = c->kind == COLL_RECV ? COLL_SEND : c->kind;
   int has_op = c->kind == COLL_ALLREDUCE || c->kind == COLL_REDUCESCATTER || c->kind == COLL_REDUCE;
-  int has_root = c->kind == COLL_BROADCAST || c->kind == COLL_REDUCE;
+  int has_root = c->kind == COLL_BROADCAST || c->kind == COLL_REDUCE || c->kind == COLL_GATHER ||
+                 c->kind == COLL_SCATTER;
   uint64_t op = has_op ? (uint64_t)c->op : 0;
   uint64_t root = has_root ? ((uint64_t)c->root & 0xfffff) : 0;
   return (kind & 15) << 60 | ((uint64_t)c->dt & 15) << 56 | (op & 15) << 52 | root << 32 |
@@ -21,12 +22,12 @@ uint64_t weft_sig_tag(const weft_call *c, uint32_t seq) {
 }
 
 /* "allreduce(float, sum, count 1000, call #3)": the fields the kind has;
- * a count that is not known is "a count hashing to #h", where the other
- * call's hash differs (other: the tag compared with). */
+ * a count that is not known is "another count" where the other call's hash
+ * of it differs (other: the tag compared with). */
 static void describe(uint64_t t, size_t count, uint64_t other, char *buf, size_t len) {
   weft_coll_kind k = (weft_coll_kind)(t >> 60);
   int has_op = k == COLL_ALLREDUCE || k == COLL_REDUCESCATTER || k == COLL_REDUCE;
-  int has_root = k == COLL_BROADCAST || k == COLL_REDUCE;
+  int has_root = k == COLL_BROADCAST || k == COLL_REDUCE || k == COLL_GATHER || k == COLL_SCATTER;
   char op[40] = "", root[32] = "", cnt[48] = "";
   if (has_op) snprintf(op, sizeof op, ", %s", weft_op_name((weftRedOp_t)((t >> 52) & 15)));
   if (has_root) snprintf(root, sizeof root, ", root %u", (unsigned)((t >> 32) & 0xfffff));

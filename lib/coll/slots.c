@@ -12,7 +12,8 @@ int weft_slots_build(weft_sched *s, const weft_call *c, int rank, int n) {
 /* Every rank on the segment, and what a rank publishes fits a slot; every
  * rank reads (n-1) slots: with many ranks only smaller calls pay off. */
 int weft_slots_eligible(const weft_algo_env *env, weft_coll_kind kind, size_t bytes) {
-  if (!env->seg_max_bytes || kind == COLL_SEND || kind == COLL_RECV) return 0;
+  /* the segment runs the six collectives of slots_run.c only */
+  if (!env->seg_max_bytes || kind == COLL_SEND || kind == COLL_RECV || kind > COLL_ALLTOALL) return 0;
   size_t p = weft_slots_payload(kind, bytes, env->seg_ranks);
   return p <= env->seg_max_bytes && p * (size_t)(env->seg_ranks - 1) <= 8 * env->seg_max_bytes;
 }

@@ -44,10 +44,23 @@ static void extents(const weft_call *c, int rank, int n, weft_dev_call *d) {
       break;
     case COLL_SEND: d->out_len = 0; break;
     case COLL_RECV: d->in_len = 0; break;
+    case COLL_BARRIER: d->in_len = d->out_len = 0; break;
+    case COLL_GATHER:
+      d->out_len = rank == c->root ? nb : 0;
+      if (d->inplace && rank == c->root) d->in_off = (size_t)rank * b; /* in place is the root's */
+      break;
+    case COLL_SCATTER:
+      d->in_len = rank == c->root ? nb : 0;
+      if (d->inplace && rank == c->root) d->out_off = (size_t)rank * b;
+      break;
   }
-  /* the host view spans what the call may touch, read or not */
-  d->in_span = c->kind == COLL_REDUCESCATTER || c->kind == COLL_ALLTOALL ? nb : b;
-  d->out_span = c->kind == COLL_ALLGATHER || c->kind == COLL_ALLTOALL ? nb : b;
+  /* the host view spans what the call may touch, read or not (the blocks
+   * of gather and scatter on the root only, as reduce's result) */
+  int root_blocks = rank == c->root && (c->kind == COLL_GATHER || c->kind == COLL_SCATTER);
+  d->in_span = c->kind == COLL_REDUCESCATTER || c->kind == COLL_ALLTOALL || (root_blocks && c->kind == COLL_SCATTER) ? nb : b;
+  d->out_span = c->kind == COLL_ALLGATHER || c->kind == COLL_ALLTOALL || (root_blocks && c->kind == COLL_GATHER) ? nb : b;
+  /* a non-root's buffers of gather and scatter are never in place */
+  if ((c->kind == COLL_GATHER || c->kind == COLL_SCATTER) && rank != c->root) d->inplace = 0;
   if (d->inplace) {
     size_t a = d->in_off + d->in_span, z = d->out_off + d->out_span;
     d->extent = a > z ? a : z;
@@ -56,8 +69,8 @@ static void extents(const weft_call *c, int rank, int n, weft_dev_call *d) {
   }
 }
 
-static int kind_reads(weft_coll_kind k) { return k != COLL_RECV; }
-static int kind_writes(weft_coll_kind k) { return k != COLL_SEND; }
+static int kind_reads(weft_coll_kind k) { return k != COLL_RECV && k != COLL_BARRIER; }
+static int kind_writes(weft_coll_kind k) { return k != COLL_SEND && k != COLL_BARRIER; }
 
 weftResult_t weft_devstage_add(weft_devstage *ds, weft_dev *dev, const weft_call *c, int rank, int n, char *err,
                                size_t errlen) {

@@ -123,6 +123,9 @@ static weft_algo by_size(const weft_tuner *t, weft_coll_kind kind, size_t bytes)
       return ALGO_RING;
     case COLL_BROADCAST:
     case COLL_REDUCE: return bytes <= t->rooted_threshold ? ALGO_TREE : ALGO_RING;
+    case COLL_GATHER:
+    case COLL_SCATTER: return ALGO_DIRECT;
+    case COLL_BARRIER: return ALGO_DISSEM;
   }
   return ALGO_RING;
 }

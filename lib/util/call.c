@@ -12,6 +12,9 @@ const char *weft_coll_name(weft_coll_kind k) {
     case COLL_ALLTOALL: return "alltoall";
     case COLL_SEND: return "send";
     case COLL_RECV: return "recv";
+    case COLL_BARRIER: return "barrier";
+    case COLL_GATHER: return "gather";
+    case COLL_SCATTER: return "scatter";
   }
   return "?";
 }

@@ -18,13 +18,16 @@ typedef enum {
   COLL_ALLTOALL,
   COLL_SEND,
   COLL_RECV,
+  COLL_BARRIER,
+  COLL_GATHER,
+  COLL_SCATTER,
 } weft_coll_kind;
 
-#define WEFT_COLL_KINDS (COLL_RECV + 1) /* arrays indexed by weft_coll_kind */
+#define WEFT_COLL_KINDS (COLL_SCATTER + 1) /* arrays indexed by weft_coll_kind */
 
 /* Algorithm ids; what each one is and does is its entry in coll/algo.c. */
 typedef enum { ALGO_NONE = 0, ALGO_RING, ALGO_TREE, ALGO_PAIRWISE, ALGO_P2P, ALGO_DIRECT, ALGO_HIER, ALGO_RHD,
-               ALGO_SLOTS } weft_algo;
+               ALGO_SLOTS, ALGO_DISSEM } weft_algo;
 
 /* A partition of the ranks into groups (nodes, sites). Group k holds ranks
  * members[start[k] .. start[k+1]), in rank order; index_in[r] is rank r's

@@ -11,6 +11,7 @@ cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
 cmake -S "$src" -B "$tmp/consumer" -DCMAKE_PREFIX_PATH="$tmp/prefix" -DWEFT_EXPECT_VERSION="$version" >/dev/null
 cmake --build "$tmp/consumer" >/dev/null
 "$tmp/consumer/consumer"
+"$tmp/consumer/nccl_consumer" 2 2>/dev/null
 libdir=$(dirname "$(find "$tmp/prefix" -name weft.pc | head -1)")
 pc_version=$(PKG_CONFIG_PATH="$libdir" pkg-config --modversion weft)
 if [ "$pc_version" != "$version" ]; then
@@ -29,6 +30,11 @@ flags=$(PKG_CONFIG_PATH="$libdir" pkg-config --cflags --libs weft)
 cc "$src/consumer.c" $flags -DWEFT_PACKAGE_VERSION="\"$pc_version\"" \
   -Wl,-rpath,"$tmp/prefix/lib" -Wl,-rpath,"$(dirname "$libdir")" -o "$tmp/pc_consumer"
 "$tmp/pc_consumer"
+# An NCCL program, unchanged (#include <nccl.h>), built with the flags of
+# pkg-config weft-nccl against the installed <weft/nccl.h> and libweft-nccl.
+nccl_flags=$(PKG_CONFIG_PATH="$libdir" pkg-config --cflags --libs weft-nccl)
+cc "$src/../nccl/nccl_program.c" $nccl_flags -Wl,-rpath,"$(dirname "$libdir")" -o "$tmp/nccl_program"
+"$tmp/nccl_program" 2 2>/dev/null
 # The Python package the install put next to the library finds that library
 # by itself (weft/_install_paths.py); skipped without numpy.
 pkg=$(find "$tmp/prefix" -name _install_paths.py -path '*/weft/*' | head -1)

@@ -9,9 +9,11 @@
  * algo = "tree" (weftCommSplit of the first, color 0, key rank).
  * It then runs
  *
- *   allreduce, allgather, reducescatter, broadcast, reduce, alltoall and a
+ *   allreduce, allgather, reducescatter, broadcast, reduce, alltoall, a
  *   send/recv ring (inside weftGroupStart/End; on 1 rank a send to and a
- *   receive from oneself)
+ *   receive from oneself), gather and scatter (direct, on the ring comm, in
+ *   place on the root only; a non-root's unused buffer NULL for root 0, else
+ *   a canary that must stay untouched)
  *   x every datatype (10) x every op where the collective reduces
  *   x counts {0, 1, 7, 1027, 1048579 (1M+3)} (per-rank block count for
  *     allgather/reducescatter/alltoall)
@@ -24,7 +26,11 @@
  *     at most WEFT_SLOTS_MAX bytes per rank must run there when all ranks
  *     share the host over shm, larger ones (and any other set-up) must not;
  *     alltoall runs on the ring comm (pairwise) and the slots comm
- *   x root {0, n-1} for broadcast and reduce
+ *   x root {0, n-1} for broadcast, reduce, gather and scatter
+ *
+ * and, once, a barrier (three rounds, one late rank each, the third on a
+ * stream): no rank may leave before the last one entered (entry times
+ * allgathered), and the dissemination algorithm must be the one that ran.
  *
  * -c nanpay (not in the default set; ctest mp_matrix_nanpay_n4) runs
  * allreduce, reducescatter and reduce on float inputs laden with NaNs (on
@@ -74,7 +80,9 @@
  *     modes run big on both algorithms;
  *   - each other collective: two dtypes (one 1-byte integer, one float
  *     type), out-of-place, with sum for the reducing ones; reduce and
- *     broadcast with root n-1 on both algorithms.
+ *     broadcast with root n-1 on both algorithms;
+ *   - gather and scatter: none (their chunked path at small counts is
+ *     mp_matrix_n5_chunk100's; -B 2 runs them big too).
  * Measured on the 2-core VM (gcc -O3): n = 1, 2, 3, 4, 5, 8 together ~32 s;
  * the extra ctest case mp_matrix_n3_big (-B 2 -C 1048579: every case at 1M+3
  * on 3 ranks) ~23 s; with ASan+UBSan about 2.3x that.
@@ -145,12 +153,16 @@ enum {
   C_REDUCE,
   C_ALLTOALL,
   C_SENDRECV,
+  C_GATHER,
+  C_SCATTER,
   C_FPRANDOM,
   C_NANPAY,
+  C_BARRIER,
   C_NCOLL
 };
 static const char *const coll_names[C_NCOLL] = {"allreduce", "allgather", "reducescatter", "broadcast", "reduce",
-                                                "alltoall",  "sendrecv",  "fprandom",      "nanpay"};
+                                                "alltoall",  "sendrecv",  "gather",        "scatter",
+                                                "fprandom",  "nanpay",    "barrier"};
 enum { A_RING, A_TREE, A_RHD, A_HIER, A_SLOTS, A_DIRECT, A_N };
 static const char *const algo_names[A_N] = {"ring", "tree", "rhd", "hier", "slots", "direct"};
 
@@ -575,6 +587,8 @@ static int check_algo(ctx_t *c, const tcase *tc, weftComm_t comm) {
     want = "ring";
   /* all-to-all has one message algorithm, whatever the comm forces (but slots) */
   if (tc->coll == C_ALLTOALL && tc->algo != A_SLOTS) want = "pairwise";
+  /* gather and scatter have one algorithm, whatever the comm forces */
+  if (tc->coll == C_GATHER || tc->coll == C_SCATTER) want = "direct";
   /* slots where the segment takes the call; else any algorithm over messages.
    * Reduce-scatter and all-to-all publish all n blocks of their send buffer. */
   size_t published = tc->count * weft_dtype_size(tc->dt);
@@ -850,6 +864,132 @@ static int run_alltoall(ctx_t *c, const tcase *tc) {
 out:
   gbuf_free(sb);
   gbuf_free(rb);
+  return bad;
+}
+
+/* In place is the root's (its block inside recvbuff); a non-root's recvbuff
+ * is NULL when the root is 0, else a canary that must not be written. */
+static int run_gather(ctx_t *c, const tcase *tc) {
+  weftComm_t comm = c->comm[tc->algo];
+  size_t esz = weft_dtype_size(tc->dt), n = tc->count, bytes = n * esz, total = bytes * (size_t)c->n;
+  int bad = 0, is_root = c->rank == tc->root, inplace = tc->inplace && is_root;
+  void *rb = gbuf(total), *sb = inplace ? (char *)rb + (size_t)c->rank * bytes : gbuf(bytes);
+  gen(sb, tc->dt, CLS_BITS, tc->seed, c->rank, 0, n, c->n);
+  int null_recv = !is_root && tc->root == 0;
+  const void *sarg = n == 0 && !inplace ? NULL : sb;
+  void *rarg = (n == 0 && !inplace) || null_recv ? NULL : rb;
+  mx_dev_call dv;
+  if (dv_begin(c, tc, &dv, comm, &sarg, bytes, &rarg, rarg ? total : 0)) {
+    bad = -1;
+    goto out;
+  }
+  weftResult_t r = dv_end(c, tc, &dv, weftGather(sarg, rarg, n, tc->dt, tc->root, comm, NULL));
+  if (call_failed(c, tc, "weftGather", r, comm)) {
+    bad = -1;
+    goto out;
+  }
+  bad |= check_algo(c, tc, comm);
+  void *exp = malloc(total + 1);
+  if (is_root) {
+    for (int i = 0; i < c->n; i++) {
+      gen(exp, tc->dt, CLS_BITS, tc->seed, i, 0, n, c->n);
+      bad |= compare(c, tc, "recvbuff (root)", exp, (char *)rb + (size_t)i * bytes, n, (size_t)i * n);
+    }
+  } else if (!null_recv) {
+    memset(exp, FILL_BYTE, total);
+    bad |= compare(c, tc, "recvbuff of a non-root (must not be written)", exp, rb, n * (size_t)c->n, 0);
+  }
+  if (!inplace) {
+    gen(exp, tc->dt, CLS_BITS, tc->seed, c->rank, 0, n, c->n);
+    bad |= compare(c, tc, "sendbuff (must not change)", exp, sb, n, 0);
+    bad |= check_guards(c, tc, "sendbuff", sb, bytes);
+  }
+  free(exp);
+  bad |= check_guards(c, tc, "recvbuff", rb, total);
+out:
+  gbuf_free(rb);
+  if (!inplace) gbuf_free(sb);
+  return bad;
+}
+
+/* In place is the root's (recvbuff is its block of sendbuff); a non-root's
+ * sendbuff is NULL when the root is 0, else garbage that must not be read. */
+static int run_scatter(ctx_t *c, const tcase *tc) {
+  weftComm_t comm = c->comm[tc->algo];
+  size_t esz = weft_dtype_size(tc->dt), n = tc->count, bytes = n * esz, total = bytes * (size_t)c->n;
+  int bad = 0, is_root = c->rank == tc->root, inplace = tc->inplace && is_root;
+  void *sb = gbuf(total), *rb = inplace ? (char *)sb + (size_t)c->rank * bytes : gbuf(bytes);
+  if (is_root) gen(sb, tc->dt, CLS_BITS, tc->seed, c->rank, 0, n * (size_t)c->n, c->n);
+  const void *sarg = (n == 0 && !inplace) || (!is_root && tc->root == 0) ? NULL : sb;
+  void *rarg = n == 0 && !inplace ? NULL : rb;
+  mx_dev_call dv;
+  if (dv_begin(c, tc, &dv, comm, &sarg, sarg ? total : 0, &rarg, bytes)) {
+    bad = -1;
+    goto out;
+  }
+  weftResult_t r = dv_end(c, tc, &dv, weftScatter(sarg, rarg, n, tc->dt, tc->root, comm, NULL));
+  if (call_failed(c, tc, "weftScatter", r, comm)) {
+    bad = -1;
+    goto out;
+  }
+  bad |= check_algo(c, tc, comm);
+  void *exp = malloc(total + 1);
+  gen(exp, tc->dt, CLS_BITS, tc->seed, tc->root, (size_t)c->rank * n, n, c->n);
+  bad |= compare(c, tc, "recvbuff", exp, rb, n, 0);
+  if (is_root && !inplace) {
+    gen(exp, tc->dt, CLS_BITS, tc->seed, c->rank, 0, n * (size_t)c->n, c->n);
+    bad |= compare(c, tc, "sendbuff (must not change)", exp, sb, n * (size_t)c->n, 0);
+  }
+  if (!inplace) bad |= check_guards(c, tc, "recvbuff", rb, bytes);
+  free(exp);
+  bad |= check_guards(c, tc, "sendbuff", sb, total);
+out:
+  gbuf_free(sb);
+  if (!inplace) gbuf_free(rb);
+  return bad;
+}
+
+/* Every rank leaves the barrier after the last one entered it: one rank
+ * enters late (a different one each round), every rank notes when it
+ * entered and left, and the entry times are allgathered. The third round
+ * goes through a stream. */
+static int run_barrier(ctx_t *c) {
+  weftComm_t comm = c->comm[A_RING];
+  tcase tc = {C_BARRIER, weftUint8, weftSum, 1, 0, A_RING, 0, 0, 0, 0};
+  int bad = 0;
+  for (int round = 0; round < 3 && !bad; round++) {
+    int late = (c->n - 1 + round) % c->n;
+    if (c->rank == late) usleep(30000);
+    double entered = now_s(), left;
+    weftStream_t s = NULL;
+    if (round == 2 && weftStreamCreate(&s) != weftSuccess) {
+      call_failed(c, &tc, "weftStreamCreate", weftSystemError, NULL);
+      return -1;
+    }
+    weftResult_t r = weftBarrier(comm, s);
+    if (s && r == weftSuccess) r = weftStreamSynchronize(s);
+    left = now_s();
+    if (s) weftStreamDestroy(s);
+    if (call_failed(c, &tc, "weftBarrier", r, comm)) return -1;
+    const char *algo = weft_debug_last_algo(comm);
+    if (strncmp(algo, "dissemination/", 14) != 0) {
+      fprintf(stderr, "MISMATCH rank %d/%d barrier: algorithm that ran is '%s', expected 'dissemination/...'\n",
+              c->rank, c->n, algo);
+      bad = 1;
+    }
+    double all[256];
+    if (c->n > 256) break;
+    r = weftAllGather(&entered, all, 1, weftFloat64, comm, NULL);
+    if (call_failed(c, &tc, "weftAllGather (entry times)", r, comm)) return -1;
+    for (int i = 0; i < c->n; i++)
+      if (left < all[i]) {
+        fprintf(stderr, "MISMATCH rank %d/%d barrier round %d: left at %.6f s, before rank %d entered (%.6f s)\n",
+                c->rank, c->n, round, left, i, all[i]);
+        bad = 1;
+      }
+  }
+  c->ncases++;
+  if (bad) c->nfail_cases++;
   return bad;
 }
 
@@ -1132,6 +1272,9 @@ static int big_selected(const tcase *tc) {
     case C_BROADCAST:
       if (tc->inplace || tc->root == 0 || (tc->reduces && tc->op != weftSum)) return 0;
       return tc->dt == weftInt8 || tc->dt == weftFloat32;
+    case C_GATHER:
+    case C_SCATTER: /* the chunked path is mp_matrix_n5_chunk100's (-B 0) */
+      return 0;
     case C_ALLGATHER:
     case C_ALLTOALL:
     case C_SENDRECV:
@@ -1157,6 +1300,8 @@ static int run_case(ctx_t *c, tcase *tc) {
     case C_REDUCE: res = run_reduce(c, tc); break;
     case C_ALLTOALL: res = run_alltoall(c, tc); break;
     case C_SENDRECV: res = run_sendrecv(c, tc); break;
+    case C_GATHER: res = run_gather(c, tc); break;
+    case C_SCATTER: res = run_scatter(c, tc); break;
     default: res = run_fprandom(c, tc); break;
   }
   c->ncases++;
@@ -1179,7 +1324,9 @@ static int coll_runs_algo(int coll, int al) {
   if (al == A_DIRECT) return coll == C_ALLREDUCE || coll == C_FPRANDOM;
   return 1;
 }
-static int coll_has_root(int coll) { return coll == C_BROADCAST || coll == C_REDUCE; }
+static int coll_has_root(int coll) {
+  return coll == C_BROADCAST || coll == C_REDUCE || coll == C_GATHER || coll == C_SCATTER;
+}
 static int coll_has_inplace(int coll) { return coll != C_ALLTOALL && coll != C_SENDRECV; }
 
 static void run_matrix(ctx_t *c) {
@@ -1215,6 +1362,13 @@ static void run_matrix(ctx_t *c) {
       printf("%-14s %5ld cases, %ld failed on rank 0, %.2f s\n", coll_names[coll], c->ncases - cases0,
              c->nfail_cases - fails0, now_s() - t0);
     fflush(stdout);
+  }
+  if ((o->coll_mask & (1u << C_BARRIER)) && !c->broken) {
+    double t0 = now_s();
+    int res = run_barrier(c);
+    if (res < 0) c->broken = 1;
+    if (c->rank == 0)
+      printf("%-14s %5d cases, %d failed on rank 0, %.2f s\n", "barrier", 1, res != 0, now_s() - t0);
   }
   if ((o->coll_mask & (1u << C_FPRANDOM)) && !c->broken) {
     static const weftDataType_t fdt[] = {weftFloat32, weftFloat64, weftFloat16, weftBfloat16};
@@ -1360,7 +1514,8 @@ static void usage(const char *argv0) {
           "usage: %s -n NRANKS [-c colls] [-d dtypes] [-o ops] [-a algos] [-C counts] [-B 0|1|2]\n"
           "          [-T comm_timeout_s] [-L launch_timeout_s] [-G 3+2+1 [-S]] [-D devs] [-Y file] [-F] [-v]\n"
           "  lists are comma separated; colls: allreduce,allgather,reducescatter,broadcast,reduce,\n"
-          "  alltoall,sendrecv,fprandom (default: these), nanpay; algos: ring,tree,rhd,slots\n"
+          "  alltoall,sendrecv,gather,scatter,barrier,fprandom (default: these), nanpay;\n"
+          "  algos: ring,tree,rhd,slots\n"
           "  (default: these), direct, hier\n"
           "  -G: ranks on fake nodes of these sizes (WEFT_HOST_ID), or sites with -S (WEFT_SITE);\n"
           "      adds the hier algorithm (allreduce, broadcast, allgather, reducescatter)\n"

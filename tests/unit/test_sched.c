@@ -125,6 +125,8 @@ static void run_case(weft_coll_kind kind, weft_algo algo, int n, size_t count, i
   if (kind == COLL_ALLGATHER) out_elems = count * (size_t)n;
   if (kind == COLL_REDUCESCATTER || kind == COLL_ALLTOALL) in_elems = count * (size_t)n;
   if (kind == COLL_ALLTOALL) out_elems = count * (size_t)n;
+  if (kind == COLL_GATHER) out_elems = count * (size_t)n;
+  if (kind == COLL_SCATTER) in_elems = count * (size_t)n;
   sim S = {n, calloc((size_t)n, sizeof(weft_sched)), calloc((size_t)n * n, sizeof(channel)),
            calloc((size_t)n, sizeof(int *)), calloc((size_t)n, sizeof(int *))};
   int32_t **in = calloc((size_t)n, sizeof *in), **out = calloc((size_t)n, sizeof *out);
@@ -139,7 +141,15 @@ static void run_case(weft_coll_kind kind, weft_algo algo, int n, size_t count, i
     weft_call c = {.kind = kind, .sendbuf = in[r], .recvbuf = out[r], .count = count, .dt = weftInt32,
                    .op = op, .root = root, .algo = algo, .chunk_bytes = 8, .tag = 0x1000u + (unsigned)kind,
                    .groups = g_groups};
-    if (inplace) {
+    int rooted_inplace = inplace && r == root; /* gather/scatter: the root's form */
+    if (kind == COLL_GATHER || kind == COLL_SCATTER) {
+      if (rooted_inplace && kind == COLL_GATHER) {
+        for (size_t i = 0; i < count; i++) out[r][(size_t)r * count + i] = in[r][i];
+        c.sendbuf = out[r] + (size_t)r * count;
+      } else if (rooted_inplace) {
+        c.recvbuf = in[r] + (size_t)r * count;
+      }
+    } else if (inplace) {
       if (kind == COLL_ALLGATHER) {
         for (size_t i = 0; i < count; i++) out[r][(size_t)r * count + i] = in[r][i];
         c.sendbuf = out[r] + (size_t)r * count;
@@ -155,8 +165,11 @@ static void run_case(weft_coll_kind kind, weft_algo algo, int n, size_t count, i
   }
   assert_true(simulate(&S));
   for (int r = 0; r < n; r++) {
-    const int32_t *res = kind == COLL_REDUCESCATTER && inplace ? in[r] + (size_t)r * count : out[r];
-    for (size_t i = 0; i < (kind == COLL_ALLGATHER || kind == COLL_ALLTOALL ? out_elems : count); i++) {
+    const int32_t *res = (kind == COLL_REDUCESCATTER && inplace) || (kind == COLL_SCATTER && inplace && r == root)
+                             ? in[r] + (size_t)r * count
+                             : out[r];
+    int wide = kind == COLL_ALLGATHER || kind == COLL_ALLTOALL || kind == COLL_GATHER;
+    for (size_t i = 0; i < (wide ? out_elems : count); i++) {
       int64_t want = 0;
       switch (kind) {
         case COLL_ALLREDUCE:
@@ -172,6 +185,8 @@ static void run_case(weft_coll_kind kind, weft_algo algo, int n, size_t count, i
         case COLL_BROADCAST: want = input(root, i); break;
         case COLL_ALLGATHER: want = input((int)(i / count), i % count); break;
         case COLL_ALLTOALL: want = input((int)(i / count), (size_t)r * count + i % count); break;
+        case COLL_GATHER: want = r == root ? input((int)(i / count), i % count) : -999; break;
+        case COLL_SCATTER: want = input(root, (size_t)r * count + i); break;
         default: break;
       }
       if (res[i] != want) {
@@ -269,6 +284,10 @@ static void test_moving(void **state) {
           run_case(COLL_BROADCAST, ALGO_TREE, n, counts[ci], inplace, root, weftSum);
         }
         run_case(COLL_ALLGATHER, ALGO_RING, n, counts[ci], inplace, 0, weftSum);
+        for (int root = 0; root < n; root++) {
+          run_case(COLL_GATHER, ALGO_DIRECT, n, counts[ci], inplace, root, weftSum);
+          run_case(COLL_SCATTER, ALGO_DIRECT, n, counts[ci], inplace, root, weftSum);
+        }
         if (!inplace) run_case(COLL_ALLTOALL, ALGO_PAIRWISE, n, counts[ci], 0, 0, weftSum);
       }
 }
@@ -282,7 +301,11 @@ static void test_large_rank_counts(void **state) {
     run_case(COLL_ALLREDUCE, ALGO_DIRECT, ns[i], 100, 1, 0, weftSum);
     run_case(COLL_REDUCE, ALGO_TREE, ns[i], 50, 0, ns[i] - 3, weftSum);
     run_case(COLL_BROADCAST, ALGO_TREE, ns[i], 50, 0, 5, weftSum);
+    run_case(COLL_GATHER, ALGO_DIRECT, ns[i], 20, 1, ns[i] - 1, weftSum);
+    run_case(COLL_SCATTER, ALGO_DIRECT, ns[i], 20, 0, 3, weftSum);
   }
+  /* the barrier's tokens: every schedule completes and every link is drained */
+  for (int n = 1; n <= 33; n++) run_case(COLL_BARRIER, ALGO_DISSEM, n, 0, 0, 0, weftSum);
 }
 
 int main(void) {
