@@ -123,6 +123,8 @@ typedef struct {
   int layout[2][64];  /* -G / -S: fake node / site sizes (launcher mode), 0-terminated */
   double timeout_s; /* launcher mode */
   char device[64];  /* -D: the device of every rank's buffers ("": host memory, no device) */
+  const char *trace; /* --trace FILE: WEFT_TRACE of every rank, merged into FILE (-np) */
+  const char *json;  /* --json FILE: the rows as JSON (rank 0) */
 } opts_t;
 
 static void usage(FILE *f) {
@@ -153,6 +155,9 @@ static void usage(FILE *f) {
           "  -D DEV put the send and receive buffers on device DEV (as WEFT_DEVICE: host,\n"
           "         opencl[:P:D], cuda[:N], a plugin's name); the check reads them back.\n"
           "         A,B,...: rank r uses item r mod the count (a mixed communicator)\n"
+          "  --trace FILE  a timeline of every call (WEFT_TRACE), Chrome trace format for\n"
+          "         Perfetto: with -np the ranks' traces merged into FILE, else FILE.rank<r>.json\n"
+          "  --json FILE   the rows as JSON (rank 0; wrong is null where nothing was checked)\n"
           "  -h     this help\n");
 }
 
@@ -185,6 +190,15 @@ static int parse_args(int argc, char **argv, opts_t *o) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) return 1;
+    if (!strcmp(a, "--trace") || !strcmp(a, "--json")) {
+      if (i + 1 >= argc) {
+        fprintf(stderr, "weft-perf: %s needs a file name\n", a);
+        return -1;
+      }
+      if (a[2] == 't') o->trace = argv[++i];
+      else o->json = argv[++i];
+      continue;
+    }
     if (a[0] != '-') {
       if (o->coll != C_NUM) {
         fprintf(stderr, "weft-perf: unexpected argument '%s'\n", a);
@@ -767,6 +781,17 @@ static int bench(ctx_t *c, int inplace, const counts_t *k, weftDataType_t dt, we
   return 0;
 }
 
+/* --json: one result ("out_of_place" or "in_place") of a row; wrong is null
+ * where nothing was checked. */
+static void json_result(FILE *f, const char *name, double us, double size, double factor, int check,
+                        uint64_t wrong) {
+  double algbw = us > 0 ? size / 1e9 / (us * 1e-6) : 0.0;
+  fprintf(f, "\"%s\": {\"time_us\": %.3f, \"algbw_GBps\": %.6f, \"busbw_GBps\": %.6f, \"wrong\": ", name, us, algbw,
+          algbw * factor);
+  if (check && wrong != NOT_CHECKED) fprintf(f, "%llu}", (unsigned long long)wrong);
+  else fputs("null}", f);
+}
+
 static void print_time(double us, double size, double factor, int check, uint64_t wrong) {
   char ts[32];
   if (us >= 10000.0)
@@ -877,6 +902,14 @@ static int run(ctx_t *c) {
   double bwsum = 0;
   long bwcount = 0;
   uint64_t total_wrong = 0, unchecked = 0;
+  FILE *js = NULL;
+  if (me && o->json && !(js = fopen(o->json, "w"))) {
+    fprintf(stderr, "weft-perf: cannot write %s\n", o->json);
+    return -1;
+  }
+  if (js) fprintf(js, "{\"collective\": \"%s\", \"nranks\": %d, \"blocking\": %d, \"rows\": [", COLLS[o->coll].name, n,
+                  o->blocking);
+  int jrows = 0;
   int nops = COLLS[o->coll].has_op ? o->nops : 1;
   for (int ti = 0; ti < o->ndtypes; ti++) {
     weftDataType_t dt = (weftDataType_t)o->dtypes[ti];
@@ -904,6 +937,12 @@ static int run(ctx_t *c) {
         /* a barrier has no data to check */
         int checked = o->check && o->coll != C_BARRIER;
         if (me) print_time(us, (double)bytes, factor, checked, wrong);
+        if (js) {
+          fprintf(js, "%s\n  {\"size\": %zu, \"count\": %zu, \"type\": \"%s\", \"redop\": \"%s\", \"root\": %d, ",
+                  jrows++ ? "," : "", bytes, k.param, weft_dtype_name(dt),
+                  COLLS[o->coll].has_op ? weft_op_name(op) : "sum", COLLS[o->coll].has_root ? o->root : -1);
+          json_result(js, "out_of_place", us, (double)bytes, factor, checked, wrong);
+        }
         bwsum += us > 0 ? (double)bytes / 1e9 / (us * 1e-6) * factor : 0.0;
         bwcount++;
         if (COLLS[o->coll].inplace) {
@@ -914,11 +953,16 @@ static int run(ctx_t *c) {
           if (wrong == NOT_CHECKED) unchecked++;
           else total_wrong += wrong;
           if (me) print_time(us, (double)bytes, factor, o->check, wrong);
+          if (js) {
+            fputs(", ", js);
+            json_result(js, "in_place", us, (double)bytes, factor, o->check, wrong);
+          }
           bwsum += us > 0 ? (double)bytes / 1e9 / (us * 1e-6) * factor : 0.0;
           bwcount++;
         } else if (me) {
           printf("  %7s  %6s  %6s  %5s", "N/A", "N/A", "N/A", "N/A");
         }
+        if (js) fprintf(js, ", \"algo\": \"%s\"}", algo);
         if (me) {
           printf("  %s\n", algo);
           fflush(stdout);
@@ -944,6 +988,11 @@ static int run(ctx_t *c) {
     printf("# Avg bus bandwidth    : %g \n", bwcount ? bwsum / bwcount : 0.0);
     printf("#\n");
     fflush(stdout);
+  }
+  if (js) {
+    fprintf(js, "\n], \"wrong\": %llu, \"not_checked\": %llu, \"avg_busbw_GBps\": %g}\n",
+            (unsigned long long)total_wrong, (unsigned long long)unchecked, bwcount ? bwsum / bwcount : 0.0);
+    fclose(js);
   }
   return total_wrong ? 1 : 0;
 }
@@ -1058,6 +1107,46 @@ static int env_rank(const opts_t *o) {
   return run_and_finish(&c);
 }
 
+/* --trace with -np: joins the ranks' trace files (JSON arrays of events)
+ * into one array in out, the ranks as processes of one timeline, and
+ * removes them. 0, or -1 with why on stderr. */
+static int merge_traces(const char *out, int np) {
+  FILE *f = fopen(out, "w");
+  if (!f) {
+    fprintf(stderr, "weft-perf: cannot write %s\n", out);
+    return -1;
+  }
+  fputs("[", f);
+  int first = 1, rc = 0;
+  for (int r = 0; r < np; r++) {
+    char part[4200];
+    snprintf(part, sizeof part, "%s.part%d", out, r);
+    FILE *in = fopen(part, "r");
+    if (!in) {
+      fprintf(stderr, "weft-perf: rank %d wrote no trace (%s)\n", r, part);
+      rc = -1;
+      continue;
+    }
+    /* the events between the file's outer brackets */
+    int c, depth = 0, any = 0;
+    while ((c = fgetc(in)) != EOF) {
+      if (c == '[' && depth++ == 0) continue;
+      if (c == ']' && --depth == 0) break;
+      if (depth == 0) continue;
+      if (!any && (c == '\n' || c == ' ')) continue;
+      if (!any && !first) fputc(',', f);
+      any = 1;
+      fputc(c, f);
+    }
+    first = first && !any;
+    fclose(in);
+    remove(part);
+  }
+  fputs("\n]\n", f);
+  fclose(f);
+  return rc;
+}
+
 int main(int argc, char **argv) {
   opts_t o;
   int pr = parse_args(argc, argv, &o);
@@ -1073,6 +1162,11 @@ int main(int argc, char **argv) {
     fprintf(stderr, "weft-perf: -G and -S need -np (the launcher sets each rank's node and site)\n");
     return 2;
   }
+  char trace_env[4200];
+  if (o.trace) { /* -np: parts merged below; from a launcher: one file per rank */
+    snprintf(trace_env, sizeof trace_env, o.np > 0 ? "%s.part%%r" : "%s.rank%%r.json", o.trace);
+    setenv("WEFT_TRACE", trace_env, 1);
+  }
   if (o.np > 0) {
     int *status = calloc((size_t)o.np, sizeof *status);
     if (!status) return 2;
@@ -1081,6 +1175,7 @@ int main(int argc, char **argv) {
     for (int r = 0; failed && r < o.np; r++)
       if (status[r] != 0) rc = status[r] == 1 && rc <= 1 ? 1 : 2;
     free(status);
+    if (o.trace && merge_traces(o.trace, o.np) != 0 && rc == 0) rc = 2;
     return rc;
   }
   return env_rank(&o);
