@@ -183,6 +183,35 @@ WEFT_API weftResult_t weftCommUserRank(const weftComm_t comm, int *rank);
  * name (len bytes incl. NUL; weftInvalidArgument when it does not fit). */
 WEFT_API weftResult_t weftCommGetDevice(const weftComm_t comm, char *name, size_t len);
 
+/* What a communicator did since init (weftCommGetStats). Link classes,
+ * index of the byte arrays: 0 ranks of this node, 1 other nodes of this
+ * site, 2 other sites (the WAN). Bytes are as they went on the wire: after a
+ * WAN codec. Calls through the node segment (algorithm "slots") count as
+ * calls but move no counted bytes. */
+#define WEFT_STATS_LINK_CLASSES 3
+#define WEFT_STATS_ALGOS 16
+typedef struct {
+  uint64_t calls;         /* operations completed (a group counts once) */
+  uint64_t failedCalls;   /* operations that failed */
+  uint64_t callsByAlgo[WEFT_STATS_ALGOS]; /* completed, per algorithm: weftAlgoName(i) */
+  uint64_t bytesSent[WEFT_STATS_LINK_CLASSES];
+  uint64_t bytesReceived[WEFT_STATS_LINK_CLASSES];
+  uint64_t messagesSent[WEFT_STATS_LINK_CLASSES]; /* message parts (a message split over streams counts per part) */
+  uint64_t codecBytesIn;  /* bytes the WAN codec encoded */
+  uint64_t codecBytesOut; /* ... and the bytes they became */
+  double callSeconds;     /* inside operations, on whichever thread ran them */
+  double computeSeconds;  /* of that, local steps: reductions, copies, codecs */
+  double codecSeconds;    /* of that, encoding and decoding */
+  uint64_t retransmits;   /* always 0: the transports rely on TCP or the fabric for them */
+} weftCommStats_t;
+/* Copies the counters into *stats: size is sizeof(weftCommStats_t) as the
+ * caller was compiled (a smaller, older struct gets its prefix). Counters
+ * only grow; subtract two snapshots for an interval. */
+WEFT_API weftResult_t weftCommGetStats(const weftComm_t comm, weftCommStats_t *stats, size_t size);
+/* The name of algorithm i of callsByAlgo ("ring", "tree", ...), or NULL
+ * where no algorithm has that number. */
+WEFT_API const char *weftAlgoName(int i);
+
 #define WEFT_SPLIT_NOCOLOR (-1)
 /* Collective over comm. Ranks with the same color form a new communicator,
  * ordered by key then by old rank. color == WEFT_SPLIT_NOCOLOR yields NULL. */

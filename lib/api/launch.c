@@ -25,6 +25,7 @@
 #include "tune/tune.h"
 #include "comm/comm_log.h"
 #include "util/trace.h"
+#include "util/clock.h"
 
 /* The op of one communicator in a launch. */
 typedef struct {
@@ -183,8 +184,10 @@ static weftResult_t run_slots(weft_op *op, const weft_call *c) {
   char why[WEFT_ERRMSG_LEN];
   weft_step_slots a = weft_slots_of_call(c);
   double t0 = op->comm->trace ? weft_trace_now_us() : 0;
+  long long c0 = weft_now_ns();
   weftResult_t res = weft_slots_run(op->comm, &a, why, sizeof why);
   if (op->comm->trace) weft_engine_trace_op(op, t0, res);
+  weft_engine_count_op(op, c0, res);
   return weft_engine_claimed_done(op, res, why);
 }
 

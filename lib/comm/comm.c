@@ -56,7 +56,9 @@ void weft_comm_exec_view(struct weftComm *c, weft_exec_view *v) {
                         .aborted = &c->aborted,
                         .async_error = &c->async_error,
                         .trace = c->trace,
-                        .site_of = c->layout.sites.group_of};
+                        .site_of = c->layout.sites.group_of,
+                        .node_of = c->layout.nodes.group_of,
+                        .stats = &c->stats};
 }
 
 /* Whether a config from a program built against an older weft.h has field. */

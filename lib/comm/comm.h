@@ -39,6 +39,7 @@ struct weft_trace;
 struct weftComm {
   uint64_t magic;
   struct weft_trace *trace; /* WEFT_TRACE (util/trace.h), or NULL */
+  weft_comm_stats stats;    /* weftCommGetStats (exec_view.h) */
   int rank, nranks;
   int timeout_ms;
   weft_log_sink log; /* level, callback, last error (comm_log.h) */

@@ -8,6 +8,7 @@
 
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/log.h"
 #include "weft.h"
@@ -33,6 +34,20 @@ static inline void *weft_peer_ep(const weft_peer_conn *pc, int send, int k) {
   return x ? x[k - 1] : NULL;
 }
 
+/* A communicator's counters (weftCommGetStats), kept by whoever runs its
+ * ops and read from any thread: relaxed atomics, each exact on its own.
+ * Link classes: WEFT_LINK_CLASS_NODE (ranks of this node), _SITE (other
+ * nodes of this site), _WAN (other sites). */
+enum { WEFT_LINK_CLASS_NODE, WEFT_LINK_CLASS_SITE, WEFT_LINK_CLASS_WAN, WEFT_LINK_CLASSES };
+#define WEFT_STATS_ALGOS 16
+typedef struct {
+  _Atomic uint64_t calls, failed;
+  _Atomic uint64_t by_algo[WEFT_STATS_ALGOS];
+  _Atomic uint64_t sent[WEFT_LINK_CLASSES], received[WEFT_LINK_CLASSES], messages[WEFT_LINK_CLASSES];
+  _Atomic uint64_t codec_in, codec_out;     /* bytes the WAN codec encoded, and what they became */
+  _Atomic uint64_t call_ns, compute_ns, codec_ns;
+} weft_comm_stats;
+
 typedef struct {
   struct weftComm *comm;         /* opaque: for the functions below and the node segment */
   weft_log_sink *log;            /* the comm's: failures of ops are recorded there */
@@ -48,6 +63,8 @@ typedef struct {
   _Atomic weftResult_t *async_error; /* the comm's first failure, weftSuccess while none */
   struct weft_trace *trace;      /* WEFT_TRACE's timeline (util/trace.h), or NULL */
   const int *site_of;            /* per rank: its site's number (a link to another site is WAN) */
+  const int *node_of;            /* per rank: its node's number */
+  weft_comm_stats *stats;        /* the comm's counters */
 } weft_exec_view;
 
 /* Fills v from comm (comm/comm.c). */

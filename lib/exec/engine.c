@@ -11,6 +11,7 @@
 #include "util/log.h"
 #include "util/param.h"
 #include "util/trace.h"
+#include "util/clock.h"
 #include "codec/codec.h"
 
 /* Ops are recycled per engine: a training loop issues the same calls over
@@ -186,12 +187,24 @@ void weft_engine_trace_op(const weft_op *op, double start_us, weftResult_t res) 
                   weft_trace_now_us() - start_us, args);
 }
 
-/* run_op_body, on the calls lane of WEFT_TRACE's timeline when tracing. */
+void weft_engine_count_op(const weft_op *op, long long start_ns, weftResult_t res) {
+  weft_comm_stats *x = op->engine->v.stats;
+  if (!x) return;
+  atomic_fetch_add_explicit(res == weftSuccess ? &x->calls : &x->failed, 1, memory_order_relaxed);
+  int a = op->ncalls > 1 ? ALGO_P2P : op->first.algo;
+  if (res == weftSuccess && a >= 0 && a < WEFT_STATS_ALGOS)
+    atomic_fetch_add_explicit(&x->by_algo[a], 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&x->call_ns, (uint64_t)(weft_now_ns() - start_ns), memory_order_relaxed);
+}
+
+/* run_op_body, counted (weftCommGetStats) and on the calls lane of
+ * WEFT_TRACE's timeline when tracing. */
 static weftResult_t run_op(weft_op *op, int after_pending, char *why, size_t len) {
-  if (!op->engine->v.trace) return run_op_body(op, after_pending, why, len);
-  double t0 = weft_trace_now_us();
+  long long c0 = weft_now_ns();
+  double t0 = op->engine->v.trace ? weft_trace_now_us() : 0;
   weftResult_t res = run_op_body(op, after_pending, why, len);
-  weft_engine_trace_op(op, t0, res);
+  if (op->engine->v.trace) weft_engine_trace_op(op, t0, res);
+  weft_engine_count_op(op, c0, res);
   return res;
 }
 

@@ -88,5 +88,8 @@ weftResult_t weft_engine_claimed_done(weft_op *op, weftResult_t res, const char 
 /* WEFT_TRACE: op's span on the calls lane, from start_us to now (the
  * engine's view must have a trace). */
 void weft_engine_trace_op(const weft_op *op, double start_us, weftResult_t res);
+/* weftCommGetStats: op finished with res, having started at start_ns
+ * (weft_now_ns). */
+void weft_engine_count_op(const weft_op *op, long long start_ns, weftResult_t res);
 
 #endif

@@ -52,32 +52,6 @@ typedef struct {
   double *tpart;    /* tracing: per part, when it was posted */
 } run_t;
 
-static const char *step_name(int kind) {
-  switch (kind) {
-    case ST_SEND: return "send";
-    case ST_RECV: return "recv";
-    case ST_REDUCE: return "reduce";
-    case ST_COPY: return "copy";
-    case ST_AVG: return "avg";
-    case ST_ENCODE: return "encode";
-    case ST_DECODE: return "decode";
-    case ST_DECODE_ADD: return "decode+reduce";
-    case ST_SLOTS: return "node segment";
-    default: return "step";
-  }
-}
-
-/* Tracing: a finished part of a message, on its link's lane. */
-static void trace_part(run_t *R, int part, size_t bytes) {
-  const weft_step *st = &R->s->steps[R->pstep[part]];
-  int p = st->msg.peer, wan = R->v->site_of && R->v->site_of[p] != R->v->site_of[R->v->rank];
-  int lane = weft_trace_link_lane(R->tr, p, st->kind == ST_SEND, R->pstream[part], wan);
-  double now = weft_trace_now_us();
-  char args[96];
-  snprintf(args, sizeof args, "\"peer\":%d,\"bytes\":%zu", p, bytes);
-  weft_trace_span(R->tr, lane, step_name(st->kind), wan ? "wan" : "net", R->tpart[part], now - R->tpart[part], args);
-}
-
 static int is_net(const weft_step *st) { return st->kind == ST_SEND || st->kind == ST_RECV; }
 
 /* Parts a message of step st is cut into: one per stream of its peer, each
@@ -94,6 +68,55 @@ static void part_range(const weft_step *st, int np, int k, size_t *off, size_t *
   ps = (ps + 63) & ~(size_t)63;
   *off = (size_t)k * ps < cap ? (size_t)k * ps : cap;
   *len = cap - *off < ps ? cap - *off : ps;
+}
+
+static const char *step_name(int kind) {
+  switch (kind) {
+    case ST_SEND: return "send";
+    case ST_RECV: return "recv";
+    case ST_REDUCE: return "reduce";
+    case ST_COPY: return "copy";
+    case ST_AVG: return "avg";
+    case ST_ENCODE: return "encode";
+    case ST_DECODE: return "decode";
+    case ST_DECODE_ADD: return "decode+reduce";
+    case ST_SLOTS: return "node segment";
+    default: return "step";
+  }
+}
+
+static int link_class(const run_t *R, int p) {
+  const weft_exec_view *v = R->v;
+  if (v->site_of && v->site_of[p] != v->site_of[v->rank]) return WEFT_LINK_CLASS_WAN;
+  if (v->node_of && v->node_of[p] != v->node_of[v->rank]) return WEFT_LINK_CLASS_SITE;
+  return WEFT_LINK_CLASS_NODE;
+}
+
+/* weftCommGetStats: a finished part of a message, counted on its link class. */
+static void count_part(run_t *R, int part, size_t size) {
+  const weft_step *st = &R->s->steps[R->pstep[part]];
+  int i = R->pstep[part], cls = link_class(R, st->msg.peer);
+  weft_comm_stats *x = R->v->stats;
+  if (st->kind == ST_RECV) {
+    atomic_fetch_add_explicit(&x->received[cls], size, memory_order_relaxed);
+    return;
+  }
+  size_t off, len;
+  part_range(st, R->pbase[i + 1] - R->pbase[i], part - R->pbase[i], &off, &len);
+  size_t n = st->msg.n > off ? st->msg.n - off : 0;
+  atomic_fetch_add_explicit(&x->sent[cls], n < len ? n : len, memory_order_relaxed);
+  atomic_fetch_add_explicit(&x->messages[cls], 1, memory_order_relaxed);
+}
+
+/* Tracing: a finished part of a message, on its link's lane. */
+static void trace_part(run_t *R, int part, size_t bytes) {
+  const weft_step *st = &R->s->steps[R->pstep[part]];
+  int p = st->msg.peer, wan = R->v->site_of && R->v->site_of[p] != R->v->site_of[R->v->rank];
+  int lane = weft_trace_link_lane(R->tr, p, st->kind == ST_SEND, R->pstream[part], wan);
+  double now = weft_trace_now_us();
+  char args[96];
+  snprintf(args, sizeof args, "\"peer\":%d,\"bytes\":%zu", p, bytes);
+  weft_trace_span(R->tr, lane, step_name(st->kind), wan ? "wan" : "net", R->tpart[part], now - R->tpart[part], args);
 }
 
 /* Per-stream queues of the parts of one kind: part streams are assigned
@@ -301,6 +324,11 @@ static weftResult_t run_compute(run_t *R, weft_step *st) {
         return weftSystemError;
       }
       if (x->len) *x->len = out;
+      if (R->v->stats) {
+        atomic_fetch_add_explicit(&R->v->stats->codec_in, x->count * weft_dtype_size((weftDataType_t)x->dt),
+                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(&R->v->stats->codec_out, out, memory_order_relaxed);
+      }
       break;
     }
     case ST_DECODE:
@@ -361,6 +389,7 @@ static weftResult_t test_inflight(run_t *R, int *progressed) {
       if (tag != st->msg.tag || (st->msg.len ? size > len : size != len)) return mismatch(R, st, tag, size, len);
       if (st->msg.len) *st->msg.len += size;
     }
+    if (R->v->stats) count_part(R, part, size);
     if (R->tr) trace_part(R, part, size);
     *progressed = 1;
     if (--R->left[i] > 0) continue;
@@ -438,11 +467,18 @@ static weftResult_t run_steps(run_t *R0, uint64_t sig) {
     int progressed = 0;
     while (R.nstack > 0 && res == weftSuccess) {
       int i = R.stack[--R.nstack];
+      const weft_step *st = &s->steps[i];
       double t0 = R.tr ? weft_trace_now_us() : 0;
+      long long c0 = v->stats && st->kind != ST_SLOTS ? weft_now_ns() : 0;
       if ((res = run_compute(&R, &s->steps[i])) != weftSuccess) break;
+      if (c0) {
+        uint64_t dt = (uint64_t)(weft_now_ns() - c0);
+        atomic_fetch_add_explicit(&v->stats->compute_ns, dt, memory_order_relaxed);
+        if (st->kind == ST_ENCODE || st->kind == ST_DECODE || st->kind == ST_DECODE_ADD)
+          atomic_fetch_add_explicit(&v->stats->codec_ns, dt, memory_order_relaxed);
+      }
       if (R.tr)
-        weft_trace_span(R.tr, WEFT_LANE_COMPUTE, step_name(s->steps[i].kind), "compute", t0,
-                        weft_trace_now_us() - t0, NULL);
+        weft_trace_span(R.tr, WEFT_LANE_COMPUTE, step_name(st->kind), "compute", t0, weft_trace_now_us() - t0, NULL);
       res = complete(&R, i);
       progressed = 1;
     }

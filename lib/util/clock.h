@@ -5,5 +5,7 @@
 /* Milliseconds and microseconds on a monotonic clock. */
 long long weft_now_ms(void);
 double weft_now_us(void);
+/* Nanoseconds on the same clock (for counters that add up short spans). */
+long long weft_now_ns(void);
 
 #endif
