@@ -70,6 +70,8 @@ struct weftComm {
   /* Called by weft_comm_fail so that layers above the communicator that
    * keep their own shared state (the node segment) release their waiters. */
   void (*on_fail)(struct weftComm *comm);
+  struct weft_fault *fault; /* failure attribution: fault links, the origin (comm/fault.h) */
+  int suspect; /* the peer whose connection failed the running op, -1: none (weft_comm_suspect) */
   char last_algo[48];
   int last_algo_id; /* weft_algo of the last call launched */
   int last_codec;   /* weft_codec_id it used */

@@ -172,6 +172,7 @@ static weftResult_t net_fail(run_t *R, const weft_step *st, weftResult_t res, vo
   step_where(R, st, where, sizeof where);
   const weftNet_t *net = R->peers[st->msg.peer].net;
   snprintf(R->err, R->errlen, "%s failed: %s", where, ep && net ? net->lastError(ep) : "connection closed");
+  weft_comm_suspect(R->v->comm, st->msg.peer);
   return res == weftInvalidUsage || res == weftSystemError ? res : weftRemoteError;
 }
 
@@ -389,10 +390,19 @@ weftResult_t weft_run_sched(const weft_exec_view *v, weft_sched *s, weft_run_mem
     }
     if (res != weftSuccess) break;
     if ((res = test_inflight(&R, &progressed)) != weftSuccess) break;
-    if ((!progressed || (++iter & 255) == 0) && atomic_load(v->aborted)) {
-      snprintf(err, errlen, "aborted by weftCommAbort");
-      res = weftAborted;
-      break;
+    if (!progressed || (++iter & 255) == 0) {
+      if (atomic_load(v->aborted)) {
+        snprintf(err, errlen, "aborted by weftCommAbort");
+        res = weftAborted;
+        break;
+      }
+      /* revoked: a failure is known (comm/fault.h); leave instead of waiting for the timeout */
+      weftResult_t failed = atomic_load(v->async_error);
+      if (failed != weftSuccess) {
+        snprintf(err, errlen, "interrupted: the communicator failed");
+        res = failed;
+        break;
+      }
     }
     if (progressed) {
       idle = 0;
