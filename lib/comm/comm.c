@@ -55,6 +55,14 @@ static void find_origin(struct weftComm *c, weftResult_t res, const char *what, 
   weft_fault_await(c, 0, o); /* the first origin known: this one, or one that came meanwhile */
 }
 
+weftResult_t weft_comm_failed_call(struct weftComm *c, weftResult_t sticky, const char *fn) {
+  weft_fault_origin o;
+  if (!weft_fault_await(c, 0, &o)) return weft_error(c, sticky, "%s: communicator already failed", fn);
+  char text[WEFT_ERRMSG_LEN];
+  weft_fault_describe(&o, text, sizeof text);
+  return weft_error(c, sticky, "%s; here: %s: communicator already failed", text, fn);
+}
+
 weftResult_t weft_comm_fail_op(struct weftComm *c, weftResult_t res, const char *what, char *msg, size_t len) {
   weft_fault_origin o;
   find_origin(c, res, what, &o);
