@@ -219,13 +219,14 @@ static void *watch_main(void *arg) {
     long long now = weft_now_ms();
     for (int i = 0; i < 2; i++)
       if (at[i] >= 0 && pf[at[i]].revents) read_link(c, &f->link[i], now);
+    if (known(f)) continue; /* nothing more to find: no beats (a stopped peer's buffer would fill) */
     if (now - last_beat >= f->period_ms) {
       send_frame(f, FR_BEAT, NULL);
       last_beat = now;
     }
     for (int i = 0; i < 2; i++) {
       fault_link *l = &f->link[i];
-      if (l->fd < 0 || l->quiet || now - l->heard <= f->silence_ms || known(f)) continue;
+      if (l->fd < 0 || l->quiet || now - l->heard <= f->silence_ms) continue;
       l->quiet = 1;
       weft_fault_origin_of(c, l->peer, WEFT_FAULT_STALLED, weftTimeout,
                            "no sign of life for %lld ms on its link to rank %d (stopped or hung)", now - l->heard,

@@ -12,8 +12,9 @@
  *   exit   _exits in the middle of the call (as kill, through exit).
  * Every survivor must fail its allreduce with a message (weftGetLastError)
  * that starts "rank <victim> (" and says "was killed" (kill, exit), "timed
- * out" (stop) or "aborted" (abort), and a matching async error
- * (weftCommGetAsyncError), within a bound. small: 2 floats (the node segment
+ * out" (stop) or "aborted" (abort), and the matching async error
+ * (weftCommGetAsyncError: weftTimeout for stop, weftRemoteError otherwise),
+ * within a bound. small: 2 floats (the node segment
  * when all ranks share the host over shm); large: 1 MiB (messages). -G puts
  * the ranks on fake nodes (WEFT_HOST_ID) or, with -S, fake sites (WEFT_SITE).
  * Exits 0 when every survivor of every run named the victim. Time budgets
@@ -137,7 +138,7 @@ static int one_run(run_report *rep, int n, double launch_s) {
     if (rep->res[r] == -1 || rep->res[r] == weftSuccess) why = "did not fail";
     else if (strncmp(rep->msg[r], want, strlen(want)) != 0) why = "names another rank";
     else if (!strstr(rep->msg[r], mode_verbs[rep->mode])) why = "wrong cause";
-    else if (rep->async_err[r] == weftSuccess) why = "no async error";
+    else if (rep->async_err[r] != (rep->mode == M_STOP ? weftTimeout : weftRemoteError)) why = "wrong async error";
     else if (rep->elapsed[r] > bound) why = "too slow";
     else if (status[r] != 0) why = "bad exit status";
     if (why) {
