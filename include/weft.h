@@ -172,9 +172,12 @@ WEFT_API weftResult_t weftCommInitFromEnv(weftComm_t *comm, weftConfig_t *config
 /* Waits for outstanding operations, then frees everything. */
 WEFT_API weftResult_t weftCommDestroy(weftComm_t comm);
 /* Callable from any thread: fails outstanding and blocked operations with
- * weftAborted, closes connections (so peers fail fast), then frees the comm. */
+ * weftAborted, tells the peers this rank aborted (their calls return at once,
+ * naming it), then frees the comm. */
 WEFT_API weftResult_t weftCommAbort(weftComm_t comm);
-/* weftSuccess, or the sticky error that broke the communicator. */
+/* weftSuccess, or the sticky error that broke the communicator: the first
+ * failure known here, also one a peer reported (weftGetLastError names the
+ * rank it started at; docs/failures.md). */
 WEFT_API weftResult_t weftCommGetAsyncError(weftComm_t comm, weftResult_t *asyncError);
 WEFT_API weftResult_t weftCommCount(const weftComm_t comm, int *count);
 WEFT_API weftResult_t weftCommUserRank(const weftComm_t comm, int *rank);

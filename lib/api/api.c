@@ -75,7 +75,7 @@ static weftResult_t submit(const api_ctx *a, weft_call *c, size_t bytes, weftStr
                    "one thread at a time (as in NCCL): give each thread its own (weftCommSplit) or serialize them",
                    a->fn);
   else if (atomic_load(&a->comm->aborted)) r = weft_error(a->comm, weftAborted, "%s: communicator was aborted", a->fn);
-  else if (sticky != weftSuccess) r = weft_error(a->comm, sticky, "%s: communicator already failed", a->fn);
+  else if (sticky != weftSuccess) r = weft_comm_failed_call(a->comm, sticky, a->fn);
   else if (bytes == 0) r = weftSuccess; /* nothing moves: as NCCL, a no-op */
   else r = weft_submit(a->comm, c, stream);
   atomic_fetch_sub(&a->comm->active_calls, 1);

@@ -12,6 +12,7 @@
 #include "bootstrap/bootstrap.h"
 #include "comm/comm.h"
 #include "comm/comm_log.h"
+#include "comm/fault.h"
 #include "comm/locality.h"
 #include "device/device.h"
 #include "exec/engine.h"
@@ -26,6 +27,7 @@
 void weft_comm_free(struct weftComm *c) {
   weft_engine_stop(c->engine);
   c->engine = NULL;
+  weft_fault_free(c); /* its thread may call on_fail, which needs the node segment */
   weft_nodeseg_destroy(c);
   weft_tune_free(&c->tune);
   weft_trace_close(c->trace);
@@ -74,6 +76,7 @@ weftResult_t weft_comm_start(struct weftComm *c) {
   if (res == weftSuccess && c->nodeseg) weft_tune_segment(&c->tune, c->nodeseg->max_bytes, c->nodeseg->n);
   c->on_fail = weft_nodeseg_mark_gone;
   if (res == weftSuccess) res = open_trace(c);
+  if (res == weftSuccess) res = weft_fault_start(c);
   if (res != weftSuccess) return res;
   weft_exec_view view;
   weft_comm_exec_view(c, &view);
@@ -183,6 +186,8 @@ WEFT_API weftResult_t weftCommAbort(weftComm_t comm) {
   weftResult_t r = weft_comm_check(comm);
   if (r != weftSuccess) return r;
   atomic_store(&comm->aborted, 1);
+  /* peers learn at once that this rank aborted, whether or not a call runs here */
+  weft_fault_origin_of(comm, comm->rank, WEFT_FAULT_ABORTED, weftAborted, "weftCommAbort was called");
   /* Let calls blocked in other threads notice the flag and leave. */
   long long deadline = weft_now_ms() + comm->timeout_ms + 1000;
   while (atomic_load(&comm->active_calls) > 0 && weft_now_ms() < deadline) usleep(1000);

@@ -31,7 +31,7 @@ WEFT_API weftResult_t weftCommSplit(weftComm_t comm, int color, int key, weftCom
   if (color < 0 && color != WEFT_SPLIT_NOCOLOR)
     return weft_error(comm, weftInvalidArgument, "weftCommSplit: color %d must be >= 0 or WEFT_SPLIT_NOCOLOR", color);
   weftResult_t sticky = atomic_load(&comm->async_error);
-  if (sticky != weftSuccess) return weft_error(comm, sticky, "weftCommSplit: communicator already failed");
+  if (sticky != weftSuccess) return weft_comm_failed_call(comm, sticky, "weftCommSplit");
   int n = comm->nranks;
   char err[WEFT_SOCK_ERRLEN];
   split_entry *all = calloc((size_t)n, sizeof *all);

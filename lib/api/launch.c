@@ -115,7 +115,7 @@ static void keep_group_plan(launch_t *L) {
 /* A comm that failed runs no more calls. */
 static weftResult_t comm_usable(weftComm_t comm) {
   weftResult_t sticky = atomic_load(&comm->async_error);
-  if (sticky != weftSuccess) return weft_error(comm, sticky, "communicator already failed: %s", comm->log.last_error);
+  if (sticky != weftSuccess) return weft_comm_failed_call(comm, sticky, "launch");
   return weftSuccess;
 }
 

@@ -68,7 +68,7 @@ int weft_bootstrap_prepare_listener(const weft_sockaddr *toward, weft_rank_info 
  * is there: a silent or slow stranger holds up nothing. */
 #define RING_PENDING_MAX 64
 #define RING_HELLO_MS 5000
-static int accept_prev(bootstrap_t *b, int prev, long long deadline, char *err) {
+static int accept_prev(bootstrap_t *b, uint32_t magic, int prev, long long deadline, int *prev_fd, char *err) {
   int fds[RING_PENDING_MAX], n = 0, found = -1;
   long long since[RING_PENDING_MAX];
   while (found < 0) {
@@ -90,7 +90,7 @@ static int accept_prev(bootstrap_t *b, int prev, long long deadline, char *err) 
       ssize_t k = recv(fds[i], &h, sizeof h, MSG_PEEK | MSG_DONTWAIT);
       int whole = k == (ssize_t)sizeof h, waiting = k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
       if (!whole && waiting && now - since[i] < RING_HELLO_MS) continue;
-      if (whole && weft_sock_recv_all(fds[i], &h, sizeof h, 1000, e2) == 0 && h.magic == WEFT_ID_MAGIC &&
+      if (whole && weft_sock_recv_all(fds[i], &h, sizeof h, 1000, e2) == 0 && h.magic == magic &&
           memcmp(h.secret, b->secret, 16) == 0 && h.rank == prev)
         found = fds[i];
       else
@@ -110,22 +110,36 @@ static int accept_prev(bootstrap_t *b, int prev, long long deadline, char *err) 
     poll(&pf, 1, left < 5 ? (int)left : 5);
   }
   for (int i = 0; i < n; i++) close(fds[i]);
-  b->prev_fd = found;
+  *prev_fd = found;
   return 0;
 }
 
-static weftResult_t build_ring(bootstrap_t *b, char *err) {
-  b->next_fd = b->prev_fd = -1;
+/* Connects to next's listener and accepts prev's connection, both proving
+ * the secret and saying magic (which ring this is). */
+static weftResult_t ring_links(bootstrap_t *b, uint32_t magic, int *next_fd, int *prev_fd, char *err) {
+  *next_fd = *prev_fd = -1;
   if (b->nranks == 1) return weftSuccess;
   long long deadline = weft_now_ms() + b->timeout_ms;
   int next = (b->rank + 1) % b->nranks, prev = (b->rank + b->nranks - 1) % b->nranks;
-  if (weft_sock_connect(&b->peers[next].addr, b->timeout_ms, &b->next_fd, err) != 0)
-    return weftRemoteError;
-  boot_ring_hello h = {WEFT_ID_MAGIC, {0}, b->rank};
+  if (weft_sock_connect(&b->peers[next].addr, b->timeout_ms, next_fd, err) != 0) return weftRemoteError;
+  boot_ring_hello h = {magic, {0}, b->rank};
   memcpy(h.secret, b->secret, 16);
-  if (weft_sock_send_all(b->next_fd, &h, sizeof h, b->timeout_ms, err) != 0) return weftRemoteError;
-  if (accept_prev(b, prev, deadline, err) != 0) return weftRemoteError;
+  if (weft_sock_send_all(*next_fd, &h, sizeof h, b->timeout_ms, err) != 0 ||
+      accept_prev(b, magic, prev, deadline, prev_fd, err) != 0) {
+    close(*next_fd);
+    *next_fd = -1;
+    return weftRemoteError;
+  }
   return weftSuccess;
+}
+
+static weftResult_t build_ring(bootstrap_t *b, char *err) {
+  return ring_links(b, WEFT_ID_MAGIC, &b->next_fd, &b->prev_fd, err);
+}
+
+weftResult_t weft_bootstrap_side_ring(bootstrap_t *b, uint32_t magic, int *next_fd, int *prev_fd, char *err) {
+  if (magic == WEFT_ID_MAGIC) return (void)BERR("bootstrap: a side ring needs its own magic"), weftInternalError;
+  return ring_links(b, magic, next_fd, prev_fd, err);
 }
 
 static bootstrap_t *bootstrap_alloc(int rank, int nranks, int timeout_ms, const uint8_t secret[16]) {

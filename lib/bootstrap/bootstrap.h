@@ -55,6 +55,10 @@ weftResult_t weft_bootstrap_from_table(int listen_fd, const weft_rank_info *tabl
 /* data holds nranks slots of size bytes; this rank's slot is filled in. */
 weftResult_t weft_bootstrap_allgather(bootstrap_t *b, void *data, size_t size, char *err);
 weftResult_t weft_bootstrap_barrier(bootstrap_t *b, char *err);
+/* Collective: another ring of authenticated sockets over the same listeners
+ * (the comm's fault links, comm/fault.c), told apart from the bootstrap's
+ * own by magic. The caller owns the two sockets (-1 on a 1-rank comm). */
+weftResult_t weft_bootstrap_side_ring(bootstrap_t *b, uint32_t magic, int *next_fd, int *prev_fd, char *err);
 void weft_bootstrap_close(bootstrap_t *b);
 
 /* Identifies what this process can share memory with: the kernel instance

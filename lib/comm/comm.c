@@ -14,6 +14,7 @@
 #include "bootstrap/bootstrap.h"
 #include "coll/algo.h"
 #include "comm/comm_log.h"
+#include "comm/fault.h"
 #include "comm/netreg.h"
 #include "device/device.h"
 #include "util/param.h"
@@ -34,11 +35,46 @@ void weft_comm_peer_name(struct weftComm *comm, int peer, char *buf, size_t len)
     snprintf(buf, len, "rank %d", peer);
 }
 
-void weft_comm_fail(struct weftComm *comm, weftResult_t res) {
+void weft_comm_suspect(struct weftComm *comm, int peer) { comm->suspect = peer; }
+
+/* Finds or decides the origin of a failure seen here (fault.h). */
+static void find_origin(struct weftComm *c, weftResult_t res, const char *what, weft_fault_origin *o) {
+  int peer = c->suspect;
+  c->suspect = -1;
+  memset(o, 0, sizeof *o);
+  if (weft_fault_await(c, 0, o)) return;
+  if (res == weftAborted && atomic_load(&c->aborted)) {
+    weft_fault_origin_of(c, c->rank, WEFT_FAULT_ABORTED, res, "%s", what);
+  } else if ((res == weftRemoteError || res == weftTimeout) && weft_fault_await(c, weft_fault_grace_ms(c), o)) {
+    return; /* a peer's failure: its origin came */
+  } else if (res == weftRemoteError && peer >= 0 && peer != c->rank) {
+    weft_fault_origin_of(c, peer, WEFT_FAULT_CLOSED, weftRemoteError, "seen by rank %d: %s", c->rank, what);
+  } else {
+    weft_fault_origin_of(c, c->rank, res == weftTimeout ? WEFT_FAULT_TIMEOUT : WEFT_FAULT_REPORTED, res, "%s", what);
+  }
+  weft_fault_await(c, 0, o); /* the first origin known: this one, or one that came meanwhile */
+}
+
+weftResult_t weft_comm_failed_call(struct weftComm *c, weftResult_t sticky, const char *fn) {
+  weft_fault_origin o;
+  if (!weft_fault_await(c, 0, &o)) return weft_error(c, sticky, "%s: communicator already failed", fn);
+  char text[WEFT_ERRMSG_LEN];
+  weft_fault_describe(&o, text, sizeof text);
+  return weft_error(c, sticky, "%s; here: %s: communicator already failed", text, fn);
+}
+
+weftResult_t weft_comm_fail_op(struct weftComm *c, weftResult_t res, const char *what, char *msg, size_t len) {
+  weft_fault_origin o;
+  find_origin(c, res, what, &o);
+  if (c->fault) weft_fault_describe(&o, msg, len);
+  else snprintf(msg, len, "%s", what); /* fault state could not be allocated */
+  if (c->fault && (o.rank != c->rank || strcmp(o.msg, what) != 0))
+    snprintf(msg + strlen(msg), len - strlen(msg), "; here: %s", what);
   weftResult_t expect = weftSuccess;
-  atomic_compare_exchange_strong(&comm->async_error, &expect, res);
-  if (comm->on_fail) comm->on_fail(comm); /* e.g. those waiting in the node segment see it */
-  weft_comm_close_peers(comm); /* peers blocked on us see the connection drop */
+  atomic_compare_exchange_strong(&c->async_error, &expect, res);
+  if (c->on_fail) c->on_fail(c); /* e.g. those waiting in the node segment see it */
+  weft_comm_close_peers(c);      /* peers blocked on us see the connection drop */
+  return res;
 }
 
 void weft_comm_exec_view(struct weftComm *c, weft_exec_view *v) {
@@ -169,11 +205,14 @@ weftResult_t weft_comm_new(struct weftComm **out, int rank, int nranks, const we
   if (!c) return weft_error(NULL, weftSystemError, "out of memory");
   c->rank = rank;
   c->nranks = nranks;
+  c->suspect = -1;
   weft_log_sink_init(&c->log, rank, nranks);
   weftResult_t r = read_config(c, cfg, parent);
+  if (r == weftSuccess && weft_fault_new(c) != 0) r = weft_error(NULL, weftSystemError, "out of memory");
   if (r == weftSuccess) c->peers = calloc((size_t)nranks, sizeof *c->peers);
   if (r == weftSuccess && !c->peers) r = weft_error(NULL, weftSystemError, "out of memory");
   if (r != weftSuccess) {
+    weft_fault_free(c);
     weft_log_sink_fini(&c->log);
     free(c->peers);
     free(c);
@@ -184,6 +223,7 @@ weftResult_t weft_comm_new(struct weftComm **out, int rank, int nranks, const we
 }
 
 void weft_comm_release(struct weftComm *c) {
+  weft_fault_free(c);
   weft_comm_close_peers(c);
   weft_comm_close_nets(c);
   weft_bootstrap_close(c->bootstrap);

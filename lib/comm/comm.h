@@ -71,9 +71,11 @@ struct weftComm {
   atomic_int active_calls;
   _Atomic weftResult_t async_error;
 
-  /* Called by weft_comm_fail so that layers above the communicator that
+  /* Called by weft_comm_fail_op and weft_fault_raise so that layers above the communicator that
    * keep their own shared state (the node segment) release their waiters. */
   void (*on_fail)(struct weftComm *comm);
+  struct weft_fault *fault; /* failure attribution: fault links, the origin (comm/fault.h) */
+  int suspect; /* the peer whose connection failed the running op, -1: none (weft_comm_suspect) */
   char last_algo[48];
   int last_algo_id; /* weft_algo of the last call launched */
   int last_codec;   /* weft_codec_id it used */
@@ -97,6 +99,9 @@ void weft_comm_close_peers(struct weftComm *comm);
 void weft_comm_free_peers(struct weftComm *comm);
 /* Closes listeners and finalizes transports. */
 void weft_comm_close_nets(struct weftComm *comm);
-/* weft_comm_fail, weft_comm_peer_name, weft_comm_exec_view: comm/exec_view.h */
+/* A call on a comm that failed before it (sticky: its async error): records
+ * the failure's origin, then "<fn>: communicator already failed". */
+weftResult_t weft_comm_failed_call(struct weftComm *comm, weftResult_t sticky, const char *fn);
+/* weft_comm_fail_op, weft_comm_suspect, weft_comm_peer_name, weft_comm_exec_view: comm/exec_view.h */
 
 #endif

@@ -69,9 +69,16 @@ typedef struct {
 
 /* Fills v from comm (comm/comm.c). */
 void weft_comm_exec_view(struct weftComm *comm, weft_exec_view *v);
-/* Marks the comm broken with res (first error wins) and closes its
- * connections so peers notice at once. Safe from the progress thread. */
-void weft_comm_fail(struct weftComm *comm, weftResult_t res);
+/* An op failed here with res (what: the op and why). Finds the failure's
+ * origin (comm/fault.h: known already, waited for a short while when the
+ * failure came through a peer, else this rank or the suspect peer), marks the
+ * comm failed, closes its connections so peers notice at once, and writes
+ * into msg what the user sees: "rank 2 (host pid 1234) was killed: ...;
+ * here: <what>". Returns res. Safe from the progress thread. */
+weftResult_t weft_comm_fail_op(struct weftComm *comm, weftResult_t res, const char *what, char *msg, size_t len);
+/* The op running now fails because peer's connection failed (a fallback
+ * origin when no rank says anything else). */
+void weft_comm_suspect(struct weftComm *comm, int peer);
 /* Describes a peer for error messages: "rank 3 (host:pid)". */
 void weft_comm_peer_name(struct weftComm *comm, int peer, char *buf, size_t len);
 

@@ -226,9 +226,11 @@ static weftResult_t exec_op(weft_op *op, int after_pending, char *err, size_t er
 /* Records the outcome; a failed op breaks the comm so peers learn at once. */
 static void finish_op(weft_op *op, weftResult_t res, const char *err) {
   weft_engine *e = op->engine;
-  if (res != weftSuccess) {
-    weft_error_to(e->v.log, res, "%s", err);
-    weft_comm_fail(e->v.comm, res);
+  char msg[WEFT_ERRMSG_LEN];
+  if (res != weftSuccess) { /* the message names the failure's origin (comm/fault.h) */
+    weft_comm_fail_op(e->v.comm, res, err, msg, sizeof msg);
+    weft_error_to(e->v.log, res, "%s", msg);
+    err = msg;
   }
   int detached = op->stream != NULL; /* else the waiter frees op once done is set */
   if (detached) weft_stream_complete(op->stream, res, err);
@@ -416,10 +418,10 @@ weftResult_t weft_engine_run_blocking(weft_op *op) {
 
 weftResult_t weft_engine_claimed_done(weft_op *op, weftResult_t res, const char *why) {
   if (res != weftSuccess) { /* nobody else sees this op: no completion to signal */
-    char err[WEFT_ERRMSG_LEN];
+    char err[WEFT_ERRMSG_LEN], msg[WEFT_ERRMSG_LEN];
     op_error(op, why, err, sizeof err);
-    weft_error_to(op->engine->v.log, res, "%s", err);
-    weft_comm_fail(op->comm, res);
+    weft_comm_fail_op(op->comm, res, err, msg, sizeof msg);
+    weft_error_to(op->engine->v.log, res, "%s", msg);
   }
   op->result = res;
   weft_engine_op_free(op);

@@ -224,6 +224,7 @@ static weftResult_t net_fail(run_t *R, const weft_step *st, weftResult_t res, vo
   step_where(R, st, where, sizeof where);
   const weftNet_t *net = R->peers[st->msg.peer].net;
   snprintf(R->err, R->errlen, "%s failed: %s", where, ep && net ? net->lastError(ep) : "connection closed");
+  weft_comm_suspect(R->v->comm, st->msg.peer);
   return res == weftInvalidUsage || res == weftSystemError ? res : weftRemoteError;
 }
 
@@ -484,10 +485,19 @@ static weftResult_t run_steps(run_t *R0, uint64_t sig) {
     }
     if (res != weftSuccess) break;
     if ((res = test_inflight(&R, &progressed)) != weftSuccess) break;
-    if ((!progressed || (++iter & 255) == 0) && atomic_load(v->aborted)) {
-      snprintf(err, errlen, "aborted by weftCommAbort");
-      res = weftAborted;
-      break;
+    if (!progressed || (++iter & 255) == 0) {
+      if (atomic_load(v->aborted)) {
+        snprintf(err, errlen, "aborted by weftCommAbort");
+        res = weftAborted;
+        break;
+      }
+      /* revoked: a failure is known (comm/fault.h); leave instead of waiting for the timeout */
+      weftResult_t failed = atomic_load(v->async_error);
+      if (failed != weftSuccess) {
+        snprintf(err, errlen, "interrupted: the communicator failed");
+        res = failed;
+        break;
+      }
     }
     if (progressed) {
       idle = 0;

@@ -20,6 +20,7 @@
 #include "bootstrap/bootstrap.h"
 #include "comm/comm.h"
 #include "comm/comm_log.h"
+#include "comm/fault.h"
 #include "comm/netreg.h"
 #include "util/param.h"
 #include "util/sock.h"
@@ -319,7 +320,13 @@ weftResult_t weft_nodeseg_wait(struct weftComm *c, int r, _Atomic uint32_t *slot
       snprintf(err, errlen, "aborted by weftCommAbort");
       return weftAborted;
     }
+    weftResult_t failed = atomic_load(&c->async_error); /* revoked (comm/fault.h) */
+    if (failed != weftSuccess) {
+      snprintf(err, errlen, "interrupted: the communicator failed");
+      return failed;
+    }
     if (atomic_load_explicit(&ctl[CTL_GONE], memory_order_acquire) && atomic_load(slot) != seq) {
+      weft_comm_suspect(c, r);
       weft_comm_peer_name(c, r, peer, sizeof peer);
       snprintf(err, errlen, "%s left the communicator (failed, aborted or destroyed) before this call", peer);
       return weftRemoteError;
@@ -349,6 +356,9 @@ weftResult_t weft_nodeseg_wait(struct weftComm *c, int r, _Atomic uint32_t *slot
     if (v != seq) futex(slot, FUTEX_WAIT, v, &ts);
     atomic_fetch_sub(&ctl[CTL_SLEEPERS], 1);
     if (atomic_load(slot) != seq && peer_dead(g, r)) {
+      /* first-hand evidence on this host: r is the origin */
+      weft_fault_origin_of(c, r, WEFT_FAULT_KILLED, weftRemoteError, "its process is gone (seen by rank %d in the node segment)",
+                           c->rank);
       weft_comm_peer_name(c, r, peer, sizeof peer);
       snprintf(err, errlen, "%s exited (its process is gone)", peer);
       return weftRemoteError;
