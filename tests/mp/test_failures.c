@@ -1299,7 +1299,7 @@ static void *stranger_main(void *p) {
       boot_hello h;
       memset(&h, 0, sizeof h);
       h.magic = WEFT_ID_MAGIC;
-      memset(h.secret, 0x42, sizeof h.secret);
+      memset(h.mac, 0x42, sizeof h.mac); /* a proof made without the key */
       h.rank = 0; /* claims a real rank's slot */
       h.nranks = s->nranks;
       if (send(fd, &h, sizeof h, MSG_NOSIGNAL) < 0) break;
