@@ -337,6 +337,11 @@ static void describe_links(struct weftComm *c, const int *uses) {
     WEFT_INFO(c, "transport %s%s%s%s to ranks %s", weft_net_at(k)->name, plugin ? " from plugin " : "",
               plugin ? plugin : "", c->net_force[0] ? " (forced by WEFT_NET)" : "", peers);
   }
+  char enc[256] = "";
+  for (int p = 0; p < c->nranks && c->encrypt; p++)
+    if (c->encrypt[p] && strlen(enc) < sizeof enc - 16)
+      snprintf(enc + strlen(enc), sizeof enc - strlen(enc), "%s%d", enc[0] ? "," : "", p);
+  if (enc[0]) WEFT_INFO(c, "links encrypted (AES-256-GCM, WEFT_CRYPTO=%s) to ranks %s", crypto_name(c->crypto), enc);
 }
 
 weftResult_t weft_comm_connect(struct weftComm *c) {
