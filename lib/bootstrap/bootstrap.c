@@ -331,12 +331,39 @@ static weftResult_t ring_exchange(bootstrap_t *b, const void *sbuf, void *rbuf, 
   return weftSuccess;
 }
 
+/* The MAC of the n-th message on the ring link from rank `from`: the data
+ * the ranks exchange (addresses, sites, transport handles) is not secret, but
+ * an on-path attacker must not change it (e.g. make two sites look like one
+ * so that their link goes unencrypted), replay or reorder it. */
+static int ring_data_mac(const bootstrap_t *b, int from, uint64_t n, const void *data, size_t len,
+                         uint8_t mac[WEFT_MAC_BYTES]) {
+  static const char label[] = "weft ring data v2";
+  int32_t f = from;
+  weft_bytes parts[] = {{label, sizeof label}, {&f, sizeof f}, {&n, sizeof n}, {data, len}};
+  return weft_hmac(b->key, parts, 4, mac);
+}
+
+/* One step of the ring: the data, then its MAC, checked before use. */
+static weftResult_t ring_step(bootstrap_t *b, const void *sbuf, void *rbuf, size_t len, char *err) {
+  int prev = (b->rank + b->nranks - 1) % b->nranks;
+  uint8_t smac[WEFT_MAC_BYTES], rmac[WEFT_MAC_BYTES], want[WEFT_MAC_BYTES];
+  if (ring_data_mac(b, b->rank, b->sent++, sbuf, len, smac) != 0)
+    return (void)BERR("bootstrap: cannot compute a MAC"), weftSystemError;
+  weftResult_t res = ring_exchange(b, sbuf, rbuf, len, err);
+  if (res == weftSuccess) res = ring_exchange(b, smac, rmac, sizeof rmac, err);
+  if (res != weftSuccess) return res;
+  if (ring_data_mac(b, prev, b->received++, rbuf, len, want) != 0 || !weft_bytes_equal(want, rmac, sizeof want))
+    return BERR("bootstrap: a message from rank %d (%s pid %d) failed authentication (changed, replayed or "
+                "reordered on the way)", prev, b->peers[prev].host, b->peers[prev].pid);
+  return weftSuccess;
+}
+
 weftResult_t weft_bootstrap_allgather(bootstrap_t *b, void *data, size_t size, char *err) {
   int n = b->nranks, r = b->rank;
   char *d = data;
   for (int s = 0; s < n - 1; s++) {
     int sslot = (r - s + n) % n, rslot = (r - s - 1 + n) % n;
-    weftResult_t res = ring_exchange(b, d + (size_t)sslot * size, d + (size_t)rslot * size, size, err);
+    weftResult_t res = ring_step(b, d + (size_t)sslot * size, d + (size_t)rslot * size, size, err);
     if (res != weftSuccess) return res;
   }
   return weftSuccess;

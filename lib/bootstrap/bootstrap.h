@@ -34,6 +34,7 @@ typedef struct bootstrap {
   int rank, nranks;
   int timeout_ms;
   uint8_t key[32]; /* the bootstrap key (keys.h) */
+  uint64_t sent, received; /* ring messages so far, in their MACs */
   int listen_fd;
   int next_fd, prev_fd;
   weft_rank_info *peers; /* nranks entries */
