@@ -25,6 +25,7 @@
 
 #include "bootstrap/bootstrap.h"
 #include "bootstrap/keys.h"
+#include "bootstrap/wire.h"
 #include "common/hello.h"
 #include "tcp/tcp.h"
 #include "tcp/tcp_impl.h"
@@ -362,6 +363,74 @@ static void test_bootstrap_never_sends_the_secret(void **state) {
   proxy_stop(&px);
 }
 
+/* ---- the bootstrap ring behind the proxy -------------------------------------------- */
+
+typedef struct {
+  int lfd, rank;
+  weft_rank_info *table;
+  uint8_t key[WEFT_KEY_BYTES];
+  weftResult_t res;
+  char err[WEFT_SOCK_ERRLEN];
+  int got; /* the allgathered value of the other rank */
+} ring_arg;
+
+static void *ring_main(void *p) {
+  ring_arg *a = p;
+  bootstrap_t *b = NULL;
+  a->res = weft_bootstrap_from_table(a->lfd, a->table, a->rank, 2, a->key, 5000, &b, a->err);
+  if (a->res == weftSuccess) {
+    int v[2] = {0, 0};
+    v[a->rank] = 1000 + a->rank;
+    a->res = weft_bootstrap_allgather(b, v, sizeof v[0], a->err);
+    a->got = v[1 - a->rank];
+    weft_bootstrap_close(b);
+  }
+  return NULL;
+}
+
+/* Two ranks build a ring from a table whose entry for rank 1 is the proxy's
+ * address: rank 0's link to rank 1 runs through it. */
+static void run_ring(int mode, size_t at, ring_arg ra[2], proxy *px) {
+  char err[WEFT_SOCK_ERRLEN];
+  weft_rank_info table[2];
+  weft_sockaddr lo;
+  assert_int_equal(weft_sockaddr_parse("127.0.0.1:1", &lo, err), 0);
+  int lfd[2];
+  for (int r = 0; r < 2; r++) {
+    assert_int_equal(weft_bootstrap_prepare_listener(&lo, &table[r], &lfd[r], err), 0);
+    table[r].rank = r;
+  }
+  proxy_start(px, &table[1].addr, mode, at, 0);
+  table[1].addr = px->addr;
+  pthread_t th[2];
+  for (int r = 0; r < 2; r++) {
+    ra[r] = (ring_arg){lfd[r], r, table, {0}, weftInternalError, "", 0};
+    memset(ra[r].key, 0x5c, sizeof ra[r].key);
+    pthread_create(&th[r], NULL, ring_main, &ra[r]);
+  }
+  for (int r = 0; r < 2; r++) pthread_join(th[r], NULL);
+}
+
+static void test_ring_message_changed_refused(void **state) {
+  (void)state;
+  ring_arg ra[2];
+  proxy px;
+  run_ring(PASS, 0, ra, &px); /* as is, it works and no key goes by */
+  for (int r = 0; r < 2; r++) assert_int_equal(ra[r].res, weftSuccess);
+  assert_int_equal(ra[1].got, 1000);
+  uint8_t boot_key[WEFT_KEY_BYTES];
+  assert_int_equal(weft_key_derive(ra[0].key, WEFT_KEY_LABEL_BOOTSTRAP, NULL, 0, boot_key), 0);
+  assert_true(px.ncap > 0);
+  assert_false(contains(&px, ra[0].key, 8));
+  assert_false(contains(&px, boot_key, 8));
+  proxy_stop(&px);
+  /* a byte of rank 0's value, after its ring hello, changed on the way */
+  run_ring(FLIP, sizeof(boot_ring_hello) + 1, ra, &px);
+  assert_int_equal(ra[1].res, weftRemoteError);
+  assert_non_null(strstr(ra[1].err, "failed authentication"));
+  proxy_stop(&px);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_plain_link_shows_payload_not_key),
@@ -372,6 +441,7 @@ int main(void) {
       cmocka_unit_test(test_dropped_message_refused),
       cmocka_unit_test(test_cut_stream_refused),
       cmocka_unit_test(test_bootstrap_never_sends_the_secret),
+      cmocka_unit_test(test_ring_message_changed_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
