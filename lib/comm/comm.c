@@ -122,7 +122,8 @@ static weftResult_t read_config(struct weftComm *c, const weftConfig_t *cfg, con
     if (topo) snprintf(c->topo_file, sizeof c->topo_file, "%s", topo);
   }
   const char *net = weft_env("WEFT_NET"), *codec = parent ? parent->tune.codec.want : weft_env("WEFT_CODEC");
-  const char *crypto = weft_env("WEFT_CRYPTO"), *crypto_from = "WEFT_CRYPTO";
+  /* a split child keeps its parent's choice unless its config says otherwise */
+  const char *crypto = parent ? NULL : weft_env("WEFT_CRYPTO"), *crypto_from = "WEFT_CRYPTO";
   if (cfg && CFG_HAS(cfg, crypto) && cfg->crypto) crypto = cfg->crypto, crypto_from = "config crypto";
   if (!crypto && parent) c->crypto = parent->crypto;
   else if (!crypto || !crypto[0] || strcasecmp(crypto, "auto") == 0) c->crypto = WEFT_CRYPTO_AUTO;
