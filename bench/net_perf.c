@@ -80,17 +80,21 @@ static void setup(endpoint *ep, const char *name, int sock, void *buf, size_t by
   }
   weftNetInitArgs_t args = {WEFT_NET_ABI_VERSION, NULL, NULL, "127.0.0.1", NULL};
   if (ep->net->init(&args, &ep->ctx) != weftSuccess) die(ep, "init", NULL);
-  const uint64_t key = 0x77656674ULL;
-  if (ep->net->listen(ep->ctx, 0, key, mine, &ep->listen) != weftSuccess) die(ep, "listen", ep->ctx);
+  const weftNetKey_t key = {{'w', 'e', 'f', 't', '-', 'n', 'e', 't', '-', 'p', 'e', 'r', 'f'}};
+  /* WEFT_CRYPTO=on: encrypted connections (tcp only), to measure what it costs */
+  const char *cr = getenv("WEFT_CRYPTO");
+  uint32_t flags = cr && strcmp(cr, "on") == 0 ? WEFT_NET_CONN_ENCRYPT : 0;
+  if (ep->net->listen(ep->ctx, 0, &key, mine, &ep->listen) != weftSuccess) die(ep, "listen", ep->ctx);
   if (write(sock, mine, sizeof mine) != (ssize_t)sizeof mine || read(sock, theirs, sizeof theirs) != (ssize_t)sizeof theirs)
     die(ep, "handle exchange", NULL);
   uint64_t from;
+  uint32_t from_flags;
   /* rank 0 connects first, rank 1 accepts first: neither blocks the other */
   for (int step = 0; step < 2; step++) {
     if ((step == 0) == (ep->rank == 0)) {
-      if (ep->net->connect(ep->ctx, 0, theirs, key, (uint64_t)ep->rank, 30000, &ep->send) != weftSuccess)
+      if (ep->net->connect(ep->ctx, 0, theirs, &key, (uint64_t)ep->rank, flags, 30000, &ep->send) != weftSuccess)
         die(ep, "connect", ep->ctx);
-    } else if (ep->net->accept(ep->listen, 30000, &ep->recv, &from) != weftSuccess) {
+    } else if (ep->net->accept(ep->listen, 30000, &ep->recv, &from, &from_flags) != weftSuccess) {
       die(ep, "accept", ep->listen);
     }
   }

@@ -129,13 +129,16 @@ typedef struct {
   void *deviceNative; /* a native context/queue the application already has
                        * (cl_command_queue, CUcontext, ...) for the backend to
                        * use instead of opening its own; default NULL */
+  const char *crypto; /* authenticated encryption of links: "auto" (links
+                       * between sites), "on" (every link but shared memory),
+                       * "off"; default WEFT_CRYPTO, else auto (docs/security.md) */
 } weftConfig_t;
 
 #define WEFT_CONFIG_INITIALIZER                                                       \
   {                                                                                   \
     sizeof(weftConfig_t), WEFT_CONFIG_MAGIC, WEFT_VERSION_CODE, WEFT_CONFIG_UNDEF_INT, \
         WEFT_CONFIG_UNDEF_INT, NULL, NULL, NULL, NULL, NULL, NULL, NULL,              \
-        WEFT_CONFIG_UNDEF_INT, NULL, NULL                                             \
+        WEFT_CONFIG_UNDEF_INT, NULL, NULL, NULL                                       \
   }
 
 /* ------------------------------------------------------------------ */

@@ -1,5 +1,6 @@
 /*
- * weft transport ABI, version 1.
+ * weft transport ABI, version 2 (version 1 passed a 64-bit key that
+ * the transports sent in clear; its plugins are refused with a message).
  *
  * A transport moves tagged byte messages between two endpoints; it knows
  * nothing of ranks, collectives or datatypes. weft's progress engine drives it
@@ -16,11 +17,20 @@
  * than the posted receive fails the receive with weftInvalidUsage.
  *
  * Built-in transports are linked into libweft. An external one is a shared
- * object that exports `const weftNet_t weftNetPlugin_v1` (declare it with
+ * object that exports `const weftNet_t weftNetPlugin_v2` (declare it with
  * WEFT_NET_PLUGIN_EXPORT) and is loaded with WEFT_NET_PLUGIN=/path/to.so; a
  * plugin built for another ABI version is refused with a clear error. A
  * plugin named like a built-in ("tcp", "ucx", ...) replaces it. See
  * docs/transports.md for a skeleton.
+ *
+ * Security (docs/security.md): weft hands a transport a 32-byte link key
+ * derived for the communicator, never the job secret. A connection must prove
+ * that it knows the key without sending it (challenge-response, e.g. the
+ * HMAC hello of weft's built-in transports) and is dropped otherwise. When
+ * weft asks for WEFT_NET_CONN_ENCRYPT, every byte of the connection must be
+ * authenticated and encrypted, and a frame that fails its check fails the
+ * endpoint with weftRemoteError; a transport that cannot encrypt says so with
+ * weftNetProperties_t.encrypts = 0 and weft does not ask it to.
  */
 #ifndef WEFT_NET_H
 #define WEFT_NET_H
@@ -34,14 +44,14 @@
 extern "C" {
 #endif
 
-#define WEFT_NET_ABI_VERSION 1
+#define WEFT_NET_ABI_VERSION 2
 #define WEFT_NET_HANDLE_BYTES 128
 #define WEFT_NET_POLL_NONE (-1)
 #define WEFT_NET_POLL_READY (-2)
 
 #define WEFT_NET_STR_(x) #x
 #define WEFT_NET_STR(x) WEFT_NET_STR_(x)
-/* Put before the plugin's `const weftNet_t weftNetPlugin_v1 = {...};`. */
+/* Put before the plugin's `const weftNet_t weftNetPlugin_v2 = {...};`. */
 #define WEFT_NET_PLUGIN_EXPORT __attribute__((visibility("default")))
 
 typedef struct {
@@ -57,7 +67,19 @@ typedef struct {
                          * host's memory (shared-memory transports); weft then
                          * may move small collectives through its own node
                          * segment instead. 0: unknown or not (the default) */
+  int encrypts;         /* 1: connect() honours WEFT_NET_CONN_ENCRYPT. 0 (the
+                         * default): weft takes another transport for links
+                         * that must be encrypted, or fails if this one is forced */
 } weftNetProperties_t;
+
+#define WEFT_NET_KEY_BYTES 32
+/* The link key of a communicator (the same on every rank of it). */
+typedef struct {
+  uint8_t bytes[WEFT_NET_KEY_BYTES];
+} weftNetKey_t;
+
+/* connect() flags, delivered to the acceptor by accept(). */
+#define WEFT_NET_CONN_ENCRYPT 1u /* authenticated encryption of every frame */
 
 typedef void (*weftNetLogFn_t)(void *logUser, weftLogLevel_t level, const char *message);
 
@@ -70,7 +92,7 @@ typedef struct {
   const char *ifname;     /* WEFT_SOCKET_IFNAME, or NULL */
 } weftNetInitArgs_t;
 
-typedef struct weftNet_v1 {
+typedef struct weftNet_v2 {
   uint32_t abiVersion; /* WEFT_NET_ABI_VERSION the plugin was built for */
   const char *name;    /* "tcp", "shm", "ucx", "ofi", ... */
 
@@ -79,12 +101,13 @@ typedef struct weftNet_v1 {
   weftResult_t (*getProperties)(void *ctx, int dev, weftNetProperties_t *props);
 
   /* handle: WEFT_NET_HANDLE_BYTES to publish to peers. key: connections that
-   * do not present it are dropped. */
-  weftResult_t (*listen)(void *ctx, int dev, uint64_t key, void *handle, void **listenComm);
-  /* connId is delivered to the acceptor (weft passes the connecting rank). */
-  weftResult_t (*connect)(void *ctx, int dev, const void *handle, uint64_t key, uint64_t connId,
-                          int timeoutMs, void **sendComm);
-  weftResult_t (*accept)(void *listenComm, int timeoutMs, void **recvComm, uint64_t *connId);
+   * cannot prove they know it are dropped (the key itself never travels). */
+  weftResult_t (*listen)(void *ctx, int dev, const weftNetKey_t *key, void *handle, void **listenComm);
+  /* connId and flags (WEFT_NET_CONN_*) are delivered to the acceptor (weft
+   * passes the connecting rank in connId). */
+  weftResult_t (*connect)(void *ctx, int dev, const void *handle, const weftNetKey_t *key, uint64_t connId,
+                          uint32_t flags, int timeoutMs, void **sendComm);
+  weftResult_t (*accept)(void *listenComm, int timeoutMs, void **recvComm, uint64_t *connId, uint32_t *flags);
 
   /* Optional (may be NULL): register memory for faster transfers. */
   weftResult_t (*regMr)(void *comm, void *data, size_t size, void **mhandle);
@@ -116,9 +139,9 @@ typedef struct weftNet_v1 {
   weftResult_t (*closeRecv)(void *recvComm);
   weftResult_t (*closeListen)(void *listenComm);
   weftResult_t (*finalize)(void *ctx);
-} weftNet_v1_t;
+} weftNet_v2_t;
 
-typedef weftNet_v1_t weftNet_t;
+typedef weftNet_v2_t weftNet_t;
 
 #ifdef __cplusplus
 }

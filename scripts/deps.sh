@@ -3,7 +3,7 @@
 # or with sudo available). Safe to run again: installed packages are skipped.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libcmocka-dev libopenmpi-dev openmpi-bin iproute2
-      libucx-dev ucx-utils libfabric-dev libfabric-bin libyaml-dev libhwloc-dev libzstd-dev
+      libucx-dev ucx-utils libfabric-dev libfabric-bin libssl-dev libyaml-dev libhwloc-dev libzstd-dev
       ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd
       python3-numpy python3-pytest python3-setuptools python3-pip python3-dev)
 missing=()

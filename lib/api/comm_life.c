@@ -10,6 +10,7 @@
 
 #include "api/comm_life.h"
 #include "bootstrap/bootstrap.h"
+#include "bootstrap/keys.h"
 #include "comm/comm.h"
 #include "comm/comm_log.h"
 #include "comm/fault.h"
@@ -102,8 +103,11 @@ WEFT_API weftResult_t weftCommInitRankConfig(weftComm_t *comm, int nranks, weftU
   struct weftComm *c;
   weftResult_t res = weft_comm_new(&c, rank, nranks, config, NULL);
   if (res != weftSuccess) return res;
-  memcpy(c->secret, id.secret, sizeof c->secret);
   char err[WEFT_SOCK_ERRLEN];
+  if (weft_key_from_secret(id.secret, c->key) != 0) {
+    weft_comm_free(c);
+    return weft_error(NULL, weftSystemError, "weftCommInitRank: cannot derive the communicator key (libcrypto)");
+  }
   res = weft_bootstrap_init(&id, rank, nranks, c->timeout_ms, &c->bootstrap, err);
   if (res != weftSuccess) weft_error(NULL, res, "rank %d/%d: %s", rank, nranks, err);
   else res = weft_comm_start(c);

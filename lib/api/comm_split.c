@@ -1,12 +1,14 @@
 /* weftCommSplit: ranks exchange color and key over the parent's bootstrap,
  * each color's members build a child bootstrap from the gathered table, and
  * the child starts like a new communicator. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "api/comm_life.h"
 #include "bootstrap/bootstrap.h"
+#include "bootstrap/keys.h"
 #include "comm/comm.h"
 #include "comm/comm_log.h"
 #include "util/sock.h"
@@ -77,11 +79,16 @@ WEFT_API weftResult_t weftCommSplit(weftComm_t comm, int color, int key, weftCom
   struct weftComm *c;
   res = weft_comm_new(&c, newrank, m, config, comm);
   if (res == weftSuccess) {
-    /* child secret: the parent's, mixed with the split number and color */
-    memcpy(c->secret, comm->secret, 16);
-    uint64_t mix[2] = {split_id * 0x9E3779B97F4A7C15ULL, (uint64_t)(uint32_t)color * 0xC2B2AE3D27D4EB4FULL + 1};
-    for (int i = 0; i < 16; i++) c->secret[i] ^= ((uint8_t *)mix)[i];
-    res = weft_bootstrap_from_table(lfd, table, newrank, m, c->secret, c->timeout_ms, &c->bootstrap, err);
+    /* the child's key: HKDF of the parent's with the split number and the
+     * color, so that each child (and each later split) has its own */
+    uint64_t ctx[2] = {split_id, (uint64_t)(uint32_t)color};
+    if (weft_key_derive(comm->key, WEFT_KEY_LABEL_SPLIT, ctx, sizeof ctx, c->key) != 0) {
+      snprintf(err, sizeof err, "cannot derive the child's key (libcrypto)");
+      res = weftSystemError;
+      close(lfd);
+    } else {
+      res = weft_bootstrap_from_table(lfd, table, newrank, m, c->key, c->timeout_ms, &c->bootstrap, err);
+    }
     lfd = -1;
     if (res != weftSuccess) weft_error(comm, res, "weftCommSplit: %s", err);
     else res = weft_comm_start(c);

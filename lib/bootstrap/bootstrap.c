@@ -9,9 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bootstrap/keys.h"
 #include "bootstrap/wire.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/random.h"
 
 #include <stdarg.h>
 
@@ -60,7 +62,19 @@ int weft_bootstrap_prepare_listener(const weft_sockaddr *toward, weft_rank_info 
   gethostname(info->host, sizeof info->host - 1);
   info->pid = (int32_t)getpid();
   info->host_id = weft_host_id();
+  if (weft_random_bytes(info->nonce, sizeof info->nonce) != 0) {
+    close(*lfd);
+    snprintf(err, WEFT_SOCK_ERRLEN, "bootstrap: no random bytes from the kernel");
+    return -1;
+  }
   return 0;
+}
+
+/* The rank a ring hello's MAC is computed over: the rank itself on the
+ * bootstrap ring, mixed with the magic on a side ring, so that a hello
+ * recorded on one ring proves nothing on another. */
+static int32_t ring_mac_rank(uint32_t magic, int rank) {
+  return magic == WEFT_ID_MAGIC ? rank : (int32_t)((uint32_t)rank ^ magic);
 }
 
 /* Accepts the ring link from prev, dropping strangers, until the deadline.
@@ -87,11 +101,15 @@ static int accept_prev(bootstrap_t *b, uint32_t magic, int prev, long long deadl
     long long now = weft_now_ms();
     for (int i = n - 1; i >= 0 && found < 0; i--) {
       boot_ring_hello h;
+      uint8_t mac[WEFT_MAC_BYTES];
       ssize_t k = recv(fds[i], &h, sizeof h, MSG_PEEK | MSG_DONTWAIT);
       int whole = k == (ssize_t)sizeof h, waiting = k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
       if (!whole && waiting && now - since[i] < RING_HELLO_MS) continue;
       if (whole && weft_sock_recv_all(fds[i], &h, sizeof h, 1000, e2) == 0 && h.magic == magic &&
-          memcmp(h.secret, b->secret, 16) == 0 && h.rank == prev)
+          h.rank == prev &&
+          weft_boot_ring_mac(b->key, ring_mac_rank(magic, prev), b->peers[prev].nonce, b->peers[b->rank].nonce,
+                             mac) == 0 &&
+          weft_bytes_equal(mac, h.mac, sizeof mac))
         found = fds[i];
       else
         close(fds[i]); /* not our peer: drop it and keep waiting */
@@ -115,15 +133,21 @@ static int accept_prev(bootstrap_t *b, uint32_t magic, int prev, long long deadl
 }
 
 /* Connects to next's listener and accepts prev's connection, both proving
- * the secret and saying magic (which ring this is). */
+ * the bootstrap key (an HMAC over the ranks' nonces) and saying magic
+ * (which ring this is). */
 static weftResult_t ring_links(bootstrap_t *b, uint32_t magic, int *next_fd, int *prev_fd, char *err) {
   *next_fd = *prev_fd = -1;
   if (b->nranks == 1) return weftSuccess;
   long long deadline = weft_now_ms() + b->timeout_ms;
   int next = (b->rank + 1) % b->nranks, prev = (b->rank + b->nranks - 1) % b->nranks;
   if (weft_sock_connect(&b->peers[next].addr, b->timeout_ms, next_fd, err) != 0) return weftRemoteError;
-  boot_ring_hello h = {magic, {0}, b->rank};
-  memcpy(h.secret, b->secret, 16);
+  boot_ring_hello h = {magic, b->rank, {0}};
+  if (weft_boot_ring_mac(b->key, ring_mac_rank(magic, b->rank), b->peers[b->rank].nonce, b->peers[next].nonce,
+                         h.mac) != 0) {
+    close(*next_fd);
+    *next_fd = -1;
+    return BERR("bootstrap: cannot compute the ring hello"), weftSystemError;
+  }
   if (weft_sock_send_all(*next_fd, &h, sizeof h, b->timeout_ms, err) != 0 ||
       accept_prev(b, magic, prev, deadline, prev_fd, err) != 0) {
     close(*next_fd);
@@ -142,7 +166,8 @@ weftResult_t weft_bootstrap_side_ring(bootstrap_t *b, uint32_t magic, int *next_
   return ring_links(b, magic, next_fd, prev_fd, err);
 }
 
-static bootstrap_t *bootstrap_alloc(int rank, int nranks, int timeout_ms, const uint8_t secret[16]) {
+/* comm_key: the communicator's key, from which the bootstrap key is derived. */
+static bootstrap_t *bootstrap_alloc(int rank, int nranks, int timeout_ms, const uint8_t comm_key[WEFT_KEY_BYTES]) {
   bootstrap_t *b = calloc(1, sizeof *b);
   if (!b) return NULL;
   b->peers = calloc((size_t)nranks, sizeof *b->peers);
@@ -153,8 +178,11 @@ static bootstrap_t *bootstrap_alloc(int rank, int nranks, int timeout_ms, const 
   b->rank = rank;
   b->nranks = nranks;
   b->timeout_ms = timeout_ms;
-  memcpy(b->secret, secret, 16);
   b->listen_fd = b->next_fd = b->prev_fd = -1;
+  if (weft_key_derive(comm_key, WEFT_KEY_LABEL_BOOTSTRAP, NULL, 0, b->key) != 0) {
+    weft_bootstrap_close(b);
+    return NULL;
+  }
   return b;
 }
 
@@ -198,7 +226,9 @@ static int connect_root(const weft_sockaddr *root, const char *rs, int timeout_m
 
 weftResult_t weft_bootstrap_init(const weft_id_internal *id, int rank, int nranks, int timeout_ms,
                             bootstrap_t **out, char *err) {
-  bootstrap_t *b = bootstrap_alloc(rank, nranks, timeout_ms, id->secret);
+  uint8_t comm_key[WEFT_KEY_BYTES];
+  bootstrap_t *b = weft_key_from_secret(id->secret, comm_key) == 0 ? bootstrap_alloc(rank, nranks, timeout_ms, comm_key) : NULL;
+  weft_wipe(comm_key, sizeof comm_key);
   if (!b) return (void)BERR("out of memory"), weftSystemError;
   weftResult_t res = weftSystemError;
   int rootfd = -1;
@@ -206,7 +236,6 @@ weftResult_t weft_bootstrap_init(const weft_id_internal *id, int rank, int nrank
   memset(&h, 0, sizeof h);
   if (weft_bootstrap_prepare_listener(&id->root, &h.info, &b->listen_fd, err) != 0) goto fail;
   h.magic = WEFT_ID_MAGIC;
-  memcpy(h.secret, id->secret, 16);
   h.rank = rank;
   h.nranks = nranks;
   h.info.rank = rank;
@@ -217,17 +246,34 @@ weftResult_t weft_bootstrap_init(const weft_id_internal *id, int rank, int nrank
   /* the root answers when every rank has joined, or at once when the job
    * failed; its own deadline comes first (it started before this rank), so
    * a timeout there names the missing ranks */
+  boot_challenge ch;
   boot_reply rep;
-  if (weft_sock_send_all(rootfd, &h, sizeof h, timeout_ms, e2) != 0 ||
-      weft_sock_recv_all(rootfd, &rep, sizeof rep, timeout_ms + ROOT_GRACE_MS, e2) != 0) {
-    BERR("bootstrap: root at %s did not answer (not all %d ranks joined?): %s", rs, nranks, e2);
+  uint8_t mac[WEFT_MAC_BYTES];
+  if (weft_sock_recv_all(rootfd, &ch, sizeof ch, timeout_ms, e2) != 0 || ch.magic != WEFT_ID_MAGIC) {
+    BERR("bootstrap: %s did not greet like a weft root: %s", rs, e2);
     goto fail;
   }
-  if (rep.magic != WEFT_ID_MAGIC || memcmp(rep.secret, id->secret, 16) != 0) {
-    BERR("bootstrap: %s is not the root of this job (bad secret)", rs);
+  if (weft_boot_hello_mac(b->key, ch.nonce, &h, h.mac) != 0) {
+    res = weftSystemError;
+    BERR("bootstrap: cannot compute the hello to the root");
+    goto fail;
+  }
+  if (weft_sock_send_all(rootfd, &h, sizeof h, timeout_ms, e2) != 0 ||
+      weft_sock_recv_all(rootfd, &rep, sizeof rep, timeout_ms + ROOT_GRACE_MS, e2) != 0) {
+    BERR("bootstrap: root at %s did not answer (not all %d ranks joined, or this rank's secret is not the "
+         "job's?): %s", rs, nranks, e2);
+    goto fail;
+  }
+  if (rep.magic != WEFT_ID_MAGIC) {
+    BERR("bootstrap: %s is not the root of this job (bad answer)", rs);
     goto fail;
   }
   if (rep.status != BOOT_OK) {
+    if (weft_boot_reply_mac(b->key, ch.nonce, h.info.nonce, &rep, NULL, 0, mac) != 0 ||
+        !weft_bytes_equal(mac, rep.mac, sizeof mac)) {
+      BERR("bootstrap: the answer from %s does not prove the job's key: not the root of this job", rs);
+      goto fail;
+    }
     rep.reason[sizeof rep.reason - 1] = 0;
     res = rep.status == BOOT_TIMEOUT ? weftTimeout : weftInvalidArgument;
     if (rep.status == BOOT_JOB_FAILED || rep.status == BOOT_TIMEOUT)
@@ -236,8 +282,18 @@ weftResult_t weft_bootstrap_init(const weft_id_internal *id, int rank, int nrank
       BERR("bootstrap: the root at %s refused rank %d of %d: %s", rs, rank, nranks, rep.reason);
     goto fail;
   }
+  if (rep.nranks != nranks) {
+    BERR("bootstrap: the root at %s answered for %d ranks, this rank expects %d", rs, (int)rep.nranks, nranks);
+    goto fail;
+  }
   if (weft_sock_recv_all(rootfd, b->peers, sizeof *b->peers * (size_t)nranks, timeout_ms, e2) != 0) {
     BERR("bootstrap: receiving the rank table: %s", e2);
+    goto fail;
+  }
+  if (weft_boot_reply_mac(b->key, ch.nonce, h.info.nonce, &rep, b->peers, nranks, mac) != 0 ||
+      !weft_bytes_equal(mac, rep.mac, sizeof mac)) {
+    BERR("bootstrap: the rank table from %s does not prove the job's key: not the root of this job, or "
+         "changed on the way", rs);
     goto fail;
   }
   if (check_table(b->peers, nranks, err) != 0) goto fail;
@@ -253,9 +309,9 @@ fail:
 }
 
 weftResult_t weft_bootstrap_from_table(int listen_fd, const weft_rank_info *table, int rank,
-                                  int nranks, const uint8_t secret[16], int timeout_ms,
+                                  int nranks, const uint8_t comm_key[32], int timeout_ms,
                                   bootstrap_t **out, char *err) {
-  bootstrap_t *b = bootstrap_alloc(rank, nranks, timeout_ms, secret);
+  bootstrap_t *b = bootstrap_alloc(rank, nranks, timeout_ms, comm_key);
   if (!b) {
     close(listen_fd);
     return (void)BERR("out of memory"), weftSystemError;
@@ -302,12 +358,39 @@ static weftResult_t ring_exchange(bootstrap_t *b, const void *sbuf, void *rbuf, 
   return weftSuccess;
 }
 
+/* The MAC of the n-th message on the ring link from rank `from`: the data
+ * the ranks exchange (addresses, sites, transport handles) is not secret, but
+ * an on-path attacker must not change it (e.g. make two sites look like one
+ * so that their link goes unencrypted), replay or reorder it. */
+static int ring_data_mac(const bootstrap_t *b, int from, uint64_t n, const void *data, size_t len,
+                         uint8_t mac[WEFT_MAC_BYTES]) {
+  static const char label[] = "weft ring data v2";
+  int32_t f = from;
+  weft_bytes parts[] = {{label, sizeof label}, {&f, sizeof f}, {&n, sizeof n}, {data, len}};
+  return weft_hmac(b->key, parts, 4, mac);
+}
+
+/* One step of the ring: the data, then its MAC, checked before use. */
+static weftResult_t ring_step(bootstrap_t *b, const void *sbuf, void *rbuf, size_t len, char *err) {
+  int prev = (b->rank + b->nranks - 1) % b->nranks;
+  uint8_t smac[WEFT_MAC_BYTES], rmac[WEFT_MAC_BYTES], want[WEFT_MAC_BYTES];
+  if (ring_data_mac(b, b->rank, b->sent++, sbuf, len, smac) != 0)
+    return (void)BERR("bootstrap: cannot compute a MAC"), weftSystemError;
+  weftResult_t res = ring_exchange(b, sbuf, rbuf, len, err);
+  if (res == weftSuccess) res = ring_exchange(b, smac, rmac, sizeof rmac, err);
+  if (res != weftSuccess) return res;
+  if (ring_data_mac(b, prev, b->received++, rbuf, len, want) != 0 || !weft_bytes_equal(want, rmac, sizeof want))
+    return BERR("bootstrap: a message from rank %d (%s pid %d) failed authentication (changed, replayed or "
+                "reordered on the way)", prev, b->peers[prev].host, b->peers[prev].pid);
+  return weftSuccess;
+}
+
 weftResult_t weft_bootstrap_allgather(bootstrap_t *b, void *data, size_t size, char *err) {
   int n = b->nranks, r = b->rank;
   char *d = data;
   for (int s = 0; s < n - 1; s++) {
     int sslot = (r - s + n) % n, rslot = (r - s - 1 + n) % n;
-    weftResult_t res = ring_exchange(b, d + (size_t)sslot * size, d + (size_t)rslot * size, size, err);
+    weftResult_t res = ring_step(b, d + (size_t)sslot * size, d + (size_t)rslot * size, size, err);
     if (res != weftSuccess) return res;
   }
   return weftSuccess;
@@ -327,5 +410,6 @@ void weft_bootstrap_close(bootstrap_t *b) {
   if (b->next_fd >= 0) close(b->next_fd);
   if (b->prev_fd >= 0) close(b->prev_fd);
   free(b->peers);
+  weft_wipe(b->key, sizeof b->key);
   free(b);
 }

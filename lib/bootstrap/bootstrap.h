@@ -1,7 +1,8 @@
 /* Bootstrap: out-of-band TCP rendezvous and small collectives used while
- * communicators are built (address exchange, split). Peers authenticate with
- * the 128-bit secret of the unique id; a connection that does not present it
- * is dropped. */
+ * communicators are built (address exchange, split). Peers prove that they
+ * know the bootstrap key (derived from the secret of the unique id,
+ * bootstrap/keys.h) by challenge-response; a connection that cannot is
+ * dropped. Neither the secret nor a key is ever sent. */
 #ifndef WEFT_BOOTSTRAP_H
 #define WEFT_BOOTSTRAP_H
 
@@ -26,12 +27,14 @@ typedef struct {
   int32_t pid;
   int32_t rank;
   uint64_t host_id; /* equal for ranks that can share memory (see weft_host_id) */
+  uint8_t nonce[16]; /* fresh for this listener: the ring hellos prove the key over it */
 } weft_rank_info;
 
 typedef struct bootstrap {
   int rank, nranks;
   int timeout_ms;
-  uint8_t secret[16];
+  uint8_t key[32]; /* the bootstrap key (keys.h) */
+  uint64_t sent, received; /* ring messages so far, in their MACs */
   int listen_fd;
   int next_fd, prev_fd;
   weft_rank_info *peers; /* nranks entries */
@@ -50,7 +53,7 @@ int weft_bootstrap_prepare_listener(const weft_sockaddr *toward, weft_rank_info 
 /* Builds the ring from an already known table (used by CommSplit). Takes
  * ownership of listen_fd. */
 weftResult_t weft_bootstrap_from_table(int listen_fd, const weft_rank_info *table, int rank,
-                                  int nranks, const uint8_t secret[16], int timeout_ms,
+                                  int nranks, const uint8_t comm_key[32], int timeout_ms,
                                   bootstrap_t **out, char *err);
 /* data holds nranks slots of size bytes; this rank's slot is filled in. */
 weftResult_t weft_bootstrap_allgather(bootstrap_t *b, void *data, size_t size, char *err);
@@ -66,7 +69,5 @@ void weft_bootstrap_close(bootstrap_t *b);
  * memory, cross-memory attach and the shm transport's Unix socket need them).
  * WEFT_HOST_ID overrides it. */
 uint64_t weft_host_id(void);
-
-/* Random bytes from the kernel. */
 
 #endif

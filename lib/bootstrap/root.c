@@ -10,27 +10,32 @@
 #include <unistd.h>
 
 #include "bootstrap/bootstrap.h"
+#include "bootstrap/keys.h"
 #include "bootstrap/wire.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/random.h"
 
 typedef struct {
   int lfd;
-  uint8_t secret[16];
+  uint8_t key[WEFT_KEY_BYTES]; /* the bootstrap key */
   int timeout_ms;
   sem_t *started; /* posted once the thread has set itself up */
 } root_args;
 
-static void reply_status(int fd, const uint8_t secret[16], int32_t status, int32_t nranks, const char *reason) {
+/* Tells the rank that answered challenge chal with nonce rank_nonce why
+ * the job cannot go on. */
+static void reply_status(int fd, const uint8_t key[WEFT_KEY_BYTES], const uint8_t *chal, const uint8_t *rank_nonce,
+                         int32_t status, int32_t nranks, const char *reason) {
   boot_reply rep;
   memset(&rep, 0, sizeof rep);
   rep.magic = WEFT_ID_MAGIC;
-  memcpy(rep.secret, secret, 16);
   rep.status = status;
   rep.nranks = nranks;
   snprintf(rep.reason, sizeof rep.reason, "%s", reason ? reason : "");
   char err[WEFT_SOCK_ERRLEN];
-  weft_sock_send_all(fd, &rep, sizeof rep, 2000, err);
+  if (weft_boot_reply_mac(key, chal, rank_nonce, &rep, NULL, 0, rep.mac) == 0)
+    weft_sock_send_all(fd, &rep, sizeof rep, 2000, err);
 }
 
 /* A connection that has not yet sent its whole hello. */
@@ -39,6 +44,7 @@ typedef struct {
   size_t got;
   long long since;
   boot_hello h;
+  uint8_t chal[WEFT_NONCE_BYTES]; /* the challenge it was sent */
   char peer[80]; /* its address, for the log */
 } pending_conn;
 
@@ -50,9 +56,10 @@ typedef struct {
 typedef struct {
   int n, joined;
   int *fds;
+  uint8_t (*chal)[WEFT_NONCE_BYTES]; /* the challenge each rank answered */
   weft_rank_info *table;
   char failed[BOOT_REASON_LEN]; /* set: the job failed, every waiting rank was told why */
-  int strangers;                /* connections with another job's secret */
+  int strangers;                /* connections that did not prove this job's key */
   char stranger_from[80];       /* the address of the last one */
 } root_state;
 
@@ -90,7 +97,7 @@ static void fail_all(root_state *st, const root_args *a, int32_t status, const c
   weft_log_to(NULL, weftLogWarn, "bootstrap root: the job failed: %s", reason);
   for (int r = 0; r < st->n && st->fds; r++) {
     if (st->fds[r] < 0) continue;
-    reply_status(st->fds[r], a->secret, status, st->n, reason);
+    reply_status(st->fds[r], a->key, st->chal[r], st->table[r].nonce, status, st->n, reason);
     close(st->fds[r]);
     st->fds[r] = -1;
   }
@@ -98,24 +105,31 @@ static void fail_all(root_state *st, const root_args *a, int32_t status, const c
 
 /* A rank refused: it is told why, and so is every other rank (the job
  * cannot succeed without it). */
-static void refuse(root_state *st, const root_args *a, int fd, int32_t status, const char *reason) {
-  reply_status(fd, a->secret, status, st->n, reason);
+static void refuse(root_state *st, const root_args *a, const pending_conn *c, int32_t status, const char *reason) {
+  reply_status(c->fd, a->key, c->chal, c->h.info.nonce, status, st->n, reason);
+  int fd = c->fd;
   close(fd);
   fail_all(st, a, BOOT_JOB_FAILED, reason);
 }
 
 /* Files a complete hello from peer: the rank joins, or is refused. */
-static void admit(root_state *st, const root_args *a, int fd, const boot_hello *h, const char *peer) {
-  if (h->magic != WEFT_ID_MAGIC || memcmp(h->secret, a->secret, 16) != 0) {
+static void admit(root_state *st, const root_args *a, const pending_conn *c) {
+  int fd = c->fd;
+  const boot_hello *h = &c->h;
+  const char *peer = c->peer;
+  uint8_t mac[WEFT_MAC_BYTES];
+  if (h->magic != WEFT_ID_MAGIC || weft_boot_hello_mac(a->key, c->chal, h, mac) != 0 ||
+      !weft_bytes_equal(mac, h->mac, sizeof mac)) {
     /* a stranger, or a rank of another job: it cannot fail this job */
-    weft_log_to(NULL, weftLogWarn, "bootstrap root: dropped a connection from %s without this job's secret", peer);
+    weft_log_to(NULL, weftLogWarn, "bootstrap root: dropped a connection from %s that did not prove this job's key",
+                peer);
     st->strangers++;
     snprintf(st->stranger_from, sizeof st->stranger_from, "%s", peer);
     close(fd);
     return;
   }
   if (st->failed[0]) { /* late ranks learn at once why the job failed */
-    reply_status(fd, a->secret, BOOT_JOB_FAILED, st->n, st->failed);
+    reply_status(fd, a->key, c->chal, h->info.nonce, BOOT_JOB_FAILED, st->n, st->failed);
     close(fd);
     return;
   }
@@ -125,16 +139,19 @@ static void admit(root_state *st, const root_args *a, int fd, const boot_hello *
     if (h->nranks < 1 || h->nranks > (1 << 20)) {
       snprintf(reason, sizeof reason, "rank %d (%s) gave an impossible number of ranks, %d", (int)h->rank, who,
                (int)h->nranks);
-      refuse(st, a, fd, BOOT_BAD_NRANKS, reason);
+      refuse(st, a, c, BOOT_BAD_NRANKS, reason);
       return;
     }
     st->fds = malloc(sizeof(int) * (size_t)h->nranks);
+    st->chal = malloc(sizeof *st->chal * (size_t)h->nranks);
     st->table = calloc((size_t)h->nranks, sizeof *st->table);
-    if (!st->fds || !st->table) {
+    if (!st->fds || !st->table || !st->chal) {
       free(st->fds);
       free(st->table);
+      free(st->chal);
       st->fds = NULL;
       st->table = NULL;
+      st->chal = NULL;
       close(fd);
       return;
     }
@@ -144,19 +161,20 @@ static void admit(root_state *st, const root_args *a, int fd, const boot_hello *
   if (h->nranks != st->n) {
     snprintf(reason, sizeof reason, "rank %d (%s) says the job has %d ranks, the ranks before it said %d",
              (int)h->rank, who, (int)h->nranks, st->n);
-    refuse(st, a, fd, BOOT_BAD_NRANKS, reason);
+    refuse(st, a, c, BOOT_BAD_NRANKS, reason);
   } else if (h->rank < 0 || h->rank >= st->n) {
     snprintf(reason, sizeof reason, "a rank (%s) says it is rank %d of %d", who, (int)h->rank, st->n);
-    refuse(st, a, fd, BOOT_BAD_NRANKS, reason);
+    refuse(st, a, c, BOOT_BAD_NRANKS, reason);
   } else if (st->fds[h->rank] >= 0) {
     boot_hello first = {0};
     first.info = st->table[h->rank];
     char was[120];
     hello_from(&first, was, sizeof was);
     snprintf(reason, sizeof reason, "rank %d joined twice: %s, then %s", (int)h->rank, was, who);
-    refuse(st, a, fd, BOOT_DUP_RANK, reason);
+    refuse(st, a, c, BOOT_DUP_RANK, reason);
   } else {
     st->fds[h->rank] = fd;
+    memcpy(st->chal[h->rank], c->chal, WEFT_NONCE_BYTES);
     st->table[h->rank] = h->info;
     st->table[h->rank].rank = h->rank; /* the entry names the rank it was filed as */
     st->table[h->rank].host[sizeof h->info.host - 1] = 0;
@@ -247,17 +265,29 @@ static void *root_main(void *p) {
         weft_log_to(NULL, weftLogWarn, "bootstrap root: dropped a connection that sent no hello");
         drop = 1;
       }
-      if (done) admit(&st, &a, c->fd, &c->h, c->peer);
+      if (done) admit(&st, &a, c);
       else if (drop) close(c->fd);
       if (done || drop) pend[i] = pend[--npend];
     }
     if (pf[0].revents & POLLIN) {
       int fd;
       while (npend < MAX_PENDING && weft_sock_accept(a.lfd, 0, NULL, &fd, err) == 0) {
-        memset(&pend[npend], 0, sizeof pend[npend]);
-        pend[npend].fd = fd;
-        pend[npend].since = weft_now_ms();
-        peer_name(fd, pend[npend].peer, sizeof pend[npend].peer);
+        pending_conn *c = &pend[npend];
+        memset(c, 0, sizeof *c);
+        c->fd = fd;
+        c->since = weft_now_ms();
+        peer_name(fd, c->peer, sizeof c->peer);
+        /* the challenge fits an empty socket buffer: this never waits */
+        boot_challenge ch = {WEFT_ID_MAGIC, {0}};
+        if (weft_random_bytes(c->chal, sizeof c->chal) != 0) {
+          close(fd);
+          continue;
+        }
+        memcpy(ch.nonce, c->chal, sizeof ch.nonce);
+        if (send(fd, &ch, sizeof ch, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof ch) {
+          close(fd);
+          continue;
+        }
         npend++;
       }
     }
@@ -268,7 +298,10 @@ static void *root_main(void *p) {
     rep.magic = WEFT_ID_MAGIC;
     rep.status = BOOT_OK;
     rep.nranks = st.n;
-    memcpy(rep.secret, a.secret, 16);
+    if (weft_boot_reply_mac(a.key, st.chal[r], st.table[r].nonce, &rep, st.table, st.n, rep.mac) != 0) {
+      weft_log_to(NULL, weftLogWarn, "bootstrap root: cannot compute the answer to rank %d", r);
+      continue;
+    }
     if (weft_sock_send_all(st.fds[r], &rep, sizeof rep, 5000, err) != 0 ||
         weft_sock_send_all(st.fds[r], st.table, sizeof *st.table * (size_t)st.n, 5000, err) != 0)
       weft_log_to(NULL, weftLogWarn, "bootstrap root: sending table to rank %d: %s", r, err);
@@ -279,7 +312,9 @@ out:
     for (int r = 0; r < st.n; r++)
       if (st.fds[r] >= 0) close(st.fds[r]);
   free(st.fds);
+  free(st.chal);
   free(st.table);
+  weft_wipe(a.key, sizeof a.key);
   free(pend);
   free(pf);
   close(a.lfd);
@@ -296,7 +331,15 @@ int weft_root_start(weft_sockaddr *addr, const uint8_t secret[16], int timeout_m
     return -1;
   }
   a->lfd = lfd;
-  memcpy(a->secret, secret, 16);
+  uint8_t comm_key[WEFT_KEY_BYTES];
+  int kr = weft_key_from_secret(secret, comm_key) != 0 || weft_key_derive(comm_key, WEFT_KEY_LABEL_BOOTSTRAP, NULL, 0, a->key) != 0;
+  weft_wipe(comm_key, sizeof comm_key);
+  if (kr) {
+    close(lfd);
+    free(a);
+    snprintf(err, WEFT_SOCK_ERRLEN, "cannot derive the bootstrap key (libcrypto)");
+    return -1;
+  }
   a->timeout_ms = timeout_ms;
   sem_t started;
   sem_init(&started, 0, 0);

@@ -2,6 +2,7 @@
  * creation and release of what it owns, failure marking, peer names. Its
  * lifecycle as the API drives it (init, split, destroy) is in lib/api/. */
 #include "comm/comm.h"
+#include "util/crypto.h"
 
 #include <arpa/inet.h>
 #include <stddef.h>
@@ -155,6 +156,15 @@ static weftResult_t read_config(struct weftComm *c, const weftConfig_t *cfg, con
     if (topo) snprintf(c->topo_file, sizeof c->topo_file, "%s", topo);
   }
   const char *net = weft_env("WEFT_NET"), *codec = parent ? parent->tune.codec.want : weft_env("WEFT_CODEC");
+  /* a split child keeps its parent's choice unless its config says otherwise */
+  const char *crypto = parent ? NULL : weft_env("WEFT_CRYPTO"), *crypto_from = "WEFT_CRYPTO";
+  if (cfg && CFG_HAS(cfg, crypto) && cfg->crypto) crypto = cfg->crypto, crypto_from = "config crypto";
+  if (!crypto && parent) c->crypto = parent->crypto;
+  else if (!crypto || !crypto[0] || strcasecmp(crypto, "auto") == 0) c->crypto = WEFT_CRYPTO_AUTO;
+  else if (strcasecmp(crypto, "on") == 0) c->crypto = WEFT_CRYPTO_ON;
+  else if (strcasecmp(crypto, "off") == 0) c->crypto = WEFT_CRYPTO_OFF;
+  else
+    return weft_error(NULL, weftInvalidArgument, "%s: '%s' is not auto, on or off", crypto_from, crypto);
   if (cfg && cfg->codec) codec = cfg->codec;
   if (codec && codec[0]) {
     weft_codec_id id;
@@ -231,7 +241,9 @@ void weft_comm_release(struct weftComm *c) {
   weft_dev_close(c->device); /* a stream on its queue may keep it open */
   weft_log_sink_fini(&c->log);
   weft_comm_free_peers(c);
+  free(c->encrypt);
   c->magic = 0;
+  weft_wipe(c->key, sizeof c->key);
   free(c);
 }
 

@@ -32,9 +32,17 @@ typedef struct {
   void *ctx;
   void *listen;
   int host_local; /* its weftNetProperties_t.hostLocal: every peer it reaches shares this host's memory */
+  int encrypts;   /* its weftNetProperties_t.encrypts */
 } weft_net_inst;
 
 struct weft_trace;
+
+/* Which links carry authenticated encryption (docs/security.md). */
+typedef enum {
+  WEFT_CRYPTO_AUTO = 0, /* links between sites */
+  WEFT_CRYPTO_ON,       /* every link but those through shared memory */
+  WEFT_CRYPTO_OFF       /* none */
+} weft_crypto_mode;
 
 struct weftComm {
   uint64_t magic;
@@ -53,11 +61,13 @@ struct weftComm {
   char net_local_ip[46]; /* (INET6_ADDRSTRLEN) where the transports listen: the NIC nearest the device, "" = the
                           * bootstrap interface (comm/locality.c) */
   char topo_file[512]; /* WEFT_TOPO_FILE / config topoFile, "" = none */
-  uint8_t secret[16];
-  uint64_t split_count; /* splits done so far, to derive child secrets */
+  uint8_t key[32];      /* the comm key (bootstrap/keys.h); the job secret itself is not kept */
+  uint64_t split_count; /* splits done so far, to derive child keys */
 
   struct bootstrap *bootstrap;
   char net_force[16];               /* WEFT_NET / config netName, "" = choose per peer */
+  int crypto;                       /* weft_crypto_mode: WEFT_CRYPTO / config crypto */
+  uint8_t *encrypt;                 /* per rank: 1 when the link to it is encrypted (connect.c) */
   weft_net_inst nets[WEFT_MAX_NETS]; /* indexed like the registry (comm/netreg.h) */
   char net_desc[32];                 /* transports in use, e.g. "shm" or "shm+tcp" */
   weft_peer_conn *peers;

@@ -4,7 +4,9 @@
  *   - WEFT_NET (or config netName) forces one transport for every peer;
  *   - peers on the same host use shm (unless WEFT_SHM_DISABLE=1);
  *   - peers on other hosts use, of the transports both ranks have, the one
- *     with the highest nominal bandwidth (getProperties), tcp on a tie.
+ *     with the highest nominal bandwidth (getProperties), tcp on a tie;
+ *   - a link that must be encrypted (WEFT_CRYPTO, encrypt_links) goes through
+ *     a transport that encrypts (tcp) instead of one that does not (ucx, ofi).
  * Both ends of a link compute the same choice from shared data. */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 
 #include "bootstrap/bootstrap.h"
+#include "bootstrap/keys.h"
 #include "comm/comm.h"
 #include "comm/comm_log.h"
 #include "comm/netreg.h"
@@ -76,11 +79,13 @@ static weftResult_t init_net(struct weftComm *c, int k) {
     return weft_error(NULL, weftSystemError, "transport %s: init failed", net->name);
   }
   weftNetProperties_t props = {0}; /* zeroed: fields a plugin does not know stay 0 */
-  ni->host_local = net->getProperties && net->getProperties(ni->ctx, 0, &props) == weftSuccess && props.hostLocal;
+  int got = net->getProperties && net->getProperties(ni->ctx, 0, &props) == weftSuccess;
+  ni->host_local = got && props.hostLocal;
+  ni->encrypts = got && props.encrypts;
   return weftSuccess;
 }
 
-static weftResult_t listen_net(struct weftComm *c, int k, uint64_t key, char *handle) {
+static weftResult_t listen_net(struct weftComm *c, int k, const weftNetKey_t *key, char *handle) {
   weft_net_inst *ni = &c->nets[k];
   weftResult_t res = init_net(c, k);
   if (res != weftSuccess) return res;
@@ -145,6 +150,52 @@ static weftResult_t choose_all(struct weftComm *c) {
   return weftSuccess;
 }
 
+static const char *crypto_name(int mode) {
+  return mode == WEFT_CRYPTO_ON ? "on" : mode == WEFT_CRYPTO_OFF ? "off" : "auto";
+}
+
+/* Whether the link to p must be encrypted: never through shared memory or
+ * with WEFT_CRYPTO=off; between sites with auto; every other link with on. */
+static int link_needs_crypto(const struct weftComm *c, int p) {
+  const weft_groups *sites = &c->layout.sites;
+  if (c->crypto == WEFT_CRYPTO_OFF || p == c->rank) return 0;
+  const weftNet_t *shm = weft_net_find("shm");
+  if (c->peers[p].net && c->peers[p].net == shm) return 0;
+  if (c->crypto == WEFT_CRYPTO_ON) return 1;
+  return sites->group_of && sites->group_of[p] != sites->group_of[c->rank];
+}
+
+/* Decides c->encrypt[p] for every peer and moves the links that must be
+ * encrypted onto a transport that can (tcp), or fails when the transport is
+ * forced. Runs on both ends of every link with the same data. */
+static weftResult_t encrypt_links(struct weftComm *c) {
+  const weftNet_t *tcp = weft_net_find("tcp");
+  if (!(c->encrypt = calloc((size_t)c->nranks, 1))) return weft_error(NULL, weftSystemError, "out of memory");
+  int moved = 0;
+  for (int p = 0; p < c->nranks; p++) {
+    weft_peer_conn *pc = &c->peers[p];
+    if (!pc->net || !link_needs_crypto(c, p)) continue;
+    c->encrypt[p] = 1;
+    int k = weft_net_slot_of(pc->net);
+    weftResult_t res = init_net(c, k);
+    if (res != weftSuccess) return res;
+    if (c->nets[k].encrypts) continue;
+    char pn[128];
+    weft_comm_peer_name(c, p, pn, sizeof pn);
+    if (c->net_force[0] || !tcp || !(init_net(c, weft_net_slot_of(tcp)) == weftSuccess &&
+                                     c->nets[weft_net_slot_of(tcp)].encrypts))
+      return weft_error(NULL, weftInvalidUsage,
+                        "transport %s cannot encrypt the link to %s, which WEFT_CRYPTO=%s requires%s; use "
+                        "WEFT_NET=tcp, or set WEFT_CRYPTO=off if the link is trusted (docs/security.md)",
+                        pc->net->name, pn, crypto_name(c->crypto), c->net_force[0] ? " (forced by WEFT_NET)" : "");
+    if (!moved++)
+      WEFT_INFO(c, "links that WEFT_CRYPTO=%s encrypts go through tcp instead of %s, which does not encrypt "
+                "(first: %s)", crypto_name(c->crypto), pc->net->name, pn);
+    pc->net = tcp;
+  }
+  return weftSuccess;
+}
+
 /* connId carries the connecting rank, the stream index and the stream count. */
 static uint64_t conn_id(int rank, int k, int nstreams) {
   return (uint64_t)(uint32_t)rank | (uint64_t)k << 32 | (uint64_t)nstreams << 48;
@@ -154,7 +205,8 @@ static weftResult_t accept_peers(struct weftComm *c, weft_net_inst *ni, int expe
   for (int i = 0; i < expected; i++) {
     void *rc;
     uint64_t id;
-    weftResult_t res = ni->net->accept(ni->listen, c->timeout_ms, &rc, &id);
+    uint32_t flags = 0;
+    weftResult_t res = ni->net->accept(ni->listen, c->timeout_ms, &rc, &id, &flags);
     if (res != weftSuccess)
       return weft_error(NULL, res, "transport %s: waiting for %d more connections: %s", ni->net->name,
                         expected - i, ni->net->lastError(ni->listen));
@@ -167,6 +219,16 @@ static weftResult_t accept_peers(struct weftComm *c, weft_net_inst *ni, int expe
       return weft_error(NULL, weftInternalError,
                         "transport %s: unexpected connection from rank %llu (stream %d of %d, expected %d streams)",
                         ni->net->name, (unsigned long long)from, k, ns, pc ? pc->nstreams : 0);
+    }
+    if (!(flags & WEFT_NET_CONN_ENCRYPT) != !c->encrypt[from]) {
+      char pn[128];
+      weft_comm_peer_name(c, (int)from, pn, sizeof pn);
+      ni->net->closeRecv(rc);
+      return weft_error(NULL, weftInvalidUsage,
+                        "transport %s: %s connected %s encryption, but this rank (WEFT_CRYPTO=%s) %s it on that "
+                        "link: set WEFT_CRYPTO alike on every rank", ni->net->name, pn,
+                        (flags & WEFT_NET_CONN_ENCRYPT) ? "with" : "without", crypto_name(c->crypto),
+                        c->encrypt[from] ? "requires" : "does not use");
     }
     if (k == 0) pc->recv = rc;
     else pc->xrecv[k - 1] = rc;
@@ -275,6 +337,11 @@ static void describe_links(struct weftComm *c, const int *uses) {
     WEFT_INFO(c, "transport %s%s%s%s to ranks %s", weft_net_at(k)->name, plugin ? " from plugin " : "",
               plugin ? plugin : "", c->net_force[0] ? " (forced by WEFT_NET)" : "", peers);
   }
+  char enc[256] = "";
+  for (int p = 0; p < c->nranks && c->encrypt; p++)
+    if (c->encrypt[p] && strlen(enc) < sizeof enc - 16)
+      snprintf(enc + strlen(enc), sizeof enc - strlen(enc), "%s%d", enc[0] ? "," : "", p);
+  if (enc[0]) WEFT_INFO(c, "links encrypted (AES-256-GCM, WEFT_CRYPTO=%s) to ranks %s", crypto_name(c->crypto), enc);
 }
 
 weftResult_t weft_comm_connect(struct weftComm *c) {
@@ -282,6 +349,7 @@ weftResult_t weft_comm_connect(struct weftComm *c) {
   int n = c->nranks, r = c->rank, nk = weft_net_count();
   int uses[WEFT_MAX_NETS] = {0};
   weftResult_t res = choose_all(c);
+  if (res == weftSuccess) res = encrypt_links(c);
   if (res != weftSuccess) return res;
   for (int k = 0; k < nk && res == weftSuccess; k++) {
     int used = 0;
@@ -290,16 +358,18 @@ weftResult_t weft_comm_connect(struct weftComm *c) {
   }
   if (res == weftSuccess) res = plan_streams(c, uses);
   if (res != weftSuccess) return res;
-  uint64_t key;
-  memcpy(&key, c->secret, 8);
-  key ^= ((uint64_t)c->split_count << 1) | 1;
+  /* the transports get the comm's link key, never the job secret; a split
+   * child has a key of its own (bootstrap/keys.h) */
+  weftNetKey_t key;
+  if (weft_key_derive(c->key, WEFT_KEY_LABEL_NET, NULL, 0, key.bytes) != 0)
+    return weft_error(NULL, weftSystemError, "cannot derive the link key (libcrypto)");
   size_t row = (size_t)nk * WEFT_NET_HANDLE_BYTES;
   char *handles = calloc((size_t)n, row);
   if (!handles) return weft_error(NULL, weftSystemError, "out of memory");
   for (int k = 0; k < nk; k++)
     if (!uses[k]) close_net(&c->nets[k]); /* initialized only to score it */
   for (int k = 0; k < nk && res == weftSuccess; k++)
-    if (uses[k]) res = listen_net(c, k, key, handles + (size_t)r * row + (size_t)k * WEFT_NET_HANDLE_BYTES);
+    if (uses[k]) res = listen_net(c, k, &key, handles + (size_t)r * row + (size_t)k * WEFT_NET_HANDLE_BYTES);
   if (res == weftSuccess && (res = weft_bootstrap_allgather(c->bootstrap, handles, row, err)) != weftSuccess)
     weft_error(NULL, res, "%s", err);
   for (int i = 1; i < n && res == weftSuccess; i++) {
@@ -308,8 +378,9 @@ weftResult_t weft_comm_connect(struct weftComm *c) {
     int k = weft_net_slot_of(net);
     weft_peer_conn *pc = &c->peers[p];
     for (int st = 0; st < pc->nstreams && res == weftSuccess; st++)
-      res = net->connect(c->nets[k].ctx, 0, handles + (size_t)p * row + (size_t)k * WEFT_NET_HANDLE_BYTES, key,
-                         conn_id(r, st, pc->nstreams), c->timeout_ms, st ? &pc->xsend[st - 1] : &pc->send);
+      res = net->connect(c->nets[k].ctx, 0, handles + (size_t)p * row + (size_t)k * WEFT_NET_HANDLE_BYTES, &key,
+                         conn_id(r, st, pc->nstreams), c->encrypt[p] ? WEFT_NET_CONN_ENCRYPT : 0, c->timeout_ms,
+                         st ? &pc->xsend[st - 1] : &pc->send);
     if (res != weftSuccess) {
       char pn[128];
       weft_comm_peer_name(c, p, pn, sizeof pn);
@@ -317,6 +388,7 @@ weftResult_t weft_comm_connect(struct weftComm *c) {
     }
   }
   free(handles);
+  weft_wipe(&key, sizeof key);
   for (int k = 0; k < nk && res == weftSuccess; k++)
     if (uses[k]) res = accept_peers(c, &c->nets[k], uses[k]);
   if (res != weftSuccess) return res;

@@ -53,13 +53,17 @@ static void load_plugin(const char *path) {
   }
   const weftNet_t *net = dlsym(h, "weftNetPlugin_v" WEFT_NET_STR(WEFT_NET_ABI_VERSION));
   if (!net) {
-    for (int v = WEFT_NET_ABI_VERSION + 1; v < WEFT_NET_ABI_VERSION + 8 && !net; v++) {
+    for (int v = 1; v < WEFT_NET_ABI_VERSION + 8 && !net; v++) {
       char sym[32];
       snprintf(sym, sizeof sym, "weftNetPlugin_v%d", v);
-      if (dlsym(h, sym)) {
+      if (v != WEFT_NET_ABI_VERSION && dlsym(h, sym)) {
+        /* version 1 took a 64-bit key that its transports sent in clear: no
+         * adapter can make such a plugin prove the key without revealing it */
         snprintf(load_error, sizeof load_error,
-                 "WEFT_NET_PLUGIN: %s implements transport ABI version %d, this libweft speaks version %d "
-                 "(rebuild the plugin against this weft_net.h)", path, v, WEFT_NET_ABI_VERSION);
+                 "WEFT_NET_PLUGIN: %s implements transport ABI version %d, this libweft speaks version %d%s "
+                 "(rebuild the plugin against this weft_net.h)", path, v, WEFT_NET_ABI_VERSION,
+                 v == 1 ? " (version 1 sent its key in clear; version 2 takes a 32-byte link key that must never "
+                          "travel, and may be asked to encrypt)" : "");
         dlclose(h);
         return;
       }

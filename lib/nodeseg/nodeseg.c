@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "bootstrap/bootstrap.h"
+#include "bootstrap/keys.h"
 #include "comm/comm.h"
 #include "comm/comm_log.h"
 #include "comm/fault.h"
@@ -49,11 +50,21 @@ typedef struct {
   char name[96];      /* rank 0: the Unix socket that hands out the memfd */
 } seg_offer;
 
+/* proof: HMAC(the comm's node-segment key, rank | the socket's name): the
+ * key itself never travels, not even between processes of one user. */
 typedef struct {
   uint64_t magic;
-  uint8_t secret[16];
   int32_t rank;
+  uint8_t proof[WEFT_MAC_BYTES];
 } seg_hello;
+
+static int seg_proof(const struct weftComm *c, int32_t rank, const char *name, uint8_t proof[WEFT_MAC_BYTES]) {
+  uint8_t k[WEFT_KEY_BYTES];
+  weft_bytes parts[] = {{&rank, sizeof rank}, {name, strlen(name)}};
+  int rc = weft_key_derive(c->key, WEFT_KEY_LABEL_NODESEG, NULL, 0, k) != 0 || weft_hmac(k, parts, 2, proof) != 0;
+  weft_wipe(k, sizeof k);
+  return rc ? -1 : 0;
+}
 
 static int futex(_Atomic uint32_t *addr, int op, uint32_t val, const struct timespec *ts) {
   return (int)syscall(SYS_futex, (uint32_t *)addr, op, val, ts, NULL, 0);
@@ -100,19 +111,20 @@ static int seg_make(size_t len) {
 
 /* Rank 0: hands the memfd to every other rank of the comm (each proves it
  * belongs to the job with the comm's secret). */
-static int serve(struct weftComm *c, int lfd, int mfd, int timeout_ms, char *err) {
+static int serve(struct weftComm *c, const char *name, int lfd, int mfd, int timeout_ms, char *err) {
   long long deadline = weft_now_ms() + timeout_ms;
   for (int served = 0; served < c->nranks - 1;) {
     long long left = deadline - weft_now_ms();
     int s = -1;
     if (left <= 0 || weft_sock_accept(lfd, (int)left, NULL, &s, err) != 0) return -1;
     seg_hello h;
+    uint8_t want[WEFT_MAC_BYTES];
     char ok = 1;
     struct ucred cred; /* the socket name is visible to every local user */
     socklen_t cl = sizeof cred;
     if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0 && cred.uid == geteuid() &&
-        weft_sock_recv_all(s, &h, sizeof h, 2000, err) == 0 && h.magic == SEG_MAGIC &&
-        memcmp(h.secret, c->secret, sizeof h.secret) == 0 && h.rank > 0 && h.rank < c->nranks &&
+        weft_sock_recv_all(s, &h, sizeof h, 2000, err) == 0 && h.magic == SEG_MAGIC && h.rank > 0 &&
+        h.rank < c->nranks && seg_proof(c, h.rank, name, want) == 0 && weft_bytes_equal(want, h.proof, sizeof want) &&
         weft_unix_send_fd(s, &ok, 1, mfd, err) == 0)
       served++;
     close(s);
@@ -123,10 +135,9 @@ static int serve(struct weftComm *c, int lfd, int mfd, int timeout_ms, char *err
 /* Other ranks: fetches the memfd from rank 0. */
 static int fetch(struct weftComm *c, const char *name, int timeout_ms, char *err) {
   int s = -1, mfd = -1;
-  seg_hello h = {SEG_MAGIC, {0}, c->rank};
-  memcpy(h.secret, c->secret, sizeof h.secret);
+  seg_hello h = {SEG_MAGIC, c->rank, {0}};
   char ok = 0;
-  if (weft_unix_connect(name, timeout_ms, &s, err) == 0 && weft_sock_send_all(s, &h, sizeof h, timeout_ms, err) == 0)
+  if (seg_proof(c, c->rank, name, h.proof) == 0 && weft_unix_connect(name, timeout_ms, &s, err) == 0 && weft_sock_send_all(s, &h, sizeof h, timeout_ms, err) == 0)
     weft_unix_recv_fd(s, &ok, 1, &mfd, timeout_ms, err);
   if (s >= 0) close(s);
   return mfd;
@@ -187,7 +198,8 @@ weftResult_t weft_nodeseg_create(struct weftComm *c) {
   int ok = 0;
   if (all) {
     seg_layout(g, n, x[0].max_bytes);
-    if (c->rank == 0) ok = serve(c, lfd, mfd, timeout, err) == 0;
+    x[0].name[sizeof x[0].name - 1] = 0;
+    if (c->rank == 0) ok = serve(c, me->name, lfd, mfd, timeout, err) == 0;
     else ok = (mfd = fetch(c, x[0].name, timeout, err)) >= 0;
     struct stat st;
     int seals = ok ? fcntl(mfd, F_GET_SEALS) : -1;

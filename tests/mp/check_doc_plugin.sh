@@ -11,7 +11,7 @@ awk '/^## Writing a transport/ {w = 1} w && /^```c$/ {c = 1; next} c && /^```$/ 
   "$src/docs/transports.md" >"$work/mynet.c"
 [[ -s $work/mynet.c ]] || { echo "no C block under 'Writing a transport'"; exit 1; }
 "$cc" -std=c11 -Wall -Wextra -Werror -O2 -fPIC -shared -fvisibility=hidden -I"$src/include" \
-  "$work/mynet.c" -o "$work/libweft-net-mynet.so"
+  "$work/mynet.c" -o "$work/libweft-net-mynet.so" -lcrypto
 "$build/tests/mp/test_plugin" loaded "$work/libweft-net-mynet.so" mynet
 WEFT_NET_PLUGIN=$work/libweft-net-mynet.so WEFT_NET=mynet "$build/tests/mp/test_coll_matrix" -n 3 -B 0 -L 120
 echo "doc plugin ok"

@@ -34,6 +34,9 @@
  *                      with the root's reason; a rank that never starts: the
  *                      root says who is missing at WARN while it waits, and
  *                      every waiting rank fails with weftTimeout naming it.
+ *   crypto_mismatch    2 sites whose ranks disagree on WEFT_CRYPTO: init fails
+ *                      on both with weftInvalidUsage saying so; an unknown
+ *                      value is weftInvalidArgument.
  *   mismatch           2 ranks call mismatched collectives (count, op, dtype,
  *                      collective, root), each case in a fresh comm: nobody
  *                      hangs, the mismatch is reported as weftInvalidUsage
@@ -610,6 +613,51 @@ static void test_init_refusals(void **state) {
     if (sc == RF_MISSING) assert_non_null(strstr(text, "ranks joined after 2 s; waiting for rank 2"));
     shared_free(rep, sizeof *rep);
   }
+}
+
+/* Two sites whose ranks disagree on WEFT_CRYPTO (the config field here): the
+ * link between them cannot be both encrypted and plain, so init fails on
+ * both sides with weftInvalidUsage saying to set it alike; an unknown value
+ * is weftInvalidArgument. */
+typedef struct {
+  int res[MAXR];
+  char msg[MAXR][MSGLEN];
+} crypto_report;
+
+static int crypto_rank(int rank, int n, const weftUniqueId *id, void *arg) {
+  crypto_report *rep = arg;
+  setenv("WEFT_SITE", rank == 0 ? "east" : "west", 1);
+  setenv("WEFT_HOST_ID", rank == 0 ? "east-host" : "west-host", 1);
+  weftConfig_t cfg = WEFT_CONFIG_INITIALIZER;
+  cfg.timeoutMs = weft_test_ms(20000);
+  cfg.netName = "tcp";
+  cfg.crypto = rank == 0 ? "auto" : "off";
+  weftComm_t comm = NULL;
+  weftResult_t r = weftCommInitRankConfig(&comm, n, *id, rank, &cfg);
+  rep->res[rank] = r;
+  copy_msg(rep->msg[rank], weftGetLastError(NULL));
+  if (r == weftSuccess) weftCommDestroy(comm);
+  return 0;
+}
+
+static void test_crypto_mismatch(void **state) {
+  (void)state;
+  int status[MAXR];
+  crypto_report *rep = shared_alloc(sizeof *rep);
+  launch(2, crypto_rank, rep, 60, status);
+  for (int r = 0; r < 2; r++) {
+    printf("  rank %d (WEFT_CRYPTO=%s): %d: %s\n", r, r == 0 ? "auto" : "off", rep->res[r], rep->msg[r]);
+    assert_int_equal(rep->res[r], weftInvalidUsage);
+    assert_non_null(strstr(rep->msg[r], "set WEFT_CRYPTO alike on every rank"));
+  }
+  shared_free(rep, sizeof *rep);
+  weftConfig_t cfg = WEFT_CONFIG_INITIALIZER;
+  cfg.crypto = "maybe";
+  weftUniqueId id;
+  assert_int_equal(weftGetUniqueId(&id), weftSuccess);
+  weftComm_t comm = NULL;
+  assert_int_equal(weftCommInitRankConfig(&comm, 1, id, 0, &cfg), weftInvalidArgument);
+  assert_non_null(strstr(weftGetLastError(NULL), "'maybe' is not auto, on or off"));
 }
 
 /* ---- mismatched calls --------------------------------------------------------------------- */
@@ -1309,7 +1357,7 @@ static void *stranger_main(void *p) {
       boot_hello h;
       memset(&h, 0, sizeof h);
       h.magic = WEFT_ID_MAGIC;
-      memset(h.secret, 0x42, sizeof h.secret);
+      memset(h.mac, 0x42, sizeof h.mac); /* a proof made without the key */
       h.rank = 0; /* claims a real rank's slot */
       h.nranks = s->nranks;
       if (send(fd, &h, sizeof h, MSG_NOSIGNAL) < 0) break;
@@ -1579,6 +1627,7 @@ static const struct CMUnitTest all_tests[] = {
     cmocka_unit_test(test_timeout),
     cmocka_unit_test(test_init_timeout),
     cmocka_unit_test(test_init_refusals),
+    cmocka_unit_test(test_crypto_mismatch),
     cmocka_unit_test(test_concurrent_use),
     cmocka_unit_test(test_mismatch),
     cmocka_unit_test(test_invalid_args),

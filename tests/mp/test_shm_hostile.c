@@ -32,14 +32,14 @@
 #define SHM_MAGIC 0x77656674736d6d31ULL
 #define RING_BYTES 4096
 #define RING_OFF 320 /* sizeof(shm_ring), a multiple of the cache line: head at 0, tail at 64 */
-#define KEY 0x1234abcdULL
+static const weftNetKey_t KEY = {{0x12, 0x34, 0xab, 0xcd}};
 
 typedef struct {
   uint64_t magic;
   char name[96];
 } shm_handle;
 typedef struct {
-  weft_net_hello h;
+  weft_net_hello h; /* sealed with the key (common/hello.h) */
   uint64_t ring_bytes;
 } shm_hello;
 
@@ -59,11 +59,15 @@ static int ring_fd(int seal, void **map) {
 }
 
 /* Connects to the listener as a peer would, handing over fd with the hello. */
-static int fake_peer(const shm_handle *h, int fd, uint64_t conn_id) {
+static int fake_peer(const char *handle, int fd, uint64_t conn_id) {
   int s = -1;
   char err[WEFT_SOCK_ERRLEN];
-  shm_hello hello = {{SHM_MAGIC, KEY, conn_id}, RING_BYTES};
-  if (weft_unix_connect(h->name, 2000, &s, err) != 0 || weft_unix_send_fd(s, &hello, sizeof hello, fd, err) != 0)
+  shm_handle h;
+  memcpy(&h, handle, sizeof h);
+  shm_hello hello;
+  hello.ring_bytes = RING_BYTES;
+  if (weft_net_hello_seal(&hello, sizeof hello, SHM_MAGIC, &KEY, handle, conn_id, 0) != 0 ||
+      weft_unix_connect(h.name, 2000, &s, err) != 0 || weft_unix_send_fd(s, &hello, sizeof hello, fd, err) != 0)
     return -1;
   return s;
 }
@@ -74,7 +78,7 @@ int main(int argc, char **argv) {
   weftNetInitArgs_t args = {WEFT_NET_ABI_VERSION, NULL, NULL, NULL, NULL};
   void *ctx, *lis, *send = NULL, *recv = NULL;
   char handle[WEFT_NET_HANDLE_BYTES];
-  if (net->init(&args, &ctx) != weftSuccess || net->listen(ctx, 0, KEY, handle, &lis) != weftSuccess)
+  if (net->init(&args, &ctx) != weftSuccess || net->listen(ctx, 0, &KEY, handle, &lis) != weftSuccess)
     return FAILF("shm init/listen failed");
   shm_handle h;
   memcpy(&h, handle, sizeof h);
@@ -93,14 +97,15 @@ int main(int argc, char **argv) {
     }
   } else if (!strcmp(mode, "unsealed")) {
     int fd = ring_fd(0, &map);
-    if (fd < 0 || (stranger = fake_peer(&h, fd, 99)) < 0) return FAILF("unsealed peer could not connect");
+    if (fd < 0 || (stranger = fake_peer(handle, fd, 99)) < 0) return FAILF("unsealed peer could not connect");
     close(fd);
   } else if (!strcmp(mode, "counters")) {
     int fd = ring_fd(1, &map);
-    if (fd < 0 || (stranger = fake_peer(&h, fd, 7)) < 0) return FAILF("hostile peer could not connect");
+    if (fd < 0 || (stranger = fake_peer(handle, fd, 7)) < 0) return FAILF("hostile peer could not connect");
     close(fd);
     uint64_t id = 0;
-    if (net->accept(lis, 5000, &recv, &id) != weftSuccess || id != 7) return FAILF("hostile peer not accepted");
+    uint32_t fl;
+    if (net->accept(lis, 5000, &recv, &id, &fl) != weftSuccess || id != 7) return FAILF("hostile peer not accepted");
     /* head far beyond anything written: a receiver that trusted it would read
      * (and copy) past the ring */
     ((volatile uint64_t *)map)[0] = (uint64_t)RING_BYTES * 1000;
@@ -123,9 +128,10 @@ int main(int argc, char **argv) {
   }
   /* the real peer, behind the hostile connection */
   double t0 = now_s();
-  if (net->connect(ctx, 0, handle, KEY, 42, 5000, &send) != weftSuccess) return FAILF("the real peer cannot connect");
+  if (net->connect(ctx, 0, handle, &KEY, 42, 0, 5000, &send) != weftSuccess) return FAILF("the real peer cannot connect");
   uint64_t id = 0;
-  weftResult_t r = net->accept(lis, weft_test_ms(20000), &recv, &id);
+  uint32_t fl;
+  weftResult_t r = net->accept(lis, weft_test_ms(20000), &recv, &id, &fl);
   double took = now_s() - t0;
   if (r != weftSuccess || id != 42) bad = FAILF("%s: accept returned %d, connection %llu", mode, (int)r, (unsigned long long)id);
   else if (took > 1 * weft_test_time_scale()) bad = FAILF("%s: the real peer waited %.1f s", mode, took);

@@ -12,7 +12,7 @@ weftResult_t weft_net_accept_timeout(weft_net_listen *l, const char *peer, int t
 }
 
 void weft_net_drop_stranger(const weft_net_listen *l) {
-  weft_net_logf(l->ctx, weftLogWarn, "%s: dropped a connection without the job key", l->ctx->name);
+  weft_net_logf(l->ctx, weftLogWarn, "%s: dropped a connection that did not prove the job key", l->ctx->name);
 }
 
 void weft_net_listen_drop_pending(weft_net_listen *l) {
@@ -55,7 +55,7 @@ static int hello_arrived(int fd, size_t hello_bytes) {
 }
 
 weftResult_t weft_net_accept(weft_net_listen *l, int timeout_ms, const char *peer, size_t hello_bytes,
-                             weft_net_take_fn take, void **out, uint64_t *conn_id) {
+                             weft_net_take_fn take, void **out, uint64_t *conn_id, uint32_t *flags) {
   /* Connections wait side by side for their hellos, and a transport reads a
    * hello only once all of it is there: no stranger (silent, slow, or one
    * byte at a time) holds up the others, it only ages out after
@@ -78,7 +78,7 @@ weftResult_t weft_net_accept(weft_net_listen *l, int timeout_ms, const char *pee
         continue;
       }
       weftResult_t res = weftSuccess;
-      weft_net_verdict v = take(l, fd, WEFT_NET_TAKE_MS, out, conn_id, &res);
+      weft_net_verdict v = take(l, fd, WEFT_NET_TAKE_MS, out, conn_id, flags, &res);
       if (v == WEFT_NET_TAKEN) return weftSuccess;
       close(fd);
       if (v == WEFT_NET_FAILED) return res;

@@ -26,12 +26,12 @@ typedef enum {
 /* Decides on accepted socket fd, whose hello has arrived, within hello_ms. Unless
  * it takes the connection, fd stays the caller's to close. */
 typedef weft_net_verdict (*weft_net_take_fn)(weft_net_listen *l, int fd, int hello_ms, void **out,
-                                             uint64_t *conn_id, weftResult_t *res);
+                                             uint64_t *conn_id, uint32_t *flags, weftResult_t *res);
 
 /* peer: who did not connect, in the timeout's message ("peer", "local peer");
  * hello_bytes: the size of the transport's hello. */
 weftResult_t weft_net_accept(weft_net_listen *l, int timeout_ms, const char *peer, size_t hello_bytes,
-                             weft_net_take_fn take, void **out, uint64_t *conn_id);
+                             weft_net_take_fn take, void **out, uint64_t *conn_id, uint32_t *flags);
 /* Sets the listener's error for a timeout and returns weftTimeout. */
 weftResult_t weft_net_accept_timeout(weft_net_listen *l, const char *peer, int timeout_ms);
 /* Logs (WARN) that a connection without the job key was dropped. */

@@ -3,12 +3,16 @@
 #include <unistd.h>
 
 #include "common/listen.h"
+#include "util/random.h"
 
-void weft_net_listen_init(weft_net_listen *l, weft_net_ctx *ctx, uint64_t key) {
+int weft_net_listen_init(weft_net_listen *l, weft_net_ctx *ctx, const weftNetKey_t *key) {
   l->h.type = WEFT_NET_OBJ_LISTEN;
   l->ctx = ctx;
   l->fd = -1;
-  l->key = key;
+  l->key = *key;
+  if (weft_random_bytes(l->nonce, sizeof l->nonce) == 0) return 0;
+  weft_net_obj_err(ctx, "%s: no random bytes from the kernel", ctx->name);
+  return -1;
 }
 
 weftResult_t weft_net_listen_tcp(weft_net_listen *l, weft_sockaddr *addr) {
@@ -19,9 +23,10 @@ weftResult_t weft_net_listen_tcp(weft_net_listen *l, weft_sockaddr *addr) {
   return weftSystemError;
 }
 
-void weft_net_handle_put(void *handle, const void *h, size_t len) {
+void weft_net_handle_put(void *handle, const void *h, size_t len, const weft_net_listen *l) {
   memset(handle, 0, WEFT_NET_HANDLE_BYTES);
-  memcpy(handle, h, len);
+  memcpy(handle, h, len < WEFT_NET_HANDLE_BYTES - WEFT_NONCE_BYTES ? len : WEFT_NET_HANDLE_BYTES - WEFT_NONCE_BYTES);
+  memcpy((char *)handle + WEFT_NET_HANDLE_BYTES - WEFT_NONCE_BYTES, l->nonce, WEFT_NONCE_BYTES);
 }
 
 weftResult_t weft_net_close_listen(void *listen) {
@@ -29,6 +34,7 @@ weftResult_t weft_net_close_listen(void *listen) {
   if (!l) return weftSuccess;
   weft_net_listen_drop_pending(l);
   if (l->fd >= 0) close(l->fd);
+  weft_wipe(&l->key, sizeof l->key);
   free(l);
   return weftSuccess;
 }

@@ -17,12 +17,15 @@ static ofi_ep *ep_new(ofi_ctx *c, int fd, int type) {
   return e;
 }
 
-weftResult_t weft__ofi_listen(void *ctxp, int dev, uint64_t key, void *handle, void **out) {
+weftResult_t weft__ofi_listen(void *ctxp, int dev, const weftNetKey_t *key, void *handle, void **out) {
   ofi_ctx *c = ctxp;
   (void)dev;
   weft_net_listen *l = calloc(1, sizeof *l);
   if (!l) return weftSystemError;
-  weft_net_listen_init(l, &c->base, key);
+  if (weft_net_listen_init(l, &c->base, key) != 0) {
+    free(l);
+    return weftSystemError;
+  }
   ofi_handle h;
   memset(&h, 0, sizeof h);
   h.magic = HANDLE_MAGIC;
@@ -35,22 +38,30 @@ weftResult_t weft__ofi_listen(void *ctxp, int dev, uint64_t key, void *handle, v
     h.addrlen = (uint16_t)c->addrlen;
     memcpy(h.addr, c->addr, c->addrlen);
   }
-  weft_net_handle_put(handle, &h, sizeof h);
+  weft_net_handle_put(handle, &h, sizeof h, l);
   *out = l;
   return weftSuccess;
 }
 
-weftResult_t weft__ofi_connect(void *ctxp, int dev, const void *handle, uint64_t key, uint64_t conn_id,
-                               int timeout_ms, void **out) {
+weftResult_t weft__ofi_connect(void *ctxp, int dev, const void *handle, const weftNetKey_t *key, uint64_t conn_id,
+                               uint32_t flags, int timeout_ms, void **out) {
   ofi_ctx *c = ctxp;
   (void)dev;
+  if (flags & WEFT_NET_CONN_ENCRYPT) { /* properties say encrypts = 0: weft does not ask */
+    weft_net_obj_err(c, "ofi: does not encrypt; weft carries encrypted links over tcp");
+    return weftInvalidUsage;
+  }
   ofi_handle h;
   memcpy(&h, handle, sizeof h);
   if (h.magic != HANDLE_MAGIC || h.addrlen > sizeof h.addr) {
     weft_net_obj_err(c, "not an ofi transport handle");
     return weftInvalidUsage;
   }
-  weft_net_hello hello = {HELLO_MAGIC, key, conn_id};
+  weft_net_hello hello;
+  if (weft_net_hello_seal(&hello, sizeof hello, HELLO_MAGIC, key, handle, conn_id, 0) != 0) {
+    weft_net_obj_err(c, "ofi: cannot make the hello (no random bytes?)");
+    return weftSystemError;
+  }
   int fd;
   weftResult_t res = weft_net_hello_dial(&c->base, &h.sa, &hello, sizeof hello, timeout_ms, &fd);
   if (res != weftSuccess) return res;
@@ -75,10 +86,11 @@ weftResult_t weft__ofi_connect(void *ctxp, int dev, const void *handle, uint64_t
 /* Checks the key, gives the connection an endpoint id and answers with it
  * and this context's fabric address. */
 static weft_net_verdict ofi_take(weft_net_listen *l, int fd, int hello_ms, void **out, uint64_t *conn_id,
-                                 weftResult_t *res) {
+                                 uint32_t *flags, weftResult_t *res) {
   ofi_ctx *c = (ofi_ctx *)l->ctx;
   weft_net_hello h;
-  if (!weft_net_hello_read(fd, &h, sizeof h, HELLO_MAGIC, l->key, hello_ms)) return WEFT_NET_NO_KEY;
+  if (!weft_net_hello_read(l, fd, &h, sizeof h, HELLO_MAGIC, hello_ms) || h.flags) return WEFT_NET_NO_KEY;
+  *flags = 0;
   if (c->next_epid >= MAX_EPID) {
     weft_net_obj_err(l, "too many connections to one ofi context (%u)", MAX_EPID);
     *res = weftSystemError;
@@ -107,6 +119,6 @@ static weft_net_verdict ofi_take(weft_net_listen *l, int fd, int hello_ms, void 
   return WEFT_NET_TAKEN;
 }
 
-weftResult_t weft__ofi_accept(void *l, int timeout_ms, void **out, uint64_t *conn_id) {
-  return weft_net_accept(l, timeout_ms, "peer", sizeof(weft_net_hello), ofi_take, out, conn_id);
+weftResult_t weft__ofi_accept(void *l, int timeout_ms, void **out, uint64_t *conn_id, uint32_t *flags) {
+  return weft_net_accept(l, timeout_ms, "peer", sizeof(weft_net_hello), ofi_take, out, conn_id, flags);
 }

@@ -106,7 +106,7 @@ typedef struct {
   uint64_t magic;
   weft_sockaddr sa; /* TCP address of the listener (handshake, liveness) */
   uint16_t addrlen; /* fabric address length, 0 if it did not fit here */
-  uint8_t addr[WEFT_NET_HANDLE_BYTES - 8 - sizeof(weft_sockaddr) - 2];
+  uint8_t addr[WEFT_NET_HANDLE_BYTES - 16 - 8 - sizeof(weft_sockaddr) - 2]; /* the last 16: the listener nonce */
 } ofi_handle;
 _Static_assert(sizeof(ofi_handle) <= WEFT_NET_HANDLE_BYTES, "ofi handle too large");
 
@@ -199,10 +199,10 @@ weftResult_t weft__ofi_init(const weftNetInitArgs_t *args, void **out);
 weftResult_t weft__ofi_finalize(void *ctx);
 
 /* connect.c */
-weftResult_t weft__ofi_listen(void *ctxp, int dev, uint64_t key, void *handle, void **out);
-weftResult_t weft__ofi_connect(void *ctxp, int dev, const void *handle, uint64_t key, uint64_t conn_id,
+weftResult_t weft__ofi_listen(void *ctxp, int dev, const weftNetKey_t *key, void *handle, void **out);
+weftResult_t weft__ofi_connect(void *ctxp, int dev, const void *handle, const weftNetKey_t *key, uint64_t conn_id, uint32_t flags,
                                int timeout_ms, void **out);
-weftResult_t weft__ofi_accept(void *lp, int timeout_ms, void **out, uint64_t *conn_id);
+weftResult_t weft__ofi_accept(void *lp, int timeout_ms, void **out, uint64_t *conn_id, uint32_t *flags);
 
 /* data.c */
 weftResult_t weft__ofi_reg_mr(void *comm, void *data, size_t size, void **mhandle);

@@ -62,7 +62,7 @@ typedef struct {
   weft_net_hello h; /* magic SHM_MAGIC */
   uint64_t ring_bytes;
 } shm_hello;
-_Static_assert(sizeof(shm_hello) == 32, "the hello is part of the wire format");
+_Static_assert(sizeof(shm_hello) == 80, "the hello is part of the wire format");
 
 /* Shared between one sender and one receiver. Counters each side writes on
  * every message have a cache line of their own; the sleep flags, written
@@ -146,12 +146,15 @@ static weftResult_t shm_properties(void *ctx, int dev, weftNetProperties_t *p) {
   return weftSuccess;
 }
 
-static weftResult_t shm_listen(void *ctxp, int dev, uint64_t key, void *handle, void **out) {
+static weftResult_t shm_listen(void *ctxp, int dev, const weftNetKey_t *key, void *handle, void **out) {
   shm_ctx *ctx = ctxp;
   (void)dev;
   weft_net_listen *l = calloc(1, sizeof *l);
   if (!l) return weftSystemError;
-  weft_net_listen_init(l, &ctx->base, key);
+  if (weft_net_listen_init(l, &ctx->base, key) != 0) {
+    free(l);
+    return weftSystemError;
+  }
   shm_handle h = {SHM_MAGIC, ""};
   char err[WEFT_SOCK_ERRLEN];
   if (weft_unix_listen("weft-shm", h.name, sizeof h.name, &l->fd, err) != 0) {
@@ -159,7 +162,7 @@ static weftResult_t shm_listen(void *ctxp, int dev, uint64_t key, void *handle, 
     free(l);
     return weftSystemError;
   }
-  weft_net_handle_put(handle, &h, sizeof h);
+  weft_net_handle_put(handle, &h, sizeof h, l);
   *out = l;
   return weftSuccess;
 }
@@ -188,10 +191,14 @@ static void ep_free(shm_ep *e) {
   free(e);
 }
 
-static weftResult_t shm_connect(void *ctxp, int dev, const void *handle, uint64_t key, uint64_t conn_id,
-                                int timeout_ms, void **out) {
+static weftResult_t shm_connect(void *ctxp, int dev, const void *handle, const weftNetKey_t *key, uint64_t conn_id,
+                                uint32_t flags, int timeout_ms, void **out) {
   shm_ctx *ctx = ctxp;
   (void)dev;
+  if (flags & WEFT_NET_CONN_ENCRYPT) { /* properties say encrypts = 0: weft does not ask */
+    weft_net_obj_err(ctx, "shm: does not encrypt (its peers share this host's memory)");
+    return weftInvalidUsage;
+  }
   shm_handle h;
   memcpy(&h, handle, sizeof h);
   if (h.magic != SHM_MAGIC) {
@@ -221,8 +228,12 @@ static weftResult_t shm_connect(void *ctxp, int dev, const void *handle, uint64_
   ring->probe_value = probe_value;
   int s = -1;
   char err[WEFT_SOCK_ERRLEN];
-  shm_hello hello = {{SHM_MAGIC, key, conn_id}, ctx->ring_bytes};
-  if (weft_unix_connect(h.name, timeout_ms, &s, err) != 0 || weft_unix_send_fd(s, &hello, sizeof hello, mfd, err) != 0) {
+  shm_hello hello;
+  hello.ring_bytes = ctx->ring_bytes;
+  int sealed = weft_net_hello_seal(&hello, sizeof hello, SHM_MAGIC, key, handle, conn_id, 0) == 0;
+  if (!sealed) snprintf(err, sizeof err, "shm: cannot make the hello (no random bytes?)");
+  if (!sealed || weft_unix_connect(h.name, timeout_ms, &s, err) != 0 ||
+      weft_unix_send_fd(s, &hello, sizeof hello, mfd, err) != 0) {
     weft_net_obj_err(ctx, "%s", err);
     if (s >= 0) close(s);
     s = -1;
@@ -246,7 +257,8 @@ static weftResult_t shm_connect(void *ctxp, int dev, const void *handle, uint64_
 }
 
 /* Receives the hello and the ring's memfd; returns the mapped ring or NULL. */
-static shm_ep *accept_one(shm_ctx *ctx, uint64_t key, int s, int hello_ms, uint64_t *conn_id) {
+static shm_ep *accept_one(weft_net_listen *l, int s, int hello_ms, uint64_t *conn_id) {
+  shm_ctx *ctx = (shm_ctx *)l->ctx;
   shm_hello hello;
   int mfd = -1;
   char err[WEFT_SOCK_ERRLEN];
@@ -254,7 +266,7 @@ static shm_ep *accept_one(shm_ctx *ctx, uint64_t key, int s, int hello_ms, uint6
   struct stat st;
   size_t map_len = RING_OFF + hello.ring_bytes;
   int seals = fcntl(mfd, F_GET_SEALS);
-  if (!weft_net_hello_valid(&hello.h, SHM_MAGIC, key) || hello.ring_bytes < 4096 ||
+  if (!weft_net_hello_check(l, &hello, sizeof hello, SHM_MAGIC) || hello.h.flags || hello.ring_bytes < 4096 ||
       hello.ring_bytes > ((uint64_t)1 << 30) || (hello.ring_bytes & (hello.ring_bytes - 1)) || fstat(mfd, &st) != 0 ||
       (size_t)st.st_size < map_len || seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW)) {
     if (mfd >= 0) close(mfd);
@@ -287,8 +299,9 @@ static shm_ep *accept_one(shm_ctx *ctx, uint64_t key, int s, int hello_ms, uint6
 }
 
 static weft_net_verdict shm_take(weft_net_listen *l, int s, int hello_ms, void **out, uint64_t *conn_id,
-                                 weftResult_t *res) {
+                                 uint32_t *flags, weftResult_t *res) {
   (void)res;
+  *flags = 0;
   /* the socket name is visible to every local user: only our own uid may
    * connect (the socket stays nonblocking: a stranger's partial hello ends
    * at the hello deadline) */
@@ -299,14 +312,14 @@ static weft_net_verdict shm_take(weft_net_listen *l, int s, int hello_ms, void *
                   cl == sizeof cred ? (int)cred.uid : -1, cl == sizeof cred ? (int)cred.pid : -1);
     return WEFT_NET_NO_KEY;
   }
-  shm_ep *e = accept_one((shm_ctx *)l->ctx, l->key, s, hello_ms, conn_id);
+  shm_ep *e = accept_one(l, s, hello_ms, conn_id);
   if (!e) return WEFT_NET_NO_KEY;
   *out = e;
   return WEFT_NET_TAKEN;
 }
 
-static weftResult_t shm_accept(void *l, int timeout_ms, void **out, uint64_t *conn_id) {
-  return weft_net_accept(l, timeout_ms, "local peer", sizeof(shm_hello), shm_take, out, conn_id);
+static weftResult_t shm_accept(void *l, int timeout_ms, void **out, uint64_t *conn_id, uint32_t *flags) {
+  return weft_net_accept(l, timeout_ms, "local peer", sizeof(shm_hello), shm_take, out, conn_id, flags);
 }
 
 /* ---- data path ---------------------------------------------------------- */

@@ -1,7 +1,10 @@
 /* tcp transport: one nonblocking stream socket per direction and peer (weft
  * opens several per peer on long fat links: maxStreams).
  * Each message is a 16-byte frame header (tag, size) followed by the payload,
- * written from and read straight into the caller's buffer. Progress happens
+ * written from and read straight into the caller's buffer; on a connection
+ * that weft asks to encrypt, sealed records instead (tcp_aead.c).
+ * A connection opens with the HMAC hello (common/hello.h); the acceptor's
+ * reply is read by the connecting side before its first frame. Progress happens
  * only inside test(), driven by weft's progress engine.
  * Socket buffers are left to the kernel's autotuning (up to tcp_wmem/tcp_rmem
  * maxima) unless WEFT_SOCKET_BUFSIZE asks for a size; setting one turns
@@ -25,6 +28,7 @@
 #include "common/net_define.h"
 #include "common/req_queue.h"
 #include "tcp/tcp.h"
+#include "tcp/tcp_impl.h"
 
 #define TCP_HELLO_MAGIC 0x77656674746370ULL /* "wefttcp" */
 
@@ -34,28 +38,6 @@ typedef struct {
   int bufsize; /* WEFT_SOCKET_BUFSIZE, 0 = autotuning */
 } tcp_ctx;
 
-typedef struct {
-  uint64_t tag;
-  uint64_t size;
-} tcp_frame;
-
-struct tcp_ep;
-typedef struct tcp_req {
-  weft_req_link link;
-  struct tcp_ep *ep;
-  char *buf;
-  size_t size;   /* posted size */
-  tcp_frame hdr; /* sent header, or received header */
-  size_t off;    /* bytes of header + payload moved so far */
-  int complete;
-} tcp_req;
-
-typedef struct tcp_ep {
-  weft_net_obj h;
-  int fd;
-  weftResult_t failed;
-  weft_req_queue q; /* requests not yet complete, in order */
-} tcp_ep;
 
 
 static weftResult_t tcp_init(const weftNetInitArgs_t *args, void **out) {
@@ -80,21 +62,21 @@ static weftResult_t tcp_properties(void *ctx, int dev, weftNetProperties_t *p) {
   p->bandwidthGbps = 10.0;
   p->latencyUs = 20.0;
   p->maxStreams = 64; /* weft stripes long-haul messages over parallel sockets */
+  p->encrypts = 1;
   return weftSuccess;
 }
 
-static weftResult_t tcp_listen(void *ctxp, int dev, uint64_t key, void *handle, void **out) {
+static weftResult_t tcp_listen(void *ctxp, int dev, const weftNetKey_t *key, void *handle, void **out) {
   tcp_ctx *ctx = ctxp;
   (void)dev;
   weft_net_listen *l = calloc(1, sizeof *l);
   if (!l) return weftSystemError;
-  weft_net_listen_init(l, &ctx->base, key);
   weft_sockaddr a = ctx->local;
-  if (weft_net_listen_tcp(l, &a) != weftSuccess) {
+  if (weft_net_listen_init(l, &ctx->base, key) != 0 || weft_net_listen_tcp(l, &a) != weftSuccess) {
     free(l);
     return weftSystemError;
   }
-  weft_net_handle_put(handle, &a, sizeof a);
+  weft_net_handle_put(handle, &a, sizeof a, l);
   *out = l;
   return weftSuccess;
 }
@@ -107,6 +89,8 @@ static void set_bufsize(tcp_ctx *ctx, int fd) {
   if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof v) != 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v);
 }
 
+#define ep_fail weft__tcp_ep_fail
+
 static tcp_ep *ep_new(int fd, int type) {
   tcp_ep *e = calloc(1, sizeof *e);
   if (!e) return NULL;
@@ -115,43 +99,112 @@ static tcp_ep *ep_new(int fd, int type) {
   return e;
 }
 
-static weftResult_t tcp_connect(void *ctxp, int dev, const void *handle, uint64_t key,
-                                uint64_t conn_id, int timeout_ms, void **out) {
+static void ep_free(tcp_ep *e) {
+  weft_req_destroy(&e->q);
+  if (e->fd >= 0) close(e->fd);
+  weft_aead_free(e->aead);
+  free(e->stage);
+  weft_wipe(&e->key, sizeof e->key);
+  free(e);
+}
+
+static weftResult_t tcp_connect(void *ctxp, int dev, const void *handle, const weftNetKey_t *key,
+                                uint64_t conn_id, uint32_t flags, int timeout_ms, void **out) {
   tcp_ctx *ctx = ctxp;
   (void)dev;
   weft_sockaddr a;
   memcpy(&a, handle, sizeof a);
-  weft_net_hello h = {TCP_HELLO_MAGIC, key, conn_id};
-  int fd;
-  weftResult_t res = weft_net_hello_dial(&ctx->base, &a, &h, sizeof h, timeout_ms, &fd);
-  if (res != weftSuccess) return res;
-  set_bufsize(ctx, fd);
-  tcp_ep *e = ep_new(fd, WEFT_NET_OBJ_SEND);
-  if (!e) {
-    close(fd);
+  tcp_ep *e = ep_new(-1, WEFT_NET_OBJ_SEND);
+  if (!e) return weftSystemError;
+  e->awaiting_reply = 1;
+  e->key = *key;
+  memcpy(e->listen_nonce, weft_net_handle_nonce(handle), WEFT_NONCE_BYTES);
+  if ((flags & WEFT_NET_CONN_ENCRYPT) && !(e->stage = malloc(TCP_AEAD_CHUNK + WEFT_AEAD_TAG))) {
+    ep_free(e);
     return weftSystemError;
   }
+  if (weft_net_hello_seal(&e->hello, sizeof e->hello, TCP_HELLO_MAGIC, key, handle, conn_id,
+                          flags & WEFT_NET_CONN_ENCRYPT) != 0) {
+    weft_net_obj_err(&ctx->base, "tcp: cannot make the hello (no random bytes?)");
+    ep_free(e);
+    return weftSystemError;
+  }
+  weftResult_t res = weft_net_hello_dial(&ctx->base, &a, &e->hello, sizeof e->hello, timeout_ms, &e->fd);
+  if (res != weftSuccess) {
+    ep_free(e);
+    return res;
+  }
+  set_bufsize(ctx, e->fd);
   *out = e;
   return weftSuccess;
 }
 
+/* Send side: reads and checks the acceptor's reply (sent when it accepted,
+ * so it is there by the first frame) and derives the frame keys from it.
+ * 1: done, 0: not there yet, -1: failed. */
+static int finish_handshake(tcp_ep *e) {
+  while (e->reply_got < sizeof e->reply) {
+    ssize_t k = recv(e->fd, (char *)&e->reply + e->reply_got, sizeof e->reply - e->reply_got, MSG_DONTWAIT);
+    if (k <= 0) {
+      if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return 0;
+      weft_net_obj_err(e, "tcp: the peer closed the connection before it answered the hello (a different job key?)");
+      return ep_fail(e, weftRemoteError), -1;
+    }
+    e->reply_got += (size_t)k;
+  }
+  if (!weft_net_reply_check(&e->key, e->listen_nonce, &e->hello, &e->reply)) {
+    weft_net_obj_err(e, "tcp: the peer's answer does not prove the job key: not the peer weft published");
+    return ep_fail(e, weftRemoteError), -1;
+  }
+  if (e->stage) {
+    uint8_t k[WEFT_KEY_BYTES], iv[WEFT_AEAD_IV];
+    int rc = weft_net_link_keys(&e->key, e->listen_nonce, &e->hello, &e->reply, k, iv);
+    e->aead = rc == 0 ? weft_aead_new(k, iv, 1) : NULL;
+    weft_wipe(k, sizeof k);
+    if (!e->aead) {
+      weft_net_obj_err(e, "tcp: cannot set up the frame encryption");
+      return ep_fail(e, weftSystemError), -1;
+    }
+  }
+  e->awaiting_reply = 0;
+  return 1;
+}
+
 static weft_net_verdict tcp_take(weft_net_listen *l, int fd, int hello_ms, void **out, uint64_t *conn_id,
-                                 weftResult_t *res) {
+                                 uint32_t *flags, weftResult_t *res) {
   weft_net_hello h;
-  if (!weft_net_hello_read(fd, &h, sizeof h, TCP_HELLO_MAGIC, l->key, hello_ms)) return WEFT_NET_NO_KEY;
+  weft_net_reply rep;
+  char err[WEFT_SOCK_ERRLEN];
+  if (!weft_net_hello_read(l, fd, &h, sizeof h, TCP_HELLO_MAGIC, hello_ms) || (h.flags & ~WEFT_NET_CONN_ENCRYPT))
+    return WEFT_NET_NO_KEY;
+  if (weft_net_reply_make(l, &h, &rep) != 0 || weft_sock_send_all(fd, &rep, sizeof rep, hello_ms, err) != 0)
+    return WEFT_NET_DROPPED;
   set_bufsize((tcp_ctx *)l->ctx, fd);
   tcp_ep *e = ep_new(fd, WEFT_NET_OBJ_RECV);
   if (!e) {
     *res = weftSystemError;
     return WEFT_NET_FAILED;
   }
+  if (h.flags & WEFT_NET_CONN_ENCRYPT) {
+    uint8_t k[WEFT_KEY_BYTES], iv[WEFT_AEAD_IV];
+    e->aead = weft_net_link_keys(&l->key, l->nonce, &h, &rep, k, iv) == 0 ? weft_aead_new(k, iv, 0) : NULL;
+    weft_wipe(k, sizeof k);
+    if (!e->aead) {
+      e->fd = -1; /* the caller closes fd */
+      ep_free(e);
+      weft_net_obj_err(l, "tcp: cannot set up the frame decryption");
+      *res = weftSystemError;
+      return WEFT_NET_FAILED;
+    }
+  }
   *conn_id = h.conn_id;
+  *flags = h.flags;
   *out = e;
   return WEFT_NET_TAKEN;
 }
 
-static weftResult_t tcp_accept(void *l, int timeout_ms, void **out, uint64_t *conn_id) {
-  return weft_net_accept(l, timeout_ms, "peer", sizeof(weft_net_hello), tcp_take, out, conn_id);
+static weftResult_t tcp_accept(void *l, int timeout_ms, void **out, uint64_t *conn_id, uint32_t *flags) {
+  return weft_net_accept(l, timeout_ms, "peer", sizeof(weft_net_hello), tcp_take, out, conn_id, flags);
 }
 
 static tcp_req *req_new(tcp_ep *e) {
@@ -162,12 +215,13 @@ static tcp_req *req_new(tcp_ep *e) {
 
 static tcp_req *req_head(tcp_ep *e) { return (tcp_req *)e->q.head; }
 
-static void req_done(tcp_ep *e) {
+void weft__tcp_req_done(tcp_ep *e) {
   req_head(e)->complete = 1;
   weft_req_pop(&e->q);
 }
+#define req_done weft__tcp_req_done
 
-static weftResult_t ep_fail(tcp_ep *e, weftResult_t res) {
+weftResult_t weft__tcp_ep_fail(tcp_ep *e, weftResult_t res) {
   e->failed = res;
   return res;
 }
@@ -236,7 +290,9 @@ static weftResult_t progress_recv(tcp_ep *e) {
 }
 
 static weftResult_t progress(tcp_ep *e) {
-  return e->h.type == WEFT_NET_OBJ_SEND ? progress_send(e) : progress_recv(e);
+  if (e->h.type == WEFT_NET_OBJ_RECV) return e->aead ? weft__tcp_aead_recv(e) : progress_recv(e);
+  if (e->awaiting_reply && finish_handshake(e) <= 0) return e->failed;
+  return e->aead ? weft__tcp_aead_send(e) : progress_send(e);
 }
 
 static weftResult_t tcp_isend(void *sc, const void *data, size_t size, uint64_t tag, void *mh,
@@ -252,7 +308,7 @@ static weftResult_t tcp_isend(void *sc, const void *data, size_t size, uint64_t 
   r->hdr.size = size;
   weft_req_push(&e->q, r);
   *request = r;
-  return req_head(e) == r ? progress_send(e) : weftSuccess;
+  return req_head(e) == r ? progress(e) : weftSuccess;
 }
 
 static weftResult_t tcp_irecv(void *rc, void *data, size_t size, uint64_t tag, void *mh,
@@ -276,7 +332,7 @@ static weftResult_t tcp_test(void *request, int *done, size_t *size, uint64_t *t
   *done = 0;
   if (!r->complete && !e->failed) progress(e);
   if (!r->complete) {
-    if (e->failed && r->off >= sizeof r->hdr) {
+    if (e->failed && (e->aead ? r->rec > 0 : r->off >= sizeof r->hdr)) {
       if (size) *size = (size_t)r->hdr.size;
       if (tag) *tag = r->hdr.tag;
     }
@@ -293,12 +349,6 @@ static int tcp_poll_fd(void *comm, short *events) {
   tcp_ep *e = comm;
   *events = e->h.type == WEFT_NET_OBJ_SEND ? POLLOUT : POLLIN;
   return e->fd;
-}
-
-static void ep_free(tcp_ep *e) {
-  weft_req_destroy(&e->q);
-  if (e->fd >= 0) close(e->fd);
-  free(e);
 }
 
 static weftResult_t tcp_close_ep(void *c) {

@@ -36,7 +36,7 @@ void weft__ucx_hello_read(ucx_ctx *c, ucx_hello_conn *h) {
   h->got += (size_t)n;
   if (h->got < sizeof h->hello) return;
   ucx_listen *l = h->l;
-  if (!weft_net_hello_valid(&h->hello.h, UCX_MAGIC, l->base.key) || !h->hello.nonce ||
+  if (!weft_net_hello_check(&l->base, &h->hello, sizeof h->hello, UCX_MAGIC) || h->hello.h.flags || !h->hello.nonce ||
       weft__ucx_hash_find(c, h->hello.nonce)) {
     weft_net_drop_stranger(&l->base);
     weft__ucx_hello_drop(c, h);
@@ -91,12 +91,15 @@ void weft__ucx_listen_accept(ucx_ctx *c, ucx_listen *l) {
 
 /* ---- connection setup ------------------------------------------------------------------ */
 
-weftResult_t weft__ucx_listen(void *ctxp, int dev, uint64_t key, void *handle, void **out) {
+weftResult_t weft__ucx_listen(void *ctxp, int dev, const weftNetKey_t *key, void *handle, void **out) {
   ucx_ctx *c = ctxp;
   (void)dev;
   ucx_listen *l = calloc(1, sizeof *l);
   if (!l) return weftSystemError;
-  weft_net_listen_init(&l->base, &c->base, key);
+  if (weft_net_listen_init(&l->base, &c->base, key) != 0) {
+    free(l);
+    return weftSystemError;
+  }
   ucx_handle h;
   memset(&h, 0, sizeof h);
   h.magic = UCX_MAGIC;
@@ -114,24 +117,32 @@ weftResult_t weft__ucx_listen(void *ctxp, int dev, uint64_t key, void *handle, v
     free(l);
     return weftSystemError;
   }
-  weft_net_handle_put(handle, &h, sizeof h);
+  weft_net_handle_put(handle, &h, sizeof h, &l->base);
   *out = l;
   return weftSuccess;
 }
 
-weftResult_t weft__ucx_connect(void *ctxp, int dev, const void *handle, uint64_t key, uint64_t conn_id,
-                               int timeout_ms, void **out) {
+weftResult_t weft__ucx_connect(void *ctxp, int dev, const void *handle, const weftNetKey_t *key, uint64_t conn_id,
+                               uint32_t flags, int timeout_ms, void **out) {
   ucx_ctx *c = ctxp;
   (void)dev;
+  if (flags & WEFT_NET_CONN_ENCRYPT) { /* properties say encrypts = 0: weft does not ask */
+    weft_net_obj_err(c, "ucx: does not encrypt; weft carries encrypted links over tcp");
+    return weftInvalidUsage;
+  }
   ucx_handle h;
   memcpy(&h, handle, sizeof h);
   if (h.magic != UCX_MAGIC) {
     weft_net_obj_err(c, "ucx: peer published no ucx endpoint");
     return weftInternalError;
   }
-  ucx_hello hello = {{UCX_MAGIC, key, conn_id}, 0};
+  ucx_hello hello;
   do weft_random_bytes(&hello.nonce, sizeof hello.nonce);
   while (!hello.nonce);
+  if (weft_net_hello_seal(&hello, sizeof hello, UCX_MAGIC, key, handle, conn_id, 0) != 0) {
+    weft_net_obj_err(c, "ucx: cannot make the hello (no random bytes?)");
+    return weftSystemError;
+  }
   int fd;
   weftResult_t res = weft_net_hello_dial(&c->base, &h.addr, &hello, sizeof hello, timeout_ms, &fd);
   if (res != weftSuccess) return res;
@@ -159,7 +170,7 @@ weftResult_t weft__ucx_connect(void *ctxp, int dev, const void *handle, uint64_t
   return weftSuccess;
 }
 
-weftResult_t weft__ucx_accept(void *lp, int timeout_ms, void **out, uint64_t *conn_id) {
+weftResult_t weft__ucx_accept(void *lp, int timeout_ms, void **out, uint64_t *conn_id, uint32_t *flags) {
   ucx_listen *l = lp;
   ucx_ctx *c = listen_ctx(l);
   long long deadline = weft_now_ms() + timeout_ms;
@@ -175,6 +186,7 @@ weftResult_t weft__ucx_accept(void *lp, int timeout_ms, void **out, uint64_t *co
     ctx_unlock(c);
     if (e) {
       *conn_id = e->conn_id;
+      *flags = 0;
       *out = e;
       return weftSuccess;
     }

@@ -41,7 +41,7 @@ typedef struct {
   weft_net_hello h; /* magic UCX_MAGIC */
   uint64_t nonce;
 } ucx_hello;
-_Static_assert(sizeof(ucx_hello) == 32, "the hello is part of the wire format");
+_Static_assert(sizeof(ucx_hello) == 80, "the hello is part of the wire format");
 
 typedef struct {
   uint64_t magic;
@@ -189,10 +189,10 @@ void weft__ucx_recv_sock(ucx_ctx *c, ucx_ep *e);
 void weft__ucx_hello_drop(ucx_ctx *c, ucx_hello_conn *h);
 void weft__ucx_hello_read(ucx_ctx *c, ucx_hello_conn *h);
 void weft__ucx_listen_accept(ucx_ctx *c, ucx_listen *l);
-weftResult_t weft__ucx_listen(void *ctxp, int dev, uint64_t key, void *handle, void **out);
-weftResult_t weft__ucx_connect(void *ctxp, int dev, const void *handle, uint64_t key, uint64_t conn_id,
+weftResult_t weft__ucx_listen(void *ctxp, int dev, const weftNetKey_t *key, void *handle, void **out);
+weftResult_t weft__ucx_connect(void *ctxp, int dev, const void *handle, const weftNetKey_t *key, uint64_t conn_id, uint32_t flags,
                                int timeout_ms, void **out);
-weftResult_t weft__ucx_accept(void *lp, int timeout_ms, void **out, uint64_t *conn_id);
+weftResult_t weft__ucx_accept(void *lp, int timeout_ms, void **out, uint64_t *conn_id, uint32_t *flags);
 weftResult_t weft__ucx_close_listen(void *lp);
 
 /* close.c */

@@ -78,6 +78,7 @@ class Config(ctypes.Structure):
         ("logLevel", ctypes.c_int),
         ("device", ctypes.c_char_p),
         ("deviceNative", ctypes.c_void_p),
+        ("crypto", ctypes.c_char_p),
     ]
 
 
@@ -130,7 +131,7 @@ for _name, (_restype, _argtypes) in _PROTOTYPES.items():
 
 
 def new_config(timeout_ms=None, net=None, algo=None, site=None, topo_file=None, codec=None,
-               log_level=None, device=None):
+               log_level=None, device=None, crypto=None):
     """A weftConfig_t as WEFT_CONFIG_INITIALIZER sets it, with the given fields."""
     c = Config()
     c.size = ctypes.sizeof(Config)
@@ -140,7 +141,7 @@ def new_config(timeout_ms=None, net=None, algo=None, site=None, topo_file=None, 
     c.timeoutMs = WEFT_CONFIG_UNDEF_INT if timeout_ms is None else c_int_arg("timeout_ms", timeout_ms)
     c.logLevel = WEFT_CONFIG_UNDEF_INT if log_level is None else c_int_arg("log_level", log_level)
     for field, value in (("netName", net), ("algo", algo), ("siteName", site), ("topoFile", topo_file),
-                         ("codec", codec), ("device", device)):
+                         ("codec", codec), ("device", device), ("crypto", crypto)):
         if value is not None:
             if not isinstance(value, (str, bytes, os.PathLike)):
                 raise TypeError("config %s must be a str, not %s" % (field, type(value).__name__))

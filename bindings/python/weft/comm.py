@@ -68,7 +68,7 @@ class Comm:
     that pass the same unique id (weftCommInitRankConfig); blocking until
     every rank is connected. Comm.from_env(**config) takes rank, size and
     rendezvous from the launcher's environment. config: timeout_ms, net,
-    algo, site, topo_file, codec, log_level, device (weftConfig_t's fields;
+    algo, site, topo_file, codec, log_level, device, crypto (weftConfig_t's fields;
     unset ones take the environment's defaults).
 
     A Comm is used from one thread at a time, except abort(). destroy() (or
