@@ -79,6 +79,24 @@ void check_cpu(const at::Tensor& t, const char* what) {
   if (t.is_sparse()) throw std::runtime_error(std::string("weft ") + what + ": sparse tensors are not supported");
 }
 
+// Releases the GIL, if this thread holds it, for a wait that other threads
+// may need it to end: the watcher thread can drop the last reference to a
+// tensor that Python created, which takes the GIL.
+class NoGil {
+ public:
+  NoGil() {
+    if (Py_IsInitialized() && PyGILState_Check()) state_ = PyEval_SaveThread();
+  }
+  ~NoGil() {
+    if (state_) PyEval_RestoreThread(state_);
+  }
+  NoGil(const NoGil&) = delete;
+  NoGil& operator=(const NoGil&) = delete;
+
+ private:
+  PyThreadState* state_ = nullptr;
+};
+
 const at::Tensor& one_tensor(const std::vector<at::Tensor>& v, const char* what) {
   if (v.size() != 1)
     throw std::runtime_error(std::string("weft ") + what + ": expects one tensor per call, got " +
@@ -142,7 +160,12 @@ class WorkWeft : public c10d::Work {
   ~WorkWeft() override {
     // Dropped before completion: the stream (and the buffers, held here) must
     // live until the operation is done.
-    if (!settled_.load()) wait_stream();
+    if (!settled_.load()) {
+      NoGil nogil;
+      wait_stream();
+    }
+    // Only now, when no thread can be waiting on it, may another op reuse it.
+    if (stream_) pool_->give(stream_, clean_);
   }
 
   bool isCompleted() override {
@@ -210,8 +233,7 @@ class WorkWeft : public c10d::Work {
           ex = std::current_exception();
         }
       }
-      if (stream_) pool_->give(stream_, r == weftSuccess);
-      stream_ = nullptr;
+      clean_ = r == weftSuccess;
       post_ = nullptr;
       keep_.clear();
       finish(ex);
@@ -226,7 +248,8 @@ class WorkWeft : public c10d::Work {
 
   std::string what_;
   std::shared_ptr<StreamPool> pool_;
-  weftStream_t stream_;
+  weftStream_t stream_;  // this Work's until it is destroyed
+  bool clean_ = true;    // the stream saw no error, so it may be reused
   std::vector<at::Tensor> outputs_;
   std::vector<at::Tensor> keep_;  // inputs and staging the operation reads or writes
   std::function<void()> post_;    // copies results out of staging, once, on success
@@ -242,6 +265,7 @@ class WorkWeft : public c10d::Work {
 class Watcher {
  public:
   ~Watcher() {
+    NoGil nogil;  // the thread may need it to drop its last Work
     {
       std::lock_guard<std::mutex> lk(mu_);
       stop_ = true;
@@ -347,13 +371,16 @@ class ProcessGroupWeft : public c10d::ProcessGroup {
   }
 
   ~ProcessGroupWeft() override {
-    if (!comm_) return;
-    weftResult_t err = weftSuccess;
-    weftCommGetAsyncError(comm_, &err);
-    // A broken communicator is aborted, so that nothing waits for a dead peer.
-    if (err != weftSuccess) weftCommAbort(comm_);
-    else weftCommDestroy(comm_);
-    comm_ = nullptr;
+    NoGil nogil;  // the watcher may need it to finish
+    if (comm_) {
+      weftResult_t err = weftSuccess;
+      weftCommGetAsyncError(comm_, &err);
+      // A broken communicator is aborted, so that nothing waits for a dead peer.
+      if (err != weftSuccess) weftCommAbort(comm_);
+      else weftCommDestroy(comm_);
+      comm_ = nullptr;
+    }
+    watcher_.reset();  // joins its thread (if this was the last reference)
   }
 
   const std::string getBackendName() const override { return "weft"; }
