@@ -19,7 +19,9 @@ def test_ddp_under_torchrun_matches_gloo():
     env["PYTHONPATH"] = os.pathsep.join([os.path.join(here, "..", "..", "bindings", "python"),
                                          env.get("PYTHONPATH", "")])
     env["OMP_NUM_THREADS"] = "1"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes", "1", "--nproc_per_node", "2",
+    # a port of its own (--standalone would take 29400, shared with any other run)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2",
+           "--master_addr", "127.0.0.1", "--master_port", str(torch_ranks.free_port()),
            # torch 1.13 on Python 3.11 (Debian 12) fails with its default "0" here: docs/torch.md
            "--redirects", "2", "--tee", "2", "--monitor_interval", "0.1",
            os.path.join(here, "ddp_check.py")]

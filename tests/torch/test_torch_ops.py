@@ -201,3 +201,38 @@ def test_async_handles():
     (bad0, returned), (bad1, arrived) = torch_ranks.run(2, _async)
     assert bad0 == [] and bad1 == []
     assert returned < arrived, "async all_reduce blocked rank 0 until rank 1 called it"
+
+
+def _sites(rank, n):
+    import os
+    import tempfile
+
+    import weft.torch
+    # fake hosts per site (read at init), and weft's INFO log into a file
+    os.environ["WEFT_HOST_ID"] = "site%d" % rank
+    log = tempfile.TemporaryFile()
+    saved = os.dup(2)
+    os.dup2(log.fileno(), 2)
+    try:
+        g = dist.new_group(backend="weft", pg_options=weft.torch.Options(
+            site=["dc-a", "dc-b"], codec="bf16", log_level=2))
+        x = torch.full((1 << 15,), float(rank + 1))  # 128 KiB: above the codec's threshold
+        dist.all_reduce(x, group=g)
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    log.seek(0)
+    text = log.read().decode(errors="replace")
+    bad = []
+    if not torch.equal(x, torch.full((1 << 15,), 3.0)):  # 1 + 2: exact in bf16 too
+        bad.append("sum over the sites: %s" % x[:4].tolist())
+    for needle in ("in 2 sites", "site dc-%s" % "ab"[rank], "WAN codec bf16"):
+        if needle not in text:
+            bad.append("weft's log lacks %r:\n%s" % (needle, text[-2000:]))
+    return bad
+
+
+def test_pg_options_set_site_and_codec():
+    """weft.torch.Options reaches weftConfig_t: per-rank sites (a list) and the
+    WAN codec, as weft's INFO log reports them."""
+    assert torch_ranks.run(2, _sites) == [[], []]
