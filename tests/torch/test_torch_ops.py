@@ -111,6 +111,14 @@ def _matrix(rank, n):
         flat = torch.empty(n * count, dtype=dt)
         dist.all_gather_into_tensor(flat, per[rank].to(dt, copy=True))
         check("all_gather_into_tensor", dt, R.SUM, flat, want)
+        root = (salt + 1) % n
+        outs = [torch.empty(count, dtype=dt) for _ in range(n)] if rank == root else None
+        dist.gather(per[rank].to(dt, copy=True), outs, dst=root)
+        if rank == root:
+            check("gather", dt, R.SUM, torch.cat(outs), torch.cat(per).to(dt))
+        out = torch.empty(count, dtype=dt)
+        dist.scatter(out, [p.to(dt, copy=True) for p in per] if rank == root else None, src=root)
+        check("scatter", dt, R.SUM, out, per[rank].to(dt, copy=True))
         # all_to_all: block j of rank r's input goes to rank j
         full = [values(dt, R.SUM, r, count * n, salt) for r in range(n)]
         want = torch.cat([full[r].narrow(0, rank * count, count) for r in range(n)]).to(dt, copy=True)

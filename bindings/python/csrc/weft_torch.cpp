@@ -607,6 +607,49 @@ class ProcessGroupWeft : public c10d::ProcessGroup {
     });
   }
 
+  c10::intrusive_ptr<c10d::Work> gather(std::vector<std::vector<at::Tensor>>& outputs,
+                                        std::vector<at::Tensor>& inputs, const c10d::GatherOptions& opts) override {
+    const char* what = "gather";
+    at::Tensor in = one_tensor(inputs, what);
+    int root = check_rank(opts.rootRank, what, "root");
+    bool at_root = root == getRank();
+    std::vector<at::Tensor> outs;
+    if (at_root) {
+      if (outputs.size() != 1) throw std::runtime_error("weft gather: expects one list of output tensors on the root");
+      outs = outputs[0];
+      check_list(outs, in, what, "output");
+    } else if (!outputs.empty() && !outputs[0].empty()) {
+      throw std::runtime_error("weft gather: only the root passes output tensors");
+    }
+    return p2p_lists(c10d::OpType::GATHER, what, {in.contiguous()}, outs, weft_dtype(in, what),
+                     [&](int peer, bool& send, int& sidx, bool& recv, int& ridx) {
+                       send = peer == root, sidx = 0;
+                       recv = at_root, ridx = peer;
+                     });
+  }
+
+  c10::intrusive_ptr<c10d::Work> scatter(std::vector<at::Tensor>& outputs,
+                                         std::vector<std::vector<at::Tensor>>& inputs,
+                                         const c10d::ScatterOptions& opts) override {
+    const char* what = "scatter";
+    at::Tensor out = one_tensor(outputs, what);
+    int root = check_rank(opts.rootRank, what, "root");
+    bool at_root = root == getRank();
+    std::vector<at::Tensor> ins;
+    if (at_root) {
+      if (inputs.size() != 1) throw std::runtime_error("weft scatter: expects one list of input tensors on the root");
+      check_list(inputs[0], out, what, "input");
+      for (auto& t : inputs[0]) ins.push_back(t.contiguous());
+    } else if (!inputs.empty() && !inputs[0].empty()) {
+      throw std::runtime_error("weft scatter: only the root passes input tensors");
+    }
+    return p2p_lists(c10d::OpType::SCATTER, what, ins, {out}, weft_dtype(out, what),
+                     [&](int peer, bool& send, int& sidx, bool& recv, int& ridx) {
+                       send = at_root, sidx = peer;
+                       recv = peer == root, ridx = 0;
+                     });
+  }
+
   c10::intrusive_ptr<c10d::Work> barrier(const c10d::BarrierOptions& /*opts*/) override {
     at::Tensor t = at::zeros({1}, at::kByte);
     return launch_staged(c10d::OpType::BARRIER, "barrier", {}, {t}, nullptr, [&](weftStream_t st) {
@@ -749,6 +792,33 @@ class ProcessGroupWeft : public c10d::ProcessGroup {
     }
     weftResult_t e = weftGroupEnd();
     return r != weftSuccess ? r : e;
+  }
+
+  // gather and scatter: one group of sends (of contiguous srcs[sidx]) and
+  // receives (into outs[ridx], staged when strided); pick(peer, ...) says
+  // which happen with each peer.
+  template <typename F>
+  c10::intrusive_ptr<c10d::Work> p2p_lists(c10d::OpType type, const char* what, std::vector<at::Tensor> srcs,
+                                           std::vector<at::Tensor> outs, weftDataType_t dt, F pick) {
+    std::vector<at::Tensor> dsts;
+    for (auto& t : outs) dsts.push_back(t.is_contiguous() ? t : at::empty_like(t, at::MemoryFormat::Contiguous));
+    auto post = [dsts, outs]() mutable {
+      for (size_t i = 0; i < outs.size(); i++)
+        if (!dsts[i].is_same(outs[i])) outs[i].copy_(dsts[i]);
+    };
+    std::vector<at::Tensor> keep = srcs;
+    keep.insert(keep.end(), dsts.begin(), dsts.end());
+    return launch_staged(type, what, outs, keep, post, [&](weftStream_t st) {
+      return grouped_p2p(getSize(), dt, st, [&](int peer, const void*& sb, size_t& sc, void*& rb, size_t& rc) {
+        bool send = false, recv = false;
+        int si = 0, ri = 0;
+        pick(peer, send, si, recv, ri);
+        sb = send ? srcs[si].data_ptr() : nullptr;
+        sc = send ? (size_t)srcs[si].numel() : 0;
+        rb = recv ? dsts[ri].data_ptr() : nullptr;
+        rc = recv ? (size_t)dsts[ri].numel() : 0;
+      });
+    });
   }
 
   template <typename F>
