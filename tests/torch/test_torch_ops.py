@@ -155,14 +155,19 @@ def _matrix(rank, n):
     return bad
 
 
-@pytest.mark.parametrize("n", [1, 2, 3, 4])
-def test_every_op_dtype_reduceop(n):
-    assert torch_ranks.run(n, _matrix, limit=90) == [[]] * n
+# inline: the default (small calls run on the caller's thread while nothing is
+# pending) and 0 (every call queued on a stream)
+@pytest.mark.parametrize("n,inline", [(1, None), (2, None), (2, 0), (3, None), (3, 0), (4, None), (4, 0)])
+def test_every_op_dtype_reduceop(n, inline):
+    import weft.torch
+    opts = weft.torch.Options(inline_bytes=inline)
+    assert torch_ranks.run(n, _matrix, limit=90, pg_options=opts) == [[]] * n
 
 
 def _async(rank, n):
     bad = []
-    x = torch.full((1000,), float(rank + 1))
+    # 256 KiB, above the size up to which calls on an idle group run inline
+    x = torch.full((1 << 16,), float(rank + 1))
     if rank == 1:
         time.sleep(0.5)  # rank 0's call must return before this rank arrives
     stamp = time.time()  # rank 1: when it called; rank 0: when its call returned
@@ -172,7 +177,7 @@ def _async(rank, n):
         if w.is_completed():
             bad.append("is_completed() is True before the peer arrived")
     w.wait()
-    if not w.is_completed() or not torch.equal(x, torch.full((1000,), float(n * (n + 1) // 2))):
+    if not w.is_completed() or not torch.equal(x, torch.full((1 << 16,), float(n * (n + 1) // 2))):
         bad.append("after wait: completed %s, x %s" % (w.is_completed(), x[:3].tolist()))
     # several in flight, waited in reverse; futures carry the results
     ts = [torch.full((10 + k,), float(k + rank)) for k in range(6)]
@@ -202,6 +207,12 @@ def _async(rank, n):
     fut.wait()
     if not torch.equal(torch.cat(outs), torch.arange(n).repeat_interleave(3).float()):
         bad.append("all_gather future: %s" % outs)
+    # a small call on an idle group runs inline: done when it returns
+    small = torch.ones(4)
+    w = dist.all_reduce(small, async_op=True)
+    if not w.is_completed() or not torch.equal(small, torch.full((4,), float(n))):
+        bad.append("a small call on an idle group did not run inline: %s" % small.tolist())
+    w.wait()
     return bad, stamp
 
 

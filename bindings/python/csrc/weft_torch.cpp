@@ -146,15 +146,17 @@ class StreamPool {
 class WorkWeft : public c10d::Work {
  public:
   WorkWeft(int rank, c10d::OpType type, std::string what, std::shared_ptr<StreamPool> pool, weftStream_t stream,
-           std::vector<at::Tensor> outputs, std::vector<at::Tensor> keep, std::function<void()> post)
+           std::vector<at::Tensor> outputs, std::vector<at::Tensor> keep, std::function<void()> post,
+           std::shared_ptr<std::atomic<int>> inflight)
       : Work(rank, type),
         what_(std::move(what)),
         pool_(std::move(pool)),
         stream_(stream),
         outputs_(std::move(outputs)),
         keep_(std::move(keep)),
-        post_(std::move(post)) {
-    if (!stream_) settle(weftSuccess, nullptr);  // nothing was queued
+        post_(std::move(post)),
+        inflight_(std::move(inflight)) {
+    if (!stream_) settle(weftSuccess, nullptr);  // already done (run inline)
   }
 
   ~WorkWeft() override {
@@ -235,6 +237,7 @@ class WorkWeft : public c10d::Work {
       }
       clean_ = r == weftSuccess;
       post_ = nullptr;
+      if (inflight_) inflight_->fetch_sub(1);
       keep_.clear();
       finish(ex);
       fut = future_;
@@ -253,6 +256,7 @@ class WorkWeft : public c10d::Work {
   std::vector<at::Tensor> outputs_;
   std::vector<at::Tensor> keep_;  // inputs and staging the operation reads or writes
   std::function<void()> post_;    // copies results out of staging, once, on success
+  std::shared_ptr<std::atomic<int>> inflight_;  // the group's count of pending operations
   std::mutex settle_mu_;
   std::atomic<bool> settled_{false};
   c10::intrusive_ptr<c10::ivalue::Future> future_;
@@ -327,6 +331,7 @@ c10::intrusive_ptr<c10::ivalue::Future> WorkWeft::getFuture() {
 struct Config {
   std::string net, algo, site, topo_file, codec;
   int log_level = WEFT_CONFIG_UNDEF_INT;
+  long long inline_bytes = 0;
 };
 
 class ProcessGroupWeft : public c10d::ProcessGroup {
@@ -359,6 +364,7 @@ class ProcessGroupWeft : public c10d::ProcessGroup {
     if (!cfg.topo_file.empty()) c.topoFile = cfg.topo_file.c_str();
     if (!cfg.codec.empty()) c.codec = cfg.codec.c_str();
     c.logLevel = cfg.log_level;
+    inline_bytes_ = cfg.inline_bytes > 0 ? (size_t)cfg.inline_bytes : 0;
     weftResult_t r;
     {
       pybind11::gil_scoped_release nogil;  // other Python threads run during the rendezvous
@@ -829,28 +835,36 @@ class ProcessGroupWeft : public c10d::ProcessGroup {
     return launch_staged(type, what, std::move(outputs), std::move(keep), s.post, call);
   }
 
-  // Enqueues call on a stream of its own and returns its Work at once.
+  // Enqueues call on a stream of its own and returns its Work at once; or,
+  // for a small collective while no earlier operation of the group is
+  // pending (inline_bytes), runs it blocking on this thread and returns it
+  // completed: two thread hand-offs less.
   template <typename F>
   c10::intrusive_ptr<c10d::Work> launch_staged(c10d::OpType type, const char* what, std::vector<at::Tensor> outputs,
                                                std::vector<at::Tensor> keep, std::function<void()> post, F call) {
-    weftStream_t st = pool_->take();
+    size_t bytes = 0;
+    for (auto& t : keep) bytes += t.nbytes();
+    bool inline_run = inline_bytes_ > 0 && bytes <= inline_bytes_ && type != c10d::OpType::SEND &&
+                      type != c10d::OpType::RECV && inflight_->load() == 0;
+    weftStream_t st = inline_run ? nullptr : pool_->take();
     weftResult_t r;
     std::string msg;
     {
       std::lock_guard<std::mutex> lk(call_mu_);  // a weft comm takes one thread's calls at a time
       if (!comm_) {
-        pool_->give(st, true);
+        if (st) pool_->give(st, true);
         throw std::runtime_error(std::string("weft ") + what + ": the process group was aborted");
       }
       r = call(st);
       if (r != weftSuccess) msg = weftGetLastError(comm_);
     }
     if (r != weftSuccess) {
-      pool_->give(st, false);
+      if (st) pool_->give(st, false);
       fail(what, r, msg.c_str());
     }
+    if (st) inflight_->fetch_add(1);
     auto w = c10::make_intrusive<WorkWeft>(getRank(), type, what, pool_, st, std::move(outputs), std::move(keep),
-                                           std::move(post));
+                                           std::move(post), st ? inflight_ : nullptr);
     std::weak_ptr<Watcher> watcher = watcher_;
     w->watch_ = [watcher](c10::intrusive_ptr<WorkWeft> work) {
       if (auto wt = watcher.lock()) wt->add(std::move(work));
@@ -860,6 +874,9 @@ class ProcessGroupWeft : public c10d::ProcessGroup {
   }
 
   weftComm_t comm_ = nullptr;
+  size_t inline_bytes_ = 0;
+  // queued operations whose Work has not seen them complete
+  std::shared_ptr<std::atomic<int>> inflight_ = std::make_shared<std::atomic<int>>(0);
   std::mutex call_mu_;
   std::shared_ptr<StreamPool> pool_;
   std::shared_ptr<Watcher> watcher_;
@@ -875,13 +892,14 @@ PYBIND11_MODULE(_weft_torch, m) {
       m, "ProcessGroupWeft")
       .def(py::init([](const c10::intrusive_ptr<c10d::Store>& store, int rank, int size,
                        std::chrono::milliseconds timeout, std::string net, std::string algo, std::string site,
-                       std::string topo_file, std::string codec, int log_level) {
-             weft_torch::Config c{net, algo, site, topo_file, codec, log_level < 0 ? WEFT_CONFIG_UNDEF_INT : log_level};
+                       std::string topo_file, std::string codec, int log_level, long long inline_bytes) {
+             weft_torch::Config c{net,      algo,  site, topo_file, codec, log_level < 0 ? WEFT_CONFIG_UNDEF_INT : log_level,
+                                  inline_bytes};
              return c10::make_intrusive<weft_torch::ProcessGroupWeft>(store, rank, size, timeout, c);
            }),
            py::arg("store"), py::arg("rank"), py::arg("size"), py::arg("timeout"), py::arg("net") = "",
            py::arg("algo") = "", py::arg("site") = "", py::arg("topo_file") = "", py::arg("codec") = "",
-           py::arg("log_level") = -1)
+           py::arg("log_level") = -1, py::arg("inline_bytes") = 0)
       .def_property_readonly("comm_handle", &weft_torch::ProcessGroupWeft::handle,
                              "the weftComm_t as an int (0 after abort)")
       .def("abort", &weft_torch::ProcessGroupWeft::abort, py::call_guard<py::gil_scoped_release>(),

@@ -24,6 +24,10 @@ from . import _lib
 __all__ = ["Options", "ProcessGroupWeft", "extension_path", "BACKEND"]
 
 BACKEND = "weft"
+#: default of Options.inline_bytes / WEFT_TORCH_INLINE_BYTES: collectives up to
+#: this many bytes run blocking on the caller's thread when nothing else of the
+#: group is pending (docs/torch.md, "Small calls run inline")
+INLINE_BYTES = 64 << 10
 
 
 def _find_extension():
@@ -71,13 +75,18 @@ class Options:
     site may also be a callable ``site(rank) -> str`` or a sequence indexed by
     the rank in the group, so that one script run by torchrun puts its ranks on
     different (fake) sites. timeout_ms, when set, replaces the timeout given to
-    init_process_group for weft's waits.
+    init_process_group for weft's waits. inline_bytes: collectives up to this
+    many bytes (all their tensors together) run blocking on the calling thread
+    when no earlier operation of the group is pending, saving two thread
+    hand-offs; 0 queues every operation (default WEFT_TORCH_INLINE_BYTES, else
+    INLINE_BYTES = 64 KiB).
     """
 
     def __init__(self, site=None, topo_file=None, codec=None, net=None, algo=None, log_level=None,
-                 timeout_ms=None):
+                 timeout_ms=None, inline_bytes=None):
         self.site, self.topo_file, self.codec = site, topo_file, codec
         self.net, self.algo, self.log_level, self.timeout_ms = net, algo, log_level, timeout_ms
+        self.inline_bytes = inline_bytes
 
     def site_of(self, rank):
         s = self.site
@@ -90,7 +99,7 @@ class Options:
         return str(s)
 
     def __repr__(self):
-        fields = ("site", "topo_file", "codec", "net", "algo", "log_level", "timeout_ms")
+        fields = ("site", "topo_file", "codec", "net", "algo", "log_level", "timeout_ms", "inline_bytes")
         return "weft.torch.Options(%s)" % ", ".join(
             "%s=%r" % (f, getattr(self, f)) for f in fields if getattr(self, f) is not None)
 
@@ -106,9 +115,12 @@ def _create(backend_opts, pg_options):
         timeout = timedelta(milliseconds=int(o.timeout_ms))
     elif not isinstance(timeout, timedelta):
         timeout = timedelta(seconds=float(timeout))
+    inline = o.inline_bytes
+    if inline is None:
+        inline = int(os.environ.get("WEFT_TORCH_INLINE_BYTES", INLINE_BYTES) or 0)
     return ProcessGroupWeft(backend_opts.store, rank, size, timeout, net=o.net or "", algo=o.algo or "",
                             site=o.site_of(rank), topo_file=o.topo_file or "", codec=o.codec or "",
-                            log_level=-1 if o.log_level is None else int(o.log_level))
+                            log_level=-1 if o.log_level is None else int(o.log_level), inline_bytes=int(inline))
 
 
 if BACKEND.upper() not in _dist.Backend._plugins:
