@@ -3,12 +3,15 @@
  * Rank/size, first match wins: WEFT_RANK/WEFT_NRANKS, OMPI_COMM_WORLD_RANK/
  * OMPI_COMM_WORLD_SIZE, PMI_RANK/PMI_SIZE, SLURM_PROCID/SLURM_NTASKS,
  * RANK/WORLD_SIZE (torchrun).
- * Rendezvous: WEFT_COMM_ID=host:port, else MASTER_ADDR:MASTER_PORT, else, when
+ * Rendezvous: WEFT_COMM_ID=host:port, else MASTER_ADDR:MASTER_PORT (under
+ * torchrun, whose agent holds MASTER_PORT for its store: MASTER_ADDR and a
+ * port derived from the run, see torchrun_port), else, when
  * every rank is on this host (OMPI_COMM_WORLD_LOCAL_SIZE == size, or
  * SLURM_NNODES == 1), 127.0.0.1 with a port derived from the job id.
  * Rank 0 hosts the root there. Secret: WEFT_SECRET (32 hex digits) if set,
  * else derived from the job id and rendezvous address - enough to keep other
  * jobs out by accident, not an adversary; set WEFT_SECRET on shared machines. */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +55,24 @@ static const char *job_id(void) {
   return NULL;
 }
 
+/* torchrun (TORCHELASTIC_RUN_ID set): its agent's store listens on
+ * MASTER_PORT, so the root takes one of TORCHRUN_PORTS ports from a base
+ * derived from the run id, the restart count and MASTER_PORT: every rank
+ * computes the same base, a restarted job a new one. The base lies below
+ * Linux's ephemeral range (32768 up), so outgoing connections do not sit on
+ * it; rank 0 binds the first free one, the others try each in turn and take
+ * the one that greets like a weft root (bootstrap.c). 0: not torchrun. */
+#define TORCHRUN_PORTS 8
+static unsigned torchrun_port(void) {
+  const char *run = weft_env("TORCHELASTIC_RUN_ID"), *mp = weft_env("MASTER_PORT");
+  if (!run || !mp) return 0;
+  const char *restart = weft_env("TORCHELASTIC_RESTART_COUNT");
+  uint64_t h = fnv1a(fnv1a(fnv1a(0xcbf29ce484222325ULL, run), restart ? restart : "0"), mp);
+  unsigned base = 20000 + (unsigned)(h % 12000), master = (unsigned)strtoul(mp, NULL, 10);
+  if (master >= base && master < base + TORCHRUN_PORTS) base += TORCHRUN_PORTS; /* never the agent's own */
+  return base;
+}
+
 static int single_host(int size) {
   int local, dummy;
   char why[200];
@@ -61,6 +82,24 @@ static int single_host(int size) {
   const char *nn = weft_env("SLURM_NNODES");
   if (nn && weft_parse_int(nn, 1, INT32_MAX, &nodes, why, sizeof why) == 0) return nodes == 1;
   return weft_env_bool("WEFT_SINGLE_HOST", 0);
+}
+
+/* Rank 0: the root on id's address, or on the first free one of its
+ * derived ports (then id names that one port for rank 0 itself). */
+static int start_root(weft_id_internal *id, int timeout_ms, char *err) {
+  int n = id->root_ports > 1 ? id->root_ports : 1;
+  for (int k = 0; k < n; k++) {
+    weft_sockaddr a = id->root;
+    uint16_t port = (uint16_t)(ntohs(a.in.sin_port) + k);
+    if (a.sa.sa_family == AF_INET6) a.in6.sin6_port = htons(port);
+    else a.in.sin_port = htons(port);
+    if (weft_root_start(&a, id->secret, timeout_ms, err) == 0) {
+      id->root = a;
+      id->root_ports = 1;
+      return 0;
+    }
+  }
+  return -1;
 }
 
 WEFT_API weftResult_t weftCommInitFromEnv(weftComm_t *comm, weftConfig_t *config) {
@@ -90,6 +129,9 @@ WEFT_API weftResult_t weftCommInitFromEnv(weftComm_t *comm, weftConfig_t *config
   const char *fixed = weft_env("WEFT_COMM_ID");
   if (fixed) {
     snprintf(hp, sizeof hp, "%s", fixed);
+  } else if (weft_env("MASTER_ADDR") && torchrun_port()) {
+    snprintf(hp, sizeof hp, "%s:%u", weft_env("MASTER_ADDR"), torchrun_port());
+    id.root_ports = TORCHRUN_PORTS;
   } else if (weft_env("MASTER_ADDR") && weft_env("MASTER_PORT")) {
     snprintf(hp, sizeof hp, "%s:%s", weft_env("MASTER_ADDR"), weft_env("MASTER_PORT"));
   } else if (size == 1) {
@@ -128,8 +170,9 @@ WEFT_API weftResult_t weftCommInitFromEnv(weftComm_t *comm, weftConfig_t *config
   int timeout_ms;
   if (weft_env_timeout_check(&timeout_ms, err, sizeof err) != 0)
     return weft_error(NULL, weftInvalidArgument, "weftCommInitFromEnv: %s", err);
-  if (rank == 0 && weft_root_start(&id.root, id.secret, timeout_ms, err) != 0)
-    return weft_error(NULL, weftSystemError, "weftCommInitFromEnv: rank 0 cannot host the root at %s: %s", hp, err);
+  if (rank == 0 && start_root(&id, timeout_ms, err) != 0)
+    return weft_error(NULL, weftSystemError, "weftCommInitFromEnv: rank 0 cannot host the root at %s%s: %s", hp,
+                      id.root_ports > 1 ? " or the 7 ports after it" : "", err);
   weftUniqueId uid;
   memset(&uid, 0, sizeof uid);
   memcpy(uid.internal, &id, sizeof id);

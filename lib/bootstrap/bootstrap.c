@@ -2,11 +2,13 @@
  * authenticated sockets for allgather and barrier. */
 #include "bootstrap/bootstrap.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bootstrap/keys.h"
@@ -203,6 +205,44 @@ static int check_table(weft_rank_info *t, int n, char *err) {
 #define ROOT_GRACE_MS 3000 /* how much longer a rank waits than the root */
 #define CONNECT_SLICE_MS 5000 /* a rank says it cannot reach the root this often */
 
+#define PROBE_CONNECT_MS 100 /* derived root ports: a port nobody listens on is left this fast */
+#define PROBE_GREET_MS 2000  /* ... and one where something else listens, this fast */
+
+/* Derived root ports (id->root_ports > 1): tries each candidate in turn
+ * until one greets like a weft root (its challenge), saying at WARN every
+ * few seconds that it is still trying. *fd, *ch and rs (the address taken)
+ * on success. */
+static int probe_root(const weft_id_internal *id, char *rs, size_t rslen, int timeout_ms, int *fd,
+                      boot_challenge *ch, char *err) {
+  long long start = weft_now_ms(), deadline = start + timeout_ms, said = start;
+  char e2[WEFT_SOCK_ERRLEN], first[80];
+  weft_sockaddr_str(&id->root, first, sizeof first);
+  while (weft_now_ms() < deadline) {
+    for (int k = 0; k < id->root_ports && weft_now_ms() < deadline; k++) {
+      weft_sockaddr a = id->root;
+      uint16_t port = (uint16_t)(ntohs(a.in.sin_port) + k);
+      if (a.sa.sa_family == AF_INET6) a.in6.sin6_port = htons(port);
+      else a.in.sin_port = htons(port);
+      if (weft_sock_connect(&a, PROBE_CONNECT_MS, fd, e2) != 0) continue;
+      if (weft_sock_recv_all(*fd, ch, sizeof *ch, PROBE_GREET_MS, e2) == 0 && ch->magic == WEFT_ID_MAGIC) {
+        weft_sockaddr_str(&a, rs, rslen);
+        return 0;
+      }
+      close(*fd); /* another service on a derived port: the root is on a later one */
+      *fd = -1;
+    }
+    if (weft_now_ms() - said >= CONNECT_SLICE_MS) {
+      said = weft_now_ms();
+      weft_log_to(NULL, weftLogWarn, "bootstrap: no weft root yet on ports %s..+%d after %.0f s; retrying for %.0f s more",
+                  first, id->root_ports - 1, (said - start) / 1000.0, (deadline - said) / 1000.0);
+    }
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  BERR("bootstrap: no weft root answered on ports %s..+%d in %d ms", first, id->root_ports - 1, timeout_ms);
+  return -1;
+}
+
 /* Connects to the root at rs, saying at WARN every few seconds that it is
  * still trying (a wrong MASTER_ADDR/MASTER_PORT shows at once). */
 static int connect_root(const weft_sockaddr *root, const char *rs, int timeout_ms, int *fd, char *err) {
@@ -242,16 +282,20 @@ weftResult_t weft_bootstrap_init(const weft_id_internal *id, int rank, int nrank
   res = weftRemoteError;
   char rs[80], e2[WEFT_SOCK_ERRLEN];
   weft_sockaddr_str(&id->root, rs, sizeof rs);
-  if (connect_root(&id->root, rs, timeout_ms, &rootfd, err) != 0) goto fail;
   /* the root answers when every rank has joined, or at once when the job
    * failed; its own deadline comes first (it started before this rank), so
    * a timeout there names the missing ranks */
   boot_challenge ch;
   boot_reply rep;
   uint8_t mac[WEFT_MAC_BYTES];
-  if (weft_sock_recv_all(rootfd, &ch, sizeof ch, timeout_ms, e2) != 0 || ch.magic != WEFT_ID_MAGIC) {
-    BERR("bootstrap: %s did not greet like a weft root: %s", rs, e2);
-    goto fail;
+  if (id->root_ports > 1) {
+    if (probe_root(id, rs, sizeof rs, timeout_ms, &rootfd, &ch, err) != 0) goto fail;
+  } else {
+    if (connect_root(&id->root, rs, timeout_ms, &rootfd, err) != 0) goto fail;
+    if (weft_sock_recv_all(rootfd, &ch, sizeof ch, timeout_ms, e2) != 0 || ch.magic != WEFT_ID_MAGIC) {
+      BERR("bootstrap: %s did not greet like a weft root: %s", rs, e2);
+      goto fail;
+    }
   }
   if (weft_boot_hello_mac(b->key, ch.nonce, &h, h.mac) != 0) {
     res = weftSystemError;

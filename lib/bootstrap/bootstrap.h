@@ -19,6 +19,9 @@ typedef struct {
   uint32_t version;
   uint8_t secret[16];
   weft_sockaddr root;
+  uint16_t root_ports; /* > 1: the root listens on one of the root_ports ports from root's port
+                        * up (derived ports, weftCommInitFromEnv under torchrun): ranks try each
+                        * and take the one that greets like a weft root. 0 or 1: root's port */
 } weft_id_internal;
 
 typedef struct {
