@@ -26,6 +26,8 @@ libweft.so (default: build/libweft.so next to this folder), and the extension
 lies beside it. Reference figures: docs/performance.md.
 """
 import argparse
+import shutil
+import subprocess
 import multiprocessing as mp
 import os
 import socket
@@ -152,6 +154,37 @@ def run(n, args):
     return results[0]
 
 
+def plot(prefix, n, rows):
+    """One PNG per collective: busbw of weft and gloo (log-log) and gloo/weft time."""
+    for op in sorted({r[0] for r in rows}):
+        f = BUSBW[op](n)
+        data = "".join("%d %.6g %.6g %.4g\n" % (size, size / t["weft"] / 1e9 * f, size / t["gloo"] / 1e9 * f,
+                                                 t["gloo"] / t["weft"])
+                       for o, size, _, t in rows if o == op)
+        out = "%s-%s-np%d.png" % (prefix, op, n)
+        script = """set terminal pngcairo size 900,520 noenhanced
+set output '%s'
+set logscale x 2
+set logscale y 10
+set format x '%%.0b%%B'
+set xlabel 'message size'
+set ylabel 'bus bandwidth (GB/s)'
+set y2label 'weft speed-up over gloo (x)'
+set y2tics
+set logscale y2 10
+set key top left
+set grid
+set title 'torch.distributed %s, %d ranks: weft vs gloo (medians of interleaved turns)'
+plot '-' using 1:2 with linespoints title 'weft', '-' using 1:3 with linespoints title 'gloo', \\
+     '-' using 1:4 axes x1y2 with lines dashtype 2 title 'ratio (right axis)'
+%se
+%se
+%se
+""" % (out, op, n, data, data, data)
+        subprocess.run(["gnuplot"], input=script.encode(), check=True)
+        print("# plot: %s" % out)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--ranks", default="2,4", help="numbers of ranks, comma-separated (default 2,4)")
@@ -160,7 +193,11 @@ def main():
     ap.add_argument("--max-bytes", default="64M")
     ap.add_argument("--reps", type=int, default=5, help="turns per backend and size (median shown)")
     ap.add_argument("--csv", help="also write the rows to this file")
+    ap.add_argument("--plot", metavar="PREFIX",
+                    help="also draw PREFIX-<op>-np<N>.png: busbw of both and their ratio per size (needs gnuplot)")
     args = ap.parse_args()
+    if args.plot and not shutil.which("gnuplot"):
+        sys.exit("--plot needs gnuplot (Debian: apt-get install gnuplot-nox)")
     args.ops = [o for o in args.ops.split(",") if o]
     for o in args.ops:
         if o not in OPS:
@@ -173,6 +210,8 @@ def main():
           % (torch.__version__, args.reps))
     for n in [int(x) for x in args.ranks.split(",") if x]:
         rows = run(n, args)
+        if args.plot:
+            plot(args.plot, n, rows)
         last = None
         for op, size, count, t in rows:
             if op != last:
