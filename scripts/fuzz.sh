@@ -9,7 +9,7 @@
 #     -t  seconds per harness (default 60; the CI variant uses less)
 #     -j  parallel fuzzing processes per harness (libFuzzer -fork; default 1)
 #     -w  work directory (default build-fuzz/work): corpora, crashes, logs
-#   harnesses: fuzz_topo fuzz_codec fuzz_text (default: all)
+#   harnesses: fuzz_topo fuzz_codec fuzz_text fuzz_aead (default: all)
 #
 # Prints, per harness, the executions run and whether it found anything;
 # exits 1 on a finding.
@@ -26,11 +26,11 @@ while getopts "t:j:w:" o; do
 done
 shift $((OPTIND - 1))
 harnesses=("$@")
-[[ ${#harnesses[@]} -gt 0 ]] || harnesses=(fuzz_topo fuzz_codec fuzz_text)
+[[ ${#harnesses[@]} -gt 0 ]] || harnesses=(fuzz_topo fuzz_codec fuzz_text fuzz_aead)
 build=build-fuzz
 work=${work:-$build/work}
 CC=clang cmake -S . -B "$build" -DWEFT_FUZZ=ON -DWEFT_BUILD_TESTS=OFF -DWEFT_BUILD_BENCH=OFF \
-  -DWEFT_BUILD_EXAMPLES=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  -DWEFT_BUILD_EXAMPLES=OFF -DWEFT_TORCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j"$(nproc)" --target "${harnesses[@]}" >/dev/null
 status=0
 for h in "${harnesses[@]}"; do
