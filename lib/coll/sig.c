@@ -1,6 +1,7 @@
 #include "coll/sig.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "reduce/reduce.h"
 
@@ -40,7 +41,7 @@ static void describe(uint64_t t, size_t count, uint64_t other, char *buf, size_t
   if (has_root) snprintf(root, sizeof root, ", root %u", (unsigned)((t >> 32) & 0xfffff));
   if (count != WEFT_SIG_COUNT_UNKNOWN)
     snprintf(cnt, sizeof cnt, weft_coll_is_v(k) ? ", %zu elements in all" : ", count %zu", count);
-  else if (((t ^ other) >> 16 & 0xffff) != 0) snprintf(cnt, sizeof cnt, ", another count");
+  else if (((t ^ other) >> 16 & 0xffff) != 0) snprintf(cnt, sizeof cnt, weft_coll_is_v(k) ? ", other counts" : ", another count");
   snprintf(buf, len, "%s(%s%s%s%s, call #%u)", weft_coll_name(k), weft_dtype_name((weftDataType_t)((t >> 56) & 15)),
            op, root, cnt, (unsigned)(t & 0xffff));
 }
@@ -56,5 +57,6 @@ void weft_sig_explain(uint64_t expected, uint64_t got, size_t mine, size_t their
                      : ((expected >> 16) & 0xffff) != ((got >> 16) & 0xffff)
                          ? (weft_coll_is_v((weft_coll_kind)(expected >> 60)) ? "counts" : "count")
                                                                                : "call order";
-  snprintf(buf, len, "%s differs: this rank called %s, the peer called %s", what, a, b);
+  snprintf(buf, len, "%s %s: this rank called %s, the peer called %s", what, strcmp(what, "counts") ? "differs" : "differ",
+           a, b);
 }

@@ -35,7 +35,8 @@
  *                      root says who is missing at WARN while it waits, and
  *                      every waiting rank fails with weftTimeout naming it.
  *   mismatch           2 ranks call mismatched collectives (count, op, dtype,
- *                      collective, root), each case in a fresh comm: nobody
+ *                      collective, root, allgatherv's counts with the same
+ *                      total: "counts differ"), each case in a fresh comm: nobody
  *                      hangs, the mismatch is reported as weftInvalidUsage
  *                      with "mismatch" in the message (for different roots on
  *                      2 ranks both believe they are the root and nothing is
@@ -614,9 +615,10 @@ static void test_init_refusals(void **state) {
 
 /* ---- mismatched calls --------------------------------------------------------------------- */
 
-enum { MM_COUNT, MM_OP, MM_DTYPE, MM_COLL, MM_ROOT, MM_NCASES };
+enum { MM_COUNT, MM_OP, MM_DTYPE, MM_COLL, MM_ROOT, MM_VCOUNTS, MM_NCASES };
 static const char *const mm_names[MM_NCASES] = {"count 1024 vs 2048", "op sum vs max", "dtype float vs int32",
-                                                "allreduce vs allgather", "broadcast root 0 vs 1"};
+                                                "allreduce vs allgather", "broadcast root 0 vs 1",
+                                                "allgatherv counts {512, 512} vs {256, 768}"};
 
 typedef struct {
   rank_report r[MM_NCASES];
@@ -630,6 +632,10 @@ static weftResult_t mm_call(int c, int rank, weftComm_t comm, void *sb, void *rb
     case MM_COLL:
       return rank == 0 ? weftAllReduce(sb, rb, 1024, weftFloat, weftSum, comm, NULL)
                        : weftAllGather(sb, rb, 512, weftFloat, comm, NULL);
+    case MM_VCOUNTS: { /* the same total, other blocks */
+      size_t counts[2] = {rank == 0 ? 512 : 256, rank == 0 ? 512 : 768}, displs[2] = {0, counts[0]};
+      return weftAllGatherV((float *)sb + 2048, rb, counts, displs, weftFloat, comm, NULL);
+    }
     default: return weftBroadcast(sb, rb, 1024, weftFloat, rank, comm, NULL);
   }
 }
@@ -699,6 +705,9 @@ static void test_mismatch(void **state) {
                  strstr(rr->msg[r], "its message: 8192 bytes") || strstr(rr->msg[r], "its message: 4096 bytes");
       if (!named) bad = 1, printf("    -> no rank named the peer's count or message size\n");
     }
+    /* the v-variants' signatures hash the counts arrays: same total, other blocks */
+    if (c == MM_VCOUNTS && !strstr(rr->msg[0], "counts differ") && !strstr(rr->msg[1], "counts differ"))
+      bad = 1, printf("    -> no rank said the counts differ\n");
   }
   assert_int_equal(failed, 0);
   assert_int_equal(status[0], 0);
