@@ -42,6 +42,7 @@
  *                      2 ranks both believe they are the root and nothing is
  *                      received, so it may only show in the next call).
  *   invalid_args       NULL buffers, bad dtype/op/root/peer, count overflow,
+ *                      the v-variants' NULL arrays and inconsistent counts,
  *                      NULL and garbage comms, overlapping buffers, bad
  *                      stream, bad config/unique id: weftInvalidArgument with
  *                      a message and an untouched receive buffer; weftGroupEnd
@@ -904,6 +905,30 @@ static void test_invalid_args(void **state) {
     /* reducescatter rank 0: in-place means recvbuff == sendbuff + 0 */
     EXPECT_INVALID(c2[0], weftReduceScatter(buf, buf + N, N, weftFloat, weftSum, c2[0], NULL));
     EXPECT_INVALID(c2[0], weftReduceScatter(buf, buf + 5, N, weftFloat, weftSum, c2[0], NULL));
+  }
+
+  /* the v-variants (1 rank): NULL arrays and buffers, overflow, a self block of two sizes, overlap */
+  {
+    size_t cnt[1] = {N}, dsp[1] = {0}, big[1] = {SIZE_MAX / 2}, far[1] = {SIZE_MAX - 1}, other[1] = {N - 1};
+    float *buf = (float *)g_recv;
+    EXPECT_INVALID(c, weftAllGatherV(send, rb, NULL, dsp, weftFloat, c, NULL));
+    EXPECT_INVALID(c, weftAllGatherV(send, rb, cnt, NULL, weftFloat, c, NULL));
+    EXPECT_INVALID(c, weftAllGatherV(NULL, rb, cnt, dsp, weftFloat, c, NULL));
+    EXPECT_INVALID(c, weftAllGatherV(send, NULL, cnt, dsp, weftFloat, c, NULL));
+    EXPECT_INVALID(c, weftAllGatherV(send, rb, cnt, far, weftFloat, c, NULL)); /* displs + counts overflows */
+    EXPECT_INVALID(c, weftAllGatherV(send, rb, big, dsp, weftFloat, c, NULL)); /* bytes overflow */
+    EXPECT_INVALID(c, weftAllGatherV(send, rb, cnt, dsp, weftNumTypes, c, NULL));
+    EXPECT_INVALID(c, weftAllGatherV(buf + 1, buf, cnt, dsp, weftFloat, c, NULL)); /* in place is buf + 0 */
+    EXPECT_INVALID(c, weftReduceScatterV(send, rb, NULL, weftFloat, weftSum, c, NULL));
+    EXPECT_INVALID(c, weftReduceScatterV(send, rb, cnt, weftFloat, weftNumOps, c, NULL));
+    EXPECT_INVALID(c, weftReduceScatterV(NULL, rb, cnt, weftFloat, weftSum, c, NULL));
+    EXPECT_INVALID(c, weftReduceScatterV(send, rb, big, weftFloat, weftSum, c, NULL));
+    EXPECT_INVALID(c, weftReduceScatterV(buf, buf + 2, cnt, weftFloat, weftSum, c, NULL));
+    EXPECT_INVALID(c, weftAllToAllV(send, NULL, dsp, rb, cnt, dsp, weftFloat, c, NULL));
+    EXPECT_INVALID(c, weftAllToAllV(send, cnt, dsp, rb, cnt, NULL, weftFloat, c, NULL));
+    EXPECT_INVALID(c, weftAllToAllV(send, cnt, dsp, NULL, cnt, dsp, weftFloat, c, NULL));
+    EXPECT_INVALID(c, weftAllToAllV(send, cnt, dsp, rb, other, dsp, weftFloat, c, NULL)); /* its own block */
+    EXPECT_INVALID(c, weftAllToAllV(buf, cnt, dsp, buf, cnt, dsp, weftFloat, c, NULL));  /* never in place */
   }
 
   /* comm management */
