@@ -13,11 +13,19 @@
  *   send/recv ring (inside weftGroupStart/End; on 1 rank a send to and a
  *   receive from oneself), gather and scatter (direct, on the ring comm, in
  *   place on the root only; a non-root's unused buffer NULL for root 0, else
- *   a canary that must stay untouched)
+ *   a canary that must stay untouched), and the v-variants allgatherv,
+ *   reducescatterv and alltoallv (ring comm; ragged blocks of the case's
+ *   count: empty, half, whole and double; allgatherv's and alltoallv's laid
+ *   out in reverse rank order with a one-element gap that must stay
+ *   unwritten, reducescatterv's back to back; count 7 out of place inside
+ *   a group, count 1027 out of place on a stream, each with its counts
+ *   arrays scribbled over before the group ends or the stream is synced;
+ *   allgatherv count 1 runs again with the blocks rotated, which must not
+ *   reuse the first call's plan)
  *   x every datatype (10) x every op where the collective reduces
  *   x counts {0, 1, 7, 1027, 1048579 (1M+3)} (per-rank block count for
  *     allgather/reducescatter/alltoall)
- *   x in-place and out-of-place (alltoall and send/recv: out-of-place only)
+ *   x in-place and out-of-place (alltoall, alltoallv and send/recv: out-of-place only)
  *   x algorithm {ring, tree} for allreduce/broadcast/reduce, and rhd
  *     (recursive halving-doubling, a third comm) for allreduce, allgather and
  *     reducescatter (the ring where n is not a power of two; the others ignore
@@ -82,7 +90,8 @@
  *     type), out-of-place, with sum for the reducing ones; reduce and
  *     broadcast with root n-1 on both algorithms;
  *   - gather and scatter: none (their chunked path at small counts is
- *     mp_matrix_n5_chunk100's; -B 2 runs them big too).
+ *     mp_matrix_n5_chunk100's; -B 2 runs them big too);
+ *   - the v-variants: one case each (uint8, sum, out of place), -B 2 too.
  * Measured on the 2-core VM (gcc -O3): n = 1, 2, 3, 4, 5, 8 together ~32 s;
  * the extra ctest case mp_matrix_n3_big (-B 2 -C 1048579: every case at 1M+3
  * on 3 ranks) ~23 s; with ASan+UBSan about 2.3x that.
