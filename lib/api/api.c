@@ -275,7 +275,7 @@ WEFT_API weftResult_t weftAllGatherV(const void *sendbuff, void *recvbuff, const
   if (!v) return failed(weftSystemError);
   for (int i = 0; i < n; i++) v[i] = recvcounts[i], v[n + i] = displs[i];
   weft_call c = {.kind = COLL_ALLGATHERV, .sendbuf = sendbuff, .recvbuf = recvbuff, .count = total, .dt = dt};
-  return failed(submit_v(&a, &c, v, total * es, stream));
+  return failed(submit_v(&a, &c, v, total != 0, stream)); /* all blocks empty: a no-op */
 }
 
 WEFT_API weftResult_t weftReduceScatterV(const void *sendbuff, void *recvbuff, const size_t *recvcounts,
