@@ -5,7 +5,8 @@
  *
  * One binary for every collective (nccl-tests has one per collective):
  * allreduce, allgather, reducescatter, broadcast, reduce, alltoall, sendrecv,
- * and weft's gather, scatter and barrier.
+ * and weft's gather, scatter, barrier, allgatherv, reducescatterv and
+ * alltoallv.
  * With -np N the ranks are forked on this machine (tools/launch); without it
  * they come from the launcher's environment (mpirun, srun, torchrun) through
  * weftCommInitFromEnv.
@@ -21,6 +22,18 @@
  *   barrier:       no data: one row, size and count 0, whatever -b/-e say;
  *                  algbw and busbw are 0 and #wrong is N/A (the time is the column
  *                  that matters; the barrier's property is tests/mp's to check)
+ *   allgatherv, reducescatterv, alltoallv (nccl-tests has no v-variants;
+ *   weft's own columns): `count` is the elements of all blocks together, cut
+ *   into a ramp: block k holds k+1 shares of n(n+1)/2 (the last block also
+ *   the remainder; under n(n+1)/2 elements the first blocks are empty), the
+ *   blocks back to back in rank order.
+ *     allgatherv:     rank k sends block k; recv buffer = count
+ *     reducescatterv: send buffer = count; rank k receives block k
+ *     alltoallv:      rank i sends rank j block (j-i) mod n, so both buffers
+ *                     of every rank hold count elements
+ *   size = count * sizeof(type); busbw factor (n-1)/n, as their even
+ *   counterparts (exact for the average rank: the ring and the pairwise
+ *   exchange move all blocks but the rank's own through its links).
  * The "size" column is the larger of the send and receive buffers (so the
  * total buffer for allgather/reducescatter/alltoall, rounded down to a
  * multiple of nranks elements), the "count" column is the count argument
@@ -29,7 +42,7 @@
  * with factor 2(n-1)/n for allreduce, (n-1)/n for allgather, reducescatter,
  * alltoall, gather and scatter (the root's link carries n-1 of the n blocks,
  * as nccl-tests' gather and scatter count them), 1 for broadcast, reduce and
- * sendrecv. In place, gather and scatter use the root's in-place form (its
+ * sendrecv (the v-variants: see above). In place, gather and scatter use the root's in-place form (its
  * block inside the large buffer); the other ranks pass separate buffers. Bandwidths are in GB/s (1e9 B/s).
  *
  * The trailing "algo" column is weft's choice (algorithm/transport) for the
@@ -80,6 +93,9 @@ typedef enum {
   C_GATHER,
   C_SCATTER,
   C_BARRIER,
+  C_ALLGATHERV,
+  C_REDUCESCATTERV,
+  C_ALLTOALLV,
   C_NUM
 } coll_t;
 
@@ -94,6 +110,8 @@ static const struct {
     [C_REDUCE] = {"reduce", 1, 1, 1},         [C_ALLTOALL] = {"alltoall", 0, 0, 0},
     [C_SENDRECV] = {"sendrecv", 0, 0, 0},     [C_GATHER] = {"gather", 0, 1, 1},
     [C_SCATTER] = {"scatter", 0, 1, 1},       [C_BARRIER] = {"barrier", 0, 0, 0},
+    [C_ALLGATHERV] = {"allgatherv", 0, 0, 1}, [C_REDUCESCATTERV] = {"reducescatterv", 1, 0, 1},
+    [C_ALLTOALLV] = {"alltoallv", 0, 0, 0},
 };
 
 static double bus_factor(coll_t c, int n) {
@@ -103,7 +121,10 @@ static double bus_factor(coll_t c, int n) {
   case C_REDUCESCATTER:
   case C_ALLTOALL:
   case C_GATHER:
-  case C_SCATTER: return (double)(n - 1) / n;
+  case C_SCATTER:
+  case C_ALLGATHERV:
+  case C_REDUCESCATTERV:
+  case C_ALLTOALLV: return (double)(n - 1) / n;
   case C_BARRIER: return 0.0;
   default: return 1.0;
   }
@@ -131,7 +152,7 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: weft-perf [-np N] <coll> [flags]\n"
           "  coll: allreduce allgather reducescatter broadcast reduce alltoall sendrecv\n"
-          "        gather scatter barrier\n"
+          "        gather scatter barrier allgatherv reducescatterv alltoallv\n"
           "  -np N  fork N ranks on this machine (otherwise: ranks from mpirun/srun/torchrun env)\n"
           "  -T S   launcher timeout in seconds (default 3600)\n"
           "  -b B   minimum size in bytes, K/M/G suffixes (default 32M)\n"
@@ -464,6 +485,7 @@ typedef struct {
   weft_dev *dev;          /* -D: the comm's device, whose buffers dsend/drecv are */
   void *dsend, *drecv;
   char algo[64];
+  size_t *v; /* the v-variants' counts and displacements (issue_v) */
 } ctx_t;
 
 static void report(ctx_t *c, const char *what, weftResult_t r, int line) {
@@ -483,12 +505,40 @@ static void report(ctx_t *c, const char *what, weftResult_t r, int line) {
     }                                           \
   } while (0)
 
+/* The v-variants' blocks: a ramp, block k holding k+1 shares of the
+ * n(n+1)/2 in `total` (the last one also the remainder), so every block
+ * differs in size and, for sizes under n(n+1)/2 elements, some are empty. */
+static size_t vblock(size_t total, int n, int k) {
+  size_t shares = (size_t)n * (size_t)(n + 1) / 2, share = total / shares;
+  return share * (size_t)(k + 1) + (k == n - 1 ? total - share * shares : 0);
+}
+/* Start of block k when the blocks lie back to back. */
+static size_t vstart(size_t total, int n, int k) {
+  size_t at = 0;
+  for (int q = 0; q < k; q++) at += vblock(total, n, q);
+  return at;
+}
+/* alltoallv: rank i sends rank j block (j - i) mod n of the ramp, so every
+ * rank sends and receives all of `total`; its blocks lie back to back in
+ * rank order in both buffers. */
+static size_t a2av_count(size_t total, int n, int from, int to) { return vblock(total, n, ((to - from) % n + n) % n); }
+static size_t a2av_sdispl(size_t total, int n, int from, int to) {
+  size_t at = 0;
+  for (int j = 0; j < to; j++) at += a2av_count(total, n, from, j);
+  return at;
+}
+static size_t a2av_rdispl(size_t total, int n, int to, int from) {
+  size_t at = 0;
+  for (int i = 0; i < from; i++) at += a2av_count(total, n, i, to);
+  return at;
+}
+
 /* Element counts for one size (see the comment at the top). */
 typedef struct {
   size_t param, sendcount, recvcount;
 } counts_t;
 
-static counts_t get_counts(coll_t coll, size_t size, size_t ws, int n) {
+static counts_t get_counts(coll_t coll, size_t size, size_t ws, int n, int rank) {
   size_t count = size / ws;
   counts_t k;
   switch (coll) {
@@ -517,6 +567,15 @@ static counts_t get_counts(coll_t coll, size_t size, size_t ws, int n) {
     k.recvcount = k.param;
     break;
   case C_BARRIER: k.param = k.sendcount = k.recvcount = 0; break;
+  case C_ALLGATHERV: /* param: all blocks together */
+    k.param = k.recvcount = count;
+    k.sendcount = vblock(count, n, rank);
+    break;
+  case C_REDUCESCATTERV:
+    k.param = k.sendcount = count;
+    k.recvcount = vblock(count, n, rank);
+    break;
+  case C_ALLTOALLV: k.param = k.sendcount = k.recvcount = count; break;
   default: k.param = k.sendcount = k.recvcount = count; break;
   }
   return k;
@@ -534,6 +593,11 @@ static void buffers(ctx_t *c, int inplace, size_t count, size_t ws, char **sb, c
   switch (c->o->coll) {
   case C_GATHER:
   case C_ALLGATHER: *sb = c->recvbuf + slice; break;
+  case C_ALLGATHERV: *sb = c->recvbuf + vstart(count, c->nranks, c->rank) * ws; break;
+  case C_REDUCESCATTERV:
+    *sb = c->recvbuf;
+    *rb = c->recvbuf + vstart(count, c->nranks, c->rank) * ws;
+    break;
   case C_SCATTER:
   case C_REDUCESCATTER:
     *sb = c->recvbuf;
@@ -576,6 +640,27 @@ static int sync_device(ctx_t *c, int to_dev, size_t bytes) {
   return 0;
 }
 
+/* The v-variants' calls: their arrays (c->v, 4n entries) from the ramp of
+ * `total` elements. */
+static int issue_v(ctx_t *c, char *sb, char *rb, size_t total, weftDataType_t dt, weftRedOp_t op, weftStream_t s) {
+  int n = c->nranks, me = c->rank;
+  size_t *v = c->v;
+  for (int q = 0; q < n; q++) {
+    if (c->o->coll == C_ALLTOALLV) {
+      v[q] = a2av_count(total, n, me, q), v[n + q] = a2av_sdispl(total, n, me, q);
+      v[2 * n + q] = a2av_count(total, n, q, me), v[3 * n + q] = a2av_rdispl(total, n, me, q);
+    } else {
+      v[q] = vblock(total, n, q), v[n + q] = vstart(total, n, q);
+    }
+  }
+  switch (c->o->coll) {
+  case C_ALLGATHERV: WCALL(c, weftAllGatherV(sb, rb, v, v + n, dt, c->comm, s)); break;
+  case C_REDUCESCATTERV: WCALL(c, weftReduceScatterV(sb, rb, v, dt, op, c->comm, s)); break;
+  default: WCALL(c, weftAllToAllV(sb, v, v + n, rb, v + 2 * n, v + 3 * n, dt, c->comm, s)); break;
+  }
+  return 0;
+}
+
 /* Issues one collective on stream s (NULL: blocking). */
 static int issue(ctx_t *c, int inplace, size_t count, weftDataType_t dt, weftRedOp_t op,
                  weftStream_t s) {
@@ -592,6 +677,9 @@ static int issue(ctx_t *c, int inplace, size_t count, weftDataType_t dt, weftRed
   case C_GATHER: WCALL(c, weftGather(sb, rb, count, dt, root, c->comm, s)); break;
   case C_SCATTER: WCALL(c, weftScatter(sb, rb, count, dt, root, c->comm, s)); break;
   case C_BARRIER: WCALL(c, weftBarrier(c->comm, s)); break;
+  case C_ALLGATHERV:
+  case C_REDUCESCATTERV:
+  case C_ALLTOALLV: return issue_v(c, sb, rb, count, dt, op, s);
   case C_SENDRECV: {
     int n = c->nranks, next = (c->rank + 1) % n, prev = (c->rank + n - 1) % n;
     WCALL(c, weftGroupStart());
@@ -721,6 +809,25 @@ static uint64_t check_result(ctx_t *c, int inplace, const counts_t *k, weftDataT
   case C_SCATTER:
     for (size_t i = 0; i < cnt; i++)
       wrong += load(rb, i, dt) != roundtrip(gen(kind, dt, c->o->root, n, (size_t)r * cnt + i), dt);
+    break;
+  case C_ALLGATHERV:
+    for (int q = 0; q < n; q++)
+      for (size_t i = 0, at = vstart(cnt, n, q); i < vblock(cnt, n, q); i++)
+        wrong += load(rb, at + i, dt) != roundtrip(gen(kind, dt, q, n, i), dt);
+    break;
+  case C_REDUCESCATTERV: {
+    double tol = codec_tolerance(weft_debug_last_algo(c->comm), n);
+    if (tol < 0) return NOT_CHECKED;
+    for (size_t i = 0, at = vstart(cnt, n, r); i < vblock(cnt, n, r); i++)
+      wrong += !near(load(rb, i, dt), expect_red(kind, op, dt, n, at + i), tol);
+    break;
+  }
+  case C_ALLTOALLV:
+    for (int q = 0; q < n; q++) {
+      size_t at = a2av_rdispl(cnt, n, r, q), from = a2av_sdispl(cnt, n, q, r);
+      for (size_t i = 0; i < a2av_count(cnt, n, q, r); i++)
+        wrong += load(rb, at + i, dt) != roundtrip(gen(kind, dt, q, n, from + i), dt);
+    }
     break;
   default: break;
   }
@@ -897,6 +1004,10 @@ static int run(ctx_t *c) {
     }
   }
 
+  if (!(c->v = malloc(4 * (size_t)n * sizeof *c->v))) {
+    fprintf(stderr, "weft-perf: rank %d: out of memory\n", c->rank);
+    return -1;
+  }
   if (!o->blocking) WCALL(c, weftStreamCreate(&c->stream));
 
   double bwsum = 0;
@@ -918,7 +1029,7 @@ static int run(ctx_t *c) {
       weftRedOp_t op = COLLS[o->coll].has_op ? (weftRedOp_t)o->ops[oi] : weftSum;
       if (fill_all(c, dt, op)) return -1;
       for (size_t size = o->minbytes; size <= o->maxbytes;) {
-        counts_t k = get_counts(o->coll, size, ws, n);
+        counts_t k = get_counts(o->coll, size, ws, n, c->rank);
         size_t bytes = (k.sendcount > k.recvcount ? k.sendcount : k.recvcount) * ws;
         double factor = bus_factor(o->coll, n), us = 0;
         uint64_t wrong = 0;
@@ -1024,6 +1135,7 @@ static int run_and_finish(ctx_t *c) {
   }
   free(c->sendbuf);
   free(c->recvbuf);
+  free(c->v);
   return rc;
 }
 

@@ -288,6 +288,35 @@ WEFT_API weftResult_t weftScatter(const void *sendbuff, void *recvbuff, size_t r
  * once every rank's barrier has been reached in its stream's order). */
 WEFT_API weftResult_t weftBarrier(weftComm_t comm, weftStream_t stream);
 
+/* The v-variants: blocks of their own sizes. Counts and displacements are
+ * in elements, one entry per rank, and must be the same on every rank
+ * where the text says so; a block of zero elements is allowed. The arrays
+ * are read during the call only (a call in a group or on a stream keeps
+ * its own copy). Blocks of one buffer must not overlap.
+ *
+ * AllGatherV: rank i's sendbuff (recvcounts[i] elements) lands at recvbuff
+ * + displs[i] on every rank (recvcounts and displs the same everywhere; as
+ * MPI_Allgatherv, with the send count taken from recvcounts[rank]).
+ * In-place when sendbuff == recvbuff + displs[rank]. */
+WEFT_API weftResult_t weftAllGatherV(const void *sendbuff, void *recvbuff, const size_t *recvcounts,
+                                     const size_t *displs, weftDataType_t datatype, weftComm_t comm,
+                                     weftStream_t stream);
+/* ReduceScatterV: sendbuff holds the blocks back to back, block i of
+ * recvcounts[i] elements (as MPI_Reduce_scatter; recvcounts the same
+ * everywhere); rank i's recvbuff receives block i reduced over all ranks.
+ * In-place when recvbuff == sendbuff + (recvcounts[0] + ... +
+ * recvcounts[rank-1]). */
+WEFT_API weftResult_t weftReduceScatterV(const void *sendbuff, void *recvbuff, const size_t *recvcounts,
+                                         weftDataType_t datatype, weftRedOp_t op, weftComm_t comm,
+                                         weftStream_t stream);
+/* AllToAllV, MPI_Alltoallv's argument order: sendcounts[j] elements at
+ * sendbuff + sdispls[j] go to rank j, and the block from rank i lands at
+ * recvbuff + rdispls[i] (recvcounts[i] elements; rank i's sendcounts[me]
+ * must equal my recvcounts[i]). Not in place. */
+WEFT_API weftResult_t weftAllToAllV(const void *sendbuff, const size_t *sendcounts, const size_t *sdispls,
+                                    void *recvbuff, const size_t *recvcounts, const size_t *rdispls,
+                                    weftDataType_t datatype, weftComm_t comm, weftStream_t stream);
+
 /* Point-to-point. Matched in call order per (sender, receiver) pair; counts
  * and types must agree. Use a group to post several without deadlocking. */
 WEFT_API weftResult_t weftSend(const void *sendbuff, size_t count, weftDataType_t datatype,

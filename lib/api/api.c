@@ -1,6 +1,7 @@
 /* Collective and point-to-point entry points: validate, then submit. Bad
  * input returns weftInvalidArgument with a message and changes nothing. */
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "comm/comm.h"
 #include "device/device.h"
@@ -216,6 +217,123 @@ WEFT_API weftResult_t weftBarrier(weftComm_t comm, weftStream_t stream) {
   weft_call c = {.kind = COLL_BARRIER, .dt = weftUint8};
   /* moves no user data, but is never the no-op of a 0-byte call */
   return failed(submit(&a, &c, 1, stream));
+}
+
+/* The v-variants. Their per-rank arrays are gathered into one vec (see
+ * weft_call), which lives until the call returns: the launch copies it into
+ * memory its op owns, a group into memory the group owns. */
+
+/* Checks n blocks (counts, displs: elements) inside a buffer and sets
+ * *extent to the elements the buffer must hold. */
+static weftResult_t check_blocks(const api_ctx *a, const size_t *counts, const size_t *displs, weftDataType_t dt,
+                                 const char *cname, const char *dname, size_t *extent) {
+  if (!counts || !displs) return FAIL(a, "%s: %s is NULL", a->fn, !counts ? cname : dname);
+  size_t e = 0, bytes;
+  for (int i = 0; i < a->comm->nranks; i++) {
+    size_t end;
+    if (__builtin_add_overflow(displs[i], counts[i], &end) || check_size(a, end, dt, 1, &bytes))
+      return FAIL(a, "%s: %s[%d] + %s[%d] overflows the address space", a->fn, dname, i, cname, i);
+    if (counts[i] && end > e) e = end;
+  }
+  *extent = e;
+  return weftSuccess;
+}
+
+static size_t *vec_new(const api_ctx *a, int arrays) {
+  size_t *v = malloc(sizeof *v * (size_t)arrays * (size_t)a->comm->nranks);
+  if (!v) weft_error(a->comm, weftSystemError, "%s: out of memory copying the counts", a->fn);
+  return v;
+}
+
+static weftResult_t submit_v(const api_ctx *a, weft_call *c, size_t *vec, size_t bytes, weftStream_t stream) {
+  c->vec = vec;
+  c->vhash = weft_vcall_hash(vec, weft_vcall_len(c->kind, a->comm->nranks));
+  weftResult_t r = submit(a, c, bytes, stream);
+  free(vec);
+  return r;
+}
+
+WEFT_API weftResult_t weftAllGatherV(const void *sendbuff, void *recvbuff, const size_t *recvcounts,
+                                     const size_t *displs, weftDataType_t dt, weftComm_t comm, weftStream_t stream) {
+  api_ctx a = {"weftAllGatherV", comm};
+  size_t extent = 0, ebytes = 0, total = 0, mine = 0;
+  weftResult_t r;
+  if ((r = check_common(&a, dt, stream)) ||
+      (r = check_blocks(&a, recvcounts, displs, dt, "recvcounts", "displs", &extent)))
+    return failed(r);
+  int n = comm->nranks, me = comm->rank;
+  for (int i = 0; i < n; i++)
+    if (__builtin_add_overflow(total, recvcounts[i], &total))
+      return failed(FAIL(&a, "%s: recvcounts add up past the address space", a.fn));
+  size_t es = weft_dtype_size(dt);
+  ebytes = extent * es;
+  mine = recvcounts[me] * es;
+  if ((r = check_buf(&a, sendbuff, mine, "sendbuff")) || (r = check_buf(&a, recvbuff, ebytes, "recvbuff")) ||
+      (r = check_overlap(&a, sendbuff, mine, recvbuff, ebytes, (const char *)recvbuff + displs[me] * es)))
+    return failed(r);
+  size_t *v = vec_new(&a, 2);
+  if (!v) return failed(weftSystemError);
+  for (int i = 0; i < n; i++) v[i] = recvcounts[i], v[n + i] = displs[i];
+  weft_call c = {.kind = COLL_ALLGATHERV, .sendbuf = sendbuff, .recvbuf = recvbuff, .count = total, .dt = dt};
+  return failed(submit_v(&a, &c, v, total != 0, stream)); /* all blocks empty: a no-op */
+}
+
+WEFT_API weftResult_t weftReduceScatterV(const void *sendbuff, void *recvbuff, const size_t *recvcounts,
+                                         weftDataType_t dt, weftRedOp_t op, weftComm_t comm, weftStream_t stream) {
+  api_ctx a = {"weftReduceScatterV", comm};
+  size_t total = 0, tbytes = 0, mine = 0, before = 0;
+  weftResult_t r;
+  if ((r = check_common(&a, dt, stream)) || (r = check_op(&a, op))) return failed(r);
+  if (!recvcounts) return failed(FAIL(&a, "%s: recvcounts is NULL", a.fn));
+  int n = comm->nranks, me = comm->rank;
+  for (int i = 0; i < n; i++) {
+    if (i == me) before = total;
+    if (__builtin_add_overflow(total, recvcounts[i], &total)) total = SIZE_MAX;
+  }
+  size_t es = weft_dtype_size(dt);
+  if ((r = check_size(&a, total, dt, 1, &tbytes))) return failed(r);
+  mine = recvcounts[me] * es;
+  if ((r = check_buf(&a, sendbuff, tbytes, "sendbuff")) || (r = check_buf(&a, recvbuff, mine, "recvbuff")) ||
+      (r = check_overlap(&a, recvbuff, mine, sendbuff, tbytes, (const char *)sendbuff + before * es)))
+    return failed(r);
+  size_t *v = vec_new(&a, 2);
+  if (!v) return failed(weftSystemError);
+  /* block i of sendbuff follows block i-1, as MPI_Reduce_scatter's */
+  for (int i = 0; i < n; i++) v[i] = recvcounts[i], v[n + i] = i ? v[n + i - 1] + recvcounts[i - 1] : 0;
+  weft_call c = {.kind = COLL_REDUCESCATTERV, .sendbuf = sendbuff, .recvbuf = recvbuff, .count = total, .dt = dt,
+                 .op = op};
+  return failed(submit_v(&a, &c, v, tbytes, stream));
+}
+
+WEFT_API weftResult_t weftAllToAllV(const void *sendbuff, const size_t *sendcounts, const size_t *sdispls,
+                                    void *recvbuff, const size_t *recvcounts, const size_t *rdispls, weftDataType_t dt,
+                                    weftComm_t comm, weftStream_t stream) {
+  api_ctx a = {"weftAllToAllV", comm};
+  size_t sext = 0, rext = 0, total = 0;
+  weftResult_t r;
+  if ((r = check_common(&a, dt, stream)) ||
+      (r = check_blocks(&a, sendcounts, sdispls, dt, "sendcounts", "sdispls", &sext)) ||
+      (r = check_blocks(&a, recvcounts, rdispls, dt, "recvcounts", "rdispls", &rext)))
+    return failed(r);
+  int n = comm->nranks, me = comm->rank;
+  if (sendcounts[me] != recvcounts[me])
+    return failed(FAIL(&a, "%s: sendcounts[%d] = %zu but recvcounts[%d] = %zu: the block a rank sends itself is "
+                       "the block it receives from itself", a.fn, me, sendcounts[me], me, recvcounts[me]));
+  for (int i = 0; i < n; i++)
+    if (__builtin_add_overflow(total, recvcounts[i], &total))
+      return failed(FAIL(&a, "%s: recvcounts add up past the address space", a.fn));
+  size_t es = weft_dtype_size(dt);
+  if ((r = check_buf(&a, sendbuff, sext * es, "sendbuff")) || (r = check_buf(&a, recvbuff, rext * es, "recvbuff")) ||
+      (r = check_overlap(&a, sendbuff, sext * es, recvbuff, rext * es, NULL)))
+    return failed(r);
+  size_t *v = vec_new(&a, 4);
+  if (!v) return failed(weftSystemError);
+  for (int i = 0; i < n; i++)
+    v[i] = sendcounts[i], v[n + i] = sdispls[i], v[2 * n + i] = recvcounts[i], v[3 * n + i] = rdispls[i];
+  weft_call c = {.kind = COLL_ALLTOALLV, .sendbuf = sendbuff, .recvbuf = recvbuff, .count = total, .dt = dt};
+  /* never the no-op of a 0-byte call: a rank whose blocks are all empty
+   * still counts the call, as its peers do */
+  return failed(submit_v(&a, &c, v, 1, stream));
 }
 
 static weftResult_t p2p(const char *fn, weft_coll_kind kind, const void *sb, void *rb, size_t count,

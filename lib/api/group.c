@@ -26,6 +26,8 @@ WEFT_API weftResult_t weftGroupStart(void) {
 }
 
 static void group_clear(void) {
+  for (int i = 0; i < npending; i++) /* the group's copies of v-calls' counts */
+    if (weft_coll_is_v(pending[i].call.kind)) free((void *)pending[i].call.vec);
   if (pending != inline_calls) free(pending);
   pending = NULL;
   npending = cap = 0;
@@ -56,6 +58,13 @@ weftResult_t weft_submit(weftComm_t comm, const weft_call *c, weftStream_t strea
     }
     pending = np;
     cap = cap ? cap * 2 : GROUP_INLINE;
+  }
+  if (weft_coll_is_v(c->kind)) { /* the caller's counts may be gone by weftGroupEnd */
+    size_t len = weft_vcall_len(c->kind, comm->nranks);
+    size_t *v = malloc(sizeof *v * len);
+    if (!v) return group_error = weft_error(comm, weftSystemError, "out of memory recording a group call");
+    memcpy(v, c->vec, sizeof *v * len);
+    p.call.vec = v;
   }
   pending[npending++] = p;
   return weftSuccess;

@@ -230,6 +230,8 @@ static weftResult_t add_device_call(weft_op *op, const weft_call *c, int single)
 
 static weftResult_t add_call(weft_op *op, const weft_call *call, int single, int *ran) {
   weft_call c = *call;
+  if (weft_coll_is_v(c.kind) && !(c.vec = weft_engine_op_keep_vec(op, c.vec, weft_vcall_len(c.kind, op->comm->nranks))))
+    return weft_error(op->comm, weftSystemError, "out of memory copying the counts of %s", weft_coll_name(c.kind));
   tune_call(op, &c);
   /* a call split for the staging ranks runs its pieces one after another on
    * every rank, host ranks included (the same messages in the same order);

@@ -45,6 +45,9 @@ int weft_pairwise_alltoall(weft_sched *s, const weft_call *c, int rank, int n);
 int weft_direct_gather(weft_sched *s, const weft_call *c, int rank, int n);
 int weft_direct_scatter(weft_sched *s, const weft_call *c, int rank, int n);
 int weft_dissem_barrier(weft_sched *s, const weft_call *c, int rank, int n);
+int weft_ring_allgatherv(weft_sched *s, const weft_call *c, int rank, int n);
+int weft_ring_reducescatterv(weft_sched *s, const weft_call *c, int rank, int n);
+int weft_pairwise_alltoallv(weft_sched *s, const weft_call *c, int rank, int n);
 /* Adds the send (kind ST_SEND) or receive (ST_RECV) of bytes at buf to or
  * from peer as messages of at most c->chunk_bytes, with c's tag. */
 void weft_sched_chunked(weft_sched *s, weft_step_kind kind, int peer, const char *buf, size_t bytes,

@@ -13,6 +13,29 @@
 
 static size_t align_up(size_t x) { return (x + STAGE_ALIGN - 1) / STAGE_ALIGN * STAGE_ALIGN; }
 
+/* The v-variants' blocks (weft_call.vec): a buffer spans its blocks'
+ * furthest end; in place, this rank's block sits at its displacement. */
+static void vextents(const weft_call *c, int rank, int n, weft_dev_call *d) {
+  size_t es = weft_dtype_size(c->dt);
+  const size_t *cnt = c->vec, *dsp = c->vec + n;
+  switch (c->kind) {
+    case COLL_ALLGATHERV:
+      d->in_len = d->in_span = cnt[rank] * es;
+      d->out_len = d->out_span = weft_vcall_extent(cnt, dsp, n) * es;
+      if (d->inplace) d->in_off = dsp[rank] * es;
+      break;
+    case COLL_REDUCESCATTERV:
+      d->in_len = d->in_span = c->count * es;
+      d->out_len = d->out_span = cnt[rank] * es;
+      if (d->inplace) d->out_off = dsp[rank] * es;
+      break;
+    default: /* alltoallv: never in place */
+      d->in_len = d->in_span = weft_vcall_extent(cnt, dsp, n) * es;
+      d->out_len = d->out_span = weft_vcall_extent(c->vec + 2 * n, c->vec + 3 * n, n) * es;
+      break;
+  }
+}
+
 /* What part of each buffer call c reads and writes on rank of n (bytes),
  * with NCCL's in-place placement when both name one buffer: allgather's
  * contribution at block `rank` of the result, reduce-scatter's result at
@@ -53,6 +76,9 @@ static void extents(const weft_call *c, int rank, int n, weft_dev_call *d) {
       d->in_len = rank == c->root ? nb : 0;
       if (d->inplace && rank == c->root) d->out_off = (size_t)rank * b;
       break;
+    case COLL_ALLGATHERV:
+    case COLL_REDUCESCATTERV:
+    case COLL_ALLTOALLV: break; /* vextents */
   }
   /* the host view spans what the call may touch, read or not (the blocks
    * of gather and scatter on the root only, as reduce's result) */
@@ -61,6 +87,7 @@ static void extents(const weft_call *c, int rank, int n, weft_dev_call *d) {
   d->out_span = c->kind == COLL_ALLGATHER || c->kind == COLL_ALLTOALL || (root_blocks && c->kind == COLL_GATHER) ? nb : b;
   /* a non-root's buffers of gather and scatter are never in place */
   if ((c->kind == COLL_GATHER || c->kind == COLL_SCATTER) && rank != c->root) d->inplace = 0;
+  if (weft_coll_is_v(c->kind)) vextents(c, rank, n, d);
   if (d->inplace) {
     size_t a = d->in_off + d->in_span, z = d->out_off + d->out_span;
     d->extent = a > z ? a : z;

@@ -109,7 +109,29 @@ static int pool_put_locked(weft_engine *e, weft_op *op) {
   return 1;
 }
 
+const size_t *weft_engine_op_keep_vec(weft_op *op, const size_t *vec, size_t len) {
+  if (op->nvecs == op->vecs_cap) {
+    int cap = op->vecs_cap ? 2 * op->vecs_cap : 4;
+    size_t **m = realloc(op->vecs, sizeof *m * (size_t)cap);
+    if (!m) return NULL;
+    op->vecs = m;
+    op->vecs_cap = cap;
+  }
+  size_t *v = malloc(sizeof *v * (len ? len : 1));
+  if (!v) return NULL;
+  memcpy(v, vec, sizeof *v * len);
+  return op->vecs[op->nvecs++] = v;
+}
+
+/* Its calls are over: their counts go (the kept plan no longer reads them). */
+static void drop_vecs(weft_op *op) {
+  for (int i = 0; i < op->nvecs; i++) free(op->vecs[i]);
+  op->nvecs = 0;
+}
+
 static void op_destroy(weft_op *op) {
+  drop_vecs(op);
+  free(op->vecs);
   weft_devstage_free(&op->dev);
   weft_sched_free(&op->sched);
   weft_run_mem_free(&op->mem);
@@ -121,6 +143,7 @@ void weft_engine_op_free(weft_op *op) {
   weft_engine *e = op->engine;
   weft_devstage_end(&op->dev, op->result != weftSuccess); /* a queue it still holds goes on */
   weft_plan_cache_park(&op->plan, &op->sched, op->result == weftSuccess);
+  drop_vecs(op);
   if (op->claimed) release(e); /* give the engine back */
   if (op == e->own) return;
   pthread_mutex_lock(&e->mu);

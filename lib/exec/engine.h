@@ -34,6 +34,8 @@ typedef struct weft_op {
                      * the op runs, on the progress thread: a call queued on a
                      * stream costs its caller no schedule building */
   int claimed; /* runs on the caller's thread, which holds the engine */
+  size_t **vecs; /* copies of its v-calls' counts (weft_call.vec), freed with the op */
+  int nvecs, vecs_cap;
   int done;
   weftResult_t result;
 } weft_op;
@@ -67,6 +69,10 @@ weft_op *weft_engine_op_new(weft_engine *e);
  * built. 0, or -1 when out of memory. */
 int weft_engine_plan_call(weft_op *op, int rank, int nranks);
 void weft_engine_op_free(weft_op *op);
+/* A copy of the len entries of vec that lives as long as op's call records
+ * (a call on a stream is built after its caller returned); NULL when out of
+ * memory. */
+const size_t *weft_engine_op_keep_vec(weft_op *op, const size_t *vec, size_t len);
 /* Queues op on the progress thread. */
 void weft_engine_submit(weft_op *op);
 /* Waits for a submitted op with a NULL stream, frees it, returns its result. */

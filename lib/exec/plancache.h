@@ -15,7 +15,7 @@
 
 /* What makes two calls build the same schedule (the tag aside). */
 typedef struct {
-  uint64_t w[6];
+  uint64_t w[7];
 } weft_plan_key;
 
 typedef struct {
@@ -38,6 +38,7 @@ static inline weft_plan_key weft_plan_key_of(const weft_call *c) {
       (uint64_t)(uintptr_t)c->recvbuf,
       c->chunk_bytes,
       (uint64_t)(uintptr_t)c->groups ^ (uint64_t)c->codec << 56,
+      c->vhash, /* the v-variants: other counts, another plan */
   }};
   return k;
 }
@@ -72,19 +73,21 @@ static inline void weft_plan_cache_park(weft_plan_cache *pc, weft_sched *s, int 
   pc->valid = weft_sched_park(s, pc->valid && ok);
 }
 
-/* A call of the same kind, type, op, root and count as the last one tuned
+/* A call of the same kind, type, op, root and count (and counts) as the last one tuned
  * here takes that tuning (its buffers and tag stay): returns 1. Else 0. */
 static inline int weft_plan_cache_tuning(const weft_plan_cache *pc, weft_call *c) {
   const weft_call *t = &pc->tuned;
   if (!pc->tuned_valid || t->kind != c->kind || t->dt != c->dt || t->op != c->op || t->root != c->root ||
-      t->count != c->count)
+      t->count != c->count || t->vhash != c->vhash)
     return 0;
   const void *sb = c->sendbuf;
   void *rb = c->recvbuf;
+  const size_t *vec = c->vec;
   uint64_t tag = c->tag;
   *c = *t;
   c->sendbuf = sb;
   c->recvbuf = rb;
+  c->vec = vec;
   c->tag = tag;
   return 1;
 }

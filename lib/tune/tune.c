@@ -126,6 +126,10 @@ static weft_algo by_size(const weft_tuner *t, weft_coll_kind kind, size_t bytes)
     case COLL_GATHER:
     case COLL_SCATTER: return ALGO_DIRECT;
     case COLL_BARRIER: return ALGO_DISSEM;
+    /* the v-variants: blocks of any size, on the ring and pairwise only */
+    case COLL_ALLGATHERV:
+    case COLL_REDUCESCATTERV: return ALGO_RING;
+    case COLL_ALLTOALLV: return ALGO_PAIRWISE;
   }
   return ALGO_RING;
 }
@@ -150,7 +154,8 @@ void weft_tune(const weft_tuner *t, weft_call *c) {
   }
   /* one named by a rule or WEFT_ALGO that cannot take this call (slots
    * without room in the segment, rhd's blocks without a power of two ranks) */
-  if (!weft_algo_eligible(c->algo, &t->env, c->kind, bytes)) c->algo = by_size(t, c->kind, bytes);
+  if (!weft_algo_eligible(c->algo, &t->env, c->kind, bytes) || !weft_algo_supported(c->kind, c->algo))
+    c->algo = by_size(t, c->kind, bytes);
   /* the slow level: sites when there are several, else nodes */
   c->groups = t->sites->ngroups > 1 ? t->sites : t->nodes;
   weft_codec_choose(t, c);

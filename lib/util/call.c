@@ -15,6 +15,9 @@ const char *weft_coll_name(weft_coll_kind k) {
     case COLL_BARRIER: return "barrier";
     case COLL_GATHER: return "gather";
     case COLL_SCATTER: return "scatter";
+    case COLL_ALLGATHERV: return "allgatherv";
+    case COLL_REDUCESCATTERV: return "reducescatterv";
+    case COLL_ALLTOALLV: return "alltoallv";
   }
   return "?";
 }
@@ -64,4 +67,13 @@ void weft_groups_from_keys(weft_groups *g, const uint64_t *key, int n, int *mem)
   g->index_in = index_in;
   g->members = members;
   g->start = start;
+}
+
+uint64_t weft_vcall_hash(const size_t *v, size_t len) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (size_t i = 0; i < len; i++) {
+    uint64_t x = (uint64_t)v[i];
+    for (int b = 0; b < 8; b++, x >>= 8) h = (h ^ (x & 0xff)) * 0x100000001b3ULL;
+  }
+  return h ^ (h >> 32);
 }

@@ -21,9 +21,12 @@ typedef enum {
   COLL_BARRIER,
   COLL_GATHER,
   COLL_SCATTER,
+  COLL_ALLGATHERV, /* the v-variants: per-rank counts in weft_call.vec */
+  COLL_REDUCESCATTERV,
+  COLL_ALLTOALLV,
 } weft_coll_kind;
 
-#define WEFT_COLL_KINDS (COLL_SCATTER + 1) /* arrays indexed by weft_coll_kind */
+#define WEFT_COLL_KINDS (COLL_ALLTOALLV + 1) /* arrays indexed by weft_coll_kind */
 
 /* Algorithm ids; what each one is and does is its entry in coll/algo.c. */
 typedef enum { ALGO_NONE = 0, ALGO_RING, ALGO_TREE, ALGO_PAIRWISE, ALGO_P2P, ALGO_DIRECT, ALGO_HIER, ALGO_RHD,
@@ -61,7 +64,33 @@ typedef struct {
   int wan;                   /* hier: the groups are sites (inter-group phase: wan.c) */
   int pieces;                /* > 1: run as that many consecutive element ranges, one after
                               * another, so that staging ranks overlap copies and network */
+  /* The v-variants' per-rank arrays, in elements, n entries each (the
+   * launch copies them into memory its op owns; weft_vcall_* below):
+   * allgatherv: counts, displs (where rank i's block lands in recvbuf);
+   * reducescatterv: counts, displs (block i's offset in sendbuf: the prefix
+   * sums); alltoallv: sendcounts, sdispls, recvcounts, rdispls. count is
+   * the elements this rank receives (allgatherv, alltoallv) or reduces
+   * (reducescatterv), all blocks together. NULL for the other kinds. */
+  const size_t *vec;
+  uint64_t vhash; /* hash of vec: plan keys and signatures tell calls with other counts apart */
 } weft_call;
+
+static inline int weft_coll_is_v(weft_coll_kind k) {
+  return k == COLL_ALLGATHERV || k == COLL_REDUCESCATTERV || k == COLL_ALLTOALLV;
+}
+/* Entries of a v-call's vec (0 for another kind). */
+static inline size_t weft_vcall_len(weft_coll_kind k, int n) {
+  return k == COLL_ALLTOALLV ? 4 * (size_t)n : weft_coll_is_v(k) ? 2 * (size_t)n : 0;
+}
+/* Hash of the len entries of v (FNV-1a over their bytes, folded). */
+uint64_t weft_vcall_hash(const size_t *v, size_t len);
+/* Largest displs[i] + counts[i] over the n blocks (elements). */
+static inline size_t weft_vcall_extent(const size_t *counts, const size_t *displs, int n) {
+  size_t e = 0;
+  for (int i = 0; i < n; i++)
+    if (counts[i] && displs[i] + counts[i] > e) e = displs[i] + counts[i];
+  return e;
+}
 
 /* "allreduce", "allgather", ...; "?" if invalid. */
 const char *weft_coll_name(weft_coll_kind k);

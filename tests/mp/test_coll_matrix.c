@@ -13,11 +13,19 @@
  *   send/recv ring (inside weftGroupStart/End; on 1 rank a send to and a
  *   receive from oneself), gather and scatter (direct, on the ring comm, in
  *   place on the root only; a non-root's unused buffer NULL for root 0, else
- *   a canary that must stay untouched)
+ *   a canary that must stay untouched), and the v-variants allgatherv,
+ *   reducescatterv and alltoallv (ring comm; ragged blocks of the case's
+ *   count: empty, half, whole and double; allgatherv's and alltoallv's laid
+ *   out in reverse rank order with a one-element gap that must stay
+ *   unwritten, reducescatterv's back to back; count 7 out of place inside
+ *   a group, count 1027 out of place on a stream, each with its counts
+ *   arrays scribbled over before the group ends or the stream is synced;
+ *   allgatherv count 1 runs again with the blocks rotated, which must not
+ *   reuse the first call's plan)
  *   x every datatype (10) x every op where the collective reduces
  *   x counts {0, 1, 7, 1027, 1048579 (1M+3)} (per-rank block count for
  *     allgather/reducescatter/alltoall)
- *   x in-place and out-of-place (alltoall and send/recv: out-of-place only)
+ *   x in-place and out-of-place (alltoall, alltoallv and send/recv: out-of-place only)
  *   x algorithm {ring, tree} for allreduce/broadcast/reduce, and rhd
  *     (recursive halving-doubling, a third comm) for allreduce, allgather and
  *     reducescatter (the ring where n is not a power of two; the others ignore
@@ -82,7 +90,8 @@
  *     type), out-of-place, with sum for the reducing ones; reduce and
  *     broadcast with root n-1 on both algorithms;
  *   - gather and scatter: none (their chunked path at small counts is
- *     mp_matrix_n5_chunk100's; -B 2 runs them big too).
+ *     mp_matrix_n5_chunk100's; -B 2 runs them big too);
+ *   - the v-variants: one case each (uint8, sum, out of place), -B 2 too.
  * Measured on the 2-core VM (gcc -O3): n = 1, 2, 3, 4, 5, 8 together ~32 s;
  * the extra ctest case mp_matrix_n3_big (-B 2 -C 1048579: every case at 1M+3
  * on 3 ranks) ~23 s; with ASan+UBSan about 2.3x that.
@@ -155,6 +164,9 @@ enum {
   C_SENDRECV,
   C_GATHER,
   C_SCATTER,
+  C_ALLGATHERV,
+  C_REDUCESCATTERV,
+  C_ALLTOALLV,
   C_FPRANDOM,
   C_NANPAY,
   C_BARRIER,
@@ -162,6 +174,7 @@ enum {
 };
 static const char *const coll_names[C_NCOLL] = {"allreduce", "allgather", "reducescatter", "broadcast", "reduce",
                                                 "alltoall",  "sendrecv",  "gather",        "scatter",
+                                                "allgatherv", "reducescatterv", "alltoallv",
                                                 "fprandom",  "nanpay",    "barrier"};
 enum { A_RING, A_TREE, A_RHD, A_HIER, A_SLOTS, A_DIRECT, A_N };
 static const char *const algo_names[A_N] = {"ring", "tree", "rhd", "hier", "slots", "direct"};
@@ -586,7 +599,7 @@ static int check_algo(ctx_t *c, const tcase *tc, weftComm_t comm) {
   if (tc->algo == A_RHD && (tc->coll == C_ALLGATHER || tc->coll == C_REDUCESCATTER) && (c->n & (c->n - 1)) != 0)
     want = "ring";
   /* all-to-all has one message algorithm, whatever the comm forces (but slots) */
-  if (tc->coll == C_ALLTOALL && tc->algo != A_SLOTS) want = "pairwise";
+  if ((tc->coll == C_ALLTOALL || tc->coll == C_ALLTOALLV) && tc->algo != A_SLOTS) want = "pairwise";
   /* gather and scatter have one algorithm, whatever the comm forces */
   if (tc->coll == C_GATHER || tc->coll == C_SCATTER) want = "direct";
   /* slots where the segment takes the call; else any algorithm over messages.
@@ -949,6 +962,223 @@ out:
   return bad;
 }
 
+/* ---- the v-variants ------------------------------------------------------------- */
+
+/* Block sizes from the case's count: ragged, with empty blocks (every
+ * fourth pair), half and double blocks, so that count 0 empties them all.
+ * Rank `from`'s block for rank `to` (allgatherv and reducescatterv: to 0). */
+static size_t vblk(size_t count, int from, int to) {
+  int k = (from * 3 + to * 5 + 1) % 4;
+  return k == 0 ? 0 : k == 1 ? count : k == 2 ? (count + 1) / 2 : 2 * count;
+}
+
+/* Blocks in reverse rank order, one element apart (a write into a gap
+ * shows); returns the buffer's extent in elements. */
+static size_t vlayout(const size_t *cnt, int n, size_t *dsp) {
+  size_t at = 0;
+  for (int i = n - 1; i >= 0; i--) {
+    dsp[i] = at;
+    at += cnt[i] + 1;
+  }
+  return at;
+}
+
+/* A v-call on the ring comm: plainly, or (count 7, out of place) inside a
+ * group, or (count 1027, out of place) on a stream, its counts arrays
+ * scribbled over before the group ends or the stream is synchronized (weft
+ * keeps its own copy). */
+typedef struct {
+  weftStream_t stream;
+  int grouped;
+} vmode_t;
+
+static int vmode_begin(ctx_t *c, const tcase *tc, vmode_t *m) {
+  m->stream = NULL;
+  m->grouped = !tc->inplace && tc->count == 7;
+  if (!tc->inplace && tc->count == 1027 && weftStreamCreate(&m->stream) != weftSuccess)
+    return call_failed(c, tc, "weftStreamCreate", weftSystemError, NULL), -1;
+  if (m->grouped) weftGroupStart();
+  return 0;
+}
+
+static weftResult_t vmode_end(vmode_t *m, weftResult_t r, size_t *arrays, size_t len) {
+  memset(arrays, 0xff, len * sizeof *arrays);
+  if (m->grouped) {
+    weftResult_t g = weftGroupEnd();
+    if (r == weftSuccess) r = g;
+  }
+  if (m->stream) {
+    if (r == weftSuccess) r = weftStreamSynchronize(m->stream);
+    weftStreamDestroy(m->stream);
+  }
+  return r;
+}
+
+/* Elements of gaps between blocks must keep the fill pattern. */
+static int check_gaps(ctx_t *c, const tcase *tc, const void *buf, const size_t *cnt, const size_t *dsp, size_t ext) {
+  size_t esz = weft_dtype_size(tc->dt);
+  unsigned char *fill = malloc(esz);
+  memset(fill, FILL_BYTE, esz);
+  int bad = 0;
+  for (size_t e = 0; e < ext; e++) {
+    int inside = 0;
+    for (int i = 0; i < c->n && !inside; i++) inside = e >= dsp[i] && e < dsp[i] + cnt[i];
+    if (!inside) bad |= compare(c, tc, "recvbuff gap (must not be written)", fill, (const char *)buf + e * esz, 1, e);
+  }
+  free(fill);
+  return bad;
+}
+
+/* Count 1, out of place: a second call on the same buffers with the blocks
+ * rotated (same type, same total): it must not run the first one's plan. */
+static int run_allgatherv(ctx_t *c, const tcase *tc) {
+  weftComm_t comm = c->comm[A_RING];
+  int n = c->n, bad = 0, rounds = tc->count == 1 && !tc->inplace && n > 1 ? 2 : 1;
+  size_t esz = weft_dtype_size(tc->dt), *v = malloc(2 * (size_t)n * sizeof *v), *cnt = v, *dsp = v + n, big = 0;
+  for (int i = 0; i < n; i++) big = vblk(tc->count, i, 0) > big ? vblk(tc->count, i, 0) : big;
+  for (int i = 0; i < n; i++) cnt[i] = vblk(tc->count, i, 0);
+  size_t ext = vlayout(cnt, n, dsp); /* the same for every rotation */
+  void *rb = gbuf(ext * esz), *sb = tc->inplace ? NULL : gbuf(big * esz);
+  void *exp = malloc(ext * esz + 1);
+  for (int rot = 0; rot < rounds && !bad; rot++) {
+    for (int i = 0; i < n; i++) cnt[i] = vblk(tc->count, (i + rot) % n, 0);
+    vlayout(cnt, n, dsp);
+    size_t mine = cnt[c->rank];
+    if (tc->inplace) sb = (char *)rb + dsp[c->rank] * esz;
+    memset(rb, FILL_BYTE, ext * esz);
+    gen(sb, tc->dt, CLS_BITS, tc->seed + (uint64_t)rot, c->rank, 0, mine, n);
+    const void *sarg = sb;
+    void *rarg = rb;
+    mx_dev_call dv;
+    vmode_t m;
+    if (vmode_begin(c, tc, &m) || dv_begin(c, tc, &dv, comm, &sarg, mine * esz, &rarg, ext * esz)) {
+      bad = -1;
+      break;
+    }
+    weftResult_t r = weftAllGatherV(sarg, rarg, cnt, dsp, tc->dt, comm, m.stream);
+    r = dv_end(c, tc, &dv, vmode_end(&m, r, v, 2 * (size_t)n));
+    if (call_failed(c, tc, "weftAllGatherV", r, comm)) {
+      bad = -1;
+      break;
+    }
+    for (int i = 0; i < n; i++) cnt[i] = vblk(tc->count, (i + rot) % n, 0);
+    vlayout(cnt, n, dsp);
+    bad |= check_algo(c, tc, comm);
+    for (int i = 0; i < n; i++) {
+      gen(exp, tc->dt, CLS_BITS, tc->seed + (uint64_t)rot, i, 0, cnt[i], n);
+      bad |= compare(c, tc, rot ? "recvbuff (rotated blocks)" : "recvbuff", exp, (char *)rb + dsp[i] * esz, cnt[i],
+                     dsp[i]);
+    }
+    bad |= check_gaps(c, tc, rb, cnt, dsp, ext);
+    if (!tc->inplace) {
+      gen(exp, tc->dt, CLS_BITS, tc->seed + (uint64_t)rot, c->rank, 0, mine, n);
+      bad |= compare(c, tc, "sendbuff (must not change)", exp, sb, mine, 0);
+      bad |= check_guards(c, tc, "sendbuff", sb, big * esz);
+    }
+    bad |= check_guards(c, tc, "recvbuff", rb, ext * esz);
+  }
+  free(exp);
+  gbuf_free(rb);
+  if (!tc->inplace) gbuf_free(sb);
+  free(v);
+  return bad;
+}
+
+/* sendbuff holds the blocks back to back (MPI's layout), block i for rank i. */
+static int run_reducescatterv(ctx_t *c, const tcase *tc) {
+  weftComm_t comm = c->comm[A_RING];
+  int n = c->n, bad = 0, cls = value_class(tc->dt, 1, tc->op);
+  size_t esz = weft_dtype_size(tc->dt), *cnt = malloc((size_t)n * sizeof *cnt), total = 0, off = 0;
+  for (int i = 0; i < n; i++) {
+    cnt[i] = vblk(tc->count, i, 0);
+    if (i < c->rank) off += cnt[i];
+    total += cnt[i];
+  }
+  size_t mine = cnt[c->rank];
+  void *sb = gbuf(total * esz), *rb = tc->inplace ? (char *)sb + off * esz : gbuf(mine * esz);
+  gen(sb, tc->dt, cls, tc->seed, c->rank, 0, total, n);
+  const void *sarg = sb;
+  void *rarg = rb;
+  mx_dev_call dv;
+  vmode_t m;
+  if (vmode_begin(c, tc, &m) || dv_begin(c, tc, &dv, comm, &sarg, total * esz, &rarg, mine * esz)) {
+    bad = -1;
+    goto out;
+  }
+  weftResult_t r = weftReduceScatterV(sarg, rarg, cnt, tc->dt, tc->op, comm, m.stream);
+  r = dv_end(c, tc, &dv, vmode_end(&m, r, cnt, (size_t)n));
+  if (call_failed(c, tc, "weftReduceScatterV", r, comm)) {
+    bad = -1;
+    goto out;
+  }
+  bad |= check_algo(c, tc, comm);
+  void *exp = malloc(total * esz + 1);
+  reduce_ref(exp, tc, cls, off, mine, n);
+  maybe_fault(c, tc, exp, mine);
+  bad |= compare(c, tc, "recvbuff", exp, rb, mine, 0);
+  if (!tc->inplace) {
+    gen(exp, tc->dt, cls, tc->seed, c->rank, 0, total, n);
+    bad |= compare(c, tc, "sendbuff (must not change)", exp, sb, total, 0);
+    bad |= check_guards(c, tc, "recvbuff", rb, mine * esz);
+  }
+  free(exp);
+  bad |= check_guards(c, tc, "sendbuff", sb, total * esz);
+out:
+  gbuf_free(sb);
+  if (!tc->inplace) gbuf_free(rb);
+  free(cnt);
+  return bad;
+}
+
+/* Rank r sends vblk(count, r, j) elements to rank j, its blocks laid out by
+ * vlayout: rank r's sendbuff is its element sequence 0 .. extent-1. */
+static int run_alltoallv(ctx_t *c, const tcase *tc) {
+  weftComm_t comm = c->comm[A_RING];
+  int n = c->n, me = c->rank, bad = 0;
+  size_t esz = weft_dtype_size(tc->dt), *v = malloc(4 * (size_t)n * sizeof *v), *peer = malloc(2 * (size_t)n * sizeof *v);
+  size_t *scnt = v, *sdsp = v + n, *rcnt = v + 2 * n, *rdsp = v + 3 * n;
+  for (int j = 0; j < n; j++) scnt[j] = vblk(tc->count, me, j), rcnt[j] = vblk(tc->count, j, me);
+  size_t sext = vlayout(scnt, n, sdsp), rext = vlayout(rcnt, n, rdsp);
+  void *sb = gbuf(sext * esz), *rb = gbuf(rext * esz);
+  gen(sb, tc->dt, CLS_BITS, tc->seed, me, 0, sext, n);
+  const void *sarg = sb;
+  void *rarg = rb;
+  mx_dev_call dv;
+  vmode_t m;
+  if (vmode_begin(c, tc, &m) || dv_begin(c, tc, &dv, comm, &sarg, sext * esz, &rarg, rext * esz)) {
+    bad = -1;
+    goto out;
+  }
+  weftResult_t r = weftAllToAllV(sarg, scnt, sdsp, rarg, rcnt, rdsp, tc->dt, comm, m.stream);
+  r = dv_end(c, tc, &dv, vmode_end(&m, r, v, 4 * (size_t)n));
+  if (call_failed(c, tc, "weftAllToAllV", r, comm)) {
+    bad = -1;
+    goto out;
+  }
+  for (int j = 0; j < n; j++) scnt[j] = vblk(tc->count, me, j), rcnt[j] = vblk(tc->count, j, me);
+  vlayout(scnt, n, sdsp);
+  vlayout(rcnt, n, rdsp);
+  if (tc->count) bad |= check_algo(c, tc, comm);
+  void *exp = malloc((sext > rext ? sext : rext) * esz + 1);
+  for (int i = 0; i < n; i++) { /* rank i's block for me sits at its own sdispls[me] */
+    for (int j = 0; j < n; j++) peer[j] = vblk(tc->count, i, j);
+    vlayout(peer, n, peer + n);
+    gen(exp, tc->dt, CLS_BITS, tc->seed, i, peer[n + me], rcnt[i], n);
+    bad |= compare(c, tc, "recvbuff", exp, (char *)rb + rdsp[i] * esz, rcnt[i], rdsp[i]);
+  }
+  bad |= check_gaps(c, tc, rb, rcnt, rdsp, rext);
+  gen(exp, tc->dt, CLS_BITS, tc->seed, me, 0, sext, n);
+  bad |= compare(c, tc, "sendbuff (must not change)", exp, sb, sext, 0);
+  free(exp);
+  bad |= check_guards(c, tc, "recvbuff", rb, rext * esz) | check_guards(c, tc, "sendbuff", sb, sext * esz);
+out:
+  gbuf_free(sb);
+  gbuf_free(rb);
+  free(v);
+  free(peer);
+  return bad;
+}
+
 /* Every rank leaves the barrier after the last one entered it: one rank
  * enters late (a different one each round), every rank notes when it
  * entered and left, and the entry times are allgathered. The third round
@@ -1281,6 +1511,10 @@ static int big_selected(const tcase *tc) {
       return !tc->inplace && (tc->dt == weftUint8 || tc->dt == weftBfloat16);
     case C_REDUCESCATTER:
       return !tc->inplace && tc->op == weftSum && (tc->dt == weftUint8 || tc->dt == weftFloat64);
+    case C_ALLGATHERV:
+    case C_REDUCESCATTERV:
+    case C_ALLTOALLV: /* one big case each, even with -B 2 (run_matrix) */
+      return !tc->inplace && tc->op == weftSum && tc->dt == weftUint8;
   }
   return 0;
 }
@@ -1302,6 +1536,9 @@ static int run_case(ctx_t *c, tcase *tc) {
     case C_SENDRECV: res = run_sendrecv(c, tc); break;
     case C_GATHER: res = run_gather(c, tc); break;
     case C_SCATTER: res = run_scatter(c, tc); break;
+    case C_ALLGATHERV: res = run_allgatherv(c, tc); break;
+    case C_REDUCESCATTERV: res = run_reducescatterv(c, tc); break;
+    case C_ALLTOALLV: res = run_alltoallv(c, tc); break;
     default: res = run_fprandom(c, tc); break;
   }
   c->ncases++;
@@ -1309,7 +1546,9 @@ static int run_case(ctx_t *c, tcase *tc) {
   return res;
 }
 
-static int coll_reduces(int coll) { return coll == C_ALLREDUCE || coll == C_REDUCESCATTER || coll == C_REDUCE; }
+static int coll_reduces(int coll) {
+  return coll == C_ALLREDUCE || coll == C_REDUCESCATTER || coll == C_REDUCE || coll == C_REDUCESCATTERV;
+}
 /* Collectives run once per algorithm (others run once, on the ring comm). */
 static int coll_has_algo(int coll) {
   return coll == C_ALLREDUCE || coll == C_BROADCAST || coll == C_REDUCE || coll == C_FPRANDOM ||
@@ -1327,7 +1566,7 @@ static int coll_runs_algo(int coll, int al) {
 static int coll_has_root(int coll) {
   return coll == C_BROADCAST || coll == C_REDUCE || coll == C_GATHER || coll == C_SCATTER;
 }
-static int coll_has_inplace(int coll) { return coll != C_ALLTOALL && coll != C_SENDRECV; }
+static int coll_has_inplace(int coll) { return coll != C_ALLTOALL && coll != C_SENDRECV && coll != C_ALLTOALLV; }
 
 static void run_matrix(ctx_t *c) {
   const opts_t *o = c->o;
@@ -1349,6 +1588,7 @@ static void run_matrix(ctx_t *c) {
                 tcase tc = {coll, (weftDataType_t)dt, (weftRedOp_t)op, o->counts[ci], ip, al,
                             ri == 0 ? 0 : c->n - 1, coll_reduces(coll), 0, 0};
                 if (tc.count >= BIG_COUNT && (o->big == 0 || (o->big == 1 && !big_selected(&tc)))) continue;
+                if (tc.count >= BIG_COUNT && coll >= C_ALLGATHERV && !big_selected(&tc)) continue;
                 /* slots: far above any slot; direct: every rank reduces all of it */
                 if (tc.count >= BIG_COUNT && (al == A_SLOTS || al == A_DIRECT)) continue;
                 run_case(c, &tc);

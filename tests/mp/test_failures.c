@@ -38,12 +38,14 @@
  *                      on both with weftInvalidUsage saying so; an unknown
  *                      value is weftInvalidArgument.
  *   mismatch           2 ranks call mismatched collectives (count, op, dtype,
- *                      collective, root), each case in a fresh comm: nobody
+ *                      collective, root, allgatherv's counts with the same
+ *                      total: "counts differ"), each case in a fresh comm: nobody
  *                      hangs, the mismatch is reported as weftInvalidUsage
  *                      with "mismatch" in the message (for different roots on
  *                      2 ranks both believe they are the root and nothing is
  *                      received, so it may only show in the next call).
  *   invalid_args       NULL buffers, bad dtype/op/root/peer, count overflow,
+ *                      the v-variants' NULL arrays and inconsistent counts,
  *                      NULL and garbage comms, overlapping buffers, bad
  *                      stream, bad config/unique id: weftInvalidArgument with
  *                      a message and an untouched receive buffer; weftGroupEnd
@@ -662,9 +664,10 @@ static void test_crypto_mismatch(void **state) {
 
 /* ---- mismatched calls --------------------------------------------------------------------- */
 
-enum { MM_COUNT, MM_OP, MM_DTYPE, MM_COLL, MM_ROOT, MM_NCASES };
+enum { MM_COUNT, MM_OP, MM_DTYPE, MM_COLL, MM_ROOT, MM_VCOUNTS, MM_NCASES };
 static const char *const mm_names[MM_NCASES] = {"count 1024 vs 2048", "op sum vs max", "dtype float vs int32",
-                                                "allreduce vs allgather", "broadcast root 0 vs 1"};
+                                                "allreduce vs allgather", "broadcast root 0 vs 1",
+                                                "allgatherv counts {512, 512} vs {256, 768}"};
 
 typedef struct {
   rank_report r[MM_NCASES];
@@ -678,6 +681,10 @@ static weftResult_t mm_call(int c, int rank, weftComm_t comm, void *sb, void *rb
     case MM_COLL:
       return rank == 0 ? weftAllReduce(sb, rb, 1024, weftFloat, weftSum, comm, NULL)
                        : weftAllGather(sb, rb, 512, weftFloat, comm, NULL);
+    case MM_VCOUNTS: { /* the same total, other blocks */
+      size_t counts[2] = {rank == 0 ? 512 : 256, rank == 0 ? 512 : 768}, displs[2] = {0, counts[0]};
+      return weftAllGatherV((float *)sb + 2048, rb, counts, displs, weftFloat, comm, NULL);
+    }
     default: return weftBroadcast(sb, rb, 1024, weftFloat, rank, comm, NULL);
   }
 }
@@ -747,6 +754,9 @@ static void test_mismatch(void **state) {
                  strstr(rr->msg[r], "its message: 8192 bytes") || strstr(rr->msg[r], "its message: 4096 bytes");
       if (!named) bad = 1, printf("    -> no rank named the peer's count or message size\n");
     }
+    /* the v-variants' signatures hash the counts arrays: same total, other blocks */
+    if (c == MM_VCOUNTS && !strstr(rr->msg[0], "counts differ") && !strstr(rr->msg[1], "counts differ"))
+      bad = 1, printf("    -> no rank said the counts differ\n");
   }
   assert_int_equal(failed, 0);
   assert_int_equal(status[0], 0);
@@ -943,6 +953,30 @@ static void test_invalid_args(void **state) {
     /* reducescatter rank 0: in-place means recvbuff == sendbuff + 0 */
     EXPECT_INVALID(c2[0], weftReduceScatter(buf, buf + N, N, weftFloat, weftSum, c2[0], NULL));
     EXPECT_INVALID(c2[0], weftReduceScatter(buf, buf + 5, N, weftFloat, weftSum, c2[0], NULL));
+  }
+
+  /* the v-variants (1 rank): NULL arrays and buffers, overflow, a self block of two sizes, overlap */
+  {
+    size_t cnt[1] = {N}, dsp[1] = {0}, big[1] = {SIZE_MAX / 2}, far[1] = {SIZE_MAX - 1}, other[1] = {N - 1};
+    float *buf = (float *)g_recv;
+    EXPECT_INVALID(c, weftAllGatherV(send, rb, NULL, dsp, weftFloat, c, NULL));
+    EXPECT_INVALID(c, weftAllGatherV(send, rb, cnt, NULL, weftFloat, c, NULL));
+    EXPECT_INVALID(c, weftAllGatherV(NULL, rb, cnt, dsp, weftFloat, c, NULL));
+    EXPECT_INVALID(c, weftAllGatherV(send, NULL, cnt, dsp, weftFloat, c, NULL));
+    EXPECT_INVALID(c, weftAllGatherV(send, rb, cnt, far, weftFloat, c, NULL)); /* displs + counts overflows */
+    EXPECT_INVALID(c, weftAllGatherV(send, rb, big, dsp, weftFloat, c, NULL)); /* bytes overflow */
+    EXPECT_INVALID(c, weftAllGatherV(send, rb, cnt, dsp, weftNumTypes, c, NULL));
+    EXPECT_INVALID(c, weftAllGatherV(buf + 1, buf, cnt, dsp, weftFloat, c, NULL)); /* in place is buf + 0 */
+    EXPECT_INVALID(c, weftReduceScatterV(send, rb, NULL, weftFloat, weftSum, c, NULL));
+    EXPECT_INVALID(c, weftReduceScatterV(send, rb, cnt, weftFloat, weftNumOps, c, NULL));
+    EXPECT_INVALID(c, weftReduceScatterV(NULL, rb, cnt, weftFloat, weftSum, c, NULL));
+    EXPECT_INVALID(c, weftReduceScatterV(send, rb, big, weftFloat, weftSum, c, NULL));
+    EXPECT_INVALID(c, weftReduceScatterV(buf, buf + 2, cnt, weftFloat, weftSum, c, NULL));
+    EXPECT_INVALID(c, weftAllToAllV(send, NULL, dsp, rb, cnt, dsp, weftFloat, c, NULL));
+    EXPECT_INVALID(c, weftAllToAllV(send, cnt, dsp, rb, cnt, NULL, weftFloat, c, NULL));
+    EXPECT_INVALID(c, weftAllToAllV(send, cnt, dsp, NULL, cnt, dsp, weftFloat, c, NULL));
+    EXPECT_INVALID(c, weftAllToAllV(send, cnt, dsp, rb, other, dsp, weftFloat, c, NULL)); /* its own block */
+    EXPECT_INVALID(c, weftAllToAllV(buf, cnt, dsp, buf, cnt, dsp, weftFloat, c, NULL));  /* never in place */
   }
 
   /* comm management */

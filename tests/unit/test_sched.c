@@ -308,6 +308,134 @@ static void test_large_rank_counts(void **state) {
   for (int n = 1; n <= 33; n++) run_case(COLL_BARRIER, ALGO_DISSEM, n, 0, 0, 0, weftSum);
 }
 
+/* The v-variants: block sizes from `shape` (0: all equal, 1: ragged with
+ * zeros, 2: one rank holds everything, 3: all empty but rank 1's one
+ * element, sent to rank 2),
+ * blocks laid out in reverse rank order with a gap of one element, so a
+ * write past a block or into a gap shows (gaps must keep -999). */
+static size_t vcount(int shape, int from, int to, size_t scale) {
+  switch (shape) {
+    case 0: return scale;
+    case 1: return (size_t)((from * 5 + to * 3) % 4 == 0 ? 0 : (from * 5 + to * 3) % 7) * scale / 3;
+    case 2: return from == 0 ? scale * 2 + 1 : 0;
+    default: return from == 1 && to == 2 ? 1 : 0;
+  }
+}
+
+/* Blocks of cnt[i] in reverse rank order, one element apart; returns the
+ * buffer's extent. */
+static size_t vdispls(const size_t *cnt, int n, size_t *dsp) {
+  size_t at = 0;
+  for (int i = n - 1; i >= 0; i--) {
+    dsp[i] = at;
+    at += cnt[i] + 1;
+  }
+  return at;
+}
+
+static void run_vcase(weft_coll_kind kind, int n, int shape, size_t scale, int inplace, weftRedOp_t op) {
+  sim S = {n, calloc((size_t)n, sizeof(weft_sched)), calloc((size_t)n * n, sizeof(channel)),
+           calloc((size_t)n, sizeof(int *)), calloc((size_t)n, sizeof(int *))};
+  size_t *vec = calloc((size_t)n * 4 * (size_t)n, sizeof *vec); /* rank r's vec at r*4n */
+  int32_t **in = calloc((size_t)n, sizeof *in), **out = calloc((size_t)n, sizeof *out);
+  size_t *in_len = calloc((size_t)n, sizeof *in_len), *out_len = calloc((size_t)n, sizeof *out_len);
+  for (int r = 0; r < n; r++) {
+    size_t *v = vec + (size_t)r * 4 * (size_t)n;
+    if (kind == COLL_ALLTOALLV) {
+      for (int j = 0; j < n; j++) v[j] = vcount(shape, r, j, scale), v[2 * n + j] = vcount(shape, j, r, scale);
+      in_len[r] = vdispls(v, n, v + n);
+      out_len[r] = vdispls(v + 2 * n, n, v + 3 * n);
+    } else {
+      for (int j = 0; j < n; j++) v[j] = vcount(shape, j, j + 1, scale);
+      size_t ext = vdispls(v, n, v + n);
+      if (kind == COLL_REDUCESCATTERV) /* back to back, as the API lays them out */
+        for (int j = 0; j < n; j++) v[n + j] = j ? v[n + j - 1] + v[j - 1] : 0, ext = v[n + j] + v[j];
+      in_len[r] = kind == COLL_ALLGATHERV ? v[r] : ext;
+      out_len[r] = kind == COLL_ALLGATHERV ? ext : v[r];
+    }
+    in[r] = calloc(in_len[r] + out_len[r] + 1, sizeof(int32_t));
+    out[r] = calloc(in_len[r] + out_len[r] + 1, sizeof(int32_t));
+    for (size_t i = 0; i < in_len[r]; i++) in[r][i] = input(r, i);
+    for (size_t i = 0; i < out_len[r]; i++) out[r][i] = -999;
+    S.snext[r] = calloc((size_t)n, sizeof(int));
+    S.rnext[r] = calloc((size_t)n, sizeof(int));
+    weft_call c = {.kind = kind, .sendbuf = in[r], .recvbuf = out[r], .dt = weftInt32, .op = op,
+                   .algo = kind == COLL_ALLTOALLV ? ALGO_PAIRWISE : ALGO_RING, .chunk_bytes = 8,
+                   .tag = 0x2000u + (unsigned)kind, .vec = v};
+    if (inplace && kind == COLL_ALLGATHERV) {
+      for (size_t i = 0; i < v[r]; i++) out[r][v[n + r] + i] = in[r][i];
+      c.sendbuf = out[r] + v[n + r];
+    } else if (inplace && kind == COLL_REDUCESCATTERV) {
+      c.recvbuf = in[r] + v[n + r];
+    }
+    weft_sched_init(&S.s[r]);
+    assert_int_equal(weft_coll_build(&S.s[r], &c, r, n), 0);
+    assert_true(S.s[r].nsteps > 0);
+  }
+  assert_true(simulate(&S));
+  for (int r = 0; r < n; r++) {
+    const size_t *v = vec + (size_t)r * 4 * (size_t)n;
+    int32_t *res = inplace && kind == COLL_REDUCESCATTERV ? in[r] + v[n + r] : out[r];
+    for (size_t i = 0; i < out_len[r]; i++) {
+      int64_t want = -999;
+      for (int b = 0; b < n; b++) {
+        size_t at = kind == COLL_ALLTOALLV ? v[3 * n + b] : v[n + b], len = kind == COLL_ALLTOALLV ? v[2 * n + b] : v[b];
+        if (kind == COLL_ALLGATHERV && i >= at && i < at + len) want = input(b, i - at);
+        if (kind == COLL_ALLTOALLV && i >= at && i < at + len) /* rank b's block for r sits at its sdispls[r] */
+          want = input(b, vec[(size_t)b * 4 * (size_t)n + (size_t)n + (size_t)r] + i - at);
+      }
+      if (kind == COLL_REDUCESCATTERV) {
+        int64_t acc = op == weftMax ? INT32_MIN : 0;
+        for (int k = 0; k < n; k++) {
+          int32_t x = input(k, v[n + r] + i);
+          acc = op == weftMax ? (x > acc ? x : acc) : acc + x;
+        }
+        want = op == weftAvg ? acc / n : acc;
+      }
+      if (res[i] != want) {
+        print_error("%s n=%d shape=%d scale=%zu inplace=%d rank=%d i=%zu: got %d want %lld\n", weft_coll_name(kind),
+                    n, shape, scale, inplace, r, i, res[i], (long long)want);
+        fail();
+      }
+    }
+  }
+  for (int r = 0; r < n; r++) {
+    weft_sched_free(&S.s[r]);
+    free(in[r]);
+    free(out[r]);
+    free(S.snext[r]);
+    free(S.rnext[r]);
+  }
+  for (int i = 0; i < n * n; i++) assert_null(S.ch[i].head);
+  free(in);
+  free(out);
+  free(in_len);
+  free(out_len);
+  free(vec);
+  free(S.s);
+  free(S.ch);
+  free(S.snext);
+  free(S.rnext);
+}
+
+/* AllGatherV, ReduceScatterV (sum, avg, max) and AllToAllV on 1 to 9 ranks
+ * and 16, every block shape, blocks of several chunks, in place and not. */
+static void test_vblocks(void **state) {
+  (void)state;
+  const size_t scales[] = {1, 10}; /* blocks of a chunk or less, and of up to 10 chunks (chunk_bytes 8) */
+  const int ns[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 16};
+  for (int ni = 0; ni < 10; ni++)
+    for (int shape = 0; shape < 4; shape++)
+      for (int si = 0; si < 2; si++)
+        for (int inplace = 0; inplace < 2; inplace++) {
+          int n = ns[ni];
+          run_vcase(COLL_ALLGATHERV, n, shape, scales[si], inplace, weftSum);
+          run_vcase(COLL_REDUCESCATTERV, n, shape, scales[si], inplace, shape % 2 ? weftMax : weftSum);
+          run_vcase(COLL_REDUCESCATTERV, n, shape, scales[si], inplace, weftAvg);
+          if (!inplace) run_vcase(COLL_ALLTOALLV, n, shape, scales[si], 0, weftSum);
+        }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_reducing),
@@ -315,6 +443,7 @@ int main(void) {
       cmocka_unit_test(test_hier_layouts),
       cmocka_unit_test(test_moving),
       cmocka_unit_test(test_large_rank_counts),
+      cmocka_unit_test(test_vblocks),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
