@@ -84,7 +84,6 @@ enum { O_SUM, O_PROD, O_MAX, O_MIN, O_AVG, O_NUM };
 
 const char *const TYPE_NAMES[T_NUM] = {"int8",   "uint8", "int32", "uint32", "int64",
                                        "uint64", "half",  "float", "double", "bfloat16"};
-const size_t TYPE_SIZES[T_NUM] = {1, 1, 4, 4, 8, 8, 2, 4, 8, 2};
 const char *const OP_NAMES[O_NUM] = {"sum", "prod", "max", "min", "avg"};
 
 bool gloo_type(int t) { return t != T_HALF && t != T_BF16 && t >= 0 && t < T_NUM; }
