@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libcmocka-dev libopenmpi-dev openmpi-bin iproute2
       libucx-dev ucx-utils libfabric-dev libfabric-bin libyaml-dev libhwloc-dev libzstd-dev
-      ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd
+      ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd libgloo-dev
       python3-numpy python3-pytest python3-setuptools python3-pip python3-dev)
 missing=()
 for p in "${pkgs[@]}"; do
