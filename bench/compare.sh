@@ -137,7 +137,8 @@ awk -v coll="$coll" -v np="$np" -v csv="$csv" -v peers="${peers[*]}" '
     if (coll == "allgather" || coll == "reducescatter" || coll == "alltoall") return (np - 1) / np
     return 1.0
   }
-  function fmt_ratio(x) { return x == "" ? "-" : sprintf("%.2f", x) }
+  # two significant digits below 0.1 (weft vs Gloo at small sizes is 0.003)
+  function fmt_ratio(x) { return x == "" ? "-" : x < 0.0995 ? sprintf("%.2g", x) : sprintf("%.2f", x) }
   function label(p) { return p == "mpi" ? "MPI" : "Gloo" }
   function rest(from,   j, r) { r = $from; for (j = from + 1; j <= NF; j++) r = r " " $j; return r }
   BEGIN {
