@@ -25,7 +25,8 @@
  *                  MPI_Reduce_scatter_block in place; out of place: copy in, run).
  *   broadcast      ub-broadcast: gloo::broadcast (out of place: the root's input
  *                  is its send buffer; in place: one buffer).
- * reduce, alltoall and sendrecv are not measured (rows are not printed).
+ * reduce, alltoall and sendrecv are refused (Gloo has reduce and alltoall;
+ * not wired here yet).
  *
  * Rendezvous: Gloo's file store (this Gloo has no TCP store). With -np N the
  * ranks are forked here with a fresh store directory and bind 127.0.0.1;
