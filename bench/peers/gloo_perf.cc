@@ -302,7 +302,7 @@ int parse_args(int argc, char **argv, opts_t *o) {
       if (algo_fits(o->coll, a)) o->algos.push_back(a);
   for (int a : o->algos)
     if (!algo_fits(o->coll, a)) {
-      fprintf(stderr, "weft-gloo-perf: %s is not a %s algorithm\n", ALGO_NAMES[a], COLLS[o->coll].name);
+      fprintf(stderr, "weft-gloo-perf: %s is not one of the %s algorithms\n", ALGO_NAMES[a], COLLS[o->coll].name);
       return -1;
     }
   if (o->np == 0 && o->store.empty()) {
