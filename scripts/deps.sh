@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libcmocka-dev libopenmpi-dev openmpi-bin iproute2
       libucx-dev ucx-utils libfabric-dev libfabric-bin libssl-dev libyaml-dev libhwloc-dev libzstd-dev
-      ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd
+      ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd libgloo-dev
       gnuplot-nox python3-numpy python3-pytest python3-setuptools python3-pip python3-dev
       python3-torch libtorch-dev pybind11-dev)  # the last three: weft.torch (docs/torch.md)
 missing=()
