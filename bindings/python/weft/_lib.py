@@ -115,6 +115,14 @@ _PROTOTYPES = {
     "weftBroadcast": (_res, [_vp, _vp, _size, _int, _int, _vp, _vp]),
     "weftReduce": (_res, [_vp, _vp, _size, _int, _int, _int, _vp, _vp]),
     "weftAllToAll": (_res, [_vp, _vp, _size, _int, _vp, _vp]),
+    "weftGather": (_res, [_vp, _vp, _size, _int, _int, _vp, _vp]),
+    "weftScatter": (_res, [_vp, _vp, _size, _int, _int, _vp, _vp]),
+    "weftBarrier": (_res, [_vp, _vp]),
+    "weftAllGatherV": (_res, [_vp, _vp, _vp, _vp, _int, _vp, _vp]),
+    "weftReduceScatterV": (_res, [_vp, _vp, _vp, _int, _int, _vp, _vp]),
+    "weftAllToAllV": (_res, [_vp, _vp, _vp, _vp, _vp, _vp, _int, _vp, _vp]),
+    "weftCommGetStats": (_res, [_vp, _vp, _size]),
+    "weftAlgoName": (ctypes.c_char_p, [_int]),
     "weftSend": (_res, [_vp, _size, _int, _int, _vp, _vp]),
     "weftRecv": (_res, [_vp, _size, _int, _int, _vp, _vp]),
     "weftGroupStart": (_res, []),
@@ -128,6 +136,28 @@ for _name, (_restype, _argtypes) in _PROTOTYPES.items():
         raise ImportError("weft: %s (%s) has no %s: it is older than this package" % (library_path, lib, _name))
     _fn.restype = _restype
     _fn.argtypes = _argtypes
+
+
+WEFT_STATS_LINK_CLASSES = 3
+WEFT_STATS_ALGOS = 16
+
+
+class Stats(ctypes.Structure):
+    """weftCommStats_t (weft.h); the package checks its size against libweft's."""
+    _fields_ = [
+        ("calls", ctypes.c_uint64),
+        ("failedCalls", ctypes.c_uint64),
+        ("callsByAlgo", ctypes.c_uint64 * WEFT_STATS_ALGOS),
+        ("bytesSent", ctypes.c_uint64 * WEFT_STATS_LINK_CLASSES),
+        ("bytesReceived", ctypes.c_uint64 * WEFT_STATS_LINK_CLASSES),
+        ("messagesSent", ctypes.c_uint64 * WEFT_STATS_LINK_CLASSES),
+        ("codecBytesIn", ctypes.c_uint64),
+        ("codecBytesOut", ctypes.c_uint64),
+        ("callSeconds", ctypes.c_double),
+        ("computeSeconds", ctypes.c_double),
+        ("codecSeconds", ctypes.c_double),
+        ("retransmits", ctypes.c_uint64),
+    ]
 
 
 def new_config(timeout_ms=None, net=None, algo=None, site=None, topo_file=None, codec=None,

@@ -388,6 +388,203 @@ class Comm:
         self._done(fn, r, h, stream, (s, rv))
         return recvbuf
 
+    def gather(self, sendbuf, recvbuf=None, root=0, *, dtype=None, stream=None):
+        """Block i of root's recvbuf (nranks blocks of sendbuf's size) is rank
+        i's sendbuf; recvbuf is only needed on root. sendbuf None on root: in
+        place (its block of recvbuf is its input). Returns recvbuf on root,
+        None elsewhere."""
+        fn = "gather"
+        h = self._live(fn)
+        try:
+            sh = self._stream(fn, stream)
+            root = self._peer(fn, "root", root)
+            dt = _buffers.resolve_dtype(fn, dtype)
+            is_root = self.rank == root
+            rv = view(fn, "recvbuf", recvbuf, dt, True) if is_root else None
+            if is_root and rv is None:
+                raise InvalidArgumentError("recvbuf is None on the root", fn)
+            if sendbuf is None:
+                if not is_root:
+                    raise InvalidArgumentError("sendbuf is None on a rank that is not the root", fn)
+                self._counts(fn, rv.count % self.nranks == 0, "in place, recvbuf's %d elements are not "
+                             "%d equal blocks" % (rv.count, self.nranks))
+                count = rv.count // self.nranks
+                sptr, sdt, bufs = rv.offset(self.rank * count), rv.dtype, (rv,)
+            else:
+                sv = view(fn, "sendbuf", sendbuf, dt, False)
+                count, sptr, sdt, bufs = sv.count, sv.ptr, sv.dtype, (sv, rv)
+                if is_root:
+                    _buffers.same_dtype(fn, sv, "sendbuf", rv, "recvbuf")
+                    self._counts(fn, rv.count == sv.count * self.nranks, "recvbuf holds %d elements, not "
+                                 "nranks (%d) x sendbuf's %d" % (rv.count, self.nranks, sv.count))
+        except InvalidArgumentError as e:
+            group.poison(h, e)
+            raise
+        r = _lib_.weftGather(sptr, rv.ptr if rv else None, count, sdt, root, h, sh)
+        self._done(fn, r, h, stream, bufs)
+        return recvbuf if is_root else None
+
+    def scatter(self, sendbuf, recvbuf, root=0, *, dtype=None, stream=None):
+        """Block i of root's sendbuf (nranks blocks of recvbuf's size; only
+        read on root, may be None elsewhere) lands in rank i's recvbuf.
+        Returns recvbuf."""
+        fn = "scatter"
+        h = self._live(fn)
+        try:
+            sh = self._stream(fn, stream)
+            root = self._peer(fn, "root", root)
+            dt = _buffers.resolve_dtype(fn, dtype)
+            rv = view(fn, "recvbuf", recvbuf, dt, True)
+            sv = None
+            if self.rank == root:
+                if sendbuf is None:
+                    raise InvalidArgumentError("sendbuf is None on the root", fn)
+                sv = view(fn, "sendbuf", sendbuf, dt, False)
+                _buffers.same_dtype(fn, sv, "sendbuf", rv, "recvbuf")
+                self._counts(fn, sv.count == rv.count * self.nranks, "sendbuf holds %d elements, not "
+                             "nranks (%d) x recvbuf's %d" % (sv.count, self.nranks, rv.count))
+        except InvalidArgumentError as e:
+            group.poison(h, e)
+            raise
+        r = _lib_.weftScatter(sv.ptr if sv else None, rv.ptr, rv.count, rv.dtype, root, h, sh)
+        self._done(fn, r, h, stream, (sv, rv))
+        return recvbuf
+
+    def barrier(self, *, stream=None):
+        """Returns once every rank has called it (with a stream: completes
+        there once every rank's barrier is reached in its stream's order)."""
+        fn = "barrier"
+        h = self._live(fn)
+        try:
+            sh = self._stream(fn, stream)
+        except InvalidArgumentError as e:
+            group.poison(h, e)
+            raise
+        r = _lib_.weftBarrier(h, sh)
+        self._done(fn, r, h, stream, ())
+
+    def _sizes(self, fn, name, values):
+        """A list of nranks non-negative ints as a size_t array."""
+        try:
+            vals = [int(v) for v in values]
+        except (TypeError, ValueError):
+            raise InvalidArgumentError("%s must be %d integers" % (name, self.nranks), fn) from None
+        if len(vals) != self.nranks or any(v < 0 for v in vals):
+            raise InvalidArgumentError("%s must be %d integers >= 0, got %r" % (name, self.nranks, values), fn)
+        return (ctypes.c_size_t * self.nranks)(*vals), vals
+
+    def allgatherv(self, sendbuf, recvbuf, recvcounts, displs=None, *, dtype=None, stream=None):
+        """Rank i's block (recvcounts[i] elements) lands at displs[i] of every
+        rank's recvbuf (displs None: back to back). sendbuf holds
+        recvcounts[rank] elements; None: in place (this rank's block of
+        recvbuf is its input). Returns recvbuf."""
+        fn = "allgatherv"
+        h = self._live(fn)
+        try:
+            sh = self._stream(fn, stream)
+            dt = _buffers.resolve_dtype(fn, dtype)
+            rc, rcv = self._sizes(fn, "recvcounts", recvcounts)
+            if displs is None:
+                displs = [sum(rcv[:i]) for i in range(self.nranks)]
+            dp, dpv = self._sizes(fn, "displs", displs)
+            rv = view(fn, "recvbuf", recvbuf, dt, True)
+            self._counts(fn, all(d + c <= rv.count for d, c in zip(dpv, rcv)),
+                         "a block reaches past recvbuf's %d elements" % rv.count)
+            if sendbuf is None:
+                sptr, bufs = rv.offset(dpv[self.rank]), (rv,)
+            else:
+                sv = view(fn, "sendbuf", sendbuf, dt, False)
+                _buffers.same_dtype(fn, sv, "sendbuf", rv, "recvbuf")
+                self._counts(fn, sv.count == rcv[self.rank], "sendbuf holds %d elements, recvcounts[%d] says %d"
+                             % (sv.count, self.rank, rcv[self.rank]))
+                sptr, bufs = sv.ptr, (sv, rv)
+        except InvalidArgumentError as e:
+            group.poison(h, e)
+            raise
+        r = _lib_.weftAllGatherV(sptr, rv.ptr, rc, dp, rv.dtype, h, sh)
+        self._done(fn, r, h, stream, bufs)
+        return recvbuf
+
+    def reducescatterv(self, sendbuf, recvbuf, recvcounts, op=types.RedOp.sum, *, dtype=None, stream=None):
+        """recvbuf = op over all ranks of block `rank` of their sendbuf, whose
+        blocks lie back to back with recvcounts[i] elements each. recvbuf None:
+        in place, in this rank's block of sendbuf. Returns the result's buffer."""
+        fn = "reducescatterv"
+        h = self._live(fn)
+        try:
+            sh = self._stream(fn, stream)
+            o = _op(fn, op)
+            dt = _buffers.resolve_dtype(fn, dtype)
+            rc, rcv = self._sizes(fn, "recvcounts", recvcounts)
+            s = view(fn, "sendbuf", sendbuf, dt, recvbuf is None)
+            self._counts(fn, s.count == sum(rcv), "sendbuf holds %d elements, the blocks add up to %d"
+                         % (s.count, sum(rcv)))
+            if recvbuf is None:
+                rptr, bufs = s.offset(sum(rcv[:self.rank])), (s,)
+            else:
+                rv = view(fn, "recvbuf", recvbuf, dt, True)
+                _buffers.same_dtype(fn, s, "sendbuf", rv, "recvbuf")
+                self._counts(fn, rv.count == rcv[self.rank], "recvbuf holds %d elements, recvcounts[%d] says %d"
+                             % (rv.count, self.rank, rcv[self.rank]))
+                rptr, bufs = rv.ptr, (s, rv)
+        except InvalidArgumentError as e:
+            group.poison(h, e)
+            raise
+        r = _lib_.weftReduceScatterV(s.ptr, rptr, rc, s.dtype, o, h, sh)
+        self._done(fn, r, h, stream, bufs)
+        return sendbuf if recvbuf is None else recvbuf
+
+    def alltoallv(self, sendbuf, sendcounts, sdispls, recvbuf, recvcounts, rdispls, *, dtype=None, stream=None):
+        """sendcounts[j] elements at sdispls[j] of sendbuf go to rank j; rank
+        i's block lands at rdispls[i] of recvbuf (MPI_Alltoallv's order;
+        displacements None: back to back). Not in place. Returns recvbuf."""
+        fn = "alltoallv"
+        h = self._live(fn)
+        try:
+            sh = self._stream(fn, stream)
+            dt = _buffers.resolve_dtype(fn, dtype)
+            sc, scv = self._sizes(fn, "sendcounts", sendcounts)
+            rc, rcv = self._sizes(fn, "recvcounts", recvcounts)
+            sd, sdv = self._sizes(fn, "sdispls", sdispls if sdispls is not None else
+                                  [sum(scv[:i]) for i in range(self.nranks)])
+            rd, rdv = self._sizes(fn, "rdispls", rdispls if rdispls is not None else
+                                  [sum(rcv[:i]) for i in range(self.nranks)])
+            s = view(fn, "sendbuf", sendbuf, dt, False)
+            rv = view(fn, "recvbuf", recvbuf, dt, True)
+            _buffers.same_dtype(fn, s, "sendbuf", rv, "recvbuf")
+            self._counts(fn, all(d + c <= s.count for d, c in zip(sdv, scv)),
+                         "a send block reaches past sendbuf's %d elements" % s.count)
+            self._counts(fn, all(d + c <= rv.count for d, c in zip(rdv, rcv)),
+                         "a receive block reaches past recvbuf's %d elements" % rv.count)
+        except InvalidArgumentError as e:
+            group.poison(h, e)
+            raise
+        r = _lib_.weftAllToAllV(s.ptr, sc, sd, rv.ptr, rc, rd, s.dtype, h, sh)
+        self._done(fn, r, h, stream, (s, rv))
+        return recvbuf
+
+    def stats(self):
+        """weftCommGetStats as a dict: calls, failedCalls, callsByAlgo (name:
+        count, the algorithms used), bytesSent/bytesReceived/messagesSent (by
+        link class: node, site, wan), codec bytes and seconds."""
+        fn = "stats"
+        h = self._live(fn)
+        st = _lib.Stats()
+        r = _lib_.weftCommGetStats(h, ctypes.byref(st), ctypes.sizeof(st))
+        if r != 0:
+            raise errors.make(r, fn, h)
+        classes = ("node", "site", "wan")
+        out = {k: getattr(st, k) for k in ("calls", "failedCalls", "codecBytesIn", "codecBytesOut", "callSeconds",
+                                           "computeSeconds", "codecSeconds", "retransmits")}
+        out["callsByAlgo"] = {}
+        for i in range(_lib.WEFT_STATS_ALGOS):
+            name = _lib_.weftAlgoName(i)
+            if name and st.callsByAlgo[i]:
+                out["callsByAlgo"][name.decode()] = st.callsByAlgo[i]
+        for k in ("bytesSent", "bytesReceived", "messagesSent"):
+            out[k] = dict(zip(classes, getattr(st, k)))
+        return out
+
     def send(self, buf, peer, *, dtype=None, stream=None):
         """Sends buf to peer (matched in order with peer's recv; post
         dependent sends and receives in one group)."""
