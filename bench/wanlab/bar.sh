@@ -10,11 +10,12 @@
 # mean time of the out-of-place and in-place calls).
 #
 #   bench/wanlab/bar.sh [--build DIR] [--rate 1gbit] [--rtt "0 40"] [--reps 3]
-#                       [--size 64M] [--iters 10] [--codecs "none bf16 int8"]
+#                       [--size 64M] [--iters 10] [--codecs "none bf16 int8"] [--plot FILE.png]
+# --plot: also a PNG of the times, one cluster of bars per RTT (needs gnuplot).
 # Needs root (network namespaces). Leaves no lab behind.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-BUILD=build RATE=1gbit RTTS="0 40" REPS=3 SIZE=64M ITERS=10 CODECS="none bf16 int8" PREFIX=wlbar
+BUILD=build RATE=1gbit RTTS="0 40" REPS=3 SIZE=64M ITERS=10 CODECS="none bf16 int8" PREFIX=wlbar PLOT=
 while [ $# -gt 0 ]; do
   case "$1" in
     --build) BUILD=$2; shift 2 ;;
@@ -24,12 +25,18 @@ while [ $# -gt 0 ]; do
     --size) SIZE=$2; shift 2 ;;
     --iters) ITERS=$2; shift 2 ;;
     --codecs) CODECS=$2; shift 2 ;;
+    --plot) PLOT=$2; shift 2 ;;
     -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "bar.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
+if [ -n "$PLOT" ] && ! command -v gnuplot >/dev/null; then
+  echo "bar.sh: --plot needs gnuplot (Debian: apt-get install gnuplot-nox)" >&2
+  exit 2
+fi
+DATA=$(mktemp)
 L="bench/wanlab/wanlab.sh --prefix $PREFIX --build $BUILD"
-trap '$L down >/dev/null 2>&1 || true' EXIT
+trap '$L down >/dev/null 2>&1 || true; rm -f "$DATA"' EXIT
 
 rate_bps() { # 1gbit, 200mbit -> bits per second
   local v=${1%bit} m=1
@@ -73,15 +80,38 @@ printf "%-8s %-10s %10s %9s %7s %7s\n" "RTT(ms)" "case" "time(ms)" "vs MPI" "bou
 for rtt in $RTTS; do
   $L up --sites 2 --rate "$RATE" --rtt-ms "$rtt" >/dev/null
   read -r tm wm mm < <(measure mpi none)
+  row="$rtt $(echo "$tm / 1000" | bc -l)"
   printf "%-8s %-10s %10.1f %9s %7s %6.0f%%\n" "$rtt" "open-mpi" "$(echo "$tm / 1000" | bc -l)" "1.00x" "-" \
     "$(echo "$wm * 8 * 100 / $BPS / ($mm / 1000000)" | bc -l)"
   for codec in $CODECS; do
     read -r tw ww mw < <(measure weft "$codec")
+    row="$row $(echo "$tw / 1000" | bc -l)"
     ratio=$(case $codec in none) echo 1 ;; fp16|bf16) echo 0.5 ;; int8) echo 0.25390625 ;; *) echo 1 ;; esac)
     bytes=$(numfmt --from=iec "$SIZE")
     printf "%-8s %-10s %10.1f %8.2fx %6.0f%% %6.0f%%\n" "$rtt" "weft-$codec" "$(echo "$tw / 1000" | bc -l)" \
       "$(echo "$tm / $tw" | bc -l)" "$(echo "$bytes * $ratio * 8 * 100 / $BPS / ($tw / 1000000)" | bc -l)" \
       "$(echo "$ww * 8 * 100 / $BPS / ($mw / 1000000)" | bc -l)"
   done
+  echo "$row" >>"$DATA"
   $L down >/dev/null
 done
+if [ -n "$PLOT" ]; then
+  cols="using 2:xtic(1) title 'Open MPI'"
+  k=3
+  for codec in $CODECS; do cols="$cols, '' using $k title 'weft $codec'"; k=$((k + 1)); done
+  gnuplot <<GNUPLOT
+set terminal pngcairo size 900,500 noenhanced
+set output '$PLOT'
+set style data histogram
+set style histogram cluster gap 1
+set style fill solid 0.8 border -1
+set xlabel 'added RTT (ms)'
+set ylabel 'time per call (ms, best of $REPS)'
+set title '$SIZE fp32 allreduce, 2 sites x 2 ranks, WAN $RATE each way'
+set key top left
+set grid ytics
+set yrange [0:*]
+plot '$DATA' $cols
+GNUPLOT
+  echo "# plot: $PLOT"
+fi
