@@ -38,6 +38,7 @@ static void op_clear(weft_op *op, weft_engine *e) {
   op->ncalls = 0;
   op->claimed = 0;
   op->build_at_run = 0;
+  op->warm_slot = -1;
   op->done = 0;
   op->result = weftSuccess;
 }
@@ -266,6 +267,8 @@ static void finish_op(weft_op *op, weftResult_t res, const char *err) {
   if (detached) weft_engine_op_free(op); /* nobody waits on a stream op */
 }
 
+static void warm_keep(weft_op *op);
+
 /* Finishes an op whose last device work was left unwaited (devstage.h). */
 static void settle_op(weft_op *op) {
   char why[WEFT_ERRMSG_LEN], err[WEFT_ERRMSG_LEN] = "";
@@ -318,7 +321,9 @@ static void *engine_main(void *arg) {
       pending = NULL;
     }
     op->dev.may_defer = op->stream != NULL;
+    int warm = op->build_at_run;
     weftResult_t res = exec_op(op, follows, err, sizeof err);
+    if (warm && res == weftSuccess && op->warm_slot != -1) warm_keep(op);
     if (pending) settle_op(pending);
     pending = res == weftSuccess && op->dev.tail ? op : NULL;
     if (!pending) finish_op(op, res, err);
@@ -329,14 +334,43 @@ static void *engine_main(void *arg) {
   return NULL;
 }
 
+#define WARM_PLANS ((int)(sizeof((weft_engine *)0)->warm / sizeof((weft_engine *)0)->warm[0]))
+
+/* op and warm plan slot i trade schedules, plan keys and run bookkeeping. */
+static void warm_swap(weft_op *op, struct weft_warm_plan *w) {
+  weft_sched s = op->sched;
+  weft_plan_cache p = op->plan;
+  weft_run_mem m = op->mem;
+  op->sched = w->sched, op->plan = w->plan, op->mem = w->mem;
+  w->sched = s, w->plan = p, w->mem = m;
+}
+
+/* Progress thread, a stream op that ran well: its plan becomes a warm one
+ * (back into the slot it came from, else over the oldest). */
+static void warm_keep(weft_op *op) {
+  weft_engine *e = op->engine;
+  int i = op->warm_slot >= 0 ? op->warm_slot : e->warm_next++ % WARM_PLANS;
+  warm_swap(op, &e->warm[i]);
+  op->warm_slot = -1;
+}
+
 int weft_engine_plan_call(weft_op *op, int rank, int nranks) {
   const weft_call *c = &op->first;
   weft_plan_key key = weft_plan_key_of(c);
+  int at_run = op->build_at_run;
   op->build_at_run = 0;
   if (weft_plan_cache_has_call(&op->plan, &key)) {
     weft_sched_rearm(&op->sched, c->tag);
     return 0;
   }
+  for (int i = 0; at_run && i < WARM_PLANS; i++) /* on the progress thread: the warm plans */
+    if (weft_plan_cache_has_call(&op->engine->warm[i].plan, &key)) {
+      warm_swap(op, &op->engine->warm[i]);
+      op->warm_slot = i;
+      weft_sched_rearm(&op->sched, c->tag);
+      return 0;
+    }
+  if (at_run) op->warm_slot = -2; /* built here: kept warm once it ran well */
   weft_plan_cache_forget(&op->plan);
   weft_sched_reset(&op->sched);
   if (weft_coll_build(&op->sched, c, rank, nranks) != 0 || op->sched.oom) return -1;
@@ -349,6 +383,7 @@ weftResult_t weft_engine_start(const weft_exec_view *v, weft_engine **out) {
   weft_engine *e = calloc(1, sizeof *e);
   if (!e) return weftSystemError;
   e->v = *v;
+  for (size_t i = 0; i < sizeof e->warm / sizeof e->warm[0]; i++) weft_sched_init(&e->warm[i].sched);
   pthread_mutex_init(&e->mu, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
@@ -386,6 +421,10 @@ void weft_engine_stop(weft_engine *e) {
     op_destroy(op);
   }
   weft_devstage_pool_free(&e->devpool);
+  for (size_t i = 0; i < sizeof e->warm / sizeof e->warm[0]; i++) {
+    weft_sched_free(&e->warm[i].sched);
+    weft_run_mem_free(&e->warm[i].mem);
+  }
   pthread_mutex_destroy(&e->mu);
   pthread_cond_destroy(&e->work_cv);
   pthread_cond_destroy(&e->done_cv);

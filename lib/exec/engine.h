@@ -33,6 +33,7 @@ typedef struct weft_op {
   int build_at_run; /* its one call (first) is built (or its kept plan rearmed) when
                      * the op runs, on the progress thread: a call queued on a
                      * stream costs its caller no schedule building */
+  int warm_slot;    /* the engine's warm plan it runs on (-1: its own), see weft_warm_plan */
   int claimed; /* runs on the caller's thread, which holds the engine */
   size_t **vecs; /* copies of its v-calls' counts (weft_call.vec), freed with the op */
   int nvecs, vecs_cap;
@@ -54,6 +55,15 @@ typedef struct weft_engine {
   _Atomic int nqueued; /* ops submitted to the thread and not finished */
   int max_queued;      /* WEFT_MAX_QUEUED: submitting more waits */
   weft_devstage_pool devpool; /* device stream and staging of ops on device buffers */
+  /* Plans of calls queued on streams, kept by the progress thread across ops
+   * (a stream of large calls runs on these warm schedules and scratch, however
+   * many ops are queued); only that thread touches them. */
+  struct weft_warm_plan {
+    weft_sched sched;
+    weft_plan_cache plan;
+    weft_run_mem mem;
+  } warm[3];
+  int warm_next; /* the slot a new plan replaces next */
   int stop;
   pthread_t thread;
 } weft_engine;
