@@ -172,6 +172,8 @@ set ylabel 'bus bandwidth (GB/s)'
 set y2label 'weft speed-up over gloo (x)'
 set y2tics
 set logscale y2 10
+set format y '%%g'
+set format y2 '%%g'
 set key top left
 set grid
 set title 'torch.distributed %s, %d ranks: weft vs gloo (medians of interleaved turns)'
