@@ -205,6 +205,9 @@ static weftResult_t map_view(weft_dev *d, void *stream, const void *buf, size_t 
  * memory of a device that maps), or staging at *at, with its copy in queued
  * on stream. *copied is set when a copy or a map was queued: the views are
  * usable once an event recorded after them completes. */
+/* Calls whose result buffer has gaps between blocks (displacements). */
+static int gapped(weft_coll_kind k) { return k == COLL_ALLGATHERV || k == COLL_ALLTOALLV; }
+
 static weftResult_t views_in(weft_dev *d, void *stream, weft_dev_call *dc, char **at, int copy_in, int *copied,
                              char *why, size_t len) {
   const weft_call *c = &dc->call;
@@ -219,8 +222,12 @@ static weftResult_t views_in(weft_dev *d, void *stream, weft_dev_call *dc, char 
     } else {
       h = *at;
       *at += align_up(dc->extent);
-      if (dc->in_len && copy_in) {
-        if (d->ops->copyToHost(d->ctx, stream, h + dc->in_off, buf, dc->in_off, dc->in_len) != weftSuccess)
+      /* a v-variant's buffer has gaps between its blocks that the call must
+       * not change: the whole extent comes over, so that the copy back
+       * rewrites them with their own bytes */
+      size_t off = gapped(c->kind) ? 0 : dc->in_off, n = gapped(c->kind) ? dc->extent : dc->in_len;
+      if (n && copy_in) {
+        if (d->ops->copyToHost(d->ctx, stream, h + off, buf, off, n) != weftSuccess)
           return weft_dev_failed(d, weftUnhandledDeviceError, "copying the buffer to the host", why, len);
         *copied = 1;
       }
@@ -256,6 +263,11 @@ static weftResult_t views_in(weft_dev *d, void *stream, weft_dev_call *dc, char 
   } else {
     dc->hout = *at;
     *at += align_up(dc->out_span);
+    if (gapped(c->kind) && dc->out_len && copy_in) { /* the gaps, as in place above */
+      if (d->ops->copyToHost(d->ctx, stream, dc->hout, c->recvbuf, 0, dc->out_len) != weftSuccess)
+        return weft_dev_failed(d, weftUnhandledDeviceError, "copying recvbuff to the host", why, len);
+      *copied = 1;
+    }
   }
   return weftSuccess;
 }

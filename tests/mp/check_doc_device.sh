@@ -19,11 +19,7 @@ awk '/^## Writing a device backend/ {w = 1} w && /^```c$/ {c = 1; next} c && /^`
 # ranks, two on the doc device and one on host memory; then weft-perf,
 # blocking and on a stream, alone and mixed.
 export WEFT_DEVICE_PLUGIN=$work/libweft-device-mydev.so
-# (the v-variants are left out: on staged device ranks they write the gaps
-# between blocks and their mixed-rank calls disagree; a known bug, issue 18's note)
-"$build/tests/mp/test_coll_matrix" -n 3 -D mydev,host,mydev -B 0 \
-  -c allreduce,allgather,reducescatter,broadcast,reduce,alltoall,sendrecv,gather,scatter,fprandom,barrier \
-  >"$work/matrix.log" 2>&1 ||
+"$build/tests/mp/test_coll_matrix" -n 3 -D mydev,host,mydev -B 0 >"$work/matrix.log" 2>&1 ||
   { cat "$work/matrix.log"; echo "the collective matrix on the doc device failed"; exit 1; }
 tail -1 "$work/matrix.log"
 perf=$build/bench/weft-perf
