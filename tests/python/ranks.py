@@ -48,6 +48,13 @@ def run(n, fn, *args, limit=60.0, expect=None, **config):
     expect = set(range(n)) if expect is None else set(expect)
     uidq, resq = _ctx.SimpleQueue(), _ctx.SimpleQueue()
     procs = [_ctx.Process(target=_rank_main, args=(r, n, fn, args, uidq, resq, config)) for r in range(n)]
+    return collect(procs, resq, n, expect, limit)
+
+
+def collect(procs, resq, n, expect, limit):
+    """Starts procs, gathers (rank, ok, value) from resq until every rank of
+    expect reported or limit seconds passed, kills what is left; raises
+    with every failure, else returns the values by rank (None: no report)."""
     for p in procs:
         p.start()
     results, deadline = {}, time.monotonic() + limit

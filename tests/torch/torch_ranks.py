@@ -7,11 +7,14 @@ rank. run() raises if a rank failed or did not finish within the limit.
 """
 import multiprocessing as mp
 import os
-import signal
 import socket
-import time
+import sys
 import traceback
 from datetime import timedelta
+
+# the ranks' reports are gathered as the Python package's tests do
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from ranks import collect  # noqa: E402
 
 SCALE = max(1.0, float(os.environ.get("WEFT_TEST_TIME_SCALE", "1") or 1))
 TIMEOUT_S = 20 * SCALE
@@ -48,28 +51,4 @@ def run(n, fn, *args, limit=60.0, expect=None, timeout_s=TIMEOUT_S, pg_options=N
     port = free_port()
     procs = [_ctx.Process(target=_rank_main, args=(r, n, port, fn, args, resq, timeout_s, pg_options))
              for r in range(n)]
-    for p in procs:
-        p.start()
-    results, deadline = {}, time.monotonic() + limit
-    try:
-        while len(results) < len(expect) and time.monotonic() < deadline:
-            if resq.empty():
-                if all(not p.is_alive() for p in procs) and resq.empty():
-                    break
-                time.sleep(0.005)
-                continue
-            rank, ok, value = resq.get()
-            results[rank] = (ok, value)
-    finally:
-        for p in procs:
-            p.join(timeout=max(0.1, deadline - time.monotonic()))
-            if p.is_alive():
-                os.kill(p.pid, signal.SIGKILL)
-                p.join()
-    failed = ["rank %d:\n%s" % (r, v) for r, (ok, v) in sorted(results.items()) if not ok]
-    missing = sorted(expect - set(results))
-    if missing:
-        failed.append("ranks %s did not finish within %.0f s" % (missing, limit))
-    if failed:
-        raise AssertionError("\n".join(failed))
-    return [results[r][1] if r in results else None for r in range(n)]
+    return collect(procs, resq, n, expect, limit)
