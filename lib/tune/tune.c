@@ -45,6 +45,26 @@ static int oversubscribed(const weft_tune_inputs *in) {
   return cpus > 0 && local > cpus;
 }
 
+/* The cost model's decision tables: every collective on the raw model, and
+ * the allreduces a WAN codec would compress with the codec's ratio and cost. */
+static void weft_tune_tables(weft_tuner *t) {
+  weft_cost_model raw = t->model;
+  raw.wan_ratio = 1;
+  raw.codec_bw = 0;
+  for (int k = COLL_ALLREDUCE; k <= COLL_REDUCE; k++)
+    for (int b = 0; b < WEFT_TUNE_BUCKETS; b++)
+      t->table[k][b] = (uint8_t)weft_cost_choose(&raw, (weft_coll_kind)k, (size_t)1 << b, NULL);
+  for (int b = 0; b < WEFT_TUNE_BUCKETS; b++) {
+    int id = t->codec.is_auto ? t->codec.table[b] : t->codec.id;
+    weft_cost_model coded = raw;
+    if (id) {
+      coded.wan_ratio = weft_codec_ratio((weft_codec_id)id, &t->codec.params, weftFloat);
+      coded.codec_bw = weft_codec_throughput((weft_codec_id)id);
+    }
+    t->coded[b] = (uint8_t)weft_cost_choose(&coded, COLL_ALLREDUCE, (size_t)1 << b, NULL);
+  }
+}
+
 int weft_tune_init(weft_tuner *t, const weft_tune_inputs *in) {
   if (!t->ef.ready) {
     pthread_mutex_init(&t->ef.mu, NULL);
@@ -71,23 +91,6 @@ int weft_tune_init(weft_tuner *t, const weft_tune_inputs *in) {
   return 0;
 }
 
-void weft_tune_tables(weft_tuner *t) {
-  weft_cost_model raw = t->model;
-  raw.wan_ratio = 1;
-  raw.codec_bw = 0;
-  for (int k = COLL_ALLREDUCE; k <= COLL_REDUCE; k++)
-    for (int b = 0; b < WEFT_TUNE_BUCKETS; b++)
-      t->table[k][b] = (uint8_t)weft_cost_choose(&raw, (weft_coll_kind)k, (size_t)1 << b, NULL);
-  for (int b = 0; b < WEFT_TUNE_BUCKETS; b++) {
-    int id = t->codec.is_auto ? t->codec.table[b] : t->codec.id;
-    weft_cost_model coded = raw;
-    if (id) {
-      coded.wan_ratio = weft_codec_ratio((weft_codec_id)id, &t->codec.params, weftFloat);
-      coded.codec_bw = weft_codec_throughput((weft_codec_id)id);
-    }
-    t->coded[b] = (uint8_t)weft_cost_choose(&coded, COLL_ALLREDUCE, (size_t)1 << b, NULL);
-  }
-}
 
 void weft_tune_segment(weft_tuner *t, size_t max_bytes, int ranks) {
   t->env.seg_max_bytes = max_bytes;

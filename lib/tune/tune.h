@@ -109,9 +109,6 @@ void weft_tune_inherit(weft_tuner *t, const weft_tuner *parent);
  * tuning rules and the codec policy (after the settings, before the first
  * call). Returns 0, or -1 when out of memory. */
 int weft_tune_init(weft_tuner *t, const weft_tune_inputs *in);
-/* The cost model's decision tables (part of weft_tune_init; again after
- * the codec policy changed). */
-void weft_tune_tables(weft_tuner *t);
 /* The node segment the comm has (0 bytes: none): its largest payload and
  * the ranks sharing it, for the algorithms that run through it. */
 void weft_tune_segment(weft_tuner *t, size_t max_bytes, int ranks);
