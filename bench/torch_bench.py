@@ -70,8 +70,10 @@ def sizes(lo, hi):
 
 
 def iters_for(nbytes):
-    """Enough calls per turn that a turn takes some ms even at 8 bytes."""
-    return max(1, min(200, (8 << 20) // max(nbytes, 1) // 8 + 1))
+    """Enough calls per turn that a turn takes some ms even at 8 bytes, and
+    at least 5 at any size: a turn of one call would time mostly how far
+    apart the ranks left the barrier."""
+    return max(5, min(200, (8 << 20) // max(nbytes, 1) // 8 + 1))
 
 
 def one_call(op, group, buf, parts, out, rank, gloo):
