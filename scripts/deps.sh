@@ -2,7 +2,7 @@
 # Installs what weft needs to build and test on Debian/Ubuntu (run as root,
 # or with sudo available). Safe to run again: installed packages are skipped.
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config clang libcmocka-dev libopenmpi-dev openmpi-bin iproute2
+pkgs=(build-essential cmake pkg-config clang libcmocka-dev libopenmpi-dev openmpi-bin iproute2 tcpdump
       libucx-dev ucx-utils libfabric-dev libfabric-bin libssl-dev libyaml-dev libhwloc-dev libzstd-dev
       ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd libgloo-dev
       gnuplot-nox python3-numpy python3-pytest python3-setuptools python3-pip python3-dev
