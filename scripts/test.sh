@@ -22,8 +22,12 @@ echo "== tests"
 # left out: the per-n matrices run the 1M+3 allreduce of every dtype and op
 # over those transports (their rendezvous and chunked paths), and the
 # every-case variants run over shm and tcp. Run them by name when a
-# transport's large-message path changes.
-ctest --test-dir build --output-on-failure --timeout 900 -E 'mp_matrix_n3_big_(ucx|ofi)'
+# transport's large-message path changes. So are the 5- and 8-rank matrices
+# over ucx and ofi (8 minutes together): they test the algorithms' rank
+# counts, which do not depend on the transport, and run over shm and tcp;
+# ucx and ofi run every collective at 2, 3 and 4 ranks, and the
+# 100-byte-chunk matrix at 5.
+ctest --test-dir build --output-on-failure --timeout 900 -E 'mp_matrix_n3_big_(ucx|ofi)|mp_matrix_n(5|8)_(ucx|ofi)$'
 
 if [ "${WEFT_TEST_QUICK:-0}" != 1 ]; then
   echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer"
