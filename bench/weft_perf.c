@@ -75,6 +75,7 @@
 #include "device/device.h"
 #include "util/param.h"
 #include "util/size.h"
+#include "common/perf_data.h"
 #include "launch_fork.h"
 #include "reduce/reduce.h"
 #include "weft.h"
@@ -182,16 +183,6 @@ static void usage(FILE *f) {
           "  -h     this help\n");
 }
 
-static int parse_int(const char *s, long lo, long hi, long *out) {
-  char *end;
-  errno = 0;
-  if (!s || !*s) return -1;
-  long v = strtol(s, &end, 10);
-  if (errno || *end || v < lo || v > hi) return -1;
-  *out = v;
-  return 0;
-}
-
 /* Returns 0 to run, 1 for -h (exit 0), -1 on error (exit 2). */
 static int parse_args(int argc, char **argv, opts_t *o) {
   memset(o, 0, sizeof *o);
@@ -257,7 +248,7 @@ static int parse_args(int argc, char **argv, opts_t *o) {
     int bad = 0;
     char why[160] = "";
     if (!strcmp(key, "np")) {
-      bad = parse_int(val, 1, 4096, &l);
+      bad = perf_parse_long(val, 1, 4096, &l);
       o->np = (int)l;
     } else {
       switch (key[0]) {
@@ -271,7 +262,7 @@ static int parse_args(int argc, char **argv, opts_t *o) {
         char buf[256];
         snprintf(buf, sizeof buf, "%s", val);
         for (char *save = NULL, *t = strtok_r(buf, "+", &save); t && !bad; t = strtok_r(NULL, "+", &save))
-          if (k == 63 || parse_int(t, 1, 4096, &l)) bad = 1;
+          if (k == 63 || perf_parse_long(t, 1, 4096, &l)) bad = 1;
           else sizes[k++] = (int)l;
         sizes[k] = 0;
         break;
@@ -285,13 +276,13 @@ static int parse_args(int argc, char **argv, opts_t *o) {
       case 'b': bad = weft_parse_size_t(val, &o->minbytes, why, sizeof why); break;
       case 'e': bad = weft_parse_size_t(val, &o->maxbytes, why, sizeof why); break;
       case 'i': bad = weft_parse_size_t(val, &o->stepbytes, why, sizeof why) || o->stepbytes == 0; break;
-      case 'f': bad = parse_int(val, 1, 1L << 20, &o->stepfactor); break;
-      case 'n': bad = parse_int(val, 1, INT_MAX, &l); o->iters = (int)l; break;
-      case 'w': bad = parse_int(val, 0, INT_MAX, &l); o->warmup = (int)l; break;
-      case 'c': bad = parse_int(val, 0, 1, &l); o->check = (int)l; break;
-      case 'r': bad = parse_int(val, 0, INT_MAX, &l); o->root = (int)l; break;
-      case 'a': bad = parse_int(val, 0, 3, &l); o->agg = (int)l; break;
-      case 'z': bad = parse_int(val, 0, 1, &l); o->blocking = (int)l; break;
+      case 'f': bad = perf_parse_long(val, 1, 1L << 20, &o->stepfactor); break;
+      case 'n': bad = perf_parse_long(val, 1, INT_MAX, &l); o->iters = (int)l; break;
+      case 'w': bad = perf_parse_long(val, 0, INT_MAX, &l); o->warmup = (int)l; break;
+      case 'c': bad = perf_parse_long(val, 0, 1, &l); o->check = (int)l; break;
+      case 'r': bad = perf_parse_long(val, 0, INT_MAX, &l); o->root = (int)l; break;
+      case 'a': bad = perf_parse_long(val, 0, 3, &l); o->agg = (int)l; break;
+      case 'z': bad = perf_parse_long(val, 0, 1, &l); o->blocking = (int)l; break;
       case 'd':
         if (!strcmp(val, "all")) {
           o->ndtypes = 0;
@@ -333,143 +324,6 @@ static int parse_args(int argc, char **argv, opts_t *o) {
     return -1;
   }
   return 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* Deterministic data and expected results                             */
-/* ------------------------------------------------------------------ */
-enum { G_COPY, G_SUM, G_PROD, G_MINMAX, G_AVG };
-
-static int gen_kind(coll_t c, weftRedOp_t op) {
-  if (!COLLS[c].has_op) return G_COPY;
-  switch (op) {
-  case weftSum: return G_SUM;
-  case weftProd: return G_PROD;
-  case weftAvg: return G_AVG;
-  default: return G_MINMAX;
-  }
-}
-
-static int dt_is_int(weftDataType_t dt) {
-  return dt != weftFloat16 && dt != weftFloat32 && dt != weftFloat64 && dt != weftBfloat16;
-}
-static int dt_signed(weftDataType_t dt) {
-  return dt != weftUint8 && dt != weftUint32 && dt != weftUint64;
-}
-
-/* Value of element i of rank's input: always a small integer that the type
- * represents exactly. */
-static double gen(int kind, weftDataType_t dt, int rank, int nranks, size_t i) {
-  int sg = dt_signed(dt);
-  uint64_t h = (uint64_t)i * 3u + (uint64_t)rank * 5u + 1u;
-  switch (kind) {
-  case G_SUM: {
-    int m = dt == weftBfloat16 ? 3 : 7;
-    int v = (int)(h % (uint64_t)m);
-    return sg ? v - m / 2 : v;
-  }
-  case G_PROD: {
-    if (rank >= 8) return 1;
-    int k = (int)(((uint64_t)i + (uint64_t)rank) % 3u);
-    return k == 0 ? 1 : k == 1 ? 2 : (sg ? -1 : 1);
-  }
-  case G_MINMAX: {
-    int v = (int)(h % 17u);
-    return sg ? v - 8 : v;
-  }
-  case G_AVG: { /* ranks pair up with +b/-b around a: the sum is nranks*a */
-    int a = (int)(i % 4u) + 1, b = (int)((i / 4u) % 2u);
-    if ((nranks & 1) && rank == nranks - 1) return a;
-    return (rank & 1) ? a - b : a + b;
-  }
-  default: {
-    uint64_t m, off;
-    switch (dt) {
-    case weftInt8: m = 251; off = 125; break;
-    case weftUint8: m = 251; off = 0; break;
-    case weftBfloat16: m = 251; off = 125; break;
-    case weftFloat16: m = 2039; off = 1019; break;
-    default: m = 1000003; off = sg ? 500001 : 0; break;
-    }
-    h = (uint64_t)rank * 7919u + (uint64_t)i * 7u + 3u;
-    return (double)(int64_t)(h % m) - (double)off;
-  }
-  }
-}
-
-/* v as it reads back after being stored as dt (integers wrap). */
-static double roundtrip(double v, weftDataType_t dt) {
-  switch (dt) {
-  case weftInt8: {
-    uint8_t u = (uint8_t)(uint64_t)(int64_t)v;
-    return u >= 128 ? (double)u - 256.0 : (double)u;
-  }
-  case weftUint8: return (double)(uint8_t)(uint64_t)(int64_t)v;
-  case weftInt32: {
-    uint32_t u = (uint32_t)(uint64_t)(int64_t)v;
-    return u >= 0x80000000u ? (double)u - 4294967296.0 : (double)u;
-  }
-  case weftUint32: return (double)(uint32_t)(uint64_t)(int64_t)v;
-  case weftInt64: return (double)(int64_t)v;
-  case weftUint64: return (double)(uint64_t)(int64_t)v;
-  case weftFloat16: return weft_half_to_float(weft_float_to_half((float)v));
-  case weftBfloat16: return weft_bf16_to_float(weft_float_to_bf16((float)v));
-  case weftFloat32: return (double)(float)v;
-  default: return v;
-  }
-}
-
-static void store(void *buf, size_t i, weftDataType_t dt, double v) {
-  v = roundtrip(v, dt);
-  switch (dt) {
-  case weftInt8: ((int8_t *)buf)[i] = (int8_t)v; break;
-  case weftUint8: ((uint8_t *)buf)[i] = (uint8_t)v; break;
-  case weftInt32: ((int32_t *)buf)[i] = (int32_t)v; break;
-  case weftUint32: ((uint32_t *)buf)[i] = (uint32_t)v; break;
-  case weftInt64: ((int64_t *)buf)[i] = (int64_t)v; break;
-  case weftUint64: ((uint64_t *)buf)[i] = (uint64_t)v; break;
-  case weftFloat16: ((uint16_t *)buf)[i] = weft_float_to_half((float)v); break;
-  case weftBfloat16: ((uint16_t *)buf)[i] = weft_float_to_bf16((float)v); break;
-  case weftFloat32: ((float *)buf)[i] = (float)v; break;
-  default: ((double *)buf)[i] = v; break;
-  }
-}
-
-static double load(const void *buf, size_t i, weftDataType_t dt) {
-  switch (dt) {
-  case weftInt8: return ((const int8_t *)buf)[i];
-  case weftUint8: return ((const uint8_t *)buf)[i];
-  case weftInt32: return ((const int32_t *)buf)[i];
-  case weftUint32: return ((const uint32_t *)buf)[i];
-  case weftInt64: return (double)((const int64_t *)buf)[i];
-  case weftUint64: return (double)((const uint64_t *)buf)[i];
-  case weftFloat16: return weft_half_to_float(((const uint16_t *)buf)[i]);
-  case weftBfloat16: return weft_bf16_to_float(((const uint16_t *)buf)[i]);
-  case weftFloat32: return ((const float *)buf)[i];
-  default: return ((const double *)buf)[i];
-  }
-}
-
-/* Expected value of element i of the reduction over all ranks. */
-static double expect_red(int kind, weftRedOp_t op, weftDataType_t dt, int n, size_t i) {
-  double acc = gen(kind, dt, 0, n, i);
-  for (int q = 1; q < n; q++) {
-    double v = gen(kind, dt, q, n, i);
-    switch (op) {
-    case weftProd: acc *= v; break;
-    case weftMax: acc = v > acc ? v : acc; break;
-    case weftMin: acc = v < acc ? v : acc; break;
-    default: acc += v; break;
-    }
-  }
-  acc = roundtrip(acc, dt);
-  if (op == weftAvg) {
-    if (dt_is_int(dt))
-      acc = (double)((int64_t)acc / n);
-    else
-      acc = roundtrip(acc / n, dt);
-  }
-  return acc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -713,10 +567,10 @@ static int barrier(ctx_t *c) {
 static int fill_all(ctx_t *c, weftDataType_t dt, weftRedOp_t op) {
   /* a device's buffers are filled from this host mirror (sync_device) */
   size_t ws = weft_dtype_size(dt), n = c->bufbytes / ws;
-  int kind = gen_kind(c->o->coll, op);
+  int kind = perf_gen_kind(COLLS[c->o->coll].has_op, op);
   for (size_t i = 0; i < n; i++) {
-    store(c->sendbuf, i, dt, gen(kind, dt, c->rank, c->nranks, i));
-    store(c->recvbuf, i, dt, gen(kind, dt, c->rank, c->nranks, i));
+    perf_store(c->sendbuf, i, dt, perf_gen(kind, dt, c->rank, c->nranks, i));
+    perf_store(c->recvbuf, i, dt, perf_gen(kind, dt, c->rank, c->nranks, i));
   }
   return sync_device(c, 1, c->bufbytes);
 }
@@ -729,8 +583,8 @@ static int fill_check(ctx_t *c, int inplace, const counts_t *k, weftDataType_t d
   char *sb, *rb;
   buffers(c, inplace, k->param, ws, &sb, &rb);
   memset(c->recvbuf, 0xA5, span);
-  int kind = gen_kind(c->o->coll, op);
-  for (size_t i = 0; i < k->sendcount; i++) store(sb, i, dt, gen(kind, dt, c->rank, c->nranks, i));
+  int kind = perf_gen_kind(COLLS[c->o->coll].has_op, op);
+  for (size_t i = 0; i < k->sendcount; i++) perf_store(sb, i, dt, perf_gen(kind, dt, c->rank, c->nranks, i));
   /* a non-root of gather or scatter has no in-place form: its send data is in sendbuf */
   int in_recvbuf = inplace && (!rooted_blocks(c->o->coll) || c->rank == c->o->root);
   size_t sent = (size_t)(sb - (in_recvbuf ? c->recvbuf : c->sendbuf)) + k->sendcount * ws;
@@ -762,7 +616,7 @@ static uint64_t check_result(ctx_t *c, int inplace, const counts_t *k, weftDataT
   size_t ws = weft_dtype_size(dt), cnt = k->param;
   char *sb, *rb;
   buffers(c, inplace, cnt, ws, &sb, &rb);
-  int n = c->nranks, r = c->rank, kind = gen_kind(c->o->coll, op);
+  int n = c->nranks, r = c->rank, kind = perf_gen_kind(COLLS[c->o->coll].has_op, op);
   uint64_t wrong = 0;
   switch (c->o->coll) {
   case C_REDUCE:
@@ -772,72 +626,66 @@ static uint64_t check_result(ctx_t *c, int inplace, const counts_t *k, weftDataT
     double tol = c->o->coll == C_ALLREDUCE ? codec_tolerance(weft_debug_last_algo(c->comm), n) : 0;
     if (tol < 0) return NOT_CHECKED;
     for (size_t i = 0; i < cnt; i++)
-      wrong += !near(load(rb, i, dt), expect_red(kind, op, dt, n, i), tol);
+      wrong += !near(perf_load(rb, i, dt), perf_expect_red(kind, op, dt, n, i), tol);
     break;
   }
   case C_REDUCESCATTER: {
     double tol = codec_tolerance(weft_debug_last_algo(c->comm), n);
     if (tol < 0) return NOT_CHECKED;
     for (size_t i = 0; i < cnt; i++)
-      wrong += !near(load(rb, i, dt), expect_red(kind, op, dt, n, (size_t)r * cnt + i), tol);
+      wrong += !near(perf_load(rb, i, dt), perf_expect_red(kind, op, dt, n, (size_t)r * cnt + i), tol);
     break;
   }
   case C_ALLGATHER:
     for (int q = 0; q < n; q++)
       for (size_t i = 0; i < cnt; i++)
-        wrong += load(rb, (size_t)q * cnt + i, dt) != roundtrip(gen(kind, dt, q, n, i), dt);
+        wrong += perf_load(rb, (size_t)q * cnt + i, dt) != perf_roundtrip(perf_gen(kind, dt, q, n, i), dt);
     break;
   case C_BROADCAST:
     for (size_t i = 0; i < cnt; i++)
-      wrong += load(rb, i, dt) != roundtrip(gen(kind, dt, c->o->root, n, i), dt);
+      wrong += perf_load(rb, i, dt) != perf_roundtrip(perf_gen(kind, dt, c->o->root, n, i), dt);
     break;
   case C_ALLTOALL:
     for (int q = 0; q < n; q++)
       for (size_t i = 0; i < cnt; i++)
-        wrong += load(rb, (size_t)q * cnt + i, dt) !=
-                 roundtrip(gen(kind, dt, q, n, (size_t)r * cnt + i), dt);
+        wrong += perf_load(rb, (size_t)q * cnt + i, dt) !=
+                 perf_roundtrip(perf_gen(kind, dt, q, n, (size_t)r * cnt + i), dt);
     break;
   case C_SENDRECV:
     for (size_t i = 0; i < cnt; i++)
-      wrong += load(rb, i, dt) != roundtrip(gen(kind, dt, (r + n - 1) % n, n, i), dt);
+      wrong += perf_load(rb, i, dt) != perf_roundtrip(perf_gen(kind, dt, (r + n - 1) % n, n, i), dt);
     break;
   case C_GATHER:
     for (int q = 0; q < n && r == c->o->root; q++)
       for (size_t i = 0; i < cnt; i++)
-        wrong += load(rb, (size_t)q * cnt + i, dt) != roundtrip(gen(kind, dt, q, n, i), dt);
+        wrong += perf_load(rb, (size_t)q * cnt + i, dt) != perf_roundtrip(perf_gen(kind, dt, q, n, i), dt);
     break;
   case C_SCATTER:
     for (size_t i = 0; i < cnt; i++)
-      wrong += load(rb, i, dt) != roundtrip(gen(kind, dt, c->o->root, n, (size_t)r * cnt + i), dt);
+      wrong += perf_load(rb, i, dt) != perf_roundtrip(perf_gen(kind, dt, c->o->root, n, (size_t)r * cnt + i), dt);
     break;
   case C_ALLGATHERV:
     for (int q = 0; q < n; q++)
       for (size_t i = 0, at = vstart(cnt, n, q); i < vblock(cnt, n, q); i++)
-        wrong += load(rb, at + i, dt) != roundtrip(gen(kind, dt, q, n, i), dt);
+        wrong += perf_load(rb, at + i, dt) != perf_roundtrip(perf_gen(kind, dt, q, n, i), dt);
     break;
   case C_REDUCESCATTERV: {
     double tol = codec_tolerance(weft_debug_last_algo(c->comm), n);
     if (tol < 0) return NOT_CHECKED;
     for (size_t i = 0, at = vstart(cnt, n, r); i < vblock(cnt, n, r); i++)
-      wrong += !near(load(rb, i, dt), expect_red(kind, op, dt, n, at + i), tol);
+      wrong += !near(perf_load(rb, i, dt), perf_expect_red(kind, op, dt, n, at + i), tol);
     break;
   }
   case C_ALLTOALLV:
     for (int q = 0; q < n; q++) {
       size_t at = a2av_rdispl(cnt, n, r, q), from = a2av_sdispl(cnt, n, q, r);
       for (size_t i = 0; i < a2av_count(cnt, n, q, r); i++)
-        wrong += load(rb, at + i, dt) != roundtrip(gen(kind, dt, q, n, from + i), dt);
+        wrong += perf_load(rb, at + i, dt) != perf_roundtrip(perf_gen(kind, dt, q, n, from + i), dt);
     }
     break;
   default: break;
   }
   return wrong;
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 static int sync_stream(ctx_t *c, weftStream_t s) {
@@ -857,11 +705,11 @@ static int bench(ctx_t *c, int inplace, const counts_t *k, weftDataType_t dt, we
     if (issue(c, inplace, k->param, dt, op, s)) return -1;
   if (sync_stream(c, s) || barrier(c)) return -1;
 
-  double t0 = now_s();
+  double t0 = perf_now_s();
   for (int it = 0; it < o->iters; it++)
     if (issue(c, inplace, k->param, dt, op, s)) return -1;
   if (sync_stream(c, s)) return -1;
-  double t = (now_s() - t0) / o->iters;
+  double t = (perf_now_s() - t0) / o->iters;
 
   if (algo) {
     const char *a = weft_debug_last_algo(c->comm);
@@ -899,21 +747,6 @@ static void json_result(FILE *f, const char *name, double us, double size, doubl
   else fputs("null}", f);
 }
 
-static void print_time(double us, double size, double factor, int check, uint64_t wrong) {
-  char ts[32];
-  if (us >= 10000.0)
-    snprintf(ts, sizeof ts, "%7.0f", us);
-  else if (us >= 100.0)
-    snprintf(ts, sizeof ts, "%7.1f", us);
-  else
-    snprintf(ts, sizeof ts, "%7.2f", us);
-  double algbw = us > 0 ? size / 1e9 / (us * 1e-6) : 0.0;
-  if (check && wrong != NOT_CHECKED)
-    printf("  %7s  %6.2f  %6.2f  %5g", ts, algbw, algbw * factor, (double)wrong);
-  else
-    printf("  %7s  %6.2f  %6.2f  %5s", ts, algbw, algbw * factor, "N/A");
-}
-
 typedef struct {
   int32_t pid;
   char host[60];
@@ -947,13 +780,7 @@ static void print_header(ctx_t *c, const rank_info_t *info) {
   printf("nranks %d, %s, time %s over ranks\n", c->nranks,
          o->blocking ? "blocking (NULL stream)" : "weft stream", aggname[o->agg]);
   printf("#\n");
-  printf("# %10s  %12s  %8s  %6s  %6s           out-of-place                       in-place          \n",
-         "", "", "", "", "");
-  printf("# %10s  %12s  %8s  %6s  %6s  %7s  %6s  %6s %6s  %7s  %6s  %6s %6s  %s\n", "size",
-         "count", "type", "redop", "root", "time", "algbw", "busbw", "#wrong", "time", "algbw",
-         "busbw", "#wrong", "algo");
-  printf("# %10s  %12s  %8s  %6s  %6s  %7s  %6s  %6s  %5s  %7s  %6s  %6s  %5s\n", "(B)",
-         "(elements)", "", "", "", "(us)", "(GB/s)", "(GB/s)", "", "(us)", "(GB/s)", "(GB/s)", "");
+  perf_print_columns(1);
   fflush(stdout);
 }
 
@@ -1047,7 +874,7 @@ static int run(ctx_t *c) {
         else total_wrong += wrong;
         /* a barrier has no data to check */
         int checked = o->check && o->coll != C_BARRIER;
-        if (me) print_time(us, (double)bytes, factor, checked, wrong);
+        if (me) perf_print_time(us, (double)bytes, factor, checked && wrong != NOT_CHECKED, wrong);
         if (js) {
           fprintf(js, "%s\n  {\"size\": %zu, \"count\": %zu, \"type\": \"%s\", \"redop\": \"%s\", \"root\": %d, ",
                   jrows++ ? "," : "", bytes, k.param, weft_dtype_name(dt),
@@ -1063,7 +890,7 @@ static int run(ctx_t *c) {
           }
           if (wrong == NOT_CHECKED) unchecked++;
           else total_wrong += wrong;
-          if (me) print_time(us, (double)bytes, factor, o->check, wrong);
+          if (me) perf_print_time(us, (double)bytes, factor, o->check && wrong != NOT_CHECKED, wrong);
           if (js) {
             fputs(", ", js);
             json_result(js, "in_place", us, (double)bytes, factor, o->check, wrong);
@@ -1079,13 +906,8 @@ static int run(ctx_t *c) {
           fflush(stdout);
         }
         if (o->coll == C_BARRIER) break; /* one row: the size means nothing to it */
-        size_t next = o->stepfactor > 1 ? size * (size_t)o->stepfactor : size + o->stepbytes;
-        if (next <= size) { /* 0 * factor, or overflow */
-          if (size == 0)
-            next = 1;
-          else
-            break;
-        }
+        size_t next = perf_next_size(size, o->stepfactor, o->stepbytes);
+        if (next == 0) break;
         size = next;
       }
     }

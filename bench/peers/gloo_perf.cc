@@ -74,41 +74,14 @@
 #include <gloo/transport/tcp/device.h>
 
 extern "C" {
+#include "common/perf_data.h"
 #include "util/size.h"
 }
 
 namespace {
 
-/* Datatypes and ops, numbered as weft/NCCL number them. */
-enum { T_INT8, T_UINT8, T_INT32, T_UINT32, T_INT64, T_UINT64, T_HALF, T_FLOAT, T_DOUBLE, T_BF16, T_NUM };
-enum { O_SUM, O_PROD, O_MAX, O_MIN, O_AVG, O_NUM };
-
-const char *const TYPE_NAMES[T_NUM] = {"int8",   "uint8", "int32", "uint32", "int64",
-                                       "uint64", "half",  "float", "double", "bfloat16"};
-const char *const OP_NAMES[O_NUM] = {"sum", "prod", "max", "min", "avg"};
-
-bool gloo_type(int t) { return t != T_HALF && t != T_BF16 && t >= 0 && t < T_NUM; }
-bool gloo_op(int o) { return o >= 0 && o < O_AVG; }
-
-int type_parse(const char *s) {
-  static const struct {
-    const char *alias;
-    int t;
-  } aliases[] = {{"char", T_INT8},   {"int", T_INT32},      {"fp16", T_HALF},   {"float16", T_HALF},
-                 {"bf16", T_BF16},   {"fp32", T_FLOAT},     {"float32", T_FLOAT}, {"fp64", T_DOUBLE},
-                 {"float64", T_DOUBLE}, {"uint", T_UINT32}};
-  for (int t = 0; t < T_NUM; t++)
-    if (!strcmp(s, TYPE_NAMES[t])) return t;
-  for (const auto &a : aliases)
-    if (!strcmp(s, a.alias)) return a.t;
-  return -1;
-}
-
-int op_parse(const char *s) {
-  for (int o = 0; o < O_NUM; o++)
-    if (!strcmp(s, OP_NAMES[o])) return o;
-  return -1;
-}
+bool gloo_type(int t) { return t != PD_HALF && t != PD_BF16 && t >= 0 && t < PD_NTYPES; }
+bool gloo_op(int o) { return o >= 0 && o < PD_AVG; }
 
 /* ------------------------------------------------------------------ */
 /* Collectives, algorithms and options                                 */
@@ -150,7 +123,7 @@ struct opts_t {
   int iters = 20, warmup = 5, check = 1, root = 0, agg = 1, np = 0;
   double timeout_s = 300;
   std::string store;
-  std::vector<int> dtypes{T_FLOAT}, ops{O_SUM}, algos;
+  std::vector<int> dtypes{PD_FLOAT}, ops{PD_SUM}, algos;
 };
 
 void usage(FILE *f) {
@@ -176,16 +149,6 @@ void usage(FILE *f) {
           "  -t S   seconds before Gloo's calls time out and -np's ranks are killed (default 300)\n"
           "  -z X   accepted for weft-perf compatibility, ignored (Gloo calls block)\n"
           "  -h     this help\n");
-}
-
-int parse_long(const char *s, long lo, long hi, long *out) {
-  char *end;
-  errno = 0;
-  if (!s || !*s) return -1;
-  long v = strtol(s, &end, 10);
-  if (errno || *end || v < lo || v > hi) return -1;
-  *out = v;
-  return 0;
 }
 
 int parse_algos(const char *val, opts_t *o) {
@@ -244,39 +207,39 @@ int parse_args(int argc, char **argv, opts_t *o) {
     int bad = 0;
     char why[160] = "";
     switch (np ? 'N' : a[1]) {
-    case 'N': bad = parse_long(val, 1, 1024, &l); o->np = (int)l; break;
+    case 'N': bad = perf_parse_long(val, 1, 1024, &l); o->np = (int)l; break;
     case 'b': bad = weft_parse_size_t(val, &o->minbytes, why, sizeof why); break;
     case 'e': bad = weft_parse_size_t(val, &o->maxbytes, why, sizeof why); break;
     case 'i': bad = weft_parse_size_t(val, &o->stepbytes, why, sizeof why) || o->stepbytes == 0; break;
-    case 'f': bad = parse_long(val, 1, 1L << 20, &o->stepfactor); break;
-    case 'n': bad = parse_long(val, 1, INT_MAX, &l); o->iters = (int)l; break;
-    case 'w': bad = parse_long(val, 0, INT_MAX, &l); o->warmup = (int)l; break;
-    case 'c': bad = parse_long(val, 0, 1, &l); o->check = (int)l; break;
-    case 'r': bad = parse_long(val, 0, INT_MAX, &l); o->root = (int)l; break;
-    case 'a': bad = parse_long(val, 0, 3, &l); o->agg = (int)l; break;
-    case 't': bad = parse_long(val, 1, 86400, &l); o->timeout_s = (double)l; break;
-    case 'z': bad = parse_long(val, 0, 1, &l); break;
+    case 'f': bad = perf_parse_long(val, 1, 1L << 20, &o->stepfactor); break;
+    case 'n': bad = perf_parse_long(val, 1, INT_MAX, &l); o->iters = (int)l; break;
+    case 'w': bad = perf_parse_long(val, 0, INT_MAX, &l); o->warmup = (int)l; break;
+    case 'c': bad = perf_parse_long(val, 0, 1, &l); o->check = (int)l; break;
+    case 'r': bad = perf_parse_long(val, 0, INT_MAX, &l); o->root = (int)l; break;
+    case 'a': bad = perf_parse_long(val, 0, 3, &l); o->agg = (int)l; break;
+    case 't': bad = perf_parse_long(val, 1, 86400, &l); o->timeout_s = (double)l; break;
+    case 'z': bad = perf_parse_long(val, 0, 1, &l); break;
     case 's': o->store = val; break;
     case 'A':
       if (parse_algos(val, o)) return -1;
       break;
     case 'd': {
       o->dtypes.clear();
-      int t = strcmp(val, "all") ? type_parse(val) : T_NUM;
+      int t = strcmp(val, "all") ? perf_type_parse(val) : PD_NTYPES;
       bad = t < 0;
-      for (int u = 0; u < T_NUM; u++)
-        if ((t == T_NUM || t == u) && gloo_type(u)) o->dtypes.push_back(u);
-      if (t >= 0 && t < T_NUM && !gloo_type(t))
-        fprintf(stderr, "weft-gloo-perf: %s is not measured on Gloo: skipped\n", TYPE_NAMES[t]);
+      for (int u = 0; u < PD_NTYPES; u++)
+        if ((t == PD_NTYPES || t == u) && gloo_type(u)) o->dtypes.push_back(u);
+      if (t >= 0 && t < PD_NTYPES && !gloo_type(t))
+        fprintf(stderr, "weft-gloo-perf: %s is not measured on Gloo: skipped\n", perf_type_names[t]);
       break;
     }
     case 'o': {
       o->ops.clear();
-      int p = strcmp(val, "all") ? op_parse(val) : O_NUM;
+      int p = strcmp(val, "all") ? perf_op_parse(val) : PD_NOPS;
       bad = p < 0;
-      for (int u = 0; u < O_NUM; u++)
-        if ((p == O_NUM || p == u) && gloo_op(u)) o->ops.push_back(u);
-      if (p == O_AVG) fprintf(stderr, "weft-gloo-perf: avg has no Gloo reduction: skipped\n");
+      for (int u = 0; u < PD_NOPS; u++)
+        if ((p == PD_NOPS || p == u) && gloo_op(u)) o->ops.push_back(u);
+      if (p == PD_AVG) fprintf(stderr, "weft-gloo-perf: avg has no Gloo reduction: skipped\n");
       break;
     }
     default: bad = 1; break;
@@ -310,100 +273,6 @@ int parse_args(int argc, char **argv, opts_t *o) {
     return -1;
   }
   return 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* Deterministic data and expected results (as in weft_perf.c)         */
-/* ------------------------------------------------------------------ */
-enum { G_COPY, G_SUM, G_PROD, G_MINMAX };
-
-int gen_kind(coll_t c, int op) {
-  if (!COLLS[c].has_op) return G_COPY;
-  return op == O_SUM ? G_SUM : op == O_PROD ? G_PROD : G_MINMAX;
-}
-
-bool dt_signed(int dt) { return dt != T_UINT8 && dt != T_UINT32 && dt != T_UINT64; }
-
-double gen(int kind, int dt, int rank, size_t i) {
-  bool sg = dt_signed(dt);
-  uint64_t h = (uint64_t)i * 3u + (uint64_t)rank * 5u + 1u;
-  switch (kind) {
-  case G_SUM: {
-    int v = (int)(h % 7u);
-    return sg ? v - 3 : v;
-  }
-  case G_PROD: {
-    if (rank >= 8) return 1;
-    int k = (int)(((uint64_t)i + (uint64_t)rank) % 3u);
-    return k == 0 ? 1 : k == 1 ? 2 : (sg ? -1 : 1);
-  }
-  case G_MINMAX: {
-    int v = (int)(h % 17u);
-    return sg ? v - 8 : v;
-  }
-  default: {
-    uint64_t m = 1000003, off = sg ? 500001 : 0;
-    if (dt == T_INT8 || dt == T_UINT8) {
-      m = 251;
-      off = dt == T_INT8 ? 125 : 0;
-    }
-    h = (uint64_t)rank * 7919u + (uint64_t)i * 7u + 3u;
-    return (double)(int64_t)(h % m) - (double)off;
-  }
-  }
-}
-
-/* The value as the datatype holds it (integers wrap, two's complement). */
-double roundtrip(double v, int dt) {
-  switch (dt) {
-  case T_INT8: {
-    uint8_t u = (uint8_t)(uint64_t)(int64_t)v;
-    return u >= 128 ? (double)u - 256.0 : (double)u;
-  }
-  case T_UINT8: return (double)(uint8_t)(uint64_t)(int64_t)v;
-  case T_INT32: {
-    uint32_t u = (uint32_t)(uint64_t)(int64_t)v;
-    return u >= 0x80000000u ? (double)u - 4294967296.0 : (double)u;
-  }
-  case T_UINT32: return (double)(uint32_t)(uint64_t)(int64_t)v;
-  case T_INT64: return (double)(int64_t)v;
-  case T_UINT64: return (double)(uint64_t)(int64_t)v;
-  case T_FLOAT: return (double)(float)v;
-  default: return v;
-  }
-}
-
-template <typename T> void store(void *buf, size_t i, int dt, double v) {
-  v = roundtrip(v, dt);
-  /* Through int64 so negative values reach unsigned types as they wrap. */
-  if (dt == T_FLOAT || dt == T_DOUBLE)
-    static_cast<T *>(buf)[i] = static_cast<T>(v);
-  else
-    static_cast<T *>(buf)[i] = static_cast<T>(static_cast<int64_t>(v));
-}
-
-template <typename T> double load(const void *buf, size_t i) {
-  return static_cast<double>(static_cast<const T *>(buf)[i]);
-}
-
-double expect_red(int kind, int op, int dt, int n, size_t i) {
-  double acc = gen(kind, dt, 0, i);
-  for (int q = 1; q < n; q++) {
-    double v = gen(kind, dt, q, i);
-    switch (op) {
-    case O_PROD: acc *= v; break;
-    case O_MAX: acc = v > acc ? v : acc; break;
-    case O_MIN: acc = v < acc ? v : acc; break;
-    default: acc += v; break;
-    }
-  }
-  return roundtrip(acc, dt);
-}
-
-double now_s() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 /* ------------------------------------------------------------------ */
@@ -465,10 +334,10 @@ struct Rank {
   }
 
   template <typename T> void fill_all(int op) {
-    int kind = gen_kind(o.coll, op), dt = dtype<T>();
+    int kind = perf_gen_kind(COLLS[o.coll].has_op, op), dt = dtype<T>();
     for (size_t i = 0; i < bufbytes / sizeof(T); i++) {
-      store<T>(sendbuf, i, dt, gen(kind, dt, rank, i));
-      store<T>(recvbuf, i, dt, gen(kind, dt, rank, i));
+      perf_store(sendbuf, i, dt, perf_gen(kind, dt, rank, n, i));
+      perf_store(recvbuf, i, dt, perf_gen(kind, dt, rank, n, i));
     }
   }
 
@@ -476,53 +345,53 @@ struct Rank {
     char *sb, *rb;
     buffers(inplace, k.param, sizeof(T), &sb, &rb);
     memset(recvbuf, 0xA5, (k.sendcount > k.recvcount ? k.sendcount : k.recvcount) * sizeof(T));
-    int kind = gen_kind(o.coll, op), dt = dtype<T>();
+    int kind = perf_gen_kind(COLLS[o.coll].has_op, op), dt = dtype<T>();
     size_t cnt = o.coll == C_BROADCAST && rank != o.root && !inplace ? 0 : k.sendcount;
-    for (size_t i = 0; i < cnt; i++) store<T>(sb, i, dt, gen(kind, dt, rank, i));
+    for (size_t i = 0; i < cnt; i++) perf_store(sb, i, dt, perf_gen(kind, dt, rank, n, i));
   }
 
   template <typename T> uint64_t check_result(bool inplace, const counts_t &k, int op) {
     char *sb, *rb;
     size_t cnt = k.param;
     buffers(inplace, cnt, sizeof(T), &sb, &rb);
-    int kind = gen_kind(o.coll, op), dt = dtype<T>();
+    int kind = perf_gen_kind(COLLS[o.coll].has_op, op), dt = dtype<T>();
     uint64_t wrong = 0;
     switch (o.coll) {
     case C_ALLREDUCE:
-      for (size_t i = 0; i < cnt; i++) wrong += load<T>(rb, i) != expect_red(kind, op, dt, n, i);
+      for (size_t i = 0; i < cnt; i++) wrong += perf_load(rb, i, dt) != perf_expect_red(kind, op, dt, n, i);
       break;
     case C_REDUCESCATTER:
       for (size_t i = 0; i < cnt; i++)
-        wrong += load<T>(rb, i) != expect_red(kind, op, dt, n, (size_t)rank * cnt + i);
+        wrong += perf_load(rb, i, dt) != perf_expect_red(kind, op, dt, n, (size_t)rank * cnt + i);
       break;
     case C_ALLGATHER:
       for (int q = 0; q < n; q++)
         for (size_t i = 0; i < cnt; i++)
-          wrong += load<T>(rb, (size_t)q * cnt + i) != roundtrip(gen(kind, dt, q, i), dt);
+          wrong += perf_load(rb, (size_t)q * cnt + i, dt) != perf_roundtrip(perf_gen(kind, dt, q, n, i), dt);
       break;
     default:
-      for (size_t i = 0; i < cnt; i++) wrong += load<T>(rb, i) != roundtrip(gen(kind, dt, o.root, i), dt);
+      for (size_t i = 0; i < cnt; i++) wrong += perf_load(rb, i, dt) != perf_roundtrip(perf_gen(kind, dt, o.root, n, i), dt);
       break;
     }
     return wrong;
   }
 
   template <typename T> static int dtype() {
-    if (std::is_same<T, int8_t>::value) return T_INT8;
-    if (std::is_same<T, uint8_t>::value) return T_UINT8;
-    if (std::is_same<T, int32_t>::value) return T_INT32;
-    if (std::is_same<T, uint32_t>::value) return T_UINT32;
-    if (std::is_same<T, int64_t>::value) return T_INT64;
-    if (std::is_same<T, uint64_t>::value) return T_UINT64;
-    if (std::is_same<T, float>::value) return T_FLOAT;
-    return T_DOUBLE;
+    if (std::is_same<T, int8_t>::value) return PD_INT8;
+    if (std::is_same<T, uint8_t>::value) return PD_UINT8;
+    if (std::is_same<T, int32_t>::value) return PD_INT32;
+    if (std::is_same<T, uint32_t>::value) return PD_UINT32;
+    if (std::is_same<T, int64_t>::value) return PD_INT64;
+    if (std::is_same<T, uint64_t>::value) return PD_UINT64;
+    if (std::is_same<T, float>::value) return PD_FLOAT;
+    return PD_DOUBLE;
   }
 
   template <typename T> static const gloo::ReductionFunction<T> *class_fn(int op) {
     switch (op) {
-    case O_PROD: return gloo::ReductionFunction<T>::product;
-    case O_MAX: return gloo::ReductionFunction<T>::max;
-    case O_MIN: return gloo::ReductionFunction<T>::min;
+    case PD_PROD: return gloo::ReductionFunction<T>::product;
+    case PD_MAX: return gloo::ReductionFunction<T>::max;
+    case PD_MIN: return gloo::ReductionFunction<T>::min;
     default: return gloo::ReductionFunction<T>::sum;
     }
   }
@@ -531,9 +400,9 @@ struct Rank {
   using reduce_fn = void (*)(void *, const void *, const void *, size_t);
   template <typename T> static reduce_fn func(int op) {
     switch (op) {
-    case O_PROD: return static_cast<reduce_fn>(&gloo::product<T>);
-    case O_MAX: return static_cast<reduce_fn>(&gloo::max<T>);
-    case O_MIN: return static_cast<reduce_fn>(&gloo::min<T>);
+    case PD_PROD: return static_cast<reduce_fn>(&gloo::product<T>);
+    case PD_MAX: return static_cast<reduce_fn>(&gloo::max<T>);
+    case PD_MIN: return static_cast<reduce_fn>(&gloo::min<T>);
     default: return static_cast<reduce_fn>(&gloo::sum<T>);
     }
   }
@@ -610,11 +479,11 @@ struct Rank {
     auto cls = make_class<T>(a, work, k, op);
     for (int it = 0; it < o.warmup; it++) issue<T>(a, inplace, k, op, cls.get(), work);
     barrier();
-    double t0 = now_s();
+    double t0 = perf_now_s();
     for (int it = 0; it < o.iters; it++) issue<T>(a, inplace, k, op, cls.get(), work);
-    double t = (now_s() - t0) / o.iters;
+    double t = (perf_now_s() - t0) / o.iters;
     if (o.agg != 0) {
-      t = allreduce_scalar<double>(t, o.agg == 2 ? O_MIN : o.agg == 3 ? O_MAX : O_SUM);
+      t = allreduce_scalar<double>(t, o.agg == 2 ? PD_MIN : o.agg == 3 ? PD_MAX : PD_SUM);
       if (o.agg == 1) t /= n;
     }
     *us = t * 1e6;
@@ -622,7 +491,7 @@ struct Rank {
     if (o.check) {
       fill_check<T>(inplace, k, op);
       issue<T>(a, inplace, k, op, cls.get(), work);
-      *wrong = allreduce_scalar<uint64_t>(check_result<T>(inplace, k, op), O_SUM);
+      *wrong = allreduce_scalar<uint64_t>(check_result<T>(inplace, k, op), PD_SUM);
     }
   }
 
@@ -631,21 +500,6 @@ struct Rank {
   void run_size(const counts_t &k, int op, double factor, double *bwsum, long *bwcount, uint64_t *total_wrong);
   int run();
 };
-
-void print_time(double us, double size, double factor, int check, uint64_t wrong) {
-  char ts[32];
-  if (us >= 10000.0)
-    snprintf(ts, sizeof ts, "%7.0f", us);
-  else if (us >= 100.0)
-    snprintf(ts, sizeof ts, "%7.1f", us);
-  else
-    snprintf(ts, sizeof ts, "%7.2f", us);
-  double algbw = us > 0 ? size / 1e9 / (us * 1e-6) : 0.0;
-  if (check)
-    printf("  %7s  %6.2f  %6.2f  %5g", ts, algbw, algbw * factor, (double)wrong);
-  else
-    printf("  %7s  %6.2f  %6.2f  %5s", ts, algbw, algbw * factor, "N/A");
-}
 
 template <typename T> int Rank::run_type(int op, double *bwsum, long *bwcount, uint64_t *total_wrong) {
   bool me = rank == 0;
@@ -657,11 +511,8 @@ template <typename T> int Rank::run_type(int op, double *bwsum, long *bwcount, u
       if (me) printf("#   %zu B: count 0, not run\n", size);
     } else
       run_size<T>(k, op, factor, bwsum, bwcount, total_wrong);
-    size_t next = o.stepfactor > 1 ? size * (size_t)o.stepfactor : size + o.stepbytes;
-    if (next <= size) {
-      if (size != 0) break;
-      next = 1;
-    }
+    size_t next = perf_next_size(size, o.stepfactor, o.stepbytes);
+    if (next == 0) break;
     size = next;
   }
   return 0;
@@ -688,10 +539,10 @@ void Rank::run_size(const counts_t &k, int op, double factor, double *bwsum, lon
           printf(" %s %.2f/%.2f%s", ALGO_NAMES[algos[ai]], us[2 * ai], us[2 * ai + 1], ai + 1 < na ? "," : "");
         printf(" us (out/in)\n");
       }
-      printf("%12zu  %12zu  %8s  %6s  %6d", bytes, k.param, TYPE_NAMES[dtype<T>()],
-             COLLS[o.coll].has_op ? OP_NAMES[op] : "sum", COLLS[o.coll].has_root ? o.root : -1);
+      printf("%12zu  %12zu  %8s  %6s  %6d", bytes, k.param, perf_type_names[dtype<T>()],
+             COLLS[o.coll].has_op ? perf_op_names[op] : "sum", COLLS[o.coll].has_root ? o.root : -1);
       for (int inplace = 0; inplace < 2; inplace++)
-        print_time(us[2 * best + inplace], (double)bytes, factor, o.check, wrong[2 * best + inplace]);
+        perf_print_time(us[2 * best + inplace], (double)bytes, factor, o.check, wrong[2 * best + inplace]);
       printf("  %s\n", ALGO_NAMES[algos[best]]);
       fflush(stdout);
     }
@@ -742,12 +593,7 @@ int Rank::run() {
            n, aggname[o.agg]);
     for (int a : algos) printf(" %s", ALGO_NAMES[a]);
     printf("%s\n#\n", algos.size() > 1 ? " (row: best out of place)" : "");
-    printf("# %10s  %12s  %8s  %6s  %6s           out-of-place                       in-place          \n",
-           "", "", "", "", "");
-    printf("# %10s  %12s  %8s  %6s  %6s  %7s  %6s  %6s %6s  %7s  %6s  %6s %6s  %s\n", "size", "count", "type",
-           "redop", "root", "time", "algbw", "busbw", "#wrong", "time", "algbw", "busbw", "#wrong", "algo");
-    printf("# %10s  %12s  %8s  %6s  %6s  %7s  %6s  %6s  %5s  %7s  %6s  %6s  %5s\n", "(B)", "(elements)", "", "",
-           "", "(us)", "(GB/s)", "(GB/s)", "", "(us)", "(GB/s)", "(GB/s)", "");
+    perf_print_columns(1);
     fflush(stdout);
   }
   if (COLLS[o.coll].has_root && o.root >= n) {
@@ -772,17 +618,17 @@ int Rank::run() {
   double bwsum = 0;
   long bwcount = 0;
   uint64_t total_wrong = 0;
-  std::vector<int> ops = COLLS[o.coll].has_op ? o.ops : std::vector<int>{O_SUM};
+  std::vector<int> ops = COLLS[o.coll].has_op ? o.ops : std::vector<int>{PD_SUM};
   for (int dt : o.dtypes)
     for (int op : ops) {
       switch (dt) {
-      case T_INT8: run_type<int8_t>(op, &bwsum, &bwcount, &total_wrong); break;
-      case T_UINT8: run_type<uint8_t>(op, &bwsum, &bwcount, &total_wrong); break;
-      case T_INT32: run_type<int32_t>(op, &bwsum, &bwcount, &total_wrong); break;
-      case T_UINT32: run_type<uint32_t>(op, &bwsum, &bwcount, &total_wrong); break;
-      case T_INT64: run_type<int64_t>(op, &bwsum, &bwcount, &total_wrong); break;
-      case T_UINT64: run_type<uint64_t>(op, &bwsum, &bwcount, &total_wrong); break;
-      case T_FLOAT: run_type<float>(op, &bwsum, &bwcount, &total_wrong); break;
+      case PD_INT8: run_type<int8_t>(op, &bwsum, &bwcount, &total_wrong); break;
+      case PD_UINT8: run_type<uint8_t>(op, &bwsum, &bwcount, &total_wrong); break;
+      case PD_INT32: run_type<int32_t>(op, &bwsum, &bwcount, &total_wrong); break;
+      case PD_UINT32: run_type<uint32_t>(op, &bwsum, &bwcount, &total_wrong); break;
+      case PD_INT64: run_type<int64_t>(op, &bwsum, &bwcount, &total_wrong); break;
+      case PD_UINT64: run_type<uint64_t>(op, &bwsum, &bwcount, &total_wrong); break;
+      case PD_FLOAT: run_type<float>(op, &bwsum, &bwcount, &total_wrong); break;
       default: run_type<double>(op, &bwsum, &bwcount, &total_wrong); break;
       }
     }
@@ -838,7 +684,7 @@ int fork_ranks(const opts_t &o) {
     }
     pids.push_back(p);
   }
-  double deadline = now_s() + o.timeout_s + 10;
+  double deadline = perf_now_s() + o.timeout_s + 10;
   size_t left = pids.size();
   while (left > 0) {
     int st = 0;
@@ -855,11 +701,11 @@ int fork_ranks(const opts_t &o) {
       continue;
     }
     if (p < 0 && errno != EINTR) break;
-    if (now_s() > deadline) {
+    if (perf_now_s() > deadline) {
       fprintf(stderr, "weft-gloo-perf: ranks still running after %.0f s: killed\n", o.timeout_s + 10);
       for (pid_t q : pids) kill(q, SIGKILL);
       rc = 2;
-      deadline = now_s() + 3600;
+      deadline = perf_now_s() + 3600;
     }
     usleep(10000);
   }
@@ -878,7 +724,7 @@ int env_rank(const opts_t &o) {
     const char *r = getenv(p[0]), *s = getenv(p[1]);
     if (!r || !*r || !s || !*s) continue;
     long rank = 0, size = 0;
-    if (parse_long(r, 0, INT_MAX, &rank) || parse_long(s, 1, INT_MAX, &size) || rank >= size) {
+    if (perf_parse_long(r, 0, INT_MAX, &rank) || perf_parse_long(s, 1, INT_MAX, &size) || rank >= size) {
       fprintf(stderr, "weft-gloo-perf: bad %s=%s / %s=%s\n", p[0], r, p[1], s);
       return 2;
     }

@@ -35,57 +35,29 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/perf_data.h"
 #include "util/size.h"
-
-/* Datatypes and ops, numbered as weft/NCCL number them. */
-enum { T_INT8, T_UINT8, T_INT32, T_UINT32, T_INT64, T_UINT64, T_HALF, T_FLOAT, T_DOUBLE, T_BF16, T_NUM };
-enum { O_SUM, O_PROD, O_MAX, O_MIN, O_AVG, O_NUM };
-
-static const char *const TYPE_NAMES[T_NUM] = {"int8",   "uint8", "int32", "uint32", "int64",
-                                              "uint64", "half",  "float", "double", "bfloat16"};
-static const size_t TYPE_SIZES[T_NUM] = {1, 1, 4, 4, 8, 8, 2, 4, 8, 2};
-static const char *const OP_NAMES[O_NUM] = {"sum", "prod", "max", "min", "avg"};
-
-static int type_parse(const char *s) {
-  static const struct {
-    const char *alias;
-    int t;
-  } aliases[] = {{"char", T_INT8},    {"int", T_INT32},     {"fp16", T_HALF}, {"float16", T_HALF},
-                 {"bf16", T_BF16},    {"fp32", T_FLOAT},    {"float32", T_FLOAT},
-                 {"fp64", T_DOUBLE},  {"float64", T_DOUBLE}, {"uint", T_UINT32}};
-  for (int t = 0; t < T_NUM; t++)
-    if (!strcmp(s, TYPE_NAMES[t])) return t;
-  for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
-    if (!strcmp(s, aliases[i].alias)) return aliases[i].t;
-  return -1;
-}
-
-static int op_parse(const char *s) {
-  for (int o = 0; o < O_NUM; o++)
-    if (!strcmp(s, OP_NAMES[o])) return o;
-  return -1;
-}
 
 static MPI_Datatype mpi_type(int t) {
   switch (t) {
-  case T_INT8: return MPI_INT8_T;
-  case T_UINT8: return MPI_UINT8_T;
-  case T_INT32: return MPI_INT32_T;
-  case T_UINT32: return MPI_UINT32_T;
-  case T_INT64: return MPI_INT64_T;
-  case T_UINT64: return MPI_UINT64_T;
-  case T_FLOAT: return MPI_FLOAT;
-  case T_DOUBLE: return MPI_DOUBLE;
+  case PD_INT8: return MPI_INT8_T;
+  case PD_UINT8: return MPI_UINT8_T;
+  case PD_INT32: return MPI_INT32_T;
+  case PD_UINT32: return MPI_UINT32_T;
+  case PD_INT64: return MPI_INT64_T;
+  case PD_UINT64: return MPI_UINT64_T;
+  case PD_FLOAT: return MPI_FLOAT;
+  case PD_DOUBLE: return MPI_DOUBLE;
   default: return MPI_DATATYPE_NULL;
   }
 }
 
 static MPI_Op mpi_op(int o) {
   switch (o) {
-  case O_SUM: return MPI_SUM;
-  case O_PROD: return MPI_PROD;
-  case O_MAX: return MPI_MAX;
-  case O_MIN: return MPI_MIN;
+  case PD_SUM: return MPI_SUM;
+  case PD_PROD: return MPI_PROD;
+  case PD_MAX: return MPI_MAX;
+  case PD_MIN: return MPI_MIN;
   default: return MPI_OP_NULL;
   }
 }
@@ -129,8 +101,8 @@ typedef struct {
   size_t minbytes, maxbytes, stepbytes;
   long stepfactor;
   int iters, warmup, check, root, agg;
-  int dtypes[T_NUM], ndtypes;
-  int ops[O_NUM], nops;
+  int dtypes[PD_NTYPES], ndtypes;
+  int ops[PD_NOPS], nops;
 } opts_t;
 
 static void usage(FILE *f) {
@@ -153,16 +125,6 @@ static void usage(FILE *f) {
           "  -h     this help\n");
 }
 
-static int parse_int(const char *s, long lo, long hi, long *out) {
-  char *end;
-  errno = 0;
-  if (!s || !*s) return -1;
-  long v = strtol(s, &end, 10);
-  if (errno || *end || v < lo || v > hi) return -1;
-  *out = v;
-  return 0;
-}
-
 /* Returns 0 to run, 1 for -h, -1 on error. Messages only when verbose. */
 static int parse_args(int argc, char **argv, opts_t *o, int verbose) {
   memset(o, 0, sizeof *o);
@@ -174,9 +136,9 @@ static int parse_args(int argc, char **argv, opts_t *o, int verbose) {
   o->warmup = 5;
   o->check = 1;
   o->agg = 1;
-  o->dtypes[0] = T_FLOAT;
+  o->dtypes[0] = PD_FLOAT;
   o->ndtypes = 1;
-  o->ops[0] = O_SUM;
+  o->ops[0] = PD_SUM;
   o->nops = 1;
   int all_types = 0, all_ops = 0;
   for (int i = 1; i < argc; i++) {
@@ -214,39 +176,39 @@ static int parse_args(int argc, char **argv, opts_t *o, int verbose) {
     case 'b': bad = weft_parse_size_t(val, &o->minbytes, why, sizeof why); break;
     case 'e': bad = weft_parse_size_t(val, &o->maxbytes, why, sizeof why); break;
     case 'i': bad = weft_parse_size_t(val, &o->stepbytes, why, sizeof why) || o->stepbytes == 0; break;
-    case 'f': bad = parse_int(val, 1, 1L << 20, &o->stepfactor); break;
-    case 'n': bad = parse_int(val, 1, INT_MAX, &l); o->iters = (int)l; break;
-    case 'w': bad = parse_int(val, 0, INT_MAX, &l); o->warmup = (int)l; break;
-    case 'c': bad = parse_int(val, 0, 1, &l); o->check = (int)l; break;
-    case 'r': bad = parse_int(val, 0, INT_MAX, &l); o->root = (int)l; break;
-    case 'a': bad = parse_int(val, 0, 3, &l); o->agg = (int)l; break;
-    case 'z': bad = parse_int(val, 0, 1, &l); break;
+    case 'f': bad = perf_parse_long(val, 1, 1L << 20, &o->stepfactor); break;
+    case 'n': bad = perf_parse_long(val, 1, INT_MAX, &l); o->iters = (int)l; break;
+    case 'w': bad = perf_parse_long(val, 0, INT_MAX, &l); o->warmup = (int)l; break;
+    case 'c': bad = perf_parse_long(val, 0, 1, &l); o->check = (int)l; break;
+    case 'r': bad = perf_parse_long(val, 0, INT_MAX, &l); o->root = (int)l; break;
+    case 'a': bad = perf_parse_long(val, 0, 3, &l); o->agg = (int)l; break;
+    case 'z': bad = perf_parse_long(val, 0, 1, &l); break;
     case 'd':
       o->ndtypes = 0;
       if (!strcmp(val, "all")) {
         all_types = 1;
-        for (int t = 0; t < T_NUM; t++)
+        for (int t = 0; t < PD_NTYPES; t++)
           if (mpi_type(t) != MPI_DATATYPE_NULL) o->dtypes[o->ndtypes++] = t;
       } else {
-        int t = type_parse(val);
+        int t = perf_type_parse(val);
         bad = t < 0;
         if (t >= 0 && mpi_type(t) != MPI_DATATYPE_NULL) o->dtypes[o->ndtypes++] = t;
         else if (t >= 0 && verbose)
-          fprintf(stderr, "weft-mpi-perf: %s is not an MPI datatype: skipped\n", TYPE_NAMES[t]);
+          fprintf(stderr, "weft-mpi-perf: %s is not an MPI datatype: skipped\n", perf_type_names[t]);
       }
       break;
     case 'o':
       o->nops = 0;
       if (!strcmp(val, "all")) {
         all_ops = 1;
-        for (int p = 0; p < O_NUM; p++)
+        for (int p = 0; p < PD_NOPS; p++)
           if (mpi_op(p) != MPI_OP_NULL) o->ops[o->nops++] = p;
       } else {
-        int p = op_parse(val);
+        int p = perf_op_parse(val);
         bad = p < 0;
         if (p >= 0 && mpi_op(p) != MPI_OP_NULL) o->ops[o->nops++] = p;
         else if (p >= 0 && verbose)
-          fprintf(stderr, "weft-mpi-perf: %s has no MPI operation: skipped\n", OP_NAMES[p]);
+          fprintf(stderr, "weft-mpi-perf: %s has no MPI operation: skipped\n", perf_op_names[p]);
       }
       break;
     default: bad = 1; break;
@@ -271,108 +233,6 @@ static int parse_args(int argc, char **argv, opts_t *o, int verbose) {
   if (verbose && all_ops && COLLS[o->coll].has_op)
     fprintf(stderr, "weft-mpi-perf: -o all: avg skipped (no MPI operation)\n");
   return 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* Deterministic data and expected results (as in weft_perf.c)         */
-/* ------------------------------------------------------------------ */
-enum { G_COPY, G_SUM, G_PROD, G_MINMAX };
-
-static int gen_kind(coll_t c, int op) {
-  if (!COLLS[c].has_op) return G_COPY;
-  return op == O_SUM ? G_SUM : op == O_PROD ? G_PROD : G_MINMAX;
-}
-
-static int dt_signed(int dt) { return dt != T_UINT8 && dt != T_UINT32 && dt != T_UINT64; }
-
-static double gen(int kind, int dt, int rank, size_t i) {
-  int sg = dt_signed(dt);
-  uint64_t h = (uint64_t)i * 3u + (uint64_t)rank * 5u + 1u;
-  switch (kind) {
-  case G_SUM: {
-    int v = (int)(h % 7u);
-    return sg ? v - 3 : v;
-  }
-  case G_PROD: {
-    if (rank >= 8) return 1;
-    int k = (int)(((uint64_t)i + (uint64_t)rank) % 3u);
-    return k == 0 ? 1 : k == 1 ? 2 : (sg ? -1 : 1);
-  }
-  case G_MINMAX: {
-    int v = (int)(h % 17u);
-    return sg ? v - 8 : v;
-  }
-  default: {
-    uint64_t m, off;
-    switch (dt) {
-    case T_INT8: m = 251; off = 125; break;
-    case T_UINT8: m = 251; off = 0; break;
-    default: m = 1000003; off = sg ? 500001 : 0; break;
-    }
-    h = (uint64_t)rank * 7919u + (uint64_t)i * 7u + 3u;
-    return (double)(int64_t)(h % m) - (double)off;
-  }
-  }
-}
-
-static double roundtrip(double v, int dt) {
-  switch (dt) {
-  case T_INT8: {
-    uint8_t u = (uint8_t)(uint64_t)(int64_t)v;
-    return u >= 128 ? (double)u - 256.0 : (double)u;
-  }
-  case T_UINT8: return (double)(uint8_t)(uint64_t)(int64_t)v;
-  case T_INT32: {
-    uint32_t u = (uint32_t)(uint64_t)(int64_t)v;
-    return u >= 0x80000000u ? (double)u - 4294967296.0 : (double)u;
-  }
-  case T_UINT32: return (double)(uint32_t)(uint64_t)(int64_t)v;
-  case T_INT64: return (double)(int64_t)v;
-  case T_UINT64: return (double)(uint64_t)(int64_t)v;
-  case T_FLOAT: return (double)(float)v;
-  default: return v;
-  }
-}
-
-static void store(void *buf, size_t i, int dt, double v) {
-  v = roundtrip(v, dt);
-  switch (dt) {
-  case T_INT8: ((int8_t *)buf)[i] = (int8_t)v; break;
-  case T_UINT8: ((uint8_t *)buf)[i] = (uint8_t)v; break;
-  case T_INT32: ((int32_t *)buf)[i] = (int32_t)v; break;
-  case T_UINT32: ((uint32_t *)buf)[i] = (uint32_t)v; break;
-  case T_INT64: ((int64_t *)buf)[i] = (int64_t)v; break;
-  case T_UINT64: ((uint64_t *)buf)[i] = (uint64_t)v; break;
-  case T_FLOAT: ((float *)buf)[i] = (float)v; break;
-  default: ((double *)buf)[i] = v; break;
-  }
-}
-
-static double load(const void *buf, size_t i, int dt) {
-  switch (dt) {
-  case T_INT8: return ((const int8_t *)buf)[i];
-  case T_UINT8: return ((const uint8_t *)buf)[i];
-  case T_INT32: return ((const int32_t *)buf)[i];
-  case T_UINT32: return ((const uint32_t *)buf)[i];
-  case T_INT64: return (double)((const int64_t *)buf)[i];
-  case T_UINT64: return (double)((const uint64_t *)buf)[i];
-  case T_FLOAT: return ((const float *)buf)[i];
-  default: return ((const double *)buf)[i];
-  }
-}
-
-static double expect_red(int kind, int op, int dt, int n, size_t i) {
-  double acc = gen(kind, dt, 0, i);
-  for (int q = 1; q < n; q++) {
-    double v = gen(kind, dt, q, i);
-    switch (op) {
-    case O_PROD: acc *= v; break;
-    case O_MAX: acc = v > acc ? v : acc; break;
-    case O_MIN: acc = v < acc ? v : acc; break;
-    default: acc += v; break;
-    }
-  }
-  return roundtrip(acc, dt);
 }
 
 /* ------------------------------------------------------------------ */
@@ -448,7 +308,7 @@ static int issue(ctx_t *c, int inplace, size_t count, int dt, int op) {
   MPI_Datatype t = mpi_type(dt);
   MPI_Op mop = COLLS[c->o->coll].has_op ? mpi_op(op) : MPI_OP_NULL;
   char *sb, *rb;
-  buffers(c, inplace, count, TYPE_SIZES[dt], &sb, &rb);
+  buffers(c, inplace, count, perf_type_sizes[dt], &sb, &rb);
   const void *in = inplace ? MPI_IN_PLACE : sb;
   switch (c->o->coll) {
   case C_ALLREDUCE: MCALL(c, MPI_Allreduce(in, rb, cnt, t, mop, MPI_COMM_WORLD)); break;
@@ -484,69 +344,63 @@ static int issue(ctx_t *c, int inplace, size_t count, int dt, int op) {
 }
 
 static void fill_all(ctx_t *c, int dt, int op) {
-  size_t ws = TYPE_SIZES[dt], n = c->bufbytes / ws;
-  int kind = gen_kind(c->o->coll, op);
+  size_t ws = perf_type_sizes[dt], n = c->bufbytes / ws;
+  int kind = perf_gen_kind(COLLS[c->o->coll].has_op, op);
   for (size_t i = 0; i < n; i++) {
-    store(c->sendbuf, i, dt, gen(kind, dt, c->rank, i));
-    store(c->recvbuf, i, dt, gen(kind, dt, c->rank, i));
+    perf_store(c->sendbuf, i, dt, perf_gen(kind, dt, c->rank, c->nranks, i));
+    perf_store(c->recvbuf, i, dt, perf_gen(kind, dt, c->rank, c->nranks, i));
   }
 }
 
 static void fill_check(ctx_t *c, int inplace, const counts_t *k, int dt, int op) {
-  size_t ws = TYPE_SIZES[dt];
+  size_t ws = perf_type_sizes[dt];
   size_t span = (k->sendcount > k->recvcount ? k->sendcount : k->recvcount) * ws;
   char *sb, *rb;
   buffers(c, inplace, k->param, ws, &sb, &rb);
   memset(c->recvbuf, 0xA5, span);
-  int kind = gen_kind(c->o->coll, op);
-  for (size_t i = 0; i < k->sendcount; i++) store(sb, i, dt, gen(kind, dt, c->rank, i));
+  int kind = perf_gen_kind(COLLS[c->o->coll].has_op, op);
+  for (size_t i = 0; i < k->sendcount; i++) perf_store(sb, i, dt, perf_gen(kind, dt, c->rank, c->nranks, i));
 }
 
 static uint64_t check_result(ctx_t *c, int inplace, const counts_t *k, int dt, int op) {
-  size_t ws = TYPE_SIZES[dt], cnt = k->param;
+  size_t ws = perf_type_sizes[dt], cnt = k->param;
   char *sb, *rb;
   buffers(c, inplace, cnt, ws, &sb, &rb);
-  int n = c->nranks, r = c->rank, kind = gen_kind(c->o->coll, op);
+  int n = c->nranks, r = c->rank, kind = perf_gen_kind(COLLS[c->o->coll].has_op, op);
   uint64_t wrong = 0;
   switch (c->o->coll) {
   case C_REDUCE:
     if (r != c->o->root) break;
     /* fall through */
   case C_ALLREDUCE:
-    for (size_t i = 0; i < cnt; i++) wrong += load(rb, i, dt) != expect_red(kind, op, dt, n, i);
+    for (size_t i = 0; i < cnt; i++) wrong += perf_load(rb, i, dt) != perf_expect_red(kind, op, dt, n, i);
     break;
   case C_REDUCESCATTER:
     for (size_t i = 0; i < cnt; i++)
-      wrong += load(rb, i, dt) != expect_red(kind, op, dt, n, (size_t)r * cnt + i);
+      wrong += perf_load(rb, i, dt) != perf_expect_red(kind, op, dt, n, (size_t)r * cnt + i);
     break;
   case C_ALLGATHER:
     for (int q = 0; q < n; q++)
       for (size_t i = 0; i < cnt; i++)
-        wrong += load(rb, (size_t)q * cnt + i, dt) != roundtrip(gen(kind, dt, q, i), dt);
+        wrong += perf_load(rb, (size_t)q * cnt + i, dt) != perf_roundtrip(perf_gen(kind, dt, q, c->nranks, i), dt);
     break;
   case C_BROADCAST:
     for (size_t i = 0; i < cnt; i++)
-      wrong += load(rb, i, dt) != roundtrip(gen(kind, dt, c->o->root, i), dt);
+      wrong += perf_load(rb, i, dt) != perf_roundtrip(perf_gen(kind, dt, c->o->root, c->nranks, i), dt);
     break;
   case C_ALLTOALL:
     for (int q = 0; q < n; q++)
       for (size_t i = 0; i < cnt; i++)
-        wrong += load(rb, (size_t)q * cnt + i, dt) !=
-                 roundtrip(gen(kind, dt, q, (size_t)r * cnt + i), dt);
+        wrong += perf_load(rb, (size_t)q * cnt + i, dt) !=
+                 perf_roundtrip(perf_gen(kind, dt, q, c->nranks, (size_t)r * cnt + i), dt);
     break;
   case C_SENDRECV:
     for (size_t i = 0; i < cnt; i++)
-      wrong += load(rb, i, dt) != roundtrip(gen(kind, dt, (r + n - 1) % n, i), dt);
+      wrong += perf_load(rb, i, dt) != perf_roundtrip(perf_gen(kind, dt, (r + n - 1) % n, c->nranks, i), dt);
     break;
   default: break;
   }
   return wrong;
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 static int bench(ctx_t *c, int inplace, const counts_t *k, int dt, int op, double *us,
@@ -555,10 +409,10 @@ static int bench(ctx_t *c, int inplace, const counts_t *k, int dt, int op, doubl
   for (int it = 0; it < o->warmup; it++)
     if (issue(c, inplace, k->param, dt, op)) return -1;
   MCALL(c, MPI_Barrier(MPI_COMM_WORLD));
-  double t0 = now_s();
+  double t0 = perf_now_s();
   for (int it = 0; it < o->iters; it++)
     if (issue(c, inplace, k->param, dt, op)) return -1;
-  double t = (now_s() - t0) / o->iters;
+  double t = (perf_now_s() - t0) / o->iters;
   if (o->agg != 0) {
     MPI_Op aop = o->agg == 2 ? MPI_MIN : o->agg == 3 ? MPI_MAX : MPI_SUM;
     MCALL(c, MPI_Allreduce(MPI_IN_PLACE, &t, 1, MPI_DOUBLE, aop, MPI_COMM_WORLD));
@@ -574,21 +428,6 @@ static int bench(ctx_t *c, int inplace, const counts_t *k, int dt, int op, doubl
     *wrong = w;
   }
   return 0;
-}
-
-static void print_time(double us, double size, double factor, int check, uint64_t wrong) {
-  char ts[32];
-  if (us >= 10000.0)
-    snprintf(ts, sizeof ts, "%7.0f", us);
-  else if (us >= 100.0)
-    snprintf(ts, sizeof ts, "%7.1f", us);
-  else
-    snprintf(ts, sizeof ts, "%7.2f", us);
-  double algbw = us > 0 ? size / 1e9 / (us * 1e-6) : 0.0;
-  if (check)
-    printf("  %7s  %6.2f  %6.2f  %5g", ts, algbw, algbw * factor, (double)wrong);
-  else
-    printf("  %7s  %6.2f  %6.2f  %5s", ts, algbw, algbw * factor, "N/A");
 }
 
 typedef struct {
@@ -614,13 +453,7 @@ static void print_header(ctx_t *c, const rank_info_t *info) {
   printf("# MPI: %s, nranks %d, blocking calls, time %s over ranks\n", lib, c->nranks,
          aggname[o->agg]);
   printf("#\n");
-  printf("# %10s  %12s  %8s  %6s  %6s           out-of-place                       in-place          \n",
-         "", "", "", "", "");
-  printf("# %10s  %12s  %8s  %6s  %6s  %7s  %6s  %6s %6s  %7s  %6s  %6s %6s\n", "size", "count",
-         "type", "redop", "root", "time", "algbw", "busbw", "#wrong", "time", "algbw", "busbw",
-         "#wrong");
-  printf("# %10s  %12s  %8s  %6s  %6s  %7s  %6s  %6s  %5s  %7s  %6s  %6s  %5s\n", "(B)",
-         "(elements)", "", "", "", "(us)", "(GB/s)", "(GB/s)", "", "(us)", "(GB/s)", "(GB/s)", "");
+  perf_print_columns(0);
   fflush(stdout);
 }
 
@@ -664,9 +497,9 @@ static int run(ctx_t *c) {
   int nops = COLLS[o->coll].has_op ? o->nops : 1;
   for (int ti = 0; ti < o->ndtypes; ti++) {
     int dt = o->dtypes[ti];
-    size_t ws = TYPE_SIZES[dt];
+    size_t ws = perf_type_sizes[dt];
     for (int oi = 0; oi < nops; oi++) {
-      int op = COLLS[o->coll].has_op ? o->ops[oi] : O_SUM;
+      int op = COLLS[o->coll].has_op ? o->ops[oi] : PD_SUM;
       fill_all(c, dt, op);
       for (size_t size = o->minbytes; size <= o->maxbytes;) {
         counts_t k = get_counts(o->coll, size, ws, n);
@@ -674,8 +507,8 @@ static int run(ctx_t *c) {
         double factor = bus_factor(o->coll, n), us = 0;
         uint64_t wrong = 0;
         if (me)
-          printf("%12zu  %12zu  %8s  %6s  %6d", bytes, k.param, TYPE_NAMES[dt],
-                 COLLS[o->coll].has_op ? OP_NAMES[op] : "sum", /* as nccl-tests and weft-perf print it */
+          printf("%12zu  %12zu  %8s  %6s  %6d", bytes, k.param, perf_type_names[dt],
+                 COLLS[o->coll].has_op ? perf_op_names[op] : "sum", /* as nccl-tests and weft-perf print it */
                  COLLS[o->coll].has_root ? o->root : -1);
         for (int inplace = 0; inplace < 2; inplace++) {
           if (bench(c, inplace, &k, dt, op, &us, &wrong)) {
@@ -683,7 +516,7 @@ static int run(ctx_t *c) {
             return -1;
           }
           total_wrong += wrong;
-          if (me) print_time(us, (double)bytes, factor, o->check, wrong);
+          if (me) perf_print_time(us, (double)bytes, factor, o->check, wrong);
           bwsum += us > 0 ? (double)bytes / 1e9 / (us * 1e-6) * factor : 0.0;
           bwcount++;
         }
@@ -691,13 +524,8 @@ static int run(ctx_t *c) {
           printf("\n");
           fflush(stdout);
         }
-        size_t next = o->stepfactor > 1 ? size * (size_t)o->stepfactor : size + o->stepbytes;
-        if (next <= size) {
-          if (size == 0)
-            next = 1;
-          else
-            break;
-        }
+        size_t next = perf_next_size(size, o->stepfactor, o->stepbytes);
+        if (next == 0) break;
         size = next;
       }
     }
