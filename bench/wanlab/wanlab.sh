@@ -29,7 +29,7 @@
 #   --sites N      number of sites (default 2)
 #   --rate R       tbf rate of each site link, each direction: e.g. 1gbit, 200mbit (default 1gbit)
 #   --rtt-ms MS    added round-trip time between two sites (default 0)
-#   --mtu M        MTU of the site links (default 9000)
+#   --mtu M        MTU of the site links (default 1500, as on WAN paths)
 #   --relay        use weft-wan-relay even with --rtt-ms 0 (default: a Linux bridge then)
 #   --bridge       use a Linux bridge (only with --rtt-ms 0)
 #   --burst B      tbf burst in bytes (default: 2 ms at the rate, at least 128 KiB)
@@ -68,7 +68,7 @@ cmd=""
 sites=""
 rate=1gbit
 rtt_ms=0
-mtu=9000
+mtu=1500
 mode=""
 burst=""
 queue_ms=50
