@@ -220,7 +220,7 @@ int main(int argc, char **argv) {
   memset(ctl, 0, sizeof *ctl);
   ctl->n = 4;
   ctl->victim = 1;
-  ctl->timeout_ms = 3000;
+  ctl->timeout_ms = weft_test_ms(3000);
   const char *cases = "kill";
   int opt;
   while ((opt = getopt(argc, argv, "n:s:T:c:v:g")) != -1) {
