@@ -238,8 +238,9 @@ static void collect(agree_ctx *a, coord_state *s, long long deadline) {
         drop(c);
       }
     }
-    for (int i = 0; i < s->nconn; i++) /* a socket without a JOIN in time is a stranger's */
-      if (s->conn[i].fd >= 0 && s->conn[i].rank < 0 && weft_now_ms() - s->conn[i].since > READ_MS) drop(&s->conn[i]);
+    for (int i = 0; i < s->nconn; i++) /* a socket silent that long is a stranger's */
+      if (s->conn[i].fd >= 0 && s->conn[i].rank < 0 && weft_now_ms() - s->conn[i].since > a->io->timeout_ms)
+        drop(&s->conn[i]);
     long long now = weft_now_ms();
     for (int r = 0; r < a->n; r++) {
       if (r == a->b->rank || st[r] != WEFT_AGREE_LIVE || s->joined[r] >= 0 || now - s->probed[r] < PROBE_MS) continue;
@@ -375,10 +376,14 @@ weftResult_t weft_agree_members(bootstrap_t *b, const uint8_t key[32], weft_agre
   agree_ctx a = {b, key, io, b->nranks, 0, 0, NULL, err};
   a.join_len = sizeof(weft_rank_info) + (size_t)a.n;
   a.propose_len = (size_t)a.n + sizeof(weft_rank_info) * (size_t)a.n;
-  if (!(a.buf = malloc(a.propose_len > a.join_len ? a.propose_len : a.join_len)))
+  uint8_t *again = calloc((size_t)a.n, 1); /* coordinators followed a second time */
+  if (!again || !(a.buf = malloc(a.propose_len > a.join_len ? a.propose_len : a.join_len))) {
+    free(again);
     return fail(&a, weftSystemError, "shrink: out of memory");
+  }
   uint8_t *st = io->state;
   if (st[b->rank] == WEFT_AGREE_EXCLUDED) {
+    free(again);
     free(a.buf);
     return fail(&a, weftInvalidArgument, "shrink: this rank (%d) is in the exclude list", b->rank);
   }
@@ -404,8 +409,17 @@ weftResult_t weft_agree_members(bootstrap_t *b, const uint8_t key[32], weft_agre
                                       "(it counts it as failed or excluded)", c, b->peers[c].host, b->peers[c].pid);
       break;
     }
-    st[c] = WEFT_AGREE_FAILED; /* gone or silent: the next lowest rank takes over */
+    /* its socket closed or it was silent: gone, unless its listener still
+     * answers (it dropped a JOIN it took for a stranger's): then once more */
+    int fd;
+    if (!again[c] && dial(&a, c, PROBE_CONNECT_MS, &fd) == 1) {
+      close(fd);
+      again[c] = 1;
+      continue;
+    }
+    st[c] = WEFT_AGREE_FAILED; /* the next lowest rank takes over */
   }
+  free(again);
   free(a.buf);
   return res;
 }
