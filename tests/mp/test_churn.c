@@ -31,7 +31,18 @@
 #define K 16384 /* parameters */
 #define MSG 400
 #define SLACK_FD 2
+#if defined(__SANITIZE_ADDRESS__)
+#define WEFT_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WEFT_TEST_ASAN 1
+#endif
+#endif
+#ifdef WEFT_TEST_ASAN
+#define SLACK_MAPS 64 /* AddressSanitizer's allocator maps more regions as its quarantine fills */
+#else
 #define SLACK_MAPS 8
+#endif
 #define SLACK_THREADS 2
 
 typedef struct {
