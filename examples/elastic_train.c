@@ -20,12 +20,13 @@
  *
  *   elastic_train [steps]       (default 80; about 1 s)
  * Exit status: 0 pass, 1 wrong result, 2 an error. */
-#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -156,8 +157,15 @@ int main(int argc, char **argv) {
   int steps = argc > 1 ? atoi(argv[1]) : 80;
   if (steps <= FAIL_STEP) steps = FAIL_STEP + 1;
   snprintf(id_path, sizeof id_path, "/tmp/weft_elastic_%d.id", (int)getpid());
-  weftUniqueId id;
-  if (weftGetUniqueId(&id) != weftSuccess) return die("weftGetUniqueId", NULL);
+  /* The supervisor never calls weft itself, so that it forks without threads
+   * (a child forked while a thread holds a lock inherits it held): worker 0
+   * makes the unique id and hands it to the others through shared memory. */
+  struct shared_id {
+    volatile int ready;
+    weftUniqueId id;
+  } *shared = mmap(NULL, sizeof *shared, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (shared == MAP_FAILED) return 2;
+  shared->ready = 0;
   pid_t pid[NRANKS + 1];
   pid[NRANKS] = -1;
   for (int s = 0; s < NRANKS; s++) {
@@ -168,15 +176,32 @@ int main(int argc, char **argv) {
       weftConfig_t cfg = WEFT_CONFIG_INITIALIZER;
       cfg.timeoutMs = 10000;
       weftComm_t comm;
-      if (weftCommInitRankConfig(&comm, NRANKS, id, s, &cfg) != weftSuccess) _exit(die("init", NULL));
+      if (s == 0) {
+        if (weftGetUniqueId(&shared->id) != weftSuccess) _exit(die("weftGetUniqueId", NULL));
+        __atomic_store_n(&shared->ready, 1, __ATOMIC_RELEASE);
+      }
+      for (int t = 0; t < 10000 && !__atomic_load_n(&shared->ready, __ATOMIC_ACQUIRE); t++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+      if (weftCommInitRankConfig(&comm, NRANKS, shared->id, s, &cfg) != weftSuccess) _exit(die("init", NULL));
       _exit(worker(s, comm, steps));
     }
   }
   /* the supervisor: a worker killed by a signal gets a replacement on its site */
   int bad = 0, replaced = 0;
+  time_t give_up = time(NULL) + 100; /* a worker that hangs (it should not) ends the run */
   for (int left = NRANKS; left > 0; left--) {
     int st;
-    pid_t p = wait(&st);
+    pid_t p;
+    while ((p = waitpid(-1, &st, WNOHANG)) == 0 && time(NULL) < give_up) nanosleep(&(struct timespec){0, 5000000}, NULL);
+    if (p <= 0) {
+      fprintf(stderr, "elastic_train: workers did not finish in time\n");
+      for (int s = 0; s <= NRANKS; s++)
+        if (pid[s] > 0) kill(pid[s], SIGKILL);
+      while (wait(NULL) > 0) {
+      }
+      unlink(id_path);
+      return 2;
+    }
     int s = 0;
     while (s <= NRANKS && pid[s] != p) s++;
     if (WIFSIGNALED(st) && !replaced) {

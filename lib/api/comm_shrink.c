@@ -129,7 +129,9 @@ WEFT_API weftResult_t weftCommShrink(weftComm_t comm, const int *excludeRanks, i
     res = weft_error(comm, weftSystemError, "weftCommShrink: cannot derive the agreement key (libcrypto)");
     goto out;
   }
+  /* the agreement's bound T: the new comm's timeout */
   io.timeout_ms = comm->timeout_ms;
+  if (config && config->magic == WEFT_CONFIG_MAGIC && config->timeoutMs > 0) io.timeout_ms = config->timeoutMs;
   char err[WEFT_SOCK_ERRLEN];
   for (int attempt = 1;; attempt++) {
     int lfd = -1;

@@ -5,12 +5,15 @@
 #define WEFT_TEST_ELASTIC_UTIL_H
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "weft.h"
 
 static inline double el_now(void) {
   struct timespec ts;
@@ -37,6 +40,20 @@ static inline void el_place(int slot, int n, int nsites) {
 static inline void *el_shared(size_t bytes) {
   void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   return p == MAP_FAILED ? NULL : p;
+}
+
+/* Slot 0 makes the unique id and publishes it; the others wait for it.
+ * The driver itself never calls weft: a process that forks while one of its
+ * threads (a rendezvous root) holds a libcrypto lock gives its child that
+ * lock, held forever. */
+static inline int el_share_id(int slot, weftUniqueId *id, atomic_int *ready) {
+  if (slot == 0) {
+    if (weftGetUniqueId(id) != weftSuccess) return -1;
+    atomic_store(ready, 1);
+    return 0;
+  }
+  for (int i = 0; i < 30000 && !atomic_load(ready); i++) el_sleep_ms(1);
+  return atomic_load(ready) ? 0 : -1;
 }
 
 /* Forks fn(arg, slot) as a child; returns its pid. */

@@ -58,6 +58,7 @@ typedef struct {
   int n, nsites, timeout_ms;
   char codec[16];
   weftUniqueId id, grow_id;
+  atomic_int id_ready;
   atomic_int grow_seq; /* grow ids published */
   atomic_int stop;
   int joiner_rank[MAXS];
@@ -191,7 +192,9 @@ static int train(weftComm_t comm) {
     if (r == 0 && stop) break;
     if (r == 0) continue;
     weftComm_t small, big;
-    if (weftCommShrink(comm, NULL, 0, &small, NULL, WEFT_SHRINK_ABORT) != weftSuccess) return fail(30, "weftCommShrink", comm);
+    weftConfig_t cfg = config();
+    if (weftCommShrink(comm, NULL, 0, &small, &cfg, WEFT_SHRINK_ABORT) != weftSuccess)
+      return fail(30, "weftCommShrink", comm);
     weftCommDestroy(comm);
     int g = grow(small, -1, &big);
     weftCommDestroy(small);
@@ -208,7 +211,11 @@ static int slot_main(void *arg, int slot) {
   my_slot = slot;
   el_place(slot, ctl->n, ctl->nsites);
   weftConfig_t cfg = config();
+  /* the first init only: generous (a loaded machine), not what this tests;
+   * every shrunk and grown comm has the timeout under test */
+  cfg.timeoutMs = weft_test_ms(30000);
   weftComm_t comm;
+  if (el_share_id(slot, &ctl->id, &ctl->id_ready) != 0) return fail(10, "unique id", NULL);
   if (weftCommInitRankConfig(&comm, ctl->n, ctl->id, slot, &cfg) != weftSuccess) return fail(10, "init", NULL);
   for (int i = 0; i < K; i++) params[i] = noise(0, -1, i);
   return train(comm);
@@ -261,9 +268,23 @@ int main(int argc, char **argv) {
   printf("churn: %d ranks on %d sites, codec %s, timeout %d ms, every %d-th failure a SIGSTOP, seed %u, for %.0f s or %d cycles\n",
          ctl->n, ctl->nsites, ctl->codec, ctl->timeout_ms, stop_every, seed, seconds, max_cycles);
   fflush(stdout);
-  if (weftGetUniqueId(&ctl->id) != weftSuccess) return 2;
   pid_t pid[MAXS];
-  for (int s = 0; s < ctl->n; s++) pid[s] = el_spawn(slot_main, NULL, s);
+  for (int attempt = 0;; attempt++) { /* an init that fails on a loaded machine is launched again */
+    for (int s = 0; s < ctl->n; s++) pid[s] = el_spawn(slot_main, NULL, s);
+    double until = el_now() + weft_test_seconds(60);
+    int init_failed = 0;
+    while (!all_ready(0) && !init_failed && el_now() < until) {
+      for (int s = 0; s < ctl->n; s++)
+        if (pid[s] > 0 && waitpid(pid[s], NULL, WNOHANG) == pid[s]) pid[s] = -1, init_failed = 1;
+      el_sleep_ms(2);
+    }
+    if (all_ready(0) || attempt == 2) break;
+    printf("  (init failed: %.200s; launched again)\n", ctl->s[0].msg);
+    for (int s = 0; s < ctl->n; s++)
+      if (pid[s] > 0) kill(pid[s], SIGKILL), el_reap(pid[s], el_now() + 5);
+    memset(ctl->s, 0, sizeof ctl->s);
+    atomic_store(&ctl->id_ready, 0);
+  }
   double start = el_now(), worst_kill = 0, sum_kill = 0, worst_stop = 0;
   int cycles = 0, kills = 0, stops = 0, bad = 0;
   const char *why = NULL;

@@ -38,7 +38,7 @@ typedef struct {
   int n, nsites, timeout_ms, grow, victim, die_slot;
   char die_step[16];
   weftUniqueId id, grow_id;
-  atomic_int ready, grow_ready;
+  atomic_int id_ready, ready, grow_ready;
   double kill_time;
   int joiner_rank[MAXS];
   /* per slot */
@@ -108,8 +108,11 @@ static int slot_main(void *arg, int slot) {
   el_place(slot, ctl->n, ctl->nsites);
   if (slot == ctl->die_slot) weft_agree_test_hook = die_at_step;
   weftConfig_t cfg = config();
+  cfg.timeoutMs = weft_test_ms(30000); /* the first init: generous on a loaded machine; the new comms get -T */
   weftComm_t comm, nc;
+  if (el_share_id(slot, &ctl->id, &ctl->id_ready) != 0) return say(10, "unique id", NULL);
   if (weftCommInitRankConfig(&comm, ctl->n, ctl->id, slot, &cfg) != weftSuccess) return say(10, "init", NULL);
+  cfg = config();
   float x[256], y[256];
   for (int i = 0; i < 256; i++) x[i] = 1;
   weftResult_t r = weftSuccess;
@@ -120,7 +123,7 @@ static int slot_main(void *arg, int slot) {
   }
   if (r == weftSuccess) return say(11, "no failure seen", comm);
   double t0 = el_now();
-  if (weftCommShrink(comm, NULL, 0, &nc, NULL, WEFT_SHRINK_ABORT) != weftSuccess) return say(12, "weftCommShrink", comm);
+  if (weftCommShrink(comm, NULL, 0, &nc, &cfg, WEFT_SHRINK_ABORT) != weftSuccess) return say(12, "weftCommShrink", comm);
   ctl->shrink_done[slot] = el_now();
   ctl->shrink_s[slot] = ctl->shrink_done[slot] - t0;
   weftCommDestroy(comm);
@@ -148,6 +151,7 @@ static int run_case(const char *kase) {
   memset(ctl->msg, 0, sizeof ctl->msg);
   atomic_store(&ctl->ready, 0);
   atomic_store(&ctl->grow_ready, 0);
+  atomic_store(&ctl->id_ready, 0);
   ctl->die_slot = -1;
   snprintf(ctl->die_step, sizeof ctl->die_step, "%s", kase);
   int lowest = ctl->victim == 0 ? 1 : 0;
@@ -156,7 +160,6 @@ static int run_case(const char *kase) {
   uint64_t want = (n == 64 ? ~0ULL : (1ULL << n) - 1) & ~(1ULL << ctl->victim);
   if (ctl->die_slot >= 0) want &= ~(1ULL << ctl->die_slot);
   int want_n = __builtin_popcountll(want);
-  if (weftGetUniqueId(&ctl->id) != weftSuccess) return 1;
   pid_t pid[MAXS * 2];
   int np = 0;
   for (int s = 0; s < n; s++) pid[np++] = el_spawn(slot_main, NULL, s);
