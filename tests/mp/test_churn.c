@@ -345,7 +345,7 @@ int main(int argc, char **argv) {
   for (int s = 0; s < ctl->n; s++)
     if (ctl->s[s].lived > longest) longest = ctl->s[s].lived, ls = s;
   const slot_state *o = &ctl->s[ls];
-  printf("churn: %d cycles (%d SIGKILL, %d SIGSTOP) in %.1f s; SIGKILL to regrown comm: mean %.0f ms, worst %.0f ms; "
+  printf("churn: %d cycles (%d SIGKILL, %d SIGSTOP) in %.1f s; SIGKILL to shrunk comm (grow id out): mean %.0f ms, worst %.0f ms; "
          "SIGSTOP: worst %.0f ms; the longest-lived rank (%d cycles): fds %d -> %d, maps %d -> %d, threads %d -> %d\n",
          cycles, kills, stops, el_now() - start, kills ? sum_kill / kills * 1e3 : 0, worst_kill * 1e3, worst_stop * 1e3,
          o->lived, o->fd0, o->fd, o->maps0, o->maps, o->thr0, o->thr);
