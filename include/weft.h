@@ -224,6 +224,44 @@ WEFT_API const char *weftAlgoName(int i);
 WEFT_API weftResult_t weftCommSplit(weftComm_t comm, int color, int key, weftComm_t *newcomm,
                                     weftConfig_t *config);
 
+/* Shrink and grow (docs/failures.md#shrink-and-grow).
+ *
+ * weftCommShrink: collective over the ranks of comm that are not excluded
+ * (excluded ranks must not call it; excludeRanks must be the same list on
+ * every caller). Works on a comm that has failed: it uses neither the comm's
+ * data connections nor its transports, only its bootstrap listeners and key.
+ * The callers agree on who takes part (a coordinator-based two-phase
+ * protocol that survives further failures during the agreement), then build
+ * a new comm of those ranks, numbered in the order of their old ranks, with
+ * the parent's settings (sites, topology file, algorithm, codec, tuning,
+ * timeout) and this rank's error-feedback residuals. Ranks that died or do
+ * not take part within the comm's timeout are left out; *newcomm's size says
+ * how many are in. flags:
+ *   WEFT_SHRINK_DEFAULT  leave out excludeRanks (and whoever is found dead);
+ *   WEFT_SHRINK_ABORT    also revoke comm first (calls blocked on it in other
+ *                        threads return) and leave out, without waiting for
+ *                        them, the ranks comm knows to have failed.
+ * The parent stays valid (destroy or abort it as usual); a rank that was
+ * left out gets an error naming why. */
+#define WEFT_SHRINK_DEFAULT 0
+#define WEFT_SHRINK_ABORT 1
+WEFT_API weftResult_t weftCommShrink(weftComm_t comm, const int *excludeRanks, int nExclude, weftComm_t *newcomm,
+                                     weftConfig_t *config, int flags);
+
+/* Grow: a new comm of nranks ranks made of every rank of comm (keeping its
+ * rank number) plus joiners (ranks comm->nranks .. nranks-1).
+ * weftCommGetGrowId: on one rank of comm; starts the rendezvous for the grow
+ * there. Hand the id to the other ranks of comm (e.g. weftBroadcast of its
+ * bytes) and to the joiners (any channel, as a unique id).
+ * weftCommGrow: every rank of comm calls it with comm and rank -1; each
+ * joiner calls it with comm NULL and its rank. Joiners take the comm's
+ * settings (topology file, algorithm, codec, tuning thresholds, timeout,
+ * crypto) from rank 0; their own config gives their site, device and log.
+ * Ranks of comm keep their error-feedback residuals. comm stays valid. */
+WEFT_API weftResult_t weftCommGetGrowId(weftComm_t comm, weftUniqueId *growId);
+WEFT_API weftResult_t weftCommGrow(weftComm_t comm, int nranks, const weftUniqueId *growId, int rank,
+                                   weftComm_t *newcomm, weftConfig_t *config);
+
 /* ------------------------------------------------------------------ */
 /* Host streams                                                        */
 /* ------------------------------------------------------------------ */

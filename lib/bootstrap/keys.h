@@ -3,6 +3,8 @@
  * key derived from it, with HKDF-SHA256:
  *   comm key      = HKDF(secret, "weft comm key v2")       a communicator
  *   child key     = HKDF(parent comm key, "weft split v2" | split number | color)
+ *   agreement key = HKDF(comm key, "weft shrink agreement v1" | shrink number)
+ *   shrunk key    = HKDF(comm key, "weft shrink v1" | shrink number | coordinator | ballot)
  *   bootstrap key = HKDF(comm key, "weft bootstrap v2")    root and ring hellos (HMAC)
  *   link key      = HKDF(comm key, "weft net link v2")     handed to the transports,
  *                   which derive per-connection keys from it and both sides' nonces */
@@ -18,6 +20,8 @@
 #define WEFT_KEY_LABEL_NET "weft net link v2"
 #define WEFT_KEY_LABEL_SPLIT "weft split v2"
 #define WEFT_KEY_LABEL_NODESEG "weft node segment v2"
+#define WEFT_KEY_LABEL_AGREE "weft shrink agreement v1"
+#define WEFT_KEY_LABEL_SHRINK "weft shrink v1"
 
 /* 0 on success. */
 int weft_key_from_secret(const uint8_t secret[16], uint8_t comm_key[WEFT_KEY_BYTES]);

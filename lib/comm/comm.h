@@ -63,6 +63,7 @@ struct weftComm {
   char topo_file[512]; /* WEFT_TOPO_FILE / config topoFile, "" = none */
   uint8_t key[32];      /* the comm key (bootstrap/keys.h); the job secret itself is not kept */
   uint64_t split_count; /* splits done so far, to derive child keys */
+  uint64_t shrink_count; /* shrinks done so far, to derive the agreement's and the new comm's keys */
 
   struct bootstrap *bootstrap;
   char net_force[16];               /* WEFT_NET / config netName, "" = choose per peer */

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <string.h>
 #include <strings.h>
 
 #include "util/log.h"
@@ -114,4 +115,24 @@ float *weft_ef_get(weft_tuner *t, size_t count, weftDataType_t dt, weft_log_sink
   }
   pthread_mutex_unlock(&t->ef.mu);
   return r;
+}
+
+int weft_ef_copy(weft_tuner *t, weft_tuner *src) {
+  if (!src->ef.ready || !t->ef.ready) return 0;
+  int rc = 0;
+  pthread_mutex_lock(&src->ef.mu);
+  pthread_mutex_lock(&t->ef.mu);
+  for (int i = 0; i < src->ef.n && t->ef.n < WEFT_EF_SHAPES; i++) {
+    const struct weft_ef_entry *e = &src->ef.e[i];
+    float *r = malloc((e->count ? e->count : 1) * sizeof(float));
+    if (!r) {
+      rc = -1;
+      break;
+    }
+    memcpy(r, e->resid, (e->count ? e->count : 1) * sizeof(float));
+    t->ef.e[t->ef.n++] = (struct weft_ef_entry){e->count, e->dt, r};
+  }
+  pthread_mutex_unlock(&t->ef.mu);
+  pthread_mutex_unlock(&src->ef.mu);
+  return rc;
 }

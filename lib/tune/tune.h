@@ -137,6 +137,10 @@ int weft_codec_for(const weft_tuner *t, const weft_call *c);
 /* Error-feedback residuals (count floats, zero at first) kept with the tuner
  * for calls of this shape; NULL when out of memory or shapes. */
 float *weft_ef_get(weft_tuner *t, size_t count, weftDataType_t dt, weft_log_sink *log);
+/* Copies src's residuals into t, a comm made from src's by shrink or grow
+ * (after weft_tune_init): they belong to this rank, not to the layout.
+ * 0, or -1 when out of memory. */
+int weft_ef_copy(weft_tuner *t, weft_tuner *src);
 
 /* Bucket of a message size in the decision table: ceil(log2(bytes)). */
 int weft_tune_bucket(size_t bytes);
