@@ -350,7 +350,11 @@ static weftResult_t launch_on_stream(const weft_pending *p, int *done) {
     return weftSuccess;
   weftResult_t res = comm_usable(comm);
   weft_op *op = res == weftSuccess ? weft_engine_claim(comm->engine, 0) : NULL;
-  if (!op && res == weftSuccess && weft_engine_wait_idle(comm->engine, comm->engine->inline_us))
+  /* a small call behind one op (the rest of the previous call, typically):
+   * worth a short wait to start here in turn, rather than queue behind it */
+  const weft_call *c = &p->call;
+  if (!op && res == weftSuccess && c->count * weft_dtype_size(c->dt) <= WEFT_INLINE_SMALL &&
+      weft_engine_wait_idle(comm->engine, comm->engine->inline_us))
     op = weft_engine_claim(comm->engine, 0);
   if (!op) return *done = res != weftSuccess, res;
   *done = 1;
@@ -364,7 +368,7 @@ static weftResult_t launch_on_stream(const weft_pending *p, int *done) {
   }
   /* the ticket is taken when the call is known good, as in run_ops */
   op->ticket = weft_stream_enqueue_turn(op->stream, comm->timeout_ms, &turn);
-  if (turn && !op->dev.ncalls) weft_engine_run_inline(op);
+  if (turn && !op->dev.ncalls && weft_engine_inline_ok(op)) weft_engine_run_inline(op);
   else weft_engine_hand_over(op); /* runs on the progress thread, after its turn */
   return weftSuccess;
 }

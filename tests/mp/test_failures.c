@@ -1073,25 +1073,28 @@ static int32_t st_val(int rank, int k, size_t i) { return (int32_t)((rank + 1) *
  * s2: after A, by the comm's order), C sum (comm2, stream s2: after B, by the
  * stream's), D sum (comm2, blocking: after C, by comm2's order). Only that
  * order gives n^3 times rank 1's values, checked when D returns and again
- * after synchronizing both streams. 4 MiB: A outlasts what a call may run
- * on its caller's thread, so B and C find work ahead of them. Returns 0 or
- * the first failing step. */
+ * after synchronizing both streams. A moves 4 MiB, more than a call may run
+ * on its caller's thread, so B and C find work ahead of them; they and D
+ * take the first 16 KiB, small enough to start on the caller's thread when
+ * nothing is ahead. Returns 0 or the first failing step. */
 static int stream_order(int rank, int n, weftComm_t comm, weftComm_t comm2, weftStream_t s, long *wrong) {
-  size_t cnt = (size_t)1 << 20;
+  size_t cnt = (size_t)1 << 20, head = 4096;
   weftStream_t s2;
   if (weftStreamCreate(&s2) != weftSuccess) return 1;
   int32_t *x = malloc(cnt * sizeof *x);
   for (size_t i = 0; i < cnt; i++) x[i] = st_val(rank, 3, i);
   int rc = 0;
   if (weftBroadcast(x, x, cnt, weftInt32, 1, comm, s) != weftSuccess) rc = 2;
-  else if (weftAllReduce(x, x, cnt, weftInt32, weftSum, comm, s2) != weftSuccess) rc = 3;
-  else if (weftAllReduce(x, x, cnt, weftInt32, weftSum, comm2, s2) != weftSuccess) rc = 4;
-  else if (weftAllReduce(x, x, cnt, weftInt32, weftSum, comm2, NULL) != weftSuccess) rc = 5;
+  else if (weftAllReduce(x, x, head, weftInt32, weftSum, comm, s2) != weftSuccess) rc = 3;
+  else if (weftAllReduce(x, x, head, weftInt32, weftSum, comm2, s2) != weftSuccess) rc = 4;
+  else if (weftAllReduce(x, x, head, weftInt32, weftSum, comm2, NULL) != weftSuccess) rc = 5;
   for (int pass = 0; pass < 2 && !rc; pass++) { /* after D, then after synchronizing */
-    for (size_t i = 0; i < cnt; i++)
-      if (x[i] != n * n * n * st_val(1, 3, i) && (*wrong)++ < 3)
+    for (size_t i = 0; i < (pass ? cnt : head); i++) {
+      int32_t want = (i < head ? n * n * n : 1) * st_val(1, 3, i);
+      if (x[i] != want && (*wrong)++ < 3)
         fprintf(stderr, "rank %d: ordered calls, %s, index %zu: expected %d got %d\n", rank,
-                pass ? "synchronized" : "after the blocking call", i, n * n * n * st_val(1, 3, i), x[i]);
+                pass ? "synchronized" : "after the blocking call", i, want, x[i]);
+    }
     if (!pass && (weftStreamSynchronize(s2) != weftSuccess || weftStreamSynchronize(s) != weftSuccess)) rc = 6;
   }
   if (weftStreamDestroy(s2) != weftSuccess && !rc) rc = 7;
