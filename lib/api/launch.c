@@ -337,24 +337,25 @@ static weftResult_t run_ops(launch_t *L) {
   return res;
 }
 
-/* The fast path of one call on a host stream: when the comm's engine is
- * idle and nothing is pending on the stream, the call starts here, on the
- * caller's thread, and the progress thread gets only what is left after the
- * engine's inline budget (weft_engine_run_inline). Sets *done when it took
- * the call (else the general path runs it). Calls on device buffers or
- * device queues, and calls split for staging ranks, always queue. */
+/* The fast path of one small call (WEFT_INLINE_MAX) on a host stream: when
+ * the comm's engine is idle and nothing is pending on the stream, the call
+ * starts here, on the caller's thread, and the progress thread gets only
+ * what is left after the engine's inline budget (weft_engine_run_inline).
+ * Sets *done when it took the call (else the general path runs it). Calls
+ * on device buffers or device queues, and calls split for staging ranks,
+ * always queue. */
 static weftResult_t launch_on_stream(const weft_pending *p, int *done) {
   weftComm_t comm = p->comm;
+  const weft_call *c = &p->call;
   *done = 0;
-  if (comm->engine->inline_us <= 0 || p->stream->dev || !weft_dev_is_host(comm->device) || is_self_p2p(p))
+  if (comm->engine->inline_us <= 0 || c->count * weft_dtype_size(c->dt) > WEFT_INLINE_MAX || p->stream->dev ||
+      !weft_dev_is_host(comm->device) || is_self_p2p(p))
     return weftSuccess;
   weftResult_t res = comm_usable(comm);
   weft_op *op = res == weftSuccess ? weft_engine_claim(comm->engine, 0) : NULL;
-  /* a small call behind one op (the rest of the previous call, typically):
-   * worth a short wait to start here in turn, rather than queue behind it */
-  const weft_call *c = &p->call;
-  if (!op && res == weftSuccess && c->count * weft_dtype_size(c->dt) <= WEFT_INLINE_SMALL &&
-      weft_engine_wait_idle(comm->engine, comm->engine->inline_us))
+  /* behind one op (the rest of the previous call, typically): worth a short
+   * wait to start here in turn, rather than queue behind it */
+  if (!op && res == weftSuccess && weft_engine_wait_idle(comm->engine, comm->engine->inline_us))
     op = weft_engine_claim(comm->engine, 0);
   if (!op) return *done = res != weftSuccess, res;
   *done = 1;
@@ -368,7 +369,7 @@ static weftResult_t launch_on_stream(const weft_pending *p, int *done) {
   }
   /* the ticket is taken when the call is known good, as in run_ops */
   op->ticket = weft_stream_enqueue_turn(op->stream, comm->timeout_ms, &turn);
-  if (turn && !op->dev.ncalls && weft_engine_inline_ok(op)) weft_engine_run_inline(op);
+  if (turn && !op->dev.ncalls) weft_engine_run_inline(op);
   else weft_engine_hand_over(op); /* runs on the progress thread, after its turn */
   return weftSuccess;
 }

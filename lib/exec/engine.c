@@ -495,15 +495,6 @@ weftResult_t weft_engine_run_blocking(weft_op *op) {
   return weft_engine_claimed_done(op, run_op(op, 0, -1, why, sizeof why), why);
 }
 
-int weft_engine_inline_ok(weft_op *op) {
-  const weft_call *c = &op->first;
-  if (c->count * weft_dtype_size(c->dt) <= WEFT_INLINE_SMALL) return 1;
-  weft_plan_key key = weft_plan_key_of(c);
-  for (int i = 0; i < WARM_PLANS; i++) /* the caller holds the engine: it may look */
-    if (weft_plan_cache_has_call(&op->engine->warm[i].plan, &key)) return 1;
-  return 0;
-}
-
 int weft_engine_wait_idle(weft_engine *e, double budget_us) {
   if (atomic_load(&e->nqueued) != 1) return 0; /* idle already, or more than one op to wait for */
   double t0 = weft_now_us(), now = t0;

@@ -106,15 +106,15 @@ weft_op *weft_engine_claim(weft_engine *e, int own);
  * the comm, as on the progress thread); otherwise the run, as far as it got,
  * goes to the progress thread, which continues it. Never blocks longer. */
 void weft_engine_run_inline(weft_op *op);
-/* A call up to this many bytes may be built on its caller's thread (a
- * small schedule, little scratch); a larger one starts there only when one
- * of the warm plans is its plan. */
-#define WEFT_INLINE_SMALL ((size_t)64 << 10)
-/* Whether claimed op (its one call recorded, not yet built) may start on
- * its caller's thread: small, or its plan is warm; otherwise building it
- * (and touching its scratch) would hold the caller up for longer than the
- * inline budget bounds. */
-int weft_engine_inline_ok(weft_op *op);
+/* Stream calls up to this many bytes (count x element size) may run on
+ * their caller's thread.
+ * Measured on 2 ranks (overlap_bench, a call then a synchronize, on a
+ * loaded 2-core host): up to 8 KiB as fast as handing over and without its
+ * two context switches, 32 KiB 1.3x and 64 KiB-1 MiB 2x slower (a caller
+ * that spins for a late peer takes CPU the peer needs), so larger calls keep
+ * the queued path, which also keeps their schedule building (and scratch)
+ * off a DDP-style caller. */
+#define WEFT_INLINE_MAX ((size_t)16 << 10)
 /* A stream launch that found the engine busy with one op (one handed
  * over by the last call, typically): waits up to budget_us for the engine
  * to go idle, so the call can start on its caller's thread instead of
