@@ -1081,10 +1081,16 @@ static int stream_order(int rank, int n, weftComm_t comm, weftComm_t comm2, weft
   size_t cnt = (size_t)1 << 20, head = 4096;
   weftStream_t s2;
   if (weftStreamCreate(&s2) != weftSuccess) return 1;
-  int32_t *x = malloc(cnt * sizeof *x);
+  int32_t *x = malloc(cnt * sizeof *x), y[16];
   for (size_t i = 0; i < cnt; i++) x[i] = st_val(rank, 3, i);
+  for (int i = 0; i < 16; i++) y[i] = st_val(rank, 4, (size_t)i);
   int rc = 0;
-  if (weftBroadcast(x, x, cnt, weftInt32, 1, comm, s) != weftSuccess) rc = 2;
+  /* first a small call rank 1 joins 2 ms late: rank 0's starts on its own
+   * thread, stops waiting after WEFT_STREAM_INLINE_US and its progress
+   * thread finishes it from where it stopped (checked with the rest) */
+  if (rank == 1) usleep(2000);
+  if (weftAllReduce(y, y, 16, weftInt32, weftSum, comm, s2) != weftSuccess) rc = 8;
+  else if (weftBroadcast(x, x, cnt, weftInt32, 1, comm, s) != weftSuccess) rc = 2;
   else if (weftAllReduce(x, x, head, weftInt32, weftSum, comm, s2) != weftSuccess) rc = 3;
   else if (weftAllReduce(x, x, head, weftInt32, weftSum, comm2, s2) != weftSuccess) rc = 4;
   else if (weftAllReduce(x, x, head, weftInt32, weftSum, comm2, NULL) != weftSuccess) rc = 5;
@@ -1096,6 +1102,12 @@ static int stream_order(int rank, int n, weftComm_t comm, weftComm_t comm2, weft
                 pass ? "synchronized" : "after the blocking call", i, want, x[i]);
     }
     if (!pass && (weftStreamSynchronize(s2) != weftSuccess || weftStreamSynchronize(s) != weftSuccess)) rc = 6;
+  }
+  for (int i = 0; i < 16 && !rc; i++) {
+    int32_t want = 0;
+    for (int r = 0; r < n; r++) want += st_val(r, 4, (size_t)i);
+    if (y[i] != want && (*wrong)++ < 3)
+      fprintf(stderr, "rank %d: late call, index %d: expected %d got %d\n", rank, i, want, y[i]);
   }
   if (weftStreamDestroy(s2) != weftSuccess && !rc) rc = 7;
   free(x);
