@@ -55,10 +55,12 @@
  *                      query/synchronize/destroy, exact results, ordering with
  *                      a blocking call on the same comm; then 10 more
  *                      alternating between two comms on the same stream;
- *                      then calls in place on one buffer whose result says
- *                      their order: two streams, two comms, a blocking call
- *                      (a call may start on its caller's thread only when
- *                      nothing is ahead of it on its comm or its stream).
+ *                      then a small call one rank joins 2 ms late (started
+ *                      on the caller, finished by the progress thread), and
+ *                      calls in place on one buffer whose result says their
+ *                      order: two streams, two comms, a blocking call (a call
+ *                      may start on its caller's thread only when nothing is
+ *                      ahead of it on its comm or its stream).
  *   groups             3 ranks: allreduce, nested broadcast (tree comm),
  *                      allgather, a send/recv ring and a send/recv to oneself
  *                      on two comms in one group, blocking and on a stream;
