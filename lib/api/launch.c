@@ -238,7 +238,7 @@ static weftResult_t add_call(weft_op *op, const weft_call *call, int single, int
    * a call in a group is never split (ranks group alike, as NCCL requires) */
   if (!single) c.pieces = 1;
   if (!weft_dev_is_host(op->comm->device) || c.pieces > 1) return add_device_call(op, &c, single);
-  if (single && op->claimed && c.algo == ALGO_SLOTS) {
+  if (single && op->claimed && !op->stream && c.algo == ALGO_SLOTS) {
     *ran = 1;
     return run_slots(op, &c);
   }
@@ -337,11 +337,53 @@ static weftResult_t run_ops(launch_t *L) {
   return res;
 }
 
+/* The fast path of one small call (WEFT_INLINE_MAX) on a host stream: when
+ * the comm's engine is idle and nothing is pending on the stream, the call
+ * starts here, on the caller's thread, and the progress thread gets only
+ * what is left after the engine's inline budget (weft_engine_run_inline).
+ * Sets *done when it took the call (else the general path runs it). Calls
+ * on device buffers or device queues, and calls split for staging ranks,
+ * always queue. */
+static weftResult_t launch_on_stream(const weft_pending *p, int *done) {
+  weftComm_t comm = p->comm;
+  const weft_call *c = &p->call;
+  *done = 0;
+  if (comm->engine->inline_us <= 0 || c->count * weft_dtype_size(c->dt) > WEFT_INLINE_MAX || p->stream->dev ||
+      !weft_dev_is_host(comm->device) || is_self_p2p(p))
+    return weftSuccess;
+  weftResult_t res = comm_usable(comm);
+  weft_op *op = res == weftSuccess ? weft_engine_claim(comm->engine, 0) : NULL;
+  /* behind one op (the rest of the previous call, typically): worth a short
+   * wait to start here in turn, rather than queue behind it */
+  if (!op && res == weftSuccess && weft_engine_wait_idle(comm->engine, comm->engine->inline_us))
+    op = weft_engine_claim(comm->engine, 0);
+  if (!op) return *done = res != weftSuccess, res;
+  *done = 1;
+  uint32_t seq0 = comm->coll_seq;
+  int ran = 0, turn = 0;
+  op->stream = p->stream;
+  res = add_call(op, &p->call, 1, &ran);
+  if (res != weftSuccess) {
+    cancel_op(op, seq0);
+    return res;
+  }
+  /* the ticket is taken when the call is known good, as in run_ops */
+  op->ticket = weft_stream_enqueue_turn(op->stream, comm->timeout_ms, &turn);
+  if (turn && !op->dev.ncalls) weft_engine_run_inline(op);
+  else weft_engine_hand_over(op); /* runs on the progress thread, after its turn */
+  return weftSuccess;
+}
+
 weftResult_t weft_launch(weft_pending *calls, int ncalls) {
   weft_op *own = NULL;
   weftResult_t res = ncalls == 1 ? claim_for_one(&calls[0], &own) : weftSuccess;
   if (res != weftSuccess) return res;
   if (own) return launch_one(own, &calls[0].call);
+  if (ncalls == 1 && calls[0].stream) {
+    int done;
+    res = launch_on_stream(&calls[0], &done);
+    if (done) return res;
+  }
   /* several calls, a stream, or a busy engine: one op per comm */
   launch_t L;
   res = launch_init(&L, calls, ncalls);

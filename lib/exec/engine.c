@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <time.h>
 
 #include "coll/algo.h"
@@ -37,6 +38,7 @@ static void op_clear(weft_op *op, weft_engine *e) {
   op->ticket = 0;
   op->ncalls = 0;
   op->claimed = 0;
+  op->resume = 0;
   op->build_at_run = 0;
   op->warm_slot = -1;
   op->done = 0;
@@ -164,8 +166,10 @@ static void op_desc(const weft_op *op, char *buf, size_t len) {
 }
 
 /* Runs op on the current thread; the caller holds the engine's busy flag.
- * On failure `why` says what happened (exec_op adds which op it was). */
-static weftResult_t run_op_body(weft_op *op, int after_pending, char *why, size_t len) {
+ * On failure `why` says what happened (exec_op adds which op it was).
+ * budget_us >= 0: a run that has not ended by then stops with
+ * weftInProgress, to go on from op->run (op->resume). */
+static weftResult_t run_op_body(weft_op *op, int after_pending, double budget_us, char *why, size_t len) {
   const weft_exec_view *v = &op->engine->v;
   why[0] = 0;
   /* after_pending: the op before it on its stream ran on this engine and is
@@ -191,7 +195,9 @@ static weftResult_t run_op_body(weft_op *op, int after_pending, char *why, size_
     return weftSystemError;
   }
   if (op->dev.ncalls || op->dev.prior) return weft_devstage_run(op, why, len);
-  return weft_run_sched(v, &op->sched, &op->mem, op->sig, why, len);
+  if (budget_us < 0) return weft_run_sched(v, &op->sched, &op->mem, op->sig, why, len);
+  weftResult_t r = weft_run_begin(&op->run, v, &op->sched, &op->mem, op->sig, why, len);
+  return r == weftSuccess ? weft_run_continue(&op->run, budget_us, why, len) : r;
 }
 
 void weft_engine_trace_op(const weft_op *op, double start_us, weftResult_t res) {
@@ -221,14 +227,22 @@ void weft_engine_count_op(const weft_op *op, long long start_ns, weftResult_t re
   atomic_fetch_add_explicit(&x->call_ns, (uint64_t)(weft_now_ns() - start_ns), memory_order_relaxed);
 }
 
-/* run_op_body, counted (weftCommGetStats) and on the calls lane of
- * WEFT_TRACE's timeline when tracing. */
-static weftResult_t run_op(weft_op *op, int after_pending, char *why, size_t len) {
-  long long c0 = weft_now_ns();
-  double t0 = op->engine->v.trace ? weft_trace_now_us() : 0;
-  weftResult_t res = run_op_body(op, after_pending, why, len);
-  if (op->engine->v.trace) weft_engine_trace_op(op, t0, res);
-  weft_engine_count_op(op, c0, res);
+/* run_op_body, or the rest of a run stopped part-way, counted
+ * (weftCommGetStats) and on the calls lane of WEFT_TRACE's timeline when
+ * tracing, once it ended: from when it started, on whichever thread. */
+static weftResult_t run_op(weft_op *op, int after_pending, double budget_us, char *why, size_t len) {
+  weftResult_t res;
+  if (op->resume) {
+    res = weft_run_continue(&op->run, -1, why, len);
+  } else {
+    op->start_ns = weft_now_ns();
+    op->start_us = op->engine->v.trace ? weft_trace_now_us() : 0;
+    res = run_op_body(op, after_pending, budget_us, why, len);
+  }
+  op->resume = res == weftInProgress;
+  if (op->resume) return res;
+  if (op->engine->v.trace) weft_engine_trace_op(op, op->start_us, res);
+  weft_engine_count_op(op, op->start_ns, res);
   return res;
 }
 
@@ -241,7 +255,7 @@ static void op_error(const weft_op *op, const char *why, char *err, size_t errle
 
 static weftResult_t exec_op(weft_op *op, int after_pending, char *err, size_t errlen) {
   char why[WEFT_ERRMSG_LEN];
-  weftResult_t r = run_op(op, after_pending, why, sizeof why);
+  weftResult_t r = run_op(op, after_pending, -1, why, sizeof why);
   err[0] = 0;
   if (r != weftSuccess) op_error(op, why, err, errlen);
   return r;
@@ -321,9 +335,9 @@ static void *engine_main(void *arg) {
       pending = NULL;
     }
     op->dev.may_defer = op->stream != NULL;
-    int warm = op->build_at_run;
     weftResult_t res = exec_op(op, follows, err, sizeof err);
-    if (warm && res == weftSuccess && op->warm_slot != -1) warm_keep(op);
+    /* built or taken from the warm plans when it ran (here or on its caller's thread) */
+    if (res == weftSuccess && op->warm_slot != -1) warm_keep(op);
     if (pending) settle_op(pending);
     pending = res == weftSuccess && op->dev.tail ? op : NULL;
     if (!pending) finish_op(op, res, err);
@@ -395,6 +409,9 @@ weftResult_t weft_engine_start(const weft_exec_view *v, weft_engine **out) {
    * runaway producer from queueing without end */
   e->max_queued = (int)weft_env_int("WEFT_MAX_QUEUED", 1024, 1, 1 << 16);
   if (e->max_queued < 1) e->max_queued = 1;
+  /* long enough for a small call whose peers are there (a few us), short
+   * against the compute a stream call is meant to overlap (ms) */
+  e->inline_us = (double)weft_env_int("WEFT_STREAM_INLINE_US", 50, 0, 1000000);
   int rc = pthread_create(&e->thread, NULL, engine_main, e);
   if (rc != 0) {
     pthread_mutex_destroy(&e->mu);
@@ -475,7 +492,54 @@ weftResult_t weft_engine_run_blocking(weft_op *op) {
     return weft_engine_wait(op);
   }
   char why[WEFT_ERRMSG_LEN];
-  return weft_engine_claimed_done(op, run_op(op, 0, why, sizeof why), why);
+  return weft_engine_claimed_done(op, run_op(op, 0, -1, why, sizeof why), why);
+}
+
+int weft_engine_wait_idle(weft_engine *e, double budget_us) {
+  if (atomic_load(&e->nqueued) != 1) return 0; /* idle already, or more than one op to wait for */
+  double t0 = weft_now_us(), now = t0;
+  while (now - t0 < budget_us) {
+    if (atomic_load(&e->nqueued) == 0 && atomic_load(&e->busy) == 0) return 1;
+    if (now - t0 >= e->v.yield_after_us) sched_yield(); /* the thread that runs it may need this CPU */
+    now = weft_now_us();
+  }
+  return 0;
+}
+
+void weft_engine_hand_over(weft_op *op) {
+  weft_engine *e = op->engine;
+  pthread_mutex_lock(&e->mu);
+  /* queued before the engine is given back: a blocking call that finds it
+   * idle still sees an op ahead of it (weft_engine_claim) and queues */
+  atomic_fetch_add(&e->nqueued, 1);
+  op->next = NULL;
+  if (e->tail) e->tail->next = op;
+  else e->head = op;
+  e->tail = op;
+  op->claimed = 0;
+  atomic_store(&e->busy, 0);
+  pthread_cond_signal(&e->work_cv);
+  pthread_mutex_unlock(&e->mu);
+}
+
+void weft_engine_run_inline(weft_op *op) {
+  char why[WEFT_ERRMSG_LEN];
+  weftResult_t res = run_op(op, 0, op->engine->inline_us, why, sizeof why);
+  if (res == weftInProgress) {
+    weft_engine_hand_over(op);
+    return;
+  }
+  char err[WEFT_ERRMSG_LEN] = "", msg[WEFT_ERRMSG_LEN];
+  if (res != weftSuccess) { /* as finish_op: the comm fails, the stream keeps the message */
+    op_error(op, why, err, sizeof err);
+    weft_comm_fail_op(op->comm, res, err, msg, sizeof msg);
+    weft_error_to(op->engine->v.log, res, "%s", msg);
+    snprintf(err, sizeof err, "%s", msg);
+  }
+  if (res == weftSuccess && op->warm_slot != -1) warm_keep(op); /* still holding the engine */
+  weft_stream_complete(op->stream, res, err);
+  op->result = res;
+  weft_engine_op_free(op); /* gives the engine back */
 }
 
 weftResult_t weft_engine_claimed_done(weft_op *op, weftResult_t res, const char *why) {

@@ -21,36 +21,15 @@
 
 enum { S_WAIT = 0, S_READY, S_FLIGHT, S_DONE };
 
-typedef struct {
-  int *idx, *ptr, *next; /* per stream: part indices in order (CSR), cursor */
-} stream_queue;
-
 /* A message to a peer with several streams is cut into parts; parts go to
  * the peer's streams round-robin, in message order, so each stream carries
  * a fixed sequence both ends agree on. Each stream is posted in order on its
  * own: a message waiting for its data holds up only its own stream, not the
- * messages behind it on the others. Each part is one transport request. */
-typedef struct {
-  const weft_exec_view *v;
-  const weft_peer_conn *peers; /* v->peers */
-  weft_sched *s;
-  weft_run_mem *m;
-  int n;
-  int *sbase;       /* per peer: its first stream (global numbering, n + 1) */
-  stream_queue sq, rq;
-  int *stack, nstack;
-  int *infl, ninfl; /* parts in flight */
-  void **reqs;      /* per part */
-  int *pbase;       /* per step: its first part (prefix sums, nsteps + 1) */
-  int *pstep;       /* per part: its step */
-  int *pstream;     /* per part: its stream among its peer's */
-  int *left;        /* per step: parts not yet complete */
-  int ndone;
-  char *err;
-  size_t errlen;
-  weft_trace *tr;   /* WEFT_TRACE, or NULL */
-  double *tpart;    /* tracing: per part, when it was posted */
-} run_t;
+ * messages behind it on the others. Each part is one transport request.
+ * The run's state (weft_run, run.h) lives with its caller, so a run can stop
+ * and go on later. */
+typedef weft_run run_t;
+typedef weft_run_queue stream_queue;
 
 static int is_net(const weft_step *st) { return st->kind == ST_SEND || st->kind == ST_RECV; }
 
@@ -346,8 +325,6 @@ static weftResult_t run_compute(run_t *R, weft_step *st) {
       }
       break;
     }
-    case ST_SLOTS: /* blocks until every local rank took part (bounded like the rest) */
-      return weft_slots_run(R->v->comm, &st->slots, R->err, R->errlen);
     default: break;
   }
   return weftSuccess;
@@ -422,48 +399,73 @@ static void wait_net(run_t *R, int ms) {
   poll(pf, (nfds_t)np, ms);
 }
 
-static weftResult_t run_steps(run_t *R0, uint64_t sig);
-
-weftResult_t weft_run_sched(const weft_exec_view *v, weft_sched *s, weft_run_mem *m, uint64_t sig, char *err,
-                            size_t errlen) {
-  run_t R;
-  memset(&R, 0, sizeof R);
-  R.v = v;
-  R.peers = v->peers;
-  R.s = s;
-  R.m = m;
-  R.n = v->nranks;
-  R.err = err;
-  R.errlen = errlen;
+weftResult_t weft_run_begin(weft_run *R, const weft_exec_view *v, weft_sched *s, weft_run_mem *m, uint64_t sig,
+                            char *err, size_t errlen) {
+  memset(R, 0, sizeof *R);
+  R->v = v;
+  R->peers = v->peers;
+  R->s = s;
+  R->m = m;
+  R->n = v->nranks;
+  R->sig = sig;
+  R->err = err;
+  R->errlen = errlen;
   err[0] = 0;
   if (s->nsteps == 0) return weftSuccess;
-  if (run_alloc(&R, s, R.n) != 0) {
+  if (run_alloc(R, s, R->n) != 0) {
     snprintf(err, errlen, "out of memory for a schedule of %d steps", s->nsteps);
     return weftSystemError;
   }
   /* tracing costs its own allocation, off the untraced path */
-  if (v->trace && (R.tpart = calloc((size_t)m->nparts + 1, sizeof(double)))) R.tr = v->trace;
-  weftResult_t res = run_steps(&R, sig);
-  free(R.tpart);
-  return res;
-}
-
-/* The run proper: posts, tests, computes until every step is done. */
-static weftResult_t run_steps(run_t *R0, uint64_t sig) {
-  run_t R = *R0;
-  const weft_exec_view *v = R.v;
-  weft_sched *s = R.s;
-  char *err = R.err;
-  size_t errlen = R.errlen;
+  if (v->trace && (R->tpart = calloc((size_t)m->nparts + 1, sizeof(double)))) R->tr = v->trace;
   /* announce the call (or, for groups and point-to-point, that this is none
    * a peer can compare with: a stale announcement could match a later number) */
   if (v->nodeseg) weft_nodeseg_note_call(v->nodeseg, sig, s->call_count);
   weftResult_t res = weftSuccess;
   for (int i = 0; i < s->nsteps && res == weftSuccess; i++)
-    if (s->steps[i].npending == 0) res = make_ready(&R, i);
-  double idle_since = 0;
-  unsigned idle = 0, iter = 0;
-  int yielding = 0; /* spun past yield_after_us: yield the CPU every round */
+    if (s->steps[i].npending == 0) res = make_ready(R, i);
+  if (res != weftSuccess) {
+    free(R->tpart);
+    R->tpart = NULL;
+  }
+  return res;
+}
+
+static weftResult_t run_steps(run_t *R0, double until_us);
+
+weftResult_t weft_run_continue(weft_run *R, double budget_us, char *err, size_t errlen) {
+  R->err = err;
+  R->errlen = errlen;
+  err[0] = 0;
+  weftResult_t res = R->ndone < R->s->nsteps ? run_steps(R, budget_us < 0 ? 0 : weft_now_us() + budget_us)
+                                             : weftSuccess;
+  if (res != weftInProgress) {
+    free(R->tpart);
+    R->tpart = NULL;
+  }
+  return res;
+}
+
+weftResult_t weft_run_sched(const weft_exec_view *v, weft_sched *s, weft_run_mem *m, uint64_t sig, char *err,
+                            size_t errlen) {
+  run_t R;
+  weftResult_t res = weft_run_begin(&R, v, s, m, sig, err, errlen);
+  return res == weftSuccess ? weft_run_continue(&R, -1, err, errlen) : res;
+}
+
+/* The run proper: posts, tests, computes until every step is done, or
+ * until_us > 0 has passed (then weftInProgress, R0 saved to go on from). */
+static weftResult_t run_steps(run_t *R0, double until_us) {
+  run_t R = *R0;
+  const weft_exec_view *v = R.v;
+  weft_sched *s = R.s;
+  char *err = R.err;
+  size_t errlen = R.errlen;
+  uint64_t sig = R.sig;
+  weftResult_t res = weftSuccess;
+  double idle_since = R.idle_since;
+  unsigned idle = R.idle, iter = R.iter;
+  int yielding = R.yielding; /* spun past yield_after_us: yield the CPU every round */
   while (res == weftSuccess && R.ndone < s->nsteps) {
     int progressed = 0;
     while (R.nstack > 0 && res == weftSuccess) {
@@ -471,7 +473,13 @@ static weftResult_t run_steps(run_t *R0, uint64_t sig) {
       const weft_step *st = &s->steps[i];
       double t0 = R.tr ? weft_trace_now_us() : 0;
       long long c0 = v->stats && st->kind != ST_SLOTS ? weft_now_ns() : 0;
-      if ((res = run_compute(&R, &s->steps[i])) != weftSuccess) break;
+      if (st->kind == ST_SLOTS) { /* may stop part-way when the run has a deadline */
+        res = weft_slots_run_until(v->comm, &s->steps[i].slots, &R.slots, until_us, R.err, R.errlen);
+        if (res == weftInProgress) R.stack[R.nstack++] = i; /* goes on from R.slots */
+      } else {
+        res = run_compute(&R, &s->steps[i]);
+      }
+      if (res != weftSuccess) break;
       if (c0) {
         uint64_t dt = (uint64_t)(weft_now_ns() - c0);
         atomic_fetch_add_explicit(&v->stats->compute_ns, dt, memory_order_relaxed);
@@ -502,6 +510,11 @@ static weftResult_t run_steps(run_t *R0, uint64_t sig) {
     if (progressed) {
       idle = 0;
       yielding = 0;
+      /* a run with a deadline looks at the clock now and then while it moves */
+      if (until_us > 0 && (iter & 15) == 0 && weft_now_us() >= until_us) {
+        res = weftInProgress;
+        break;
+      }
       continue;
     }
     if (R.ninfl == 0 && R.nstack == 0) {
@@ -527,8 +540,13 @@ static weftResult_t run_steps(run_t *R0, uint64_t sig) {
       res = weftInvalidUsage;
       break;
     }
-    /* spin a little (yielding, for oversubscribed hosts), then sleep in poll() */
-    if (now - idle_since < v->spin_us) {
+    if (until_us > 0 && now >= until_us) {
+      res = weftInProgress;
+      break;
+    }
+    /* spin a little (yielding, for oversubscribed hosts), then sleep in poll();
+     * a run with a deadline never sleeps past it */
+    if (now - idle_since < v->spin_us || until_us > 0) {
       if (now - idle_since >= v->yield_after_us) {
         yielding = 1;
         sched_yield();
@@ -537,5 +555,10 @@ static weftResult_t run_steps(run_t *R0, uint64_t sig) {
     }
     wait_net(&R, 10);
   }
+  R.idle_since = idle_since;
+  R.idle = idle;
+  R.iter = iter;
+  R.yielding = yielding;
+  *R0 = R;
   return res;
 }

@@ -8,6 +8,7 @@
 
 #include "coll/sched.h"
 #include "comm/exec_view.h"
+#include "nodeseg/slots_run.h"
 #include "weft.h"
 
 /* The executor's bookkeeping for one schedule (per-peer stream queues, the
@@ -21,12 +22,56 @@ typedef struct {
   int nstreams; /* the streams those queues cover (all peers') */
 } weft_run_mem;
 
+typedef struct {
+  int *idx, *ptr, *next; /* per stream: part indices in order (CSR), cursor */
+} weft_run_queue;
+
+/* A run in progress: everything the executor needs to go on with it, so a
+ * run stopped part-way (weft_run_continue with a budget) can be continued
+ * later, also on another thread. Its arrays live in the weft_run_mem. */
+typedef struct weft_run {
+  const weft_exec_view *v;
+  const weft_peer_conn *peers; /* v->peers */
+  weft_sched *s;
+  weft_run_mem *m;
+  int n;
+  uint64_t sig;
+  int *sbase; /* per peer: its first stream (global numbering, n + 1) */
+  weft_run_queue sq, rq;
+  int *stack, nstack;
+  int *infl, ninfl; /* parts in flight */
+  void **reqs;      /* per part */
+  int *pbase;       /* per step: its first part (prefix sums, nsteps + 1) */
+  int *pstep;       /* per part: its step */
+  int *pstream;     /* per part: its stream among its peer's */
+  int *left;        /* per step: parts not yet complete */
+  int ndone;
+  char *err;
+  size_t errlen;
+  struct weft_trace *tr; /* WEFT_TRACE, or NULL */
+  double *tpart;         /* tracing: per part, when it was posted */
+  weft_slots_state slots; /* the node-segment step under way (one at a time: they are chained) */
+  /* the wait for progress: rounds without any, since when, spun past yield_after_us */
+  double idle_since;
+  unsigned idle, iter;
+  int yielding;
+} weft_run;
+
 /* Runs s to completion over v's connections. sig: the signature of the
  * schedule's one collective call, else 0, announced in the node segment (see
  * weft_nodeseg_note_call). On failure err describes what happened and which
  * peer was involved. */
 weftResult_t weft_run_sched(const weft_exec_view *v, weft_sched *s, weft_run_mem *m, uint64_t sig, char *err,
                             size_t errlen);
+/* weft_run_sched in parts: weft_run_begin sets R up and posts what is
+ * ready; weft_run_continue runs it, to the end when budget_us < 0, else
+ * until budget_us have passed, then returns weftInProgress with R ready to
+ * be continued (by whichever thread holds the engine now; s, m and v must
+ * stay where they are). Any other result ends the run (R holds nothing
+ * more). */
+weftResult_t weft_run_begin(weft_run *R, const weft_exec_view *v, weft_sched *s, weft_run_mem *m, uint64_t sig,
+                            char *err, size_t errlen);
+weftResult_t weft_run_continue(weft_run *R, double budget_us, char *err, size_t errlen);
 /* Frees m's memory. */
 void weft_run_mem_free(weft_run_mem *m);
 

@@ -79,6 +79,15 @@ uint64_t weft_stream_enqueue(weftStream_t s, int timeout_ms) {
   return t;
 }
 
+uint64_t weft_stream_enqueue_turn(weftStream_t s, int timeout_ms, int *turn) {
+  pthread_mutex_lock(&s->mu);
+  uint64_t t = ++s->enqueued;
+  if (timeout_ms > s->timeout_ms) s->timeout_ms = timeout_ms;
+  *turn = s->completed + 1 == t;
+  pthread_mutex_unlock(&s->mu);
+  return t;
+}
+
 weftResult_t weft_stream_wait_turn(weftStream_t s, uint64_t ticket, int timeout_ms, const atomic_int *aborted) {
   weftResult_t res = weftSuccess;
   pthread_mutex_lock(&s->mu);

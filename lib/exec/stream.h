@@ -35,6 +35,9 @@ weftResult_t weft_stream_wrap_device(struct weft_dev *dev, void *native, weftStr
 
 /* Takes the next ticket for an op of a comm with the given timeout. */
 uint64_t weft_stream_enqueue(weftStream_t s, int timeout_ms);
+/* weft_stream_enqueue that also says whether every earlier ticket has
+ * completed (*turn: the op may start now), decided under the same lock. */
+uint64_t weft_stream_enqueue_turn(weftStream_t s, int timeout_ms, int *turn);
 /* Blocks until every op before `ticket` completed; gives up after timeout_ms
  * without any completion or when *aborted becomes set. */
 weftResult_t weft_stream_wait_turn(weftStream_t s, uint64_t ticket, int timeout_ms, const atomic_int *aborted);

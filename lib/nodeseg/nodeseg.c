@@ -317,7 +317,7 @@ static weftResult_t arrived(struct weftComm *c, int r, _Atomic uint32_t *slot, u
 }
 
 weftResult_t weft_nodeseg_wait(struct weftComm *c, int r, _Atomic uint32_t *slot, uint32_t seq, uint64_t sig,
-                               char *err, size_t errlen) {
+                               double until_us, char *err, size_t errlen) {
   weft_nodeseg *g = c->nodeseg;
   _Atomic uint32_t *ctl = ctl_of(g, r);
   double start = 0;
@@ -352,7 +352,8 @@ weftResult_t weft_nodeseg_wait(struct weftComm *c, int r, _Atomic uint32_t *slot
                peer);
       return weftTimeout;
     }
-    if (waited < c->tune.spin_us) {
+    if (until_us > 0 && now >= until_us) return weftInProgress;
+    if (waited < c->tune.spin_us || until_us > 0) { /* with a deadline: never asleep past it */
       if (waited >= c->tune.yield_after_us) sched_yield();
       continue;
     }

@@ -61,9 +61,11 @@ void weft_nodeseg_publish(weft_nodeseg *g, _Atomic uint32_t *slot, uint32_t seq,
 /* Waits until rank r has published seq in slot: spins, yields, then sleeps
  * (futex), bounded by the comm's timeout, its abort flag and r's liveness.
  * A slot or a current call of r whose signature differs from sig is a
- * mismatch (weftInvalidUsage). On failure err says why. */
+ * mismatch (weftInvalidUsage). On failure err says why. until_us > 0 (a
+ * weft_now_us time): gives up with weftInProgress once that time has passed
+ * without r's slot (a caller that may hand the rest of its call over). */
 weftResult_t weft_nodeseg_wait(struct weftComm *c, int r, _Atomic uint32_t *slot, uint32_t seq, uint64_t sig,
-                               char *err, size_t errlen);
+                               double until_us, char *err, size_t errlen);
 /* Every call on a comm with a segment announces its signature there, so a
  * rank that waits (in the segment or for a message) can tell a peer that
  * is in a different call of the same number: a mismatch, not a slow peer. */

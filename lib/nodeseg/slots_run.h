@@ -22,6 +22,21 @@ struct weftComm;
  * reduced in rank order on every rank. */
 weftResult_t weft_slots_run(struct weftComm *comm, const weft_step_slots *c, char *err, size_t errlen);
 
+/* Where a slots call that stopped part-way stands: published (seq), and the
+ * ranks before `next` read. Zeroed: not started. */
+typedef struct {
+  uint32_t seq;
+  int started, next;
+  const void *first; /* reductions: rank 0's payload */
+} weft_slots_state;
+
+/* weft_slots_run that may stop: with until_us > 0 (a weft_now_us time) it
+ * returns weftInProgress once that time has passed while a peer has not
+ * published yet, leaving st to continue from, on this thread or on another
+ * that then holds the engine. until_us 0: runs to the end. */
+weftResult_t weft_slots_run_until(struct weftComm *comm, const weft_step_slots *c, weft_slots_state *st,
+                                  double until_us, char *err, size_t errlen);
+
 /* The slots payload of a call (a blocking call runs it without a schedule). */
 static inline weft_step_slots weft_slots_of_call(const weft_call *c) {
   return (weft_step_slots){.coll = (uint8_t)c->kind, .dt = (uint8_t)c->dt, .op = (uint8_t)c->op, .root = c->root,

@@ -54,7 +54,13 @@
  *   streams            10 allreduces enqueued on a weft stream (2 ranks),
  *                      query/synchronize/destroy, exact results, ordering with
  *                      a blocking call on the same comm; then 10 more
- *                      alternating between two comms on the same stream.
+ *                      alternating between two comms on the same stream;
+ *                      then a small call one rank joins 2 ms late (started
+ *                      on the caller, finished by the progress thread), and
+ *                      calls in place on one buffer whose result says their
+ *                      order: two streams, two comms, a blocking call (a call
+ *                      may start on its caller's thread only when nothing is
+ *                      ahead of it on its comm or its stream).
  *   groups             3 ranks: allreduce, nested broadcast (tree comm),
  *                      allgather, a send/recv ring and a send/recv to oneself
  *                      on two comms in one group, blocking and on a stream;
@@ -1058,10 +1064,57 @@ static void test_invalid_args(void **state) {
 
 typedef struct {
   int query[MAXR], sync[MAXR], query_after[MAXR], destroy[MAXR], blocking[MAXR], sync2[MAXR];
-  long wrong[MAXR];
+  int order[MAXR]; /* the ordering phase: 0, or the first failing call */
+  long wrong[MAXR], order_wrong[MAXR];
 } st_report;
 
 static int32_t st_val(int rank, int k, size_t i) { return (int32_t)((rank + 1) * 1000 + k * 7 + (int)(i % 1013)); }
+
+/* Four calls in place on one buffer x, each result depending on what ran
+ * before: A broadcast of rank 1's x (comm, stream s), B sum (comm, stream
+ * s2: after A, by the comm's order), C sum (comm2, stream s2: after B, by the
+ * stream's), D sum (comm2, blocking: after C, by comm2's order). Only that
+ * order gives n^3 times rank 1's values, checked when D returns and again
+ * after synchronizing both streams. A moves 4 MiB, more than a call may run
+ * on its caller's thread, so B and C find work ahead of them; they and D
+ * take the first 16 KiB, small enough to start on the caller's thread when
+ * nothing is ahead. Returns 0 or the first failing step. */
+static int stream_order(int rank, int n, weftComm_t comm, weftComm_t comm2, weftStream_t s, long *wrong) {
+  size_t cnt = (size_t)1 << 20, head = 4096;
+  weftStream_t s2;
+  if (weftStreamCreate(&s2) != weftSuccess) return 1;
+  int32_t *x = malloc(cnt * sizeof *x), y[16];
+  for (size_t i = 0; i < cnt; i++) x[i] = st_val(rank, 3, i);
+  for (int i = 0; i < 16; i++) y[i] = st_val(rank, 4, (size_t)i);
+  int rc = 0;
+  /* first a small call rank 1 joins 2 ms late: rank 0's starts on its own
+   * thread, stops waiting after WEFT_STREAM_INLINE_US and its progress
+   * thread finishes it from where it stopped (checked with the rest) */
+  if (rank == 1) usleep(2000);
+  if (weftAllReduce(y, y, 16, weftInt32, weftSum, comm, s2) != weftSuccess) rc = 8;
+  else if (weftBroadcast(x, x, cnt, weftInt32, 1, comm, s) != weftSuccess) rc = 2;
+  else if (weftAllReduce(x, x, head, weftInt32, weftSum, comm, s2) != weftSuccess) rc = 3;
+  else if (weftAllReduce(x, x, head, weftInt32, weftSum, comm2, s2) != weftSuccess) rc = 4;
+  else if (weftAllReduce(x, x, head, weftInt32, weftSum, comm2, NULL) != weftSuccess) rc = 5;
+  for (int pass = 0; pass < 2 && !rc; pass++) { /* after D, then after synchronizing */
+    for (size_t i = 0; i < (pass ? cnt : head); i++) {
+      int32_t want = (i < head ? n * n * n : 1) * st_val(1, 3, i);
+      if (x[i] != want && (*wrong)++ < 3)
+        fprintf(stderr, "rank %d: ordered calls, %s, index %zu: expected %d got %d\n", rank,
+                pass ? "synchronized" : "after the blocking call", i, want, x[i]);
+    }
+    if (!pass && (weftStreamSynchronize(s2) != weftSuccess || weftStreamSynchronize(s) != weftSuccess)) rc = 6;
+  }
+  for (int i = 0; i < 16 && !rc; i++) {
+    int32_t want = 0;
+    for (int r = 0; r < n; r++) want += st_val(r, 4, (size_t)i);
+    if (y[i] != want && (*wrong)++ < 3)
+      fprintf(stderr, "rank %d: late call, index %d: expected %d got %d\n", rank, i, want, y[i]);
+  }
+  if (weftStreamDestroy(s2) != weftSuccess && !rc) rc = 7;
+  free(x);
+  return rc;
+}
 
 static int stream_rank(int rank, int n, const weftUniqueId *id, void *arg) {
   st_report *rep = arg;
@@ -1091,6 +1144,7 @@ static int stream_rank(int rank, int n, const weftUniqueId *id, void *arg) {
   for (int k = ST_OPS; k < 2 * ST_OPS; k++)
     if (weftAllReduce(sb[k], rb[k], cnt, weftInt32, weftSum, k % 2 ? comm2 : comm, s) != weftSuccess) rc = 15;
   rep->sync2[rank] = weftStreamSynchronize(s);
+  rep->order[rank] = stream_order(rank, n, comm, comm2, s, &rep->order_wrong[rank]);
   for (int k = 0; k < 2 * ST_OPS; k++)
     for (size_t i = 0; i < cnt; i++) {
       int32_t want = 0;
@@ -1113,9 +1167,11 @@ static void test_streams(void **state) {
   int failed = launch(2, stream_rank, rep, 100, status);
   for (int r = 0; r < 2; r++) {
     printf("  rank %d: status %d, query %d, blocking call %d, synchronize %d, query after %d, synchronize (2 comms) %d, "
-           "destroy %d, wrong %ld\n",
+           "destroy %d, wrong %ld, ordered calls %d (wrong %ld)\n",
            r, status[r], rep->query[r], rep->blocking[r], rep->sync[r], rep->query_after[r], rep->sync2[r],
-           rep->destroy[r], rep->wrong[r]);
+           rep->destroy[r], rep->wrong[r], rep->order[r], rep->order_wrong[r]);
+    assert_int_equal(rep->order[r], 0);
+    assert_int_equal(rep->order_wrong[r], 0);
     assert_int_equal(rep->sync2[r], weftSuccess);
     assert_true(rep->query[r] == weftInProgress || rep->query[r] == weftSuccess);
     assert_int_equal(rep->blocking[r], weftSuccess);
