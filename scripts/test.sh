@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Test command: builds with gcc and clang (-Werror), runs the whole ctest
 # suite, then rebuilds with AddressSanitizer + UndefinedBehaviorSanitizer and
-# runs the suite again. Set WEFT_TEST_QUICK=1 to skip the sanitizer pass.
+# runs the suite again; in between, fuzzes each libFuzzer harness for a few
+# seconds (scripts/fuzz.sh -c). Set WEFT_TEST_QUICK=1 to skip the sanitizer
+# pass, WEFT_TEST_FUZZ=0 to skip the fuzzing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -24,6 +26,15 @@ echo "== tests"
 # every-case variants run over shm and tcp. Run them by name when a
 # transport's large-message path changes.
 ctest --test-dir build --output-on-failure --timeout 900 -E 'mp_matrix_n3_big_(ucx|ofi)'
+
+if [ "${WEFT_TEST_FUZZ:-1}" != 0 ]; then
+  # Bounded: the harnesses built with clang (build-fuzz), the seed corpora
+  # replayed, then each harness fuzzed for 10 s (about 2-3 minutes in all on
+  # 2 cores); a crash fails the run. scripts/fuzz.sh -t 3600 is the long run.
+  # Skips, saying so, where clang has no libFuzzer. WEFT_TEST_FUZZ=0 skips it.
+  echo "== fuzzing (bounded)"
+  bash scripts/fuzz.sh -c -t 10 -w build-fuzz/ci-work
+fi
 
 if [ "${WEFT_TEST_QUICK:-0}" != 1 ]; then
   echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer"
