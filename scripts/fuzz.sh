@@ -35,6 +35,7 @@ harnesses=("$@")
 build=build-fuzz
 work=${work:-$build/work}
 start=$SECONDS
+TIMEFORMAT='%U %S' # `time`: user and system CPU seconds
 if [[ $ci == 1 ]]; then
   probe=$(mktemp -d)
   echo 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { (void)d; (void)n; return 0; }' \
@@ -62,10 +63,13 @@ for h in "${harnesses[@]}"; do
   # -max_total_time bounds the run; the seed corpus is read, not written
   par=()
   [[ $jobs -gt 1 ]] && par=(-fork="$jobs")
-  if "$build/tests/fuzz/$h" "${par[@]}" -max_total_time="$secs" -print_final_stats=1 \
-      -artifact_prefix="$work/$h/crashes/" "$work/$h/corpus" "tests/fuzz/corpus/$h.d" >"$log" 2>&1; then
+  # the CPU seconds it used too: on a busy machine the rate per CPU second
+  # says more than the rate per second of wall time
+  if cpu=$( { time "$build/tests/fuzz/$h" "${par[@]}" -max_total_time="$secs" -print_final_stats=1 \
+      -artifact_prefix="$work/$h/crashes/" "$work/$h/corpus" "tests/fuzz/corpus/$h.d" >"$log" 2>&1; } 2>&1 ); then
     runs=$( (grep -h 'stat::number_of_executed_units' "$log" || true) | awk '{s += $2} END {print s + 0}')
-    echo "$h: $runs executions in ${secs}s ($((runs / secs))/s), no finding"
+    echo "$h: $runs executions in ${secs}s ($((runs / secs))/s; $(echo "$runs $cpu" |
+      awk '{c = $2 + $3; printf("%.0f per CPU second, %.0f CPU s", (c > 0 ? $1 / c : 0), c)}')), no finding"
   else
     echo "$h: FINDING (see $log and $work/$h/crashes)"
     tail -30 "$log"
