@@ -64,12 +64,13 @@ def shm():
 
 
 # ---- fuzz_tcp: byte 0 % 4 picks accept (0), connect (1), plain frames (2), encrypted frames (3)
-def tcp_post(n): return u8(0) + u8(1) + u32(n) if n > 0xffff else u8(0) + u8(0) + u16(n)
-def tcp_msg(n, tag=3): return (u8(1) + u8(1) + u32(n) if n > 0xffff else u8(1) + u8(0) + u16(n)) + u8(tag)
+# (the fuzz build's records are 4 KiB: TCP_AEAD_CHUNK in tests/fuzz/CMakeLists.txt)
+def tcp_post(n): return u8(0) + u16(n)
+def tcp_msg(n, tag=3): return u8(1) + u16(n) + u8(tag) + u8(0x5a)
 
 
 def tcp():
-    two = tcp_post(100) + tcp_msg(100) + tcp_post(300000) + tcp_msg(300000)  # the second one: 2 chunks
+    two = tcp_post(100) + tcp_msg(100) + tcp_post(10000) + tcp_msg(10000)  # the second one: 3 records
     for mode, name in ((2, 'plain'), (3, 'sealed')):
         write('fuzz_tcp', name + '-messages', u8(mode) + u8(1) + two)
         write('fuzz_tcp', name + '-flip', u8(mode) + u8(1) + two + u8(5) + u32(70) + u8(4))
