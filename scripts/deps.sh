@@ -7,6 +7,11 @@ pkgs=(build-essential cmake pkg-config clang libcmocka-dev libopenmpi-dev openmp
       ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd libgloo-dev
       gnuplot-nox python3-numpy python3-pytest python3-setuptools python3-pip python3-dev
       python3-torch libtorch-dev pybind11-dev)  # the last three: weft.torch (docs/torch.md)
+# clang's libFuzzer runtime (tests/fuzz, scripts/fuzz.sh): only recommended by
+# clang, and named so only on some releases; without it the fuzzing step skips
+for p in libclang-rt-dev; do
+  apt-cache show "$p" >/dev/null 2>&1 && pkgs+=("$p")
+done
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

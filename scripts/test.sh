@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Test command: builds with gcc and clang (-Werror), runs the whole ctest
 # suite, then rebuilds with AddressSanitizer + UndefinedBehaviorSanitizer and
-# runs the suite again. Set WEFT_TEST_QUICK=1 to skip the sanitizer pass.
+# runs the suite again; in between, fuzzes each libFuzzer harness for a few
+# seconds (scripts/fuzz.sh -c). Set WEFT_TEST_QUICK=1 to skip the sanitizer
+# pass, WEFT_TEST_FUZZ=0 to skip the fuzzing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -28,6 +30,16 @@ echo "== tests"
 # ucx and ofi run every collective at 2, 3 and 4 ranks, and the
 # 100-byte-chunk matrix at 5.
 ctest --test-dir build --output-on-failure --timeout 900 -E 'mp_matrix_n3_big_(ucx|ofi)|mp_matrix_n(5|8)_(ucx|ofi)$'
+
+if [ "${WEFT_TEST_FUZZ:-1}" != 0 ]; then
+  # Bounded: the harnesses built with clang (build-fuzz), the seed corpora
+  # replayed, then each harness fuzzed for 10 s, one per core (about 1.5-3
+  # minutes in all on 2 cores, most of it the build); a crash fails the run.
+  # scripts/fuzz.sh -t 3600 is the long run.
+  # Skips, saying so, where clang has no libFuzzer. WEFT_TEST_FUZZ=0 skips it.
+  echo "== fuzzing (bounded)"
+  bash scripts/fuzz.sh -c -t 10 -w build-fuzz/ci-work
+fi
 
 if [ "${WEFT_TEST_QUICK:-0}" != 1 ]; then
   echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer"

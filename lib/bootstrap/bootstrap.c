@@ -264,6 +264,52 @@ static int connect_root(const weft_sockaddr *root, const char *rs, int timeout_m
   }
 }
 
+/* Sends hello h, its MAC over the root's challenge ch, to the root on
+ * rootfd (rs: its address, for messages) and takes the answer: the rank
+ * table into b->peers once it proves the bootstrap key and checks out, or
+ * the error the root or its answer gives. Everything it reads comes from
+ * the network (tests/fuzz/fuzz_boot_rank.c drives it with hostile bytes). */
+static weftResult_t join_root(bootstrap_t *b, int rootfd, boot_hello *h, const boot_challenge *ch, const char *rs,
+                              int timeout_ms, char *err) {
+  int rank = b->rank, nranks = b->nranks;
+  char e2[WEFT_SOCK_ERRLEN];
+  boot_reply rep;
+  uint8_t mac[WEFT_MAC_BYTES];
+  if (weft_boot_hello_mac(b->key, ch->nonce, h, h->mac) != 0) {
+    BERR("bootstrap: cannot compute the hello to the root");
+    return weftSystemError;
+  }
+  /* the root answers when every rank has joined, or at once when the job
+   * failed; its own deadline comes first (it started before this rank), so
+   * a timeout there names the missing ranks */
+  if (weft_sock_send_all(rootfd, h, sizeof *h, timeout_ms, e2) != 0 ||
+      weft_sock_recv_all(rootfd, &rep, sizeof rep, timeout_ms + ROOT_GRACE_MS, e2) != 0)
+    return BERR("bootstrap: root at %s did not answer (not all %d ranks joined, or this rank's secret is not the "
+                "job's?): %s", rs, nranks, e2);
+  if (rep.magic != WEFT_ID_MAGIC) return BERR("bootstrap: %s is not the root of this job (bad answer)", rs);
+  if (rep.status != BOOT_OK) {
+    if (weft_boot_reply_mac(b->key, ch->nonce, h->info.nonce, &rep, NULL, 0, mac) != 0 ||
+        !weft_bytes_equal(mac, rep.mac, sizeof mac))
+      return BERR("bootstrap: the answer from %s does not prove the job's key: not the root of this job", rs);
+    rep.reason[sizeof rep.reason - 1] = 0;
+    if (rep.status == BOOT_JOB_FAILED || rep.status == BOOT_TIMEOUT)
+      BERR("bootstrap: the job failed before it started (root at %s): %s", rs, rep.reason);
+    else
+      BERR("bootstrap: the root at %s refused rank %d of %d: %s", rs, rank, nranks, rep.reason);
+    return rep.status == BOOT_TIMEOUT ? weftTimeout : weftInvalidArgument;
+  }
+  if (rep.nranks != nranks)
+    return BERR("bootstrap: the root at %s answered for %d ranks, this rank expects %d", rs, (int)rep.nranks, nranks);
+  if (weft_sock_recv_all(rootfd, b->peers, sizeof *b->peers * (size_t)nranks, timeout_ms, e2) != 0)
+    return BERR("bootstrap: receiving the rank table: %s", e2);
+  if (weft_boot_reply_mac(b->key, ch->nonce, h->info.nonce, &rep, b->peers, nranks, mac) != 0 ||
+      !weft_bytes_equal(mac, rep.mac, sizeof mac))
+    return BERR("bootstrap: the rank table from %s does not prove the job's key: not the root of this job, or "
+                "changed on the way", rs);
+  if (check_table(b->peers, nranks, err) != 0) return weftRemoteError;
+  return weftSuccess;
+}
+
 weftResult_t weft_bootstrap_init(const weft_id_internal *id, int rank, int nranks, int timeout_ms,
                             bootstrap_t **out, char *err) {
   uint8_t comm_key[WEFT_KEY_BYTES];
@@ -282,12 +328,7 @@ weftResult_t weft_bootstrap_init(const weft_id_internal *id, int rank, int nrank
   res = weftRemoteError;
   char rs[80], e2[WEFT_SOCK_ERRLEN];
   weft_sockaddr_str(&id->root, rs, sizeof rs);
-  /* the root answers when every rank has joined, or at once when the job
-   * failed; its own deadline comes first (it started before this rank), so
-   * a timeout there names the missing ranks */
   boot_challenge ch;
-  boot_reply rep;
-  uint8_t mac[WEFT_MAC_BYTES];
   if (id->root_ports > 1) {
     if (probe_root(id, rs, sizeof rs, timeout_ms, &rootfd, &ch, err) != 0) goto fail;
   } else {
@@ -297,50 +338,7 @@ weftResult_t weft_bootstrap_init(const weft_id_internal *id, int rank, int nrank
       goto fail;
     }
   }
-  if (weft_boot_hello_mac(b->key, ch.nonce, &h, h.mac) != 0) {
-    res = weftSystemError;
-    BERR("bootstrap: cannot compute the hello to the root");
-    goto fail;
-  }
-  if (weft_sock_send_all(rootfd, &h, sizeof h, timeout_ms, e2) != 0 ||
-      weft_sock_recv_all(rootfd, &rep, sizeof rep, timeout_ms + ROOT_GRACE_MS, e2) != 0) {
-    BERR("bootstrap: root at %s did not answer (not all %d ranks joined, or this rank's secret is not the "
-         "job's?): %s", rs, nranks, e2);
-    goto fail;
-  }
-  if (rep.magic != WEFT_ID_MAGIC) {
-    BERR("bootstrap: %s is not the root of this job (bad answer)", rs);
-    goto fail;
-  }
-  if (rep.status != BOOT_OK) {
-    if (weft_boot_reply_mac(b->key, ch.nonce, h.info.nonce, &rep, NULL, 0, mac) != 0 ||
-        !weft_bytes_equal(mac, rep.mac, sizeof mac)) {
-      BERR("bootstrap: the answer from %s does not prove the job's key: not the root of this job", rs);
-      goto fail;
-    }
-    rep.reason[sizeof rep.reason - 1] = 0;
-    res = rep.status == BOOT_TIMEOUT ? weftTimeout : weftInvalidArgument;
-    if (rep.status == BOOT_JOB_FAILED || rep.status == BOOT_TIMEOUT)
-      BERR("bootstrap: the job failed before it started (root at %s): %s", rs, rep.reason);
-    else
-      BERR("bootstrap: the root at %s refused rank %d of %d: %s", rs, rank, nranks, rep.reason);
-    goto fail;
-  }
-  if (rep.nranks != nranks) {
-    BERR("bootstrap: the root at %s answered for %d ranks, this rank expects %d", rs, (int)rep.nranks, nranks);
-    goto fail;
-  }
-  if (weft_sock_recv_all(rootfd, b->peers, sizeof *b->peers * (size_t)nranks, timeout_ms, e2) != 0) {
-    BERR("bootstrap: receiving the rank table: %s", e2);
-    goto fail;
-  }
-  if (weft_boot_reply_mac(b->key, ch.nonce, h.info.nonce, &rep, b->peers, nranks, mac) != 0 ||
-      !weft_bytes_equal(mac, rep.mac, sizeof mac)) {
-    BERR("bootstrap: the rank table from %s does not prove the job's key: not the root of this job, or "
-         "changed on the way", rs);
-    goto fail;
-  }
-  if (check_table(b->peers, nranks, err) != 0) goto fail;
+  if ((res = join_root(b, rootfd, &h, &ch, rs, timeout_ms, err)) != weftSuccess) goto fail;
   close(rootfd);
   rootfd = -1;
   if ((res = build_ring(b, err)) != weftSuccess) goto fail;

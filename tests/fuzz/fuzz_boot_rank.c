@@ -1,0 +1,236 @@
+/* A joining rank against a hostile network: everything the bootstrap reads
+ * from others. bootstrap.c is compiled into this harness (its functions are
+ * static) and driven as it is, unchanged:
+ *  - answer: the root's reply and rank table after the rank's hello
+ *    (join_root, over a socket pair): genuine (the MAC over the challenge,
+ *    the rank's nonce and the table) with any status, reason, number of
+ *    ranks and table entries, or forged, changed on the way, cut short;
+ *  - ring hello: the connections on the rank's listener that claim to be its
+ *    ring predecessor (accept_prev): the genuine hello, ones for another
+ *    rank or ring, forged, cut short, several at once;
+ *  - ring data: the steps of an allgather on the ring (data, then its MAC
+ *    with the message counter): genuine, forged, replayed, cut short.
+ * A forged or changed message never passes (no table, no status taken from
+ * it, no ring link, no data); a table taken names its ranks; no read or
+ * write out of bounds. The first byte picks the case. */
+#include "bootstrap/bootstrap.c"
+
+#include <sys/un.h>
+
+#include "fuzz_input.h"
+
+static const uint8_t fz_comm_key[WEFT_KEY_BYTES] = {5, 4, 3, 2, 1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+                                                    11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26};
+static int fz_listen_fd = -1;
+static struct sockaddr_un fz_listen_addr;
+static socklen_t fz_listen_len;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+  (void)argc, (void)argv;
+  setenv("WEFT_DEBUG", "NONE", 1);
+  /* the rank's listener: a Unix socket (accept_prev only accepts and reads) */
+  fz_listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  memset(&fz_listen_addr, 0, sizeof fz_listen_addr);
+  fz_listen_addr.sun_family = AF_UNIX;
+  int n = snprintf(fz_listen_addr.sun_path + 1, sizeof fz_listen_addr.sun_path - 1, "weft-fuzz-boot-%d", (int)getpid());
+  fz_listen_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+  if (fz_listen_fd < 0 || bind(fz_listen_fd, (struct sockaddr *)&fz_listen_addr, fz_listen_len) != 0 ||
+      listen(fz_listen_fd, 64) != 0)
+    abort();
+  return 0;
+}
+
+/* A rank of a job of 1-8 (2-8: ring) ranks, its peers' nonces known. */
+static bootstrap_t *rank_from_input(fz_in *in, int min_ranks) {
+  int nranks = min_ranks + fz_u8(in) % (9 - min_ranks);
+  bootstrap_t *b = bootstrap_alloc(fz_u8(in) % nranks, nranks, 1000, fz_comm_key);
+  if (!b) return NULL;
+  for (int r = 0; r < nranks; r++)
+    for (int i = 0; i < WEFT_NONCE_BYTES; i++) b->peers[r].nonce[i] = (uint8_t)(r * 31 + i);
+  return b;
+}
+
+static void rank_free(bootstrap_t *b) {
+  b->listen_fd = b->next_fd = b->prev_fd = -1; /* the harness's sockets */
+  weft_bootstrap_close(b);
+}
+
+/* The root's answer to this rank's hello. */
+static void run_answer(fz_in *in) {
+  bootstrap_t *b = rank_from_input(in, 1);
+  if (!b) return;
+  uint8_t how = fz_u8(in);
+  boot_hello h;
+  memset(&h, 0, sizeof h);
+  h.magic = WEFT_ID_MAGIC;
+  h.rank = b->rank;
+  h.nranks = b->nranks;
+  h.info.rank = b->rank;
+  fz_fill(in, h.info.nonce, 4);
+  boot_challenge ch = {WEFT_ID_MAGIC, {0}};
+  fz_fill(in, ch.nonce, 4);
+  /* the reply and the table, as a root with the key would send them */
+  boot_reply rep;
+  memset(&rep, 0, sizeof rep);
+  size_t tlen = sizeof(weft_rank_info) * (size_t)b->nranks;
+  weft_rank_info *table = calloc(1, tlen);
+  if (!table) goto out;
+  int forged = 0;
+  if (how & 1) {
+    fz_fill(in, &rep, sizeof rep);
+    fz_fill(in, table, tlen < 512 ? tlen : 512);
+    forged = 1;
+  } else {
+    rep.magic = how & 2 ? fz_u32(in) : WEFT_ID_MAGIC;
+    rep.status = how & 4 ? (int32_t)fz_u32(in) : fz_u8(in) % 6;
+    rep.nranks = how & 8 ? (int32_t)fz_u32(in) : b->nranks;
+    size_t n = fz_u16(in) % (sizeof rep.reason + 1); /* a reason filling its field without a NUL, too */
+    memset(rep.reason, 'a' + fz_u8(in) % 26, n);
+    for (int r = 0; r < b->nranks; r++) {
+      uint8_t e = fz_u8(in);
+      table[r].rank = e & 1 ? (int32_t)fz_u32(in) : r;
+      table[r].addr.sa.sa_family = e & 2 ? fz_u16(in) : (e & 4 ? AF_INET6 : AF_INET);
+      memset(table[r].host, 'h', e & 8 ? sizeof table[r].host : 8);
+      table[r].pid = (int32_t)fz_u32(in);
+    }
+    const weft_rank_info *mac_table = rep.status == BOOT_OK ? table : NULL;
+    if (weft_boot_reply_mac(b->key, ch.nonce, h.info.nonce, &rep, mac_table, mac_table ? b->nranks : 0, rep.mac) != 0)
+      goto out;
+    if (how & 16) { /* changed on the way: reply or table */
+      size_t at = fz_u16(in) % (sizeof rep + tlen);
+      uint8_t x = 1 + fz_u8(in) % 255;
+      if (at < sizeof rep) ((uint8_t *)&rep)[at] ^= x;
+      else ((uint8_t *)table)[at - sizeof rep] ^= x;
+      forged = at < sizeof rep || mac_table; /* a refusal comes without a table */
+    }
+  }
+  int sv[2];
+  if (fz_socketpair(sv) != 0) goto out;
+  size_t cut = how & 32 ? fz_u16(in) % (sizeof rep + tlen) : sizeof rep + tlen;
+  fz_write_some(sv[1], &rep, cut < sizeof rep ? cut : sizeof rep);
+  if (cut > sizeof rep) fz_write_some(sv[1], table, cut - sizeof rep);
+  shutdown(sv[1], SHUT_WR); /* no more: a short answer fails at once */
+  char err[WEFT_SOCK_ERRLEN];
+  weftResult_t res = join_root(b, sv[0], &h, &ch, "fuzz root", 1000, err);
+  close(sv[0]);
+  close(sv[1]);
+  if (forged && res != weftRemoteError && res != weftSystemError) abort(); /* a forged answer was believed */
+  int good = !forged && cut == sizeof rep + tlen && rep.magic == WEFT_ID_MAGIC && rep.status == BOOT_OK &&
+             rep.nranks == b->nranks;
+  for (int r = 0; good && r < b->nranks; r++)
+    good = table[r].rank == r && (table[r].addr.sa.sa_family == AF_INET || table[r].addr.sa.sa_family == AF_INET6);
+  if (good && res != weftSuccess) abort(); /* a genuine answer was refused */
+  if (res == weftSuccess)
+    for (int r = 0; r < b->nranks; r++)
+      if (b->peers[r].rank != r || !memchr(b->peers[r].host, 0, sizeof b->peers[r].host)) abort();
+out:
+  free(table);
+  rank_free(b);
+}
+
+/* Connections on the listener that claim to be the ring predecessor. */
+static void run_ring_hello(fz_in *in) {
+  bootstrap_t *b = rank_from_input(in, 2);
+  if (!b) return;
+  uint8_t how = fz_u8(in);
+  uint32_t magic = how & 1 ? 0x51de0000u | fz_u8(in) : WEFT_ID_MAGIC; /* the bootstrap ring, or a side ring */
+  int prev = (b->rank + b->nranks - 1) % b->nranks;
+  int nconn = 1 + how / 2 % 4, genuine = 0, fds[4];
+  for (int i = 0; i < nconn; i++) {
+    uint8_t what = fz_u8(in);
+    boot_ring_hello h;
+    if (what & 1) {
+      fz_fill(in, &h, sizeof h);
+    } else {
+      h.magic = what & 2 ? fz_u32(in) : magic;
+      h.rank = what & 4 ? (int32_t)fz_u32(in) : fz_u8(in) % b->nranks;
+      int from = h.rank >= 0 && h.rank < b->nranks ? h.rank : prev;
+      /* the MAC a rank `from` makes: over its own and this rank's nonces */
+      weft_boot_ring_mac(b->key, ring_mac_rank(h.magic, h.rank), b->peers[from].nonce,
+                         b->peers[what & 8 ? from : b->rank].nonce, h.mac);
+    }
+    size_t cut = what & 16 ? fz_u8(in) % sizeof h : sizeof h;
+    if (!(what & 1) && h.magic == magic && h.rank == prev && !(what & 8) && cut == sizeof h) genuine = 1;
+    fds[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fds[i] >= 0 && connect(fds[i], (struct sockaddr *)&fz_listen_addr, fz_listen_len) == 0) {
+      fz_write_some(fds[i], &h, cut);
+      if (what & 32) shutdown(fds[i], SHUT_WR);
+    }
+  }
+  b->listen_fd = fz_listen_fd;
+  int prev_fd = -1;
+  char err[WEFT_SOCK_ERRLEN];
+  /* a deadline already passed: one look at what came, then the answer */
+  int rc = accept_prev(b, magic, prev, weft_now_ms() - 1, &prev_fd, err);
+  if (rc == 0 && !genuine) abort(); /* a ring link from a peer that did not prove the key */
+  if (rc != 0 && genuine) abort();  /* the genuine predecessor was refused */
+  if (rc == 0) close(prev_fd);
+  for (int i = 0; i < nconn; i++)
+    if (fds[i] >= 0) close(fds[i]);
+  /* connections accept_prev did not see (none should be left) */
+  int fd;
+  while ((fd = accept4(fz_listen_fd, NULL, NULL, SOCK_NONBLOCK)) >= 0) close(fd);
+  rank_free(b);
+}
+
+/* An allgather's steps from the ring predecessor. */
+static void run_ring_data(fz_in *in) {
+  bootstrap_t *b = rank_from_input(in, 2);
+  if (!b) return;
+  uint8_t how = fz_u8(in);
+  size_t size = 1 + fz_u16(in) % 1024;
+  int n = b->nranks, prev = (b->rank + n - 1) % n;
+  char *data = calloc((size_t)n, size), *sent = malloc((size_t)(n - 1) * (size + WEFT_MAC_BYTES));
+  int sv[2];
+  if (!data || !sent || fz_socketpair(sv) != 0) goto out;
+  /* each step: size bytes of the predecessor's slot, then their MAC */
+  size_t len = 0;
+  int forged = 0;
+  for (int s = 0; s < n - 1; s++) {
+    uint8_t what = fz_u8(in);
+    char *d = sent + len;
+    memset(d, 'A' + s, size);
+    fz_fill(in, d, size < 8 ? size : 8);
+    if (what & 1) {
+      fz_fill(in, d + size, WEFT_MAC_BYTES);
+      forged = 1;
+    } else {
+      uint64_t count = what & 2 ? (uint64_t)(s + 1 + fz_u8(in)) : (uint64_t)s; /* replayed or out of order */
+      ring_data_mac(b, what & 4 ? b->rank : prev, count, d, size, (uint8_t *)d + size);
+      if (what & 6) forged = 1;
+      if (what & 8) { /* changed on the way */
+        d[fz_u16(in) % (size + WEFT_MAC_BYTES)] ^= (char)(1 + fz_u8(in) % 255);
+        forged = 1;
+      }
+    }
+    len += size + WEFT_MAC_BYTES;
+  }
+  size_t cut = how & 1 ? fz_u16(in) % len : len;
+  fz_write_some(sv[1], sent, cut);
+  shutdown(sv[1], SHUT_WR);
+  b->next_fd = b->prev_fd = sv[0]; /* sends go to the harness's end too */
+  char err[WEFT_SOCK_ERRLEN];
+  weftResult_t res = weft_bootstrap_allgather(b, data, size, err);
+  if (res == weftSuccess && (forged || cut < len)) abort(); /* data that does not prove the key was taken */
+  if (res != weftSuccess && !forged && cut == len) abort();  /* genuine data was refused */
+  if (res == weftSuccess)
+    for (int s = 0; s < n - 1; s++) /* step s filled slot rank-s-1 */
+      if (memcmp(data + (size_t)((b->rank - s - 1 + n) % n) * size, sent + (size_t)s * (size + WEFT_MAC_BYTES), size) != 0)
+        abort();
+  close(sv[0]);
+  close(sv[1]);
+out:
+  free(data);
+  free(sent);
+  rank_free(b);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  fz_in in = {data, size};
+  switch (fz_u8(&in) % 3) {
+    case 0: run_answer(&in); break;
+    case 1: run_ring_hello(&in); break;
+    case 2: run_ring_data(&in); break;
+  }
+  return 0;
+}
