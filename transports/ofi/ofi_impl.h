@@ -17,6 +17,7 @@
 #include "common/listen.h"
 #include "common/netctx.h"
 #include "common/req_queue.h"
+#include "common/seal.h"
 
 #define OFI_API_VERSION FI_VERSION(1, 10)
 #define OFI_ADDR_MAX 256
@@ -114,6 +115,7 @@ typedef struct {
   uint64_t magic;
   uint32_t epid, addrlen;
   uint8_t addr[OFI_ADDR_MAX];
+  weft_net_reply auth; /* proves the key; its nonce goes into an encrypted connection's key */
 } ofi_reply;
 
 typedef struct {
@@ -145,6 +147,11 @@ typedef struct ofi_req {
   size_t err_size;
   uint64_t err_tag;
   ofi_op *ops; /* live operations */
+  /* encrypted connection: buf/size above are the sealed message (bounce,
+   * the message's size plus the tag); user/user_size the caller's buffer */
+  char *bounce, *user;
+  size_t user_size;
+  int sealed; /* sends: bounce holds the sealed message */
 } ofi_req;
 
 typedef struct ofi_ep {
@@ -165,7 +172,17 @@ typedef struct ofi_ep {
   int unposted; /* requests with chunks still to post */
   ofi_req *head, *tail;
   weft_req_queue pool;
+  uint32_t flags;  /* WEFT_NET_CONN_* of the connection */
+  weft_aead *aead; /* encrypted connection (common/seal.h), else NULL */
+  /* send side, until the answer came: what checks it */
+  weftNetKey_t key;
+  uint8_t listen_nonce[WEFT_NONCE_BYTES];
+  weft_net_hello hello;
 } ofi_ep;
+
+/* The size the caller posted (on an encrypted connection, the sealed
+ * message is WEFT_NET_SEAL_BYTES longer). */
+static inline size_t ofi_posted(const ofi_req *r) { return r->bounce ? r->user_size : r->size; }
 
 static inline uint64_t make_tag(uint32_t epid, uint64_t seq, uint32_t chunk, int last) {
   return ((uint64_t)epid << EPID_SHIFT) | ((seq & ((1ULL << SEQ_BITS) - 1)) << SEQ_SHIFT) |
