@@ -51,11 +51,13 @@ static weftResult_t req_new(ofi_ep *e, void *buf, size_t size, uint64_t tag, voi
   r->size = size;
   r->mh = mh;
   if (sealed) {
-    if (!(r->bounce = malloc(wire))) {
+    if (!(r->hold = malloc(sizeof *r->hold + wire))) {
       weft_req_release(&e->pool, r);
       weft_net_obj_err(e, "out of memory for a message of %zu bytes", size);
       return weftSystemError;
     }
+    r->hold->refs = 1;
+    r->bounce = r->hold->data;
     r->user = buf;
     r->user_size = size;
     r->buf = r->bounce;
@@ -83,7 +85,8 @@ static void req_release(ofi_ep *e, ofi_req *r) {
   if (r->next) r->next->prev = r->prev;
   else e->tail = r->prev;
   weft__ofi_req_dequeue(r);
-  free(r->bounce);
+  weft__ofi_bounce_put(r->hold);
+  r->hold = NULL;
   r->bounce = NULL;
   weft_req_release(&e->pool, r);
 }

@@ -47,6 +47,15 @@ _Static_assert(EPID_SHIFT + EPID_BITS == 64, "tag layout must use 64 bits");
 
 struct ofi_req;
 
+/* The bounce buffer of a message on an encrypted connection. Its request and
+ * every fabric operation posted on it hold a reference: a cancelled receive
+ * or an orphaned send may still complete after its request is gone (even
+ * after its endpoint closed), so the last one to let go frees it. */
+typedef struct {
+  unsigned refs;
+  char data[];
+} ofi_bounce;
+
 /* One fabric operation (one chunk of a message); its address is the
  * operation context the CQ hands back. */
 typedef struct ofi_op {
@@ -55,6 +64,7 @@ typedef struct ofi_op {
   struct ofi_op *next;     /* free list, or the request's live operations */
   struct fid_mr *mr;       /* registration for this operation (FI_MR_LOCAL) */
   char *bounce;            /* registered staging slot (FI_MR_LOCAL), else NULL */
+  ofi_bounce *hold;        /* the sealed message this operation reads or fills */
   void *blk_desc;          /* descriptor of the block holding this op and its slot */
   uint64_t hdr;            /* in-band weft tag */
   uint32_t chunk;
@@ -149,7 +159,8 @@ typedef struct ofi_req {
   ofi_op *ops; /* live operations */
   /* encrypted connection: buf/size above are the sealed message (bounce,
    * the message's size plus the tag); user/user_size the caller's buffer */
-  char *bounce, *user;
+  char *bounce, *user; /* bounce: hold->data */
+  ofi_bounce *hold;
   size_t user_size;
   int sealed; /* sends: bounce holds the sealed message */
 } ofi_req;
@@ -196,6 +207,7 @@ ofi_op *weft__ofi_op_get(ofi_ctx *c);
 void weft__ofi_op_put(ofi_ctx *c, ofi_op *op);
 void weft__ofi_req_unlink_op(ofi_req *r, ofi_op *op);
 void weft__ofi_req_orphan_ops(ofi_req *r);
+void weft__ofi_bounce_put(ofi_bounce *b);
 
 /* cq.c */
 void weft__ofi_req_dequeue(ofi_req *r);

@@ -82,6 +82,7 @@ static int post_chunk(ofi_ep *e, ofi_req *r) {
     return (int)rc;
   }
   op->req = r;
+  if ((op->hold = r->hold)) op->hold->refs++;
   op->next = r->ops;
   r->ops = op;
   r->posted++;
