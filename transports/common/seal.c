@@ -1,3 +1,4 @@
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/netobj.h"
@@ -39,6 +40,47 @@ int weft_net_open_msg(weft_aead *a, uint64_t pos, uint64_t tag, const void *in, 
   uint8_t ad[24];
   msg_ad(ad, tag, len);
   return weft_aead_open_at(a, pos, ad, sizeof ad, in, out, len, (const uint8_t *)in + len);
+}
+
+/* Each buffer starts with its capacity. */
+typedef struct {
+  size_t cap;
+  max_align_t align[];
+} bounce_hdr;
+
+void *weft_net_bounce_get(weft_net_bounce_pool *p, size_t len) {
+  for (int i = p->n - 1; i >= 0; i--) {
+    bounce_hdr *h = (bounce_hdr *)p->buf[i] - 1;
+    if (h->cap < len) continue;
+    p->buf[i] = p->buf[--p->n];
+    return h + 1;
+  }
+  bounce_hdr *h = malloc(sizeof *h + (len ? len : 1));
+  if (!h) return NULL;
+  h->cap = len;
+  return h + 1;
+}
+
+void weft_net_bounce_put(weft_net_bounce_pool *p, void *b) {
+  if (!b) return;
+  if (p->n < WEFT_NET_BOUNCE_KEEP) {
+    p->buf[p->n++] = b;
+    return;
+  }
+  /* full: keep the larger of b and the smallest kept */
+  int small = 0;
+  for (int i = 1; i < p->n; i++)
+    if (((bounce_hdr *)p->buf[i] - 1)->cap < ((bounce_hdr *)p->buf[small] - 1)->cap) small = i;
+  if (((bounce_hdr *)p->buf[small] - 1)->cap < ((bounce_hdr *)b - 1)->cap) {
+    void *t = p->buf[small];
+    p->buf[small] = b;
+    b = t;
+  }
+  free((bounce_hdr *)b - 1);
+}
+
+void weft_net_bounce_free(weft_net_bounce_pool *p) {
+  while (p->n) free((bounce_hdr *)p->buf[--p->n] - 1);
 }
 
 void weft_net_seal_forged(void *obj, const char *transport, uint64_t pos) {

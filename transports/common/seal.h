@@ -35,6 +35,22 @@ int weft_net_open_msg(weft_aead *a, uint64_t pos, uint64_t tag, const void *in, 
 /* Sets obj's error: the message at position pos failed authentication. */
 void weft_net_seal_forged(void *obj, const char *transport, uint64_t pos);
 
+/* Bounce buffers for sealed messages, kept for reuse: a fresh buffer of a
+ * pipeline chunk's size comes from mmap (glibc, above 128 KiB) and costs a
+ * page fault per page on first touch, which cost more than the AES-GCM
+ * itself. At most WEFT_NET_BOUNCE_KEEP buffers are kept; not thread-safe
+ * (the owner serializes). */
+#define WEFT_NET_BOUNCE_KEEP 4
+typedef struct {
+  void *buf[WEFT_NET_BOUNCE_KEEP];
+  int n;
+} weft_net_bounce_pool;
+/* A buffer of at least len bytes, or NULL. */
+void *weft_net_bounce_get(weft_net_bounce_pool *p, size_t len);
+/* Gives b (from weft_net_bounce_get, may be NULL) back. */
+void weft_net_bounce_put(weft_net_bounce_pool *p, void *b);
+void weft_net_bounce_free(weft_net_bounce_pool *p);
+
 /* Tests only: what an attacker on the path would do to the message at
  * position pos, applied when it is sealed. seal_as: the position it is
  * sealed for (another one: the message arrives where a replayed, reordered

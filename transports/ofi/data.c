@@ -51,7 +51,7 @@ static weftResult_t req_new(ofi_ep *e, void *buf, size_t size, uint64_t tag, voi
   r->size = size;
   r->mh = mh;
   if (sealed) {
-    if (!(r->hold = malloc(sizeof *r->hold + wire))) {
+    if (!(r->hold = weft_net_bounce_get(&c->pool, sizeof *r->hold + wire))) {
       weft_req_release(&e->pool, r);
       weft_net_obj_err(e, "out of memory for a message of %zu bytes", size);
       return weftSystemError;
@@ -85,7 +85,7 @@ static void req_release(ofi_ep *e, ofi_req *r) {
   if (r->next) r->next->prev = r->prev;
   else e->tail = r->prev;
   weft__ofi_req_dequeue(r);
-  weft__ofi_bounce_put(r->hold);
+  weft__ofi_bounce_put(e->ctx, r->hold);
   r->hold = NULL;
   r->bounce = NULL;
   weft_req_release(&e->pool, r);

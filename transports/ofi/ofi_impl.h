@@ -111,6 +111,7 @@ typedef struct {
   ofi_op *free_ops;
   av_entry *avs;
   int navs, cap_avs;
+  weft_net_bounce_pool pool; /* bounce buffers of encrypted messages, for reuse */
 } ofi_ctx;
 
 typedef struct {
@@ -207,7 +208,7 @@ ofi_op *weft__ofi_op_get(ofi_ctx *c);
 void weft__ofi_op_put(ofi_ctx *c, ofi_op *op);
 void weft__ofi_req_unlink_op(ofi_req *r, ofi_op *op);
 void weft__ofi_req_orphan_ops(ofi_req *r);
-void weft__ofi_bounce_put(ofi_bounce *b);
+void weft__ofi_bounce_put(ofi_ctx *c, ofi_bounce *b);
 
 /* cq.c */
 void weft__ofi_req_dequeue(ofi_req *r);

@@ -37,7 +37,7 @@ static void ep_drain(ucx_ep *e, int ms) {
   }
   for (weft_req_link *l = e->q.all; l; l = l->all_next) {
     ucx_req *r = (ucx_req *)l;
-    free(r->bounce);
+    weft_net_bounce_put(&e->pool, r->bounce);
     r->bounce = NULL;
   }
 }
@@ -90,6 +90,7 @@ weftResult_t weft__ucx_close_send(void *sc) {
   free(e->addr);
   weft_req_destroy(&e->q);
   weft_aead_free(e->aead);
+  weft_net_bounce_free(&e->pool);
   weft_wipe(&e->key, sizeof e->key);
   free(e);
   return weftSuccess;
@@ -112,6 +113,7 @@ weftResult_t weft__ucx_close_recv(void *rc) {
   ctx_unlock(c);
   weft_req_destroy(&e->q);
   weft_aead_free(e->aead);
+  weft_net_bounce_free(&e->pool);
   free(e);
   return weftSuccess;
 }

@@ -36,7 +36,7 @@ void weft__ucx_req_settle(ucx_ep *e, ucx_req *r) {
   if (!r->bounce) return;
   if (e->h.type == WEFT_NET_OBJ_RECV && r->res == weftSuccess)
     r->res = weft__ucx_open(e, r, r->bounce, r->got + WEFT_NET_SEAL_BYTES);
-  free(r->bounce);
+  weft_net_bounce_put(&e->pool, r->bounce);
   r->bounce = NULL;
 }
 
@@ -74,7 +74,7 @@ weftResult_t weft__ucx_send_issue(ucx_ep *e, ucx_req *r) {
   const void *data = r->buf;
   size_t len = r->size;
   if (e->aead) {
-    if (!(r->bounce = malloc(r->size + WEFT_NET_SEAL_BYTES)) ||
+    if (!(r->bounce = weft_net_bounce_get(&e->pool, r->size + WEFT_NET_SEAL_BYTES)) ||
         weft_net_seal_msg(e->aead, r->hdr.seq, r->tag, r->buf, r->size, r->bounce) != 0) {
       r->state = RQ_DONE;
       r->res = weft__ucx_ep_fail(e, weftSystemError, "ucx: sealing a message of %zu bytes failed%s", r->size,

@@ -13,7 +13,7 @@ static void rndv_start(ucx_ctx *c, ucx_ep *e, ucx_req *r, void *desc, size_t len
   ucp_request_param_t p;
   memset(&p, 0, sizeof p);
   void *dst = r->buf;
-  if (e->aead && !(dst = r->bounce = malloc(len))) {
+  if (e->aead && !(dst = r->bounce = weft_net_bounce_get(&e->pool, len))) {
     ucp_am_data_release(c->worker, desc);
     r->state = RQ_DONE;
     r->res = weft__ucx_ep_fail(e, weftSystemError, "ucx: out of memory receiving a message of %zu bytes", len);

@@ -113,6 +113,7 @@ typedef struct ucx_ep {
   size_t got;
   uint32_t flags;  /* WEFT_NET_CONN_* of the connection */
   weft_aead *aead; /* encrypted connection (common/seal.h), else NULL */
+  weft_net_bounce_pool pool; /* its requests' bounce buffers, for reuse */
   /* sends, until resolved: what checks the receiver's answer */
   weftNetKey_t key;
   uint8_t listen_nonce[WEFT_NONCE_BYTES];
