@@ -5,8 +5,9 @@
  *   - peers on the same host use shm (unless WEFT_SHM_DISABLE=1);
  *   - peers on other hosts use, of the transports both ranks have, the one
  *     with the highest nominal bandwidth (getProperties), tcp on a tie;
- *   - a link that must be encrypted (WEFT_CRYPTO, encrypt_links) goes through
- *     a transport that encrypts (tcp) instead of one that does not (ucx, ofi).
+ *   - a link that must be encrypted (WEFT_CRYPTO, encrypt_links) stays on its
+ *     transport when that one encrypts (tcp, ucx, ofi: props.encrypts), and
+ *     goes through tcp instead of one that does not (a plugin without it).
  * Both ends of a link compute the same choice from shared data. */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -166,8 +167,8 @@ static int link_needs_crypto(const struct weftComm *c, int p) {
 }
 
 /* Decides c->encrypt[p] for every peer and moves the links that must be
- * encrypted onto a transport that can (tcp), or fails when the transport is
- * forced. Runs on both ends of every link with the same data. */
+ * encrypted and whose transport cannot onto one that can (tcp), or fails when
+ * the transport is forced. Runs on both ends of every link with the same data. */
 static weftResult_t encrypt_links(struct weftComm *c) {
   const weftNet_t *tcp = weft_net_find("tcp");
   if (!(c->encrypt = calloc((size_t)c->nranks, 1))) return weft_error(NULL, weftSystemError, "out of memory");

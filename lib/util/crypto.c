@@ -71,46 +71,61 @@ void weft_aead_free(weft_aead *a) {
 
 uint64_t weft_aead_count(const weft_aead *a) { return a->seq; }
 
-/* The record's nonce: the base with the counter XORed into its last 8 bytes
+/* Record n's nonce: the base with n XORed into its last 8 bytes
  * (big-endian), so nonces never repeat under one key. */
-static void next_iv(weft_aead *a, uint8_t iv[WEFT_AEAD_IV]) {
+static void record_iv(const weft_aead *a, uint64_t n, uint8_t iv[WEFT_AEAD_IV]) {
   memcpy(iv, a->iv_base, WEFT_AEAD_IV);
-  uint64_t s = a->seq++;
-  for (int i = 0; i < 8; i++) iv[WEFT_AEAD_IV - 1 - i] ^= (uint8_t)(s >> (8 * i));
+  for (int i = 0; i < 8; i++) iv[WEFT_AEAD_IV - 1 - i] ^= (uint8_t)(n >> (8 * i));
 }
 
 /* GCM through EVP takes int lengths: long records go in slices. */
 #define SLICE ((size_t)1 << 30)
 
-int weft_aead_seal(weft_aead *a, uint32_t kind, const void *in, void *out, size_t len, uint8_t tag[WEFT_AEAD_TAG]) {
-  uint8_t iv[WEFT_AEAD_IV], aad[4] = {(uint8_t)kind, (uint8_t)(kind >> 8), (uint8_t)(kind >> 16), (uint8_t)(kind >> 24)};
-  int n;
-  if (!a->seal || a->seq == UINT64_MAX) return -1;
-  next_iv(a, iv);
-  if (EVP_EncryptInit_ex(a->ctx, NULL, NULL, NULL, iv) <= 0 || EVP_EncryptUpdate(a->ctx, NULL, &n, aad, sizeof aad) <= 0)
+/* Seals (enc) or opens record n with additional data ad; tag is written or checked. */
+static int crypt_record(weft_aead *a, int enc, uint64_t n, const void *ad, size_t ad_len, const void *in, void *out,
+                        size_t len, uint8_t *tag) {
+  uint8_t iv[WEFT_AEAD_IV];
+  int k;
+  if (a->seal != enc || n == UINT64_MAX || ad_len > INT_MAX) return -1;
+  record_iv(a, n, iv);
+  if (EVP_CipherInit_ex(a->ctx, NULL, NULL, NULL, iv, enc) <= 0 ||
+      (ad_len && EVP_CipherUpdate(a->ctx, NULL, &k, ad, (int)ad_len) <= 0))
     return -1;
   for (size_t off = 0; off < len; off += SLICE) {
-    size_t k = len - off < SLICE ? len - off : SLICE;
-    if (EVP_EncryptUpdate(a->ctx, (uint8_t *)out + off, &n, (const uint8_t *)in + off, (int)k) <= 0) return -1;
+    size_t m = len - off < SLICE ? len - off : SLICE;
+    if (EVP_CipherUpdate(a->ctx, (uint8_t *)out + off, &k, (const uint8_t *)in + off, (int)m) <= 0) return -1;
   }
-  return EVP_EncryptFinal_ex(a->ctx, (uint8_t *)out + len, &n) > 0 &&
-                 EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_GCM_GET_TAG, WEFT_AEAD_TAG, tag) > 0
-             ? 0
-             : -1;
+  if (enc)
+    return EVP_CipherFinal_ex(a->ctx, (uint8_t *)out + len, &k) > 0 &&
+                   EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_GCM_GET_TAG, WEFT_AEAD_TAG, tag) > 0
+               ? 0
+               : -1;
+  if (EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_GCM_SET_TAG, WEFT_AEAD_TAG, tag) <= 0) return -1;
+  return EVP_CipherFinal_ex(a->ctx, (uint8_t *)out + len, &k) > 0 ? 0 : -1;
+}
+
+/* The counted records authenticate their kind (4 bytes, little-endian). */
+static int crypt_next(weft_aead *a, int enc, uint32_t kind, const void *in, void *out, size_t len, uint8_t *tag) {
+  uint8_t aad[4] = {(uint8_t)kind, (uint8_t)(kind >> 8), (uint8_t)(kind >> 16), (uint8_t)(kind >> 24)};
+  if (a->seal != enc || a->seq == UINT64_MAX) return -1;
+  return crypt_record(a, enc, a->seq++, aad, sizeof aad, in, out, len, tag);
+}
+
+int weft_aead_seal(weft_aead *a, uint32_t kind, const void *in, void *out, size_t len, uint8_t tag[WEFT_AEAD_TAG]) {
+  return crypt_next(a, 1, kind, in, out, len, tag);
 }
 
 int weft_aead_open(weft_aead *a, uint32_t kind, const void *in, void *out, size_t len,
                    const uint8_t tag[WEFT_AEAD_TAG]) {
-  uint8_t iv[WEFT_AEAD_IV], aad[4] = {(uint8_t)kind, (uint8_t)(kind >> 8), (uint8_t)(kind >> 16), (uint8_t)(kind >> 24)};
-  int n;
-  if (a->seal || a->seq == UINT64_MAX) return -1;
-  next_iv(a, iv);
-  if (EVP_DecryptInit_ex(a->ctx, NULL, NULL, NULL, iv) <= 0 || EVP_DecryptUpdate(a->ctx, NULL, &n, aad, sizeof aad) <= 0)
-    return -1;
-  for (size_t off = 0; off < len; off += SLICE) {
-    size_t k = len - off < SLICE ? len - off : SLICE;
-    if (EVP_DecryptUpdate(a->ctx, (uint8_t *)out + off, &n, (const uint8_t *)in + off, (int)k) <= 0) return -1;
-  }
-  if (EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_GCM_SET_TAG, WEFT_AEAD_TAG, (void *)tag) <= 0) return -1;
-  return EVP_DecryptFinal_ex(a->ctx, (uint8_t *)out + len, &n) > 0 ? 0 : -1;
+  return crypt_next(a, 0, kind, in, out, len, (uint8_t *)tag);
+}
+
+int weft_aead_seal_at(weft_aead *a, uint64_t n, const void *ad, size_t ad_len, const void *in, void *out, size_t len,
+                      uint8_t tag[WEFT_AEAD_TAG]) {
+  return crypt_record(a, 1, n, ad, ad_len, in, out, len, tag);
+}
+
+int weft_aead_open_at(weft_aead *a, uint64_t n, const void *ad, size_t ad_len, const void *in, void *out, size_t len,
+                      const uint8_t tag[WEFT_AEAD_TAG]) {
+  return crypt_record(a, 0, n, ad, ad_len, in, out, len, (uint8_t *)tag);
 }

@@ -46,7 +46,15 @@ int weft_aead_seal(weft_aead *a, uint32_t kind, const void *in, void *out, size_
  * (the output must then be ignored). */
 int weft_aead_open(weft_aead *a, uint32_t kind, const void *in, void *out, size_t len,
                    const uint8_t tag[WEFT_AEAD_TAG]);
-/* Records sealed or opened so far. */
+/* The same for record number n given by the caller (transports that match
+ * messages by position: the position is the record number, whatever order
+ * they arrive in), with ad_len bytes of additional data authenticated with
+ * it. The caller never seals two records with one n under one key. */
+int weft_aead_seal_at(weft_aead *a, uint64_t n, const void *ad, size_t ad_len, const void *in, void *out, size_t len,
+                      uint8_t tag[WEFT_AEAD_TAG]);
+int weft_aead_open_at(weft_aead *a, uint64_t n, const void *ad, size_t ad_len, const void *in, void *out, size_t len,
+                      const uint8_t tag[WEFT_AEAD_TAG]);
+/* Records sealed or opened so far with weft_aead_seal/open. */
 uint64_t weft_aead_count(const weft_aead *a);
 
 #endif

@@ -26,7 +26,10 @@ weftResult_t weft__ofi_close_ep(void *p) {
   }
   for (ofi_req *r = e->head; r; r = r->next) weft__ofi_req_orphan_ops(r);
   weft__ofi_ctx_progress(c); /* reap cancellations */
+  for (weft_req_link *l = e->pool.all; l; l = l->all_next) weft__ofi_bounce_put(c, ((ofi_req *)l)->hold);
   weft_req_destroy(&e->pool);
+  weft_aead_free(e->aead);
+  weft_wipe(&e->key, sizeof e->key);
   free(e);
   return weftSuccess;
 }

@@ -47,10 +47,6 @@ weftResult_t weft__ofi_connect(void *ctxp, int dev, const void *handle, const we
                                uint32_t flags, int timeout_ms, void **out) {
   ofi_ctx *c = ctxp;
   (void)dev;
-  if (flags & WEFT_NET_CONN_ENCRYPT) { /* properties say encrypts = 0: weft does not ask */
-    weft_net_obj_err(c, "ofi: does not encrypt; weft carries encrypted links over tcp");
-    return weftInvalidUsage;
-  }
   ofi_handle h;
   memcpy(&h, handle, sizeof h);
   if (h.magic != HANDLE_MAGIC || h.addrlen > sizeof h.addr) {
@@ -58,7 +54,8 @@ weftResult_t weft__ofi_connect(void *ctxp, int dev, const void *handle, const we
     return weftInvalidUsage;
   }
   weft_net_hello hello;
-  if (weft_net_hello_seal(&hello, sizeof hello, HELLO_MAGIC, key, handle, conn_id, 0) != 0) {
+  flags &= WEFT_NET_CONN_ENCRYPT;
+  if (weft_net_hello_seal(&hello, sizeof hello, HELLO_MAGIC, key, handle, conn_id, flags) != 0) {
     weft_net_obj_err(c, "ofi: cannot make the hello (no random bytes?)");
     return weftSystemError;
   }
@@ -70,6 +67,10 @@ weftResult_t weft__ofi_connect(void *ctxp, int dev, const void *handle, const we
     close(fd);
     return weftSystemError;
   }
+  e->flags = flags;
+  e->key = *key; /* to check the answer, which comes later */
+  memcpy(e->listen_nonce, weft_net_handle_nonce(handle), WEFT_NONCE_BYTES);
+  e->hello = hello;
   if (h.addrlen) {
     if (weft__ofi_av_lookup(c, h.addr, h.addrlen, &e->dest) != 0) {
       weft_net_obj_err(c, "cannot insert the peer's fabric address into the address vector");
@@ -89,8 +90,8 @@ static weft_net_verdict ofi_take(weft_net_listen *l, int fd, int hello_ms, void 
                                  uint32_t *flags, weftResult_t *res) {
   ofi_ctx *c = (ofi_ctx *)l->ctx;
   weft_net_hello h;
-  if (!weft_net_hello_read(l, fd, &h, sizeof h, HELLO_MAGIC, hello_ms) || h.flags) return WEFT_NET_NO_KEY;
-  *flags = 0;
+  if (!weft_net_hello_read(l, fd, &h, sizeof h, HELLO_MAGIC, hello_ms) || (h.flags & ~WEFT_NET_CONN_ENCRYPT))
+    return WEFT_NET_NO_KEY;
   if (c->next_epid >= MAX_EPID) {
     weft_net_obj_err(l, "too many connections to one ofi context (%u)", MAX_EPID);
     *res = weftSystemError;
@@ -102,16 +103,25 @@ static weft_net_verdict ofi_take(weft_net_listen *l, int fd, int hello_ms, void 
   rp.epid = ++c->next_epid;
   rp.addrlen = (uint32_t)c->addrlen;
   memcpy(rp.addr, c->addr, c->addrlen);
-  char err[WEFT_SOCK_ERRLEN];
-  if (weft_sock_send_all(fd, &rp, sizeof rp, hello_ms, err) != 0) {
-    weft_net_logf(&c->base, weftLogWarn, "ofi: dropped a connection: %s", err);
-    return WEFT_NET_DROPPED;
-  }
   ofi_ep *e = ep_new(c, fd, WEFT_NET_OBJ_RECV);
-  if (!e) {
+  int ok = e && weft_net_reply_make(l, &h, &rp.auth) == 0;
+  if (ok && (h.flags & WEFT_NET_CONN_ENCRYPT)) ok = (e->aead = weft_net_seal_new(&l->key, l->nonce, &h, &rp.auth, 0)) != NULL;
+  if (!ok) {
+    if (e) e->sock = -1; /* the caller closes fd */
+    weft__ofi_close_ep(e);
+    weft_net_obj_err(l, "ofi: cannot answer a connection (out of memory or no random bytes)");
     *res = weftSystemError;
     return WEFT_NET_FAILED;
   }
+  char err[WEFT_SOCK_ERRLEN];
+  if (weft_sock_send_all(fd, &rp, sizeof rp, hello_ms, err) != 0) {
+    weft_net_logf(&c->base, weftLogWarn, "ofi: dropped a connection: %s", err);
+    e->sock = -1;
+    weft__ofi_close_ep(e);
+    return WEFT_NET_DROPPED;
+  }
+  e->flags = h.flags;
+  *flags = h.flags;
   e->epid = rp.epid;
   e->lv_state = 1;
   *conn_id = h.conn_id;

@@ -43,6 +43,24 @@ void weft__ofi_req_set_complete(ofi_req *r) {
 
 /* ---- completions ---------------------------------------------------------------- */
 
+/* The whole sealed message of receive r has landed in its bounce buffer:
+ * opens it into the caller's buffer at r's position. */
+static void open_sealed(ofi_req *r) {
+  ofi_ep *e = r->ep;
+  if (weft_net_open_msg(e->aead, r->seq, r->wtag, r->bounce, r->total, r->user) == 0) {
+    r->total -= WEFT_NET_SEAL_BYTES;
+    weft__ofi_req_set_complete(r);
+    return;
+  }
+  r->err_size = r->total > WEFT_NET_SEAL_BYTES ? r->total - WEFT_NET_SEAL_BYTES : 0;
+  r->err_tag = r->wtag;
+  if (!e->failed) {
+    weft_net_seal_forged(e, "ofi", r->seq);
+    weft__ofi_ep_fail(e, weftRemoteError);
+  }
+  weft__ofi_req_fail(r, weftRemoteError, "%s", "ofi: a message failed authentication");
+}
+
 static void on_recv(ofi_ctx *c, ofi_op *op, ofi_req *r, int errcode, size_t len, uint64_t ftag, uint64_t flags,
                     uint64_t data, size_t olen) {
   size_t hdr = c->cq_data ? 0 : INBAND_HDR;
@@ -52,16 +70,17 @@ static void on_recv(ofi_ctx *c, ofi_op *op, ofi_req *r, int errcode, size_t len,
   uint64_t wtag = c->cq_data ? data : op->hdr;
   (void)flags;
   if (errcode == FI_ECANCELED) return;
+  size_t seal = r->bounce ? WEFT_NET_SEAL_BYTES : 0; /* sizes are reported without the tag */
   if (errcode == FI_ETRUNC) {
     size_t got = len > hdr ? len - hdr : 0;
     r->err_tag = wtag;
     if (got + olen > r->size - off) { /* the provider told the size */
-      r->err_size = off + got + olen;
+      r->err_size = off + got + olen - seal;
       weft__ofi_req_fail(r, weftInvalidUsage, "incoming message of %zu bytes does not fit the posted %zu bytes",
-                         r->err_size, r->size);
+                         r->err_size, ofi_posted(r));
     } else {
-      r->err_size = r->size + 1;
-      weft__ofi_req_fail(r, weftInvalidUsage, "incoming message is larger than the posted %zu bytes%s", r->size,
+      r->err_size = ofi_posted(r) + 1;
+      weft__ofi_req_fail(r, weftInvalidUsage, "incoming message is larger than the posted %zu bytes%s", ofi_posted(r),
                          c->cq_data ? "" : " (mismatched calls across ranks?)");
     }
     return;
@@ -79,11 +98,12 @@ static void on_recv(ofi_ctx *c, ofi_op *op, ofi_req *r, int errcode, size_t len,
     r->total = off + got;
   }
   if (r->last >= 0 && r->ndone == (uint32_t)r->last + 1) {
-    weft__ofi_req_set_complete(r);
+    if (r->bounce) open_sealed(r);
+    else weft__ofi_req_set_complete(r);
   } else if (r->last < 0 && r->ndone == r->nchunks) {
-    r->err_size = r->size + 1;
+    r->err_size = ofi_posted(r) + 1;
     r->err_tag = wtag;
-    weft__ofi_req_fail(r, weftInvalidUsage, "incoming message is larger than the posted %zu bytes", r->size);
+    weft__ofi_req_fail(r, weftInvalidUsage, "incoming message is larger than the posted %zu bytes", ofi_posted(r));
   }
 }
 

@@ -1,6 +1,7 @@
 /* ofi: the data path weft drives: regMr, isend, irecv, test and pollFd. */
 #include <poll.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ofi/ofi_impl.h"
 
@@ -33,7 +34,11 @@ weftResult_t weft__ofi_dereg_mr(void *comm, void *mhandle) {
 
 static weftResult_t req_new(ofi_ep *e, void *buf, size_t size, uint64_t tag, void *mh, void **out) {
   ofi_ctx *c = e->ctx;
-  size_t nchunks = size ? (size - 1) / c->chunk + 1 : 1;
+  /* an encrypted message travels sealed, from and into a bounce buffer */
+  int sealed = (e->flags & WEFT_NET_CONN_ENCRYPT) != 0;
+  size_t wire = size + (sealed ? WEFT_NET_SEAL_BYTES : 0);
+  if (wire < size) return weftInvalidUsage;
+  size_t nchunks = wire ? (wire - 1) / c->chunk + 1 : 1;
   if (nchunks > MAX_CHUNKS) {
     weft_net_obj_err(e, "message of %zu bytes exceeds what provider %s can carry (%u x %zu bytes)", size, c->prov,
                      MAX_CHUNKS, c->chunk);
@@ -45,6 +50,20 @@ static weftResult_t req_new(ofi_ep *e, void *buf, size_t size, uint64_t tag, voi
   r->buf = buf;
   r->size = size;
   r->mh = mh;
+  if (sealed) {
+    if (!(r->hold = weft_net_bounce_get(&c->pool, sizeof *r->hold + wire))) {
+      weft_req_release(&e->pool, r);
+      weft_net_obj_err(e, "out of memory for a message of %zu bytes", size);
+      return weftSystemError;
+    }
+    r->hold->refs = 1;
+    r->bounce = r->hold->data;
+    r->user = buf;
+    r->user_size = size;
+    r->buf = r->bounce;
+    r->size = wire;
+    r->mh = NULL; /* registered for the caller's buffer, not this one */
+  }
   r->wtag = tag;
   r->seq = e->next_seq++;
   r->nchunks = (uint32_t)nchunks;
@@ -66,6 +85,9 @@ static void req_release(ofi_ep *e, ofi_req *r) {
   if (r->next) r->next->prev = r->prev;
   else e->tail = r->prev;
   weft__ofi_req_dequeue(r);
+  weft__ofi_bounce_put(e->ctx, r->hold);
+  r->hold = NULL;
+  r->bounce = NULL;
   weft_req_release(&e->pool, r);
 }
 
@@ -104,7 +126,7 @@ weftResult_t weft__ofi_test(void *request, int *done, size_t *size, uint64_t *ta
   }
   if (!r->complete) return e->failed;
   *done = 1;
-  if (size) *size = e->h.type == WEFT_NET_OBJ_SEND ? r->size : r->total;
+  if (size) *size = e->h.type == WEFT_NET_OBJ_SEND ? ofi_posted(r) : r->total;
   if (tag) *tag = r->wtag;
   req_release(e, r);
   return weftSuccess;

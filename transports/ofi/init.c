@@ -140,8 +140,10 @@ static void ctx_free(ofi_ctx *c) {
   if (c->ep) fi_close(&c->ep->fid);
   for (ofi_block *b = c->blocks, *n; b; b = n) {
     n = b->next;
-    for (int i = 0; i < OPS_PER_BLOCK; i++)
+    for (int i = 0; i < OPS_PER_BLOCK; i++) {
       if (b->ops[i].mr) fi_close(&b->ops[i].mr->fid);
+      if (b->ops[i].in_use) weft__ofi_bounce_put(c, b->ops[i].hold); /* the endpoint is closed: nothing writes now */
+    }
     if (b->mr) fi_close(&b->mr->fid);
     free(b->mem);
     free(b);
@@ -152,6 +154,7 @@ static void ctx_free(ofi_ctx *c) {
   if (c->fabric) fi_close(&c->fabric->fid);
   if (c->info) fi_freeinfo(c->info);
   free(c->avs);
+  weft_net_bounce_free(&c->pool);
   free(c);
 }
 

@@ -61,6 +61,15 @@ static void liveness(ofi_ep *e) {
           peer_lost(e, 0, "ofi: malformed connection answer from the peer");
           return;
         }
+        int proved = weft_net_reply_check(&e->key, e->listen_nonce, &e->hello, &rp.auth);
+        if (proved && (e->flags & WEFT_NET_CONN_ENCRYPT))
+          e->aead = weft_net_seal_new(&e->key, e->listen_nonce, &e->hello, &rp.auth, 1);
+        weft_wipe(&e->key, sizeof e->key);
+        if (!proved || ((e->flags & WEFT_NET_CONN_ENCRYPT) && !e->aead)) {
+          peer_lost(e, 0, proved ? "ofi: cannot set up the encryption of the connection"
+                                 : "ofi: the peer's answer does not prove the job key: not the peer weft published");
+          return;
+        }
         if (!e->have_dest) {
           if (weft__ofi_av_lookup(e->ctx, rp.addr, rp.addrlen, &e->dest) != 0) {
             peer_lost(e, 0, "ofi: cannot insert the peer's fabric address into the address vector");

@@ -55,6 +55,7 @@ static weftResult_t ofi_properties(void *ctxp, int dev, weftNetProperties_t *p) 
   p->bandwidthGbps = c && c->rdma ? 25.0 : 1.0;
   p->latencyUs = c && c->rdma ? 3.0 : 30.0;
   p->maxStreams = 1;
+  p->encrypts = 1;
   return weftSuccess;
 }
 

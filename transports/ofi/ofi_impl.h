@@ -17,6 +17,7 @@
 #include "common/listen.h"
 #include "common/netctx.h"
 #include "common/req_queue.h"
+#include "common/seal.h"
 
 #define OFI_API_VERSION FI_VERSION(1, 10)
 #define OFI_ADDR_MAX 256
@@ -46,6 +47,15 @@ _Static_assert(EPID_SHIFT + EPID_BITS == 64, "tag layout must use 64 bits");
 
 struct ofi_req;
 
+/* The bounce buffer of a message on an encrypted connection. Its request and
+ * every fabric operation posted on it hold a reference: a cancelled receive
+ * or an orphaned send may still complete after its request is gone (even
+ * after its endpoint closed), so the last one to let go frees it. */
+typedef struct {
+  unsigned refs;
+  char data[];
+} ofi_bounce;
+
 /* One fabric operation (one chunk of a message); its address is the
  * operation context the CQ hands back. */
 typedef struct ofi_op {
@@ -54,6 +64,7 @@ typedef struct ofi_op {
   struct ofi_op *next;     /* free list, or the request's live operations */
   struct fid_mr *mr;       /* registration for this operation (FI_MR_LOCAL) */
   char *bounce;            /* registered staging slot (FI_MR_LOCAL), else NULL */
+  ofi_bounce *hold;        /* the sealed message this operation reads or fills */
   void *blk_desc;          /* descriptor of the block holding this op and its slot */
   uint64_t hdr;            /* in-band weft tag */
   uint32_t chunk;
@@ -100,6 +111,7 @@ typedef struct {
   ofi_op *free_ops;
   av_entry *avs;
   int navs, cap_avs;
+  weft_net_bounce_pool pool; /* bounce buffers of encrypted messages, for reuse */
 } ofi_ctx;
 
 typedef struct {
@@ -114,6 +126,7 @@ typedef struct {
   uint64_t magic;
   uint32_t epid, addrlen;
   uint8_t addr[OFI_ADDR_MAX];
+  weft_net_reply auth; /* proves the key; its nonce goes into an encrypted connection's key */
 } ofi_reply;
 
 typedef struct {
@@ -145,6 +158,12 @@ typedef struct ofi_req {
   size_t err_size;
   uint64_t err_tag;
   ofi_op *ops; /* live operations */
+  /* encrypted connection: buf/size above are the sealed message (bounce,
+   * the message's size plus the tag); user/user_size the caller's buffer */
+  char *bounce, *user; /* bounce: hold->data */
+  ofi_bounce *hold;
+  size_t user_size;
+  int sealed; /* sends: bounce holds the sealed message */
 } ofi_req;
 
 typedef struct ofi_ep {
@@ -165,7 +184,17 @@ typedef struct ofi_ep {
   int unposted; /* requests with chunks still to post */
   ofi_req *head, *tail;
   weft_req_queue pool;
+  uint32_t flags;  /* WEFT_NET_CONN_* of the connection */
+  weft_aead *aead; /* encrypted connection (common/seal.h), else NULL */
+  /* send side, until the answer came: what checks it */
+  weftNetKey_t key;
+  uint8_t listen_nonce[WEFT_NONCE_BYTES];
+  weft_net_hello hello;
 } ofi_ep;
+
+/* The size the caller posted (on an encrypted connection, the sealed
+ * message is WEFT_NET_SEAL_BYTES longer). */
+static inline size_t ofi_posted(const ofi_req *r) { return r->bounce ? r->user_size : r->size; }
 
 static inline uint64_t make_tag(uint32_t epid, uint64_t seq, uint32_t chunk, int last) {
   return ((uint64_t)epid << EPID_SHIFT) | ((seq & ((1ULL << SEQ_BITS) - 1)) << SEQ_SHIFT) |
@@ -179,6 +208,7 @@ ofi_op *weft__ofi_op_get(ofi_ctx *c);
 void weft__ofi_op_put(ofi_ctx *c, ofi_op *op);
 void weft__ofi_req_unlink_op(ofi_req *r, ofi_op *op);
 void weft__ofi_req_orphan_ops(ofi_req *r);
+void weft__ofi_bounce_put(ofi_ctx *c, ofi_bounce *b);
 
 /* cq.c */
 void weft__ofi_req_dequeue(ofi_req *r);

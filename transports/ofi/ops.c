@@ -66,6 +66,7 @@ ofi_op *weft__ofi_op_get(ofi_ctx *c) {
   op->next = NULL;
   op->req = NULL;
   op->mr = NULL;
+  op->hold = NULL;
   op->hdr = 0;
   op->chunk = 0;
   op->is_recv = op->staged = 0;
@@ -73,9 +74,15 @@ ofi_op *weft__ofi_op_get(ofi_ctx *c) {
   return op;
 }
 
+void weft__ofi_bounce_put(ofi_ctx *c, ofi_bounce *b) {
+  if (b && --b->refs == 0) weft_net_bounce_put(&c->pool, b);
+}
+
 void weft__ofi_op_put(ofi_ctx *c, ofi_op *op) {
   if (op->mr) fi_close(&op->mr->fid);
   op->mr = NULL;
+  weft__ofi_bounce_put(c, op->hold);
+  op->hold = NULL;
   op->req = NULL;
   op->in_use = 0;
   op->next = c->free_ops;

@@ -82,6 +82,7 @@ static int post_chunk(ofi_ep *e, ofi_req *r) {
     return (int)rc;
   }
   op->req = r;
+  if ((op->hold = r->hold)) op->hold->refs++;
   op->next = r->ops;
   r->ops = op;
   r->posted++;
@@ -93,6 +94,13 @@ void weft__ofi_post_pending(ofi_ep *e) {
   if (!e->unposted || !e->epid || (e->h.type == WEFT_NET_OBJ_SEND && !e->have_dest)) return;
   for (ofi_req *r = e->head; r && e->unposted; r = r->next) {
     if (!r->queued) continue;
+    /* a send on an encrypted connection is sealed at its position once the
+     * connection's key is there (it comes with the receiver's answer) */
+    if (r->bounce && e->h.type == WEFT_NET_OBJ_SEND && !r->sealed && !r->err) {
+      if (weft_net_seal_msg(e->aead, r->seq, r->wtag, r->user, r->user_size, r->bounce) != 0)
+        weft__ofi_req_fail(r, weftSystemError, "ofi: sealing a message of %zu bytes failed", r->user_size);
+      r->sealed = 1;
+    }
     while (r->posted < r->nchunks && !r->err && !r->complete) {
       int rc = post_chunk(e, r);
       if (rc == -FI_EAGAIN) {

@@ -28,9 +28,17 @@ static void ep_drain(ucx_ep *e, int ms) {
   for (weft_req_link *l = e->q.all; l; l = l->all_next) {
     ucx_req *r = (ucx_req *)l;
     if (!r->ureq) continue;
-    if (wait_req(e->ctx, r->ureq, deadline) == UCS_INPROGRESS) e->ctx->abandoned++;
+    if (wait_req(e->ctx, r->ureq, deadline) == UCS_INPROGRESS) {
+      e->ctx->abandoned++;
+      r->bounce = NULL; /* UCP may still use it: left to it (only after a failure) */
+    }
     ucp_request_free(r->ureq); /* UCP reclaims it when it ends */
     r->ureq = NULL;
+  }
+  for (weft_req_link *l = e->q.all; l; l = l->all_next) {
+    ucx_req *r = (ucx_req *)l;
+    weft_net_bounce_put(&e->pool, r->bounce);
+    r->bounce = NULL;
   }
 }
 
@@ -81,6 +89,9 @@ weftResult_t weft__ucx_close_send(void *sc) {
   ctx_unlock(c);
   free(e->addr);
   weft_req_destroy(&e->q);
+  weft_aead_free(e->aead);
+  weft_net_bounce_free(&e->pool);
+  weft_wipe(&e->key, sizeof e->key);
   free(e);
   return weftSuccess;
 }
@@ -101,6 +112,8 @@ weftResult_t weft__ucx_close_recv(void *rc) {
   ep_drain(e, CLOSE_WAIT_MS); /* rendezvous reads into the caller's buffers */
   ctx_unlock(c);
   weft_req_destroy(&e->q);
+  weft_aead_free(e->aead);
+  weft_net_bounce_free(&e->pool);
   free(e);
   return weftSuccess;
 }

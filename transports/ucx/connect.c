@@ -36,22 +36,31 @@ void weft__ucx_hello_read(ucx_ctx *c, ucx_hello_conn *h) {
   h->got += (size_t)n;
   if (h->got < sizeof h->hello) return;
   ucx_listen *l = h->l;
-  if (!weft_net_hello_check(&l->base, &h->hello, sizeof h->hello, UCX_MAGIC) || h->hello.h.flags || !h->hello.nonce ||
-      weft__ucx_hash_find(c, h->hello.nonce)) {
+  if (!weft_net_hello_check(&l->base, &h->hello, sizeof h->hello, UCX_MAGIC) ||
+      (h->hello.h.flags & ~WEFT_NET_CONN_ENCRYPT) || !h->hello.nonce || weft__ucx_hash_find(c, h->hello.nonce)) {
     weft_net_drop_stranger(&l->base);
     weft__ucx_hello_drop(c, h);
     return;
   }
+  /* the answer: {magic, address length, host}, the proof of the key (whose
+   * nonce also goes into the keys of an encrypted connection), the address */
   char err[WEFT_SOCK_ERRLEN];
   ucx_reply rep = {UCX_MAGIC, c->waddr_len, c->host};
+  weft_net_reply auth;
   ucx_ep *e = calloc(1, sizeof *e);
-  if (!e || weft_sock_send_all(h->fd, &rep, sizeof rep, 2000, err) != 0 ||
+  int ok = e && weft_net_reply_make(&l->base, &h->hello.h, &auth) == 0;
+  if (ok && (h->hello.h.flags & WEFT_NET_CONN_ENCRYPT))
+    ok = (e->aead = weft_net_seal_new(&l->base.key, l->base.nonce, &h->hello.h, &auth, 0)) != NULL;
+  if (!ok || weft_sock_send_all(h->fd, &rep, sizeof rep, 2000, err) != 0 ||
+      weft_sock_send_all(h->fd, &auth, sizeof auth, 2000, err) != 0 ||
       weft_sock_send_all(h->fd, c->waddr, c->waddr_len, 2000, err) != 0) {
-    weft_net_logf(&c->base, weftLogWarn, "ucx: answering a connection failed%s", e ? "" : ": out of memory");
+    weft_net_logf(&c->base, weftLogWarn, "ucx: answering a connection failed%s", ok ? "" : ": out of memory");
+    if (e) weft_aead_free(e->aead);
     free(e);
     weft__ucx_hello_drop(c, h);
     return;
   }
+  e->flags = h->hello.h.flags;
   e->h.type = WEFT_NET_OBJ_RECV;
   e->ctx = c;
   e->nonce = h->hello.nonce;
@@ -126,10 +135,6 @@ weftResult_t weft__ucx_connect(void *ctxp, int dev, const void *handle, const we
                                uint32_t flags, int timeout_ms, void **out) {
   ucx_ctx *c = ctxp;
   (void)dev;
-  if (flags & WEFT_NET_CONN_ENCRYPT) { /* properties say encrypts = 0: weft does not ask */
-    weft_net_obj_err(c, "ucx: does not encrypt; weft carries encrypted links over tcp");
-    return weftInvalidUsage;
-  }
   ucx_handle h;
   memcpy(&h, handle, sizeof h);
   if (h.magic != UCX_MAGIC) {
@@ -139,7 +144,7 @@ weftResult_t weft__ucx_connect(void *ctxp, int dev, const void *handle, const we
   ucx_hello hello;
   do weft_random_bytes(&hello.nonce, sizeof hello.nonce);
   while (!hello.nonce);
-  if (weft_net_hello_seal(&hello, sizeof hello, UCX_MAGIC, key, handle, conn_id, 0) != 0) {
+  if (weft_net_hello_seal(&hello, sizeof hello, UCX_MAGIC, key, handle, conn_id, flags & WEFT_NET_CONN_ENCRYPT) != 0) {
     weft_net_obj_err(c, "ucx: cannot make the hello (no random bytes?)");
     return weftSystemError;
   }
@@ -156,6 +161,10 @@ weftResult_t weft__ucx_connect(void *ctxp, int dev, const void *handle, const we
   e->ctx = c;
   e->fd = fd;
   e->nonce = hello.nonce;
+  e->flags = flags & WEFT_NET_CONN_ENCRYPT;
+  e->key = *key; /* to check the answer, which comes later */
+  memcpy(e->listen_nonce, weft_net_handle_nonce(handle), WEFT_NONCE_BYTES);
+  e->hello = hello;
   ctx_lock(c);
   int w = weft__ucx_watch(c, fd, e);
   if (w == 0) weft__ucx_sock_poll(c); /* the reply may be there already */
@@ -186,7 +195,7 @@ weftResult_t weft__ucx_accept(void *lp, int timeout_ms, void **out, uint64_t *co
     ctx_unlock(c);
     if (e) {
       *conn_id = e->conn_id;
-      *flags = 0;
+      *flags = e->flags;
       *out = e;
       return weftSuccess;
     }
@@ -213,6 +222,7 @@ weftResult_t weft__ucx_close_listen(void *lp) {
     weft__ucx_free_arrivals(c, e);
     weft__ucx_sock_close(c, &e->fd);
     weft_req_destroy(&e->q);
+    weft_aead_free(e->aead);
     free(e);
   }
   ctx_unlock(c);

@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ucx/ucx_impl.h"
@@ -31,12 +32,22 @@ static weftResult_t req_failed(ucx_ep *e, ucx_req *r, ucs_status_t st) {
                            e->h.type == WEFT_NET_OBJ_SEND ? "sending" : "receiving", r->got, ucs_status_string(st));
 }
 
+void weft__ucx_req_settle(ucx_ep *e, ucx_req *r) {
+  if (!r->bounce) return;
+  if (e->h.type == WEFT_NET_OBJ_RECV && r->res == weftSuccess)
+    r->res = weft__ucx_open(e, r, r->bounce, r->got + WEFT_NET_SEAL_BYTES);
+  weft_net_bounce_put(&e->pool, r->bounce);
+  r->bounce = NULL;
+}
+
 void weft__ucx_req_started(ucx_ep *e, ucx_req *r, void *s) {
   if (s == NULL) {
     r->state = RQ_DONE;
+    weft__ucx_req_settle(e, r);
   } else if (UCS_PTR_IS_ERR(s)) {
     r->state = RQ_DONE;
     r->res = req_failed(e, r, UCS_PTR_STATUS(s));
+    weft__ucx_req_settle(e, r);
   } else {
     r->ureq = s;
     r->state = RQ_ACTIVE;
@@ -52,13 +63,29 @@ void weft__ucx_req_check(ucx_ep *e, ucx_req *r) {
   r->ureq = NULL;
   r->state = RQ_DONE;
   if (st != UCS_OK) r->res = req_failed(e, r, st);
+  weft__ucx_req_settle(e, r);
 }
 
-/* Hands send r to UCP; the lock is held. */
+/* Hands send r to UCP (on an encrypted connection, sealed into a bounce
+ * buffer the size of the message plus its tag); the lock is held. */
 weftResult_t weft__ucx_send_issue(ucx_ep *e, ucx_req *r) {
   ucp_request_param_t p;
   memset(&p, 0, sizeof p);
-  weft__ucx_req_started(e, r, ucp_am_send_nbx(e->ep, AM_DATA, &r->hdr, sizeof r->hdr, r->buf, r->size, &p));
+  const void *data = r->buf;
+  size_t len = r->size;
+  if (e->aead) {
+    if (!(r->bounce = weft_net_bounce_get(&e->pool, r->size + WEFT_NET_SEAL_BYTES)) ||
+        weft_net_seal_msg(e->aead, r->hdr.seq, r->tag, r->buf, r->size, r->bounce) != 0) {
+      r->state = RQ_DONE;
+      r->res = weft__ucx_ep_fail(e, weftSystemError, "ucx: sealing a message of %zu bytes failed%s", r->size,
+                                 r->bounce ? "" : ": out of memory");
+      weft__ucx_req_settle(e, r);
+      return r->res;
+    }
+    data = r->bounce;
+    len += WEFT_NET_SEAL_BYTES;
+  }
+  weft__ucx_req_started(e, r, ucp_am_send_nbx(e->ep, AM_DATA, &r->hdr, sizeof r->hdr, data, len, &p));
   return r->res;
 }
 

@@ -7,22 +7,54 @@
 
 /* ---- receive matching ------------------------------------------------------------- */
 
-static void rndv_start(ucx_ctx *c, ucx_ep *e, ucx_req *r, void *desc) {
+/* Fetches a rendezvous message of len bytes (sealed: into a bounce buffer,
+ * opened when it has landed). */
+static void rndv_start(ucx_ctx *c, ucx_ep *e, ucx_req *r, void *desc, size_t len) {
   ucp_request_param_t p;
   memset(&p, 0, sizeof p);
-  weft__ucx_req_started(e, r, ucp_am_recv_data_nbx(c->worker, desc, r->buf, r->got, &p));
+  void *dst = r->buf;
+  if (e->aead && !(dst = r->bounce = weft_net_bounce_get(&e->pool, len))) {
+    ucp_am_data_release(c->worker, desc);
+    r->state = RQ_DONE;
+    r->res = weft__ucx_ep_fail(e, weftSystemError, "ucx: out of memory receiving a message of %zu bytes", len);
+    return;
+  }
+  weft__ucx_req_started(e, r, ucp_am_recv_data_nbx(c->worker, desc, dst, len, &p));
 }
 
-/* Sets r's size and tag and fails it when the message does not fit; returns
- * 1 if the data may be delivered. */
+int weft__ucx_open(ucx_ep *e, ucx_req *r, const void *wire, size_t wire_len) {
+  if (weft_net_open_msg(e->aead, r->seq, r->tag, wire, wire_len, r->buf) == 0) return weftSuccess;
+  if (!e->failed) {
+    weft_net_seal_forged(e, "ucx", r->seq);
+    e->failed = weftRemoteError;
+  }
+  return weftRemoteError;
+}
+
+/* Delivers an eager message (len bytes on the wire) into r: copied, or
+ * opened on an encrypted connection. */
+static void deliver(ucx_ep *e, ucx_req *r, const void *data, size_t len) {
+  r->state = RQ_DONE;
+  if (e->aead) r->res = weft__ucx_open(e, r, data, len);
+  else if (len) memcpy(r->buf, data, len);
+}
+
+/* Sets r's size and tag and fails it when the message (len bytes on the
+ * wire) does not fit; returns 1 if the data may be delivered. */
 static int fits(ucx_ep *e, ucx_req *r, uint64_t tag, size_t len) {
-  r->got = len;
   r->tag = tag;
-  if (len <= r->size) return 1;
+  if (e->aead && len < WEFT_NET_SEAL_BYTES) { /* shorter than a tag: cut or forged */
+    r->got = 0;
+    r->state = RQ_DONE;
+    r->res = weft__ucx_open(e, r, NULL, len);
+    return 0;
+  }
+  r->got = e->aead ? len - WEFT_NET_SEAL_BYTES : len;
+  if (r->got <= r->size) return 1;
   r->state = RQ_DONE;
   r->res = weftInvalidUsage;
-  weft__ucx_ep_fail(e, weftInvalidUsage, "ucx: incoming message of %zu bytes does not fit the posted %zu bytes", len,
-                    r->size);
+  weft__ucx_ep_fail(e, weftInvalidUsage, "ucx: incoming message of %zu bytes does not fit the posted %zu bytes",
+                    r->got, r->size);
   return 0;
 }
 
@@ -42,18 +74,17 @@ void weft__ucx_match(ucx_ctx *c, ucx_ep *e) {
     int ok = fits(e, r, a->tag, a->len);
     switch (a->kind) {
       case ARR_COPY:
-        if (ok && a->len) memcpy(r->buf, a + 1, a->len);
+        if (ok) deliver(e, r, a + 1, a->len);
         break;
       case ARR_DESC:
-        if (ok && a->len) memcpy(r->buf, a->data, a->len);
+        if (ok) deliver(e, r, a->data, a->len);
         ucp_am_data_release(c->worker, a->data);
         break;
       case ARR_RNDV:
-        if (ok) rndv_start(c, e, r, a->data);
+        if (ok) rndv_start(c, e, r, a->data, a->len);
         else ucp_am_data_release(c->worker, a->data);
         break;
     }
-    if (ok && a->kind != ARR_RNDV) r->state = RQ_DONE;
     free(a);
   }
 }
@@ -82,11 +113,18 @@ ucs_status_t weft__ucx_am_data_cb(void *arg, const void *header, size_t hlen, vo
   if (r && r->seq == h.seq) { /* its receive is waiting: deliver now */
     weft_req_pop(&e->q);
     if (!fits(e, r, h.tag, len)) return UCS_OK;
-    if (rndv) {
-      rndv_start(c, e, r, data);
-    } else {
-      if (len) memcpy(r->buf, data, len);
-      r->state = RQ_DONE;
+    if (rndv) rndv_start(c, e, r, data, len);
+    else deliver(e, r, data, len);
+    return UCS_OK;
+  }
+  /* every position before the oldest waiting receive has been delivered: a
+   * message for one of them is a replay (on an encrypted connection it
+   * could never be opened; it fails the endpoint rather than wait) */
+  if (e->aead && h.seq < (r ? r->seq : e->seq)) {
+    if (!e->failed) {
+      weft_net_obj_err(e, "ucx: a message from the peer for position %llu of the connection, which was delivered "
+                          "already: replayed on the way; it was discarded", (unsigned long long)h.seq);
+      e->failed = weftRemoteError;
     }
     return UCS_OK;
   }

@@ -69,8 +69,30 @@ static void send_resolve(ucx_ctx *c, ucx_ep *e) {
   }
 }
 
-/* Reads the peer's reply, or notices that the receiver went away. */
+/* The answer's reply and proof have arrived: checks the proof, sets up the
+ * encryption and makes room for the address. 0 on success. */
+static int answer_check(ucx_ctx *c, ucx_ep *e) {
+  const char *why = NULL;
+  if (e->reply.magic != UCX_MAGIC || e->reply.len == 0 || e->reply.len > MAX_ADDR)
+    why = "ucx: bad reply from the peer";
+  else if (!weft_net_reply_check(&e->key, e->listen_nonce, &e->hello.h, &e->auth))
+    why = "ucx: the peer's answer does not prove the job key: not the peer weft published";
+  else if ((e->flags & WEFT_NET_CONN_ENCRYPT) &&
+           !(e->aead = weft_net_seal_new(&e->key, e->listen_nonce, &e->hello.h, &e->auth, 1)))
+    why = "ucx: cannot set up the encryption of the connection";
+  else if (!(e->addr = malloc(e->reply.len)))
+    why = "ucx: out of memory";
+  weft_wipe(&e->key, sizeof e->key);
+  if (!why) return 0;
+  weft__ucx_ep_fail(e, weftRemoteError, "%s", why);
+  weft__ucx_sock_close(c, &e->fd);
+  return -1;
+}
+
+/* Reads the peer's answer ({magic, length, host}, the proof of the key, the
+ * worker address), or notices that the receiver went away. */
 void weft__ucx_send_sock(ucx_ctx *c, ucx_ep *e) {
+  const size_t head = sizeof e->reply + sizeof e->auth;
   for (;;) {
     char *dst;
     size_t want;
@@ -78,9 +100,12 @@ void weft__ucx_send_sock(ucx_ctx *c, ucx_ep *e) {
     if (e->got < sizeof e->reply) {
       dst = (char *)&e->reply + e->got;
       want = sizeof e->reply - e->got;
+    } else if (e->got < head) {
+      dst = (char *)&e->auth + (e->got - sizeof e->reply);
+      want = head - e->got;
     } else if (!e->ep && e->addr) {
-      dst = e->addr + (e->got - sizeof e->reply);
-      want = sizeof e->reply + e->reply.len - e->got;
+      dst = e->addr + (e->got - head);
+      want = head + e->reply.len - e->got;
     } else {
       dst = junk;
       want = sizeof junk;
@@ -88,7 +113,7 @@ void weft__ucx_send_sock(ucx_ctx *c, ucx_ep *e) {
     ssize_t n = recv(e->fd, dst, want, MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
     if (n <= 0) {
-      if (e->ep || e->got >= sizeof e->reply)
+      if (e->ep || e->got >= head)
         weft__ucx_ep_fail(e, weftRemoteError, "ucx: the receiving peer closed the connection or exited");
       else
         weft__ucx_ep_fail(e, weftRemoteError, "ucx: the peer dropped the connection (a different job key?)");
@@ -97,14 +122,9 @@ void weft__ucx_send_sock(ucx_ctx *c, ucx_ep *e) {
     }
     if (dst == junk) continue;
     e->got += (size_t)n;
-    if (e->got == sizeof e->reply) {
-      if (e->reply.magic != UCX_MAGIC || e->reply.len == 0 || e->reply.len > MAX_ADDR ||
-          !(e->addr = malloc(e->reply.len))) {
-        weft__ucx_ep_fail(e, weftRemoteError, "ucx: bad reply from the peer");
-        weft__ucx_sock_close(c, &e->fd);
-        return;
-      }
-    } else if (e->got > sizeof e->reply && e->got == sizeof e->reply + e->reply.len) {
+    if (e->got == head) {
+      if (answer_check(c, e) != 0) return;
+    } else if (e->got > head && e->got == head + e->reply.len) {
       send_resolve(c, e);
     }
   }

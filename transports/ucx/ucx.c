@@ -11,12 +11,13 @@
  * only use network transports in this UCX (no shared memory, no cma), and a
  * worker address (~200 bytes) does not fit the 128-byte handle, so:
  *   - listen() opens a TCP listener on localAddr; the handle is {magic, addr}.
- *   - connect() connects to it and writes a hello {magic, key, connId, nonce},
- *     then returns at once (weft calls every connect before any accept, so a
- *     connect must never wait for the peer): the send endpoint is
- *     "unresolved", and queues its sends, until the reply {magic, length,
- *     worker address, host id} arrives on the socket; then it creates the UCP
- *     endpoint and issues the queued sends in order.
+ *   - connect() connects to it and writes the HMAC hello (common/hello.h)
+ *     with a 64-bit endpoint nonce, then returns at once (weft calls every
+ *     connect before any accept, so a connect must never wait for the peer):
+ *     the send endpoint is "unresolved", and queues its sends, until the
+ *     answer {magic, length, host id}, proof of the key (weft_net_reply),
+ *     worker address arrives on the socket and proves the key; then it
+ *     creates the UCP endpoint and issues the queued sends in order.
  *   - whenever the context makes progress (including inside connect and
  *     accept) it accepts pending sockets, reads hellos, drops those without
  *     the key, and answers the others with its worker address; accept()
@@ -46,6 +47,16 @@
  * copy). A message larger than its receive fails it with weftInvalidUsage and
  * releases the data (the sender completes normally).
  *
+ * Encrypted connections (WEFT_NET_CONN_ENCRYPT, common/seal.h). Both ends
+ * derive the connection's key from the hello and the answer's nonces. A
+ * send seals the message into a bounce buffer (its size plus the 16-byte
+ * tag) at position seq, and UCP sends that. A receive opens an eager message
+ * from UCP's data straight into the posted buffer, and a rendezvous one after
+ * it has landed in a bounce buffer; it opens with its own position, so a
+ * message that claims another seq, or was changed, fails the receive with
+ * weftRemoteError and is never delivered. A message for a position already
+ * delivered (a replay) fails the endpoint as it arrives.
+ *
  * Requests are polled with ucp_request_check_status, so UCP never calls back
  * into memory we might have freed.
  *
@@ -62,6 +73,7 @@ static weftResult_t ucx_properties(void *ctxp, int dev, weftNetProperties_t *p) 
   p->bandwidthGbps = c ? c->bw_gbps : 1.0;
   p->latencyUs = c ? c->lat_us : 20.0;
   p->maxStreams = 1;
+  p->encrypts = 1;
   return weftSuccess;
 }
 

@@ -14,6 +14,7 @@
 #include "common/listen.h"
 #include "common/netctx.h"
 #include "common/req_queue.h"
+#include "common/seal.h"
 
 #define UCX_MAGIC 0x7765667475637831ULL /* "weftucx1" */
 #define UCX_BYE 0x7765667475637862ULL   /* "weftucxb" */
@@ -85,6 +86,8 @@ typedef struct ucx_req {
   int state;
   weftResult_t res;
   ucx_data_hdr hdr; /* sends: the header, alive until completion */
+  char *bounce;     /* encrypted: the sealed message (sends), or where a
+                     * rendezvous one lands before it is opened (receives) */
 } ucx_req;
 
 typedef struct ucx_ep {
@@ -108,6 +111,14 @@ typedef struct ucx_ep {
   ucx_reply reply;
   char *addr;
   size_t got;
+  uint32_t flags;  /* WEFT_NET_CONN_* of the connection */
+  weft_aead *aead; /* encrypted connection (common/seal.h), else NULL */
+  weft_net_bounce_pool pool; /* its requests' bounce buffers, for reuse */
+  /* sends, until resolved: what checks the receiver's answer */
+  weftNetKey_t key;
+  uint8_t listen_nonce[WEFT_NONCE_BYTES];
+  ucx_hello hello;
+  weft_net_reply auth;
 } ucx_ep;
 
 /* An accepted socket whose hello has not fully arrived. */
@@ -170,6 +181,9 @@ weftResult_t weft__ucx_ep_fail(ucx_ep *e, weftResult_t res, const char *fmt, ...
 void weft__ucx_req_started(ucx_ep *e, ucx_req *r, void *status_ptr);
 weftResult_t weft__ucx_send_issue(ucx_ep *e, ucx_req *r);
 void weft__ucx_req_check(ucx_ep *e, ucx_req *r);
+/* r has just become RQ_DONE through UCP: opens a rendezvous message that
+ * landed sealed, frees r's bounce buffer. */
+void weft__ucx_req_settle(ucx_ep *e, ucx_req *r);
 weftResult_t weft__ucx_isend(void *sc, const void *data, size_t size, uint64_t tag, void *mh, void **request);
 weftResult_t weft__ucx_irecv(void *rc, void *data, size_t size, uint64_t tag, void *mh, void **request);
 weftResult_t weft__ucx_test(void *request, int *done, size_t *size, uint64_t *tag);
@@ -178,6 +192,8 @@ int weft__ucx_poll_fd(void *comm, short *events);
 /* recv.c */
 void weft__ucx_match(ucx_ctx *c, ucx_ep *e);
 void weft__ucx_free_arrivals(ucx_ctx *c, ucx_ep *e);
+/* Opens a sealed message for receive r into its buffer; 0 when authentic. */
+int weft__ucx_open(ucx_ep *e, ucx_req *r, const void *wire, size_t wire_len);
 ucs_status_t weft__ucx_am_data_cb(void *arg, const void *header, size_t hlen, void *data, size_t len,
                                   const ucp_am_recv_param_t *param);
 
