@@ -10,6 +10,7 @@
  *     goes through tcp instead of one that does not (a plugin without it).
  * Both ends of a link compute the same choice from shared data. */
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,16 +64,22 @@ void weft_comm_close_nets(struct weftComm *c) {
 
 static void net_log(void *user, weftLogLevel_t level, const char *msg) { weft_log(user, level, "%s", msg); }
 
+/* The address the transports listen on: the NIC nearest the device when the
+ * comm chose one (comm/locality.c), else the bootstrap's. */
+static void listen_ip(const struct weftComm *c, char *ip, size_t len) {
+  const weft_sockaddr *me = &c->bootstrap->peers[c->rank].addr;
+  ip[0] = 0;
+  inet_ntop(me->sa.sa_family, me->sa.sa_family == AF_INET6 ? (const void *)&me->in6.sin6_addr
+                                                           : (const void *)&me->in.sin_addr, ip, (socklen_t)len);
+  if (c->net_local_ip[0]) snprintf(ip, len, "%s", c->net_local_ip);
+}
+
 static weftResult_t init_net(struct weftComm *c, int k) {
   weft_net_inst *ni = &c->nets[k];
   if (ni->ctx) return weftSuccess;
   const weftNet_t *net = weft_net_at(k);
-  char ip[INET6_ADDRSTRLEN] = "";
-  const weft_sockaddr *me = &c->bootstrap->peers[c->rank].addr;
-  inet_ntop(me->sa.sa_family, me->sa.sa_family == AF_INET6 ? (const void *)&me->in6.sin6_addr
-                                                           : (const void *)&me->in.sin_addr, ip, sizeof ip);
-  /* the NIC nearest the device when the comm chose one (comm/locality.c) */
-  if (c->net_local_ip[0]) snprintf(ip, sizeof ip, "%s", c->net_local_ip);
+  char ip[INET6_ADDRSTRLEN];
+  listen_ip(c, ip, sizeof ip);
   weftNetInitArgs_t args = {WEFT_NET_ABI_VERSION, net_log, c, ip, weft_env("WEFT_SOCKET_IFNAME")};
   ni->net = net;
   if (net->init(&args, &ni->ctx) != weftSuccess) {
@@ -97,9 +104,34 @@ static weftResult_t listen_net(struct weftComm *c, int k, const weftNetKey_t *ke
   return weftSuccess;
 }
 
+/* A rank's scores depend on the process and the address its transports
+ * listen on, not on the comm: they are measured once per address and
+ * interface filter and kept, so that a split, shrink or grow does not
+ * initialize every transport again only to score it (0.1-0.3 s each for ucx
+ * and ofi; the losers are closed right after). */
+#define SCORE_MEMOS 4
+static pthread_mutex_t score_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+  char key[INET6_ADDRSTRLEN + 128];
+  float score[WEFT_MAX_NETS];
+} score_memo[SCORE_MEMOS];
+static int score_memos;
+
 /* Nominal bandwidth of each inter-host candidate on this rank, 0 when the
  * transport is missing or fails to initialize here. */
 static void local_scores(struct weftComm *c, float *score) {
+  char key[sizeof score_memo[0].key], ip[INET6_ADDRSTRLEN];
+  const char *ifname = weft_env("WEFT_SOCKET_IFNAME");
+  listen_ip(c, ip, sizeof ip);
+  snprintf(key, sizeof key, "%s|%s", ip, ifname ? ifname : "");
+  pthread_mutex_lock(&score_mu);
+  for (int i = 0; i < score_memos; i++)
+    if (strcmp(score_memo[i].key, key) == 0) {
+      memcpy(score, score_memo[i].score, sizeof score_memo[i].score);
+      pthread_mutex_unlock(&score_mu);
+      return;
+    }
+  pthread_mutex_unlock(&score_mu);
   for (int k = 0; k < WEFT_MAX_NETS; k++) score[k] = 0;
   for (int k = 0; k < weft_net_count(); k++) {
     const weftNet_t *net = weft_net_at(k);
@@ -109,6 +141,11 @@ static void local_scores(struct weftComm *c, float *score) {
     if (!net->getProperties || net->getProperties(c->nets[k].ctx, 0, &props) != weftSuccess) props.bandwidthGbps = 1;
     score[k] = props.bandwidthGbps > 0 ? (float)props.bandwidthGbps : 1;
   }
+  pthread_mutex_lock(&score_mu);
+  int slot = score_memos < SCORE_MEMOS ? score_memos++ : 0;
+  snprintf(score_memo[slot].key, sizeof score_memo[slot].key, "%s", key);
+  memcpy(score_memo[slot].score, score, sizeof score_memo[slot].score);
+  pthread_mutex_unlock(&score_mu);
 }
 
 /* Picks c->peers[p].net for every peer. */
@@ -364,15 +401,28 @@ weftResult_t weft_comm_connect(struct weftComm *c) {
   weftNetKey_t key;
   if (weft_key_derive(c->key, WEFT_KEY_LABEL_NET, NULL, 0, key.bytes) != 0)
     return weft_error(NULL, weftSystemError, "cannot derive the link key (libcrypto)");
-  size_t row = (size_t)nk * WEFT_NET_HANDLE_BYTES;
+  /* each rank's row: its handles, then its WEFT_CRYPTO mode, which every
+   * rank checks before it connects: ranks that disagree all fail here with
+   * the same reason, instead of the first to notice a link's flags leaving
+   * the others with refused connections */
+  size_t hrow = (size_t)nk * WEFT_NET_HANDLE_BYTES, row = hrow + 1;
   char *handles = calloc((size_t)n, row);
   if (!handles) return weft_error(NULL, weftSystemError, "out of memory");
   for (int k = 0; k < nk; k++)
     if (!uses[k]) close_net(&c->nets[k]); /* initialized only to score it */
   for (int k = 0; k < nk && res == weftSuccess; k++)
     if (uses[k]) res = listen_net(c, k, &key, handles + (size_t)r * row + (size_t)k * WEFT_NET_HANDLE_BYTES);
+  handles[(size_t)r * row + hrow] = (char)c->crypto;
   if (res == weftSuccess && (res = weft_bootstrap_allgather(c->bootstrap, handles, row, err)) != weftSuccess)
     weft_error(NULL, res, "%s", err);
+  for (int p = 0; p < n && res == weftSuccess; p++) {
+    int theirs = (unsigned char)handles[(size_t)p * row + hrow];
+    if (theirs == c->crypto) continue;
+    char pn[128];
+    weft_comm_peer_name(c, p, pn, sizeof pn);
+    res = weft_error(NULL, weftInvalidUsage, "%s runs with WEFT_CRYPTO=%s, this rank with WEFT_CRYPTO=%s: set WEFT_CRYPTO "
+                     "alike on every rank", pn, crypto_name(theirs), crypto_name(c->crypto));
+  }
   for (int i = 1; i < n && res == weftSuccess; i++) {
     int p = (r + i) % n;
     const weftNet_t *net = c->peers[p].net;
