@@ -13,8 +13,12 @@
  * the queue go once the results are in the buffers. An op on a plain weft
  * stream may leave its last device work (copies out, unmaps) unwaited: the
  * engine runs the next op, whose first wait covers it, and completes the op
- * after weft_devstage_settle. Every wait on the device is bounded by the
- * comm's timeout and ends on abort. */
+ * after weft_devstage_settle. Such an op also leaves its mappings in the
+ * engine's pool (weft_devstage_pool.kept) instead of unmapping them: the
+ * next op of the stream takes those that cover its buffers and maps nothing
+ * again, so a run of calls maps each buffer once; the op that ends the run
+ * unmaps them in weft_devstage_settle, before it completes. Every wait on
+ * the device is bounded by the comm's timeout and ends on abort. */
 #ifndef WEFT_EXEC_DEVSTAGE_H
 #define WEFT_EXEC_DEVSTAGE_H
 
