@@ -154,7 +154,8 @@ static int check_buffer(int rank, cl_command_queue q, cl_mem m, const char *name
 
 /* "kept": 8 calls a->b, 8 in place on b, 4 a->c, queued at once on a weft
  * stream. Mapping each buffer anew would take 32 maps; keeping them from call
- * to call takes 4 (a and b, then a and c). */
+ * to call takes 4 (a and b, then a and c), plus the one of weft's staging
+ * block (hostAlloc). */
 static int kept_maps(int rank, int n, weftComm_t comm, cl_context ctx, cl_command_queue q) {
   cl_int err;
   cl_mem a = clCreateBuffer(ctx, CL_MEM_READ_WRITE, COUNT * sizeof(float), NULL, &err);
