@@ -187,11 +187,27 @@ static size_t stage_need(const weft_dev_call *d) {
   return in + out;
 }
 
-/* Queues the mapping of buf; *queued is set (the host view is usable once
- * an event recorded after it completes). */
-static weftResult_t map_view(weft_dev *d, void *stream, const void *buf, size_t bytes, int write, void **host,
-                             void **mapping, int *queued, char *why, size_t len) {
+/* Queues the mapping of the first `bytes` of buf, or takes a mapping the
+ * previous op of the stream kept (p non-NULL: the op may take one) that
+ * covers as much with at least the access asked for. *queued is set when a
+ * map was queued (the host view is usable once an event recorded after it
+ * completes); *covered and *writes say what the mapping is. */
+static weftResult_t map_view(weft_dev *d, weft_devstage_pool *p, void *stream, const void *buf, size_t bytes,
+                             int write, void **host, void **mapping, size_t *covered, int *writes, int *queued,
+                             char *why, size_t len) {
+  for (int i = 0; p && i < p->nkept; i++) {
+    weft_dev_kept *k = &p->kept[i];
+    if (k->buf != buf || k->bytes < bytes || k->write < write) continue;
+    *host = k->host;
+    *mapping = k->mapping;
+    *covered = k->bytes;
+    *writes = k->write;
+    *k = p->kept[--p->nkept];
+    return weftSuccess;
+  }
   *queued = 1;
+  *covered = bytes;
+  *writes = write;
   if (d->ops->map(d->ctx, stream, (void *)buf, 0, bytes, write, host, mapping) != weftSuccess) {
     *mapping = NULL;
     char what[96];
@@ -201,6 +217,15 @@ static weftResult_t map_view(weft_dev *d, void *stream, const void *buf, size_t 
   return weftSuccess;
 }
 
+/* Unmaps the mappings kept in p that no op took; 1 if it queued any. */
+static int release_kept(weft_devstage_pool *p, void *stream) {
+  int queued = p->nkept > 0;
+  for (int i = 0; i < p->nkept; i++) p->dev->ops->unmap(p->dev->ctx, stream, p->kept[i].mapping);
+  p->nkept = 0;
+  p->kept_by = NULL;
+  return queued;
+}
+
 /* Host views of call d: the buffer itself (host memory), a mapping (unified
  * memory of a device that maps), or staging at *at, with its copy in queued
  * on stream. *copied is set when a copy or a map was queued: the views are
@@ -208,8 +233,8 @@ static weftResult_t map_view(weft_dev *d, void *stream, const void *buf, size_t 
 /* Calls whose result buffer has gaps between blocks (displacements). */
 static int gapped(weft_coll_kind k) { return k == COLL_ALLGATHERV || k == COLL_ALLTOALLV; }
 
-static weftResult_t views_in(weft_dev *d, void *stream, weft_dev_call *dc, char **at, int copy_in, int *copied,
-                             char *why, size_t len) {
+static weftResult_t views_in(weft_dev *d, weft_devstage_pool *p, void *stream, weft_dev_call *dc, char **at,
+                             int copy_in, int *copied, char *why, size_t len) {
   const weft_call *c = &dc->call;
   if (dc->inplace) {
     void *buf = (void *)c->recvbuf;
@@ -217,7 +242,8 @@ static weftResult_t views_in(weft_dev *d, void *stream, weft_dev_call *dc, char 
     if (dc->in_host) {
       h = buf;
     } else if (dc->in_map) {
-      weftResult_t r = map_view(d, stream, buf, dc->extent, 1, (void **)&h, &dc->mout, copied, why, len);
+      weftResult_t r = map_view(d, p, stream, buf, dc->extent, 1, (void **)&h, &dc->mout, &dc->mout_bytes,
+                                &dc->mout_write, copied, why, len);
       if (r != weftSuccess) return r;
     } else {
       h = *at;
@@ -242,7 +268,8 @@ static weftResult_t views_in(weft_dev *d, void *stream, weft_dev_call *dc, char 
   } else if (dc->in_host) {
     dc->hin = (void *)c->sendbuf;
   } else if (dc->in_map) {
-    weftResult_t r = map_view(d, stream, c->sendbuf, dc->in_span, 0, &dc->hin, &dc->min, copied, why, len);
+    weftResult_t r = map_view(d, p, stream, c->sendbuf, dc->in_span, 0, &dc->hin, &dc->min, &dc->min_bytes,
+                              &dc->min_write, copied, why, len);
     if (r != weftSuccess) return r;
   } else {
     dc->hin = *at;
@@ -258,7 +285,8 @@ static weftResult_t views_in(weft_dev *d, void *stream, weft_dev_call *dc, char 
   } else if (dc->out_host) {
     dc->hout = c->recvbuf;
   } else if (dc->out_map) {
-    weftResult_t r = map_view(d, stream, c->recvbuf, dc->out_span, 1, &dc->hout, &dc->mout, copied, why, len);
+    weftResult_t r = map_view(d, p, stream, c->recvbuf, dc->out_span, 1, &dc->hout, &dc->mout, &dc->mout_bytes,
+                              &dc->mout_write, copied, why, len);
     if (r != weftSuccess) return r;
   } else {
     dc->hout = *at;
@@ -338,6 +366,62 @@ static weftResult_t end_wait(weft_devstage *ds, void *stream, const weft_exec_vi
   return weftSuccess;
 }
 
+/* The pool, when op ds may take the mappings the previous op of its stream
+ * kept: an op on a weft stream that the engine may finish later (so the
+ * next op of the stream is taken before it completes); never an op on a
+ * wrapped queue, whose hold must not let the user's work see a mapping. */
+static weft_devstage_pool *may_take(const weft_devstage *ds, weft_devstage_pool *p) {
+  return ds->may_defer && !ds->hold && !ds->prior && p->nkept ? p : NULL;
+}
+
+/* Moves the op's mappings into the pool for the next op of the stream (those
+ * beyond the pool's room are unmapped); 1 if it queued an unmap. */
+static int keep_mappings(weft_devstage *ds, weft_devstage_pool *p, void *stream) {
+  weft_dev *d = ds->dev;
+  int unmapped = 0;
+  for (int i = 0; i < ds->ncalls; i++) {
+    weft_dev_call *dc = &ds->calls[i];
+    void *base_out = dc->inplace && dc->hout ? (char *)dc->hout - dc->out_off : dc->hout;
+    weft_dev_kept k[2] = {{dc->call.sendbuf, dc->min_bytes, dc->min_write, dc->hin, dc->min},
+                          {dc->call.recvbuf, dc->mout_bytes, dc->mout_write, base_out, dc->mout}};
+    for (int j = 0; j < 2; j++) {
+      if (!k[j].mapping) continue;
+      if (p->nkept < WEFT_DEV_KEPT_MAX) {
+        p->kept[p->nkept++] = k[j];
+      } else {
+        d->ops->unmap(d->ctx, stream, k[j].mapping);
+        unmapped = 1;
+      }
+    }
+    dc->min = dc->mout = NULL;
+  }
+  if (p->nkept) {
+    p->kept_by = ds;
+    ds->kept = 1;
+  }
+  return unmapped;
+}
+
+/* The end of an op's device work, its copies out queued (copied): the
+ * mappings are undone, or kept for the next op of a weft stream (which then
+ * maps nothing: no round trip through the device per call), and the last
+ * device work is waited for or left to weft_devstage_settle. */
+static weftResult_t end_views(weft_op *op, void *stream, weftResult_t r, int copied, int mapped, char *why,
+                              size_t len) {
+  weft_devstage *ds = &op->dev;
+  weft_devstage_pool *p = &op->engine->devpool;
+  int keep = r == weftSuccess && ds->may_defer && !ds->hold && !ds->prior && !p->nkept;
+  int unmapped = mapped;
+  if (keep) unmapped = keep_mappings(ds, p, stream);
+  else unmap_all(ds, stream);
+  if (r != weftSuccess) return r;
+  const weft_exec_view *v = &op->engine->v;
+  if (copied) return end_wait(ds, stream, v, "copying the results to the device", why, len);
+  if (unmapped) return end_wait(ds, stream, v, "unmapping the buffers", why, len);
+  if (ds->kept) ds->tail = WEFT_DEVSTAGE_KEPT;
+  return weftSuccess;
+}
+
 /* Whether call d's input (output) is staged: copied, not host memory or mapped. */
 static int staged_in(const weft_dev_call *dc) {
   return dc->in_len && !dc->in_host && !dc->in_map;
@@ -382,7 +466,8 @@ static weftResult_t run_pieces(weft_op *op, void *stream, char *why, size_t len)
   void *ev[WEFT_DEV_MAX_PIECES] = {NULL};
   char *at = op->engine->devpool.stage;
   int mapped = 0, copied_out = 0, in = staged_in(dc), out = 0;
-  weftResult_t r = views_in(d, stream, dc, &at, 0, &mapped, why, len);
+  weftResult_t r = views_in(d, may_take(ds, &op->engine->devpool), stream, dc, &at, 0, &mapped, why, len);
+  if (release_kept(&op->engine->devpool, stream)) mapped = 1; /* waited for with the maps */
   out = staged_out(dc);
   /* every piece's copy in now, an event after each (after the maps: one
    * event covers them when nothing is copied in) */
@@ -409,10 +494,7 @@ static weftResult_t run_pieces(weft_op *op, void *stream, char *why, size_t len)
   }
   for (int i = 0; i < np; i++)
     if (ev[i]) d->ops->eventDestroy(d->ctx, ev[i]);
-  unmap_all(ds, stream);
-  if (r == weftSuccess && (copied_out || mapped))
-    r = end_wait(ds, stream, v, copied_out ? "copying the results to the device" : "unmapping the buffers", why, len);
-  return r;
+  return end_views(op, stream, r, copied_out, mapped, why, len);
 }
 
 /* Host views in, schedule built on them and run, results out. */
@@ -433,8 +515,10 @@ static weftResult_t run_calls(weft_op *op, char *why, size_t len) {
   if (ds->ncalls == 1 && ds->calls[0].call.pieces > 1) return run_pieces(op, stream, why, len);
   char *at = e->devpool.stage;
   int copied = 0;
+  weft_devstage_pool *take = may_take(ds, &e->devpool);
   for (int i = 0; i < ds->ncalls && r == weftSuccess; i++)
-    r = views_in(d, stream, &ds->calls[i], &at, 1, &copied, why, len);
+    r = views_in(d, take, stream, &ds->calls[i], &at, 1, &copied, why, len);
+  if (release_kept(&e->devpool, stream)) copied = 1; /* waited for with the maps */
   /* one wait for every copy and map of the op */
   if (r == weftSuccess && copied) r = drain(d, stream, v, "copying or mapping the buffers for the host", why, len);
   if (r == weftSuccess) {
@@ -458,10 +542,7 @@ static weftResult_t run_calls(weft_op *op, char *why, size_t len) {
   if (r == weftSuccess) r = weft_run_sched(v, &op->sched, &op->mem, op->sig, why, len);
   copied = 0;
   for (int i = 0; i < ds->ncalls && r == weftSuccess; i++) r = views_out(d, stream, &ds->calls[i], &copied, why, len);
-  unmap_all(ds, stream);
-  if (r == weftSuccess && copied) r = end_wait(ds, stream, v, "copying the results to the device", why, len);
-  else if (r == weftSuccess && mapped) r = end_wait(ds, stream, v, "unmapping the buffers", why, len);
-  return r;
+  return end_views(op, stream, r, copied, mapped, why, len);
 }
 
 weftResult_t weft_devstage_run(weft_op *op, char *why, size_t len) {
@@ -478,18 +559,31 @@ weftResult_t weft_devstage_run(weft_op *op, char *why, size_t len) {
   return r;
 }
 
+char weft_devstage_kept_mark;
+
+/* The op's unwaited device work, then its kept mappings unless the next op
+ * took them over (took them or unmapped them before its first wait). */
 weftResult_t weft_devstage_settle(weft_op *op, char *why, size_t len) {
   weft_devstage *ds = &op->dev;
-  if (!ds->tail) return weftSuccess;
-  weftResult_t r = wait_event(ds->dev, ds->tail, &op->engine->v, ds->tail_what, why, len);
-  ds->dev->ops->eventDestroy(ds->dev->ctx, ds->tail);
+  weftResult_t r = weftSuccess;
+  if (ds->tail && ds->tail != WEFT_DEVSTAGE_KEPT) {
+    r = wait_event(ds->dev, ds->tail, &op->engine->v, ds->tail_what, why, len);
+    ds->dev->ops->eventDestroy(ds->dev->ctx, ds->tail);
+  }
   ds->tail = NULL;
+  weft_devstage_pool *p = &op->engine->devpool;
+  if (ds->kept && p->kept_by == ds && release_kept(p, p->stream)) {
+    weftResult_t u = drain(p->dev, p->stream, &op->engine->v, "unmapping the buffers", why, len);
+    if (r == weftSuccess) r = u;
+  }
+  ds->kept = 0;
   return r;
 }
 
 void weft_devstage_end(weft_devstage *ds, int failed) {
-  if (ds->tail && ds->dev) ds->dev->ops->eventDestroy(ds->dev->ctx, ds->tail);
+  if (ds->tail && ds->tail != WEFT_DEVSTAGE_KEPT && ds->dev) ds->dev->ops->eventDestroy(ds->dev->ctx, ds->tail);
   ds->tail = NULL;
+  ds->kept = 0; /* what it kept is the pool's: the next op or the engine's end releases it */
   ds->may_defer = 0;
   if (ds->qdev) {
     if (ds->hold) ds->qdev->ops->holdRelease(ds->qdev->ctx, ds->hold, failed);
@@ -511,6 +605,7 @@ void weft_devstage_free(weft_devstage *ds) {
 void weft_devstage_pool_free(weft_devstage_pool *p) {
   weft_dev *d = p->dev;
   if (!d) return;
+  if (p->stream) release_kept(p, p->stream); /* OpenCL-like runtimes run them before the stream goes */
   if (p->stage) {
     if (p->stage_pinned) d->ops->hostFree(d->ctx, p->stage);
     else free(p->stage);

@@ -13,8 +13,12 @@
  * the queue go once the results are in the buffers. An op on a plain weft
  * stream may leave its last device work (copies out, unmaps) unwaited: the
  * engine runs the next op, whose first wait covers it, and completes the op
- * after weft_devstage_settle. Every wait on the device is bounded by the
- * comm's timeout and ends on abort. */
+ * after weft_devstage_settle. Such an op also leaves its mappings in the
+ * engine's pool (weft_devstage_pool.kept) instead of unmapping them: the
+ * next op of the stream takes those that cover its buffers and maps nothing
+ * again, so a run of calls maps each buffer once; the op that ends the run
+ * unmaps them in weft_devstage_settle, before it completes. Every wait on
+ * the device is bounded by the comm's timeout and ends on abort. */
 #ifndef WEFT_EXEC_DEVSTAGE_H
 #define WEFT_EXEC_DEVSTAGE_H
 
@@ -39,6 +43,10 @@ typedef struct {
   int in_map, out_map;     /* the buffer is unified memory the device maps */
   void *hin, *hout;        /* host views while the op runs */
   void *min, *mout;        /* mappings to undo (map path), or NULL */
+  size_t min_bytes, mout_bytes; /* what each mapping covers (from offset 0) */
+  int mout_write;          /* mout was mapped for writing (min: for reading only,
+                            * unless it was a kept read-write mapping) */
+  int min_write;
 } weft_dev_call;
 
 typedef struct {
@@ -50,9 +58,16 @@ typedef struct {
   void *hold;            /* the queue's later work waits for this */
   int may_defer;         /* the engine may finish the op later (weft_devstage_settle) */
   void *tail;            /* event after the op's last device work (copies out,
-                          * unmaps) when it was not waited for, or NULL */
+                          * unmaps) when it was not waited for; WEFT_DEVSTAGE_KEPT
+                          * when the op only left its mappings kept; or NULL */
   const char *tail_what;
+  int kept;              /* the op left its mappings in the pool (weft_devstage_pool) */
 } weft_devstage;
+
+/* ds->tail of an op that queued nothing but left its mappings kept: the
+ * engine keeps it pending (finishes it after the next op) all the same. */
+extern char weft_devstage_kept_mark;
+#define WEFT_DEVSTAGE_KEPT ((void *)&weft_devstage_kept_mark)
 
 /* Records call c (tuned) of rank of n whose buffers belong to dev; checks
  * that each buffer is dev's (weftInvalidArgument otherwise, with err). */
@@ -73,14 +88,29 @@ weftResult_t weft_devstage_settle(struct weft_op *op, char *why, size_t len);
 void weft_devstage_end(weft_devstage *ds, int failed);
 void weft_devstage_free(weft_devstage *ds);
 
+/* A mapping an op on a weft stream left in place for the next op of the
+ * same stream (docs/devices.md, "data path"): buffer, bytes from offset 0,
+ * whether it was mapped for writing, the host view and the backend's handle. */
+typedef struct {
+  const void *buf;
+  size_t bytes;
+  int write;
+  void *host, *mapping;
+} weft_dev_kept;
+
+#define WEFT_DEV_KEPT_MAX 8
+
 /* The engine's device resources (its own device stream, the staging
- * buffer), released when the engine stops. */
+ * buffer, the kept mappings), released when the engine stops. */
 typedef struct {
   struct weft_dev *dev;
   void *stream;
   void *stage;
   size_t stage_cap;
   int stage_pinned;
+  weft_dev_kept kept[WEFT_DEV_KEPT_MAX];
+  int nkept;
+  const weft_devstage *kept_by; /* the op whose mappings they are */
 } weft_devstage_pool;
 void weft_devstage_pool_free(weft_devstage_pool *p);
 

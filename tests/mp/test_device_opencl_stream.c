@@ -21,9 +21,18 @@
  * With "svm", the same ordering check on fine-grained SVM buffers
  * (clSVMAlloc), which weft reads and writes in place: the fill before the
  * call and the copy after it are SVM commands on the user's queue.
- *   test_device_opencl_stream NRANKS [peerdeath|abort|timeout|svm] */
+ *
+ * With "kept", a run of calls on a plain weft stream over the same cl_mem
+ * buffers (out of place a->b, in place on b, then a->c): the results are
+ * right, a mapping is kept from one call to the next of the run instead of
+ * mapped again (this file counts clEnqueueMapBuffer, and holds the first one
+ * back 300 ms so that the whole run is queued behind it), and once the
+ * stream is synchronized no buffer is still mapped (CL_MEM_MAP_COUNT).
+ *   test_device_opencl_stream NRANKS [peerdeath|abort|timeout|svm|kept] */
 #define CL_USE_DEPRECATED_OPENCL_1_2_APIS /* clCreateCommandQueue: the 1.2 path users have */
 #include <CL/cl.h>
+#include <dlfcn.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +48,25 @@
 
 #define FAILF(...) (fprintf(stderr, __VA_ARGS__), fputc('\n', stderr), 1)
 
-enum { M_ORDER, M_PEERDEATH, M_ABORT, M_TIMEOUT, M_SVM };
+enum { M_ORDER, M_PEERDEATH, M_ABORT, M_TIMEOUT, M_SVM, M_KEPT };
+
+/* clEnqueueMapBuffer as weft calls it, counted ("kept"); the first one waits
+ * 300 ms when hold_first_map is set. */
+static atomic_int maps_seen;
+static int hold_first_map;
+typedef void *(*map_fn)(cl_command_queue, cl_mem, cl_bool, cl_map_flags, size_t, size_t, cl_uint, const cl_event *,
+                        cl_event *, cl_int *);
+CL_API_ENTRY void *CL_API_CALL clEnqueueMapBuffer(cl_command_queue q, cl_mem m, cl_bool blocking, cl_map_flags f,
+                                                  size_t off, size_t n, cl_uint nw, const cl_event *w, cl_event *ev,
+                                                  cl_int *err) {
+  static map_fn real;
+  if (!real) real = (map_fn)(uintptr_t)dlsym(RTLD_NEXT, "clEnqueueMapBuffer");
+  if (atomic_fetch_add(&maps_seen, 1) == 0 && hold_first_map) {
+    struct timespec ts = {0, 300 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  return real(q, m, blocking, f, off, n, nw, w, ev, err);
+}
 
 static double now_s(void) {
   struct timespec t;
@@ -110,6 +137,63 @@ static int peer_death(int rank, int n, weftComm_t comm, weftStream_t s, cl_comma
   return bad;
 }
 
+static int check_buffer(int rank, cl_command_queue q, cl_mem m, const char *name, float want) {
+  cl_uint maps = 1;
+  clGetMemObjectInfo(m, CL_MEM_MAP_COUNT, sizeof maps, &maps, NULL);
+  if (maps != 0) return FAILF("rank %d: buffer %s still mapped %u times after the stream synchronized", rank, name, maps);
+  float *host = malloc(COUNT * sizeof(float));
+  if (!host) return FAILF("out of memory");
+  clEnqueueReadBuffer(q, m, CL_TRUE, 0, COUNT * sizeof(float), host, 0, NULL, NULL);
+  size_t wrong = 0;
+  for (size_t i = 0; i < COUNT; i++) wrong += host[i] != want;
+  int bad = wrong ? FAILF("rank %d: %s: %zu elements wrong (element 0: %g, want %g)", rank, name, wrong, host[0], want)
+                  : 0;
+  free(host);
+  return bad;
+}
+
+/* "kept": 8 calls a->b, 8 in place on b, 4 a->c, queued at once on a weft
+ * stream. Mapping each buffer anew would take 32 maps; keeping them from call
+ * to call takes 4 (a and b, then a and c), plus the one of weft's staging
+ * block (hostAlloc). */
+static int kept_maps(int rank, int n, weftComm_t comm, cl_context ctx, cl_command_queue q) {
+  cl_int err;
+  cl_mem a = clCreateBuffer(ctx, CL_MEM_READ_WRITE, COUNT * sizeof(float), NULL, &err);
+  cl_mem b = clCreateBuffer(ctx, CL_MEM_READ_WRITE, COUNT * sizeof(float), NULL, &err);
+  cl_mem c = clCreateBuffer(ctx, CL_MEM_READ_WRITE, COUNT * sizeof(float), NULL, &err);
+  if (!a || !b || !c) return FAILF("clCreateBuffer: %d", err);
+  float mine = (float)(rank + 1), zero = 0;
+  clEnqueueFillBuffer(q, a, &mine, sizeof mine, 0, COUNT * sizeof(float), 0, NULL, NULL);
+  clEnqueueFillBuffer(q, b, &zero, sizeof zero, 0, COUNT * sizeof(float), 0, NULL, NULL);
+  clEnqueueFillBuffer(q, c, &zero, sizeof zero, 0, COUNT * sizeof(float), 0, NULL, NULL);
+  clFinish(q);
+  weftStream_t s;
+  if (weftStreamCreate(&s) != weftSuccess) return FAILF("weftStreamCreate");
+  hold_first_map = 1;
+  atomic_store(&maps_seen, 0);
+  weftResult_t r = weftSuccess;
+  for (int i = 0; i < 20 && r == weftSuccess; i++) {
+    cl_mem in = i < 8 || i >= 16 ? a : b, out = i < 16 ? b : c;
+    r = weftAllReduce(in, out, COUNT, weftFloat, weftSum, comm, s);
+  }
+  if (r != weftSuccess) return FAILF("rank %d: allreduce: %s", rank, weftGetLastError(comm));
+  if ((r = weftStreamSynchronize(s)) != weftSuccess)
+    return FAILF("rank %d: synchronize: %s", rank, weftGetLastError(comm));
+  int maps = atomic_load(&maps_seen), bad = 0;
+  float sum = (float)(n * (n + 1) / 2), scaled = sum;
+  for (int i = 0; i < 8; i++) scaled *= (float)n;
+  bad |= check_buffer(rank, q, a, "a", mine);
+  bad |= check_buffer(rank, q, b, "b", scaled);
+  bad |= check_buffer(rank, q, c, "c", sum);
+  if (maps > 6) bad = FAILF("rank %d: %d maps for 20 calls queued at once on 3 buffers: the mappings were not kept", rank, maps);
+  weftStreamDestroy(s);
+  clReleaseMemObject(a);
+  clReleaseMemObject(b);
+  clReleaseMemObject(c);
+  if (!bad) printf("rank %d: 20 calls on a weft stream, %d maps, results right, nothing mapped after\n", rank, maps);
+  return bad;
+}
+
 static int rank_main(int rank, int n, const weftUniqueId *id, void *arg) {
   int mode = (int)(intptr_t)arg, death = mode == M_PEERDEATH;
   cl_platform_id plat;
@@ -129,6 +213,13 @@ static int rank_main(int rank, int n, const weftUniqueId *id, void *arg) {
   weftComm_t comm;
   weftResult_t r = weftCommInitRankConfig(&comm, n, *id, rank, &cfg);
   if (r != weftSuccess) return FAILF("rank %d: init: %s", rank, weftGetLastError(NULL));
+  if (mode == M_KEPT) {
+    int bad = kept_maps(rank, n, comm, ctx, q);
+    weftCommDestroy(comm);
+    clReleaseCommandQueue(q);
+    clReleaseContext(ctx);
+    return bad;
+  }
   weftStream_t s;
   if ((r = weftStreamFromNative(&s, comm, q)) != weftSuccess)
     return FAILF("rank %d: weftStreamFromNative: %s", rank, weftGetLastError(comm));
@@ -197,6 +288,7 @@ int main(int argc, char **argv) {
              : !strcmp(m, "abort")   ? M_ABORT
              : !strcmp(m, "timeout") ? M_TIMEOUT
              : !strcmp(m, "svm")     ? M_SVM
+             : !strcmp(m, "kept")    ? M_KEPT
                                      : M_ORDER;
   int death = mode == M_PEERDEATH;
   if (death) setenv("WEFT_TIMEOUT", "10", 1); /* seconds */
