@@ -18,6 +18,15 @@ typedef struct {
 
 static inline int fz_more(const fz_in *in) { return in->n > 0; }
 
+/* A receive a transport harness posted: its buffer, size and whether a test
+ * saw it complete (a completed one must report at most size bytes). */
+typedef struct {
+  void *req;
+  char *buf;
+  size_t size;
+  int done;
+} posted;
+
 static inline uint64_t fz_bytes_le(fz_in *in, int k) {
   uint64_t v = 0;
   for (int i = 0; i < k && in->n; i++, in->d++, in->n--) v |= (uint64_t)in->d[0] << (8 * i);

@@ -73,13 +73,6 @@ static void close_ep(shm_ep *e) {
   shm_close_ep(e);
 }
 
-typedef struct {
-  void *req;
-  char *buf;
-  size_t size;
-  int done;
-} posted;
-
 /* Tests request i; a completed one reports at most its posted size. */
 static void test_one(posted *q, int i) {
   if (!q[i].req || q[i].done) return;

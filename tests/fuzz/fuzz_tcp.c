@@ -88,13 +88,6 @@ static void put_message(peer *p, uint64_t tag, size_t size, uint8_t v) {
     put_record(p, TCP_REC_DATA, NULL, size - at < TCP_AEAD_CHUNK ? size - at : TCP_AEAD_CHUNK, v);
 }
 
-typedef struct {
-  void *req;
-  char *buf;
-  size_t size;
-  int done;
-} posted;
-
 /* The script: what the peer sends and the receives posted; then the stream
  * goes through the socket in pieces while the receives are tested, and
  * (if the script says so) ends. Closes e, leaving its socket to the caller;
