@@ -63,6 +63,16 @@ typedef struct {
   char stranger_from[80];       /* the address of the last one */
 } root_state;
 
+/* Closes the joined ranks' sockets and frees what the state holds. */
+static void root_state_free(root_state *st) {
+  if (st->fds)
+    for (int r = 0; r < st->n; r++)
+      if (st->fds[r] >= 0) close(st->fds[r]);
+  free(st->fds);
+  free(st->chal);
+  free(st->table);
+}
+
 static void hello_from(const boot_hello *h, char *buf, size_t len) {
   char host[sizeof h->info.host + 1];
   memcpy(host, h->info.host, sizeof h->info.host);
@@ -308,12 +318,7 @@ static void *root_main(void *p) {
   }
 out:
   for (int i = 0; i < npend; i++) close(pend[i].fd);
-  if (st.fds)
-    for (int r = 0; r < st.n; r++)
-      if (st.fds[r] >= 0) close(st.fds[r]);
-  free(st.fds);
-  free(st.chal);
-  free(st.table);
+  root_state_free(&st);
   weft_wipe(a.key, sizeof a.key);
   free(pend);
   free(pf);

@@ -94,11 +94,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   if (finish & 2) timed_out(&st, &a);
   fz_drain(sv[1]);
-  if (st.fds)
-    for (int r = 0; r < st.n; r++)
-      if (st.fds[r] >= 0) close(st.fds[r]);
-  free(st.fds);
-  free(st.chal);
-  free(st.table);
+  root_state_free(&st);
   return 0;
 }
