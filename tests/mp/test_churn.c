@@ -51,6 +51,9 @@ typedef struct {
   int fd, maps, thr;           /* the latest counts */
   int leak;
   uint64_t hash;
+  const char *phase; /* what it does now (a string literal: the same address in every forked slot) */
+  double phase_at;   /* since when (el_now) */
+  char last[MSG];    /* the last failure it lived through, from weftGetLastError */
   char msg[MSG];
 } slot_state;
 
@@ -103,6 +106,12 @@ static float noise(uint64_t step, int slot, int i) {
   x *= 0xbf58476d1ce4e5b9ULL;
   x ^= x >> 29;
   return (float)((double)(x >> 11) / (double)(1ULL << 53) - 0.5);
+}
+
+/* Says what this slot does now, for the driver's report when a cycle stalls. */
+static void phase(const char *what) {
+  ctl->s[my_slot].phase = what;
+  ctl->s[my_slot].phase_at = el_now();
 }
 
 static int fail(int code, const char *what, weftComm_t c) {
@@ -191,16 +200,20 @@ static int train(weftComm_t comm) {
     if (r > 1) return r;
     if (r == 0 && stop) break;
     if (r == 0) continue;
+    snprintf(ctl->s[my_slot].last, MSG, "%s", weftGetLastError(comm));
     weftComm_t small, big;
     weftConfig_t cfg = config();
+    phase("shrink");
     if (weftCommShrink(comm, NULL, 0, &small, &cfg, WEFT_SHRINK_ABORT) != weftSuccess)
       return fail(30, "weftCommShrink", comm);
     weftCommDestroy(comm);
+    phase("grow");
     int g = grow(small, -1, &big);
     weftCommDestroy(small);
     if (g) return g;
     comm = big;
     sample_leaks();
+    phase("train");
   }
   weftCommDestroy(comm);
   return 0;
@@ -216,7 +229,16 @@ static int slot_main(void *arg, int slot) {
   cfg.timeoutMs = weft_test_ms(30000);
   weftComm_t comm;
   if (el_share_id(slot, &ctl->id, &ctl->id_ready) != 0) return fail(10, "unique id", NULL);
+  phase("init");
   if (weftCommInitRankConfig(&comm, ctl->n, ctl->id, slot, &cfg) != weftSuccess) return fail(10, "init", NULL);
+  /* the comm the cycles start from has the timeout under test too: a split
+   * of everyone (else a first failure that is a SIGSTOP waits 30 s) */
+  weftComm_t first;
+  cfg = config();
+  if (weftCommSplit(comm, 0, slot, &first, &cfg) != weftSuccess) return fail(11, "split", comm);
+  weftCommDestroy(comm);
+  comm = first;
+  phase("train");
   for (int i = 0; i < K; i++) params[i] = noise(0, -1, i);
   return train(comm);
 }
@@ -226,8 +248,20 @@ static int joiner_main(void *arg, int slot) {
   my_slot = slot;
   el_place(slot, ctl->n, ctl->nsites);
   weftComm_t comm;
+  phase("join");
   int g = grow(NULL, ctl->joiner_rank[slot], &comm);
+  phase("train");
   return g ? g : train(comm);
+}
+
+/* Where every slot was when the driver gave up on a cycle (stall_at). */
+static void report_phases(double stall_at) {
+  for (int s = 0; s < ctl->n; s++) {
+    const slot_state *x = &ctl->s[s];
+    printf("  slot %d: epoch %d, %d steps, %s for %.1f s; last failure: %.300s\n", s, atomic_load(&x->epoch),
+           atomic_load(&x->steps), x->phase ? x->phase : "-", x->phase ? stall_at - x->phase_at : 0,
+           x->last[0] ? x->last : "-");
+  }
 }
 
 static int all_ready(int epoch) {
@@ -298,7 +332,9 @@ int main(int argc, char **argv) {
     }
     if (why) break;
     if (!all_ready(cycles)) {
+      double stall_at = el_now();
       why = "ranks did not come back to training in time";
+      report_phases(stall_at);
       break;
     }
     int v = rand() % ctl->n, stop = stop_every > 0 && cycles % stop_every == stop_every - 1;
@@ -306,7 +342,10 @@ int main(int argc, char **argv) {
     kill(pid[v], stop ? SIGSTOP : SIGKILL);
     while (atomic_load(&ctl->grow_seq) <= cycles && el_now() < wait_until) el_sleep_ms(1);
     if (atomic_load(&ctl->grow_seq) <= cycles) {
+      double stall_at = el_now();
+      printf("  cycle %d: slot %d got SIG%s %.1f s ago\n", cycles, v, stop ? "STOP" : "KILL", stall_at - t0);
       why = "the survivors did not shrink in time";
+      report_phases(stall_at);
       break;
     }
     double took = el_now() - t0;
