@@ -352,11 +352,13 @@ static weftResult_t launch_on_stream(const weft_pending *p, int *done) {
       !weft_dev_is_host(comm->device) || is_self_p2p(p))
     return weftSuccess;
   weftResult_t res = comm_usable(comm);
-  weft_op *op = res == weftSuccess ? weft_engine_claim(comm->engine, 0) : NULL;
+  /* the engine's own op, as a blocking call's: its plan stays from call to
+   * call, and it costs no trip through the op pool's lock */
+  weft_op *op = res == weftSuccess ? weft_engine_claim(comm->engine, 1) : NULL;
   /* behind one op (the rest of the previous call, typically): worth a short
    * wait to start here in turn, rather than queue behind it */
   if (!op && res == weftSuccess && weft_engine_wait_idle(comm->engine, comm->engine->inline_us))
-    op = weft_engine_claim(comm->engine, 0);
+    op = weft_engine_claim(comm->engine, 1);
   if (!op) return *done = res != weftSuccess, res;
   *done = 1;
   uint32_t seq0 = comm->coll_seq;

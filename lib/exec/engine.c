@@ -173,7 +173,8 @@ static weftResult_t run_op_body(weft_op *op, int after_pending, double budget_us
   const weft_exec_view *v = &op->engine->v;
   why[0] = 0;
   /* after_pending: the op before it on its stream ran on this engine and is
-   * finished right after this one starts its device work (engine_main) */
+   * finished right after this one starts its device work (engine_main), or
+   * the caller took its ticket on its turn (weft_engine_run_inline) */
   if (op->stream && !after_pending) {
     weftResult_t r = weft_stream_wait_turn(op->stream, op->ticket, v->timeout_ms, v->aborted);
     if (r != weftSuccess) {
@@ -524,7 +525,8 @@ void weft_engine_hand_over(weft_op *op) {
 
 void weft_engine_run_inline(weft_op *op) {
   char why[WEFT_ERRMSG_LEN];
-  weftResult_t res = run_op(op, 0, op->engine->inline_us, why, sizeof why);
+  /* its turn on the stream came with its ticket: no wait for it */
+  weftResult_t res = run_op(op, 1, op->engine->inline_us, why, sizeof why);
   if (res == weftInProgress) {
     weft_engine_hand_over(op);
     return;
