@@ -18,6 +18,8 @@ WEFT_UNIQUE_ID_BYTES = 128
 WEFT_CONFIG_MAGIC = 0x77656674
 WEFT_CONFIG_UNDEF_INT = -2147483648
 WEFT_SPLIT_NOCOLOR = -1
+WEFT_SHRINK_DEFAULT = 0
+WEFT_SHRINK_ABORT = 1
 
 
 def _candidates():
@@ -104,6 +106,9 @@ _PROTOTYPES = {
     "weftCommCount": (_res, [_vp, ctypes.POINTER(_int)]),
     "weftCommUserRank": (_res, [_vp, ctypes.POINTER(_int)]),
     "weftCommSplit": (_res, [_vp, _int, _int, ctypes.POINTER(_vp), ctypes.POINTER(Config)]),
+    "weftCommShrink": (_res, [_vp, ctypes.POINTER(_int), _int, ctypes.POINTER(_vp), ctypes.POINTER(Config), _int]),
+    "weftCommGetGrowId": (_res, [_vp, ctypes.POINTER(UniqueId)]),
+    "weftCommGrow": (_res, [_vp, _int, ctypes.POINTER(UniqueId), _int, ctypes.POINTER(_vp), ctypes.POINTER(Config)]),
     "weftStreamCreate": (_res, [ctypes.POINTER(_vp)]),
     "weftStreamSynchronize": (_res, [_vp]),
     "weftStreamQuery": (_res, [_vp]),

@@ -140,6 +140,63 @@ class Comm:
         c._adopt(out.value)
         return c
 
+    def shrink(self, exclude=(), abort=False, **config):
+        """weftCommShrink, on every surviving rank: a new Comm of the ranks
+        that are alive and not in exclude, renumbered in order, keeping this
+        comm's settings and this rank's error-feedback residuals. abort=True
+        (WEFT_SHRINK_ABORT, after a failure): revokes this comm first and
+        leaves out the ranks it knows to have failed without waiting for them.
+        This comm stays valid: destroy it (docs/failures.md#shrink-and-grow)."""
+        fn = "Comm.shrink"
+        h = self._live(fn)
+        ranks = [_int_arg(fn, "exclude", r) for r in exclude]
+        arr = (ctypes.c_int * max(1, len(ranks)))(*ranks)
+        cfg = _config(fn, config)
+        flags = _lib.WEFT_SHRINK_ABORT if abort else _lib.WEFT_SHRINK_DEFAULT
+        out = ctypes.c_void_p()
+        errors.check(_lib_.weftCommShrink(h, arr, len(ranks), ctypes.byref(out), ctypes.byref(cfg), flags), fn, h)
+        return Comm._of(out.value)
+
+    def grow_id(self):
+        """weftCommGetGrowId, on one rank: starts the rendezvous of a grow and
+        returns its id (bytes, like get_unique_id's): hand it to the comm's
+        other ranks (e.g. broadcast) and to the joiners."""
+        fn = "Comm.grow_id"
+        h = self._live(fn)
+        u = _lib.UniqueId()
+        errors.check(_lib_.weftCommGetGrowId(h, ctypes.byref(u)), fn, h)
+        return bytes(u)
+
+    def grow(self, nranks, grow_id, **config):
+        """weftCommGrow on every rank of this comm: a new Comm of nranks ranks,
+        these keeping their numbers, joiners (Comm.join) taking the others."""
+        fn = "Comm.grow"
+        h = self._live(fn)
+        return Comm._grown(fn, h, nranks, grow_id, -1, config)
+
+    @classmethod
+    def join(cls, nranks, grow_id, rank, **config):
+        """weftCommGrow for a joiner (a new process, e.g. replacing a failed
+        rank): takes rank (>= the old comm's size) in the grown Comm, with the
+        comm's settings from its rank 0; config gives site, device and log."""
+        return Comm._grown("Comm.join", None, nranks, grow_id, _int_arg("Comm.join", "rank", rank), config)
+
+    @staticmethod
+    def _grown(fn, h, nranks, grow_id, rank, config):
+        u = _unique_id(fn, grow_id)
+        nranks = _int_arg(fn, "nranks", nranks)
+        cfg = _config(fn, config)
+        out = ctypes.c_void_p()
+        errors.check(_lib_.weftCommGrow(h, nranks, ctypes.byref(u), rank, ctypes.byref(out), ctypes.byref(cfg)),
+                     fn, h)
+        return Comm._of(out.value)
+
+    @staticmethod
+    def _of(handle):
+        c = Comm.__new__(Comm)
+        c._adopt(handle)
+        return c
+
     def destroy(self):
         """weftCommDestroy: waits for queued operations, then frees the comm.
         Local, not collective. A second call does nothing."""
