@@ -145,6 +145,14 @@ WEFT_API ncclResult_t ncclCommDestroy(ncclComm_t comm);
 WEFT_API ncclResult_t ncclCommAbort(ncclComm_t comm);
 WEFT_API ncclResult_t ncclCommSplit(ncclComm_t comm, int color, int key, ncclComm_t *newcomm,
                                     ncclConfig_t *config);
+/* NCCL 2.27's shrink (weftCommShrink, docs/failures.md): a new comm of the
+ * live ranks not in excludeRanksList, renumbered; after a failure pass
+ * NCCL_SHRINK_ABORT (revokes comm, leaves out the ranks known to have failed
+ * without waiting for them). */
+#define NCCL_SHRINK_DEFAULT 0x00
+#define NCCL_SHRINK_ABORT 0x01
+WEFT_API ncclResult_t ncclCommShrink(ncclComm_t comm, int *excludeRanksList, int excludeRanksCount, ncclComm_t *newcomm,
+                                     ncclConfig_t *config, int shrinkFlags);
 WEFT_API ncclResult_t ncclCommGetAsyncError(ncclComm_t comm, ncclResult_t *asyncError);
 WEFT_API ncclResult_t ncclCommCount(const ncclComm_t comm, int *count);
 /* The CUDA device number of a cuda comm; -1 for a host (or other) comm. */

@@ -275,6 +275,26 @@ WEFT_API ncclResult_t ncclCommSplit(ncclComm_t comm, int color, int key, ncclCom
   return w ? wrap(w, newcomm) : ncclSuccess; /* NCCL_SPLIT_NOCOLOR: no comm */
 }
 
+WEFT_API ncclResult_t ncclCommShrink(ncclComm_t comm, int *excludeRanksList, int excludeRanksCount, ncclComm_t *newcomm,
+                                     ncclConfig_t *config, int shrinkFlags) {
+  weft_nccl_begin();
+  ncclResult_t r = weft_nccl_check(comm, "ncclCommShrink");
+  if (r != ncclSuccess) return r;
+  if (!newcomm) return weft_nccl_fail(ncclInvalidArgument, "ncclCommShrink: newcomm is NULL");
+  *newcomm = NULL;
+  if (shrinkFlags != NCCL_SHRINK_DEFAULT && shrinkFlags != NCCL_SHRINK_ABORT)
+    return weft_nccl_fail(ncclInvalidArgument, "ncclCommShrink: shrinkFlags %d is not NCCL_SHRINK_DEFAULT or NCCL_SHRINK_ABORT",
+                          shrinkFlags);
+  weftConfig_t storage, *wcfg;
+  if ((r = translate_config(config, &storage, &wcfg, "ncclCommShrink")) != ncclSuccess) return r;
+  weftComm_t w = NULL;
+  /* weft checks the list itself (ranges, duplicates) */
+  weftResult_t wr = weftCommShrink(comm->weft, excludeRanksList, excludeRanksCount, &w, wcfg,
+                                   shrinkFlags == NCCL_SHRINK_ABORT ? WEFT_SHRINK_ABORT : WEFT_SHRINK_DEFAULT);
+  if (wr != weftSuccess) return weft_nccl_result(wr);
+  return wrap(w, newcomm);
+}
+
 WEFT_API ncclResult_t ncclCommGetAsyncError(ncclComm_t comm, ncclResult_t *asyncError) {
   weft_nccl_begin();
   ncclResult_t r = weft_nccl_check(comm, "ncclCommGetAsyncError");

@@ -154,6 +154,25 @@ static void check_split(ncclComm_t comm, int rank, int n) {
   NCCLCHECK(ncclCommDestroy(sub));
 }
 
+#ifdef NCCL_SHRINK_ABORT
+/* NCCL 2.27's shrink: the last rank is left out (and, as NCCL asks, does not
+ * call it); the others get a comm of n-1 with their ranks kept. */
+static void check_shrink(ncclComm_t comm, int rank, int n) {
+  ncclComm_t small = NULL;
+  int out = n - 1;
+  EXPECT(ncclCommShrink(comm, &out, 1, &small, NULL, 7) == ncclInvalidArgument, "shrinkFlags 7 accepted");
+  if (rank == out) return;
+  NCCLCHECK(ncclCommShrink(comm, &out, 1, &small, NULL, NCCL_SHRINK_DEFAULT));
+  int count, r, v = rank + 1, sum = 0;
+  NCCLCHECK(ncclCommCount(small, &count));
+  NCCLCHECK(ncclCommUserRank(small, &r));
+  EXPECT(count == n - 1 && r == rank, "shrunk comm: rank %d of %d, want %d of %d", r, count, rank, n - 1);
+  NCCLCHECK(ncclAllReduce(&v, &sum, 1, ncclInt, ncclSum, small, NULL));
+  EXPECT(sum == (n - 1) * n / 2, "sum over the shrunk comm %d, want %d", sum, (n - 1) * n / 2);
+  NCCLCHECK(ncclCommDestroy(small));
+}
+#endif
+
 static void check_errors(ncclComm_t comm) {
   float x = 1;
   ncclResult_t r = ncclAllReduce(&x, &x, 1, (ncclDataType_t)42, ncclSum, comm, NULL);
@@ -214,6 +233,9 @@ static void run_rank(int rank, int n, ncclUniqueId id) {
 
   check_collectives(comm, rank, n);
   check_split(comm, rank, n);
+#ifdef NCCL_SHRINK_ABORT
+  check_shrink(comm, rank, n);
+#endif
   check_errors(comm);
 #ifdef WEFT_NCCL_VERSION_CODE
   check_weft_stream(comm, n);
