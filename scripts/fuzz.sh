@@ -13,7 +13,8 @@
 #         has no libFuzzer; replays the seed corpora (ctest -L fuzz) first,
 #         then runs one harness per core at a time
 #   harnesses: fuzz_topo fuzz_codec fuzz_text fuzz_aead fuzz_shm fuzz_tcp
-#              fuzz_boot_root fuzz_boot_rank (default: all)
+#              fuzz_boot_root fuzz_boot_rank fuzz_accept fuzz_ucx_msg fuzz_ofi_msg
+#              (default: all)
 #
 # Prints, per harness, the executions run and their rate, and whether it
 # found anything; exits 1 on a finding.
@@ -26,13 +27,13 @@ while getopts "t:j:w:c" o; do
     j) jobs=$OPTARG ;;
     w) work=$OPTARG ;;
     c) ci=1 ;;
-    *) sed -n '2,19p' "$0"; exit 2 ;;
+    *) sed -n '2,20p' "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
 harnesses=("$@")
 [[ ${#harnesses[@]} -gt 0 ]] ||
-  harnesses=(fuzz_topo fuzz_codec fuzz_text fuzz_aead fuzz_shm fuzz_tcp fuzz_boot_root fuzz_boot_rank)
+  harnesses=(fuzz_topo fuzz_codec fuzz_text fuzz_aead fuzz_shm fuzz_tcp fuzz_boot_root fuzz_boot_rank fuzz_accept)
 build=build-fuzz
 work=${work:-$build/work}
 start=$SECONDS

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of the transport and bootstrap harnesses
-(corpus/fuzz_shm.d, fuzz_tcp.d, fuzz_boot_root.d, fuzz_boot_rank.d).
+(corpus/fuzz_shm.d, fuzz_tcp.d, fuzz_boot_root.d, fuzz_boot_rank.d,
+fuzz_accept.d).
 
 Their inputs are scripts, read by each harness from the front (see the
 comment at the top of each): the harness seals hellos, records and MACs with
@@ -147,9 +148,31 @@ def boot_rank():
     write('fuzz_boot_rank', 'ring-data-cut', u8(2) + u8(1) + u8(1) + u8(1) + u16(99) + steps + u16(150))
 
 
+# ---- fuzz_accept: byte 0 bit 0: hellos of 80 bytes (else 72); then, per
+# connection, its kind (op % 8), what that kind reads, and whether accept()
+# runs after it
+def acc_genuine(ext=0, flags=0, now=1): return u8(0) + bytes(ext) + u8(flags) + u8(now)
+
+
+def accept():
+    write('fuzz_accept', 'genuine', u8(0) + acc_genuine())
+    write('fuzz_accept', 'genuine-80', u8(1) + acc_genuine(8, 1) + acc_genuine(8, 0))
+    write('fuzz_accept', 'forged', u8(0) + u8(0x81) + bytes(range(72)) + u8(1) + acc_genuine())
+    write('fuzz_accept', 'changed', u8(0) + u8(2) + u8(0) + u8(5) + u8(7) + u8(1) + acc_genuine())
+    write('fuzz_accept', 'cut-then-genuine', u8(0) + u8(3) + u8(0) + u8(40) + u8(1) + acc_genuine())
+    write('fuzz_accept', 'silent', u8(0) + u8(3) + u8(0) + u8(0) + u8(0) + acc_genuine())
+    write('fuzz_accept', 'replay', u8(0) + acc_genuine() + u8(4) + u8(0) + u8(1))
+    write('fuzz_accept', 'replay-late', u8(0) + acc_genuine(now=0) + u8(4) + u8(0) + u8(1))
+    write('fuzz_accept', 'eof', u8(0) + u8(5) + u8(0) + u8(1) + u8(6) + u8(1))
+    write('fuzz_accept', 'two-pieces', u8(1) + u8(7) + bytes(8) + u8(0) + u8(30) + u8(1))
+    # a flood of silent connections (beyond the 64 that may wait), then a real one
+    write('fuzz_accept', 'flood', u8(0) + (u8(3) + u8(0) + u8(0) + u8(0)) * 70 + acc_genuine())
+
+
 if __name__ == '__main__':
     shm()
     tcp()
     boot_root()
     boot_rank()
+    accept()
     sys.exit(0)
