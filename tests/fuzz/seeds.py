@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of the transport and bootstrap harnesses
 (corpus/fuzz_shm.d, fuzz_tcp.d, fuzz_boot_root.d, fuzz_boot_rank.d,
-fuzz_accept.d).
+fuzz_accept.d, fuzz_ucx_msg.d).
 
 Their inputs are scripts, read by each harness from the front (see the
 comment at the top of each): the harness seals hellos, records and MACs with
@@ -169,10 +169,42 @@ def accept():
     write('fuzz_accept', 'flood', u8(0) + (u8(3) + u8(0) + u8(0) + u8(0)) * 70 + acc_genuine())
 
 
+# ---- fuzz_ucx_msg: byte 0 bit 0: encrypted; then ops (op % 8)
+def ux_recv(n): return u8(0) + u16(n)
+def ux_msg(n, tag=5, how=0): return u8(1) + u16(n) + u8(tag) + u8(how)  # how: 0 eager, 1 kept, 2 rendezvous
+def ux_flip(n, at, how=0): return u8(2) + u16(n) + u8(5) + u8(how) + u16(at)
+def ux_replay(p, same=1, how=0): return u8(3) + u8(p) + u8(same) + u8(how)
+def ux_raw(hdr, data, how=0): return u8(4) + u8(len(hdr)) + hdr + u8(len(data)) + data + u8(how)
+UX_DROP, UX_TEST = u8(5), u8(7)
+def ux_bye(n): return u8(6) + u8(n)
+
+
+def ucx_msg():
+    for enc, name in ((1, 'sealed'), (0, 'plain')):
+        e = u8(enc)
+        write('fuzz_ucx_msg', name + '-messages', e + ux_recv(1000) + ux_recv(3001) + ux_msg(1000) + ux_msg(3001, 7, 2)
+              + UX_TEST)
+        write('fuzz_ucx_msg', name + '-early', e + ux_msg(100, 1, 1) + ux_msg(2000, 2, 2) + ux_msg(3, 3, 0)
+              + ux_recv(100) + ux_recv(2000) + ux_recv(3) + UX_TEST)
+        write('fuzz_ucx_msg', name + '-replay', e + ux_recv(64) + ux_msg(64) + UX_TEST + ux_replay(0) + ux_recv(64)
+              + UX_TEST)
+        write('fuzz_ucx_msg', name + '-replay-moved', e + ux_recv(64) + ux_recv(64) + ux_msg(64) + ux_replay(0, 0)
+              + UX_TEST)
+        write('fuzz_ucx_msg', name + '-flip', e + ux_recv(500) + ux_flip(500, 17, 2) + UX_TEST)
+        write('fuzz_ucx_msg', name + '-drop', e + ux_recv(10) + ux_recv(10) + UX_DROP + ux_msg(10) + UX_TEST)
+        write('fuzz_ucx_msg', name + '-too-big', e + ux_recv(10) + ux_msg(100, 1, 1) + UX_TEST)
+        write('fuzz_ucx_msg', name + '-bye', e + ux_recv(10) + ux_recv(10) + ux_bye(1) + ux_msg(10) + UX_TEST)
+        hdr = u64(0x5eed5eed) + u64(0) + u64(9)
+        write('fuzz_ucx_msg', name + '-short', e + ux_recv(10) + ux_raw(hdr, b'abcde') + UX_TEST)
+        write('fuzz_ucx_msg', name + '-bad-header', e + ux_recv(10) + ux_raw(hdr[:20], b'abc', 2)
+              + ux_raw(u64(1) + hdr[8:], b'x', 1) + ux_raw(u64(0x5eed5eed) + u64(2**63) + u64(0), b'', 2) + UX_TEST)
+
+
 if __name__ == '__main__':
     shm()
     tcp()
     boot_root()
     boot_rank()
     accept()
+    ucx_msg()
     sys.exit(0)
