@@ -33,7 +33,7 @@ done
 shift $((OPTIND - 1))
 harnesses=("$@")
 [[ ${#harnesses[@]} -gt 0 ]] ||
-  harnesses=(fuzz_topo fuzz_codec fuzz_text fuzz_aead fuzz_shm fuzz_tcp fuzz_boot_root fuzz_boot_rank fuzz_accept fuzz_ucx_msg)
+  harnesses=(fuzz_topo fuzz_codec fuzz_text fuzz_aead fuzz_shm fuzz_tcp fuzz_boot_root fuzz_boot_rank fuzz_accept fuzz_ucx_msg fuzz_ofi_msg)
 build=build-fuzz
 work=${work:-$build/work}
 start=$SECONDS

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of the transport and bootstrap harnesses
 (corpus/fuzz_shm.d, fuzz_tcp.d, fuzz_boot_root.d, fuzz_boot_rank.d,
-fuzz_accept.d, fuzz_ucx_msg.d).
+fuzz_accept.d, fuzz_ucx_msg.d, fuzz_ofi_msg.d).
 
 Their inputs are scripts, read by each harness from the front (see the
 comment at the top of each): the harness seals hellos, records and MACs with
@@ -200,6 +200,33 @@ def ucx_msg():
               + ux_raw(u64(1) + hdr[8:], b'x', 1) + ux_raw(u64(0x5eed5eed) + u64(2**63) + u64(0), b'', 2) + UX_TEST)
 
 
+# ---- fuzz_ofi_msg: byte 0: bit 0 encrypted, bit 1 weft tag as CQ data (else
+# in band), bits 2-3 chunk size (64 << k); then ops (op % 8)
+def of_recv(n): return u8(0) + u16(n)
+def of_msg(n, tag=5): return u8(1) + u16(n) + u8(tag)
+def of_flip(n, at): return u8(2) + u16(n) + u8(5) + u16(at)
+def of_replay(p, same=1): return u8(3) + u8(p) + u8(same)
+def of_raw(which, how, n, data, wtag=9, olen=None):
+    return u8(4) + u8(which) + u8(how) + u16(n) + data + u8(wtag) + (u64(olen) if olen is not None else b'')
+OF_DROP, OF_PUMP, OF_TEST = u8(5), u8(6), u8(7)
+
+
+def ofi_msg():
+    for mode, name in ((3, 'sealed-cqdata'), (1, 'sealed-inband'), (2, 'plain-cqdata'), (0, 'plain-inband')):
+        m = u8(mode)
+        write('fuzz_ofi_msg', name + '-messages', m + of_recv(100) + of_recv(1000) + of_msg(100) + of_msg(1000, 7)
+              + OF_TEST)
+        write('fuzz_ofi_msg', name + '-early', m + of_msg(300, 1) + of_msg(5, 2) + of_recv(300) + of_recv(5) + OF_TEST)
+        write('fuzz_ofi_msg', name + '-replay', m + of_recv(64) + of_recv(64) + of_msg(64) + of_replay(0, 0) + OF_TEST)
+        write('fuzz_ofi_msg', name + '-flip', m + of_recv(500) + of_flip(500, 300) + OF_TEST)
+        write('fuzz_ofi_msg', name + '-drop', m + of_recv(10) + of_recv(10) + OF_DROP + of_msg(10) + OF_TEST + OF_TEST)
+        write('fuzz_ofi_msg', name + '-too-big', m + of_recv(10) + of_msg(100) + OF_TEST)
+        write('fuzz_ofi_msg', name + '-raw', m + of_recv(40) + of_raw(0, 0x80, 40, bytes(range(40))) + OF_TEST)
+        write('fuzz_ofi_msg', name + '-truncated', m + of_recv(40) + of_raw(0, 0x82, 40, bytes(40), olen=2**63)
+              + OF_TEST)
+        write('fuzz_ofi_msg', name + '-error', m + of_recv(300) + of_raw(1, 3, 0, b'') + OF_TEST)
+
+
 if __name__ == '__main__':
     shm()
     tcp()
@@ -207,4 +234,5 @@ if __name__ == '__main__':
     boot_rank()
     accept()
     ucx_msg()
+    ofi_msg()
     sys.exit(0)
