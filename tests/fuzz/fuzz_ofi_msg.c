@@ -164,13 +164,6 @@ static void pump(void) {
   }
 }
 
-/* What the harness sealed for a position. */
-typedef struct {
-  size_t size;
-  uint64_t tag;
-  uint8_t fill;
-  int sent; /* 1: genuine, -1: changed on the way */
-} fz_msg;
 static fz_msg msgs[MAXOPS];
 static uint8_t wire[MAXOPS][MAXMSG + WEFT_NET_SEAL_BYTES];
 static size_t wire_len[MAXOPS];
@@ -293,26 +286,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         break;
       case 7: { /* the receives tested, in order */
         pump();
-        for (; tested < nq; tested++) {
-          posted *p = &q[tested];
-          if (!p->req) continue;
-          int done = 0;
-          size_t got = 0;
-          uint64_t tag = 0;
-          weftResult_t res = weft__ofi_test(p->req, &done, &got, &tag);
-          if (!done) {
-            if (res != weftSuccess) p->req = NULL; /* failed: the endpoint frees it */
-            break;
-          }
-          p->req = NULL;
-          if (got > p->size) abort(); /* more than the receive holds */
-          if (seal) { /* only what the harness sealed for this position */
-            fz_msg *m = qpos[tested] < MAXOPS ? &msgs[qpos[tested]] : NULL;
-            if (!m || m->sent != 1 || got != m->size || tag != m->tag) abort();
-            for (size_t k = 0; k < got; k++)
-              if ((uint8_t)p->buf[k] != m->fill) abort();
-          }
-        }
+        fz_test_in_order(weft__ofi_test, q, qpos, nq, &tested, msgs, MAXOPS, seal != NULL);
         break;
       }
     }

@@ -119,14 +119,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   return 0;
 }
 
-/* What the harness sealed for a position: size, tag and fill byte. */
-typedef struct {
-  size_t size;
-  uint64_t tag;
-  uint8_t fill;
-  int sent;
-} fz_msg;
-
 /* An active message arrives: how 0 eager (copied by the transport), 1
  * eager kept as a descriptor, 2 rendezvous. */
 static void deliver_am(const void *hdr, size_t hlen, const void *data, size_t len, int how) {
@@ -244,26 +236,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         e->limit = fz_u8(&in);
         break;
       case 7: { /* the receives tested, in order */
-        for (; tested < nq; tested++) {
-          posted *p = &q[tested];
-          if (!p->req) continue;
-          int done = 0;
-          size_t got = 0;
-          uint64_t tag = 0;
-          weftResult_t res = weft__ucx_test(p->req, &done, &got, &tag);
-          if (!done) {
-            if (res != weftSuccess) p->req = NULL; /* failed: the endpoint frees it */
-            break;
-          }
-          p->req = NULL;
-          if (got > p->size) abort(); /* more than the receive holds */
-          if (seal) { /* only what the harness sealed for this position */
-            fz_msg *m = qpos[tested] < MAXOPS ? &msgs[qpos[tested]] : NULL;
-            if (!m || m->sent != 1 || got != m->size || tag != m->tag) abort();
-            for (size_t k = 0; k < got; k++)
-              if ((uint8_t)p->buf[k] != m->fill) abort();
-          }
-        }
+        fz_test_in_order(weft__ucx_test, q, qpos, nq, &tested, msgs, MAXOPS, seal != NULL);
         break;
       }
     }
