@@ -11,8 +11,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "weft.h"
-
 typedef struct {
   const uint8_t *d;
   size_t n;
@@ -28,44 +26,6 @@ typedef struct {
   size_t size;
   int done;
 } posted;
-
-/* What a message harness (ucx, ofi) sent for a position of the connection:
- * size, weft tag and fill byte; sent: 1 as sealed, -1 changed on the way, 0
- * never (dropped, or not yet). */
-typedef struct {
-  size_t size;
-  uint64_t tag;
-  uint8_t fill;
-  int sent;
-} fz_msg;
-
-/* Tests the receives q[*tested..nq) in order with test (the transport's
- * test()), stopping at the first not done; qpos: each one's position. A
- * completed one must fit its receive and, on an encrypted connection
- * (sealed), be exactly the message sent as sealed for its position. */
-static inline void fz_test_in_order(weftResult_t (*test)(void *, int *, size_t *, uint64_t *), posted *q,
-                                    const uint64_t *qpos, int nq, int *tested, const fz_msg *msgs, uint64_t nmsgs,
-                                    int sealed) {
-  for (; *tested < nq; (*tested)++) {
-    posted *p = &q[*tested];
-    if (!p->req) continue;
-    int done = 0;
-    size_t got = 0;
-    uint64_t tag = 0;
-    weftResult_t res = test(p->req, &done, &got, &tag);
-    if (!done) {
-      if (res != weftSuccess) p->req = NULL; /* failed: the endpoint frees it */
-      return;
-    }
-    p->req = NULL;
-    if (got > p->size) abort(); /* more than the receive holds */
-    if (!sealed) continue;
-    const fz_msg *m = qpos[*tested] < nmsgs ? &msgs[qpos[*tested]] : NULL;
-    if (!m || m->sent != 1 || got != m->size || tag != m->tag) abort(); /* not what was sealed there */
-    for (size_t k = 0; k < got; k++)
-      if ((uint8_t)p->buf[k] != m->fill) abort();
-  }
-}
 
 static inline uint64_t fz_bytes_le(fz_in *in, int k) {
   uint64_t v = 0;

@@ -20,7 +20,7 @@
  * is the script. */
 #include "ofi/ofi_impl.h"
 
-#include "fuzz_input.h"
+#include "fuzz_msg.h"
 
 #define MAXREQ 16
 #define MAXOPS 64
@@ -117,9 +117,6 @@ static struct fid_cq fz_fcq = {.ops = &fz_cq_ops};
 /* ---- the harness -------------------------------------------------------------------- */
 
 static ofi_ctx fz_ctx;
-static const weftNetKey_t fz_key = {{1, 7, 3, 2, 0, 5, 0, 8, 0, 7, 5, 6, 8, 8, 7, 7,
-                                     2, 9, 3, 5, 2, 7, 4, 0, 2, 1, 3, 0, 4, 9, 8, 1}};
-
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc, (void)argv;
   setenv("WEFT_DEBUG", "NONE", 1);
@@ -199,23 +196,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   e->next_check = 1e300;
   weft_aead *seal = NULL;
   if (encrypted) {
-    weft_net_hello h;
-    weft_net_reply r;
-    memset(&h, 0, sizeof h);
-    memset(&r, 0, sizeof r);
-    /* each input a connection of its own keys, as in the library: a stale
-     * bounce buffer of an earlier input must not hold a message that opens */
-    static uint64_t conn;
-    uint8_t ln[WEFT_NONCE_BYTES] = {4};
-    conn++;
-    memcpy(ln + 8, &conn, sizeof conn);
     e->flags = WEFT_NET_CONN_ENCRYPT;
-    e->aead = weft_net_seal_new(&fz_key, ln, &h, &r, 0);
-    seal = weft_net_seal_new(&fz_key, ln, &h, &r, 1);
-    if (!e->aead || !seal) abort();
+    fz_conn_keys(&e->aead, &seal);
   }
   memset(msgs, 0, sizeof msgs);
-  static uint8_t plain[MAXMSG];
   posted q[MAXREQ] = {{0}};
   uint64_t qpos[MAXREQ];
   int nq = 0, tested = 0;
@@ -224,36 +208,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   for (int op = 0; op < MAXOPS && fz_more(&in); op++) {
     uint8_t opc = fz_u8(&in) % 8;
     switch (opc) {
-      case 0: { /* a receive */
-        if (nq == MAXREQ) break;
-        size_t n = fz_u16(&in) % (MAXMSG + 1);
-        q[nq].buf = malloc(n ? n : 1);
-        q[nq].size = n;
-        qpos[nq] = e->next_seq;
-        if (weft__ofi_irecv(e, q[nq].buf, n, 0, NULL, &q[nq].req) != weftSuccess) q[nq].req = NULL;
-        nq++;
+      case 0: /* a receive */
+        if (nq < MAXREQ) fz_post_recv(&in, weft__ofi_irecv, e, q, qpos, &nq, e->next_seq, MAXMSG);
         break;
-      }
       case 1:   /* a genuine message at the next position */
       case 2: { /* the same, a byte flipped */
         if (next >= MAXOPS) break;
         fz_msg *m = &msgs[next];
-        m->size = fz_u16(&in) % (MAXMSG + 1);
-        m->tag = fz_u8(&in);
-        m->fill = (uint8_t)(next * 29 + 3);
-        memset(plain, m->fill, m->size);
-        if (seal) {
-          if (weft_net_seal_msg(seal, next, m->tag, plain, m->size, wire[next]) != 0) abort();
-          wire_len[next] = m->size + WEFT_NET_SEAL_BYTES;
-        } else {
-          memcpy(wire[next], plain, m->size);
-          wire_len[next] = m->size;
-        }
-        m->sent = 1;
-        if (opc == 2 && wire_len[next]) {
-          wire[next][fz_u16(&in) % wire_len[next]] ^= 0x04;
-          m->sent = -1;
-        }
+        wire_len[next] = fz_msg_make(&in, m, next, MAXMSG, seal, wire[next]);
+        if (opc == 2) fz_msg_flip(&in, m, wire[next], wire_len[next]);
         send_chunks(e, (int)next, next);
         next++;
         break;

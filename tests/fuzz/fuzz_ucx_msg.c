@@ -18,11 +18,11 @@
 #include "ucx/data.c"
 #include "ucx/recv.c"
 
-#include "fuzz_input.h"
+#include "fuzz_msg.h"
 
 #define MAXREQ 16
 #define MAXOPS 64
-#define MAXMSG 4096
+#define MAXMSG FZ_MAXMSG
 #define NONCE 0x5eed5eedull
 
 /* ---- the UCP calls of recv.c and data.c ------------------------------------------- */
@@ -108,9 +108,6 @@ unsigned weft__ucx_ctx_progress(ucx_ctx *c, int sockets) {
 
 /* ---- the harness -------------------------------------------------------------------- */
 
-static const weftNetKey_t fz_key = {{1, 4, 1, 4, 2, 1, 3, 5, 6, 2, 3, 7, 3, 0, 9, 5,
-                                     0, 4, 8, 8, 0, 1, 6, 8, 8, 7, 2, 4, 2, 0, 9, 6}};
-
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc, (void)argv;
   setenv("WEFT_DEBUG", "NONE", 1);
@@ -150,25 +147,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   e->nonce = NONCE;
   weft_aead *seal = NULL;
   if (encrypted) {
-    weft_net_hello h;
-    weft_net_reply r;
-    memset(&h, 0, sizeof h);
-    memset(&r, 0, sizeof r);
-    /* each input a connection of its own keys, as in the library: a stale
-     * bounce buffer of an earlier input must not hold a message that opens */
-    static uint64_t conn;
-    uint8_t ln[WEFT_NONCE_BYTES] = {9};
-    conn++;
-    memcpy(ln + 8, &conn, sizeof conn);
-    e->aead = weft_net_seal_new(&fz_key, ln, &h, &r, 0);
-    seal = weft_net_seal_new(&fz_key, ln, &h, &r, 1);
-    if (!e->aead || !seal) abort();
+    fz_conn_keys(&e->aead, &seal);
   }
   fz_ep = e;
   static fz_msg msgs[MAXOPS];
   static uint8_t wire[MAXOPS][MAXMSG + WEFT_NET_SEAL_BYTES];
   static size_t wire_len[MAXOPS];
-  static uint8_t plain[MAXMSG];
   memset(msgs, 0, sizeof msgs);
   posted q[MAXREQ] = {{0}};
   uint64_t qpos[MAXREQ]; /* each receive's position */
@@ -177,40 +161,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   for (int op = 0; op < MAXOPS && fz_more(&in); op++) {
     uint8_t opc = fz_u8(&in) % 8;
     switch (opc) {
-      case 0: { /* a receive */
-        if (nq == MAXREQ) break;
-        size_t n = fz_u16(&in) % (MAXMSG + 1);
-        q[nq].buf = malloc(n ? n : 1);
-        q[nq].size = n;
-        qpos[nq] = e->seq;
-        if (weft__ucx_irecv(e, q[nq].buf, n, 0, NULL, &q[nq].req) != weftSuccess) q[nq].req = NULL;
-        nq++;
+      case 0: /* a receive */
+        if (nq < MAXREQ) fz_post_recv(&in, weft__ucx_irecv, e, q, qpos, &nq, e->seq, MAXMSG);
         break;
-      }
       case 1:   /* a genuine message at the next position */
       case 2: { /* the same, a byte flipped */
         int flip = opc == 2;
         if (next >= MAXOPS) break;
         fz_msg *m = &msgs[next];
-        m->size = fz_u16(&in) % (MAXMSG + 1);
-        m->tag = fz_u8(&in);
-        m->fill = (uint8_t)(next * 37 + 1);
+        wire_len[next] = fz_msg_make(&in, m, next, MAXMSG, seal, wire[next]);
         int how = fz_u8(&in) % 3;
-        memset(plain, m->fill, m->size);
-        if (seal) {
-          if (weft_net_seal_msg(seal, next, m->tag, plain, m->size, wire[next]) != 0) abort();
-          wire_len[next] = m->size + WEFT_NET_SEAL_BYTES;
-        } else {
-          memcpy(wire[next], plain, m->size);
-          wire_len[next] = m->size;
-        }
-        if (flip && wire_len[next]) {
-          wire[next][fz_u16(&in) % wire_len[next]] ^= 0x10;
-          m->fill ^= 1; /* no longer what the harness sealed: must not complete */
-          m->sent = -1;
-        } else {
-          m->sent = 1;
-        }
+        if (flip) fz_msg_flip(&in, m, wire[next], wire_len[next]);
         ucx_data_hdr h = {NONCE, next, m->tag};
         deliver_am(&h, sizeof h, wire[next], wire_len[next], how);
         next++;
