@@ -13,7 +13,8 @@
 #         has no libFuzzer; replays the seed corpora (ctest -L fuzz) first,
 #         then runs one harness per core at a time
 #   harnesses: fuzz_topo fuzz_codec fuzz_text fuzz_aead fuzz_shm fuzz_tcp
-#              fuzz_boot_root fuzz_boot_rank (default: all)
+#              fuzz_boot_root fuzz_boot_rank fuzz_accept fuzz_ucx_msg fuzz_ofi_msg
+#              (default: all; the ucx and ofi ones where the transport is built)
 #
 # Prints, per harness, the executions run and their rate, and whether it
 # found anything; exits 1 on a finding.
@@ -26,13 +27,16 @@ while getopts "t:j:w:c" o; do
     j) jobs=$OPTARG ;;
     w) work=$OPTARG ;;
     c) ci=1 ;;
-    *) sed -n '2,19p' "$0"; exit 2 ;;
+    *) sed -n '2,20p' "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
 harnesses=("$@")
-[[ ${#harnesses[@]} -gt 0 ]] ||
-  harnesses=(fuzz_topo fuzz_codec fuzz_text fuzz_aead fuzz_shm fuzz_tcp fuzz_boot_root fuzz_boot_rank)
+all=0
+[[ ${#harnesses[@]} -gt 0 ]] || {
+  all=1
+  harnesses=(fuzz_topo fuzz_codec fuzz_text fuzz_aead fuzz_shm fuzz_tcp fuzz_boot_root fuzz_boot_rank fuzz_accept fuzz_ucx_msg fuzz_ofi_msg)
+}
 build=build-fuzz
 work=${work:-$build/work}
 start=$SECONDS
@@ -50,6 +54,14 @@ if [[ $ci == 1 ]]; then
 fi
 CC=clang cmake -S . -B "$build" -DWEFT_FUZZ=ON -DWEFT_BUILD_TESTS=OFF -DWEFT_BUILD_BENCH=OFF \
   -DWEFT_BUILD_EXAMPLES=OFF -DWEFT_TORCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+if [[ $all == 1 ]]; then
+  # fuzz_ucx_msg and fuzz_ofi_msg exist only where their transport is built
+  targets=$(cmake --build "$build" --target help)
+  for i in "${!harnesses[@]}"; do
+    grep -qw "${harnesses[i]}" <<<"$targets" || { echo "${harnesses[i]}: skipped (its transport is not built)"; unset 'harnesses[i]'; }
+  done
+  harnesses=("${harnesses[@]}")
+fi
 cmake --build "$build" -j"$(nproc)" --target "${harnesses[@]}" >/dev/null
 echo "built the harnesses in $((SECONDS - start)) s"
 status=0

@@ -36,12 +36,13 @@ ctest --test-dir build --output-on-failure --timeout 900 \
 
 if [ "${WEFT_TEST_FUZZ:-1}" != 0 ]; then
   # Bounded: the harnesses built with clang (build-fuzz), the seed corpora
-  # replayed, then each harness fuzzed for 10 s, one per core (about 1.5-3
-  # minutes in all on 2 cores, most of it the build); a crash fails the run.
+  # replayed, then each harness fuzzed for 6 s, one per core (11 harnesses:
+  # about 1.5-3 minutes in all on 2 cores, most of it the build); a crash
+  # fails the run.
   # scripts/fuzz.sh -t 3600 is the long run.
   # Skips, saying so, where clang has no libFuzzer. WEFT_TEST_FUZZ=0 skips it.
   echo "== fuzzing (bounded)"
-  bash scripts/fuzz.sh -c -t 10 -w build-fuzz/ci-work
+  bash scripts/fuzz.sh -c -t 6 -w build-fuzz/ci-work
 fi
 
 if [ "${WEFT_TEST_QUICK:-0}" != 1 ]; then

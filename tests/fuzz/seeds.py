@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of the transport and bootstrap harnesses
-(corpus/fuzz_shm.d, fuzz_tcp.d, fuzz_boot_root.d, fuzz_boot_rank.d).
+(corpus/fuzz_shm.d, fuzz_tcp.d, fuzz_boot_root.d, fuzz_boot_rank.d,
+fuzz_accept.d, fuzz_ucx_msg.d, fuzz_ofi_msg.d).
 
 Their inputs are scripts, read by each harness from the front (see the
 comment at the top of each): the harness seals hellos, records and MACs with
@@ -147,9 +148,91 @@ def boot_rank():
     write('fuzz_boot_rank', 'ring-data-cut', u8(2) + u8(1) + u8(1) + u8(1) + u16(99) + steps + u16(150))
 
 
+# ---- fuzz_accept: byte 0 bit 0: hellos of 80 bytes (else 72); then, per
+# connection, its kind (op % 8), what that kind reads, and whether accept()
+# runs after it
+def acc_genuine(ext=0, flags=0, now=1): return u8(0) + bytes(ext) + u8(flags) + u8(now)
+
+
+def accept():
+    write('fuzz_accept', 'genuine', u8(0) + acc_genuine())
+    write('fuzz_accept', 'genuine-80', u8(1) + acc_genuine(8, 1) + acc_genuine(8, 0))
+    write('fuzz_accept', 'forged', u8(0) + u8(0x81) + bytes(range(72)) + u8(1) + acc_genuine())
+    write('fuzz_accept', 'changed', u8(0) + u8(2) + u8(0) + u8(5) + u8(7) + u8(1) + acc_genuine())
+    write('fuzz_accept', 'cut-then-genuine', u8(0) + u8(3) + u8(0) + u8(40) + u8(1) + acc_genuine())
+    write('fuzz_accept', 'silent', u8(0) + u8(3) + u8(0) + u8(0) + u8(0) + acc_genuine())
+    write('fuzz_accept', 'replay', u8(0) + acc_genuine() + u8(4) + u8(0) + u8(1))
+    write('fuzz_accept', 'replay-late', u8(0) + acc_genuine(now=0) + u8(4) + u8(0) + u8(1))
+    write('fuzz_accept', 'eof', u8(0) + u8(5) + u8(0) + u8(1) + u8(6) + u8(1))
+    write('fuzz_accept', 'two-pieces', u8(1) + u8(7) + bytes(8) + u8(0) + u8(30) + u8(1))
+    # a flood of silent connections (beyond the 64 that may wait), then a real one
+    write('fuzz_accept', 'flood', u8(0) + (u8(3) + u8(0) + u8(0) + u8(0)) * 70 + acc_genuine())
+
+
+# ---- fuzz_ucx_msg: byte 0 bit 0: encrypted; then ops (op % 8)
+def ux_recv(n): return u8(0) + u16(n)
+def ux_msg(n, tag=5, how=0): return u8(1) + u16(n) + u8(tag) + u8(how)  # how: 0 eager, 1 kept, 2 rendezvous
+def ux_flip(n, at, how=0): return u8(2) + u16(n) + u8(5) + u8(how) + u16(at)
+def ux_replay(p, same=1, how=0): return u8(3) + u8(p) + u8(same) + u8(how)
+def ux_raw(hdr, data, how=0): return u8(4) + u8(len(hdr)) + hdr + u8(len(data)) + data + u8(how)
+UX_DROP, UX_TEST = u8(5), u8(7)
+def ux_bye(n): return u8(6) + u8(n)
+
+
+def ucx_msg():
+    for enc, name in ((1, 'sealed'), (0, 'plain')):
+        e = u8(enc)
+        write('fuzz_ucx_msg', name + '-messages', e + ux_recv(1000) + ux_recv(3001) + ux_msg(1000) + ux_msg(3001, 7, 2)
+              + UX_TEST)
+        write('fuzz_ucx_msg', name + '-early', e + ux_msg(100, 1, 1) + ux_msg(2000, 2, 2) + ux_msg(3, 3, 0)
+              + ux_recv(100) + ux_recv(2000) + ux_recv(3) + UX_TEST)
+        write('fuzz_ucx_msg', name + '-replay', e + ux_recv(64) + ux_msg(64) + UX_TEST + ux_replay(0) + ux_recv(64)
+              + UX_TEST)
+        write('fuzz_ucx_msg', name + '-replay-moved', e + ux_recv(64) + ux_recv(64) + ux_msg(64) + ux_replay(0, 0)
+              + UX_TEST)
+        write('fuzz_ucx_msg', name + '-flip', e + ux_recv(500) + ux_flip(500, 17, 2) + UX_TEST)
+        write('fuzz_ucx_msg', name + '-drop', e + ux_recv(10) + ux_recv(10) + UX_DROP + ux_msg(10) + UX_TEST)
+        write('fuzz_ucx_msg', name + '-too-big', e + ux_recv(10) + ux_msg(100, 1, 1) + UX_TEST)
+        write('fuzz_ucx_msg', name + '-bye', e + ux_recv(10) + ux_recv(10) + ux_bye(1) + ux_msg(10) + UX_TEST)
+        hdr = u64(0x5eed5eed) + u64(0) + u64(9)
+        write('fuzz_ucx_msg', name + '-short', e + ux_recv(10) + ux_raw(hdr, b'abcde') + UX_TEST)
+        write('fuzz_ucx_msg', name + '-bad-header', e + ux_recv(10) + ux_raw(hdr[:20], b'abc', 2)
+              + ux_raw(u64(1) + hdr[8:], b'x', 1) + ux_raw(u64(0x5eed5eed) + u64(2**63) + u64(0), b'', 2) + UX_TEST)
+
+
+# ---- fuzz_ofi_msg: byte 0: bit 0 encrypted, bit 1 weft tag as CQ data (else
+# in band), bits 2-3 chunk size (64 << k); then ops (op % 8)
+def of_recv(n): return u8(0) + u16(n)
+def of_msg(n, tag=5): return u8(1) + u16(n) + u8(tag)
+def of_flip(n, at): return u8(2) + u16(n) + u8(5) + u16(at)
+def of_replay(p, same=1): return u8(3) + u8(p) + u8(same)
+def of_raw(which, how, n, data, wtag=9, olen=None):
+    return u8(4) + u8(which) + u8(how) + u16(n) + data + u8(wtag) + (u64(olen) if olen is not None else b'')
+OF_DROP, OF_PUMP, OF_TEST = u8(5), u8(6), u8(7)
+
+
+def ofi_msg():
+    for mode, name in ((3, 'sealed-cqdata'), (1, 'sealed-inband'), (2, 'plain-cqdata'), (0, 'plain-inband')):
+        m = u8(mode)
+        write('fuzz_ofi_msg', name + '-messages', m + of_recv(100) + of_recv(1000) + of_msg(100) + of_msg(1000, 7)
+              + OF_TEST)
+        write('fuzz_ofi_msg', name + '-early', m + of_msg(300, 1) + of_msg(5, 2) + of_recv(300) + of_recv(5) + OF_TEST)
+        write('fuzz_ofi_msg', name + '-replay', m + of_recv(64) + of_recv(64) + of_msg(64) + of_replay(0, 0) + OF_TEST)
+        write('fuzz_ofi_msg', name + '-flip', m + of_recv(500) + of_flip(500, 300) + OF_TEST)
+        write('fuzz_ofi_msg', name + '-drop', m + of_recv(10) + of_recv(10) + OF_DROP + of_msg(10) + OF_TEST + OF_TEST)
+        write('fuzz_ofi_msg', name + '-too-big', m + of_recv(10) + of_msg(100) + OF_TEST)
+        write('fuzz_ofi_msg', name + '-raw', m + of_recv(40) + of_raw(0, 0x80, 40, bytes(range(40))) + OF_TEST)
+        write('fuzz_ofi_msg', name + '-truncated', m + of_recv(40) + of_raw(0, 0x82, 40, bytes(40), olen=2**63)
+              + OF_TEST)
+        write('fuzz_ofi_msg', name + '-error', m + of_recv(300) + of_raw(1, 3, 0, b'') + OF_TEST)
+
+
 if __name__ == '__main__':
     shm()
     tcp()
     boot_root()
     boot_rank()
+    accept()
+    ucx_msg()
+    ofi_msg()
     sys.exit(0)

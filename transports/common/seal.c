@@ -3,6 +3,7 @@
 
 #include "common/netobj.h"
 #include "common/seal.h"
+#include "util/clock.h"
 
 void (*weft_net_tamper_hook)(uint64_t pos, size_t wire_len, weft_net_tamper *t);
 
@@ -25,13 +26,13 @@ static void msg_ad(uint8_t ad[24], uint64_t tag, size_t len) {
 }
 
 int weft_net_seal_msg(weft_aead *a, uint64_t pos, uint64_t tag, const void *in, size_t len, void *out) {
-  weft_net_tamper t = {pos, -1};
+  weft_net_tamper t = {pos, -1, 0};
   if (weft_net_tamper_hook) weft_net_tamper_hook(pos, len + WEFT_NET_SEAL_BYTES, &t);
   uint8_t ad[24];
   msg_ad(ad, tag, len);
   if (weft_aead_seal_at(a, t.seal_as, ad, sizeof ad, in, out, len, (uint8_t *)out + len) != 0) return -1;
   if (t.flip >= 0 && (size_t)t.flip < len + WEFT_NET_SEAL_BYTES) ((uint8_t *)out)[t.flip] ^= 0x20;
-  return 0;
+  return t.drop ? 1 : 0;
 }
 
 int weft_net_open_msg(weft_aead *a, uint64_t pos, uint64_t tag, const void *in, size_t wire_len, void *out) {
@@ -88,4 +89,24 @@ void weft_net_seal_forged(void *obj, const char *transport, uint64_t pos) {
                    "%s: a message from the peer failed authentication (message %llu of the connection: tampered "
                    "with, replayed, reordered or cut short on the way); its data was discarded",
                    transport, (unsigned long long)pos);
+}
+
+int weft_net_gap_check(weft_net_gap *g, void *obj, const char *transport, uint64_t pos, size_t bytes, int later) {
+  if (!later) {
+    g->since = 0;
+    return 0;
+  }
+  long long now = weft_now_ms();
+  if (!g->since || g->pos != pos) { /* a new gap: its clock starts */
+    g->since = now;
+    g->pos = pos;
+    return 0;
+  }
+  long long allowed = WEFT_NET_GAP_MS + (long long)(bytes / WEFT_NET_GAP_FLOOR_KBPS), waited = now - g->since;
+  if (waited <= allowed) return 0;
+  weft_net_obj_err(obj,
+                   "%s: message %llu of the connection never arrived, while a later one arrived at least %lld ms ago "
+                   "(more than the %lld ms any reordering explains): dropped on the way",
+                   transport, (unsigned long long)pos, waited, allowed);
+  return 1;
 }

@@ -29,6 +29,9 @@
  * with only the last-chunk bit ignored by receives. The receive for the
  * k-th message of a connection therefore matches exactly the k-th send,
  * which gives weft's in-order matching whatever order the provider keeps.
+ * On an encrypted connection (common/seal.h) a receive whose message does not
+ * come while a later one has completed fails once that gap outlasts what
+ * reordering explains (a message deleted on the way; check_gap in data.c).
  * The sender's 64-bit weft tag travels as remote CQ data when the provider
  * has cq_data_size >= 8, else in band, as the first entry of a 2-entry iov.
  * Messages larger than the provider's max_msg_size (or WEFT_OFI_MAX_MSG)

@@ -186,6 +186,7 @@ typedef struct ofi_ep {
   weft_req_queue pool;
   uint32_t flags;  /* WEFT_NET_CONN_* of the connection */
   weft_aead *aead; /* encrypted connection (common/seal.h), else NULL */
+  weft_net_gap gap; /* encrypted receives: a later message came, the awaited one did not */
   /* send side, until the answer came: what checks it */
   weftNetKey_t key;
   uint8_t listen_nonce[WEFT_NONCE_BYTES];

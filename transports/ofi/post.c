@@ -97,8 +97,11 @@ void weft__ofi_post_pending(ofi_ep *e) {
     /* a send on an encrypted connection is sealed at its position once the
      * connection's key is there (it comes with the receiver's answer) */
     if (r->bounce && e->h.type == WEFT_NET_OBJ_SEND && !r->sealed && !r->err) {
-      if (weft_net_seal_msg(e->aead, r->seq, r->wtag, r->user, r->user_size, r->bounce) != 0)
+      int sealed = weft_net_seal_msg(e->aead, r->seq, r->wtag, r->user, r->user_size, r->bounce);
+      if (sealed < 0)
         weft__ofi_req_fail(r, weftSystemError, "ofi: sealing a message of %zu bytes failed", r->user_size);
+      else if (sealed > 0) /* the test hook dropped it: it completes unsent */
+        weft__ofi_req_set_complete(r);
       r->sealed = 1;
     }
     while (r->posted < r->nchunks && !r->err && !r->complete) {

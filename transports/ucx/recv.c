@@ -89,6 +89,15 @@ void weft__ucx_match(ucx_ctx *c, ucx_ep *e) {
   }
 }
 
+void weft__ucx_check_gap(ucx_ep *e) {
+  ucx_req *w = (ucx_req *)e->q.head; /* the oldest receive still waiting for its message */
+  if (!e->aead || e->failed || !w) return;
+  /* every message queued is for a position after w's (w's own would have
+   * been matched, an earlier one was refused as a replay); the header of
+   * each is seen as it arrives, whatever its size */
+  if (weft_net_gap_check(&e->gap, e, "ucx", w->seq, 0, e->arr_head != NULL)) e->failed = weftRemoteError;
+}
+
 void weft__ucx_free_arrivals(ucx_ctx *c, ucx_ep *e) {
   ucx_arrival *a;
   while ((a = e->arr_head)) {

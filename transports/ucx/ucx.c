@@ -55,7 +55,9 @@
  * it has landed in a bounce buffer; it opens with its own position, so a
  * message that claims another seq, or was changed, fails the receive with
  * weftRemoteError and is never delivered. A message for a position already
- * delivered (a replay) fails the endpoint as it arrives.
+ * delivered (a replay) fails the endpoint as it arrives; one deleted on the
+ * way fails the receive waiting for it once later ones have arrived for
+ * longer than reordering explains (weft__ucx_check_gap, common/seal.h).
  *
  * Requests are polled with ucp_request_check_status, so UCP never calls back
  * into memory we might have freed.

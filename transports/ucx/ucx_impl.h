@@ -113,6 +113,7 @@ typedef struct ucx_ep {
   size_t got;
   uint32_t flags;  /* WEFT_NET_CONN_* of the connection */
   weft_aead *aead; /* encrypted connection (common/seal.h), else NULL */
+  weft_net_gap gap; /* encrypted receives: a later message came, the awaited one did not */
   weft_net_bounce_pool pool; /* its requests' bounce buffers, for reuse */
   /* sends, until resolved: what checks the receiver's answer */
   weftNetKey_t key;
@@ -191,6 +192,9 @@ int weft__ucx_poll_fd(void *comm, short *events);
 
 /* recv.c */
 void weft__ucx_match(ucx_ctx *c, ucx_ep *e);
+/* An encrypted receive endpoint: fails it when a message was dropped (a
+ * later one arrived, the awaited one has not, for too long: common/seal.h). */
+void weft__ucx_check_gap(ucx_ep *e);
 void weft__ucx_free_arrivals(ucx_ctx *c, ucx_ep *e);
 /* Opens a sealed message for receive r into its buffer; 0 when authentic. */
 int weft__ucx_open(ucx_ep *e, ucx_req *r, const void *wire, size_t wire_len);
