@@ -13,17 +13,20 @@
 #   --size B     message size in bytes (default 8)
 #   --pairs K    alternations (default 10)
 #   -n ITERS     calls per run (default 100000; 1000 warm-up calls)
+#   --mpirun     start weft-perf's ranks with mpirun too (bound to cores as
+#                MPI's are), not forked by weft-perf -np
 set -euo pipefail
-build=./build coll=allreduce np=2 size=8 pairs=10 iters=100000
+build=./build coll=allreduce np=2 size=8 pairs=10 iters=100000 launcher=fork
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build) build=$2; shift 2 ;;
     --coll) coll=$2; shift 2 ;;
+    --mpirun) launcher=mpirun; shift ;;
     -np) np=$2; shift 2 ;;
     --size) size=$2; shift 2 ;;
     --pairs) pairs=$2; shift 2 ;;
     -n) iters=$2; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "lat_pairs.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -33,7 +36,11 @@ args=("$coll" -b "$size" -e "$size" -n "$iters" -w 1000)
 # the time column (out of place) of the line for this size
 time_of() { awk -v s="$size" '$1 == s && NF > 8 {print $6; exit}'; }
 for _ in $(seq "$pairs"); do
-  echo "weft $("$weft" -np "$np" "${args[@]}" -z 1 2>&1 | time_of)"
+  if [[ $launcher == mpirun ]]; then
+    echo "weft $(mpirun --allow-run-as-root --oversubscribe -np "$np" "$weft" "${args[@]}" -z 1 2>&1 | time_of)"
+  else
+    echo "weft $("$weft" -np "$np" "${args[@]}" -z 1 2>&1 | time_of)"
+  fi
   echo "mpi $(mpirun --allow-run-as-root --oversubscribe -np "$np" "$mpi" "${args[@]}" 2>&1 | time_of)"
 done | awk -v size="$size" -v np="$np" -v coll="$coll" '
   { t[$1, ++n[$1]] = $2 }

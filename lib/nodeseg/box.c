@@ -160,8 +160,11 @@ weftResult_t weft_box_run(weftComm_t c, weft_box_op *ops, int nops, char *err, s
                c->timeout_ms, ops[first].send ? "send to" : "receive from", peer, ops[first].bytes);
       return weftTimeout;
     }
+    /* spin without yielding unless ranks outnumber CPUs (yield_after_us 0):
+     * on a busy host a rank that yields goes behind every runnable task,
+     * and a sleeper at least preempts when it is woken */
     if (waited < c->tune.spin_us) {
-      if (waited >= c->tune.yield_after_us) sched_yield();
+      if (c->tune.yield_after_us <= 0) sched_yield();
       continue;
     }
     weftResult_t res = weft_box_idle(c, &ops[first], 1000, err, errlen);
