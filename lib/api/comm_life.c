@@ -17,6 +17,7 @@
 #include "comm/locality.h"
 #include "device/device.h"
 #include "exec/engine.h"
+#include "nodeseg/box.h"
 #include "nodeseg/nodeseg.h"
 #include "tune/tune.h"
 #include "util/sock.h"
@@ -74,7 +75,7 @@ weftResult_t weft_comm_start(struct weftComm *c) {
   if (res == weftSuccess) weft_comm_choose_nic(c);
   if (res == weftSuccess) res = weft_comm_connect(c);
   if (res == weftSuccess) res = weft_nodeseg_create(c);
-  if (res == weftSuccess && c->nodeseg) weft_tune_segment(&c->tune, c->nodeseg->max_bytes, c->nodeseg->n);
+  if (res == weftSuccess && c->nodeseg) weft_tune_segment(&c->tune, c->nodeseg->max_bytes, c->nodeseg->n, c->nodeseg->box ? WEFT_BOX_MAX_BYTES : 0);
   c->on_fail = weft_nodeseg_mark_gone;
   if (res == weftSuccess) res = open_trace(c);
   if (res == weftSuccess) res = weft_fault_start(c);

@@ -20,6 +20,8 @@
 #include "device/device.h"
 #include "exec/engine.h"
 #include "exec/stream.h"
+#include "nodeseg/box.h"
+#include "nodeseg/nodeseg.h"
 #include "nodeseg/slots_run.h"
 #include "reduce/reduce.h"
 #include "tune/tune.h"
@@ -376,9 +378,51 @@ static weftResult_t launch_on_stream(const weft_pending *p, int *done) {
   return weftSuccess;
 }
 
+/* The fast path of small point-to-point calls: blocking sends and
+ * receives (alone or up to BOX_LAUNCH_MAX in a group, one comm, no self
+ * sends) that all go through the node segment's boxes run here, on the
+ * caller's thread holding the engine: no op, schedule or executor. Returns
+ * 0 when the calls are not such (or the engine is busy): the general path
+ * then runs them, through the boxes too (ALGO_BOX steps), so both ends
+ * agree whichever path each took. */
+#define BOX_LAUNCH_MAX 16
+static int launch_boxes(const weft_pending *calls, int ncalls, weftResult_t *res) {
+  weftComm_t comm = calls[0].comm;
+  weft_box_op ops[BOX_LAUNCH_MAX];
+  if (ncalls > BOX_LAUNCH_MAX || !comm->nodeseg || !comm->nodeseg->box || !weft_dev_is_host(comm->device)) return 0;
+  size_t max = weft_tune_box_max(&comm->tune);
+  for (int i = 0; i < ncalls; i++) {
+    const weft_call *c = &calls[i].call;
+    size_t bytes = c->count * weft_dtype_size(c->dt);
+    if (calls[i].stream || calls[i].comm != comm || (c->kind != COLL_SEND && c->kind != COLL_RECV) ||
+        c->root == comm->rank || bytes > max)
+      return 0;
+    ops[i] = (weft_box_op){.send = c->kind == COLL_SEND, .peer = c->root, .src = c->sendbuf, .dst = c->recvbuf,
+                           .bytes = bytes, .tag = weft_sig_tag(c, 0)};
+  }
+  if (atomic_load(&comm->async_error) != weftSuccess) return 0; /* the general path says why */
+  weft_op *op = weft_engine_claim(comm->engine, 1);
+  if (!op) return 0;
+  op->first = calls[0].call;
+  op->first.algo = ALGO_BOX;
+  op->ncalls = ncalls;
+  note_algo(comm, ALGO_BOX, 0, 0);
+  char why[WEFT_ERRMSG_LEN];
+  double t0 = comm->trace ? weft_trace_now_us() : 0;
+  long long c0 = weft_now_ns();
+  weftResult_t r = weft_box_run(comm, ops, ncalls, why, sizeof why);
+  if (comm->trace) weft_engine_trace_op(op, t0, r);
+  weft_engine_count_op(op, c0, r);
+  *res = weft_engine_claimed_done(op, r, why);
+  return 1;
+}
+
 weftResult_t weft_launch(weft_pending *calls, int ncalls) {
   weft_op *own = NULL;
-  weftResult_t res = ncalls == 1 ? claim_for_one(&calls[0], &own) : weftSuccess;
+  weftResult_t res;
+  if ((calls[0].call.kind == COLL_SEND || calls[0].call.kind == COLL_RECV) && launch_boxes(calls, ncalls, &res))
+    return res;
+  res = ncalls == 1 ? claim_for_one(&calls[0], &own) : weftSuccess;
   if (res != weftSuccess) return res;
   if (own) return launch_one(own, &calls[0].call);
   if (ncalls == 1 && calls[0].stream) {

@@ -37,6 +37,8 @@ const weft_algo_info weft_algos[] = {
       [COLL_ALLTOALL] = weft_slots_build},
      NULL, weft_slots_eligible},
     {ALGO_DISSEM, "dissemination", NULL, NULL, {[COLL_BARRIER] = weft_dissem_barrier}, NULL, NULL},
+    {ALGO_BOX, "box", NULL, NULL, {[COLL_SEND] = weft_box_build, [COLL_RECV] = weft_box_build}, NULL,
+     weft_box_eligible},
 };
 const int weft_nalgos = (int)(sizeof weft_algos / sizeof *weft_algos);
 

@@ -21,6 +21,7 @@ typedef struct {
   int nranks;
   size_t seg_max_bytes; /* node segment: largest payload of a slot; 0 = no segment */
   int seg_ranks;        /* ranks sharing the segment */
+  size_t box_max_bytes; /* largest send through the segment's boxes; 0 = no boxes */
 } weft_algo_env;
 /* Whether the algorithm can run kind of `bytes` per rank there. */
 typedef int (*weft_eligible_hook)(const weft_algo_env *env, weft_coll_kind kind, size_t bytes);
@@ -67,5 +68,6 @@ int weft_hier_cost(const weft_cost_model *m, weft_coll_kind kind, double s, weft
 int weft_pairwise_cost(const weft_cost_model *m, weft_coll_kind kind, double s, weft_cost_acc *a);
 int weft_rhd_eligible(const weft_algo_env *env, weft_coll_kind kind, size_t bytes);
 int weft_slots_eligible(const weft_algo_env *env, weft_coll_kind kind, size_t bytes);
+int weft_box_eligible(const weft_algo_env *env, weft_coll_kind kind, size_t bytes);
 
 #endif

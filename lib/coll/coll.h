@@ -54,6 +54,7 @@ void weft_sched_chunked(weft_sched *s, weft_step_kind kind, int peer, const char
                         const weft_call *c);
 int weft_p2p_build(weft_sched *s, const weft_call *c, int rank, int n);
 int weft_slots_build(weft_sched *s, const weft_call *c, int rank, int n);
+int weft_box_build(weft_sched *s, const weft_call *c, int rank, int n);
 
 /* What a rank publishes in its slot for the slots algorithm: its buffer, or
  * all n blocks of it for reduce-scatter and all-to-all. */

@@ -13,10 +13,13 @@
 
 #include "weft.h"
 
-typedef enum { ST_SEND, ST_RECV, ST_REDUCE, ST_COPY, ST_AVG, ST_ENCODE, ST_DECODE, ST_DECODE_ADD, ST_SLOTS } weft_step_kind;
+typedef enum {
+  ST_SEND, ST_RECV, ST_REDUCE, ST_COPY, ST_AVG, ST_ENCODE, ST_DECODE, ST_DECODE_ADD, ST_SLOTS,
+  ST_BOX_SEND, ST_BOX_RECV /* a small send or receive through the node segment's box (msg payload) */
+} weft_step_kind;
 
 /* Each kind of step has its own payload; no field serves two meanings. */
-typedef struct {      /* ST_SEND, ST_RECV */
+typedef struct {      /* ST_SEND, ST_RECV, ST_BOX_SEND, ST_BOX_RECV */
   int32_t peer;       /* rank at the other end */
   const void *src;    /* send: the data */
   void *dst;          /* recv: where it lands */

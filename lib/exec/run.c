@@ -12,6 +12,7 @@
 
 #include "codec/codec.h"
 #include "coll/sig.h"
+#include "nodeseg/box.h"
 #include "nodeseg/nodeseg.h"
 #include "util/clock.h"
 #include "nodeseg/slots_run.h"
@@ -60,6 +61,8 @@ static const char *step_name(int kind) {
     case ST_DECODE: return "decode";
     case ST_DECODE_ADD: return "decode+reduce";
     case ST_SLOTS: return "node segment";
+    case ST_BOX_SEND: return "box send";
+    case ST_BOX_RECV: return "box recv";
     default: return "step";
   }
 }
@@ -129,6 +132,7 @@ static void carve(run_t *R, size_t ns, size_t nn, size_t np, size_t nst) {
   R->reqs = R->m->mem;
   int *p = (int *)(R->reqs + np);
   R->stack = p, p += ns;
+  R->box = p, p += ns;
   R->infl = p, p += np + ns;
   R->sbase = p, p += nn + 1;
   R->sq.idx = p, p += np + 1;
@@ -149,7 +153,7 @@ static void carve(run_t *R, size_t ns, size_t nn, size_t np, size_t nst) {
 static int run_alloc(run_t *R, weft_sched *s, int n) {
   weft_run_mem *m = R->m;
   size_t ns = (size_t)s->nsteps, nn = (size_t)n, np = 0, nst = 0;
-  if (m->nparts > 0 && m->gen == s->gen) {
+  if (m->built && m->gen == s->gen) {
     nst = (size_t)m->nstreams;
     carve(R, ns, nn, (size_t)m->nparts, nst);
     memcpy(R->sq.next, R->sq.ptr, sizeof(int) * nst);
@@ -160,7 +164,7 @@ static int run_alloc(run_t *R, weft_sched *s, int n) {
   for (int i = 0; i < s->nsteps; i++)
     if (is_net(&s->steps[i])) np += (size_t)nparts_of(R, &s->steps[i]);
   size_t need = np * sizeof(void *) +
-                sizeof(int) * (ns + (np + ns) + (nn + 1) + 2 * (np + 1) + 2 * (nst + 1) + 2 * nst + (ns + 1) +
+                sizeof(int) * (2 * ns + (np + ns) + (nn + 1) + 2 * (np + 1) + 2 * (nst + 1) + 2 * nst + (ns + 1) +
                                2 * np + ns + nn);
   if (m->cap < need) {
     void *p = realloc(m->mem, need);
@@ -183,6 +187,7 @@ static int run_alloc(run_t *R, weft_sched *s, int n) {
   m->nparts = np > 0 ? (int)np : 0;
   m->gen = s->gen;
   m->nstreams = (int)nst;
+  m->built = 1;
   return 0;
 }
 
@@ -194,7 +199,8 @@ void weft_run_mem_free(weft_run_mem *m) {
 static void step_where(run_t *R, const weft_step *st, char *buf, size_t len) {
   char peer[128];
   weft_comm_peer_name(R->v->comm, st->msg.peer, peer, sizeof peer);
-  snprintf(buf, len, "%s %s %zu bytes (%s call #%u)", st->kind == ST_SEND ? "send to" : "receive from",
+  int send = st->kind == ST_SEND || st->kind == ST_BOX_SEND;
+  snprintf(buf, len, "%s %s %zu bytes (%s call #%u)", send ? "send to" : "receive from",
            peer, st->msg.n, weft_coll_name((weft_coll_kind)(st->msg.tag >> 60)), (unsigned)(st->msg.tag & 0xffff));
 }
 
@@ -253,9 +259,17 @@ static weftResult_t issue(run_t *R, stream_queue *q, int g) {
   return weftSuccess;
 }
 
+static int is_box(const weft_step *st) { return st->kind == ST_BOX_SEND || st->kind == ST_BOX_RECV; }
+
 static weftResult_t make_ready(run_t *R, int i) {
   weft_step *st = &R->s->steps[i];
   st->state = S_READY;
+  if (is_box(st)) { /* tried every round, in step order (a box is a queue) */
+    int k = R->nbox++;
+    for (; k > 0 && R->box[k - 1] > i; k--) R->box[k] = R->box[k - 1];
+    R->box[k] = i;
+    return weftSuccess;
+  }
   if (!is_net(st)) {
     R->stack[R->nstack++] = i;
     return weftSuccess;
@@ -376,14 +390,22 @@ static weftResult_t test_inflight(run_t *R, int *progressed) {
   return weftSuccess;
 }
 
-/* Sleeps until a descriptor of an in-flight transfer is ready, up to ms. */
+/* Sleeps until a descriptor of an in-flight transfer is ready, up to ms.
+ * Each endpoint is asked once: a large call has hundreds of parts in flight
+ * on one endpoint, and pollFd may cost a system call (shm drains its
+ * doorbell), so asking per part made every sleep hundreds of calls. */
 static void wait_net(run_t *R, int ms) {
   struct pollfd pf[64];
-  int np = 0;
+  void *asked[64];
+  int np = 0, na = 0;
   for (int k = 0; k < R->ninfl && np < 64; k++) {
     weft_step *st = &R->s->steps[R->pstep[R->infl[k]]];
     const weftNet_t *net = R->peers[st->msg.peer].net;
     void *ep = part_ep(R, R->infl[k]);
+    int seen = 0;
+    for (int j = 0; j < na && !seen; j++) seen = asked[j] == ep;
+    if (seen) continue;
+    if (na < 64) asked[na++] = ep;
     short ev = 0;
     int fd = net->pollFd ? net->pollFd(ep, &ev) : WEFT_NET_POLL_NONE;
     if (fd == WEFT_NET_POLL_READY) return;
@@ -397,6 +419,41 @@ static void wait_net(run_t *R, int ms) {
     return;
   }
   poll(pf, (nfds_t)np, ms);
+}
+
+static weft_box_op box_op_of(const weft_step *st) {
+  return (weft_box_op){.send = st->kind == ST_BOX_SEND, .peer = st->msg.peer, .src = st->msg.src,
+                       .dst = st->msg.dst, .bytes = st->msg.n, .tag = st->msg.tag};
+}
+
+/* Tries the box steps once each (one waits behind an earlier one of the
+ * same box); sets *progressed if any finished. */
+static weftResult_t try_boxes(run_t *R, int *progressed) {
+  for (int k = 0; k < R->nbox; k++) {
+    const weft_step *st = &R->s->steps[R->box[k]];
+    int blocked = 0;
+    for (int j = 0; j < k && !blocked; j++) {
+      const weft_step *e = &R->s->steps[R->box[j]];
+      blocked = e->kind == st->kind && e->msg.peer == st->msg.peer;
+    }
+    if (blocked) continue;
+    weft_box_op op = box_op_of(st);
+    weftResult_t res = weft_box_try(R->v->comm, &op, R->err, R->errlen);
+    if (res != weftSuccess) return res;
+    if (!op.done) continue;
+    int i = R->box[k];
+    memmove(R->box + k, R->box + k + 1, sizeof(int) * (size_t)(R->nbox - k - 1));
+    R->nbox--, k--;
+    if (R->v->stats) {
+      weft_comm_stats *x = R->v->stats;
+      atomic_fetch_add_explicit(op.send ? &x->sent[WEFT_LINK_CLASS_NODE] : &x->received[WEFT_LINK_CLASS_NODE],
+                                op.bytes, memory_order_relaxed);
+      if (op.send) atomic_fetch_add_explicit(&x->messages[WEFT_LINK_CLASS_NODE], 1, memory_order_relaxed);
+    }
+    *progressed = 1;
+    if ((res = complete(R, i)) != weftSuccess) return res;
+  }
+  return weftSuccess;
 }
 
 weftResult_t weft_run_begin(weft_run *R, const weft_exec_view *v, weft_sched *s, weft_run_mem *m, uint64_t sig,
@@ -493,6 +550,7 @@ static weftResult_t run_steps(run_t *R0, double until_us) {
     }
     if (res != weftSuccess) break;
     if ((res = test_inflight(&R, &progressed)) != weftSuccess) break;
+    if (R.nbox && (res = try_boxes(&R, &progressed)) != weftSuccess) break;
     if (!progressed || (++iter & 255) == 0) {
       if (atomic_load(v->aborted)) {
         snprintf(err, errlen, "aborted by weftCommAbort");
@@ -517,7 +575,7 @@ static weftResult_t run_steps(run_t *R0, double until_us) {
       }
       continue;
     }
-    if (R.ninfl == 0 && R.nstack == 0) {
+    if (R.ninfl == 0 && R.nstack == 0 && R.nbox == 0) {
       snprintf(err, errlen, "schedule stalled with %d of %d steps done", R.ndone, s->nsteps);
       res = weftInternalError;
       break;
@@ -529,7 +587,7 @@ static weftResult_t run_steps(run_t *R0, double until_us) {
     if (idle == 16) idle_since = now;
     if (now - idle_since > v->timeout_ms * 1000.0) {
       char where[256];
-      step_where(&R, &s->steps[R.pstep[R.infl[0]]], where, sizeof where);
+      step_where(&R, &s->steps[R.ninfl ? R.pstep[R.infl[0]] : R.box[0]], where, sizeof where);
       snprintf(err, errlen, "no progress for %d ms (WEFT_TIMEOUT) waiting to %s", v->timeout_ms, where);
       res = weftTimeout;
       break;
@@ -551,6 +609,12 @@ static weftResult_t run_steps(run_t *R0, double until_us) {
         yielding = 1;
         sched_yield();
       }
+      continue;
+    }
+    if (R.nbox) { /* nobody rings for a box: sleep in short slices, and watch its peer */
+      weft_box_op op = box_op_of(&s->steps[R.box[0]]);
+      if ((res = weft_box_idle(v->comm, &op, R.ninfl ? 0 : 1000, err, errlen)) != weftSuccess) break;
+      if (R.ninfl) wait_net(&R, 1);
       continue;
     }
     wait_net(&R, 10);

@@ -20,6 +20,7 @@ typedef struct {
   int nparts;   /* > 0: mem holds the queues and parts of the schedule of */
   uint32_t gen; /* this generation (weft_sched.gen): a rearmed plan reuses them */
   int nstreams; /* the streams those queues cover (all peers') */
+  int built;    /* mem holds the layout of generation gen (also with no parts) */
 } weft_run_mem;
 
 typedef struct {
@@ -40,6 +41,7 @@ typedef struct weft_run {
   weft_run_queue sq, rq;
   int *stack, nstack;
   int *infl, ninfl; /* parts in flight */
+  int *box, nbox;   /* box steps ready and not done, in step order (nodeseg/box.h) */
   void **reqs;      /* per part */
   int *pbase;       /* per step: its first part (prefix sums, nsteps + 1) */
   int *pstep;       /* per part: its step */

@@ -27,6 +27,7 @@
 #include "util/sock.h"
 #include "util/clock.h"
 #include "coll/sig.h"
+#include "nodeseg/box.h"
 
 #define SEG_MAGIC 0x77656674736c6f74ULL /* "weftslot": a rank asking rank 0 for the segment */
 #define LINE 64
@@ -46,6 +47,7 @@ static _Atomic uint64_t *slot_sig(_Atomic uint32_t *slot) { return (_Atomic uint
 typedef struct {
   int32_t willing; /* first: this rank wants the segment; second: it mapped it */
   int32_t membarrier;
+  int32_t box; /* point-to-point boxes wanted (WEFT_P2P_BOX) */
   uint64_t max_bytes; /* rank 0's WEFT_SLOTS_MAX: every rank uses it */
   char name[96];      /* rank 0: the Unix socket that hands out the memfd */
 } seg_offer;
@@ -89,12 +91,14 @@ static int pidfd_of(int pid) {
 
 /* The segment's layout for n ranks and slots of max_bytes: per rank a
  * control line and two slots (sequence word, signature, payload), each
- * rounded to cache lines. */
+ * rounded to cache lines; then, from a page, the boxes (nodeseg/box.h). */
+static size_t seg_box_offset(const weft_nodeseg *g, int n) { return ((size_t)n * g->rank_bytes + 4095) & ~(size_t)4095; }
+
 static void seg_layout(weft_nodeseg *g, int n, size_t max_bytes) {
   g->max_bytes = max_bytes;
   g->slot_bytes = (16 + max_bytes + LINE - 1) / LINE * LINE;
   g->rank_bytes = LINE + 2 * g->slot_bytes;
-  g->map_len = (size_t)n * g->rank_bytes;
+  g->map_len = seg_box_offset(g, n) + weft_box_area_bytes(n);
 }
 
 /* The memfd (rank 0), sized; returns its fd or -1. */
@@ -163,6 +167,9 @@ static void seg_free(weft_nodeseg *g) {
     if (g->pidfd[r] >= 0) close(g->pidfd[r]);
   free(g->pidfd);
   free(g->pid);
+  free(g->box_sent);
+  free(g->box_seen);
+  free(g->box_got);
   free(g);
 }
 
@@ -184,6 +191,7 @@ weftResult_t weft_nodeseg_create(struct weftComm *c) {
   seg_offer *me = &x[c->rank];
   me->willing = weft_env_bool("WEFT_SLOTS", 1) && all_host_local(c);
   me->membarrier = membarrier_register();
+  me->box = weft_env_bool("WEFT_P2P_BOX", 1);
   me->max_bytes = weft_env_size("WEFT_SLOTS_MAX", 32 << 10);
   if (me->max_bytes < 8) me->max_bytes = 8;
   if (me->max_bytes > (1 << 20)) me->max_bytes = 1 << 20;
@@ -212,9 +220,18 @@ weftResult_t weft_nodeseg_create(struct weftComm *c) {
   }
   if (lfd >= 0) close(lfd);
   if (mfd >= 0) close(mfd); /* the mappings keep the memory alive */
+  /* per-rank arrays before the last exchange: a rank that cannot have
+   * them says so there, and no rank uses the segment */
+  g->pidfd = calloc((size_t)n, sizeof *g->pidfd);
+  g->pid = calloc((size_t)n, sizeof *g->pid);
+  g->box_sent = calloc((size_t)n, sizeof *g->box_sent);
+  g->box_seen = calloc((size_t)n, sizeof *g->box_seen);
+  g->box_got = calloc((size_t)n, sizeof *g->box_got);
+  ok = ok && g->pidfd && g->pid && g->box_sent && g->box_seen && g->box_got;
+  int box = weft_box_area_bytes(n) > 0;
   if (res == weftSuccess && all) {
     int mb = 1;
-    for (int p = 0; p < n; p++) mb &= x[p].membarrier;
+    for (int p = 0; p < n; p++) mb &= x[p].membarrier, box &= x[p].box;
     memset(x, 0, sizeof *x * (size_t)n);
     me->willing = ok;
     res = weft_bootstrap_allgather(c->bootstrap, x, sizeof *x, err);
@@ -226,13 +243,13 @@ weftResult_t weft_nodeseg_create(struct weftComm *c) {
     seg_free(g);
     return weft_error(NULL, res, "rank %d/%d: setting up the node segment: %s", c->rank, n, err);
   }
-  g->pidfd = calloc((size_t)n, sizeof *g->pidfd);
-  g->pid = calloc((size_t)n, sizeof *g->pid);
-  if (!ok || !g->pidfd || !g->pid) {
+  if (!ok) {
     if (all) WEFT_INFO(c, "node segment not set up (%s): small collectives use messages", err[0] ? err : "a rank failed");
     seg_free(g);
     return weftSuccess;
   }
+  /* every rank agreed on WEFT_P2P_BOX: both ends of a send decide alike */
+  if (box) g->box = g->map + seg_box_offset(g, n);
   g->n = n;
   g->rank = c->rank;
   for (int p = 0; p < n; p++) {
@@ -240,7 +257,8 @@ weftResult_t weft_nodeseg_create(struct weftComm *c) {
     g->pidfd[p] = p == c->rank ? -1 : pidfd_of(g->pid[p]);
   }
   c->nodeseg = g;
-  WEFT_INFO(c, "node segment: %d ranks, up to %zu bytes per rank in a slot%s", n, g->max_bytes,
+  WEFT_INFO(c, "node segment: %d ranks, up to %zu bytes per rank in a slot, %s%s", n, g->max_bytes,
+            g->box ? "sends of up to " WEFT_BOX_MAX_STR " bytes in boxes" : "no point-to-point boxes",
             g->membarrier ? "" : " (no expedited membarrier: a missed wake-up costs up to 1 ms)");
   return weftSuccess;
 }
@@ -308,6 +326,32 @@ static int peer_dead(const weft_nodeseg *g, int r) {
   return kill(g->pid[r], 0) != 0 && errno == ESRCH;
 }
 
+/* r marked itself gone: the comm suspects it. */
+static weftResult_t peer_gone(struct weftComm *c, int r, char *err, size_t errlen) {
+  char peer[128];
+  weft_comm_suspect(c, r);
+  weft_comm_peer_name(c, r, peer, sizeof peer);
+  snprintf(err, errlen, "%s left the communicator (failed, aborted or destroyed) before this call", peer);
+  return weftRemoteError;
+}
+
+/* r's process is gone, seen first-hand on this host: r is the origin. */
+static weftResult_t peer_exited(struct weftComm *c, int r, char *err, size_t errlen) {
+  char peer[128];
+  weft_fault_origin_of(c, r, WEFT_FAULT_KILLED, weftRemoteError, "its process is gone (seen by rank %d in the node segment)",
+                       c->rank);
+  weft_comm_peer_name(c, r, peer, sizeof peer);
+  snprintf(err, errlen, "%s exited (its process is gone)", peer);
+  return weftRemoteError;
+}
+
+weftResult_t weft_nodeseg_peer_left(struct weftComm *c, int r, int check_pid, char *err, size_t errlen) {
+  weft_nodeseg *g = c->nodeseg;
+  if (atomic_load_explicit(&ctl_of(g, r)[CTL_GONE], memory_order_acquire)) return peer_gone(c, r, err, errlen);
+  if (check_pid && peer_dead(g, r)) return peer_exited(c, r, err, errlen);
+  return weftSuccess;
+}
+
 /* The slot holds seq: checks that it is the same call. */
 static weftResult_t arrived(struct weftComm *c, int r, _Atomic uint32_t *slot, uint64_t sig, char *err, size_t errlen) {
   uint64_t theirs = atomic_load_explicit(slot_sig(slot), memory_order_relaxed);
@@ -337,12 +381,8 @@ weftResult_t weft_nodeseg_wait(struct weftComm *c, int r, _Atomic uint32_t *slot
       snprintf(err, errlen, "interrupted: the communicator failed");
       return failed;
     }
-    if (atomic_load_explicit(&ctl[CTL_GONE], memory_order_acquire) && atomic_load(slot) != seq) {
-      weft_comm_suspect(c, r);
-      weft_comm_peer_name(c, r, peer, sizeof peer);
-      snprintf(err, errlen, "%s left the communicator (failed, aborted or destroyed) before this call", peer);
-      return weftRemoteError;
-    }
+    if (atomic_load_explicit(&ctl[CTL_GONE], memory_order_acquire) && atomic_load(slot) != seq)
+      return peer_gone(c, r, err, errlen);
     if (waited > 100 && peer_mismatch(c, r, sig, atomic_load_explicit(call_sig_of(g, r), memory_order_relaxed), err,
                                       errlen))
       return weftInvalidUsage;
@@ -368,13 +408,6 @@ weftResult_t weft_nodeseg_wait(struct weftComm *c, int r, _Atomic uint32_t *slot
     struct timespec ts = {0, 1000 * 1000};
     if (v != seq) futex(slot, FUTEX_WAIT, v, &ts);
     atomic_fetch_sub(&ctl[CTL_SLEEPERS], 1);
-    if (atomic_load(slot) != seq && peer_dead(g, r)) {
-      /* first-hand evidence on this host: r is the origin */
-      weft_fault_origin_of(c, r, WEFT_FAULT_KILLED, weftRemoteError, "its process is gone (seen by rank %d in the node segment)",
-                           c->rank);
-      weft_comm_peer_name(c, r, peer, sizeof peer);
-      snprintf(err, errlen, "%s exited (its process is gone)", peer);
-      return weftRemoteError;
-    }
+    if (atomic_load(slot) != seq && peer_dead(g, r)) return peer_exited(c, r, err, errlen);
   }
 }

@@ -33,6 +33,9 @@ typedef struct weft_nodeseg {
   int membarrier;    /* every rank registered for expedited global barriers */
   int *pidfd;        /* per rank: a pidfd to notice a dead peer, or -1 */
   int *pid;          /* per rank: its process id (when pidfd is -1) */
+  char *box;         /* the point-to-point boxes (nodeseg/box.h), or NULL */
+  uint32_t *box_sent, *box_seen, *box_got; /* per peer: messages sent to it, read by
+                                           * it as last seen, received from it */
 } weft_nodeseg;
 
 /* Sets comm->nodeseg up when every rank of comm runs on this host, every
@@ -66,6 +69,10 @@ void weft_nodeseg_publish(weft_nodeseg *g, _Atomic uint32_t *slot, uint32_t seq,
  * without r's slot (a caller that may hand the rest of its call over). */
 weftResult_t weft_nodeseg_wait(struct weftComm *c, int r, _Atomic uint32_t *slot, uint32_t seq, uint64_t sig,
                                double until_us, char *err, size_t errlen);
+/* Whether rank r left the comm (marked itself gone) or, with check_pid,
+ * its process is gone: weftRemoteError with err saying which, else
+ * weftSuccess. */
+weftResult_t weft_nodeseg_peer_left(struct weftComm *c, int r, int check_pid, char *err, size_t errlen);
 /* Every call on a comm with a segment announces its signature there, so a
  * rank that waits (in the segment or for a message) can tell a peer that
  * is in a different call of the same number: a mismatch, not a slow peer. */

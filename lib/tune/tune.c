@@ -92,10 +92,13 @@ int weft_tune_init(weft_tuner *t, const weft_tune_inputs *in) {
 }
 
 
-void weft_tune_segment(weft_tuner *t, size_t max_bytes, int ranks) {
+void weft_tune_segment(weft_tuner *t, size_t max_bytes, int ranks, size_t box_max_bytes) {
   t->env.seg_max_bytes = max_bytes;
   t->env.seg_ranks = max_bytes ? ranks : 0;
+  t->env.box_max_bytes = box_max_bytes;
 }
+
+size_t weft_tune_box_max(const weft_tuner *t) { return t->forced == ALGO_P2P ? 0 : t->env.box_max_bytes; }
 
 void weft_tune_free(weft_tuner *t) {
   free(t->rules);
@@ -114,8 +117,8 @@ static weft_algo by_size(const weft_tuner *t, weft_coll_kind kind, size_t bytes)
   int n = t->env.nranks;
   switch (kind) {
     case COLL_ALLTOALL: return ALGO_PAIRWISE;
-    case COLL_SEND:
-    case COLL_RECV: return ALGO_P2P;
+    case COLL_SEND: /* small ones through the node segment's boxes, when it has them */
+    case COLL_RECV: return weft_algo_eligible(ALGO_BOX, &t->env, kind, bytes) ? ALGO_BOX : ALGO_P2P;
     case COLL_ALLGATHER:
     case COLL_REDUCESCATTER: return ALGO_RING;
     case COLL_ALLREDUCE:

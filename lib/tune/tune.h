@@ -110,8 +110,12 @@ void weft_tune_inherit(weft_tuner *t, const weft_tuner *parent);
  * call). Returns 0, or -1 when out of memory. */
 int weft_tune_init(weft_tuner *t, const weft_tune_inputs *in);
 /* The node segment the comm has (0 bytes: none): its largest payload and
- * the ranks sharing it, for the algorithms that run through it. */
-void weft_tune_segment(weft_tuner *t, size_t max_bytes, int ranks);
+ * the ranks sharing it, for the algorithms that run through it, and the
+ * largest send its point-to-point boxes take (0: no boxes). */
+void weft_tune_segment(weft_tuner *t, size_t max_bytes, int ranks, size_t box_max_bytes);
+/* Sends and receives of up to this many bytes go through the boxes (what
+ * weft_tune decides for them, without a call to tune); 0: none do. */
+size_t weft_tune_box_max(const weft_tuner *t);
 /* Frees what init and the calls allocated (also after a failed init). */
 void weft_tune_free(weft_tuner *t);
 

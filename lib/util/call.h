@@ -30,7 +30,7 @@ typedef enum {
 
 /* Algorithm ids; what each one is and does is its entry in coll/algo.c. */
 typedef enum { ALGO_NONE = 0, ALGO_RING, ALGO_TREE, ALGO_PAIRWISE, ALGO_P2P, ALGO_DIRECT, ALGO_HIER, ALGO_RHD,
-               ALGO_SLOTS, ALGO_DISSEM } weft_algo;
+               ALGO_SLOTS, ALGO_DISSEM, ALGO_BOX } weft_algo;
 
 /* A partition of the ranks into groups (nodes, sites). Group k holds ranks
  * members[start[k] .. start[k+1]), in rank order; index_in[r] is rank r's

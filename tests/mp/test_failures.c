@@ -82,6 +82,9 @@
  *                      node segment over shm (no connection drops there: a
  *                      dead peer is seen through its pidfd, a failed one by
  *                      the "gone" flag it sets).
+ *   kill_peer_box, abort_box  the same with 2-float ring sendrecvs (a lone
+ *                      receive for abort), which go through the node segment's
+ *                      point-to-point boxes over shm.
  *   slots_sleepers     3 ranks arrive late in turn (1-7 ms) to small
  *                      allreduces and broadcasts, so the others sleep in the
  *                      segment: exact results, no error, and the segment ran.
@@ -155,6 +158,10 @@ static void shared_free(void *p, size_t n) { munmap(p, n); }
  * shm, instead of messages. Set before the ranks are forked. */
 static int g_small;
 static size_t pick_count(size_t usual) { return g_small ? 2 : usual; }
+/* The *_box variants: the same with 2-float sends and receives (a ring
+ * sendrecv, or a lone receive), which go through the node segment's
+ * point-to-point boxes (nodeseg/box.h). Implies g_small. */
+static int g_p2p;
 
 typedef struct {
   int res[MAXR];
@@ -214,7 +221,15 @@ static int kill_rank(int rank, int n, const weftUniqueId *id, void *arg) {
   for (int it = 0;; it++) {
     atomic_store(&kill_iter, it);
     double t0 = now_s();
-    r = weftAllReduce(sb, rb, count, weftFloat, weftSum, comm, NULL);
+    int prev = (rank + n - 1) % n;
+    if (g_p2p) { /* ring sendrecv: rank prev's values arrive */
+      weftGroupStart();
+      weftSend(sb, count, weftFloat, (rank + 1) % n, comm, NULL);
+      weftRecv(rb, count, weftFloat, prev, comm, NULL);
+      r = weftGroupEnd();
+    } else {
+      r = weftAllReduce(sb, rb, count, weftFloat, weftSum, comm, NULL);
+    }
     double dt = now_s() - t0;
     if (r != weftSuccess) {
       rep->res[rank] = r;
@@ -223,7 +238,8 @@ static int kill_rank(int rank, int n, const weftUniqueId *id, void *arg) {
       copy_msg(rep->msg[rank], weftGetLastError(comm));
       break;
     }
-    if (rb[0] != (float)(n * (n + 1) / 2) || rb[count - 1] != (float)(n * (n + 1) / 2)) {
+    float want = g_p2p ? (float)(prev + 1) : (float)(n * (n + 1) / 2);
+    if (rb[0] != want || rb[count - 1] != want) {
       copy_msg(rep->msg[rank], "wrong allreduce result before the kill");
       rep->res[rank] = -1;
       break;
@@ -284,7 +300,8 @@ typedef struct {
 
 static void *lone_allreduce(void *p) {
   lone_call *a = p;
-  a->res = weftAllReduce(a->buf, a->buf, a->count, weftFloat, weftSum, a->comm, NULL);
+  if (g_p2p) a->res = weftRecv(a->buf, a->count, weftFloat, 1, a->comm, NULL); /* rank 1 never sends */
+  else a->res = weftAllReduce(a->buf, a->buf, a->count, weftFloat, weftSum, a->comm, NULL);
   a->t_end = now_s();
   atomic_store(&a->done, 1);
   return NULL;
@@ -1643,6 +1660,14 @@ static void test_env_init(void **state) {
     test_##name(state);                           \
     g_small = 0;                                  \
   }
+#define BOX_VARIANT(name)                       \
+  static void test_##name##_box(void **state) { \
+    g_small = g_p2p = 1;                        \
+    test_##name(state);                         \
+    g_small = g_p2p = 0;                        \
+  }
+BOX_VARIANT(kill_peer)
+BOX_VARIANT(abort)
 SLOTS_VARIANT(kill_peer)
 SLOTS_VARIANT(stalled_peer)
 SLOTS_VARIANT(abort)
@@ -1710,6 +1735,8 @@ static const struct CMUnitTest all_tests[] = {
     cmocka_unit_test(test_timeout_slots),
     cmocka_unit_test(test_streams_slots),
     cmocka_unit_test(test_slots_sleepers),
+    cmocka_unit_test(test_kill_peer_box),
+    cmocka_unit_test(test_abort_box),
     cmocka_unit_test(test_kill_peer),
     cmocka_unit_test(test_stalled_peer),
     cmocka_unit_test(test_abort),
