@@ -80,6 +80,16 @@ static int poll_req(const weftNet_t *net, void **req, size_t *size) {
   return 1;
 }
 
+/* The next message of s into buf, which must be size bytes: 1 got, 0 not
+ * yet (a receive stays posted), -1 failed. */
+static int recv_next(warm_peer *w, warm_stream *s, void *buf, size_t size) {
+  if (!s->rreq && w->net->irecv(s->recv_ep, buf, size, WARM_TAG, NULL, &s->rreq) != weftSuccess) return -1;
+  size_t got = 0;
+  int k = poll_req(w->net, &s->rreq, &got);
+  if (k > 0 && got != size) return w->bad = 1, -1;
+  return k;
+}
+
 static int send_small(warm_peer *w, uint32_t kind, uint32_t round) {
   uint32_t *m = w->small_out[w->small_sent];
   m[0] = kind;
@@ -100,13 +110,8 @@ static int step_small(warm_peer *w) {
     moved |= k;
   }
   if (w->small_got < 2 * WARM_PINGS) {
-    warm_stream *s = &w->st[0];
-    if (!s->rreq && w->net->irecv(s->recv_ep, w->small_in, WARM_SMALL, WARM_TAG, NULL, &s->rreq) != weftSuccess)
-      return -1;
-    size_t got = 0;
-    int k = poll_req(w->net, &s->rreq, &got);
+    int k = recv_next(w, &w->st[0], w->small_in, WARM_SMALL);
     if (k < 0) return -1;
-    if (k && got != WARM_SMALL) return w->bad = 1, -1;
     if (k) {
       moved = 1;
       w->small_got++;
@@ -149,12 +154,8 @@ static int step_chunks(const warm_run *run, warm_peer *w, warm_stream *s, long l
     moved = 1;
   }
   while (!s->last_got) {
-    if (!s->rreq && w->net->irecv(s->recv_ep, s->rbuf, WARM_CHUNK, WARM_TAG, NULL, &s->rreq) != weftSuccess)
-      return -1;
-    size_t got = 0;
-    int k = poll_req(w->net, &s->rreq, &got);
+    int k = recv_next(w, s, s->rbuf, WARM_CHUNK);
     if (k < 0) return -1;
-    if (k && got != WARM_CHUNK) return w->bad = 1, -1;
     if (!k) break;
     uint64_t flag;
     memcpy(&flag, s->rbuf, sizeof flag);
