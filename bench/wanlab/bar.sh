@@ -14,13 +14,15 @@
 #
 #   bench/wanlab/bar.sh [--build DIR] [--rate 1gbit] [--rtt "0 40 134"] [--reps 3]
 #                       [--size 64M] [--iters 10] [--warmup 0] [--mtu 1500]
-#                       [--codecs "none bf16 int8"] [--plot FILE.png]
+#                       [--codecs "none bf16 int8"] [--no-mpi] [--plot FILE.png]
 # --plot: also a PNG of the best times, one cluster of bars per RTT (needs gnuplot).
+# --no-mpi: weft only (vs MPI and the plot's MPI bars are left out).
+# weft's variables pass through, e.g. WEFT_WAN_WARMUP_MS=0 bar.sh for cold streams.
 # Needs root (network namespaces). Leaves no lab behind.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=build RATE=1gbit RTTS="0 40 134" REPS=3 SIZE=64M ITERS=10 WARMUP=0 MTU=1500 CODECS="none bf16 int8"
-PREFIX=wlbar PLOT=
+PREFIX=wlbar PLOT= MPI=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --build) BUILD=$2; shift 2 ;;
@@ -33,10 +35,15 @@ while [ $# -gt 0 ]; do
     --mtu) MTU=$2; shift 2 ;;
     --codecs) CODECS=$2; shift 2 ;;
     --plot) PLOT=$2; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    --no-mpi) MPI=0; shift ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "bar.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
+if [ -n "$PLOT" ] && [ "$MPI" = 0 ]; then
+  echo "bar.sh: --plot needs the MPI case (drop --no-mpi)" >&2
+  exit 2
+fi
 if [ -n "$PLOT" ] && ! command -v gnuplot >/dev/null; then
   echo "bar.sh: --plot needs gnuplot (Debian: apt-get install gnuplot-nox)" >&2
   exit 2
@@ -90,17 +97,22 @@ echo "# best = the best run's time per call, mean = over all runs; bound = the l
 printf "%-8s %-10s %10s %10s %9s %7s %7s %7s\n" "RTT(ms)" "case" "best(ms)" "mean(ms)" "vs MPI" "bound" "b.mean" "util"
 for rtt in $RTTS; do
   $L up --sites 2 --rate "$RATE" --rtt-ms "$rtt" --mtu "$MTU" >/dev/null
-  read -r tm wm mm am < <(measure mpi none)
+  tm=0
+  if [ "$MPI" = 1 ]; then
+    read -r tm wm mm am < <(measure mpi none)
+    printf "%-8s %-10s %10.1f %10.1f %9s %7s %7s %6.0f%%\n" "$rtt" "open-mpi" "$(echo "$tm / 1000" | bc -l)" \
+      "$(echo "$am / 1000" | bc -l)" "1.00x" "-" "-" "$(echo "$wm * 8 * 100 / $BPS / ($mm / 1000000)" | bc -l)"
+  fi
   row="$rtt $(echo "$tm / 1000" | bc -l)"
-  printf "%-8s %-10s %10.1f %10.1f %9s %7s %7s %6.0f%%\n" "$rtt" "open-mpi" "$(echo "$tm / 1000" | bc -l)" \
-    "$(echo "$am / 1000" | bc -l)" "1.00x" "-" "-" "$(echo "$wm * 8 * 100 / $BPS / ($mm / 1000000)" | bc -l)"
   for codec in $CODECS; do
     read -r tw ww mw aw < <(measure weft "$codec")
     row="$row $(echo "$tw / 1000" | bc -l)"
     ratio=$(case $codec in none) echo 1 ;; fp16|bf16) echo 0.5 ;; int8) echo 0.25390625 ;; *) echo 1 ;; esac)
     bytes=$(numfmt --from=iec "$SIZE")
-    printf "%-8s %-10s %10.1f %10.1f %8.2fx %6.0f%% %6.0f%% %6.0f%%\n" "$rtt" "weft-$codec" \
-      "$(echo "$tw / 1000" | bc -l)" "$(echo "$aw / 1000" | bc -l)" "$(echo "$tm / $tw" | bc -l)" \
+    vs=-
+    [ "$MPI" = 1 ] && vs=$(printf "%.2fx" "$(echo "$tm / $tw" | bc -l)")
+    printf "%-8s %-10s %10.1f %10.1f %9s %6.0f%% %6.0f%% %6.0f%%\n" "$rtt" "weft-$codec" \
+      "$(echo "$tw / 1000" | bc -l)" "$(echo "$aw / 1000" | bc -l)" "$vs" \
       "$(echo "$bytes * $ratio * 8 * 100 / $BPS / ($tw / 1000000)" | bc -l)" \
       "$(echo "$bytes * $ratio * 8 * 100 / $BPS / ($aw / 1000000)" | bc -l)" \
       "$(echo "$ww * 8 * 100 / $BPS / ($mw / 1000000)" | bc -l)"

@@ -24,6 +24,18 @@ static int ring_sub(weft_sched *s, const void *call, int r, int n) {
 }
 
 
+int weft_hier_slow_pair(const weft_groups *gr, int a, int b) {
+  int ga = gr->group_of[a], gb = gr->group_of[b];
+  if (ga == gb) return 0;
+  int x = hier_size(gr, ga), y = hier_size(gr, gb);
+  while (y) {
+    int t = x % y;
+    x = y;
+    y = t;
+  }
+  return (gr->index_in[a] - gr->index_in[b]) % x == 0;
+}
+
 /* Number of chunks: K, times the pipeline depth for large messages. */
 static int hier_nchunks(const weft_call *c, int k) {
   size_t bytes = c->count * weft_dtype_size(c->dt);

@@ -29,6 +29,14 @@ static inline hier_layout hier_layout_of(const weft_groups *gr, int rank) {
   return l;
 }
 
+/* 1 when ranks a and b, in different groups, own a common chunk of the
+ * hierarchical allreduce (so step 2 joins them over the slow link): chunk j
+ * is owned by local index j % size in each group, and chunks run over whole
+ * multiples of every group size once pipelined, so a pair shares one iff
+ * their local indices agree modulo the gcd of their groups' sizes (equal
+ * groups: the same local index). Symmetric; 0 within a group. */
+int weft_hier_slow_pair(const weft_groups *gr, int a, int b);
+
 /* Whether the groups make a hierarchy worth using (else: the flat algorithm). */
 static inline int hier_usable(const weft_groups *gr, int n) { return gr && gr->ngroups > 1 && gr->ngroups < n; }
 

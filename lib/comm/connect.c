@@ -20,8 +20,10 @@
 #include "comm/comm.h"
 #include "comm/comm_log.h"
 #include "comm/netreg.h"
+#include "comm/warm.h"
 #include "util/param.h"
 #include "topo/graph.h"
+#include "topo/wan_size.h"
 
 _Static_assert(WEFT_NET_SLOTS <= WEFT_MAX_NETS, "WEFT_MAX_NETS is smaller than the registry");
 
@@ -300,15 +302,8 @@ static int streams_for(struct weftComm *c, int p, int maxs, int win) {
   if (maxs <= 1 || !sites->group_of || sites->group_of[p] == sites->group_of[c->rank]) return 1;
   int s = c->tune.wan_streams;
   weft_link l;
-  if (s == 0 && c->layout.graph && weft_graph_link(c->layout.graph, c->rank, p, &l) >= 0) {
-    if (l.streams > 0) {
-      s = l.streams;
-    } else {
-      double bdp = l.bw * 2 * l.lat;
-      s = (int)(bdp / (win > 0 ? win : 1)) + 1;
-      s = s > 16 ? 16 : s;
-    }
-  }
+  if (s == 0 && c->layout.graph && weft_graph_link(c->layout.graph, c->rank, p, &l) >= 0)
+    s = weft_wan_streams(l.bw, l.lat, win, l.streams);
   if (s <= 0) s = 1;
   return s < maxs ? s : maxs;
 }
@@ -401,11 +396,12 @@ weftResult_t weft_comm_connect(struct weftComm *c) {
   weftNetKey_t key;
   if (weft_key_derive(c->key, WEFT_KEY_LABEL_NET, NULL, 0, key.bytes) != 0)
     return weft_error(NULL, weftSystemError, "cannot derive the link key (libcrypto)");
-  /* each rank's row: its handles, then its WEFT_CRYPTO mode, which every
+  /* each rank's row: its handles, then whether it warms its WAN links
+   * (comm/warm.h: a link is warmed when both ends do), then its WEFT_CRYPTO mode, which every
    * rank checks before it connects: ranks that disagree all fail here with
    * the same reason, instead of the first to notice a link's flags leaving
    * the others with refused connections */
-  size_t hrow = (size_t)nk * WEFT_NET_HANDLE_BYTES, row = hrow + 1;
+  size_t hrow = (size_t)nk * WEFT_NET_HANDLE_BYTES, row = hrow + 2;
   char *handles = calloc((size_t)n, row);
   if (!handles) return weft_error(NULL, weftSystemError, "out of memory");
   for (int k = 0; k < nk; k++)
@@ -413,6 +409,7 @@ weftResult_t weft_comm_connect(struct weftComm *c) {
   for (int k = 0; k < nk && res == weftSuccess; k++)
     if (uses[k]) res = listen_net(c, k, &key, handles + (size_t)r * row + (size_t)k * WEFT_NET_HANDLE_BYTES);
   handles[(size_t)r * row + hrow] = (char)c->crypto;
+  handles[(size_t)r * row + hrow + 1] = (char)weft_comm_warm_wanted();
   if (res == weftSuccess && (res = weft_bootstrap_allgather(c->bootstrap, handles, row, err)) != weftSuccess)
     weft_error(NULL, res, "%s", err);
   for (int p = 0; p < n && res == weftSuccess; p++) {
@@ -438,12 +435,18 @@ weftResult_t weft_comm_connect(struct weftComm *c) {
       weft_error(NULL, res, "transport %s: connecting to %s: %s", net->name, pn, net->lastError(c->nets[k].ctx));
     }
   }
+  unsigned char *warm = res == weftSuccess ? malloc((size_t)n) : NULL;
+  for (int p = 0; warm && p < n; p++) warm[p] = (unsigned char)handles[(size_t)p * row + hrow + 1];
+  if (res == weftSuccess && !warm) res = weft_error(NULL, weftSystemError, "out of memory");
   free(handles);
   weft_wipe(&key, sizeof key);
   for (int k = 0; k < nk && res == weftSuccess; k++)
     if (uses[k]) res = accept_peers(c, &c->nets[k], uses[k]);
+  if (res == weftSuccess && (res = weft_bootstrap_barrier(c->bootstrap, err)) != weftSuccess)
+    weft_error(NULL, res, "%s", err);
+  if (res == weftSuccess) res = weft_comm_warm_wan(c, warm);
+  free(warm);
   if (res != weftSuccess) return res;
-  if ((res = weft_bootstrap_barrier(c->bootstrap, err)) != weftSuccess) return weft_error(NULL, res, "%s", err);
   describe_links(c, uses);
   return weftSuccess;
 }

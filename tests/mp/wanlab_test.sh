@@ -73,11 +73,34 @@ if (( sabotage )); then
 fi
 
 failures=0
+# The first case runs with WEFT_DEBUG=INFO: rank 0 must have warmed its WAN
+# streams (lib/comm/warm.c) after measuring at least the lab's RTT, within
+# 12 measured round trips plus a bounded overhead (pings, the last chunks).
+warm_ok() {
+  local line ms rtt
+  line=$(grep -o 'warmed in [0-9]* ms (largest RTT [0-9.]* ms' <<<"$1" | head -n 1)
+  ms=$(awk '{print $3}' <<<"$line")
+  rtt=$(awk '{print $7}' <<<"$line")
+  if [[ -z "$line" ]]; then
+    echo "FAIL: rank 0 did not warm its WAN streams (no 'warmed in' line)"
+  elif awk -v r="$rtt" -v want="$rtt_floor" 'BEGIN { exit !(r < want) }'; then
+    echo "FAIL: the warm-up measured an RTT of $rtt ms across a +$rtt_floor ms link"
+  elif awk -v m="$ms" -v r="$rtt" -v slack="$warm_slack_ms" 'BEGIN { exit !(m > 12 * r + 5 * r + slack) }'; then
+    echo "FAIL: the warm-up took $ms ms, more than 17 RTTs of $rtt ms + $warm_slack_ms ms"
+  else
+    echo "   warm-up: $line)"
+    return 0
+  fi
+  return 1
+}
+rtt_floor=$rtt
+warm_slack_ms=$(( $(weft_test_seconds 2) * 1000 ))
+
 run_case() { # MAXBYTES weft-perf arguments...: sizes 1K, 16K, ... up to MAXBYTES
   local out rc t=$SECONDS max=$1
   shift
   echo "== weft-perf $* -b 1K -e $max ($layout)"
-  out=$("$lab" --prefix "$prefix" run --layout "$layout" --timeout "$run_timeout" --grace "$run_grace" --logdir "$logs/$case_no" \
+  out=$(WEFT_DEBUG=$( ((case_no == 0)) && echo INFO || echo "${WEFT_DEBUG:-WARN}") "$lab" --prefix "$prefix" run --layout "$layout" --timeout "$run_timeout" --grace "$run_grace" --logdir "$logs/$case_no" \
         -- "${cmd[@]}" "$@" -b 1K -e "$max" -f 16 -n 2 -w 1 -c 1 2>&1)
   rc=$?
   case_no=$((case_no + 1))
@@ -88,6 +111,8 @@ run_case() { # MAXBYTES weft-perf arguments...: sizes 1K, 16K, ... up to MAXBYTE
   elif ! grep -q '^# Out of bounds values : 0 OK' <<<"$out"; then
     echo "$out" | tail -n 30
     echo "FAIL: weft-perf $* did not report 0 wrong values"
+    failures=$((failures + 1))
+  elif (( case_no == 1 && ! sabotage )) && ! warm_ok "$out"; then
     failures=$((failures + 1))
   elif ! awk -v m="${max%[KM]}" -v u="${max: -1}" 'BEGIN { m *= (u == "M" ? 1048576 : 1024) }
                  /^ +[0-9]+ / && $1 >= 0.9 * m { found = 1 } END { exit !found }' <<<"$out"; then

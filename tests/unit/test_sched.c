@@ -14,6 +14,7 @@
 
 #include "coll/algo.h"
 #include "coll/coll.h"
+#include "coll/hier.h"
 #include "reduce/reduce.h"
 
 enum { WAITING = 0, READY, DONE };
@@ -255,6 +256,32 @@ static void test_hier_layouts(void **state) {
   }
 }
 
+/* weft_hier_slow_pair is exactly "owns a common chunk" of the pipelined
+ * hierarchical allreduce (chunks j < K x pieces, owner hier_owner). */
+static void test_hier_slow_pairs(void **state) {
+  (void)state;
+  uint64_t seed = 777, key[16];
+  int mem[4 * 16 + 1];
+  weft_groups g;
+  for (int trial = 0; trial < 80; trial++) {
+    int n = 2 + trial % 13, ng = 2 + (trial / 13) % 4;
+    if (ng > n) ng = n;
+    for (int r = 0; r < n; r++) {
+      seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+      key[r] = trial % 2 ? (uint64_t)(r * ng / n) : (seed >> 33) % (uint64_t)ng;
+    }
+    weft_groups_from_keys(&g, key, n, mem);
+    hier_layout l = hier_layout_of(&g, 0);
+    for (int a = 0; a < n; a++)
+      for (int b = 0; b < n; b++) {
+        int ga = g.group_of[a], gb = g.group_of[b], shared = 0;
+        for (int j = 0; j < l.k * 64 && ga != gb; j++)
+          shared |= hier_owner(&g, ga, j) == a && hier_owner(&g, gb, j) == b;
+        assert_int_equal(weft_hier_slow_pair(&g, a, b), shared);
+      }
+  }
+}
+
 static void test_reducing(void **state) {
   (void)state;
   const weft_coll_kind kinds[] = {COLL_ALLREDUCE, COLL_REDUCE, COLL_REDUCESCATTER};
@@ -441,6 +468,7 @@ int main(void) {
       cmocka_unit_test(test_reducing),
       cmocka_unit_test(test_rhd),
       cmocka_unit_test(test_hier_layouts),
+      cmocka_unit_test(test_hier_slow_pairs),
       cmocka_unit_test(test_moving),
       cmocka_unit_test(test_large_rank_counts),
       cmocka_unit_test(test_vblocks),

@@ -11,6 +11,7 @@
 
 #include "topo/hint.h"
 #include "topo/units.h"
+#include "topo/wan_size.h"
 #include "util/size.h"
 
 static void bw_ok(const char *text, double want) {
@@ -185,10 +186,36 @@ static void test_hint(void **state) {
   assert_null(weft_hint("c", keys));
 }
 
+/* The WAN sizing rules of topo/wan_size.h. */
+static void test_wan_size(void **state) {
+  (void)state;
+  double gbit = 1e9 / 8;
+  /* given counts win; no link data: one stream */
+  assert_int_equal(weft_wan_streams(gbit, 0.067, 1 << 20, 5), 5);
+  assert_int_equal(weft_wan_streams(0, 0.067, 1 << 20, 0), 1);
+  assert_int_equal(weft_wan_streams(gbit, 0, 1 << 20, 0), 1);
+  /* 1 Gbit/s x 134 ms = 16.75 MB: one stream in a 32 MiB window, 8 in 2 MiB windows */
+  assert_int_equal(weft_wan_streams(gbit, 0.067, 32 << 20, 0), 1);
+  assert_int_equal(weft_wan_streams(gbit, 0.067, 2 << 20, 0), 8);
+  /* 10 Gbit/s x 20 ms = 25 MB in 2 MiB windows: 11.9 + 1 */
+  assert_int_equal(weft_wan_streams(10 * gbit, 0.010, 2 << 20, 0), 12);
+  /* capped, also with an unknown window */
+  assert_int_equal(weft_wan_streams(100 * gbit, 0.1, 1 << 20, 0), WEFT_WAN_STREAMS_AUTO_MAX);
+  assert_int_equal(weft_wan_streams(gbit, 0.01, 0, 0), WEFT_WAN_STREAMS_AUTO_MAX);
+  /* warm-up: 12 round trips, capped, none on short links or when off */
+  assert_int_equal(weft_wan_warm_ms(0.134, 2000), 1608);
+  assert_int_equal(weft_wan_warm_ms(0.040, 2000), 480);
+  assert_int_equal(weft_wan_warm_ms(0.300, 2000), 2000);
+  assert_int_equal(weft_wan_warm_ms(0.134, 0), 0);
+  assert_int_equal(weft_wan_warm_ms(0.0001, 2000), 0);
+  assert_int_equal(weft_wan_warm_ms(WEFT_WAN_WARM_MIN_RTT, 2000), WEFT_WAN_WARM_RTTS * 5);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_bandwidth), cmocka_unit_test(test_latency),          cmocka_unit_test(test_sizes),
       cmocka_unit_test(test_format),    cmocka_unit_test(test_format_roundtrip), cmocka_unit_test(test_hint),
+      cmocka_unit_test(test_wan_size),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
