@@ -209,6 +209,9 @@ typedef struct {
   double computeSeconds;  /* of that, local steps: reductions, copies, codecs */
   double codecSeconds;    /* of that, encoding and decoding */
   uint64_t retransmits;   /* always 0: the transports rely on TCP or the fabric for them */
+  uint64_t scratchBytes;  /* scratch memory the calls' schedules allocated: it grows while new
+                           * kinds of calls come, then stays; growth in a steady loop means
+                           * calls fault fresh memory in (slow on some hosts) */
 } weftCommStats_t;
 /* Copies the counters into *stats: size is sizeof(weftCommStats_t) as the
  * caller was compiled (a smaller, older struct gets its prefix). Counters

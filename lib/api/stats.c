@@ -34,6 +34,7 @@ WEFT_API weftResult_t weftCommGetStats(const weftComm_t comm, weftCommStats_t *s
   s.callSeconds = (double)get(&x->call_ns) * 1e-9;
   s.computeSeconds = (double)get(&x->compute_ns) * 1e-9;
   s.codecSeconds = (double)get(&x->codec_ns) * 1e-9;
+  s.scratchBytes = get(&x->scratch);
   memcpy(stats, &s, size);
   return weftSuccess;
 }

@@ -170,6 +170,7 @@ void *weft_sched_alloc(weft_sched *s, size_t bytes) {
   s->allocs[i] = p;
   s->alloc_cap[i] = bytes;
   s->nallocs++;
+  s->fresh_bytes += bytes;
   return p;
 }
 

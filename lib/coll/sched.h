@@ -112,6 +112,7 @@ typedef struct {
   int base_dep;        /* dependency of steps added without any (sub-schedules) */
   int slots_last;      /* builders: the last slots step, the next one runs after it */
   size_t call_count;   /* the count of the last call built into it, for mismatch messages */
+  size_t fresh_bytes;  /* scratch allocated since the executor last counted it (weftCommGetStats) */
   int oom;
 } weft_sched;
 

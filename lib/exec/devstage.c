@@ -438,12 +438,13 @@ static weftResult_t run_range(weft_op *op, const weft_dev_call *dc, size_t off, 
   c.sendbuf = hin ? hin : hout;
   c.recvbuf = hout ? hout : hin;
   c.count = n;
-  weft_sched_reset(&op->sched);
-  if (weft_coll_build(&op->sched, &c, v->rank, v->nranks) != 0 || op->sched.oom) {
+  weft_devstage_pool *p = &op->engine->devpool;
+  weft_sched_reset(&p->sched);
+  if (weft_coll_build(&p->sched, &c, v->rank, v->nranks) != 0 || p->sched.oom) {
     snprintf(why, len, "out of memory building the schedule of %s", weft_coll_name(c.kind));
     return weftSystemError;
   }
-  return weft_run_sched(v, &op->sched, &op->mem, op->sig, why, len);
+  return weft_run_sched(v, &p->sched, &p->mem, op->sig, why, len);
 }
 
 /* One call split into pieces (the tuner's choice from the device table,
@@ -521,25 +522,26 @@ static weftResult_t run_calls(weft_op *op, char *why, size_t len) {
   if (release_kept(&e->devpool, stream)) copied = 1; /* waited for with the maps */
   /* one wait for every copy and map of the op */
   if (r == weftSuccess && copied) r = drain(d, stream, v, "copying or mapping the buffers for the host", why, len);
+  weft_sched *s = &e->devpool.sched; /* its scratch stays warm from op to op (devstage.h) */
   if (r == weftSuccess) {
-    weft_sched_reset(&op->sched);
+    weft_sched_reset(s);
     for (int i = 0; i < ds->ncalls && r == weftSuccess; i++) {
       if (is_self(&ds->calls[i], v->rank)) continue;
       weft_call c = ds->calls[i].call;
       c.sendbuf = ds->calls[i].hin ? ds->calls[i].hin : ds->calls[i].hout;
       c.recvbuf = ds->calls[i].hout ? ds->calls[i].hout : ds->calls[i].hin;
-      if (weft_coll_build(&op->sched, &c, v->rank, v->nranks) != 0 || op->sched.oom) {
+      if (weft_coll_build(s, &c, v->rank, v->nranks) != 0 || s->oom) {
         snprintf(why, len, "out of memory building the schedule of %s", weft_coll_name(c.kind));
         r = weftSystemError;
       }
     }
-    pair_self(ds, &op->sched, v->rank);
-    if (r == weftSuccess && op->sched.oom) {
+    pair_self(ds, s, v->rank);
+    if (r == weftSuccess && s->oom) {
       snprintf(why, len, "out of memory building the copies to oneself");
       r = weftSystemError;
     }
   }
-  if (r == weftSuccess) r = weft_run_sched(v, &op->sched, &op->mem, op->sig, why, len);
+  if (r == weftSuccess) r = weft_run_sched(v, s, &e->devpool.mem, op->sig, why, len);
   copied = 0;
   for (int i = 0; i < ds->ncalls && r == weftSuccess; i++) r = views_out(d, stream, &ds->calls[i], &copied, why, len);
   return end_views(op, stream, r, copied, mapped, why, len);
@@ -602,7 +604,14 @@ void weft_devstage_free(weft_devstage *ds) {
   ds->cap = 0;
 }
 
+void weft_devstage_pool_init(weft_devstage_pool *p) {
+  memset(p, 0, sizeof *p);
+  weft_sched_init(&p->sched);
+}
+
 void weft_devstage_pool_free(weft_devstage_pool *p) {
+  weft_sched_free(&p->sched);
+  weft_run_mem_free(&p->mem);
   weft_dev *d = p->dev;
   if (!d) return;
   if (p->stream) release_kept(p, p->stream); /* OpenCL-like runtimes run them before the stream goes */

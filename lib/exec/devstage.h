@@ -24,6 +24,7 @@
 
 #include <stddef.h>
 
+#include "exec/run.h"
 #include "util/call.h"
 #include "weft.h"
 
@@ -101,7 +102,8 @@ typedef struct {
 #define WEFT_DEV_KEPT_MAX 8
 
 /* The engine's device resources (its own device stream, the staging
- * buffer, the kept mappings), released when the engine stops. */
+ * buffer, the kept mappings, the schedule device ops run on), released when
+ * the engine stops. */
 typedef struct {
   struct weft_dev *dev;
   void *stream;
@@ -111,7 +113,17 @@ typedef struct {
   weft_dev_kept kept[WEFT_DEV_KEPT_MAX];
   int nkept;
   const weft_devstage *kept_by; /* the op whose mappings they are */
+  /* Every op on device buffers builds its schedule (on its host views) here,
+   * not in the op: ops queued on a stream are fresh or pooled ones without
+   * scratch (engine.c), so a schedule in the op allocated its scratch anew
+   * on every call (an in-place ring's slots: 1 MiB at 4 MiB) and faulted it
+   * in during the receives, which took 3-4 ms per call on a 2-core virtual
+   * machine (docs/performance.md). One op runs at a time per engine, so one
+   * schedule, whose scratch stays from call to call, serves them all. */
+  weft_sched sched;
+  weft_run_mem mem;
 } weft_devstage_pool;
+void weft_devstage_pool_init(weft_devstage_pool *p);
 void weft_devstage_pool_free(weft_devstage_pool *p);
 
 #endif

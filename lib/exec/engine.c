@@ -398,6 +398,7 @@ weftResult_t weft_engine_start(const weft_exec_view *v, weft_engine **out) {
   weft_engine *e = calloc(1, sizeof *e);
   if (!e) return weftSystemError;
   e->v = *v;
+  weft_devstage_pool_init(&e->devpool);
   for (size_t i = 0; i < sizeof e->warm / sizeof e->warm[0]; i++) weft_sched_init(&e->warm[i].sched);
   pthread_mutex_init(&e->mu, NULL);
   pthread_condattr_t ca;

@@ -468,6 +468,8 @@ weftResult_t weft_run_begin(weft_run *R, const weft_exec_view *v, weft_sched *s,
   R->err = err;
   R->errlen = errlen;
   err[0] = 0;
+  if (v->stats && s->fresh_bytes) atomic_fetch_add_explicit(&v->stats->scratch, s->fresh_bytes, memory_order_relaxed);
+  s->fresh_bytes = 0;
   if (s->nsteps == 0) return weftSuccess;
   if (run_alloc(R, s, R->n) != 0) {
     snprintf(err, errlen, "out of memory for a schedule of %d steps", s->nsteps);

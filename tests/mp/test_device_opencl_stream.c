@@ -27,7 +27,8 @@
  * right, a mapping is kept from one call to the next of the run instead of
  * mapped again (this file counts clEnqueueMapBuffer, and holds the first one
  * back 300 ms so that the whole run is queued behind it), and once the
- * stream is synchronized no buffer is still mapped (CL_MEM_MAP_COUNT).
+ * stream is synchronized no buffer is still mapped (CL_MEM_MAP_COUNT); the
+ * same run again allocates no schedule scratch (weftCommGetStats).
  *   test_device_opencl_stream NRANKS [peerdeath|abort|timeout|svm|kept] */
 #define CL_USE_DEPRECATED_OPENCL_1_2_APIS /* clCreateCommandQueue: the 1.2 path users have */
 #include <CL/cl.h>
@@ -152,6 +153,20 @@ static int check_buffer(int rank, cl_command_queue q, cl_mem m, const char *name
   return bad;
 }
 
+/* 8 calls a->b, 8 in place on b, 4 a->c, queued at once on weft stream s,
+ * then synchronized; 0, or 1 with a message. */
+static int kept_run(int rank, weftComm_t comm, weftStream_t s, cl_mem a, cl_mem b, cl_mem c) {
+  weftResult_t r = weftSuccess;
+  for (int i = 0; i < 20 && r == weftSuccess; i++) {
+    cl_mem in = i < 8 || i >= 16 ? a : b, out = i < 16 ? b : c;
+    r = weftAllReduce(in, out, COUNT, weftFloat, weftSum, comm, s);
+  }
+  if (r != weftSuccess) return FAILF("rank %d: allreduce: %s", rank, weftGetLastError(comm));
+  if ((r = weftStreamSynchronize(s)) != weftSuccess)
+    return FAILF("rank %d: synchronize: %s", rank, weftGetLastError(comm));
+  return 0;
+}
+
 /* "kept": 8 calls a->b, 8 in place on b, 4 a->c, queued at once on a weft
  * stream. Mapping each buffer anew would take 32 maps; keeping them from call
  * to call takes 4 (a and b, then a and c), plus the one of weft's staging
@@ -171,14 +186,7 @@ static int kept_maps(int rank, int n, weftComm_t comm, cl_context ctx, cl_comman
   if (weftStreamCreate(&s) != weftSuccess) return FAILF("weftStreamCreate");
   hold_first_map = 1;
   atomic_store(&maps_seen, 0);
-  weftResult_t r = weftSuccess;
-  for (int i = 0; i < 20 && r == weftSuccess; i++) {
-    cl_mem in = i < 8 || i >= 16 ? a : b, out = i < 16 ? b : c;
-    r = weftAllReduce(in, out, COUNT, weftFloat, weftSum, comm, s);
-  }
-  if (r != weftSuccess) return FAILF("rank %d: allreduce: %s", rank, weftGetLastError(comm));
-  if ((r = weftStreamSynchronize(s)) != weftSuccess)
-    return FAILF("rank %d: synchronize: %s", rank, weftGetLastError(comm));
+  if (kept_run(rank, comm, s, a, b, c)) return 1;
   int maps = atomic_load(&maps_seen), bad = 0;
   float sum = (float)(n * (n + 1) / 2), scaled = sum;
   for (int i = 0; i < 8; i++) scaled *= (float)n;
@@ -186,11 +194,24 @@ static int kept_maps(int rank, int n, weftComm_t comm, cl_context ctx, cl_comman
   bad |= check_buffer(rank, q, b, "b", scaled);
   bad |= check_buffer(rank, q, c, "c", sum);
   if (maps > 6) bad = FAILF("rank %d: %d maps for 20 calls queued at once on 3 buffers: the mappings were not kept", rank, maps);
+  /* the same run again: every schedule's scratch is warm by now, so it
+   * allocates none (each queued in-place call used to build its schedule
+   * in a fresh op, with fresh scratch to fault in: docs/performance.md) */
+  weftCommStats_t s0, s1;
+  weftCommGetStats(comm, &s0, sizeof s0);
+  if (kept_run(rank, comm, s, a, b, c)) return 1;
+  weftCommGetStats(comm, &s1, sizeof s1);
+  if (s1.scratchBytes != s0.scratchBytes)
+    bad = FAILF("rank %d: the second run of the same 20 calls allocated %llu bytes of schedule scratch", rank,
+                (unsigned long long)(s1.scratchBytes - s0.scratchBytes));
+  if (s0.scratchBytes == 0) bad = FAILF("rank %d: the in-place calls counted no scratch at all", rank);
   weftStreamDestroy(s);
   clReleaseMemObject(a);
   clReleaseMemObject(b);
   clReleaseMemObject(c);
-  if (!bad) printf("rank %d: 20 calls on a weft stream, %d maps, results right, nothing mapped after\n", rank, maps);
+  if (!bad)
+    printf("rank %d: 20 calls on a weft stream, %d maps, results right, nothing mapped after; the same 20 again "
+           "allocated no scratch (%llu bytes in all)\n", rank, maps, (unsigned long long)s1.scratchBytes);
   return bad;
 }
 

@@ -162,6 +162,7 @@ class Stats(ctypes.Structure):
         ("computeSeconds", ctypes.c_double),
         ("codecSeconds", ctypes.c_double),
         ("retransmits", ctypes.c_uint64),
+        ("scratchBytes", ctypes.c_uint64),
     ]
 
 

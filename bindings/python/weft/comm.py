@@ -632,7 +632,8 @@ class Comm:
             raise errors.make(r, fn, h)
         classes = ("node", "site", "wan")
         out = {k: getattr(st, k) for k in ("calls", "failedCalls", "codecBytesIn", "codecBytesOut", "callSeconds",
-                                           "computeSeconds", "codecSeconds", "retransmits")}
+                                           "computeSeconds", "codecSeconds", "retransmits",
+                                           "scratchBytes")}
         out["callsByAlgo"] = {}
         for i in range(_lib.WEFT_STATS_ALGOS):
             name = _lib_.weftAlgoName(i)
