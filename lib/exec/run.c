@@ -399,6 +399,26 @@ static void wait_net(run_t *R, int ms) {
   poll(pf, (nfds_t)np, ms);
 }
 
+/* Opens the links s needs that are not open yet (comm/link.c): every send
+ * link first, since a peer may wait for it before it opens ours, then the
+ * receive links. A rearmed plan ran before over the same links: skipped. */
+static weftResult_t link_peers(const weft_exec_view *v, const weft_sched *s, const weft_run_mem *m, char *err,
+                               size_t errlen) {
+  if (m->nparts > 0 && m->gen == s->gen) return weftSuccess;
+  static const int passes[2] = {ST_SEND, ST_RECV};
+  weftResult_t res = weftSuccess;
+  for (int k = 0; k < 2; k++)
+    for (int i = 0; i < s->nsteps && res == weftSuccess; i++) {
+      const weft_step *st = &s->steps[i];
+      int send = passes[k] == ST_SEND;
+      if ((int)st->kind != passes[k] || st->msg.peer == v->rank || weft_peer_linked(&v->peers[st->msg.peer], send))
+        continue;
+      res = send ? weft_comm_link_send(v->comm, st->msg.peer, err, errlen)
+                 : weft_comm_link_recv(v->comm, st->msg.peer, err, errlen);
+    }
+  return res;
+}
+
 weftResult_t weft_run_begin(weft_run *R, const weft_exec_view *v, weft_sched *s, weft_run_mem *m, uint64_t sig,
                             char *err, size_t errlen) {
   memset(R, 0, sizeof *R);
@@ -412,6 +432,8 @@ weftResult_t weft_run_begin(weft_run *R, const weft_exec_view *v, weft_sched *s,
   R->errlen = errlen;
   err[0] = 0;
   if (s->nsteps == 0) return weftSuccess;
+  weftResult_t res = link_peers(v, s, m, err, errlen);
+  if (res != weftSuccess) return res;
   if (run_alloc(R, s, R->n) != 0) {
     snprintf(err, errlen, "out of memory for a schedule of %d steps", s->nsteps);
     return weftSystemError;
@@ -421,7 +443,6 @@ weftResult_t weft_run_begin(weft_run *R, const weft_exec_view *v, weft_sched *s,
   /* announce the call (or, for groups and point-to-point, that this is none
    * a peer can compare with: a stale announcement could match a later number) */
   if (v->nodeseg) weft_nodeseg_note_call(v->nodeseg, sig, s->call_count);
-  weftResult_t res = weftSuccess;
   for (int i = 0; i < s->nsteps && res == weftSuccess; i++)
     if (s->steps[i].npending == 0) res = make_ready(R, i);
   if (res != weftSuccess) {
