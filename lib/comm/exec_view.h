@@ -98,6 +98,11 @@ weftResult_t weft_comm_link_send(struct weftComm *comm, int peer, char *err, siz
  * schedule before waiting for its receive links: the peer may be waiting
  * for them. Returns early when the comm fails or is aborted. */
 weftResult_t weft_comm_link_recv(struct weftComm *comm, int peer, char *err, size_t len);
+/* Takes, without waiting, the links peers have opened to this rank so far.
+ * A run that waits calls it now and then: a peer's send waits for this
+ * rank to accept its link, also in a call where this rank receives nothing
+ * from it (a mismatch, a send the peer makes ahead). */
+weftResult_t weft_comm_link_poll(struct weftComm *comm, char *err, size_t len);
 /* Describes a peer for error messages: "rank 3 (host:pid)". */
 void weft_comm_peer_name(struct weftComm *comm, int peer, char *buf, size_t len);
 

@@ -124,6 +124,24 @@ weftResult_t weft_comm_link_recv(struct weftComm *c, int p, char *err, size_t le
   return res;
 }
 
+weftResult_t weft_comm_link_poll(struct weftComm *c, char *err, size_t len) {
+  for (int k = 0; k < WEFT_MAX_NETS; k++) {
+    weft_net_inst *ni = &c->nets[k];
+    if (!ni->listen) continue;
+    for (;;) {
+      void *rc;
+      uint64_t id;
+      uint32_t flags = 0;
+      weftResult_t res = ni->net->accept(ni->listen, 0, &rc, &id, &flags);
+      if (res == weftTimeout) break;
+      if (res == weftSuccess) res = take_link(c, ni, rc, id, flags, err, len);
+      else snprintf(err, len, "transport %s: accepting links: %s", ni->net->name, ni->net->lastError(ni->listen));
+      if (res != weftSuccess) return res;
+    }
+  }
+  return weftSuccess;
+}
+
 weftResult_t weft_comm_link_all(struct weftComm *c) {
   char err[WEFT_ERRMSG_LEN];
   int n = c->nranks, r = c->rank;

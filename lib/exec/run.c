@@ -21,6 +21,10 @@
 
 enum { S_WAIT = 0, S_READY, S_FLIGHT, S_DONE };
 
+/* How long a run waits without progress before it takes the links peers
+ * opened to this rank, and how often after that. */
+#define LINK_POLL_US 1000.0
+
 /* A message to a peer with several streams is cut into parts; parts go to
  * the peer's streams round-robin, in message order, so each stream carries
  * a fixed sequence both ends agree on. Each stream is posted in order on its
@@ -564,6 +568,12 @@ static weftResult_t run_steps(run_t *R0, double until_us) {
     if (until_us > 0 && now >= until_us) {
       res = weftInProgress;
       break;
+    }
+    /* stalled a while: maybe on a peer whose send waits for this rank to
+     * take its link (comm/link.c) */
+    if (now - idle_since > LINK_POLL_US && now - R.links_polled > LINK_POLL_US) {
+      R.links_polled = now;
+      if ((res = weft_comm_link_poll(v->comm, err, errlen)) != weftSuccess) break;
     }
     /* spin a little (yielding, for oversubscribed hosts), then sleep in poll();
      * a run with a deadline never sleeps past it */
