@@ -165,6 +165,11 @@ static weftResult_t read_config(struct weftComm *c, const weftConfig_t *cfg, con
   else if (strcasecmp(crypto, "off") == 0) c->crypto = WEFT_CRYPTO_OFF;
   else
     return weft_error(NULL, weftInvalidArgument, "%s: '%s' is not auto, on or off", crypto_from, crypto);
+  const char *lazy = parent ? NULL : weft_env("WEFT_CONNECT");
+  if (parent) c->connect_eager = parent->connect_eager;
+  else if (!lazy || !lazy[0] || strcasecmp(lazy, "lazy") == 0) c->connect_eager = 0;
+  else if (strcasecmp(lazy, "eager") == 0) c->connect_eager = 1;
+  else return weft_error(NULL, weftInvalidArgument, "WEFT_CONNECT: '%s' is not lazy or eager", lazy);
   if (cfg && cfg->codec) codec = cfg->codec;
   if (codec && codec[0]) {
     weft_codec_id id;
@@ -242,6 +247,8 @@ void weft_comm_release(struct weftComm *c) {
   weft_log_sink_fini(&c->log);
   weft_comm_free_peers(c);
   free(c->encrypt);
+  free(c->net_handles);
+  weft_wipe(&c->net_key, sizeof c->net_key);
   c->magic = 0;
   weft_wipe(c->key, sizeof c->key);
   free(c);

@@ -70,6 +70,10 @@ struct weftComm {
   int crypto;                       /* weft_crypto_mode: WEFT_CRYPTO / config crypto */
   uint8_t *encrypt;                 /* per rank: 1 when the link to it is encrypted (connect.c) */
   weft_net_inst nets[WEFT_MAX_NETS]; /* indexed like the registry (comm/netreg.h) */
+  int connect_eager;                 /* WEFT_CONNECT=eager: every link opened at init, else on first use (link.c) */
+  char *net_handles;                 /* per rank: its listeners' handles, one row each (link.c opens links from them) */
+  size_t net_handle_row;             /* bytes of a row */
+  weftNetKey_t net_key;              /* the comm's link key (never the job secret), for links opened later */
   char net_desc[32];                 /* transports in use, e.g. "shm" or "shm+tcp" */
   weft_peer_conn *peers;
   weft_layout layout; /* nodes and sites (layout.c) */
@@ -102,8 +106,14 @@ weftResult_t weft_comm_new(struct weftComm **out, int rank, int nranks, const we
 /* Closes and frees what the comm itself owns, then the comm (the layers
  * above release theirs first: api/comm_life.c). */
 void weft_comm_release(struct weftComm *comm);
-/* Opens the transports and connects to every peer (connect.c). */
+/* Chooses the transport and streams of every peer, listens and publishes
+ * the handles (connect.c); connects every link now when connect_eager,
+ * else each on first use (link.c). */
 weftResult_t weft_comm_connect(struct weftComm *comm);
+/* Opens every link to and from every peer, then a barrier (link.c). */
+weftResult_t weft_comm_link_all(struct weftComm *comm);
+/* "auto", "on" or "off" (weft_crypto_mode). */
+const char *weft_comm_crypto_name(int mode);
 /* Closes every peer connection (idempotent). */
 void weft_comm_close_peers(struct weftComm *comm);
 /* Closes the connections and frees the peer table. */

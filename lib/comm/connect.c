@@ -19,11 +19,10 @@
 #include "bootstrap/keys.h"
 #include "comm/comm.h"
 #include "comm/comm_log.h"
-#include "comm/netreg.h"
 #include "comm/warm.h"
+#include "comm/netreg.h"
 #include "util/param.h"
 #include "topo/graph.h"
-#include "topo/wan_size.h"
 
 _Static_assert(WEFT_NET_SLOTS <= WEFT_MAX_NETS, "WEFT_MAX_NETS is smaller than the registry");
 
@@ -190,7 +189,7 @@ static weftResult_t choose_all(struct weftComm *c) {
   return weftSuccess;
 }
 
-static const char *crypto_name(int mode) {
+const char *weft_comm_crypto_name(int mode) {
   return mode == WEFT_CRYPTO_ON ? "on" : mode == WEFT_CRYPTO_OFF ? "off" : "auto";
 }
 
@@ -227,51 +226,11 @@ static weftResult_t encrypt_links(struct weftComm *c) {
       return weft_error(NULL, weftInvalidUsage,
                         "transport %s cannot encrypt the link to %s, which WEFT_CRYPTO=%s requires%s; use "
                         "WEFT_NET=tcp, or set WEFT_CRYPTO=off if the link is trusted (docs/security.md)",
-                        pc->net->name, pn, crypto_name(c->crypto), c->net_force[0] ? " (forced by WEFT_NET)" : "");
+                        pc->net->name, pn, weft_comm_crypto_name(c->crypto), c->net_force[0] ? " (forced by WEFT_NET)" : "");
     if (!moved++)
       WEFT_INFO(c, "links that WEFT_CRYPTO=%s encrypts go through tcp instead of %s, which does not encrypt "
-                "(first: %s)", crypto_name(c->crypto), pc->net->name, pn);
+                "(first: %s)", weft_comm_crypto_name(c->crypto), pc->net->name, pn);
     pc->net = tcp;
-  }
-  return weftSuccess;
-}
-
-/* connId carries the connecting rank, the stream index and the stream count. */
-static uint64_t conn_id(int rank, int k, int nstreams) {
-  return (uint64_t)(uint32_t)rank | (uint64_t)k << 32 | (uint64_t)nstreams << 48;
-}
-
-static weftResult_t accept_peers(struct weftComm *c, weft_net_inst *ni, int expected) {
-  for (int i = 0; i < expected; i++) {
-    void *rc;
-    uint64_t id;
-    uint32_t flags = 0;
-    weftResult_t res = ni->net->accept(ni->listen, c->timeout_ms, &rc, &id, &flags);
-    if (res != weftSuccess)
-      return weft_error(NULL, res, "transport %s: waiting for %d more connections: %s", ni->net->name,
-                        expected - i, ni->net->lastError(ni->listen));
-    uint64_t from = id & 0xffffffffu;
-    int k = (int)(id >> 32 & 0xffff), ns = (int)(id >> 48);
-    weft_peer_conn *pc = from < (uint64_t)c->nranks ? &c->peers[from] : NULL;
-    if (!pc || (int)from == c->rank || pc->net != ni->net || ns != pc->nstreams || k >= ns ||
-        weft_peer_ep(pc, 0, k)) {
-      ni->net->closeRecv(rc);
-      return weft_error(NULL, weftInternalError,
-                        "transport %s: unexpected connection from rank %llu (stream %d of %d, expected %d streams)",
-                        ni->net->name, (unsigned long long)from, k, ns, pc ? pc->nstreams : 0);
-    }
-    if (!(flags & WEFT_NET_CONN_ENCRYPT) != !c->encrypt[from]) {
-      char pn[128];
-      weft_comm_peer_name(c, (int)from, pn, sizeof pn);
-      ni->net->closeRecv(rc);
-      return weft_error(NULL, weftInvalidUsage,
-                        "transport %s: %s connected %s encryption, but this rank (WEFT_CRYPTO=%s) %s it on that "
-                        "link: set WEFT_CRYPTO alike on every rank", ni->net->name, pn,
-                        (flags & WEFT_NET_CONN_ENCRYPT) ? "with" : "without", crypto_name(c->crypto),
-                        c->encrypt[from] ? "requires" : "does not use");
-    }
-    if (k == 0) pc->recv = rc;
-    else pc->xrecv[k - 1] = rc;
   }
   return weftSuccess;
 }
@@ -302,8 +261,15 @@ static int streams_for(struct weftComm *c, int p, int maxs, int win) {
   if (maxs <= 1 || !sites->group_of || sites->group_of[p] == sites->group_of[c->rank]) return 1;
   int s = c->tune.wan_streams;
   weft_link l;
-  if (s == 0 && c->layout.graph && weft_graph_link(c->layout.graph, c->rank, p, &l) >= 0)
-    s = weft_wan_streams(l.bw, l.lat, win, l.streams);
+  if (s == 0 && c->layout.graph && weft_graph_link(c->layout.graph, c->rank, p, &l) >= 0) {
+    if (l.streams > 0) {
+      s = l.streams;
+    } else {
+      double bdp = l.bw * 2 * l.lat;
+      s = (int)(bdp / (win > 0 ? win : 1)) + 1;
+      s = s > 16 ? 16 : s;
+    }
+  }
   if (s <= 0) s = 1;
   return s < maxs ? s : maxs;
 }
@@ -374,7 +340,30 @@ static void describe_links(struct weftComm *c, const int *uses) {
   for (int p = 0; p < c->nranks && c->encrypt; p++)
     if (c->encrypt[p] && strlen(enc) < sizeof enc - 16)
       snprintf(enc + strlen(enc), sizeof enc - strlen(enc), "%s%d", enc[0] ? "," : "", p);
-  if (enc[0]) WEFT_INFO(c, "links encrypted (AES-256-GCM, WEFT_CRYPTO=%s) to ranks %s", crypto_name(c->crypto), enc);
+  if (enc[0]) WEFT_INFO(c, "links encrypted (AES-256-GCM, WEFT_CRYPTO=%s) to ranks %s", weft_comm_crypto_name(c->crypto), enc);
+}
+
+/* What a rank publishes after its handles, checked by every rank before
+ * any link opens: ranks that disagree all fail at init with the same reason,
+ * instead of the first to notice a link's flags leaving the others with
+ * refused connections, or an eager rank waiting for links a lazy one opens
+ * only on use. */
+enum { ROW_CRYPTO, ROW_EAGER, ROW_WARM, ROW_MODES }; /* ROW_WARM: not checked, see comm/warm.h */
+
+static weftResult_t check_modes(struct weftComm *c, const char *handles, size_t hrow) {
+  for (int p = 0; p < c->nranks; p++) {
+    const unsigned char *m = (const unsigned char *)handles + (size_t)p * c->net_handle_row + hrow;
+    if (m[ROW_CRYPTO] == c->crypto && m[ROW_EAGER] == c->connect_eager) continue;
+    char pn[128];
+    weft_comm_peer_name(c, p, pn, sizeof pn);
+    if (m[ROW_CRYPTO] != c->crypto)
+      return weft_error(NULL, weftInvalidUsage, "%s runs with WEFT_CRYPTO=%s, this rank with WEFT_CRYPTO=%s: set "
+                        "WEFT_CRYPTO alike on every rank", pn, weft_comm_crypto_name(m[ROW_CRYPTO]), weft_comm_crypto_name(c->crypto));
+    return weft_error(NULL, weftInvalidUsage, "%s runs with WEFT_CONNECT=%s, this rank with WEFT_CONNECT=%s: set "
+                      "WEFT_CONNECT alike on every rank", pn, m[ROW_EAGER] ? "eager" : "lazy",
+                      c->connect_eager ? "eager" : "lazy");
+  }
+  return weftSuccess;
 }
 
 weftResult_t weft_comm_connect(struct weftComm *c) {
@@ -393,59 +382,34 @@ weftResult_t weft_comm_connect(struct weftComm *c) {
   if (res != weftSuccess) return res;
   /* the transports get the comm's link key, never the job secret; a split
    * child has a key of its own (bootstrap/keys.h) */
-  weftNetKey_t key;
-  if (weft_key_derive(c->key, WEFT_KEY_LABEL_NET, NULL, 0, key.bytes) != 0)
+  if (weft_key_derive(c->key, WEFT_KEY_LABEL_NET, NULL, 0, c->net_key.bytes) != 0)
     return weft_error(NULL, weftSystemError, "cannot derive the link key (libcrypto)");
-  /* each rank's row: its handles, then whether it warms its WAN links
-   * (comm/warm.h: a link is warmed when both ends do), then its WEFT_CRYPTO mode, which every
-   * rank checks before it connects: ranks that disagree all fail here with
-   * the same reason, instead of the first to notice a link's flags leaving
-   * the others with refused connections */
-  size_t hrow = (size_t)nk * WEFT_NET_HANDLE_BYTES, row = hrow + 2;
-  char *handles = calloc((size_t)n, row);
+  /* each rank's row: its handles, then its modes (check_modes); kept for
+   * the links opened on first use */
+  size_t hrow = (size_t)nk * WEFT_NET_HANDLE_BYTES;
+  c->net_handle_row = hrow + ROW_MODES;
+  char *handles = c->net_handles = calloc((size_t)n, c->net_handle_row);
   if (!handles) return weft_error(NULL, weftSystemError, "out of memory");
   for (int k = 0; k < nk; k++)
     if (!uses[k]) close_net(&c->nets[k]); /* initialized only to score it */
+  char *mine = handles + (size_t)r * c->net_handle_row;
   for (int k = 0; k < nk && res == weftSuccess; k++)
-    if (uses[k]) res = listen_net(c, k, &key, handles + (size_t)r * row + (size_t)k * WEFT_NET_HANDLE_BYTES);
-  handles[(size_t)r * row + hrow] = (char)c->crypto;
-  handles[(size_t)r * row + hrow + 1] = (char)weft_comm_warm_wanted();
-  if (res == weftSuccess && (res = weft_bootstrap_allgather(c->bootstrap, handles, row, err)) != weftSuccess)
+    if (uses[k]) res = listen_net(c, k, &c->net_key, mine + (size_t)k * WEFT_NET_HANDLE_BYTES);
+  mine[hrow + ROW_CRYPTO] = (char)c->crypto;
+  mine[hrow + ROW_EAGER] = (char)c->connect_eager;
+  mine[hrow + ROW_WARM] = (char)weft_comm_warm_wanted();
+  if (res == weftSuccess &&
+      (res = weft_bootstrap_allgather(c->bootstrap, handles, c->net_handle_row, err)) != weftSuccess)
     weft_error(NULL, res, "%s", err);
-  for (int p = 0; p < n && res == weftSuccess; p++) {
-    int theirs = (unsigned char)handles[(size_t)p * row + hrow];
-    if (theirs == c->crypto) continue;
-    char pn[128];
-    weft_comm_peer_name(c, p, pn, sizeof pn);
-    res = weft_error(NULL, weftInvalidUsage, "%s runs with WEFT_CRYPTO=%s, this rank with WEFT_CRYPTO=%s: set WEFT_CRYPTO "
-                     "alike on every rank", pn, crypto_name(theirs), crypto_name(c->crypto));
+  if (res == weftSuccess) res = check_modes(c, handles, hrow);
+  if (res == weftSuccess && c->connect_eager) res = weft_comm_link_all(c);
+  if (res == weftSuccess) { /* a WAN link is warmed when both its ends want it (comm/warm.h) */
+    unsigned char *warm = malloc((size_t)n);
+    if (!warm) return weft_error(NULL, weftSystemError, "out of memory");
+    for (int p = 0; p < n; p++) warm[p] = (unsigned char)handles[(size_t)p * c->net_handle_row + hrow + ROW_WARM];
+    res = weft_comm_warm_wan(c, warm);
+    free(warm);
   }
-  for (int i = 1; i < n && res == weftSuccess; i++) {
-    int p = (r + i) % n;
-    const weftNet_t *net = c->peers[p].net;
-    int k = weft_net_slot_of(net);
-    weft_peer_conn *pc = &c->peers[p];
-    for (int st = 0; st < pc->nstreams && res == weftSuccess; st++)
-      res = net->connect(c->nets[k].ctx, 0, handles + (size_t)p * row + (size_t)k * WEFT_NET_HANDLE_BYTES, &key,
-                         conn_id(r, st, pc->nstreams), c->encrypt[p] ? WEFT_NET_CONN_ENCRYPT : 0, c->timeout_ms,
-                         st ? &pc->xsend[st - 1] : &pc->send);
-    if (res != weftSuccess) {
-      char pn[128];
-      weft_comm_peer_name(c, p, pn, sizeof pn);
-      weft_error(NULL, res, "transport %s: connecting to %s: %s", net->name, pn, net->lastError(c->nets[k].ctx));
-    }
-  }
-  unsigned char *warm = res == weftSuccess ? malloc((size_t)n) : NULL;
-  for (int p = 0; warm && p < n; p++) warm[p] = (unsigned char)handles[(size_t)p * row + hrow + 1];
-  if (res == weftSuccess && !warm) res = weft_error(NULL, weftSystemError, "out of memory");
-  free(handles);
-  weft_wipe(&key, sizeof key);
-  for (int k = 0; k < nk && res == weftSuccess; k++)
-    if (uses[k]) res = accept_peers(c, &c->nets[k], uses[k]);
-  if (res == weftSuccess && (res = weft_bootstrap_barrier(c->bootstrap, err)) != weftSuccess)
-    weft_error(NULL, res, "%s", err);
-  if (res == weftSuccess) res = weft_comm_warm_wan(c, warm);
-  free(warm);
   if (res != weftSuccess) return res;
   describe_links(c, uses);
   return weftSuccess;

@@ -2,7 +2,8 @@
  * connections and the few settings a running schedule reads, so the
  * executor needs no part of struct weftComm. The comm fills a view once its
  * connections, node segment and tuning are set, just before its engine
- * starts; nothing in it changes until the engine has stopped. */
+ * starts; nothing in it changes until the engine has stopped, except the
+ * peers' endpoints, which the thread running an op opens on first use. */
 #ifndef WEFT_EXEC_VIEW_H
 #define WEFT_EXEC_VIEW_H
 
@@ -34,6 +35,13 @@ static inline void *weft_peer_ep(const weft_peer_conn *pc, int send, int k) {
   return x ? x[k - 1] : NULL;
 }
 
+/* Whether every stream to (send) or from (recv) a peer is connected. */
+static inline int weft_peer_linked(const weft_peer_conn *pc, int send) {
+  for (int k = 0; k < pc->nstreams; k++)
+    if (!weft_peer_ep(pc, send, k)) return 0;
+  return 1;
+}
+
 /* A communicator's counters (weftCommGetStats), kept by whoever runs its
  * ops and read from any thread: relaxed atomics, each exact on its own.
  * Link classes: WEFT_LINK_CLASS_NODE (ranks of this node), _SITE (other
@@ -53,7 +61,8 @@ typedef struct {
   struct weftComm *comm;         /* opaque: for the functions below and the node segment */
   weft_log_sink *log;            /* the comm's: failures of ops are recorded there */
   struct weft_dev *device;       /* the comm's device (device/device.h): buffers are its own */
-  const weft_peer_conn *peers;   /* per rank; entries are closed (endpoints NULL) when the comm fails */
+  const weft_peer_conn *peers;   /* per rank; endpoints NULL until linked (weft_comm_link_send/recv), and
+                                  * again when the comm fails */
   struct weft_nodeseg *nodeseg;  /* or NULL (nodeseg/nodeseg.h) */
   int rank, nranks;
   int timeout_ms;                /* WEFT_TIMEOUT: no progress for this long fails an op */
@@ -80,6 +89,21 @@ weftResult_t weft_comm_fail_op(struct weftComm *comm, weftResult_t res, const ch
 /* The op running now fails because peer's connection failed (a fallback
  * origin when no rank says anything else). */
 void weft_comm_suspect(struct weftComm *comm, int peer);
+/* Opens the link on which this rank sends to peer, unless it is open
+ * (comm/link.c): a connect, which does not wait for the peer. On failure
+ * err says why and the peer is the suspect. */
+weftResult_t weft_comm_link_send(struct weftComm *comm, int peer, char *err, size_t len);
+/* Waits, up to the comm's timeout, until peer has opened the link on which
+ * this rank receives from it (it does when its matching call starts);
+ * links other peers open meanwhile are kept. Open the send links of a
+ * schedule before waiting for its receive links: the peer may be waiting
+ * for them. Returns early when the comm fails or is aborted. */
+weftResult_t weft_comm_link_recv(struct weftComm *comm, int peer, char *err, size_t len);
+/* Takes, without waiting, the links peers have opened to this rank so far.
+ * A run that waits calls it now and then: a peer's send waits for this
+ * rank to accept its link, also in a call where this rank receives nothing
+ * from it (a mismatch, a send the peer makes ahead). */
+weftResult_t weft_comm_link_poll(struct weftComm *comm, char *err, size_t len);
 /* Describes a peer for error messages: "rank 3 (host:pid)". */
 void weft_comm_peer_name(struct weftComm *comm, int peer, char *buf, size_t len);
 

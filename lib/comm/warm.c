@@ -233,24 +233,35 @@ weftResult_t weft_comm_warm_wan(struct weftComm *c, const unsigned char *agree) 
   warm_run run = {.c = c, .cap_ms = (int)weft_env_int("WEFT_WAN_WARMUP_MS", WEFT_WAN_WARMUP_MS_DEFAULT, 0, 600000)};
   char *bufs = calloc(2, WARM_CHUNK);
   warm_peer *w = calloc((size_t)n, sizeof *w);
-  weftResult_t res = bufs && w ? weftSuccess : weftSystemError;
+  int oom = !bufs || !w;
+  weftResult_t res = oom ? weftSystemError : weftSuccess;
   n = 0;
+  /* lazy links (comm/link.c): the ones warmed open now, every send link
+   * first (a connect never waits), then the receive links, whose peers have
+   * all connected by then: no rank waits on one that waits on it */
+  char why[WEFT_ERRMSG_LEN];
+  for (int p = 0; p < c->nranks && res == weftSuccess; p++)
+    if (warm_wanted(c, agree, p) && (res = weft_comm_link_send(c, p, why, sizeof why)) != weftSuccess)
+      weft_error(NULL, res, "warming the WAN link to rank %d: %s", p, why);
+  for (int p = 0; p < c->nranks && res == weftSuccess; p++)
+    if (warm_wanted(c, agree, p) && (res = weft_comm_link_recv(c, p, why, sizeof why)) != weftSuccess)
+      weft_error(NULL, res, "warming the WAN link from rank %d: %s", p, why);
   for (int p = 0; p < c->nranks && res == weftSuccess; p++) {
     if (!warm_wanted(c, agree, p)) continue;
     warm_peer *x = &w[n++];
     x->peer = p;
     x->net = c->peers[p].net;
     x->ns = c->peers[p].nstreams;
-    if (!(x->st = calloc((size_t)x->ns, sizeof *x->st))) res = weftSystemError;
+    if (!(x->st = calloc((size_t)x->ns, sizeof *x->st))) oom = 1, res = weftSystemError;
     for (int k = 0; k < x->ns && res == weftSuccess; k++) {
       x->st[k].send_ep = weft_peer_ep(&c->peers[p], 1, k);
       x->st[k].recv_ep = weft_peer_ep(&c->peers[p], 0, k);
-      if (!(x->st[k].rbuf = malloc(WARM_CHUNK))) res = weftSystemError;
+      if (!(x->st[k].rbuf = malloc(WARM_CHUNK))) oom = 1, res = weftSystemError;
     }
   }
-  if (res != weftSuccess) {
+  if (oom) {
     weft_error(NULL, res, "out of memory");
-  } else {
+  } else if (res == weftSuccess) {
     uint64_t one = 1;
     memcpy(bufs + WARM_CHUNK, &one, sizeof one);
     run.zero = bufs;

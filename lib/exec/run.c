@@ -22,6 +22,10 @@
 
 enum { S_WAIT = 0, S_READY, S_FLIGHT, S_DONE };
 
+/* How long a run waits without progress before it takes the links peers
+ * opened to this rank, and how often after that. */
+#define LINK_POLL_US 1000.0
+
 /* A message to a peer with several streams is cut into parts; parts go to
  * the peer's streams round-robin, in message order, so each stream carries
  * a fixed sequence both ends agree on. Each stream is posted in order on its
@@ -456,6 +460,26 @@ static weftResult_t try_boxes(run_t *R, int *progressed) {
   return weftSuccess;
 }
 
+/* Opens the links s needs that are not open yet (comm/link.c): every send
+ * link first, since a peer may wait for it before it opens ours, then the
+ * receive links. A rearmed plan ran before over the same links: skipped. */
+static weftResult_t link_peers(const weft_exec_view *v, const weft_sched *s, const weft_run_mem *m, char *err,
+                               size_t errlen) {
+  if (m->nparts > 0 && m->gen == s->gen) return weftSuccess;
+  static const int passes[2] = {ST_SEND, ST_RECV};
+  weftResult_t res = weftSuccess;
+  for (int k = 0; k < 2; k++)
+    for (int i = 0; i < s->nsteps && res == weftSuccess; i++) {
+      const weft_step *st = &s->steps[i];
+      int send = passes[k] == ST_SEND;
+      if ((int)st->kind != passes[k] || st->msg.peer == v->rank || weft_peer_linked(&v->peers[st->msg.peer], send))
+        continue;
+      res = send ? weft_comm_link_send(v->comm, st->msg.peer, err, errlen)
+                 : weft_comm_link_recv(v->comm, st->msg.peer, err, errlen);
+    }
+  return res;
+}
+
 weftResult_t weft_run_begin(weft_run *R, const weft_exec_view *v, weft_sched *s, weft_run_mem *m, uint64_t sig,
                             char *err, size_t errlen) {
   memset(R, 0, sizeof *R);
@@ -471,6 +495,8 @@ weftResult_t weft_run_begin(weft_run *R, const weft_exec_view *v, weft_sched *s,
   if (v->stats && s->fresh_bytes) atomic_fetch_add_explicit(&v->stats->scratch, s->fresh_bytes, memory_order_relaxed);
   s->fresh_bytes = 0;
   if (s->nsteps == 0) return weftSuccess;
+  weftResult_t res = link_peers(v, s, m, err, errlen);
+  if (res != weftSuccess) return res;
   if (run_alloc(R, s, R->n) != 0) {
     snprintf(err, errlen, "out of memory for a schedule of %d steps", s->nsteps);
     return weftSystemError;
@@ -480,7 +506,6 @@ weftResult_t weft_run_begin(weft_run *R, const weft_exec_view *v, weft_sched *s,
   /* announce the call (or, for groups and point-to-point, that this is none
    * a peer can compare with: a stale announcement could match a later number) */
   if (v->nodeseg) weft_nodeseg_note_call(v->nodeseg, sig, s->call_count);
-  weftResult_t res = weftSuccess;
   for (int i = 0; i < s->nsteps && res == weftSuccess; i++)
     if (s->steps[i].npending == 0) res = make_ready(R, i);
   if (res != weftSuccess) {
@@ -603,6 +628,12 @@ static weftResult_t run_steps(run_t *R0, double until_us) {
     if (until_us > 0 && now >= until_us) {
       res = weftInProgress;
       break;
+    }
+    /* stalled a while: maybe on a peer whose send waits for this rank to
+     * take its link (comm/link.c) */
+    if (now - idle_since > LINK_POLL_US && now - R.links_polled > LINK_POLL_US) {
+      R.links_polled = now;
+      if ((res = weft_comm_link_poll(v->comm, err, errlen)) != weftSuccess) break;
     }
     /* spin a little (yielding, for oversubscribed hosts), then sleep in poll();
      * a run with a deadline never sleeps past it */

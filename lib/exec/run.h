@@ -57,6 +57,7 @@ typedef struct weft_run {
   double idle_since;
   unsigned idle, iter;
   int yielding;
+  double links_polled; /* when it last took the links peers opened (weft_comm_link_poll) */
 } weft_run;
 
 /* Runs s to completion over v's connections. sig: the signature of the

@@ -43,14 +43,47 @@ size_t weft_dtype_size(weftDataType_t dt) {
   return (unsigned)dt < (unsigned)weftNumTypes ? dtype_sizes[dt] : 0;
 }
 
+typedef struct {
+  uint64_t key;
+  int rank;
+} keyed_rank;
+
+static int keyed_cmp(const void *a, const void *b) {
+  const keyed_rank *x = a, *y = b;
+  if (x->key != y->key) return x->key < y->key ? -1 : 1;
+  return (x->rank > y->rank) - (x->rank < y->rank);
+}
+
+/* group_of[r] for every rank, groups numbered by their lowest rank; returns
+ * how many. Sorted by key (n log n: at 10,000 single-rank nodes a scan of
+ * the earlier ranks is 50 million compares); without memory, that scan. */
+static int number_groups(const uint64_t *key, int n, int *group_of) {
+  keyed_rank *kr = malloc(sizeof *kr * (size_t)(n > 0 ? n : 1));
+  int ng = 0;
+  if (!kr) {
+    for (int r = 0; r < n; r++) {
+      int q = 0;
+      while (q < r && key[q] != key[r]) q++;
+      group_of[r] = q < r ? group_of[q] : ng++;
+    }
+    return ng;
+  }
+  for (int r = 0; r < n; r++) kr[r] = (keyed_rank){key[r], r};
+  qsort(kr, (size_t)n, sizeof *kr, keyed_cmp);
+  /* each rank points at its group's lowest rank (the first of its run) ... */
+  for (int i = 0, lead = 0; i < n; i++) {
+    if (i == 0 || kr[i].key != kr[i - 1].key) lead = kr[i].rank;
+    group_of[kr[i].rank] = lead;
+  }
+  /* ... and the leaders, in rank order, take the numbers 0, 1, ... */
+  for (int r = 0; r < n; r++) group_of[r] = group_of[r] == r ? ng++ : group_of[group_of[r]];
+  free(kr);
+  return ng;
+}
+
 void weft_groups_from_keys(weft_groups *g, const uint64_t *key, int n, int *mem) {
   int *group_of = mem, *index_in = mem + n, *members = mem + 2 * n, *start = mem + 3 * n;
-  int ng = 0;
-  for (int r = 0; r < n; r++) {
-    int q = 0;
-    while (q < r && key[q] != key[r]) q++;
-    group_of[r] = q < r ? group_of[q] : ng++;
-  }
+  int ng = number_groups(key, n, group_of);
   /* counting sort by group keeps rank order inside each group */
   for (int k = 0; k <= ng; k++) start[k] = 0;
   for (int r = 0; r < n; r++) start[group_of[r] + 1]++;

@@ -319,6 +319,37 @@ static void test_moving(void **state) {
       }
 }
 
+/* weft_groups_from_keys against its definition (groups numbered by their
+ * lowest rank, members in rank order) for scattered and contiguous keys,
+ * including one group per rank. */
+static void test_groups_from_keys(void **state) {
+  (void)state;
+  enum { N = 300 };
+  static uint64_t key[N];
+  static int mem[4 * N + 1];
+  uint64_t seed = 7;
+  for (int trial = 0; trial < 12; trial++) {
+    int n = 1 + trial * 25, ngk = 1 + trial % 5 * 70;
+    for (int r = 0; r < n; r++) {
+      seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+      key[r] = trial % 3 == 0 ? (uint64_t)r * 977 : (seed >> 33) % (uint64_t)ngk;
+    }
+    weft_groups g;
+    weft_groups_from_keys(&g, key, n, mem);
+    int expect_ng = 0;
+    for (int r = 0; r < n; r++) {
+      int q = 0;
+      while (q < r && key[q] != key[r]) q++;
+      int want = q < r ? g.group_of[q] : expect_ng++;
+      assert_int_equal(g.group_of[r], want);
+      assert_int_equal(g.members[g.start[want] + g.index_in[r]], r);
+      if (g.index_in[r] > 0) assert_true(g.members[g.start[want] + g.index_in[r] - 1] < r);
+    }
+    assert_int_equal(g.ngroups, expect_ng);
+    assert_int_equal(g.start[g.ngroups], n);
+  }
+}
+
 static void test_large_rank_counts(void **state) {
   (void)state;
   const int ns[] = {16, 31, 33};
@@ -470,6 +501,7 @@ int main(void) {
       cmocka_unit_test(test_hier_layouts),
       cmocka_unit_test(test_hier_slow_pairs),
       cmocka_unit_test(test_moving),
+      cmocka_unit_test(test_groups_from_keys),
       cmocka_unit_test(test_large_rank_counts),
       cmocka_unit_test(test_vblocks),
   };

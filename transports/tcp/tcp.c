@@ -347,7 +347,9 @@ static weftResult_t tcp_test(void *request, int *done, size_t *size, uint64_t *t
 
 static int tcp_poll_fd(void *comm, short *events) {
   tcp_ep *e = comm;
-  *events = e->h.type == WEFT_NET_OBJ_SEND ? POLLOUT : POLLIN;
+  /* a send endpoint waits for the acceptor's reply first (it accepts when
+   * its own call needs the link, which may be later than this one's) */
+  *events = e->h.type == WEFT_NET_OBJ_SEND && !e->awaiting_reply ? POLLOUT : POLLIN;
   return e->fd;
 }
 
