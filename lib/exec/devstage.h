@@ -47,6 +47,7 @@ typedef struct {
   int mout_write;          /* mout was mapped for writing (min: for reading only,
                             * unless it was a kept read-write mapping) */
   int min_write;
+  int dev_reduce;          /* its reductions run on the device (exec/devreduce.h): staged, never mapped */
 } weft_dev_call;
 
 typedef struct {
@@ -111,6 +112,8 @@ typedef struct {
   weft_dev_kept kept[WEFT_DEV_KEPT_MAX];
   int nkept;
   const weft_devstage *kept_by; /* the op whose mappings they are */
+  void *dscratch;               /* device scratch of the device reductions (exec/devreduce.c) */
+  size_t dscratch_cap;
 } weft_devstage_pool;
 void weft_devstage_pool_free(weft_devstage_pool *p);
 
