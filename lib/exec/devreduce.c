@@ -115,11 +115,12 @@ static weftResult_t operand_at(devred_t *r, const void *p, size_t bytes, int k, 
   return weftSuccess;
 }
 
-/* Whether the backend reduces dt with op (asked once per run, count 0). */
+/* Whether the backend reduces dt with op (asked once per run, count 0, on
+ * the scratch, which exists by then). */
 static int supported(devred_t *r, int dt, int op) {
   if (dt < 0 || dt >= weftNumTypes || op < 0 || op >= weftNumOps) return 0;
   if (!r->ok[dt][op]) {
-    void *s = r->pool->dscratch ? r->pool->dscratch : (void *)r; /* count 0: never read */
+    void *s = r->pool->dscratch; /* count 0: enqueues nothing */
     weftResult_t res = r->dev->ops->reduce(r->dev->ctx, r->stream, s, 0, s, 0, s, 0, 0, (weftDataType_t)dt,
                                            (weftRedOp_t)op);
     r->ok[dt][op] = res == weftSuccess ? 1 : -1;
@@ -134,11 +135,12 @@ static int supported(devred_t *r, int dt, int op) {
 static weftResult_t reduce_step(weft_run_hook *h, const weft_step_reduce *x, int *done, char *err, size_t len) {
   devred_t *r = (devred_t *)h;
   size_t bytes = x->count * weft_dtype_size((weftDataType_t)x->dt);
-  if (!bytes || !supported(r, x->dt, x->op)) return weftSuccess;
+  if (!bytes) return weftSuccess;
   size_t slot = (bytes + SLOT_ALIGN - 1) / SLOT_ALIGN * SLOT_ALIGN;
   weftResult_t res = scratch_ready(r, slot, err, len);
+  if (res != weftSuccess || !supported(r, x->dt, x->op)) return res;
   dev_at a, b, d;
-  if (res == weftSuccess) res = operand_at(r, x->a, bytes, 0, slot, &a, err, len);
+  res = operand_at(r, x->a, bytes, 0, slot, &a, err, len);
   if (res == weftSuccess) res = operand_at(r, x->b, bytes, 1, slot, &b, err, len);
   if (res != weftSuccess) return res;
   size_t at = 0;

@@ -196,9 +196,12 @@ void weft_devtable_describe(const weft_devtable *t, char *buf, size_t len) {
     int w;
     if (!e || e->kind == WEFT_DEVK_HOST)
       w = snprintf(buf + at, len - at, "%srank %d %s", r ? ", " : "", r, e ? e->backend : "host");
+    else if (e->reduce_gbps > 0)
+      w = snprintf(buf + at, len - at, "%srank %d %s %s copy %.1f GB/s, reduce kernel %.1f GB/s", r ? ", " : "", r,
+                   e->backend, weft_dev_kind_name(e->kind), e->copy_gbps, e->reduce_gbps);
     else
-      w = snprintf(buf + at, len - at, "%srank %d %s %s copy %.1f GB/s%s", r ? ", " : "", r, e->backend,
-                   weft_dev_kind_name(e->kind), e->copy_gbps, e->reduce_gbps > 0 ? " (reduce kernel)" : "");
+      w = snprintf(buf + at, len - at, "%srank %d %s %s copy %.1f GB/s", r ? ", " : "", r, e->backend,
+                   weft_dev_kind_name(e->kind), e->copy_gbps);
     if (w < 0) break;
     at += (size_t)w;
   }
