@@ -15,4 +15,9 @@ const char *weft_debug_last_algo(weftComm_t comm);
  * it. */
 struct weft_dev *weft_debug_comm_device(weftComm_t comm);
 
+/* Reduce steps comm's ops ran with its device's kernels (exec/devreduce.c;
+ * WEFT_DEVICE_REDUCE); 0 for an invalid comm. Tests check that the device
+ * path ran. */
+unsigned long long weft_debug_device_reduces(weftComm_t comm);
+
 #endif

@@ -457,6 +457,11 @@ const char *weft_debug_last_algo(weftComm_t comm) {
   return comm->last_algo;
 }
 
+unsigned long long weft_debug_device_reduces(weftComm_t comm) {
+  if (!comm || comm->magic != WEFT_COMM_MAGIC) return 0;
+  return (unsigned long long)atomic_load_explicit(&comm->stats.device_reduces, memory_order_relaxed);
+}
+
 struct weft_dev *weft_debug_comm_device(weftComm_t comm) {
   if (!comm || comm->magic != WEFT_COMM_MAGIC) return NULL;
   return comm->device;

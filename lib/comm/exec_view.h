@@ -55,6 +55,7 @@ typedef struct {
   _Atomic uint64_t codec_in, codec_out;     /* bytes the WAN codec encoded, and what they became */
   _Atomic uint64_t call_ns, compute_ns, codec_ns;
   _Atomic uint64_t scratch; /* bytes of schedule scratch allocated (weft_sched.fresh_bytes) */
+  _Atomic uint64_t device_reduces; /* reduce steps run by the device's kernels (exec/devreduce.c) */
 } weft_comm_stats;
 
 typedef struct {

@@ -16,6 +16,7 @@
 #include "topo/graph.h"
 #include "topo/hw.h"
 #include "tune/graph_model.h"
+#include "tune/tune.h"
 
 static void dump_topology(struct weftComm *c, const char *path) {
   char err[512];
@@ -54,6 +55,47 @@ static double measure_copy_gbps(struct weftComm *c) {
   return gbps;
 }
 
+/* Speed of the backend's reduce kernel, measured once when the tuner may use
+ * it (WEFT_DEVICE_REDUCE not off) and the backend does not say: fp32 sums of
+ * 1 MiB operands in a device buffer, one untimed (it may build the kernels),
+ * then four, GB/s of results as weft_devtable_measure_host_reduce counts
+ * them. 0 when the device cannot (memAlloc, fp32 refused) or fails. */
+#define RPROBE_BYTES (1u << 20)
+/* reps fp32 sums of buf's first two MiB into its third, then a wait. */
+static int probe_reduces(weft_dev *d, void *stream, void *buf, int reps, int timeout_ms) {
+  size_t n = RPROBE_BYTES / sizeof(float);
+  for (int k = 0; k < reps; k++)
+    if (d->ops->reduce(d->ctx, stream, buf, 2 * RPROBE_BYTES, buf, 0, buf, RPROBE_BYTES, n, weftFloat32, weftSum) !=
+        weftSuccess)
+      return 0;
+  void *ev = NULL;
+  char err[256];
+  if (d->ops->eventRecord(d->ctx, stream, &ev) != weftSuccess) return 0;
+  int ok = weft_dev_wait(d, ev, timeout_ms, NULL, "measuring the reduce kernel", err, sizeof err) == weftSuccess;
+  d->ops->eventDestroy(d->ctx, ev);
+  return ok;
+}
+
+static double measure_reduce_gbps(struct weftComm *c) {
+  weft_dev *d = c->device;
+  void *buf = NULL, *stream = NULL;
+  double gbps = 0;
+  if (!d->ops->memAlloc || !d->ops->memFree || d->ops->memAlloc(d->ctx, 3 * RPROBE_BYTES, &buf) != weftSuccess)
+    return 0;
+  if (d->ops->streamCreate(d->ctx, &stream) == weftSuccess) {
+    if (probe_reduces(d, stream, buf, 1, c->timeout_ms)) {
+      double t0 = weft_now_us();
+      if (probe_reduces(d, stream, buf, 4, c->timeout_ms)) {
+        double us = weft_now_us() - t0;
+        gbps = us > 0 ? 4.0 * RPROBE_BYTES / (us * 1e3) : 0;
+      }
+    }
+    d->ops->streamDestroy(d->ctx, stream);
+  }
+  d->ops->memFree(d->ctx, buf);
+  return gbps;
+}
+
 /* This rank's entry of the device table. */
 static void own_device(struct weftComm *c, weft_dev_entry *e) {
   weft_dev *d = c->device;
@@ -61,7 +103,10 @@ static void own_device(struct weftComm *c, weft_dev_entry *e) {
   snprintf(e->backend, sizeof e->backend, "%s", d ? d->name : "host");
   if (weft_dev_is_host(d)) return;
   e->kind = weft_dev_maps(d) ? WEFT_DEVK_UNIFIED : WEFT_DEVK_DISCRETE;
-  e->reduce_gbps = weft_dev_reduces(d) && d->props.reduceGBps > 0 ? d->props.reduceGBps : 0;
+  if (weft_dev_reduces(d))
+    e->reduce_gbps = d->props.reduceGBps > 0                                   ? d->props.reduceGBps
+                     : weft_tune_device_reduce_mode() != WEFT_DEVRED_OFF ? measure_reduce_gbps(c)
+                                                                         : 0;
   e->copy_gbps = d->props.copyGBps > 0 ? d->props.copyGBps : e->kind == WEFT_DEVK_DISCRETE ? measure_copy_gbps(c) : 0;
 }
 

@@ -7,6 +7,7 @@
 #include "coll/coll.h"
 #include "tune/devtable.h"
 #include "device/device.h"
+#include "exec/devreduce.h"
 #include "exec/engine.h"
 
 #define STAGE_ALIGN 64
@@ -113,6 +114,9 @@ weftResult_t weft_devstage_add(weft_devstage *ds, weft_dev *dev, const weft_call
     is_host[i] = k == weftMemUnknown || weft_mem_is_host(k);
     is_unified[i] = k == weftMemUnified && weft_dev_maps(dev);
   }
+  /* a kernel may not use a mapped buffer: a call reduced on the device stages */
+  int dev_reduce = weft_devreduce_eligible(dev, c) && !(is_host[0] && is_host[1]);
+  if (dev_reduce) is_unified[0] = is_unified[1] = 0;
   if (ds->ncalls == ds->cap) {
     int cap = ds->cap ? 2 * ds->cap : 4;
     weft_dev_call *m = realloc(ds->calls, (size_t)cap * sizeof *m);
@@ -132,6 +136,7 @@ weftResult_t weft_devstage_add(weft_devstage *ds, weft_dev *dev, const weft_call
   d->in_map = is_unified[0];
   d->out_map = is_unified[1];
   if (d->inplace) d->in_map = d->out_map = is_unified[0] || is_unified[1];
+  d->dev_reduce = dev_reduce;
   ds->dev = dev;
   return weftSuccess;
 }
@@ -444,7 +449,7 @@ static weftResult_t run_range(weft_op *op, const weft_dev_call *dc, size_t off, 
     snprintf(why, len, "out of memory building the schedule of %s", weft_coll_name(c.kind));
     return weftSystemError;
   }
-  return weft_run_sched(v, &p->sched, &p->mem, op->sig, why, len);
+  return weft_devreduce_run(op, &p->sched, &p->mem, why, len);
 }
 
 /* One call split into pieces (the tuner's choice from the device table,
@@ -541,7 +546,7 @@ static weftResult_t run_calls(weft_op *op, char *why, size_t len) {
       r = weftSystemError;
     }
   }
-  if (r == weftSuccess) r = weft_run_sched(v, s, &e->devpool.mem, op->sig, why, len);
+  if (r == weftSuccess) r = weft_devreduce_run(op, s, &e->devpool.mem, why, len);
   copied = 0;
   for (int i = 0; i < ds->ncalls && r == weftSuccess; i++) r = views_out(d, stream, &ds->calls[i], &copied, why, len);
   return end_views(op, stream, r, copied, mapped, why, len);
@@ -615,6 +620,7 @@ void weft_devstage_pool_free(weft_devstage_pool *p) {
   weft_dev *d = p->dev;
   if (!d) return;
   if (p->stream) release_kept(p, p->stream); /* OpenCL-like runtimes run them before the stream goes */
+  weft_devreduce_pool_free(p);
   if (p->stage) {
     if (p->stage_pinned) d->ops->hostFree(d->ctx, p->stage);
     else free(p->stage);

@@ -48,6 +48,7 @@ typedef struct {
   int mout_write;          /* mout was mapped for writing (min: for reading only,
                             * unless it was a kept read-write mapping) */
   int min_write;
+  int dev_reduce;          /* its reductions run on the device (exec/devreduce.h): staged, never mapped */
 } weft_dev_call;
 
 typedef struct {
@@ -122,6 +123,8 @@ typedef struct {
    * schedule, whose scratch stays from call to call, serves them all. */
   weft_sched sched;
   weft_run_mem mem;
+  void *dscratch;               /* device scratch of the device reductions (exec/devreduce.c) */
+  size_t dscratch_cap;
 } weft_devstage_pool;
 void weft_devstage_pool_init(weft_devstage_pool *p);
 void weft_devstage_pool_free(weft_devstage_pool *p);

@@ -286,8 +286,26 @@ static weftResult_t make_ready(run_t *R, int i) {
   return weftSuccess;
 }
 
+/* Tells the hook what step st wrote on the host. */
+static void note_write(run_t *R, int i, const weft_step *st) {
+  switch (st->kind) {
+    case ST_RECV: R->hook->wrote(R->hook, st->msg.dst, st->msg.cap ? st->msg.cap : st->msg.n); break;
+    case ST_COPY: R->hook->wrote(R->hook, st->copy.dst, st->copy.n); break;
+    case ST_REDUCE:
+      if (R->hooked_step != i)
+        R->hook->wrote(R->hook, st->reduce.dst, st->reduce.count * weft_dtype_size((weftDataType_t)st->reduce.dt));
+      break;
+    case ST_AVG:
+      R->hook->wrote(R->hook, st->avg.buf, st->avg.count * weft_dtype_size((weftDataType_t)st->avg.dt));
+      break;
+    case ST_SEND: break;
+    default: R->hook->wrote(R->hook, NULL, 0); /* codecs, the node segment: anything */
+  }
+}
+
 static weftResult_t complete(run_t *R, int i) {
   weft_step *st = &R->s->steps[i];
+  if (R->hook) note_write(R, i, st);
   st->state = S_DONE;
   R->ndone++;
   for (int e = st->succ; e >= 0; e = R->s->edges[e].next) {
@@ -305,6 +323,15 @@ static weftResult_t run_compute(run_t *R, weft_step *st) {
   switch (st->kind) {
     case ST_REDUCE: {
       const weft_step_reduce *x = &st->reduce;
+      if (R->hook) {
+        int done = 0;
+        weftResult_t res = R->hook->reduce(R->hook, x, &done, R->err, R->errlen);
+        if (res != weftSuccess) return res;
+        if (done) {
+          R->hooked_step = (int)(st - R->s->steps);
+          break;
+        }
+      }
       weft_reduce(x->dst, x->a, x->b, x->count, (weftDataType_t)x->dt, (weftRedOp_t)x->op);
       break;
     }
@@ -491,6 +518,7 @@ weftResult_t weft_run_begin(weft_run *R, const weft_exec_view *v, weft_sched *s,
   R->sig = sig;
   R->err = err;
   R->errlen = errlen;
+  R->hooked_step = -1;
   err[0] = 0;
   if (v->stats && s->fresh_bytes) atomic_fetch_add_explicit(&v->stats->scratch, s->fresh_bytes, memory_order_relaxed);
   s->fresh_bytes = 0;
@@ -530,11 +558,17 @@ weftResult_t weft_run_continue(weft_run *R, double budget_us, char *err, size_t 
   return res;
 }
 
-weftResult_t weft_run_sched(const weft_exec_view *v, weft_sched *s, weft_run_mem *m, uint64_t sig, char *err,
-                            size_t errlen) {
+weftResult_t weft_run_sched_hooked(const weft_exec_view *v, weft_sched *s, weft_run_mem *m, uint64_t sig,
+                                   weft_run_hook *hook, char *err, size_t errlen) {
   run_t R;
   weftResult_t res = weft_run_begin(&R, v, s, m, sig, err, errlen);
+  R.hook = hook;
   return res == weftSuccess ? weft_run_continue(&R, -1, err, errlen) : res;
+}
+
+weftResult_t weft_run_sched(const weft_exec_view *v, weft_sched *s, weft_run_mem *m, uint64_t sig, char *err,
+                            size_t errlen) {
+  return weft_run_sched_hooked(v, s, m, sig, NULL, err, errlen);
 }
 
 /* The run proper: posts, tests, computes until every step is done, or

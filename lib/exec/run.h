@@ -27,6 +27,16 @@ typedef struct {
   int *idx, *ptr, *next; /* per stream: part indices in order (CSR), cursor */
 } weft_run_queue;
 
+/* Lets a caller run the reduce steps elsewhere (a device: exec/devreduce.h).
+ * reduce runs step x if it can (*done = 1; else the host kernels run it);
+ * any other result than weftSuccess ends the run, err saying why. wrote
+ * tells it the host wrote [p, p + n) of memory (p NULL: any memory), after
+ * every step that writes except the reduce steps it ran itself. */
+typedef struct weft_run_hook {
+  weftResult_t (*reduce)(struct weft_run_hook *h, const weft_step_reduce *x, int *done, char *err, size_t errlen);
+  void (*wrote)(struct weft_run_hook *h, const void *p, size_t n);
+} weft_run_hook;
+
 /* A run in progress: everything the executor needs to go on with it, so a
  * run stopped part-way (weft_run_continue with a budget) can be continued
  * later, also on another thread. Its arrays live in the weft_run_mem. */
@@ -53,6 +63,8 @@ typedef struct weft_run {
   struct weft_trace *tr; /* WEFT_TRACE, or NULL */
   double *tpart;         /* tracing: per part, when it was posted */
   weft_slots_state slots; /* the node-segment step under way (one at a time: they are chained) */
+  weft_run_hook *hook;    /* or NULL */
+  int hooked_step;        /* the reduce step the hook ran last, -1 none */
   /* the wait for progress: rounds without any, since when, spun past yield_after_us */
   double idle_since;
   unsigned idle, iter;
@@ -66,6 +78,9 @@ typedef struct weft_run {
  * peer was involved. */
 weftResult_t weft_run_sched(const weft_exec_view *v, weft_sched *s, weft_run_mem *m, uint64_t sig, char *err,
                             size_t errlen);
+/* weft_run_sched with the reduce steps offered to hook (NULL: none). */
+weftResult_t weft_run_sched_hooked(const weft_exec_view *v, weft_sched *s, weft_run_mem *m, uint64_t sig,
+                                   weft_run_hook *hook, char *err, size_t errlen);
 /* weft_run_sched in parts: weft_run_begin sets R up and posts what is
  * ready; weft_run_continue runs it, to the end when budget_us < 0, else
  * until budget_us have passed, then returns weftInProgress with R ready to

@@ -152,20 +152,30 @@ int weft_devtable_pieces(const weft_devtable *t, weft_coll_kind kind, size_t byt
   return best;
 }
 
+/* Throughput of e's reduce kernel with its copies paid (a discrete device
+ * copies each reduced byte in and out), GB/s; 0: no kernel of known speed. */
+static double device_reduce_gbps(const weft_dev_entry *e) {
+  if (e->kind == WEFT_DEVK_HOST || e->reduce_gbps <= 0) return 0;
+  double per_byte = 1 / e->reduce_gbps;
+  if (e->kind == WEFT_DEVK_DISCRETE) per_byte += 2 / (e->copy_gbps > 0 ? e->copy_gbps : DEFAULT_COPY_GBPS);
+  return 1 / per_byte;
+}
+
+static double host_gbps(const weft_devtable *t) { return t->host_reduce_gbps > 0 ? t->host_reduce_gbps : 1; }
+
+int weft_devtable_rank_reduces(const weft_devtable *t, int rank) {
+  return t->e && rank >= 0 && rank < t->n && device_reduce_gbps(&t->e[rank]) > host_gbps(t);
+}
+
 int weft_devtable_reduce_on_device(const weft_devtable *t, char *why, size_t len) {
-  double host = t->host_reduce_gbps > 0 ? t->host_reduce_gbps : 1;
+  double host = host_gbps(t);
   int any = 0;
   for (int r = 0; t->e && r < t->n; r++) {
     const weft_dev_entry *e = &t->e[r];
-    if (e->kind == WEFT_DEVK_HOST) continue;
-    any = 1;
-    if (e->reduce_gbps <= 0) continue;
-    /* a discrete device pays a copy in and a copy out of the reduced bytes */
-    double per_byte = 1 / e->reduce_gbps;
-    if (e->kind == WEFT_DEVK_DISCRETE) per_byte += 2 / (e->copy_gbps > 0 ? e->copy_gbps : DEFAULT_COPY_GBPS);
-    if (1 / per_byte > host) {
+    any |= e->kind != WEFT_DEVK_HOST;
+    if (weft_devtable_rank_reduces(t, r)) {
       snprintf(why, len, "rank %d's %s kernel (%.1f GB/s with its copies) beats the host kernels (%.1f GB/s)", r,
-               e->backend, 1 / per_byte, host);
+               e->backend, device_reduce_gbps(e), host);
       return 1;
     }
   }
@@ -186,9 +196,12 @@ void weft_devtable_describe(const weft_devtable *t, char *buf, size_t len) {
     int w;
     if (!e || e->kind == WEFT_DEVK_HOST)
       w = snprintf(buf + at, len - at, "%srank %d %s", r ? ", " : "", r, e ? e->backend : "host");
+    else if (e->reduce_gbps > 0)
+      w = snprintf(buf + at, len - at, "%srank %d %s %s copy %.1f GB/s, reduce kernel %.1f GB/s", r ? ", " : "", r,
+                   e->backend, weft_dev_kind_name(e->kind), e->copy_gbps, e->reduce_gbps);
     else
-      w = snprintf(buf + at, len - at, "%srank %d %s %s copy %.1f GB/s%s", r ? ", " : "", r, e->backend,
-                   weft_dev_kind_name(e->kind), e->copy_gbps, e->reduce_gbps > 0 ? " (reduce kernel)" : "");
+      w = snprintf(buf + at, len - at, "%srank %d %s %s copy %.1f GB/s", r ? ", " : "", r, e->backend,
+                   weft_dev_kind_name(e->kind), e->copy_gbps);
     if (w < 0) break;
     at += (size_t)w;
   }

@@ -61,6 +61,8 @@ int weft_devtable_pieces(const weft_devtable *t, weft_coll_kind kind, size_t byt
 /* Device reduce kernels: 1 when some staging or unified rank's kernel
  * beats the host kernels once its copies are paid; why says so either way. */
 int weft_devtable_reduce_on_device(const weft_devtable *t, char *why, size_t len);
+/* Whether rank's own kernel (with its copies) beats this rank's host kernels. */
+int weft_devtable_rank_reduces(const weft_devtable *t, int rank);
 
 /* "rank 0 opencl unified copy 12.0 GB/s, rank 1 host" into buf. */
 void weft_devtable_describe(const weft_devtable *t, char *buf, size_t len);

@@ -22,10 +22,16 @@ static double net_time(const void *user, size_t bytes) {
   return 20e-6 + bytes / (FALLBACK_NET_GBPS * 1e9);
 }
 
+weft_devred_mode weft_tune_device_reduce_mode(void) {
+  static const char *const names[] = {"auto", "on", "off"};
+  return (weft_devred_mode)weft_env_choice("WEFT_DEVICE_REDUCE", names, 3, WEFT_DEVRED_AUTO);
+}
+
 int weft_tune_devices_init(weft_tuner *t, const weft_tune_inputs *in) {
   t->dev_pieces = (int)weft_env_int("WEFT_DEVICE_PIECES", 0, 0, WEFT_DEV_MAX_PIECES);
   t->dev.n = in->nranks;
   t->dev.e = NULL;
+  t->dev_reduce = 0;
   if (!in->devs) return 0;
   int any = 0;
   for (int r = 0; r < in->nranks; r++) any |= in->devs[r].kind != WEFT_DEVK_HOST;
@@ -34,6 +40,10 @@ int weft_tune_devices_init(weft_tuner *t, const weft_tune_inputs *in) {
   if (!t->dev.e) return -1;
   memcpy(t->dev.e, in->devs, (size_t)in->nranks * sizeof *t->dev.e);
   t->dev.host_reduce_gbps = weft_devtable_measure_host_reduce();
+  weft_devred_mode mode = weft_tune_device_reduce_mode();
+  int own = in->devs[in->rank].kind != WEFT_DEVK_HOST;
+  t->dev_reduce = own && (mode == WEFT_DEVRED_ON || (mode == WEFT_DEVRED_AUTO && weft_devtable_rank_reduces(&t->dev, in->rank)));
+  t->dev_mode = (int)mode;
   weft_tune_log_devices(t, in->log);
   return 0;
 }
@@ -78,5 +88,7 @@ void weft_tune_log_devices(const weft_tuner *t, weft_log_sink *log) {
     weft_log_to(log, weftLogInfo, "%s", line);
   }
   weft_devtable_reduce_on_device(&t->dev, buf, sizeof buf);
-  weft_log_to(log, weftLogInfo, "device reduce: %s", buf);
+  static const char *const mode[] = {"auto", "on", "off"};
+  weft_log_to(log, weftLogInfo, "device reduce: %s; this rank (WEFT_DEVICE_REDUCE=%s): %s", buf, mode[t->dev_mode],
+              t->dev_reduce ? "its device's kernels where its buffers are staged" : "host kernels");
 }

@@ -220,8 +220,11 @@ int weft_topo_explain_devices(const weft_graph *g, const weft_devtable *t, const
     if (e->kind == WEFT_DEVK_UNIFIED) snprintf(copy, sizeof copy, "none (mapped)");
     else if (e->kind == WEFT_DEVK_DISCRETE && e->copy_gbps > 0) snprintf(copy, sizeof copy, "%.1f GB/s", e->copy_gbps);
     else if (e->kind == WEFT_DEVK_DISCRETE) snprintf(copy, sizeof copy, "unknown (assumed)");
+    char red[48] = "-";
+    if (e->reduce_gbps > 0)
+      snprintf(red, sizeof red, "%.1f GB/s%s", e->reduce_gbps, weft_devtable_rank_reduces(t, r) ? " (wins)" : "");
     fprintf(out, "  rank %-4d %-12s %-9s copy %-18s reduce kernel %s\n", r, e->backend, weft_dev_kind_name(e->kind),
-            copy, e->reduce_gbps > 0 ? "yes" : "-");
+            copy, red);
   }
   double gbps = 0;
   int stagers = weft_devtable_stagers(t, &gbps);

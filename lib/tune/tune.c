@@ -171,4 +171,6 @@ void weft_tune(const weft_tuner *t, weft_call *c) {
   c->chunk_bytes = t->chunk_bytes ? t->chunk_bytes : dflt;
   if (c->chunk_bytes < 64) c->chunk_bytes = 64;
   c->pieces = weft_tune_pieces(t, c);
+  c->dev_reduce = t->dev_reduce && c->algo != ALGO_SLOTS &&
+                  (c->kind == COLL_ALLREDUCE || c->kind == COLL_REDUCE || c->kind == COLL_REDUCESCATTER);
 }

@@ -78,6 +78,9 @@ typedef struct {
   weft_codec_policy codec;
   weft_devtable dev; /* every rank's device (devtable.h) */
   int dev_pieces;    /* WEFT_DEVICE_PIECES: pieces of a staged call, 0 = the cost model's */
+  int dev_reduce;    /* this rank reduces its device buffers with its backend's kernels
+                      * (WEFT_DEVICE_REDUCE, else the device table's decision) */
+  int dev_mode;      /* weft_devred_mode read at init */
 
   struct { /* error-feedback residuals per call shape (topk) */
     pthread_mutex_t mu;
@@ -126,6 +129,9 @@ int weft_tune_devices_init(weft_tuner *t, const weft_tune_inputs *in);
 int weft_tune_pieces(const weft_tuner *t, const weft_call *c);
 /* Logs the device table and its decisions (init, INFO). */
 void weft_tune_log_devices(const weft_tuner *t, weft_log_sink *log);
+/* WEFT_DEVICE_REDUCE: auto (the device table decides), on, off. */
+typedef enum { WEFT_DEVRED_AUTO, WEFT_DEVRED_ON, WEFT_DEVRED_OFF } weft_devred_mode;
+weft_devred_mode weft_tune_device_reduce_mode(void);
 
 /* Sets c->algo, c->chunk_bytes, c->groups, c->pieces and the codec fields for call c.
  * An override (WEFT_ALGO / config algo) wins when the collective supports it. */

@@ -64,6 +64,8 @@ typedef struct {
   int wan;                   /* hier: the groups are sites (inter-group phase: wan.c) */
   int pieces;                /* > 1: run as that many consecutive element ranges, one after
                               * another, so that staging ranks overlap copies and network */
+  int dev_reduce;            /* this rank reduces its staged device buffers with its device's
+                              * kernels (exec/devreduce.c; the tuner's WEFT_DEVICE_REDUCE) */
   /* The v-variants' per-rank arrays, in elements, n entries each (the
    * launch copies them into memory its op owns; weft_vcall_* below):
    * allgatherv: counts, displs (where rank i's block lands in recvbuf);

@@ -74,6 +74,19 @@ int weft_env_bool(const char *name, int dflt) {
   return dflt;
 }
 
+int weft_env_choice(const char *name, const char *const *names, int n, int dflt) {
+  const char *v = weft_env(name);
+  if (!v) return dflt;
+  char why[160] = "expected";
+  for (int i = 0; i < n; i++) {
+    if (!strcasecmp(v, names[i])) return i;
+    size_t at = strlen(why);
+    snprintf(why + at, sizeof why - at, "%s %s", i ? (i == n - 1 ? " or" : ",") : "", names[i]);
+  }
+  weft_env_refused(name, v, why, names[dflt]);
+  return dflt;
+}
+
 size_t weft_env_size(const char *name, size_t dflt) {
   const char *text = weft_env(name);
   size_t v;

@@ -26,6 +26,9 @@ void weft_env_refused(const char *name, const char *value, const char *why, cons
 int64_t weft_env_int(const char *name, int64_t dflt, int64_t lo, int64_t hi);
 /* 0/1, no/yes, off/on, false/true; dflt when unset or refused (WARN). */
 int weft_env_bool(const char *name, int dflt);
+/* The index in names[0..n) of the value (any case); dflt when unset or
+ * refused (WARN, listing the names). */
+int weft_env_choice(const char *name, const char *const *names, int n, int dflt);
 /* A size as util/size.h reads it ("64K", "1MiB"); dflt when unset or refused (WARN). */
 size_t weft_env_size(const char *name, size_t dflt);
 

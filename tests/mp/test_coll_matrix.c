@@ -2,7 +2,7 @@
  *
  *   test_coll_matrix -n NRANKS [-c COLLS] [-d DTYPES] [-o OPS] [-a ALGOS]
  *                    [-C COUNTS] [-B 0|1|2] [-T COMM_TIMEOUT_S] [-L LAUNCH_TIMEOUT_S]
- *                    [-G SIZES [-S]] [-D DEVICES] [-Y FILE] [-F] [-v]
+ *                    [-G SIZES [-S]] [-D DEVICES [-R]] [-Y FILE] [-F] [-v]
  *
  * Forks NRANKS ranks (weft_launch_fork from tools/launch). Each rank builds two communicators over the same ranks: one
  * with weftConfig_t.algo = "ring" (weftCommInitRankConfig) and one with
@@ -116,9 +116,11 @@
  * With -D opencl,host (a comma-separated list of WEFT_DEVICE values) rank r
  * runs on item r mod count: every call then names buffers of that rank's
  * device, filled from and read back into the host buffers the checks below
- * use (matrix_dev.h), in place as one device buffer. -Y FILE makes rank 0
- * write a 64-bit hash of every fprandom result, so that two runs (e.g. all
- * host, and mixed devices) can be compared bit for bit.
+ * use (matrix_dev.h), in place as one device buffer. -R (run with
+ * WEFT_DEVICE_REDUCE=on) fails a rank on a device other than host whose
+ * comms ran no reduce step with the device's kernels. -Y FILE makes rank 0
+ * write a 64-bit hash of every fprandom and nanpay result, so that two runs
+ * (e.g. all host, and mixed devices) can be compared bit for bit.
  *
  * Every failing comparison prints rank, collective, dtype, op, count,
  * in-place, algo, root, index, expected and got (first few only) on stderr,
@@ -195,7 +197,8 @@ typedef struct {
   int ngroups, group_size[16]; /* -G: fake nodes (or sites with -S) */
   int group_sites;
   const char *devices; /* -D A,B,...: rank r's buffers on device item r mod count (WEFT_DEVICE) */
-  const char *digest;  /* -Y FILE: rank 0 writes the bits of every fprandom result (a hash per case) */
+  int devreduce;       /* -R: ranks on a device other than host must reduce on it (WEFT_DEVICE_REDUCE=on) */
+  const char *digest;  /* -Y FILE: rank 0 writes the bits of every fprandom and nanpay result (a hash per case) */
 } opts_t;
 
 /* ---- per-rank state ------------------------------------------------------------ */
@@ -204,6 +207,7 @@ typedef struct {
   const opts_t *o;
   int rank, n;
   weftComm_t comm[A_N];
+  int on_device; /* -D gave this rank a device other than host */
   long ncases, nfail_cases, nprinted;
   int broken; /* a weft call failed: the comms are unusable */
   FILE *digest; /* -Y, rank 0 */
@@ -1293,6 +1297,14 @@ static void gen_uniform(void *buf, weftDataType_t dt, uint64_t seed, int rank, s
   }
 }
 
+/* -Y: rank 0 writes the bits of a result (a hash), for two runs to compare. */
+static void write_digest(const ctx_t *c, const tcase *tc, const void *buf, size_t bytes) {
+  if (!c->digest) return;
+  char cs[256];
+  case_str(c, tc, cs, sizeof cs);
+  fprintf(c->digest, "%s %016" PRIx64 "\n", cs, fnv64(buf, bytes));
+}
+
 static int run_fprandom(ctx_t *c, const tcase *tc) {
   weftComm_t comm = c->comm[tc->algo];
   size_t esz = weft_dtype_size(tc->dt), n = tc->count, bytes = n * esz;
@@ -1356,11 +1368,7 @@ static int run_fprandom(ctx_t *c, const tcase *tc) {
     if (c->broken) bad = -1;
     else bad |= h;
   }
-  if (c->digest) {
-    char cs[256];
-    case_str(c, tc, cs, sizeof cs);
-    fprintf(c->digest, "%s %016" PRIx64 "\n", cs, fnv64(rb, bytes));
-  }
+  write_digest(c, tc, rb, bytes);
 out:
   gbuf_free(sb);
   if (rb != sb) gbuf_free(rb);
@@ -1454,9 +1462,15 @@ static int run_nanpay(ctx_t *c, tcase *tc) {
     const void *src = ip ? ib : sb;
     weftResult_t r;
     tc->inplace = ip;
+    mx_dev_call dv; /* -D: the same bytes in device buffers */
+    if (dv_begin(c, tc, &dv, comm, &src, sbytes, &dst, rbytes)) {
+      bad = -1;
+      goto out;
+    }
     if (tc->coll == C_REDUCESCATTER) r = weftReduceScatter(src, dst, n, tc->dt, tc->op, comm, NULL);
     else if (tc->coll == C_REDUCE) r = weftReduce(src, dst, n, tc->dt, tc->op, root, comm, NULL);
     else r = weftAllReduce(src, dst, n, tc->dt, tc->op, comm, NULL);
+    r = dv_end(c, tc, &dv, r);
     if (call_failed(c, tc, coll_names[tc->coll], r, comm)) {
       bad = -1;
       goto out;
@@ -1464,6 +1478,7 @@ static int run_nanpay(ctx_t *c, tcase *tc) {
     bad |= check_algo(c, tc, comm);
   }
   if (has_result) {
+    write_digest(c, tc, rb, rbytes);
     bad |= compare(c, tc, "in-place result (expected: the out-of-place result)", rb, ires, n, base);
     int printed = 0;
     for (size_t i = 0; i < n; i++) {
@@ -1679,6 +1694,7 @@ static int rank_main(int rank, int nranks, const weftUniqueId *id, void *arg) {
     char dev[128];
     snprintf(dev, sizeof dev, "%.*s", (int)strcspn(p, ","), p);
     setenv("WEFT_DEVICE", dev, 1);
+    c.on_device = strcmp(dev, "host") != 0;
   }
   if (o->digest && rank == 0 && !(c.digest = fopen(o->digest, "w"))) {
     fprintf(stderr, "ERROR: cannot write %s\n", o->digest);
@@ -1733,6 +1749,14 @@ static int rank_main(int rank, int nranks, const weftUniqueId *id, void *arg) {
             c.nfail_cases);
     return 2;
   }
+  unsigned long long devred = 0; /* -R: the device's kernels ran */
+  for (int al = 0; al < A_N; al++)
+    if (c.comm[al]) devred += weft_debug_device_reduces(c.comm[al]);
+  if (o->devreduce && c.on_device && devred == 0) {
+    fprintf(stderr, "ERROR rank %d: no reduction ran on the device (-R)\n", rank);
+    c.nfail_cases++;
+  }
+  if (o->devreduce && rank == 0) printf("rank 0: %llu reduce steps on the device\n", devred);
   weftResult_t d0 = weftSuccess;
   for (int al = A_RHD; al < A_N; al++)
     if (c.comm[al] && weftCommDestroy(c.comm[al]) != weftSuccess) d0 = weftInternalError;
@@ -1752,7 +1776,7 @@ static int rank_main(int rank, int nranks, const weftUniqueId *id, void *arg) {
 static void usage(const char *argv0) {
   fprintf(stderr,
           "usage: %s -n NRANKS [-c colls] [-d dtypes] [-o ops] [-a algos] [-C counts] [-B 0|1|2]\n"
-          "          [-T comm_timeout_s] [-L launch_timeout_s] [-G 3+2+1 [-S]] [-D devs] [-Y file] [-F] [-v]\n"
+          "          [-T comm_timeout_s] [-L launch_timeout_s] [-G 3+2+1 [-S]] [-D devs [-R]] [-Y file] [-F] [-v]\n"
           "  lists are comma separated; colls: allreduce,allgather,reducescatter,broadcast,reduce,\n"
           "  alltoall,sendrecv,gather,scatter,barrier,fprandom (default: these), nanpay;\n"
           "  algos: ring,tree,rhd,slots\n"
@@ -1760,7 +1784,8 @@ static void usage(const char *argv0) {
           "  -G: ranks on fake nodes of these sizes (WEFT_HOST_ID), or sites with -S (WEFT_SITE);\n"
           "      adds the hier algorithm (allreduce, broadcast, allgather, reducescatter)\n"
           "  -D: rank r's buffers on device item r mod count of this list (WEFT_DEVICE values)\n"
-          "  -Y: rank 0 writes a hash of every fprandom result to this file\n",
+          "  -R: with WEFT_DEVICE_REDUCE=on: fail unless every rank off host memory reduced on its device\n"
+          "  -Y: rank 0 writes a hash of every fprandom and nanpay result to this file\n",
           argv0);
 }
 
@@ -1804,7 +1829,7 @@ int main(int argc, char **argv) {
   o.timeout_ms = 60000;
   o.launch_timeout_s = 600;
   int opt;
-  while ((opt = getopt(argc, argv, "n:c:d:o:a:C:B:T:L:G:D:Y:SFvh")) != -1) {
+  while ((opt = getopt(argc, argv, "n:c:d:o:a:C:B:T:L:G:D:Y:RSFvh")) != -1) {
     switch (opt) {
       case 'n': o.nranks = atoi(optarg); break;
       case 'c':
@@ -1842,6 +1867,7 @@ int main(int argc, char **argv) {
         break;
       }
       case 'D': o.devices = optarg; break;
+      case 'R': o.devreduce = 1; break;
       case 'Y': o.digest = optarg; break;
       case 'v': o.verbose = 1; break;
       default: usage(argv[0]); return opt == 'h' ? 0 : 2;

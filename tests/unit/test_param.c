@@ -70,6 +70,11 @@ static void test_env_fallbacks_warn(void **state) {
   assert_int_equal(weft_env_bool("WEFT_TEST_BOOL", 1), 1);
   setenv("WEFT_TEST_BOOL", "off", 1);
   assert_int_equal(weft_env_bool("WEFT_TEST_BOOL", 1), 0);
+  static const char *const modes[] = {"auto", "on", "off"};
+  setenv("WEFT_TEST_CHOICE", "OFF", 1);
+  assert_int_equal(weft_env_choice("WEFT_TEST_CHOICE", modes, 3, 0), 2);
+  setenv("WEFT_TEST_CHOICE", "onn", 1);
+  assert_int_equal(weft_env_choice("WEFT_TEST_CHOICE", modes, 3, 0), 0);
   setenv("WEFT_TEST_SIZE", "nan", 1);
   assert_int_equal(weft_env_size("WEFT_TEST_SIZE", 4096), 4096);
   /* once per variable and value */
@@ -79,6 +84,7 @@ static void test_env_fallbacks_warn(void **state) {
   assert_non_null(strstr(warned, "WEFT_TEST_INT='1000' refused"));
   assert_non_null(strstr(warned, "using 5"));
   assert_non_null(strstr(warned, "WEFT_TEST_BOOL='maybe' refused"));
+  assert_non_null(strstr(warned, "WEFT_TEST_CHOICE='onn' refused (expected auto, on or off): using auto"));
   assert_non_null(first);
   assert_null(strstr(first + 1, "WEFT_TEST_SIZE='nan'"));
 }
