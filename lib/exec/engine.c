@@ -39,6 +39,7 @@ static void op_clear(weft_op *op, weft_engine *e) {
   op->ncalls = 0;
   op->claimed = 0;
   op->resume = 0;
+  op->begun = 0;
   op->build_at_run = 0;
   op->warm_slot = -1;
   op->done = 0;
@@ -197,6 +198,11 @@ static weftResult_t run_op_body(weft_op *op, int after_pending, double budget_us
   }
   if (op->dev.ncalls || op->dev.prior) return weft_devstage_run(op, why, len);
   if (budget_us < 0) return weft_run_sched(v, &op->sched, &op->mem, op->sig, why, len);
+  /* opening links waits for the peers' calls (comm/link.c): not on a
+   * caller's thread that must return within its budget; the op goes to the
+   * progress thread whole (not begun: no resume) */
+  if (weft_run_needs_links(v, &op->sched, &op->mem)) return weftInProgress;
+  op->begun = 1;
   weftResult_t r = weft_run_begin(&op->run, v, &op->sched, &op->mem, op->sig, why, len);
   return r == weftSuccess ? weft_run_continue(&op->run, budget_us, why, len) : r;
 }
@@ -238,10 +244,11 @@ static weftResult_t run_op(weft_op *op, int after_pending, double budget_us, cha
   } else {
     op->start_ns = weft_now_ns();
     op->start_us = op->engine->v.trace ? weft_trace_now_us() : 0;
+    op->begun = 0;
     res = run_op_body(op, after_pending, budget_us, why, len);
   }
-  op->resume = res == weftInProgress;
-  if (op->resume) return res;
+  op->resume = res == weftInProgress && op->begun; /* else it starts over where it goes */
+  if (res == weftInProgress) return res;
   if (op->engine->v.trace) weft_engine_trace_op(op, op->start_us, res);
   weft_engine_count_op(op, op->start_ns, res);
   return res;

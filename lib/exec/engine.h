@@ -36,6 +36,7 @@ typedef struct weft_op {
   int warm_slot;    /* the engine's warm plan it runs on (-1: its own), see weft_warm_plan */
   int claimed; /* runs on the caller's thread, which holds the engine */
   int resume;  /* its run stopped part-way on the caller's thread: run goes on from there */
+  int begun;   /* its run began (weft_run_begin): an op handed over before that starts over */
   weft_run run; /* the run under way (weft_engine_run_inline hands it over) */
   long long start_ns; /* when it started running (stats, trace) */
   double start_us;

@@ -490,6 +490,17 @@ static weftResult_t try_boxes(run_t *R, int *progressed) {
 /* Opens the links s needs that are not open yet (comm/link.c): every send
  * link first, since a peer may wait for it before it opens ours, then the
  * receive links. A rearmed plan ran before over the same links: skipped. */
+int weft_run_needs_links(const weft_exec_view *v, const weft_sched *s, const weft_run_mem *m) {
+  if (m->nparts > 0 && m->gen == s->gen) return 0;
+  for (int i = 0; i < s->nsteps; i++) {
+    const weft_step *st = &s->steps[i];
+    if ((st->kind == ST_SEND || st->kind == ST_RECV) && st->msg.peer != v->rank &&
+        !weft_peer_linked(&v->peers[st->msg.peer], st->kind == ST_SEND))
+      return 1;
+  }
+  return 0;
+}
+
 static weftResult_t link_peers(const weft_exec_view *v, const weft_sched *s, const weft_run_mem *m, char *err,
                                size_t errlen) {
   if (m->nparts > 0 && m->gen == s->gen) return weftSuccess;

@@ -87,6 +87,10 @@ weftResult_t weft_run_sched_hooked(const weft_exec_view *v, weft_sched *s, weft_
  * be continued (by whichever thread holds the engine now; s, m and v must
  * stay where they are). Any other result ends the run (R holds nothing
  * more). */
+/* 1 when running s would first open links (comm/link.c), which waits for
+ * the peers' calls: a run on a caller's thread with a budget leaves such a
+ * schedule to the progress thread. */
+int weft_run_needs_links(const weft_exec_view *v, const weft_sched *s, const weft_run_mem *m);
 weftResult_t weft_run_begin(weft_run *R, const weft_exec_view *v, weft_sched *s, weft_run_mem *m, uint64_t sig,
                             char *err, size_t errlen);
 weftResult_t weft_run_continue(weft_run *R, double budget_us, char *err, size_t errlen);
