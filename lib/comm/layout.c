@@ -103,10 +103,14 @@ static void own_device(struct weftComm *c, weft_dev_entry *e) {
   snprintf(e->backend, sizeof e->backend, "%s", d ? d->name : "host");
   if (weft_dev_is_host(d)) return;
   e->kind = weft_dev_maps(d) ? WEFT_DEVK_UNIFIED : WEFT_DEVK_DISCRETE;
+  /* measured only where auto may pick the kernels: a discrete device (a
+   * unified one maps, and its host kernels then reduce in place; the probe
+   * also trips PoCL on SVM buffers: pocl_util.c refcount assertion) */
   if (weft_dev_reduces(d))
-    e->reduce_gbps = d->props.reduceGBps > 0                                   ? d->props.reduceGBps
-                     : weft_tune_device_reduce_mode() != WEFT_DEVRED_OFF ? measure_reduce_gbps(c)
-                                                                         : 0;
+    e->reduce_gbps = d->props.reduceGBps > 0 ? d->props.reduceGBps
+                     : weft_tune_device_reduce_mode() == WEFT_DEVRED_AUTO && e->kind == WEFT_DEVK_DISCRETE
+                         ? measure_reduce_gbps(c)
+                         : 0;
   e->copy_gbps = d->props.copyGBps > 0 ? d->props.copyGBps : e->kind == WEFT_DEVK_DISCRETE ? measure_copy_gbps(c) : 0;
 }
 
