@@ -170,6 +170,20 @@ static void op_desc(const weft_op *op, char *buf, size_t len) {
  * On failure `why` says what happened (exec_op adds which op it was).
  * budget_us >= 0: a run that has not ended by then stops with
  * weftInProgress, to go on from op->run (op->resume). */
+/* weftSuccess if the comm may run an op, else why not. */
+static weftResult_t comm_usable(const weft_exec_view *v, char *why, size_t len) {
+  weftResult_t sticky = atomic_load(v->async_error);
+  if (sticky != weftSuccess) {
+    snprintf(why, len, "communicator already failed (%s)", weftGetErrorString(sticky));
+    return sticky;
+  }
+  if (atomic_load(v->aborted)) {
+    snprintf(why, len, "aborted by weftCommAbort");
+    return weftAborted;
+  }
+  return weftSuccess;
+}
+
 static weftResult_t run_op_body(weft_op *op, int after_pending, double budget_us, char *why, size_t len) {
   const weft_exec_view *v = &op->engine->v;
   why[0] = 0;
@@ -183,15 +197,8 @@ static weftResult_t run_op_body(weft_op *op, int after_pending, double budget_us
       return r;
     }
   }
-  weftResult_t sticky = atomic_load(v->async_error);
-  if (sticky != weftSuccess) {
-    snprintf(why, len, "communicator already failed (%s)", weftGetErrorString(sticky));
-    return sticky;
-  }
-  if (atomic_load(v->aborted)) {
-    snprintf(why, len, "aborted by weftCommAbort");
-    return weftAborted;
-  }
+  weftResult_t usable = comm_usable(v, why, len);
+  if (usable != weftSuccess) return usable;
   if (op->build_at_run && weft_engine_plan_call(op, v->rank, v->nranks) != 0) {
     snprintf(why, len, "out of memory building its schedule");
     return weftSystemError;
@@ -283,8 +290,8 @@ static void finish_op(weft_op *op, weftResult_t res, const char *err) {
   pthread_mutex_lock(&e->mu);
   op->result = res;
   op->done = 1;
-  atomic_fetch_sub(&e->nqueued, 1);
-  if (e->nwaiters) pthread_cond_broadcast(&e->done_cv);
+  int left = atomic_fetch_sub(&e->nqueued, 1) - 1;
+  if (e->nwaiters || (e->nfull && left == 0)) pthread_cond_broadcast(&e->done_cv);
   pthread_mutex_unlock(&e->mu);
   if (detached) weft_engine_op_free(op); /* nobody waits on a stream op */
 }
@@ -460,17 +467,22 @@ void weft_engine_stop(weft_engine *e) {
 void weft_engine_submit(weft_op *op) {
   weft_engine *e = op->engine;
   pthread_mutex_lock(&e->mu);
-  /* backpressure: a caller that queues faster than the ops run waits for one
-   * to finish (each op is bounded by the timeout; abort ends the wait) */
-  while (atomic_load(&e->nqueued) >= e->max_queued && !e->stop && !atomic_load(e->v.aborted)) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_nsec += 100 * 1000 * 1000;
-    if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
-    e->nwaiters++;
-    pthread_cond_timedwait(&e->done_cv, &e->mu, &ts);
-    e->nwaiters--;
-  }
+  /* backpressure: a caller that queues faster than the ops run waits, once
+   * the queue is full, until it is empty, not for one op: one wake-up per
+   * max_queued ops rather than two context switches per op, and a stream
+   * caller finds the engine idle again and runs its next small calls
+   * itself (launch_on_stream). Each op is bounded by the timeout; abort
+   * ends the wait. */
+  if (atomic_load(&e->nqueued) >= e->max_queued)
+    while (atomic_load(&e->nqueued) > 0 && !e->stop && !atomic_load(e->v.aborted)) {
+      struct timespec ts;
+      clock_gettime(CLOCK_MONOTONIC, &ts);
+      ts.tv_nsec += 100 * 1000 * 1000;
+      if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+      e->nfull++;
+      pthread_cond_timedwait(&e->done_cv, &e->mu, &ts);
+      e->nfull--;
+    }
   atomic_fetch_add(&e->nqueued, 1);
   op->next = NULL;
   if (e->tail) e->tail->next = op;
@@ -531,10 +543,55 @@ void weft_engine_hand_over(weft_op *op) {
   pthread_mutex_unlock(&e->mu);
 }
 
+/* A slots call stopped part-way on its caller's thread (st) becomes the
+ * op's run, as if the executor had stopped there: the schedule (one slots
+ * step) is built or taken from the plans, and the run goes on from st. */
+static weftResult_t slots_to_run(weft_op *op, const weft_slots_state *st, char *why, size_t len) {
+  const weft_exec_view *v = &op->engine->v;
+  if (weft_engine_plan_call(op, v->rank, v->nranks) != 0) {
+    snprintf(why, len, "out of memory building its schedule");
+    return weftSystemError;
+  }
+  if (op->sched.nsteps != 1 || op->sched.steps[0].kind != ST_SLOTS) {
+    snprintf(why, len, "internal error: the node-segment call's schedule is not one slots step");
+    return weftInternalError;
+  }
+  weftResult_t r = weft_run_begin(&op->run, v, &op->sched, &op->mem, op->sig, why, len);
+  if (r != weftSuccess) return r;
+  op->run.slots = *st;
+  op->begun = 1;
+  return weftInProgress;
+}
+
+/* A stream call the tuner sent to the node segment runs here without a
+ * schedule, as a blocking one does (launch.c run_slots): no plan lookup,
+ * no executor. A peer later than the inline budget gets it handed over. */
+static weftResult_t run_slots_inline(weft_op *op, char *why, size_t len) {
+  const weft_exec_view *v = &op->engine->v;
+  op->start_ns = weft_now_ns();
+  op->start_us = v->trace ? weft_trace_now_us() : 0;
+  op->begun = 0;
+  why[0] = 0;
+  weftResult_t res = comm_usable(v, why, len);
+  if (res == weftSuccess) {
+    weft_slots_state st = {0};
+    weft_step_slots a = weft_slots_of_call(&op->first);
+    res = weft_slots_run_until(v->comm, &a, &st, weft_now_us() + op->engine->inline_us, why, len);
+    if (res == weftInProgress) res = slots_to_run(op, &st, why, len);
+  }
+  op->resume = res == weftInProgress;
+  if (res == weftInProgress) return res;
+  if (v->trace) weft_engine_trace_op(op, op->start_us, res);
+  weft_engine_count_op(op, op->start_ns, res);
+  return res;
+}
+
 void weft_engine_run_inline(weft_op *op) {
   char why[WEFT_ERRMSG_LEN];
   /* its turn on the stream came with its ticket: no wait for it */
-  weftResult_t res = run_op(op, 1, op->engine->inline_us, why, sizeof why);
+  weftResult_t res = op->ncalls == 1 && op->first.algo == ALGO_SLOTS
+                         ? run_slots_inline(op, why, sizeof why)
+                         : run_op(op, 1, op->engine->inline_us, why, sizeof why);
   if (res == weftInProgress) {
     weft_engine_hand_over(op);
     return;

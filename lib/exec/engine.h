@@ -53,12 +53,13 @@ typedef struct weft_engine {
   pthread_cond_t done_cv; /* callers wait for their op */
   weft_op *head, *tail;
   _Atomic int busy; /* an op is running: the thread's, or one a caller claimed */
-  int nwaiters;     /* callers waiting on done_cv */
+  int nwaiters;     /* callers waiting on done_cv for their op */
+  int nfull;        /* callers waiting on done_cv for a full queue to drain */
   weft_op *pool;    /* finished ops kept for reuse */
   int npool;
   weft_op *own;        /* the op a claiming caller runs (weft_engine_claim) */
   _Atomic int nqueued; /* ops submitted to the thread and not finished */
-  int max_queued;      /* WEFT_MAX_QUEUED: submitting more waits */
+  int max_queued;      /* WEFT_MAX_QUEUED: submitting more waits until the queue is empty */
   double inline_us;    /* WEFT_STREAM_INLINE_US: how long a stream op may run on its caller's thread (0: never) */
   weft_devstage_pool devpool; /* device stream and staging of ops on device buffers */
   /* Plans of calls queued on streams, kept by the progress thread across ops
