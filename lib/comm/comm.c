@@ -89,6 +89,7 @@ void weft_comm_exec_view(struct weftComm *c, weft_exec_view *v) {
                         .timeout_ms = c->timeout_ms,
                         .spin_us = c->tune.spin_us,
                         .yield_after_us = c->tune.yield_after_us,
+                        .oversubscribed = c->tune.oversubscribed,
                         .stripe_min = c->tune.stripe_min,
                         .aborted = &c->aborted,
                         .async_error = &c->async_error,

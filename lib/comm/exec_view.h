@@ -69,6 +69,7 @@ typedef struct {
   int timeout_ms;                /* WEFT_TIMEOUT: no progress for this long fails an op */
   double spin_us;                /* busy-wait before sleeping */
   double yield_after_us;         /* of that, pure spinning before yielding every round */
+  int oversubscribed;            /* more ranks of the comm on this node than CPUs */
   size_t stripe_min;             /* smallest part of a message split over streams */
   const atomic_int *aborted;     /* weftCommAbort was called */
   _Atomic weftResult_t *async_error; /* the comm's first failure, weftSuccess while none */

@@ -426,8 +426,11 @@ weftResult_t weft_engine_start(const weft_exec_view *v, weft_engine **out) {
   e->max_queued = (int)weft_env_int("WEFT_MAX_QUEUED", 1024, 1, 1 << 16);
   if (e->max_queued < 1) e->max_queued = 1;
   /* long enough for a small call whose peers are there (a few us), short
-   * against the compute a stream call is meant to overlap (ms) */
-  e->inline_us = (double)weft_env_int("WEFT_STREAM_INLINE_US", 50, 0, 1000000);
+   * against the compute a stream call is meant to overlap (ms). With more
+   * ranks than CPUs a peer is often descheduled for a while: handing the
+   * call over then adds a thread that competes for the CPU the peer needs,
+   * so the caller keeps it longer (yielding as it waits) */
+  e->inline_us = (double)weft_env_int("WEFT_STREAM_INLINE_US", v->oversubscribed ? 1000 : 50, 0, 1000000);
   int rc = pthread_create(&e->thread, NULL, engine_main, e);
   if (rc != 0) {
     pthread_mutex_destroy(&e->mu);

@@ -75,7 +75,8 @@ int weft_tune_init(weft_tuner *t, const weft_tune_inputs *in) {
   t->sites = in->sites;
   /* a waiting rank spins 5 us before it starts yielding, unless ranks
    * outnumber CPUs: then the peer it waits for may need this very CPU */
-  t->yield_after_us = oversubscribed(in) ? 0 : 5;
+  t->oversubscribed = oversubscribed(in);
+  t->yield_after_us = t->oversubscribed ? 0 : 5;
   weft_cost_model *m = &t->model;
   weft_graph_cost_model(in->graph, in->nodes, in->sites, m);
   t->use_model = in->nodes->ngroups > 1;

@@ -58,6 +58,7 @@ typedef struct {
   double yield_after_us;   /* of that, pure spinning before yielding the CPU
                             * every round: 0 when this node has more ranks of
                             * the comm than CPUs to run them */
+  int oversubscribed;      /* this node has more ranks of the comm than CPUs */
   size_t stripe_min;       /* WEFT_STRIPE_MIN: smallest part of a message split over streams */
   int wan_streams;         /* WEFT_WAN_STREAMS: streams per inter-site peer, 0 = from the link */
   int forced;              /* weft_algo of WEFT_ALGO / config algo, 0 = none */
