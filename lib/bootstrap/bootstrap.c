@@ -1,5 +1,6 @@
-/* Rank side of the bootstrap: join through the root, then a ring of
- * authenticated sockets for allgather and barrier. */
+/* Rank side of the bootstrap: join through the root, then links of
+ * authenticated sockets to the ranks 2^k away (the ring, and log2 n more)
+ * for allgather and barrier. */
 #include "bootstrap/bootstrap.h"
 
 #include <arpa/inet.h>
@@ -79,79 +80,109 @@ static int32_t ring_mac_rank(uint32_t magic, int rank) {
   return magic == WEFT_ID_MAGIC ? rank : (int32_t)((uint32_t)rank ^ magic);
 }
 
-/* Accepts the ring link from prev, dropping strangers, until the deadline.
- * Connections wait side by side for their hellos, read once all of a hello
- * is there: a silent or slow stranger holds up nothing. */
+/* The hello magic of link k: the ring's for link 0. */
+static uint32_t link_magic(int k) { return k == 0 ? WEFT_ID_MAGIC : 0x57424c00u | (uint32_t)k; /* "WBL" k */ }
+
+/* Accepts the links whose hellos say magic[j] from rank from[j] (j < count)
+ * into fds[j], dropping strangers, until the deadline. Connections wait
+ * side by side for their hellos, read once all of a hello is there: a silent
+ * or slow stranger holds up nothing. */
 #define RING_PENDING_MAX 64
 #define RING_HELLO_MS 5000
-static int accept_prev(bootstrap_t *b, uint32_t magic, int prev, long long deadline, int *prev_fd, char *err) {
-  int fds[RING_PENDING_MAX], n = 0, found = -1;
+static int accept_links(bootstrap_t *b, const uint32_t *magic, const int *from, int count, long long deadline,
+                        int *fds, char *err) {
+  int pend[RING_PENDING_MAX], np = 0, missing = count;
   long long since[RING_PENDING_MAX];
-  while (found < 0) {
+  for (int j = 0; j < count; j++) fds[j] = -1;
+  while (missing > 0) {
     int fd;
     char e2[WEFT_SOCK_ERRLEN];
     while (weft_sock_accept(b->listen_fd, 0, NULL, &fd, e2) == 0) {
-      if (n == RING_PENDING_MAX) { /* a flood drops its oldest */
-        close(fds[0]);
-        memmove(fds, fds + 1, sizeof fds[0] * (size_t)(n - 1));
-        memmove(since, since + 1, sizeof since[0] * (size_t)(n - 1));
-        n--;
+      if (np == RING_PENDING_MAX) { /* a flood drops its oldest */
+        close(pend[0]);
+        memmove(pend, pend + 1, sizeof pend[0] * (size_t)(np - 1));
+        memmove(since, since + 1, sizeof since[0] * (size_t)(np - 1));
+        np--;
       }
-      fds[n] = fd;
-      since[n++] = weft_now_ms();
+      pend[np] = fd;
+      since[np++] = weft_now_ms();
     }
     long long now = weft_now_ms();
-    for (int i = n - 1; i >= 0 && found < 0; i--) {
+    for (int i = np - 1; i >= 0 && missing > 0; i--) {
       boot_ring_hello h;
       uint8_t mac[WEFT_MAC_BYTES];
-      ssize_t k = recv(fds[i], &h, sizeof h, MSG_PEEK | MSG_DONTWAIT);
+      ssize_t k = recv(pend[i], &h, sizeof h, MSG_PEEK | MSG_DONTWAIT);
       int whole = k == (ssize_t)sizeof h, waiting = k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
       if (!whole && waiting && now - since[i] < RING_HELLO_MS) continue;
-      if (whole && weft_sock_recv_all(fds[i], &h, sizeof h, 1000, e2) == 0 && h.magic == magic &&
-          h.rank == prev &&
-          weft_boot_ring_mac(b->key, ring_mac_rank(magic, prev), b->peers[prev].nonce, b->peers[b->rank].nonce,
-                             mac) == 0 &&
-          weft_bytes_equal(mac, h.mac, sizeof mac))
-        found = fds[i];
-      else
-        close(fds[i]); /* not our peer: drop it and keep waiting */
-      fds[i] = fds[--n];
-      since[i] = since[n];
+      int slot = -1;
+      if (whole && weft_sock_recv_all(pend[i], &h, sizeof h, 1000, e2) == 0)
+        for (int j = 0; j < count && slot < 0; j++)
+          if (fds[j] < 0 && h.magic == magic[j] && h.rank == from[j] &&
+              weft_boot_ring_mac(b->key, ring_mac_rank(magic[j], from[j]), b->peers[from[j]].nonce,
+                                 b->peers[b->rank].nonce, mac) == 0 &&
+              weft_bytes_equal(mac, h.mac, sizeof mac))
+            slot = j;
+      if (slot >= 0) {
+        fds[slot] = pend[i];
+        missing--;
+      } else {
+        close(pend[i]); /* not one of our peers: drop it and keep waiting */
+      }
+      pend[i] = pend[--np];
+      since[i] = since[np];
     }
-    if (found >= 0) break;
+    if (missing == 0) break;
     long long left = deadline - weft_now_ms();
     if (left <= 0) {
-      for (int i = 0; i < n; i++) close(fds[i]);
-      snprintf(err, WEFT_SOCK_ERRLEN, "bootstrap: rank %d (%s pid %d) did not connect in time", prev,
-               b->peers[prev].host, b->peers[prev].pid);
-      return -1;
+      int j = 0;
+      while (fds[j] >= 0) j++;
+      snprintf(err, WEFT_SOCK_ERRLEN, "bootstrap: rank %d (%s pid %d) did not connect in time", from[j],
+               b->peers[from[j]].host, b->peers[from[j]].pid);
+      for (j = 0; j < count; j++)
+        if (fds[j] >= 0) close(fds[j]), fds[j] = -1;
+      break;
     }
     struct pollfd pf = {b->listen_fd, POLLIN, 0};
     poll(&pf, 1, left < 5 ? (int)left : 5);
   }
-  for (int i = 0; i < n; i++) close(fds[i]);
-  *prev_fd = found;
-  return 0;
+  for (int i = 0; i < np; i++) close(pend[i]);
+  return missing == 0 ? 0 : -1;
 }
 
-/* Connects to next's listener and accepts prev's connection, both proving
- * the bootstrap key (an HMAC over the ranks' nonces) and saying magic
- * (which ring this is). */
+/* The ring link from prev (link 0, or a side ring's). */
+static int accept_prev(bootstrap_t *b, uint32_t magic, int prev, long long deadline, int *prev_fd, char *err) {
+  return accept_links(b, &magic, &prev, 1, deadline, prev_fd, err);
+}
+
+/* Connects to `to`'s listener and says hello as link `magic`, proving the
+ * bootstrap key (an HMAC over both ranks' nonces). */
+static weftResult_t link_connect(bootstrap_t *b, uint32_t magic, int to, int *fd, char *err) {
+  if (weft_sock_connect(&b->peers[to].addr, b->timeout_ms, fd, err) != 0) return weftRemoteError;
+  boot_ring_hello h = {magic, b->rank, {0}};
+  if (weft_boot_ring_mac(b->key, ring_mac_rank(magic, b->rank), b->peers[b->rank].nonce, b->peers[to].nonce,
+                         h.mac) != 0) {
+    close(*fd);
+    *fd = -1;
+    return BERR("bootstrap: cannot compute a link hello"), weftSystemError;
+  }
+  if (weft_sock_send_all(*fd, &h, sizeof h, b->timeout_ms, err) != 0) {
+    close(*fd);
+    *fd = -1;
+    return weftRemoteError;
+  }
+  return weftSuccess;
+}
+
+/* Connects to next's listener and accepts prev's connection, both saying
+ * magic (which ring this is). */
 static weftResult_t ring_links(bootstrap_t *b, uint32_t magic, int *next_fd, int *prev_fd, char *err) {
   *next_fd = *prev_fd = -1;
   if (b->nranks == 1) return weftSuccess;
   long long deadline = weft_now_ms() + b->timeout_ms;
   int next = (b->rank + 1) % b->nranks, prev = (b->rank + b->nranks - 1) % b->nranks;
-  if (weft_sock_connect(&b->peers[next].addr, b->timeout_ms, next_fd, err) != 0) return weftRemoteError;
-  boot_ring_hello h = {magic, b->rank, {0}};
-  if (weft_boot_ring_mac(b->key, ring_mac_rank(magic, b->rank), b->peers[b->rank].nonce, b->peers[next].nonce,
-                         h.mac) != 0) {
-    close(*next_fd);
-    *next_fd = -1;
-    return BERR("bootstrap: cannot compute the ring hello"), weftSystemError;
-  }
-  if (weft_sock_send_all(*next_fd, &h, sizeof h, b->timeout_ms, err) != 0 ||
-      accept_prev(b, magic, prev, deadline, prev_fd, err) != 0) {
+  weftResult_t res = link_connect(b, magic, next, next_fd, err);
+  if (res != weftSuccess) return res;
+  if (accept_prev(b, magic, prev, deadline, prev_fd, err) != 0) {
     close(*next_fd);
     *next_fd = -1;
     return weftRemoteError;
@@ -159,12 +190,29 @@ static weftResult_t ring_links(bootstrap_t *b, uint32_t magic, int *next_fd, int
   return weftSuccess;
 }
 
-static weftResult_t build_ring(bootstrap_t *b, char *err) {
-  return ring_links(b, WEFT_ID_MAGIC, &b->next_fd, &b->prev_fd, err);
+/* Every link k (2^k < nranks): connects up to rank + 2^k, then accepts all
+ * the links from below at once (they may come in any order). */
+static weftResult_t build_links(bootstrap_t *b, char *err) {
+  int n = b->nranks, nl = 0;
+  while (nl < WEFT_BOOT_LINKS && ((int64_t)1 << nl) < n) nl++;
+  uint32_t magic[WEFT_BOOT_LINKS];
+  int from[WEFT_BOOT_LINKS];
+  long long deadline = weft_now_ms() + b->timeout_ms;
+  for (int k = 0; k < nl; k++) {
+    int d = 1 << k;
+    magic[k] = link_magic(k);
+    from[k] = (int)(((int64_t)b->rank - d + n) % n);
+    weftResult_t res = link_connect(b, magic[k], (int)(((int64_t)b->rank + d) % n), &b->up_fd[k], err);
+    if (res != weftSuccess) return res;
+    b->nlinks = k + 1; /* closed with b from here on */
+  }
+  if (nl > 0 && accept_links(b, magic, from, nl, deadline, b->down_fd, err) != 0) return weftRemoteError;
+  return weftSuccess;
 }
 
 weftResult_t weft_bootstrap_side_ring(bootstrap_t *b, uint32_t magic, int *next_fd, int *prev_fd, char *err) {
-  if (magic == WEFT_ID_MAGIC) return (void)BERR("bootstrap: a side ring needs its own magic"), weftInternalError;
+  if (magic == WEFT_ID_MAGIC || (magic & 0xffffff00u) == 0x57424c00u)
+    return (void)BERR("bootstrap: a side ring needs its own magic"), weftInternalError;
   return ring_links(b, magic, next_fd, prev_fd, err);
 }
 
@@ -180,7 +228,8 @@ static bootstrap_t *bootstrap_alloc(int rank, int nranks, int timeout_ms, const 
   b->rank = rank;
   b->nranks = nranks;
   b->timeout_ms = timeout_ms;
-  b->listen_fd = b->next_fd = b->prev_fd = -1;
+  b->listen_fd = -1;
+  for (int k = 0; k < WEFT_BOOT_LINKS; k++) b->up_fd[k] = b->down_fd[k] = -1;
   if (weft_key_derive(comm_key, WEFT_KEY_LABEL_BOOTSTRAP, NULL, 0, b->key) != 0) {
     weft_bootstrap_close(b);
     return NULL;
@@ -341,7 +390,7 @@ weftResult_t weft_bootstrap_init(const weft_id_internal *id, int rank, int nrank
   if ((res = join_root(b, rootfd, &h, &ch, rs, timeout_ms, err)) != weftSuccess) goto fail;
   close(rootfd);
   rootfd = -1;
-  if ((res = build_ring(b, err)) != weftSuccess) goto fail;
+  if ((res = build_links(b, err)) != weftSuccess) goto fail;
   *out = b;
   return weftSuccess;
 fail:
@@ -360,7 +409,7 @@ weftResult_t weft_bootstrap_from_table(int listen_fd, const weft_rank_info *tabl
   }
   b->listen_fd = listen_fd;
   memcpy(b->peers, table, sizeof *table * (size_t)nranks);
-  weftResult_t res = build_ring(b, err);
+  weftResult_t res = build_links(b, err);
   if (res != weftSuccess) {
     weft_bootstrap_close(b);
     return res;
@@ -369,73 +418,85 @@ weftResult_t weft_bootstrap_from_table(int listen_fd, const weft_rank_info *tabl
   return weftSuccess;
 }
 
-/* Sends sbuf to next while receiving rbuf from prev, so neither side blocks. */
-static weftResult_t ring_exchange(bootstrap_t *b, const void *sbuf, void *rbuf, size_t len,
-                                  char *err) {
+/* Sends sbuf up link k while receiving rbuf from below, so neither side
+ * blocks. */
+static weftResult_t link_exchange(bootstrap_t *b, int k, const void *sbuf, void *rbuf, size_t len, char *err) {
   size_t sent = 0, got = 0;
   long long deadline = weft_now_ms() + b->timeout_ms;
+  int n = b->nranks, up = (int)(((int64_t)b->rank + ((int64_t)1 << k)) % n),
+      down = (int)(((int64_t)b->rank - ((int64_t)1 << k) % n + n) % n);
   while (sent < len || got < len) {
-    struct pollfd p[2] = {{b->next_fd, sent < len ? POLLOUT : 0, 0},
-                          {b->prev_fd, got < len ? POLLIN : 0, 0}};
+    struct pollfd p[2] = {{b->up_fd[k], sent < len ? POLLOUT : 0, 0}, {b->down_fd[k], got < len ? POLLIN : 0, 0}};
     long long left = deadline - weft_now_ms();
     if (left <= 0)
-      return BERR("bootstrap: exchange with ranks %d/%d timed out after %d ms",
-                  (b->rank + b->nranks - 1) % b->nranks, (b->rank + 1) % b->nranks, b->timeout_ms);
+      return BERR("bootstrap: exchange with ranks %d/%d timed out after %d ms", down, up, b->timeout_ms);
     int rc = poll(p, 2, (int)left);
     if (rc < 0 && errno != EINTR) return BERR("bootstrap: poll: %s", strerror(errno));
     if (sent < len && (p[0].revents & (POLLOUT | POLLERR | POLLHUP))) {
-      ssize_t n = send(b->next_fd, (const char *)sbuf + sent, len - sent, MSG_NOSIGNAL);
-      if (n > 0) sent += (size_t)n;
-      else if (n < 0 && errno != EAGAIN && errno != EINTR)
-        return BERR("bootstrap: send to rank %d: %s", (b->rank + 1) % b->nranks, strerror(errno));
+      ssize_t r = send(b->up_fd[k], (const char *)sbuf + sent, len - sent, MSG_NOSIGNAL);
+      if (r > 0) sent += (size_t)r;
+      else if (r < 0 && errno != EAGAIN && errno != EINTR)
+        return BERR("bootstrap: send to rank %d: %s", up, strerror(errno));
     }
     if (got < len && (p[1].revents & (POLLIN | POLLERR | POLLHUP))) {
-      ssize_t n = recv(b->prev_fd, (char *)rbuf + got, len - got, 0);
-      if (n > 0) got += (size_t)n;
-      else if (n == 0 || (errno != EAGAIN && errno != EINTR))
-        return BERR("bootstrap: rank %d closed the connection",
-                    (b->rank + b->nranks - 1) % b->nranks);
+      ssize_t r = recv(b->down_fd[k], (char *)rbuf + got, len - got, 0);
+      if (r > 0) got += (size_t)r;
+      else if (r == 0 || (errno != EAGAIN && errno != EINTR))
+        return BERR("bootstrap: rank %d closed the connection", down);
     }
   }
   return weftSuccess;
 }
 
-/* The MAC of the n-th message on the ring link from rank `from`: the data
- * the ranks exchange (addresses, sites, transport handles) is not secret, but
- * an on-path attacker must not change it (e.g. make two sites look like one
- * so that their link goes unencrypted), replay or reorder it. */
-static int ring_data_mac(const bootstrap_t *b, int from, uint64_t n, const void *data, size_t len,
+/* The MAC of the n-th message on link k from rank `from`: the data the
+ * ranks exchange (addresses, sites, transport handles) is not secret, but an
+ * on-path attacker must not change it (e.g. make two sites look like one so
+ * that their link goes unencrypted), replay, reorder or move it to another
+ * link. */
+static int link_data_mac(const bootstrap_t *b, int from, int k, uint64_t n, const void *data, size_t len,
                          uint8_t mac[WEFT_MAC_BYTES]) {
-  static const char label[] = "weft ring data v2";
-  int32_t f = from;
-  weft_bytes parts[] = {{label, sizeof label}, {&f, sizeof f}, {&n, sizeof n}, {data, len}};
-  return weft_hmac(b->key, parts, 4, mac);
+  static const char label[] = "weft bootstrap data v3";
+  int32_t f = from, l = k;
+  weft_bytes parts[] = {{label, sizeof label}, {&f, sizeof f}, {&l, sizeof l}, {&n, sizeof n}, {data, len}};
+  return weft_hmac(b->key, parts, 5, mac);
 }
 
-/* One step of the ring: the data, then its MAC, checked before use. */
-static weftResult_t ring_step(bootstrap_t *b, const void *sbuf, void *rbuf, size_t len, char *err) {
-  int prev = (b->rank + b->nranks - 1) % b->nranks;
+/* One step on link k: the data, then its MAC, checked before use. */
+static weftResult_t link_step(bootstrap_t *b, int k, const void *sbuf, void *rbuf, size_t len, char *err) {
+  int n = b->nranks, down = (int)(((int64_t)b->rank - ((int64_t)1 << k) % n + n) % n);
   uint8_t smac[WEFT_MAC_BYTES], rmac[WEFT_MAC_BYTES], want[WEFT_MAC_BYTES];
-  if (ring_data_mac(b, b->rank, b->sent++, sbuf, len, smac) != 0)
+  if (link_data_mac(b, b->rank, k, b->sent[k]++, sbuf, len, smac) != 0)
     return (void)BERR("bootstrap: cannot compute a MAC"), weftSystemError;
-  weftResult_t res = ring_exchange(b, sbuf, rbuf, len, err);
-  if (res == weftSuccess) res = ring_exchange(b, smac, rmac, sizeof rmac, err);
+  weftResult_t res = link_exchange(b, k, sbuf, rbuf, len, err);
+  if (res == weftSuccess) res = link_exchange(b, k, smac, rmac, sizeof rmac, err);
   if (res != weftSuccess) return res;
-  if (ring_data_mac(b, prev, b->received++, rbuf, len, want) != 0 || !weft_bytes_equal(want, rmac, sizeof want))
+  if (link_data_mac(b, down, k, b->received[k]++, rbuf, len, want) != 0 || !weft_bytes_equal(want, rmac, sizeof want))
     return BERR("bootstrap: a message from rank %d (%s pid %d) failed authentication (changed, replayed or "
-                "reordered on the way)", prev, b->peers[prev].host, b->peers[prev].pid);
+                "reordered on the way)", down, b->peers[down].host, b->peers[down].pid);
   return weftSuccess;
 }
 
+/* Bruck's allgather: before step k a rank holds the 2^k slots ending at its
+ * own (rank - 2^k + 1 .. rank, mod n); it sends the last m of them up link k
+ * and receives the m ending at rank - 2^k from below, m = min(2^k, n - 2^k). */
 weftResult_t weft_bootstrap_allgather(bootstrap_t *b, void *data, size_t size, char *err) {
   int n = b->nranks, r = b->rank;
+  if (n == 1) return weftSuccess;
   char *d = data;
-  for (int s = 0; s < n - 1; s++) {
-    int sslot = (r - s + n) % n, rslot = (r - s - 1 + n) % n;
-    weftResult_t res = ring_step(b, d + (size_t)sslot * size, d + (size_t)rslot * size, size, err);
-    if (res != weftSuccess) return res;
+  size_t half = (size_t)(n / 2 + 1) * size;
+  char *sb = malloc(2 * half), *rb = sb + half;
+  if (!sb) return (void)BERR("bootstrap: out of memory for an allgather of %d x %zu bytes", n, size), weftSystemError;
+  weftResult_t res = weftSuccess;
+  for (int k = 0, held = 1; held < n && res == weftSuccess; k++) {
+    int m = held < n - held ? held : n - held;
+    for (int i = 0; i < m; i++) memcpy(sb + (size_t)i * size, d + (size_t)((r - m + 1 + i + n) % n) * size, size);
+    res = link_step(b, k, sb, rb, (size_t)m * size, err);
+    for (int i = 0; i < m && res == weftSuccess; i++)
+      memcpy(d + (size_t)(((r - held - m + 1 + i) % n + 2 * n) % n) * size, rb + (size_t)i * size, size);
+    held += m;
   }
-  return weftSuccess;
+  free(sb);
+  return res;
 }
 
 weftResult_t weft_bootstrap_barrier(bootstrap_t *b, char *err) {
@@ -449,8 +510,10 @@ weftResult_t weft_bootstrap_barrier(bootstrap_t *b, char *err) {
 void weft_bootstrap_close(bootstrap_t *b) {
   if (!b) return;
   if (b->listen_fd >= 0) close(b->listen_fd);
-  if (b->next_fd >= 0) close(b->next_fd);
-  if (b->prev_fd >= 0) close(b->prev_fd);
+  for (int k = 0; k < WEFT_BOOT_LINKS; k++) {
+    if (b->up_fd[k] >= 0) close(b->up_fd[k]);
+    if (b->down_fd[k] >= 0) close(b->down_fd[k]);
+  }
   free(b->peers);
   weft_wipe(b->key, sizeof b->key);
   free(b);

@@ -33,13 +33,21 @@ typedef struct {
   uint8_t nonce[16]; /* fresh for this listener: the ring hellos prove the key over it */
 } weft_rank_info;
 
+/* Links of the bootstrap: link k goes to rank + 2^k and comes from rank -
+ * 2^k (mod nranks), for every 2^k < nranks; link 0 is the ring. Allgather
+ * and barrier take ceil(log2 n) steps over them (Bruck's algorithm): 14 at
+ * 10,000 ranks, where the ring took 9,999. */
+#define WEFT_BOOT_LINKS 31
+
 typedef struct bootstrap {
   int rank, nranks;
   int timeout_ms;
   uint8_t key[32]; /* the bootstrap key (keys.h) */
-  uint64_t sent, received; /* ring messages so far, in their MACs */
   int listen_fd;
-  int next_fd, prev_fd;
+  int nlinks;                      /* links built: ceil(log2 nranks), 0 for one rank */
+  int up_fd[WEFT_BOOT_LINKS];      /* link k: to rank + 2^k */
+  int down_fd[WEFT_BOOT_LINKS];    /* link k: from rank - 2^k */
+  uint64_t sent[WEFT_BOOT_LINKS], received[WEFT_BOOT_LINKS]; /* messages so far per link, in their MACs */
   weft_rank_info *peers; /* nranks entries */
 } bootstrap_t;
 
@@ -58,7 +66,9 @@ int weft_bootstrap_prepare_listener(const weft_sockaddr *toward, weft_rank_info 
 weftResult_t weft_bootstrap_from_table(int listen_fd, const weft_rank_info *table, int rank,
                                   int nranks, const uint8_t comm_key[32], int timeout_ms,
                                   bootstrap_t **out, char *err);
-/* data holds nranks slots of size bytes; this rank's slot is filled in. */
+/* data holds nranks slots of size bytes; this rank's slot is filled in.
+ * ceil(log2 nranks) steps; every message is authenticated (its link, its
+ * number on the link and its sender in the MAC). */
 weftResult_t weft_bootstrap_allgather(bootstrap_t *b, void *data, size_t size, char *err);
 weftResult_t weft_bootstrap_barrier(bootstrap_t *b, char *err);
 /* Collective: another ring of authenticated sockets over the same listeners

@@ -8,8 +8,9 @@
  *  - ring hello: the connections on the rank's listener that claim to be its
  *    ring predecessor (accept_prev): the genuine hello, ones for another
  *    rank or ring, forged, cut short, several at once;
- *  - ring data: the steps of an allgather on the ring (data, then its MAC
- *    with the message counter): genuine, forged, replayed, cut short.
+ *  - link data: the steps of an allgather over the links (Bruck's: data,
+ *    then its MAC with the link and the message counter): genuine, forged,
+ *    replayed, moved from another link, cut short.
  * A forged or changed message never passes (no table, no status taken from
  * it, no ring link, no data); a table taken names its ranks; no read or
  * write out of bounds. The first byte picks the case. */
@@ -51,7 +52,8 @@ static bootstrap_t *rank_from_input(fz_in *in, int min_ranks) {
 }
 
 static void rank_free(bootstrap_t *b) {
-  b->listen_fd = b->next_fd = b->prev_fd = -1; /* the harness's sockets */
+  b->listen_fd = -1; /* the harness's sockets */
+  for (int k = 0; k < WEFT_BOOT_LINKS; k++) b->up_fd[k] = b->down_fd[k] = -1;
   weft_bootstrap_close(b);
 }
 
@@ -173,50 +175,64 @@ static void run_ring_hello(fz_in *in) {
   rank_free(b);
 }
 
-/* An allgather's steps from the ring predecessor. */
+/* An allgather's steps from below: step k brings m slots over link k, from
+ * rank - 2^k (Bruck's algorithm, bootstrap.c). */
 static void run_ring_data(fz_in *in) {
   bootstrap_t *b = rank_from_input(in, 2);
   if (!b) return;
   uint8_t how = fz_u8(in);
   size_t size = 1 + fz_u16(in) % 1024;
-  int n = b->nranks, prev = (b->rank + n - 1) % n;
-  char *data = calloc((size_t)n, size), *sent = malloc((size_t)(n - 1) * (size + WEFT_MAC_BYTES));
+  int n = b->nranks, r = b->rank, nl = 0;
+  while ((1 << nl) < n) nl++;
+  char *data = calloc((size_t)n, size), *sent = malloc((size_t)n * size + (size_t)nl * WEFT_MAC_BYTES);
   int sv[2];
   if (!data || !sent || fz_socketpair(sv) != 0) goto out;
-  /* each step: size bytes of the predecessor's slot, then their MAC */
+  /* each step: m slots of rank - 2^k, then their MAC */
   size_t len = 0;
   int forged = 0;
-  for (int s = 0; s < n - 1; s++) {
+  for (int k = 0, held = 1; held < n; k++) {
+    int m = held < n - held ? held : n - held, from = (r - held + n) % n;
+    size_t bytes = (size_t)m * size;
     uint8_t what = fz_u8(in);
     char *d = sent + len;
-    memset(d, 'A' + s, size);
-    fz_fill(in, d, size < 8 ? size : 8);
+    memset(d, 'A' + k, bytes);
+    fz_fill(in, d, bytes < 8 ? bytes : 8);
     if (what & 1) {
-      fz_fill(in, d + size, WEFT_MAC_BYTES);
+      fz_fill(in, d + bytes, WEFT_MAC_BYTES);
       forged = 1;
     } else {
-      uint64_t count = what & 2 ? (uint64_t)(s + 1 + fz_u8(in)) : (uint64_t)s; /* replayed or out of order */
-      ring_data_mac(b, what & 4 ? b->rank : prev, count, d, size, (uint8_t *)d + size);
-      if (what & 6) forged = 1;
+      uint64_t count = what & 2 ? (uint64_t)(1 + fz_u8(in)) : 0; /* replayed or out of order */
+      int link = what & 16 ? (k + 1) % WEFT_BOOT_LINKS : k;       /* moved from another link */
+      link_data_mac(b, what & 4 ? r : from, link, count, d, bytes, (uint8_t *)d + bytes);
+      if (what & 22) forged = 1;
       if (what & 8) { /* changed on the way */
-        d[fz_u16(in) % (size + WEFT_MAC_BYTES)] ^= (char)(1 + fz_u8(in) % 255);
+        d[fz_u16(in) % (bytes + WEFT_MAC_BYTES)] ^= (char)(1 + fz_u8(in) % 255);
         forged = 1;
       }
     }
-    len += size + WEFT_MAC_BYTES;
+    len += bytes + WEFT_MAC_BYTES;
+    held += m;
   }
   size_t cut = how & 1 ? fz_u16(in) % len : len;
   fz_write_some(sv[1], sent, cut);
   shutdown(sv[1], SHUT_WR);
-  b->next_fd = b->prev_fd = sv[0]; /* sends go to the harness's end too */
+  for (int k = 0; k < nl; k++) b->up_fd[k] = b->down_fd[k] = sv[0]; /* sends go to the harness's end too */
+  b->nlinks = nl;
   char err[WEFT_SOCK_ERRLEN];
   weftResult_t res = weft_bootstrap_allgather(b, data, size, err);
   if (res == weftSuccess && (forged || cut < len)) abort(); /* data that does not prove the key was taken */
   if (res != weftSuccess && !forged && cut == len) abort();  /* genuine data was refused */
-  if (res == weftSuccess)
-    for (int s = 0; s < n - 1; s++) /* step s filled slot rank-s-1 */
-      if (memcmp(data + (size_t)((b->rank - s - 1 + n) % n) * size, sent + (size_t)s * (size + WEFT_MAC_BYTES), size) != 0)
-        abort();
+  if (res == weftSuccess) {
+    size_t at = 0;
+    for (int k = 0, held = 1; held < n; k++) { /* step k filled the m slots ending at rank - 2^k */
+      int m = held < n - held ? held : n - held;
+      for (int i = 0; i < m; i++)
+        if (memcmp(data + (size_t)((r - held - m + 1 + i + 2 * n) % n) * size, sent + at + (size_t)i * size, size) != 0)
+          abort();
+      at += (size_t)m * size + WEFT_MAC_BYTES;
+      held += m;
+    }
+  }
   close(sv[0]);
   close(sv[1]);
 out:

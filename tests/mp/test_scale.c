@@ -3,9 +3,10 @@
  * checks the allreduce's result and reads its resident memory; the parent
  * checks that the allreduce opened at most 4 links per rank (lazy links:
  * one to the next rank and one from the previous, two per stream) and that
- * the sockets a rank holds do not grow with N, then prints one line:
+ * the sockets a rank holds grow with N only as the bootstrap's links do
+ * (two per power of two below N), then prints one line:
  *   ranks 256 mode lazy: init max 1.23 s median 0.80 s; sockets init 6 ...
- * Usage: test_scale [-n ranks] [-c count] [-t timeout_s] [-s max_sockets]
+ * Usage: test_scale [-n ranks] [-c count] [-t timeout_s] [-s max_sockets (default 8 + 2 log2 N)]
  * (WEFT_CONNECT=eager measures the full mesh instead: no link bound then). */
 #include <dirent.h>
 #include <stdio.h>
@@ -113,7 +114,7 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
-  int n = 64, timeout_s = 120, max_sockets = 16, opt;
+  int n = 64, timeout_s = 120, max_sockets = 0, opt;
   size_t count = 4096; /* 16 KiB: past the node segment's slots, a real ring */
   while ((opt = getopt(argc, argv, "n:c:t:s:")) != -1) {
     if (opt == 'n') n = atoi(optarg);
@@ -121,6 +122,11 @@ int main(int argc, char **argv) {
     else if (opt == 't') timeout_s = atoi(optarg);
     else if (opt == 's') max_sockets = atoi(optarg);
     else return fprintf(stderr, "usage: %s [-n ranks] [-c count] [-t timeout_s] [-s max_sockets]\n", argv[0]), 2;
+  }
+  if (!max_sockets) { /* listeners, fault ring, 2 links, 2 per bootstrap link (log2 n) and some slack */
+    int links = 0;
+    while ((1 << links) < n) links++;
+    max_sockets = 8 + 2 * links;
   }
   const char *mode = getenv("WEFT_CONNECT");
   int eager = mode && strcmp(mode, "eager") == 0;

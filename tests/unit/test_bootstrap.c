@@ -165,6 +165,18 @@ static void *boot_rank(void *p) {
   int good = weft_bootstrap_allgather(b, vals, sizeof *vals, err) == weftSuccess;
   for (int i = 0; i < a->n; i++) good &= vals[i] == 100 + i && b->peers[i].rank == i;
   good &= weft_bootstrap_barrier(b, err) == weftSuccess;
+  /* records of an odd size, every byte its owner's */
+  enum { REC = 37 };
+  unsigned char *recs = calloc((size_t)a->n, REC);
+  for (int j = 0; j < REC; j++) recs[(size_t)a->rank * REC + (size_t)j] = (unsigned char)(a->rank * 7 + j);
+  good &= weft_bootstrap_allgather(b, recs, REC, err) == weftSuccess;
+  for (int i = 0; i < a->n; i++)
+    for (int j = 0; j < REC; j++) good &= recs[(size_t)i * REC + (size_t)j] == (unsigned char)(i * 7 + j);
+  /* logarithmic: one link per power of two below n */
+  int links = 0;
+  while ((1 << links) < a->n) links++;
+  good &= b->nlinks == links;
+  free(recs);
   free(vals);
   weft_bootstrap_close(b);
   a->ok = good;
@@ -172,13 +184,11 @@ static void *boot_rank(void *p) {
 }
 
 /* Ranks join while a stranger with the wrong secret hammers the root. */
-static void test_bootstrap_threads(void **state) {
-  (void)state;
-  enum { N = 5 };
+static void bootstrap_threads(int N) {
   weftUniqueId uid;
   assert_int_equal(weftGetUniqueId(&uid), weftSuccess);
-  boot_arg args[N];
-  pthread_t th[N];
+  boot_arg args[32];
+  pthread_t th[32];
   weft_id_internal id;
   memcpy(&id, uid.internal, sizeof id);
   char err[WEFT_SOCK_ERRLEN];
@@ -194,6 +204,13 @@ static void test_bootstrap_threads(void **state) {
   for (int i = 0; i < N; i++) pthread_join(th[i], NULL);
   close(fd);
   for (int i = 0; i < N; i++) assert_true(args[i].ok);
+}
+
+/* Sizes around powers of two: Bruck's last step sends fewer slots. */
+static void test_bootstrap_threads(void **state) {
+  (void)state;
+  static const int sizes[] = {1, 2, 3, 4, 5, 8, 13, 16, 17};
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) bootstrap_threads(sizes[i]);
 }
 
 /* A rank with a wrong secret never reaches the job's root. */
