@@ -110,6 +110,12 @@ void weft_comm_release(struct weftComm *comm);
  * the handles (connect.c); connects every link now when connect_eager,
  * else each on first use (link.c). */
 weftResult_t weft_comm_connect(struct weftComm *comm);
+/* Opens the links to and from the peers want names (want[p] != 0; NULL:
+ * all), every send link first, then the receive links: a connect never
+ * waits, and by the time a rank waits for its receive links every peer
+ * has connected its own, so no rank waits on one that waits on it (link.c).
+ * A schedule's links follow the same rule (exec/run.c link_peers). */
+weftResult_t weft_comm_link_peers(struct weftComm *comm, const unsigned char *want, char *err, size_t len);
 /* Opens every link to and from every peer, then a barrier (link.c). */
 weftResult_t weft_comm_link_all(struct weftComm *comm);
 /* "auto", "on" or "off" (weft_crypto_mode). */

@@ -142,12 +142,19 @@ weftResult_t weft_comm_link_poll(struct weftComm *c, char *err, size_t len) {
   return weftSuccess;
 }
 
-weftResult_t weft_comm_link_all(struct weftComm *c) {
-  char err[WEFT_ERRMSG_LEN];
+weftResult_t weft_comm_link_peers(struct weftComm *c, const unsigned char *want, char *err, size_t len) {
   int n = c->nranks, r = c->rank;
   weftResult_t res = weftSuccess;
-  for (int i = 1; i < n && res == weftSuccess; i++) res = weft_comm_link_send(c, (r + i) % n, err, sizeof err);
-  for (int i = 1; i < n && res == weftSuccess; i++) res = weft_comm_link_recv(c, (r + n - i) % n, err, sizeof err);
+  for (int i = 1; i < n && res == weftSuccess; i++)
+    if (!want || want[(r + i) % n]) res = weft_comm_link_send(c, (r + i) % n, err, len);
+  for (int i = 1; i < n && res == weftSuccess; i++)
+    if (!want || want[(r + n - i) % n]) res = weft_comm_link_recv(c, (r + n - i) % n, err, len);
+  return res;
+}
+
+weftResult_t weft_comm_link_all(struct weftComm *c) {
+  char err[WEFT_ERRMSG_LEN];
+  weftResult_t res = weft_comm_link_peers(c, NULL, err, sizeof err);
   if (res != weftSuccess) return weft_error(NULL, res, "%s", err);
   char berr[WEFT_SOCK_ERRLEN];
   if ((res = weft_bootstrap_barrier(c->bootstrap, berr)) != weftSuccess) return weft_error(NULL, res, "%s", berr);

@@ -236,16 +236,14 @@ weftResult_t weft_comm_warm_wan(struct weftComm *c, const unsigned char *agree) 
   int oom = !bufs || !w;
   weftResult_t res = oom ? weftSystemError : weftSuccess;
   n = 0;
-  /* lazy links (comm/link.c): the ones warmed open now, every send link
-   * first (a connect never waits), then the receive links, whose peers have
-   * all connected by then: no rank waits on one that waits on it */
+  /* lazy links (comm/link.c): the ones warmed open now */
+  unsigned char *want = calloc((size_t)c->nranks, 1);
+  if (!want) oom = 1, res = weftSystemError;
+  for (int p = 0; p < c->nranks && want; p++) want[p] = (unsigned char)warm_wanted(c, agree, p);
   char why[WEFT_ERRMSG_LEN];
-  for (int p = 0; p < c->nranks && res == weftSuccess; p++)
-    if (warm_wanted(c, agree, p) && (res = weft_comm_link_send(c, p, why, sizeof why)) != weftSuccess)
-      weft_error(NULL, res, "warming the WAN link to rank %d: %s", p, why);
-  for (int p = 0; p < c->nranks && res == weftSuccess; p++)
-    if (warm_wanted(c, agree, p) && (res = weft_comm_link_recv(c, p, why, sizeof why)) != weftSuccess)
-      weft_error(NULL, res, "warming the WAN link from rank %d: %s", p, why);
+  if (res == weftSuccess && (res = weft_comm_link_peers(c, want, why, sizeof why)) != weftSuccess)
+    weft_error(NULL, res, "warming the WAN links: %s", why);
+  free(want);
   for (int p = 0; p < c->nranks && res == weftSuccess; p++) {
     if (!warm_wanted(c, agree, p)) continue;
     warm_peer *x = &w[n++];

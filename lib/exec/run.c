@@ -487,9 +487,6 @@ static weftResult_t try_boxes(run_t *R, int *progressed) {
   return weftSuccess;
 }
 
-/* Opens the links s needs that are not open yet (comm/link.c): every send
- * link first, since a peer may wait for it before it opens ours, then the
- * receive links. A rearmed plan ran before over the same links: skipped. */
 int weft_run_needs_links(const weft_exec_view *v, const weft_sched *s, const weft_run_mem *m) {
   if (m->nparts > 0 && m->gen == s->gen) return 0;
   for (int i = 0; i < s->nsteps; i++) {
@@ -501,6 +498,10 @@ int weft_run_needs_links(const weft_exec_view *v, const weft_sched *s, const wef
   return 0;
 }
 
+/* Opens the links s needs that are not open yet (comm/link.c): every send
+ * link first, then the receive links, as weft_comm_link_peers does
+ * (comm/comm.h says why). A rearmed plan ran before over the same links:
+ * skipped. */
 static weftResult_t link_peers(const weft_exec_view *v, const weft_sched *s, const weft_run_mem *m, char *err,
                                size_t errlen) {
   if (m->nparts > 0 && m->gen == s->gen) return weftSuccess;
