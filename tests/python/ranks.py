@@ -22,15 +22,20 @@ TIMEOUT_MS = int(20000 * SCALE)
 _ctx = mp.get_context("fork")
 
 
+def share_uid(rank, n, uidq):
+    """Rank 0 makes the job's unique id and hands it to the n - 1 others
+    through uidq; every rank returns it."""
+    if rank != 0:
+        return uidq.get()
+    uid = weft.get_unique_id()
+    for _ in range(n - 1):
+        uidq.put(uid)
+    return uid
+
+
 def _rank_main(rank, n, fn, args, uidq, resq, config):
     try:
-        if rank == 0:
-            uid = weft.get_unique_id()
-            for _ in range(n - 1):
-                uidq.put(uid)
-        else:
-            uid = uidq.get()
-        comm = weft.Comm(n, uid, rank, **config)
+        comm = weft.Comm(n, share_uid(rank, n, uidq), rank, **config)
         value = fn(comm, *args)
         if comm._handle is not None:
             comm.destroy()

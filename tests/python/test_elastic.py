@@ -26,13 +26,7 @@ def _sum_check(comm, what):
 
 def _member(rank, uidq, gidq, resq):
     try:
-        if rank == 0:
-            uid = weft.get_unique_id()
-            for _ in range(N - 1):
-                uidq.put(uid)
-        else:
-            uid = uidq.get()
-        comm = weft.Comm(N, uid, rank, timeout_ms=ranks.TIMEOUT_MS)
+        comm = weft.Comm(N, ranks.share_uid(rank, N, uidq), rank, timeout_ms=ranks.TIMEOUT_MS)
         _sum_check(comm, "before")
         if rank == VICTIM:
             os.kill(os.getpid(), signal.SIGKILL)
