@@ -8,6 +8,9 @@
  *  - ring hello: the connections on the rank's listener that claim to be its
  *    ring predecessor (accept_prev): the genuine hello, ones for another
  *    rank or ring, forged, cut short, several at once;
+ *  - link hellos: the connections while the rank accepts all its bootstrap
+ *    links at once (accept_links): genuine ones in any order, duplicates,
+ *    for the wrong link, rank or ring, forged, cut short;
  *  - link data: the steps of an allgather over the links (Bruck's: data,
  *    then its MAC with the link and the message counter): genuine, forged,
  *    replayed, moved from another link, cut short.
@@ -175,6 +178,55 @@ static void run_ring_hello(fz_in *in) {
   rank_free(b);
 }
 
+/* Connections on the listener while the rank accepts all its bootstrap
+ * links at once (accept_links: link k from rank - 2^k): genuine hellos for
+ * any of them in any order, duplicates, hellos for the wrong link, rank or
+ * ring, forged, cut. The links are taken iff every one had a genuine hello. */
+static void run_link_hellos(fz_in *in) {
+  bootstrap_t *b = rank_from_input(in, 2);
+  if (!b) return;
+  int n = b->nranks, nl = 0;
+  while ((1 << nl) < n) nl++;
+  uint32_t magic[WEFT_BOOT_LINKS];
+  int from[WEFT_BOOT_LINKS], got[WEFT_BOOT_LINKS] = {0}, links[WEFT_BOOT_LINKS], fds[6];
+  for (int k = 0; k < nl; k++) magic[k] = link_magic(k), from[k] = (b->rank - (1 << k) + n) % n;
+  int nconn = 1 + fz_u8(in) % 6;
+  for (int i = 0; i < nconn; i++) {
+    uint8_t what = fz_u8(in);
+    int j = fz_u8(in) % nl;
+    boot_ring_hello h;
+    h.magic = what & 2 ? (fz_u8(in) & 1 ? link_magic(fz_u8(in) % 4) : fz_u32(in)) : magic[j];
+    h.rank = what & 4 ? (int32_t)(fz_u8(in) % (n + 1)) - (fz_u8(in) & 1) : from[j];
+    int sender = h.rank >= 0 && h.rank < n ? h.rank : from[j];
+    weft_boot_ring_mac(b->key, ring_mac_rank(h.magic, h.rank), b->peers[sender].nonce,
+                       b->peers[what & 8 ? sender : b->rank].nonce, h.mac);
+    if (what & 1) fz_fill(in, &h, sizeof h);
+    size_t cut = what & 16 ? fz_u8(in) % sizeof h : sizeof h;
+    if (!(what & 1) && !(what & 8) && cut == sizeof h)
+      for (int k = 0; k < nl; k++) /* genuine for whichever link it names */
+        if (h.magic == magic[k] && h.rank == from[k]) got[k] = 1;
+    fds[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fds[i] >= 0 && connect(fds[i], (struct sockaddr *)&fz_listen_addr, fz_listen_len) == 0) {
+      fz_write_some(fds[i], &h, cut);
+      if (what & 32) shutdown(fds[i], SHUT_WR);
+    }
+  }
+  int all = 1;
+  for (int k = 0; k < nl; k++) all &= got[k];
+  b->listen_fd = fz_listen_fd;
+  char err[WEFT_SOCK_ERRLEN];
+  /* a deadline already passed: one look at what came, then the answer */
+  int rc = accept_links(b, magic, from, nl, weft_now_ms() - 1, links, err);
+  if (rc == 0 && !all) abort(); /* a link from a peer that did not prove the key */
+  if (rc != 0 && all) abort();  /* a genuine link was refused */
+  for (int k = 0; rc == 0 && k < nl; k++) close(links[k]);
+  for (int i = 0; i < nconn; i++)
+    if (fds[i] >= 0) close(fds[i]);
+  int fd;
+  while ((fd = accept4(fz_listen_fd, NULL, NULL, SOCK_NONBLOCK)) >= 0) close(fd);
+  rank_free(b);
+}
+
 /* An allgather's steps from below: step k brings m slots over link k, from
  * rank - 2^k (Bruck's algorithm, bootstrap.c). */
 static void run_ring_data(fz_in *in) {
@@ -243,10 +295,11 @@ out:
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fz_in in = {data, size};
-  switch (fz_u8(&in) % 3) {
+  switch (fz_u8(&in) % 4) {
     case 0: run_answer(&in); break;
     case 1: run_ring_hello(&in); break;
     case 2: run_ring_data(&in); break;
+    case 3: run_link_hellos(&in); break;
   }
   return 0;
 }

@@ -118,7 +118,7 @@ def boot_root():
           + u8(64) + b'x' + u32(1) + root_hello(1, 2))
 
 
-# ---- fuzz_boot_rank: byte 0 % 3 picks the root's answer (0), ring hellos (1), ring data (2)
+# ---- fuzz_boot_rank: byte 0 % 4 picks the root's answer (0), ring hellos (1), link data (2), link hellos (3)
 def boot_rank():
     def answer(n, rank, status=0, reason=0, entries=None):
         ents = entries if entries is not None else b''.join(u8(0) + u32(100 + r) for r in range(n))
@@ -145,6 +145,12 @@ def boot_rank():
           + u8(2) + b'step two' + u8(0))
     write('fuzz_boot_rank', 'ring-data-changed', u8(2) + u8(1) + u8(1) + u8(0) + u16(99) + u8(8) + b'step one'
           + u16(3) + u8(1) + u8(0) + b'step two')
+    # links accepted at once: rank 2 of 5 (links 0-2, from ranks 1, 0, 3); per
+    # connection `what` then the link it is for
+    write('fuzz_boot_rank', 'links-all', u8(3) + u8(3) + u8(2) + u8(2) + u8(0) + u8(2) + u8(0) + u8(0) + u8(0) + u8(1))
+    write('fuzz_boot_rank', 'links-missing-one', u8(3) + u8(3) + u8(2) + u8(1) + u8(0) + u8(0) + u8(0) + u8(1))
+    write('fuzz_boot_rank', 'links-duplicate-and-wrong-link', u8(3) + u8(3) + u8(2) + u8(4) + u8(0) + u8(0)
+          + u8(0) + u8(0) + u8(2) + u8(1) + u8(1) + u8(3) + u8(0) + u8(1))
     write('fuzz_boot_rank', 'ring-data-cut', u8(2) + u8(1) + u8(1) + u8(1) + u16(99) + steps + u16(150))
 
 
