@@ -166,10 +166,6 @@ static void op_desc(const weft_op *op, char *buf, size_t len) {
     snprintf(buf, len, "group of %d calls", op->ncalls);
 }
 
-/* Runs op on the current thread; the caller holds the engine's busy flag.
- * On failure `why` says what happened (exec_op adds which op it was).
- * budget_us >= 0: a run that has not ended by then stops with
- * weftInProgress, to go on from op->run (op->resume). */
 /* weftSuccess if the comm may run an op, else why not. */
 static weftResult_t comm_usable(const weft_exec_view *v, char *why, size_t len) {
   weftResult_t sticky = atomic_load(v->async_error);
@@ -184,6 +180,42 @@ static weftResult_t comm_usable(const weft_exec_view *v, char *why, size_t len) 
   return weftSuccess;
 }
 
+/* A slots call stopped part-way on its caller's thread (st) becomes the
+ * op's run, as if the executor had stopped there: the schedule (one slots
+ * step) is built or taken from the plans, and the run goes on from st. */
+static weftResult_t slots_to_run(weft_op *op, const weft_slots_state *st, char *why, size_t len) {
+  const weft_exec_view *v = &op->engine->v;
+  if (weft_engine_plan_call(op, v->rank, v->nranks) != 0) {
+    snprintf(why, len, "out of memory building its schedule");
+    return weftSystemError;
+  }
+  if (op->sched.nsteps != 1 || op->sched.steps[0].kind != ST_SLOTS) {
+    snprintf(why, len, "internal error: the node-segment call's schedule is not one slots step");
+    return weftInternalError;
+  }
+  weftResult_t r = weft_run_begin(&op->run, v, &op->sched, &op->mem, op->sig, why, len);
+  if (r != weftSuccess) return r;
+  op->run.slots = *st;
+  op->begun = 1;
+  return weftInProgress;
+}
+
+/* A call the tuner sent to the node segment, with a budget (a stream call
+ * on its caller's thread): runs without a schedule, as a blocking one does
+ * (launch.c run_slots): no plan lookup, no executor. A peer later than the
+ * budget gets the op its schedule, the slots call part-done in its run. */
+static weftResult_t run_slots_until(weft_op *op, double budget_us, char *why, size_t len) {
+  const weft_exec_view *v = &op->engine->v;
+  weft_slots_state st = {0};
+  weft_step_slots a = weft_slots_of_call(&op->first);
+  weftResult_t res = weft_slots_run_until(v->comm, &a, &st, weft_now_us() + budget_us, why, len);
+  return res == weftInProgress ? slots_to_run(op, &st, why, len) : res;
+}
+
+/* Runs op on the current thread; the caller holds the engine's busy flag.
+ * On failure `why` says what happened (exec_op adds which op it was).
+ * budget_us >= 0: a run that has not ended by then stops with
+ * weftInProgress, to go on from op->run (op->resume). */
 static weftResult_t run_op_body(weft_op *op, int after_pending, double budget_us, char *why, size_t len) {
   const weft_exec_view *v = &op->engine->v;
   why[0] = 0;
@@ -199,6 +231,8 @@ static weftResult_t run_op_body(weft_op *op, int after_pending, double budget_us
   }
   weftResult_t usable = comm_usable(v, why, len);
   if (usable != weftSuccess) return usable;
+  if (budget_us >= 0 && op->ncalls == 1 && op->first.algo == ALGO_SLOTS && !op->dev.ncalls)
+    return run_slots_until(op, budget_us, why, len);
   if (op->build_at_run && weft_engine_plan_call(op, v->rank, v->nranks) != 0) {
     snprintf(why, len, "out of memory building its schedule");
     return weftSystemError;
@@ -546,55 +580,10 @@ void weft_engine_hand_over(weft_op *op) {
   pthread_mutex_unlock(&e->mu);
 }
 
-/* A slots call stopped part-way on its caller's thread (st) becomes the
- * op's run, as if the executor had stopped there: the schedule (one slots
- * step) is built or taken from the plans, and the run goes on from st. */
-static weftResult_t slots_to_run(weft_op *op, const weft_slots_state *st, char *why, size_t len) {
-  const weft_exec_view *v = &op->engine->v;
-  if (weft_engine_plan_call(op, v->rank, v->nranks) != 0) {
-    snprintf(why, len, "out of memory building its schedule");
-    return weftSystemError;
-  }
-  if (op->sched.nsteps != 1 || op->sched.steps[0].kind != ST_SLOTS) {
-    snprintf(why, len, "internal error: the node-segment call's schedule is not one slots step");
-    return weftInternalError;
-  }
-  weftResult_t r = weft_run_begin(&op->run, v, &op->sched, &op->mem, op->sig, why, len);
-  if (r != weftSuccess) return r;
-  op->run.slots = *st;
-  op->begun = 1;
-  return weftInProgress;
-}
-
-/* A stream call the tuner sent to the node segment runs here without a
- * schedule, as a blocking one does (launch.c run_slots): no plan lookup,
- * no executor. A peer later than the inline budget gets it handed over. */
-static weftResult_t run_slots_inline(weft_op *op, char *why, size_t len) {
-  const weft_exec_view *v = &op->engine->v;
-  op->start_ns = weft_now_ns();
-  op->start_us = v->trace ? weft_trace_now_us() : 0;
-  op->begun = 0;
-  why[0] = 0;
-  weftResult_t res = comm_usable(v, why, len);
-  if (res == weftSuccess) {
-    weft_slots_state st = {0};
-    weft_step_slots a = weft_slots_of_call(&op->first);
-    res = weft_slots_run_until(v->comm, &a, &st, weft_now_us() + op->engine->inline_us, why, len);
-    if (res == weftInProgress) res = slots_to_run(op, &st, why, len);
-  }
-  op->resume = res == weftInProgress;
-  if (res == weftInProgress) return res;
-  if (v->trace) weft_engine_trace_op(op, op->start_us, res);
-  weft_engine_count_op(op, op->start_ns, res);
-  return res;
-}
-
 void weft_engine_run_inline(weft_op *op) {
   char why[WEFT_ERRMSG_LEN];
   /* its turn on the stream came with its ticket: no wait for it */
-  weftResult_t res = op->ncalls == 1 && op->first.algo == ALGO_SLOTS
-                         ? run_slots_inline(op, why, sizeof why)
-                         : run_op(op, 1, op->engine->inline_us, why, sizeof why);
+  weftResult_t res = run_op(op, 1, op->engine->inline_us, why, sizeof why);
   if (res == weftInProgress) {
     weft_engine_hand_over(op);
     return;

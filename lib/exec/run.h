@@ -81,16 +81,16 @@ weftResult_t weft_run_sched(const weft_exec_view *v, weft_sched *s, weft_run_mem
 /* weft_run_sched with the reduce steps offered to hook (NULL: none). */
 weftResult_t weft_run_sched_hooked(const weft_exec_view *v, weft_sched *s, weft_run_mem *m, uint64_t sig,
                                    weft_run_hook *hook, char *err, size_t errlen);
+/* 1 when running s would first open links (comm/link.c), which waits for
+ * the peers' calls: a run on a caller's thread with a budget leaves such a
+ * schedule to the progress thread. */
+int weft_run_needs_links(const weft_exec_view *v, const weft_sched *s, const weft_run_mem *m);
 /* weft_run_sched in parts: weft_run_begin sets R up and posts what is
  * ready; weft_run_continue runs it, to the end when budget_us < 0, else
  * until budget_us have passed, then returns weftInProgress with R ready to
  * be continued (by whichever thread holds the engine now; s, m and v must
  * stay where they are). Any other result ends the run (R holds nothing
  * more). */
-/* 1 when running s would first open links (comm/link.c), which waits for
- * the peers' calls: a run on a caller's thread with a budget leaves such a
- * schedule to the progress thread. */
-int weft_run_needs_links(const weft_exec_view *v, const weft_sched *s, const weft_run_mem *m);
 weftResult_t weft_run_begin(weft_run *R, const weft_exec_view *v, weft_sched *s, weft_run_mem *m, uint64_t sig,
                             char *err, size_t errlen);
 weftResult_t weft_run_continue(weft_run *R, double budget_us, char *err, size_t errlen);
