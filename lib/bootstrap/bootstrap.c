@@ -80,8 +80,16 @@ static int32_t ring_mac_rank(uint32_t magic, int rank) {
   return magic == WEFT_ID_MAGIC ? rank : (int32_t)((uint32_t)rank ^ magic);
 }
 
-/* The hello magic of link k: the ring's for link 0. */
-static uint32_t link_magic(int k) { return k == 0 ? WEFT_ID_MAGIC : 0x57424c00u | (uint32_t)k; /* "WBL" k */ }
+/* The hello magic of link k: the ring's for link 0, else "WBL" and k. */
+#define LINK_MAGIC_BASE 0x57424c00u
+static uint32_t link_magic(int k) { return k == 0 ? WEFT_ID_MAGIC : LINK_MAGIC_BASE | (uint32_t)k; }
+
+/* The ends of link k: the rank it goes up to (rank + 2^k) and the one it
+ * comes from (rank - 2^k), mod nranks. */
+static int link_up(const bootstrap_t *b, int k) { return (int)(((int64_t)b->rank + ((int64_t)1 << k)) % b->nranks); }
+static int link_down(const bootstrap_t *b, int k) {
+  return (int)(((int64_t)b->rank - ((int64_t)1 << k) % b->nranks + b->nranks) % b->nranks);
+}
 
 /* Accepts the links whose hellos say magic[j] from rank from[j] (j < count)
  * into fds[j], dropping strangers, until the deadline. Connections wait
@@ -199,10 +207,9 @@ static weftResult_t build_links(bootstrap_t *b, char *err) {
   int from[WEFT_BOOT_LINKS];
   long long deadline = weft_now_ms() + b->timeout_ms;
   for (int k = 0; k < nl; k++) {
-    int d = 1 << k;
     magic[k] = link_magic(k);
-    from[k] = (int)(((int64_t)b->rank - d + n) % n);
-    weftResult_t res = link_connect(b, magic[k], (int)(((int64_t)b->rank + d) % n), &b->up_fd[k], err);
+    from[k] = link_down(b, k);
+    weftResult_t res = link_connect(b, magic[k], link_up(b, k), &b->up_fd[k], err);
     if (res != weftSuccess) return res;
     b->nlinks = k + 1; /* closed with b from here on */
   }
@@ -211,7 +218,7 @@ static weftResult_t build_links(bootstrap_t *b, char *err) {
 }
 
 weftResult_t weft_bootstrap_side_ring(bootstrap_t *b, uint32_t magic, int *next_fd, int *prev_fd, char *err) {
-  if (magic == WEFT_ID_MAGIC || (magic & 0xffffff00u) == 0x57424c00u)
+  if (magic == WEFT_ID_MAGIC || (magic & 0xffffff00u) == LINK_MAGIC_BASE)
     return (void)BERR("bootstrap: a side ring needs its own magic"), weftInternalError;
   return ring_links(b, magic, next_fd, prev_fd, err);
 }
@@ -423,8 +430,7 @@ weftResult_t weft_bootstrap_from_table(int listen_fd, const weft_rank_info *tabl
 static weftResult_t link_exchange(bootstrap_t *b, int k, const void *sbuf, void *rbuf, size_t len, char *err) {
   size_t sent = 0, got = 0;
   long long deadline = weft_now_ms() + b->timeout_ms;
-  int n = b->nranks, up = (int)(((int64_t)b->rank + ((int64_t)1 << k)) % n),
-      down = (int)(((int64_t)b->rank - ((int64_t)1 << k) % n + n) % n);
+  int up = link_up(b, k), down = link_down(b, k);
   while (sent < len || got < len) {
     struct pollfd p[2] = {{b->up_fd[k], sent < len ? POLLOUT : 0, 0}, {b->down_fd[k], got < len ? POLLIN : 0, 0}};
     long long left = deadline - weft_now_ms();
@@ -463,7 +469,7 @@ static int link_data_mac(const bootstrap_t *b, int from, int k, uint64_t n, cons
 
 /* One step on link k: the data, then its MAC, checked before use. */
 static weftResult_t link_step(bootstrap_t *b, int k, const void *sbuf, void *rbuf, size_t len, char *err) {
-  int n = b->nranks, down = (int)(((int64_t)b->rank - ((int64_t)1 << k) % n + n) % n);
+  int down = link_down(b, k);
   uint8_t smac[WEFT_MAC_BYTES], rmac[WEFT_MAC_BYTES], want[WEFT_MAC_BYTES];
   if (link_data_mac(b, b->rank, k, b->sent[k]++, sbuf, len, smac) != 0)
     return (void)BERR("bootstrap: cannot compute a MAC"), weftSystemError;

@@ -487,14 +487,16 @@ static weftResult_t try_boxes(run_t *R, int *progressed) {
   return weftSuccess;
 }
 
+/* st sends to or receives from a peer over a link not open yet. */
+static int step_needs_link(const weft_exec_view *v, const weft_step *st) {
+  return (st->kind == ST_SEND || st->kind == ST_RECV) && st->msg.peer != v->rank &&
+         !weft_peer_linked(&v->peers[st->msg.peer], st->kind == ST_SEND);
+}
+
 int weft_run_needs_links(const weft_exec_view *v, const weft_sched *s, const weft_run_mem *m) {
   if (m->nparts > 0 && m->gen == s->gen) return 0;
-  for (int i = 0; i < s->nsteps; i++) {
-    const weft_step *st = &s->steps[i];
-    if ((st->kind == ST_SEND || st->kind == ST_RECV) && st->msg.peer != v->rank &&
-        !weft_peer_linked(&v->peers[st->msg.peer], st->kind == ST_SEND))
-      return 1;
-  }
+  for (int i = 0; i < s->nsteps; i++)
+    if (step_needs_link(v, &s->steps[i])) return 1;
   return 0;
 }
 
@@ -511,8 +513,7 @@ static weftResult_t link_peers(const weft_exec_view *v, const weft_sched *s, con
     for (int i = 0; i < s->nsteps && res == weftSuccess; i++) {
       const weft_step *st = &s->steps[i];
       int send = passes[k] == ST_SEND;
-      if ((int)st->kind != passes[k] || st->msg.peer == v->rank || weft_peer_linked(&v->peers[st->msg.peer], send))
-        continue;
+      if ((int)st->kind != passes[k] || !step_needs_link(v, st)) continue;
       res = send ? weft_comm_link_send(v->comm, st->msg.peer, err, errlen)
                  : weft_comm_link_recv(v->comm, st->msg.peer, err, errlen);
     }

@@ -124,9 +124,9 @@ typedef struct shm_ep {
  * by page while the first calls cycle through it cost about 12 us a page
  * on a virtual machine (a 64 KiB allreduce on 2 ranks took 200 us a call,
  * not 10, until the 1 MiB ring had gone round once). The advice fills the
- * page tables in one call (kernels before 5.14 lack it), and a touch of
- * every page fills the hypervisor's shadow of them, which the advice does
- * not. The sender writes (nobody else has the ring yet); the receiver only
+ * page tables in one call (kernels before 5.14 lack it); it alone did not
+ * remove the cost there, a touch of every page did (presumably the
+ * hypervisor's own tables, filled on first access). The sender writes (nobody else has the ring yet); the receiver only
  * reads, since the sender may already be writing data. */
 static void ring_prefault(void *map, size_t len, int write) {
 #ifdef MADV_POPULATE_WRITE
