@@ -165,7 +165,7 @@ static int accept_prev(bootstrap_t *b, uint32_t magic, int prev, long long deadl
 /* Connects to `to`'s listener and says hello as link `magic`, proving the
  * bootstrap key (an HMAC over both ranks' nonces). */
 static weftResult_t link_connect(bootstrap_t *b, uint32_t magic, int to, int *fd, char *err) {
-  if (weft_sock_connect(&b->peers[to].addr, b->timeout_ms, fd, err) != 0) return weftRemoteError;
+  if (weft_sock_dial(&b->peers[to].addr, b->timeout_ms, fd, err) != 0) return weftRemoteError;
   boot_ring_hello h = {magic, b->rank, {0}};
   if (weft_boot_ring_mac(b->key, ring_mac_rank(magic, b->rank), b->peers[b->rank].nonce, b->peers[to].nonce,
                          h.mac) != 0) {

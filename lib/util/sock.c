@@ -183,7 +183,7 @@ static int wait_fd(int fd, short events, int timeout_ms) {
   }
 }
 
-int weft_sock_connect(const weft_sockaddr *addr, int timeout_ms, int *fd, char *err) {
+static int sock_connect(const weft_sockaddr *addr, int timeout_ms, int refused_is_final, int *fd, char *err) {
   long long deadline = weft_now_ms() + timeout_ms;
   char as[80];
   weft_sockaddr_str(addr, as, sizeof as);
@@ -210,11 +210,19 @@ int weft_sock_connect(const weft_sockaddr *addr, int timeout_ms, int *fd, char *
     }
     close(s);
     if ((e != ECONNREFUSED && e != ETIMEDOUT && e != EAGAIN && e != ECONNRESET) ||
-        weft_now_ms() + delay_ms > deadline)
+        (e == ECONNREFUSED && refused_is_final) || weft_now_ms() + delay_ms > deadline)
       return SERR("connect to %s failed: %s", as, strerror(e));
     usleep((useconds_t)delay_ms * 1000);
     if (delay_ms < 200) delay_ms *= 2;
   }
+}
+
+int weft_sock_connect(const weft_sockaddr *addr, int timeout_ms, int *fd, char *err) {
+  return sock_connect(addr, timeout_ms, 0, fd, err);
+}
+
+int weft_sock_dial(const weft_sockaddr *addr, int timeout_ms, int *fd, char *err) {
+  return sock_connect(addr, timeout_ms, 1, fd, err);
 }
 
 int weft_sock_accept(int lfd, int timeout_ms, const volatile int *abort_flag, int *fd, char *err) {
@@ -313,8 +321,7 @@ int weft_unix_connect(const char *name, int timeout_ms, int *fd, char *err) {
     }
     int e = errno;
     if (s >= 0) close(s);
-    if ((e != EAGAIN && e != ECONNREFUSED) || weft_now_ms() > deadline)
-      return SERR("connecting to %s: %s", name, strerror(e));
+    if (e != EAGAIN || weft_now_ms() > deadline) return SERR("connecting to %s: %s", name, strerror(e));
     usleep(1000);
   }
 }

@@ -42,6 +42,11 @@ int weft_sock_listen(weft_sockaddr *addr, int *fd, char *err);
 /* Connects, retrying refused connections until the timeout (the listener may
  * not be up yet). */
 int weft_sock_connect(const weft_sockaddr *addr, int timeout_ms, int *fd, char *err);
+/* Connects to a listener that is known to be up (its address was published
+ * after it listened): a refused connection is final, the peer is gone, and
+ * waiting out the timeout would only delay the error. Resets and timeouts
+ * are still retried. */
+int weft_sock_dial(const weft_sockaddr *addr, int timeout_ms, int *fd, char *err);
 /* Accepts one connection. abort_flag (may be NULL) is polled every 50 ms. */
 int weft_sock_accept(int lfd, int timeout_ms, const volatile int *abort_flag, int *fd, char *err);
 int weft_sock_send_all(int fd, const void *buf, size_t len, int timeout_ms, char *err);
@@ -51,7 +56,9 @@ void weft_sock_nodelay(int fd);
  * system to leak; the name vanishes with the socket), for peers on one host.
  * weft_unix_listen picks a random name "prefix-pid-random" into name. */
 int weft_unix_listen(const char *prefix, char *name, size_t len, int *fd, char *err);
-/* Connects (blocking socket), retrying a refused connection until the timeout. */
+/* Connects (blocking socket). Every caller's listener is up before its name
+ * is published, and the name vanishes with the socket, so a refused
+ * connection is final: the peer is gone. */
 int weft_unix_connect(const char *name, int timeout_ms, int *fd, char *err);
 /* Sends len bytes of msg with a copy of pass_fd attached (SCM_RIGHTS). */
 int weft_unix_send_fd(int sock, const void *msg, size_t len, int pass_fd, char *err);
