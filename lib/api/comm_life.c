@@ -197,8 +197,8 @@ WEFT_API weftResult_t weftCommAbort(weftComm_t comm) {
   long long deadline = weft_now_ms() + comm->timeout_ms + 1000;
   while (atomic_load(&comm->active_calls) > 0 && weft_now_ms() < deadline) usleep(1000);
   if (atomic_load(&comm->active_calls) > 0) {
-    return weft_error(comm, weftInternalError, "weftCommAbort: %d calls did not return in time; comm not freed",
-                      atomic_load(&comm->active_calls));
+    return weft_error(comm, weftInternalError, "weftCommAbort: the call in another thread did not return in time; "
+                      "comm not freed");
   }
   weft_comm_free(comm);
   return weftSuccess;

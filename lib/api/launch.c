@@ -28,6 +28,7 @@
 #include "comm/comm_log.h"
 #include "util/trace.h"
 #include "util/clock.h"
+#include "util/ticks.h"
 
 /* The op of one communicator in a launch. */
 typedef struct {
@@ -186,7 +187,7 @@ static weftResult_t run_slots(weft_op *op, const weft_call *c) {
   char why[WEFT_ERRMSG_LEN];
   weft_step_slots a = weft_slots_of_call(c);
   double t0 = op->comm->trace ? weft_trace_now_us() : 0;
-  long long c0 = weft_now_ns();
+  uint64_t c0 = weft_ticks();
   weftResult_t res = weft_slots_run(op->comm, &a, why, sizeof why);
   if (op->comm->trace) weft_engine_trace_op(op, t0, res);
   weft_engine_count_op(op, c0, res);
@@ -409,7 +410,7 @@ static int launch_boxes(const weft_pending *calls, int ncalls, weftResult_t *res
   note_algo(comm, ALGO_BOX, 0, 0);
   char why[WEFT_ERRMSG_LEN];
   double t0 = comm->trace ? weft_trace_now_us() : 0;
-  long long c0 = weft_now_ns();
+  uint64_t c0 = weft_ticks();
   weftResult_t r = weft_box_run(comm, ops, ncalls, why, sizeof why);
   if (comm->trace) weft_engine_trace_op(op, t0, r);
   weft_engine_count_op(op, c0, r);

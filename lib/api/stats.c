@@ -5,6 +5,7 @@
 #include "coll/algo.h"
 #include "comm/comm.h"
 #include "comm/comm_log.h"
+#include "util/ticks.h"
 
 _Static_assert(WEFT_STATS_ALGOS == sizeof(((weftCommStats_t *)0)->callsByAlgo) / sizeof(uint64_t),
                "the public and the internal number of algorithm counters differ");
@@ -31,9 +32,9 @@ WEFT_API weftResult_t weftCommGetStats(const weftComm_t comm, weftCommStats_t *s
   }
   s.codecBytesIn = get(&x->codec_in);
   s.codecBytesOut = get(&x->codec_out);
-  s.callSeconds = (double)get(&x->call_ns) * 1e-9;
-  s.computeSeconds = (double)get(&x->compute_ns) * 1e-9;
-  s.codecSeconds = (double)get(&x->codec_ns) * 1e-9;
+  s.callSeconds = weft_ticks_ns(get(&x->call_ticks)) * 1e-9;
+  s.computeSeconds = weft_ticks_ns(get(&x->compute_ticks)) * 1e-9;
+  s.codecSeconds = weft_ticks_ns(get(&x->codec_ticks)) * 1e-9;
   s.scratchBytes = get(&x->scratch);
   memcpy(stats, &s, size);
   return weftSuccess;

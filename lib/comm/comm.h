@@ -83,7 +83,7 @@ struct weftComm {
   uint32_t coll_seq; /* collectives issued so far (same on every rank) */
 
   atomic_int aborted;
-  atomic_int active_calls;
+  atomic_int active_calls; /* 1 while a thread is inside an API call (api.c submit), else 0 */
   _Atomic weftResult_t async_error;
 
   /* Called by weft_comm_fail_op and weft_fault_raise so that layers above the communicator that

@@ -53,7 +53,7 @@ typedef struct {
   _Atomic uint64_t by_algo[WEFT_STATS_ALGOS];
   _Atomic uint64_t sent[WEFT_LINK_CLASSES], received[WEFT_LINK_CLASSES], messages[WEFT_LINK_CLASSES];
   _Atomic uint64_t codec_in, codec_out;     /* bytes the WAN codec encoded, and what they became */
-  _Atomic uint64_t call_ns, compute_ns, codec_ns;
+  _Atomic uint64_t call_ticks, compute_ticks, codec_ticks; /* util/ticks.h */
   _Atomic uint64_t scratch; /* bytes of schedule scratch allocated (weft_sched.fresh_bytes) */
   _Atomic uint64_t device_reduces; /* reduce steps run by the device's kernels (exec/devreduce.c) */
 } weft_comm_stats;

@@ -38,7 +38,7 @@ typedef struct weft_op {
   int resume;  /* its run stopped part-way on the caller's thread: run goes on from there */
   int begun;   /* its run began (weft_run_begin): an op handed over before that starts over */
   weft_run run; /* the run under way (weft_engine_run_inline hands it over) */
-  long long start_ns; /* when it started running (stats, trace) */
+  uint64_t start_ticks; /* when it started running (stats; util/ticks.h) */
   double start_us;
   size_t **vecs; /* copies of its v-calls' counts (weft_call.vec), freed with the op */
   int nvecs, vecs_cap;
@@ -135,8 +135,8 @@ weftResult_t weft_engine_claimed_done(weft_op *op, weftResult_t res, const char 
 /* WEFT_TRACE: op's span on the calls lane, from start_us to now (the
  * engine's view must have a trace). */
 void weft_engine_trace_op(const weft_op *op, double start_us, weftResult_t res);
-/* weftCommGetStats: op finished with res, having started at start_ns
- * (weft_now_ns). */
-void weft_engine_count_op(const weft_op *op, long long start_ns, weftResult_t res);
+/* weftCommGetStats: op finished with res, having started at start_ticks
+ * (weft_ticks). */
+void weft_engine_count_op(const weft_op *op, uint64_t start_ticks, weftResult_t res);
 
 #endif

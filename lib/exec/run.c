@@ -15,6 +15,7 @@
 #include "nodeseg/box.h"
 #include "nodeseg/nodeseg.h"
 #include "util/clock.h"
+#include "util/ticks.h"
 #include "nodeseg/slots_run.h"
 #include "reduce/reduce.h"
 #include "util/sock.h"
@@ -603,7 +604,7 @@ static weftResult_t run_steps(run_t *R0, double until_us) {
       int i = R.stack[--R.nstack];
       const weft_step *st = &s->steps[i];
       double t0 = R.tr ? weft_trace_now_us() : 0;
-      long long c0 = v->stats && st->kind != ST_SLOTS ? weft_now_ns() : 0;
+      uint64_t c0 = v->stats && st->kind != ST_SLOTS ? weft_ticks() : 0;
       if (st->kind == ST_SLOTS) { /* may stop part-way when the run has a deadline */
         res = weft_slots_run_until(v->comm, &s->steps[i].slots, &R.slots, until_us, R.err, R.errlen);
         if (res == weftInProgress) R.stack[R.nstack++] = i; /* goes on from R.slots */
@@ -612,10 +613,10 @@ static weftResult_t run_steps(run_t *R0, double until_us) {
       }
       if (res != weftSuccess) break;
       if (c0) {
-        uint64_t dt = (uint64_t)(weft_now_ns() - c0);
-        atomic_fetch_add_explicit(&v->stats->compute_ns, dt, memory_order_relaxed);
+        uint64_t dt = weft_ticks() - c0;
+        atomic_fetch_add_explicit(&v->stats->compute_ticks, dt, memory_order_relaxed);
         if (st->kind == ST_ENCODE || st->kind == ST_DECODE || st->kind == ST_DECODE_ADD)
-          atomic_fetch_add_explicit(&v->stats->codec_ns, dt, memory_order_relaxed);
+          atomic_fetch_add_explicit(&v->stats->codec_ticks, dt, memory_order_relaxed);
       }
       if (R.tr)
         weft_trace_span(R.tr, WEFT_LANE_COMPUTE, step_name(st->kind), "compute", t0, weft_trace_now_us() - t0, NULL);

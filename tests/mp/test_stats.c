@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "launch_fork.h"
 #include "weft.h"
@@ -20,6 +21,12 @@
       return 1;                                               \
     }                                                         \
   } while (0)
+
+static double wall_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 static int rank_main(int rank, int n, const weftUniqueId *id, void *arg) {
   (void)arg;
@@ -36,8 +43,10 @@ static int rank_main(int rank, int n, const weftUniqueId *id, void *arg) {
   size_t count = 1 << 20;
   float *x = malloc(count * sizeof *x);
   for (size_t i = 0; i < count; i++) x[i] = (float)(i % 13);
+  double t0 = wall_s();
   CHECK(weftAllReduce(x, x, count, weftFloat, weftSum, comm, NULL) == weftSuccess, "allreduce");
   CHECK(weftAllReduce(x, x, 16, weftFloat, weftSum, comm, NULL) == weftSuccess, "small allreduce");
+  double wall = wall_s() - t0;
   weftCommStats_t s;
   CHECK(weftCommGetStats(comm, &s, sizeof s) == weftSuccess, "stats");
   CHECK(s.calls >= s0.calls + 2, "calls %llu", (unsigned long long)s.calls);
@@ -56,6 +65,10 @@ static int rank_main(int rank, int n, const weftUniqueId *id, void *arg) {
   CHECK(s.callSeconds > 0 && s.computeSeconds > 0 && s.codecSeconds > 0 && s.codecSeconds <= s.computeSeconds &&
             s.computeSeconds <= s.callSeconds,
         "times %g %g %g", s.callSeconds, s.computeSeconds, s.codecSeconds);
+  /* the time in calls is counted in ticks (util/ticks.h) and given in
+   * seconds: nearly all of the wall time around the two calls, never more */
+  double in_calls = s.callSeconds - s0.callSeconds;
+  CHECK(in_calls <= wall + 1e-3 && in_calls >= 0.3 * wall, "%g s in calls, %g s wall", in_calls, wall);
   CHECK(s.failedCalls == 0 && s.retransmits == 0, "failures");
   /* an older, smaller struct: its prefix, nothing past it */
   unsigned char small[sizeof(uint64_t) * 2 + 8];
