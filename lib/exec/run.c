@@ -406,7 +406,12 @@ static weftResult_t test_inflight(run_t *R, int *progressed) {
     if (res == weftInvalidUsage && st->kind == ST_RECV && tag && tag != st->msg.tag) return mismatch(R, st, tag, size, 0);
     if (res != weftSuccess) return net_fail(R, st, res, part_ep(R, part));
     if (!done) continue;
-    R->infl[k--] = R->infl[--R->ninfl];
+    /* kept in the order posted, so that each endpoint's oldest request is
+     * tested first in a round (a transport may move an endpoint only from
+     * there, weft_net.h): what it completes for the later ones is then seen
+     * in the same round */
+    memmove(&R->infl[k], &R->infl[k + 1], sizeof *R->infl * (size_t)(R->ninfl - k - 1));
+    R->ninfl--, k--;
     if (st->kind == ST_RECV) {
       size_t off, len;
       part_range(st, R->pbase[i + 1] - R->pbase[i], part - R->pbase[i], &off, &len);

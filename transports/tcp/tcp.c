@@ -270,7 +270,7 @@ static weftResult_t progress_recv(tcp_ep *e) {
       dst = r->buf + (r->off - sizeof r->hdr);
       want = sizeof r->hdr + r->hdr.size - r->off;
     }
-    ssize_t got = want ? recv(e->fd, dst, want, MSG_DONTWAIT) : 0;
+    ssize_t got = want ? weft__tcp_rx(e, dst, want, want) : 0;
     if (want && got <= 0) {
       if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return weftSuccess;
       weft_net_obj_err(e, "%s", got == 0 ? "connection closed by peer" : strerror(errno));
@@ -353,6 +353,7 @@ static int tcp_poll_fd(void *comm, short *events) {
   /* a send endpoint waits for the acceptor's reply first (it accepts when
    * its own call needs the link, which may be later than this one's) */
   *events = e->h.type == WEFT_NET_OBJ_SEND && !e->awaiting_reply ? POLLOUT : POLLIN;
+  if (e->h.type == WEFT_NET_OBJ_RECV) weft__tcp_rx_before_poll(e);
   return e->fd;
 }
 

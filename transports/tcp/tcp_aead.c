@@ -68,10 +68,11 @@ static weftResult_t forged(tcp_ep *e, const char *what) {
 }
 
 /* Reads into dst until *have reaches want: 1 when it does, 0 when the socket
- * has no more for now, -1 when the endpoint failed. */
-static int read_upto(tcp_ep *e, char *dst, size_t *have, size_t want) {
+ * has no more for now, -1 when the endpoint failed. after: the bytes that
+ * follow in the same record (its tag), for the batching (tcp_rx.c). */
+static int read_upto(tcp_ep *e, char *dst, size_t *have, size_t want, size_t after) {
   while (*have < want) {
-    ssize_t got = recv(e->fd, dst + *have, want - *have, MSG_DONTWAIT);
+    ssize_t got = weft__tcp_rx(e, dst + *have, want - *have, want - *have + after);
     if (got <= 0) {
       if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return 0;
       weft_net_obj_err(e, "%s", got == 0 ? "connection closed by peer" : strerror(errno));
@@ -88,7 +89,7 @@ weftResult_t weft__tcp_aead_recv(tcp_ep *e) {
     tcp_req *r = (tcp_req *)e->q.head;
     int k;
     if (r->rec == 0) {
-      if ((k = read_upto(e, (char *)r->hdr_rec, &r->rec_off, sizeof r->hdr_rec)) <= 0) return k ? e->failed : weftSuccess;
+      if ((k = read_upto(e, (char *)r->hdr_rec, &r->rec_off, sizeof r->hdr_rec, 0)) <= 0) return k ? e->failed : weftSuccess;
       if (weft_aead_open(e->aead, TCP_REC_HEADER, r->hdr_rec, &r->hdr, sizeof r->hdr, r->hdr_rec + sizeof r->hdr) != 0)
         return forged(e, "a frame header");
       if (r->hdr.size > r->size) {
@@ -103,9 +104,9 @@ weftResult_t weft__tcp_aead_recv(tcp_ep *e) {
       size_t j = r->rec - 1, n = chunk_len(r, j);
       char *dst = r->buf + j * TCP_AEAD_CHUNK;
       /* the chunk straight into the posted buffer, then its tag */
-      if ((k = read_upto(e, dst, &r->rec_off, n)) <= 0) return k ? e->failed : weftSuccess;
+      if ((k = read_upto(e, dst, &r->rec_off, n, WEFT_AEAD_TAG)) <= 0) return k ? e->failed : weftSuccess;
       size_t tag_have = r->rec_off - n;
-      k = read_upto(e, (char *)r->tag_in, &tag_have, WEFT_AEAD_TAG);
+      k = read_upto(e, (char *)r->tag_in, &tag_have, WEFT_AEAD_TAG, 0);
       r->rec_off = n + tag_have;
       if (k <= 0) return k ? e->failed : weftSuccess;
       if (weft_aead_open(e->aead, TCP_REC_DATA, dst, dst, n, r->tag_in) != 0) return forged(e, "a frame's data");

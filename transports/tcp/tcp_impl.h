@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "common/hello.h"
 #include "common/netobj.h"
@@ -58,11 +59,23 @@ typedef struct tcp_ep {
   /* send side, encrypted: the sealed record being written */
   uint8_t *stage;
   size_t stage_len, stage_off;
+  /* receive side: batching (tcp_rx.c) */
+  size_t rx_left;        /* bytes the unit being read still needed at the last read */
+  double rx_rate;        /* bytes per µs seen, smoothed; 0: not yet known */
+  double rx_last_us;     /* when the last read was tried */
+  double rx_hold_until;  /* no read before this (µs; 0: none) */
+  int rx_lowat;          /* SO_RCVLOWAT as set (0: the kernel's default) */
 } tcp_ep;
 
 weftResult_t weft__tcp_ep_fail(tcp_ep *e, weftResult_t res);
 void weft__tcp_req_done(tcp_ep *e);
 weftResult_t weft__tcp_aead_send(tcp_ep *e);
 weftResult_t weft__tcp_aead_recv(tcp_ep *e);
+/* recv() of up to want bytes into dst for the request at the head, whose
+ * unit (message or record) needs left >= want more bytes: may hold a read
+ * back (-1 with errno EAGAIN) to batch a slow link's packets. */
+ssize_t weft__tcp_rx(tcp_ep *e, void *dst, size_t want, size_t left);
+/* Before weft sleeps in poll() on a receive endpoint: wake for a batch. */
+void weft__tcp_rx_before_poll(tcp_ep *e);
 
 #endif
