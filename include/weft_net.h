@@ -121,7 +121,9 @@ typedef struct weftNet_v2 {
   /* Makes progress; *done = 1 once complete (the request is then freed),
    * *size = bytes transferred and *tag = the sender's tag (receives). When an
    * incoming message does not fit, returns weftInvalidUsage with *size and
-   * *tag describing it. Any error fails the request and the endpoint.
+   * *tag describing it (a transport that cannot know the size, as some
+   * libfabric providers do not say it, reports the posted size + 1: weft
+   * then says "more than" the posted size). Any error fails the request and the endpoint.
    * weft tests every request it has outstanding, round after round, so a
    * transport may move an endpoint only from the test of its oldest request
    * (tcp does: one system call per endpoint and round, not one per request). */
