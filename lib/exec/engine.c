@@ -13,6 +13,7 @@
 #include "util/param.h"
 #include "util/trace.h"
 #include "util/clock.h"
+#include "util/spin.h"
 #include "util/ticks.h"
 #include "codec/codec.h"
 
@@ -567,6 +568,7 @@ int weft_engine_wait_idle(weft_engine *e, double budget_us) {
   while (now - t0 < budget_us) {
     if (atomic_load(&e->nqueued) == 0 && atomic_load(&e->busy) == 0) return 1;
     if (now - t0 >= e->v.yield_after_us) sched_yield(); /* the thread that runs it may need this CPU */
+    else weft_spin_pause();
     now = weft_now_us();
   }
   return 0;

@@ -15,6 +15,7 @@
 #include "nodeseg/box.h"
 #include "nodeseg/nodeseg.h"
 #include "util/clock.h"
+#include "util/spin.h"
 #include "util/ticks.h"
 #include "nodeseg/slots_run.h"
 #include "reduce/reduce.h"
@@ -662,6 +663,7 @@ static weftResult_t run_steps(run_t *R0, double until_us) {
     }
     /* while only spinning, the clock is read every 64 idle rounds: a round
      * without it is a few loads, so a message that arrives is seen sooner */
+    weft_spin_pause();
     if (++idle < 16 || (!yielding && idle > 16 && (idle & 63) != 0)) continue;
     double now = weft_now_us();
     if (idle == 16) idle_since = now;

@@ -20,6 +20,7 @@
 #include "comm/comm.h"
 #include "nodeseg/nodeseg.h"
 #include "util/clock.h"
+#include "util/spin.h"
 
 #define LINE 64
 #define SLOT_BYTES ((16 + WEFT_BOX_MAX_BYTES + LINE - 1) / LINE * LINE)
@@ -140,6 +141,7 @@ weftResult_t weft_box_run(weftComm_t c, weft_box_op *ops, int nops, char *err, s
       if (!ops[i].done && left++ == 0) first = i;
     }
     if (!left) return weftSuccess;
+    weft_spin_pause();
     if (round < 64) continue; /* spin a little before reading the clock */
     double now = weft_now_us();
     if (start == 0) start = now;

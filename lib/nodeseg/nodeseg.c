@@ -26,6 +26,7 @@
 #include "util/param.h"
 #include "util/sock.h"
 #include "util/clock.h"
+#include "util/spin.h"
 #include "coll/sig.h"
 #include "nodeseg/box.h"
 
@@ -366,8 +367,10 @@ weftResult_t weft_nodeseg_wait(struct weftComm *c, int r, _Atomic uint32_t *slot
   _Atomic uint32_t *ctl = ctl_of(g, r);
   double start = 0;
   for (;;) {
-    for (int i = 0; i < 64; i++)
+    for (int i = 0; i < 64; i++) {
       if (atomic_load_explicit(slot, memory_order_acquire) == seq) return arrived(c, r, slot, sig, err, errlen);
+      weft_spin_pause();
+    }
     double now = weft_now_us();
     if (start == 0) start = now;
     double waited = now - start;
