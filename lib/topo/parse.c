@@ -52,6 +52,10 @@ static int one_rule(ty_ctx *c, const yaml_node_t *e, weft_topo_rule *r) {
   if (!v) return weft_ty_fail(c, e, "tuning rule is missing 'coll'");
   if (weft_ty_choice(c, v, "coll", weft_topo_colls, r->coll, sizeof r->coll)) return -1;
   if (!(v = weft_ty_get(c, e, "algo"))) return weft_ty_fail(c, e, "tuning rule is missing 'algo'");
+  /* an empty name (a block scalar gives one) would be dumped as a missing value */
+  const char *name = NULL;
+  if (weft_ty_scalar(c, v, "algo", &name)) return -1;
+  if (!name[0]) return weft_ty_fail(c, v, "'algo' is empty: name an algorithm");
   if (c->algos ? weft_ty_choice(c, v, "algo", c->algos, r->algo, sizeof r->algo)
                : weft_ty_string(c, v, "algo", r->algo, sizeof r->algo))
     return -1;

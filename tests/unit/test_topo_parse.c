@@ -320,6 +320,8 @@ static const struct {
     {"version: 1\nsites: [{name: a}, {name: b}]\nwan:\n  - {between: [a, b], latency: 20}\n",
      "<string>:4:32: missing unit in latency '20' (e.g. 2us, 1.5ms or 20ms)"},
     {"version: 1\ntuning:\n  - coll: allreduce\n", "<string>:3:5: tuning rule is missing 'algo'"},
+    /* a block scalar gives an empty name, which the dump would write as a missing value (fuzz_topo) */
+    {"version: 1\ntuning:\n  - coll: allreduce\n    algo: |\n", "<string>:4:11: 'algo' is empty: name an algorithm"},
     {"version: 1\ntuning:\n  - algo: ring\n", "<string>:3:5: tuning rule is missing 'coll'"},
     {"version: 1\ntuning:\n  - {coll: allreduse, algo: ring}\n",
      "<string>:3:12: unknown coll 'allreduse'; did you mean 'allreduce'?"},
