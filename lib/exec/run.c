@@ -384,9 +384,10 @@ static weftResult_t mismatch(run_t *R, const weft_step *st, uint64_t tag, size_t
     /* the peer's count travels only as a hash in the tag: its message's
      * size, where the transport says it, is the measure of it */
     weft_sig_explain(st->msg.tag, tag, R->s->call_count, WEFT_SIG_COUNT_UNKNOWN, why, sizeof why);
+    int unknown = size == st->msg.n + 1; /* too large, size not known (weft_net.h) */
     if (size && size != st->msg.n)
       snprintf(why + strlen(why), sizeof why - strlen(why), " (its message: %s%zu bytes where this rank's has %zu)",
-               size == st->msg.n + 1 ? "more than " : "", size == st->msg.n + 1 ? st->msg.n : size, st->msg.n);
+               unknown ? "more than " : "", unknown ? st->msg.n : size, st->msg.n);
   } else {
     snprintf(why, sizeof why, "expected %zu bytes, received %zu", want, size);
   }

@@ -12,10 +12,11 @@
  * long as TCP_RX_BATCH bytes take to arrive at the rate this endpoint has
  * seen (at most TCP_RX_HOLD_MAX_US): reading sooner cannot complete the
  * unit, and the kernel queues what comes meanwhile (the socket buffer is
- * far larger). A link faster than TCP_RX_FAST is never held. The last TCP_RX_BATCH bytes of a unit are read at once, as
- * before, and so is every small message. Before weft sleeps in poll(), the
- * hold is dropped and SO_RCVLOWAT makes poll() wake once a batch (or the
- * rest of the unit, if less) has arrived. */
+ * far larger). A link faster than TCP_RX_FAST is never held. The last
+ * TCP_RX_BATCH bytes of a unit are read at once, as before, and so is every
+ * small message. Before weft sleeps in poll(), the hold is dropped and
+ * SO_RCVLOWAT makes poll() wake once a batch has arrived (for any byte once
+ * the unit has no more than a batch left). */
 #include <errno.h>
 #include <sys/socket.h>
 
@@ -64,9 +65,7 @@ ssize_t weft__tcp_rx(tcp_ep *e, void *dst, size_t want, size_t left) {
 
 void weft__tcp_rx_before_poll(tcp_ep *e) {
   e->rx_hold_until = 0;
-  size_t want = e->q.head && e->rx_left > TCP_RX_BATCH ? TCP_RX_BATCH : 1;
-  if (e->q.head && e->rx_left > 1 && e->rx_left < want) want = e->rx_left;
-  int lowat = (int)want;
+  int lowat = e->q.head && e->rx_left > TCP_RX_BATCH ? (int)TCP_RX_BATCH : 1;
   if (lowat != e->rx_lowat && setsockopt(e->fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat) == 0)
     e->rx_lowat = lowat;
 }
