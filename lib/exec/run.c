@@ -395,6 +395,27 @@ static weftResult_t mismatch(run_t *R, const weft_step *st, uint64_t tag, size_t
   return weftInvalidUsage;
 }
 
+/* Part `failed` failed with res. A mismatch is often what broke the link:
+ * some providers close a connection on a truncated receive (tcp;ofi_rxm),
+ * and the send in flight on it then fails first. So the receives still in
+ * flight are tested once, and a mismatch one of them reports is the error
+ * of the call; else the transport's. A receive completed here is released
+ * by its transport and never touched again: the call ends. */
+static weftResult_t fail_part(run_t *R, int failed, weftResult_t res) {
+  weft_step *st = &R->s->steps[R->pstep[failed]];
+  for (int k = 0; k < R->ninfl && res != weftInvalidUsage; k++) {
+    int part = R->infl[k];
+    weft_step *rs = &R->s->steps[R->pstep[part]];
+    if (part == failed || rs->kind != ST_RECV) continue;
+    int done = 0;
+    size_t size = 0;
+    uint64_t tag = 0;
+    weftResult_t r = R->peers[rs->msg.peer].net->test(R->reqs[part], &done, &size, &tag);
+    if (r == weftInvalidUsage && tag && tag != rs->msg.tag) return mismatch(R, rs, tag, size, 0);
+  }
+  return net_fail(R, st, res, part_ep(R, failed));
+}
+
 /* Tests every part in flight; sets *progressed if any step finished. */
 static weftResult_t test_inflight(run_t *R, int *progressed) {
   for (int k = 0; k < R->ninfl; k++) {
@@ -406,7 +427,7 @@ static weftResult_t test_inflight(run_t *R, int *progressed) {
     uint64_t tag = 0;
     weftResult_t res = net->test(R->reqs[part], &done, &size, &tag);
     if (res == weftInvalidUsage && st->kind == ST_RECV && tag && tag != st->msg.tag) return mismatch(R, st, tag, size, 0);
-    if (res != weftSuccess) return net_fail(R, st, res, part_ep(R, part));
+    if (res != weftSuccess) return fail_part(R, part, res);
     if (!done) continue;
     /* kept in the order posted, so that each endpoint's oldest request is
      * tested first in a round (a transport may move an endpoint only from
