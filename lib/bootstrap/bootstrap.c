@@ -86,10 +86,8 @@ static uint32_t link_magic(int k) { return k == 0 ? WEFT_ID_MAGIC : LINK_MAGIC_B
 
 /* The ends of link k: the rank it goes up to (rank + 2^k) and the one it
  * comes from (rank - 2^k), mod nranks. */
-static int link_up(const bootstrap_t *b, int k) { return (int)(((int64_t)b->rank + ((int64_t)1 << k)) % b->nranks); }
-static int link_down(const bootstrap_t *b, int k) {
-  return (int)(((int64_t)b->rank - ((int64_t)1 << k) % b->nranks + b->nranks) % b->nranks);
-}
+static int link_up(const bootstrap_t *b, int k) { return weft_boot_entry_rank(b->rank, b->nranks, 2 * k); }
+static int link_down(const bootstrap_t *b, int k) { return weft_boot_entry_rank(b->rank, b->nranks, 2 * k + 1); }
 
 /* Accepts the links whose hellos say magic[j] from rank from[j] (j < count)
  * into fds[j], dropping strangers, until the deadline. Connections wait
@@ -201,8 +199,7 @@ static weftResult_t ring_links(bootstrap_t *b, uint32_t magic, int *next_fd, int
 /* Every link k (2^k < nranks): connects up to rank + 2^k, then accepts all
  * the links from below at once (they may come in any order). */
 static weftResult_t build_links(bootstrap_t *b, char *err) {
-  int n = b->nranks, nl = 0;
-  while (nl < WEFT_BOOT_LINKS && ((int64_t)1 << nl) < n) nl++;
+  int nl = weft_boot_link_count(b->nranks);
   uint32_t magic[WEFT_BOOT_LINKS];
   int from[WEFT_BOOT_LINKS];
   long long deadline = weft_now_ms() + b->timeout_ms;
@@ -244,18 +241,29 @@ static bootstrap_t *bootstrap_alloc(int rank, int nranks, int timeout_ms, const 
   return b;
 }
 
-/* The rank table comes from the network: every entry must name its own rank
- * and a usable address, and its host name is cut to its field. */
+/* An entry of the rank table comes from the network: it must name the rank
+ * it is filed as and a usable address; its host name is cut to its field. */
+static int entry_usable(weft_rank_info *e, int rank) {
+  e->host[sizeof e->host - 1] = 0;
+  int fam = e->addr.sa.sa_family;
+  return e->rank == rank && (fam == AF_INET || fam == AF_INET6);
+}
+
+/* The table the ranks gathered (rank r's own entry at r), checked as above. */
 static int check_table(weft_rank_info *t, int n, char *err) {
-  for (int r = 0; r < n; r++) {
-    t[r].host[sizeof t[r].host - 1] = 0;
-    int fam = t[r].addr.sa.sa_family;
-    if (t[r].rank != r || (fam != AF_INET && fam != AF_INET6)) {
-      BERR("bootstrap: the rank table from the root is corrupt at rank %d", r);
+  for (int r = 0; r < n; r++)
+    if (!entry_usable(&t[r], r)) {
+      BERR("bootstrap: the rank table gathered from the ranks is corrupt at rank %d", r);
       return -1;
     }
-  }
   return 0;
+}
+
+/* Field by field (the struct has padding): whether two entries agree. */
+static int same_entry(const weft_rank_info *a, const weft_rank_info *b) {
+  return memcmp(&a->addr, &b->addr, sizeof a->addr) == 0 && memcmp(a->host, b->host, sizeof a->host) == 0 &&
+         a->pid == b->pid && a->rank == b->rank && a->host_id == b->host_id &&
+         memcmp(a->nonce, b->nonce, sizeof a->nonce) == 0;
 }
 
 #define ROOT_GRACE_MS 3000 /* how much longer a rank waits than the root */
@@ -320,11 +328,32 @@ static int connect_root(const weft_sockaddr *root, const char *rs, int timeout_m
   }
 }
 
+/* Files the root's entries (weft_boot_entry_rank says whose each is) into
+ * b->peers once each names its rank, with a usable address, and copies of
+ * one rank's entry agree; this rank's own entry is its hello's. The other
+ * entries stay empty until gather_table. */
+static weftResult_t file_link_entries(bootstrap_t *b, const weft_rank_info *own, weft_rank_info *e, int count,
+                                      const char *rs, char *err) {
+  b->peers[b->rank] = *own;
+  for (int i = 0; i < count; i++) {
+    int want = weft_boot_entry_rank(b->rank, b->nranks, i);
+    if (!entry_usable(&e[i], want))
+      return BERR("bootstrap: the answer from the root at %s is corrupt: its entry %d is not a usable one for "
+                  "rank %d", rs, i, want);
+    for (int j = 0; j < i; j++)
+      if (weft_boot_entry_rank(b->rank, b->nranks, j) == want && !same_entry(&e[j], &e[i]))
+        return BERR("bootstrap: the answer from the root at %s gives rank %d two different entries", rs, want);
+  }
+  for (int i = 0; i < count; i++) b->peers[weft_boot_entry_rank(b->rank, b->nranks, i)] = e[i];
+  return weftSuccess;
+}
+
 /* Sends hello h, its MAC over the root's challenge ch, to the root on
- * rootfd (rs: its address, for messages) and takes the answer: the rank
- * table into b->peers once it proves the bootstrap key and checks out, or
- * the error the root or its answer gives. Everything it reads comes from
- * the network (tests/fuzz/fuzz_boot_rank.c drives it with hostile bytes). */
+ * rootfd (rs: its address, for messages) and takes the answer: the entries
+ * of this rank's link ends into b->peers once they prove the bootstrap key
+ * and check out, or the error the root or its answer gives. Everything it
+ * reads comes from the network (tests/fuzz/fuzz_boot_rank.c drives it with
+ * hostile bytes). */
 static weftResult_t join_root(bootstrap_t *b, int rootfd, boot_hello *h, const boot_challenge *ch, const char *rs,
                               int timeout_ms, char *err) {
   int rank = b->rank, nranks = b->nranks;
@@ -356,14 +385,46 @@ static weftResult_t join_root(bootstrap_t *b, int rootfd, boot_hello *h, const b
   }
   if (rep.nranks != nranks)
     return BERR("bootstrap: the root at %s answered for %d ranks, this rank expects %d", rs, (int)rep.nranks, nranks);
-  if (weft_sock_recv_all(rootfd, b->peers, sizeof *b->peers * (size_t)nranks, timeout_ms, e2) != 0)
-    return BERR("bootstrap: receiving the rank table: %s", e2);
-  if (weft_boot_reply_mac(b->key, ch->nonce, h->info.nonce, &rep, b->peers, nranks, mac) != 0 ||
+  weft_rank_info entries[2 * WEFT_BOOT_LINKS]; /* nranks is this rank's own: the count is bounded */
+  int count = weft_boot_link_entries(nranks);
+  if (weft_sock_recv_all(rootfd, entries, sizeof *entries * (size_t)count, timeout_ms, e2) != 0)
+    return BERR("bootstrap: receiving the link entries from the root at %s: %s", rs, e2);
+  if (weft_boot_reply_mac(b->key, ch->nonce, h->info.nonce, &rep, entries, count, mac) != 0 ||
       !weft_bytes_equal(mac, rep.mac, sizeof mac))
-    return BERR("bootstrap: the rank table from %s does not prove the job's key: not the root of this job, or "
+    return BERR("bootstrap: the answer from %s does not prove the job's key: not the root of this job, or "
                 "changed on the way", rs);
-  if (check_table(b->peers, nranks, err) != 0) return weftRemoteError;
+  return file_link_entries(b, &h->info, entries, count, rs, err);
+}
+
+/* Takes gathered table t as b->peers once it checks out and agrees with
+ * every entry the root sent (those of the link ends). */
+static weftResult_t take_table(bootstrap_t *b, weft_rank_info *t, char *err) {
+  if (check_table(t, b->nranks, err) != 0) return weftRemoteError;
+  for (int i = 0; i < weft_boot_link_entries(b->nranks); i++) {
+    int r = weft_boot_entry_rank(b->rank, b->nranks, i);
+    if (!same_entry(&b->peers[r], &t[r]))
+      return BERR("bootstrap: the root's entry for rank %d (%s pid %d) differs from the one that rank sent over "
+                  "the links", r, b->peers[r].host, (int)b->peers[r].pid);
+  }
+  free(b->peers);
+  b->peers = t;
   return weftSuccess;
+}
+
+/* After build_links: the whole table, one allgather of every rank's own
+ * entry over the links. The entries the root sent must be the ones their
+ * ranks sent: the root and the ranks agree on who is where. Until it is
+ * taken, b->peers holds the root's entries (which name the link ends in
+ * the allgather's error messages). */
+static weftResult_t gather_table(bootstrap_t *b, const weft_rank_info *own, char *err) {
+  int n = b->nranks;
+  weft_rank_info *t = calloc((size_t)n, sizeof *t);
+  if (!t) return (void)BERR("bootstrap: out of memory for the rank table of %d ranks", n), weftSystemError;
+  t[b->rank] = *own;
+  weftResult_t res = weft_bootstrap_allgather(b, t, sizeof *t, err);
+  if (res == weftSuccess) res = take_table(b, t, err);
+  if (res != weftSuccess) free(t);
+  return res;
 }
 
 weftResult_t weft_bootstrap_init(const weft_id_internal *id, int rank, int nranks, int timeout_ms,
@@ -397,7 +458,7 @@ weftResult_t weft_bootstrap_init(const weft_id_internal *id, int rank, int nrank
   if ((res = join_root(b, rootfd, &h, &ch, rs, timeout_ms, err)) != weftSuccess) goto fail;
   close(rootfd);
   rootfd = -1;
-  if ((res = build_links(b, err)) != weftSuccess) goto fail;
+  if ((res = build_links(b, err)) != weftSuccess || (res = gather_table(b, &h.info, err)) != weftSuccess) goto fail;
   *out = b;
   return weftSuccess;
 fail:

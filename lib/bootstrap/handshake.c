@@ -12,14 +12,14 @@ int weft_boot_hello_mac(const uint8_t key[WEFT_KEY_BYTES], const uint8_t challen
 }
 
 int weft_boot_reply_mac(const uint8_t key[WEFT_KEY_BYTES], const uint8_t challenge[WEFT_NONCE_BYTES],
-                        const uint8_t rank_nonce[WEFT_NONCE_BYTES], const boot_reply *r, const weft_rank_info *table,
-                        int n, uint8_t mac[WEFT_MAC_BYTES]) {
-  static const char label[] = "weft root reply v2";
+                        const uint8_t rank_nonce[WEFT_NONCE_BYTES], const boot_reply *r,
+                        const weft_rank_info *entries, int count, uint8_t mac[WEFT_MAC_BYTES]) {
+  static const char label[] = "weft root reply v3"; /* v3: the link entries, not the whole table */
   weft_bytes parts[] = {{label, sizeof label},
                         {challenge, WEFT_NONCE_BYTES},
                         {rank_nonce, WEFT_NONCE_BYTES},
                         {r, offsetof(boot_reply, mac)},
-                        {table, table ? sizeof *table * (size_t)n : 0}};
+                        {entries, entries ? sizeof *entries * (size_t)count : 0}};
   return weft_hmac(key, parts, 5, mac);
 }
 

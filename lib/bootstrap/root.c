@@ -1,5 +1,6 @@
 /* The rendezvous root: a short-lived detached thread that gathers every
- * rank's bootstrap address and sends the full table back. */
+ * rank's bootstrap address and sends each rank the entries of its link ends
+ * (wire.h); the ranks gather the rest over their links. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -229,6 +230,30 @@ static void timed_out(root_state *st, const root_args *a) {
   fail_all(st, a, BOOT_TIMEOUT, reason);
 }
 
+/* Every rank has joined: each gets BOOT_OK and the entries of its link ends
+ * (weft_boot_entry_rank), which is all it needs to build its links. */
+static void answer_all(const root_state *st, const root_args *a) {
+  int count = weft_boot_link_entries(st->n);
+  weft_rank_info entries[2 * WEFT_BOOT_LINKS];
+  char err[WEFT_SOCK_ERRLEN];
+  for (int r = 0; r < st->n; r++) {
+    boot_reply rep;
+    memset(&rep, 0, sizeof rep);
+    rep.magic = WEFT_ID_MAGIC;
+    rep.status = BOOT_OK;
+    rep.nranks = st->n;
+    for (int i = 0; i < count; i++) /* the bytes as filed, padding too: nothing of this stack goes out */
+      memcpy(&entries[i], &st->table[weft_boot_entry_rank(r, st->n, i)], sizeof entries[i]);
+    if (weft_boot_reply_mac(a->key, st->chal[r], st->table[r].nonce, &rep, entries, count, rep.mac) != 0) {
+      weft_log_to(NULL, weftLogWarn, "bootstrap root: cannot compute the answer to rank %d", r);
+      continue;
+    }
+    if (weft_sock_send_all(st->fds[r], &rep, sizeof rep, 5000, err) != 0 ||
+        weft_sock_send_all(st->fds[r], entries, sizeof *entries * (size_t)count, 5000, err) != 0)
+      weft_log_to(NULL, weftLogWarn, "bootstrap root: sending the answer to rank %d: %s", r, err);
+  }
+}
+
 /* Handshakes are read concurrently, so silent or slow strangers cannot hold
  * up the ranks of the job. */
 static void *root_main(void *p) {
@@ -302,20 +327,7 @@ static void *root_main(void *p) {
       }
     }
   }
-  for (int r = 0; r < st.n && !st.failed[0]; r++) {
-    boot_reply rep;
-    memset(&rep, 0, sizeof rep);
-    rep.magic = WEFT_ID_MAGIC;
-    rep.status = BOOT_OK;
-    rep.nranks = st.n;
-    if (weft_boot_reply_mac(a.key, st.chal[r], st.table[r].nonce, &rep, st.table, st.n, rep.mac) != 0) {
-      weft_log_to(NULL, weftLogWarn, "bootstrap root: cannot compute the answer to rank %d", r);
-      continue;
-    }
-    if (weft_sock_send_all(st.fds[r], &rep, sizeof rep, 5000, err) != 0 ||
-        weft_sock_send_all(st.fds[r], st.table, sizeof *st.table * (size_t)st.n, 5000, err) != 0)
-      weft_log_to(NULL, weftLogWarn, "bootstrap root: sending table to rank %d: %s", r, err);
-  }
+  if (!st.failed[0]) answer_all(&st, &a);
 out:
   for (int i = 0; i < npend; i++) close(pend[i].fd);
   root_state_free(&st);

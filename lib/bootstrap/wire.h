@@ -32,7 +32,11 @@ typedef struct {
 } boot_hello;
 
 /* mac: HMAC(bootstrap key, label | challenge | the rank's nonce | the reply up
- * to mac | the rank table when status is BOOT_OK). */
+ * to mac | the entries that follow it). On BOOT_OK the reply is followed by
+ * the entries of the rank's link ends only, up then down for each link k
+ * (weft_boot_link_entries of them, duplicates for small jobs), not the whole
+ * table: the root then sends n x 2 ceil(log2 n) entries in all, not n^2. The
+ * ranks gather the rest over their links. A refusal has none. */
 typedef struct {
   uint32_t magic;
   int32_t status;
@@ -42,7 +46,7 @@ typedef struct {
 } boot_reply;
 
 /* First message on a ring link. mac: HMAC(bootstrap key, label | rank | the
- * sender's and the receiver's nonces from the rank table). */
+ * sender's and the receiver's nonces from the root's answer or the table). */
 typedef struct {
   uint32_t magic;
   int32_t rank;
@@ -53,9 +57,26 @@ typedef struct {
 int weft_boot_hello_mac(const uint8_t key[WEFT_KEY_BYTES], const uint8_t challenge[WEFT_NONCE_BYTES],
                         const boot_hello *h, uint8_t mac[WEFT_MAC_BYTES]);
 int weft_boot_reply_mac(const uint8_t key[WEFT_KEY_BYTES], const uint8_t challenge[WEFT_NONCE_BYTES],
-                        const uint8_t rank_nonce[WEFT_NONCE_BYTES], const boot_reply *r, const weft_rank_info *table,
-                        int n, uint8_t mac[WEFT_MAC_BYTES]);
+                        const uint8_t rank_nonce[WEFT_NONCE_BYTES], const boot_reply *r,
+                        const weft_rank_info *entries, int count, uint8_t mac[WEFT_MAC_BYTES]);
 int weft_boot_ring_mac(const uint8_t key[WEFT_KEY_BYTES], int32_t rank, const uint8_t from_nonce[WEFT_NONCE_BYTES],
                        const uint8_t to_nonce[WEFT_NONCE_BYTES], uint8_t mac[WEFT_MAC_BYTES]);
+
+/* The bootstrap links of a job of nranks ranks: ceil(log2 nranks), 0 for one
+ * rank. */
+static inline int weft_boot_link_count(int nranks) {
+  int nl = 0;
+  while (nl < WEFT_BOOT_LINKS && ((int64_t)1 << nl) < nranks) nl++;
+  return nl;
+}
+
+/* The entries of the root's answer to one rank, and the rank whose entry is
+ * at index i of rank's answer: link i/2's up end (rank + 2^k) at even i, its
+ * down end (rank - 2^k) at odd i, mod nranks. */
+static inline int weft_boot_link_entries(int nranks) { return 2 * weft_boot_link_count(nranks); }
+static inline int weft_boot_entry_rank(int rank, int nranks, int i) {
+  int64_t step = ((int64_t)1 << (i / 2)) % nranks;
+  return (int)((i % 2 ? (int64_t)rank - step + nranks : (int64_t)rank + step) % nranks);
+}
 
 #endif

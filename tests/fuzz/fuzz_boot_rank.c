@@ -1,10 +1,13 @@
 /* A joining rank against a hostile network: everything the bootstrap reads
  * from others. bootstrap.c is compiled into this harness (its functions are
  * static) and driven as it is, unchanged:
- *  - answer: the root's reply and rank table after the rank's hello
- *    (join_root, over a socket pair): genuine (the MAC over the challenge,
- *    the rank's nonce and the table) with any status, reason, number of
- *    ranks and table entries, or forged, changed on the way, cut short;
+ *  - answer: the root's reply and the entries of the rank's link ends
+ *    after its hello (join_root, over a socket pair): genuine (the MAC over
+ *    the challenge, the rank's nonce and the entries) with any status,
+ *    reason, number of ranks and entries (for the wrong rank, copies that
+ *    disagree), or forged, changed on the way, cut short; then, once taken,
+ *    the table the allgather brings (take_table), agreeing with the root's
+ *    entries or not;
  *  - ring hello: the connections on the rank's listener that claim to be its
  *    ring predecessor (accept_prev): the genuine hello, ones for another
  *    rank or ring, forged, cut short, several at once;
@@ -14,9 +17,10 @@
  *  - link data: the steps of an allgather over the links (Bruck's: data,
  *    then its MAC with the link and the message counter): genuine, forged,
  *    replayed, moved from another link, cut short.
- * A forged or changed message never passes (no table, no status taken from
- * it, no ring link, no data); a table taken names its ranks; no read or
- * write out of bounds. The first byte picks the case. */
+ * A forged or changed message never passes (no entries, no status taken
+ * from it, no ring link, no data); entries taken name their ranks, and a
+ * gathered table is taken only if it agrees with them; no read or write out
+ * of bounds. The first byte picks the case. */
 #include "bootstrap/bootstrap.c"
 
 #include <sys/un.h>
@@ -60,74 +64,133 @@ static void rank_free(bootstrap_t *b) {
   weft_bootstrap_close(b);
 }
 
-/* The root's answer to this rank's hello. */
+/* The ranks' own entries as the allgather would bring them (rank j's at j,
+ * this rank's its hello's), maybe one changed; gather_table's take_table
+ * must take them iff each is usable and every entry the root sent
+ * (ents) is the one its rank sent. */
+static void run_gathered(fz_in *in, bootstrap_t *b, uint8_t how, const weft_rank_info *table,
+                         const weft_rank_info *own, const weft_rank_info *ents, int count) {
+  int n = b->nranks;
+  weft_rank_info *t = malloc(sizeof *t * (size_t)n);
+  if (!t) return;
+  memcpy(t, table, sizeof *t * (size_t)n);
+  t[b->rank] = *own;
+  if (how & 128) { /* a rank that sent an entry other than the root's */
+    int j = fz_u8(in) % n;
+    t[j].pid ^= 1 + fz_u8(in) % 255;
+  }
+  int ok = 1;
+  for (int r = 0; r < n; r++) {
+    t[r].host[sizeof t[r].host - 1] = 0; /* as the check does, so the copies compare */
+    ok &= t[r].rank == r && (t[r].addr.sa.sa_family == AF_INET || t[r].addr.sa.sa_family == AF_INET6);
+  }
+  for (int i = 0; i < count; i++) {
+    weft_rank_info e;
+    memcpy(&e, &ents[i], sizeof e);
+    e.host[sizeof e.host - 1] = 0;
+    ok &= memcmp(&e, &t[weft_boot_entry_rank(b->rank, n, i)], sizeof e) == 0;
+  }
+  char err[WEFT_SOCK_ERRLEN];
+  weftResult_t res = take_table(b, t, err);
+  if (res == weftSuccess && !ok) abort(); /* a table that disagrees with the root was taken */
+  if (res != weftSuccess && ok) abort();  /* a consistent table was refused */
+  if (res != weftSuccess) free(t);
+  for (int r = 0; res == weftSuccess && r < n; r++)
+    if (b->peers != t || b->peers[r].rank != r) abort();
+}
+
+/* The root's answer to this rank's hello: the reply, then the entries of
+ * the rank's link ends (up, down for each link k), made from one entry per
+ * rank that the script gives (for the wrong rank, too), maybe one of them
+ * changed before the MAC (copies of one rank's entry that disagree). */
 static void run_answer(fz_in *in) {
   bootstrap_t *b = rank_from_input(in, 1);
   if (!b) return;
   uint8_t how = fz_u8(in);
+  int n = b->nranks, count = weft_boot_link_entries(n);
   boot_hello h;
   memset(&h, 0, sizeof h);
   h.magic = WEFT_ID_MAGIC;
   h.rank = b->rank;
-  h.nranks = b->nranks;
+  h.nranks = n;
   h.info.rank = b->rank;
+  h.info.addr.sa.sa_family = AF_INET;
   fz_fill(in, h.info.nonce, 4);
   boot_challenge ch = {WEFT_ID_MAGIC, {0}};
   fz_fill(in, ch.nonce, 4);
-  /* the reply and the table, as a root with the key would send them */
+  /* the reply and the entries, as a root with the key would send them */
   boot_reply rep;
   memset(&rep, 0, sizeof rep);
-  size_t tlen = sizeof(weft_rank_info) * (size_t)b->nranks;
-  weft_rank_info *table = calloc(1, tlen);
+  weft_rank_info ents[2 * WEFT_BOOT_LINKS];
+  memset(ents, 0, sizeof ents);
+  size_t elen = sizeof *ents * (size_t)count;
+  weft_rank_info *table = calloc((size_t)n, sizeof *table);
   if (!table) goto out;
   int forged = 0;
   if (how & 1) {
     fz_fill(in, &rep, sizeof rep);
-    fz_fill(in, table, tlen < 512 ? tlen : 512);
+    fz_fill(in, ents, elen < 512 ? elen : 512);
     forged = 1;
   } else {
     rep.magic = how & 2 ? fz_u32(in) : WEFT_ID_MAGIC;
     rep.status = how & 4 ? (int32_t)fz_u32(in) : fz_u8(in) % 6;
-    rep.nranks = how & 8 ? (int32_t)fz_u32(in) : b->nranks;
-    size_t n = fz_u16(in) % (sizeof rep.reason + 1); /* a reason filling its field without a NUL, too */
-    memset(rep.reason, 'a' + fz_u8(in) % 26, n);
-    for (int r = 0; r < b->nranks; r++) {
+    rep.nranks = how & 8 ? (int32_t)fz_u32(in) : n;
+    size_t len = fz_u16(in) % (sizeof rep.reason + 1); /* a reason filling its field without a NUL, too */
+    memset(rep.reason, 'a' + fz_u8(in) % 26, len);
+    for (int r = 0; r < n; r++) {
       uint8_t e = fz_u8(in);
       table[r].rank = e & 1 ? (int32_t)fz_u32(in) : r;
       table[r].addr.sa.sa_family = e & 2 ? fz_u16(in) : (e & 4 ? AF_INET6 : AF_INET);
       memset(table[r].host, 'h', e & 8 ? sizeof table[r].host : 8);
       table[r].pid = (int32_t)fz_u32(in);
     }
-    const weft_rank_info *mac_table = rep.status == BOOT_OK ? table : NULL;
-    if (weft_boot_reply_mac(b->key, ch.nonce, h.info.nonce, &rep, mac_table, mac_table ? b->nranks : 0, rep.mac) != 0)
+    for (int i = 0; i < count; i++) ents[i] = table[weft_boot_entry_rank(b->rank, n, i)];
+    if (how & 64 && count > 0) { /* one entry other than its rank's: the pid or the rank it names */
+      int i = fz_u8(in) % count;
+      if (fz_u8(in) & 1) ents[i].rank = (int32_t)fz_u32(in);
+      else ents[i].pid ^= 1 + fz_u8(in) % 255;
+    }
+    int ok = rep.status == BOOT_OK;
+    if (weft_boot_reply_mac(b->key, ch.nonce, h.info.nonce, &rep, ok ? ents : NULL, ok ? count : 0, rep.mac) != 0)
       goto out;
-    if (how & 16) { /* changed on the way: reply or table */
-      size_t at = fz_u16(in) % (sizeof rep + tlen);
+    if (how & 16) { /* changed on the way: reply or entries */
+      size_t at = fz_u16(in) % (sizeof rep + elen);
       uint8_t x = 1 + fz_u8(in) % 255;
       if (at < sizeof rep) ((uint8_t *)&rep)[at] ^= x;
-      else ((uint8_t *)table)[at - sizeof rep] ^= x;
-      forged = at < sizeof rep || mac_table; /* a refusal comes without a table */
+      else ((uint8_t *)ents)[at - sizeof rep] ^= x;
+      forged = at < sizeof rep || ok; /* a refusal comes without entries */
     }
   }
   int sv[2];
   if (fz_socketpair(sv) != 0) goto out;
-  size_t cut = how & 32 ? fz_u16(in) % (sizeof rep + tlen) : sizeof rep + tlen;
+  size_t cut = how & 32 ? fz_u16(in) % (sizeof rep + elen) : sizeof rep + elen;
   fz_write_some(sv[1], &rep, cut < sizeof rep ? cut : sizeof rep);
-  if (cut > sizeof rep) fz_write_some(sv[1], table, cut - sizeof rep);
+  if (cut > sizeof rep) fz_write_some(sv[1], ents, cut - sizeof rep);
   shutdown(sv[1], SHUT_WR); /* no more: a short answer fails at once */
   char err[WEFT_SOCK_ERRLEN];
   weftResult_t res = join_root(b, sv[0], &h, &ch, "fuzz root", 1000, err);
   close(sv[0]);
   close(sv[1]);
   if (forged && res != weftRemoteError && res != weftSystemError) abort(); /* a forged answer was believed */
-  int good = !forged && cut == sizeof rep + tlen && rep.magic == WEFT_ID_MAGIC && rep.status == BOOT_OK &&
-             rep.nranks == b->nranks;
-  for (int r = 0; good && r < b->nranks; r++)
-    good = table[r].rank == r && (table[r].addr.sa.sa_family == AF_INET || table[r].addr.sa.sa_family == AF_INET6);
+  int good = !forged && cut == sizeof rep + elen && rep.magic == WEFT_ID_MAGIC && rep.status == BOOT_OK &&
+             rep.nranks == n;
+  for (int i = 0; good && i < count; i++) { /* each names its rank; copies of one rank's entry agree */
+    int want = weft_boot_entry_rank(b->rank, n, i);
+    good = ents[i].rank == want && (ents[i].addr.sa.sa_family == AF_INET || ents[i].addr.sa.sa_family == AF_INET6);
+    for (int j = 0; good && j < i; j++)
+      good = weft_boot_entry_rank(b->rank, n, j) != want || memcmp(&ents[j], &ents[i], sizeof ents[i]) == 0;
+  }
   if (good && res != weftSuccess) abort(); /* a genuine answer was refused */
-  if (res == weftSuccess)
-    for (int r = 0; r < b->nranks; r++)
-      if (b->peers[r].rank != r || !memchr(b->peers[r].host, 0, sizeof b->peers[r].host)) abort();
+  if (res != weftSuccess) goto out;
+  /* taken: this rank's own entry is its hello's; each link end's names its
+   * rank, terminated, and is the one the root sent */
+  if (memcmp(&b->peers[b->rank], &h.info, sizeof h.info) != 0) abort();
+  for (int i = 0; i < count; i++) {
+    int want = weft_boot_entry_rank(b->rank, n, i);
+    const weft_rank_info *p = &b->peers[want];
+    if (p->rank != want || p->pid != ents[i].pid || !memchr(p->host, 0, sizeof p->host)) abort();
+  }
+  run_gathered(in, b, how, table, &h.info, ents, count);
 out:
   free(table);
   rank_free(b);

@@ -2,10 +2,12 @@
  * connections (sealed with the job's bootstrap key over the challenge the
  * root sent, or forged), filed one after another into the root's state
  * (admit), then its reports on who is missing and its timeout answer to
- * every waiting rank. root.c is compiled into this harness (its functions
+ * every waiting rank, or, once all have joined, its answers (each rank's
+ * link entries). root.c is compiled into this harness (its functions
  * are static) and driven as it is, unchanged. A forged hello changes
  * nothing; a rank filed is the rank its entry names; no read or write out
- * of bounds, whatever ranks and numbers of ranks the hellos claim. The
+ * of bounds, whatever ranks and numbers of ranks the hellos claim; an
+ * answer carries exactly the entries of the rank's link ends. The
  * input is the script: a byte saying how, then the hello's fields. */
 #include "bootstrap/root.c"
 
@@ -51,6 +53,32 @@ static void hello_from_input(fz_in *in, pending_conn *c, int *forged) {
   }
 }
 
+/* Once every rank has joined: the answers (answer_all) on the harness's
+ * end, one per rank in order, each proving the key over the challenge that
+ * rank answered and its nonce, with exactly the entries of its link ends,
+ * as the root filed them. */
+static void check_answers(int fd, const root_state *st, const root_args *a) {
+  int count = weft_boot_link_entries(st->n);
+  for (int r = 0; r < st->n; r++) {
+    boot_reply rep;
+    weft_rank_info ents[2 * WEFT_BOOT_LINKS];
+    size_t elen = sizeof *ents * (size_t)count;
+    uint8_t mac[WEFT_MAC_BYTES];
+    if (recv(fd, &rep, sizeof rep, MSG_DONTWAIT | MSG_WAITALL) != (ssize_t)sizeof rep) abort();
+    if (elen && recv(fd, ents, elen, MSG_DONTWAIT | MSG_WAITALL) != (ssize_t)elen) abort();
+    if (rep.status != BOOT_OK || rep.nranks != st->n ||
+        weft_boot_reply_mac(a->key, st->chal[r], st->table[r].nonce, &rep, ents, count, mac) != 0 ||
+        !weft_bytes_equal(mac, rep.mac, sizeof mac))
+      abort();
+    for (int i = 0; i < count; i++) {
+      int want = weft_boot_entry_rank(r, st->n, i);
+      if (ents[i].rank != want || memcmp(&ents[i], &st->table[want], sizeof ents[i]) != 0) abort();
+    }
+  }
+  char extra;
+  if (recv(fd, &extra, 1, MSG_DONTWAIT) > 0) abort(); /* nothing more: no rank gets the whole table */
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fz_in in = {data, size};
   int sv[2];
@@ -91,6 +119,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (st.n >= 0) {
     missing_ranks(&st, miss, len);
     if (strnlen(miss, len) == len) abort(); /* not terminated within its buffer */
+  }
+  if (st.n > 0 && st.joined == st.n && !st.failed[0] && !(finish & 2)) {
+    answer_all(&st, &a);
+    check_answers(sv[1], &st, &a);
   }
   if (finish & 2) timed_out(&st, &a);
   fz_drain(sv[1]);

@@ -120,10 +120,13 @@ def boot_root():
 
 # ---- fuzz_boot_rank: byte 0 % 4 picks the root's answer (0), ring hellos (1), link data (2), link hellos (3)
 def boot_rank():
-    def answer(n, rank, status=0, reason=0, entries=None):
+    # the answer: one entry per rank (the root sends those of the rank's link
+    # ends), then, by `how`: 64 one entry changed (slot, kind, value), 16 a
+    # byte flipped, 32 cut, 128 one entry of the gathered table changed
+    def answer(n, rank, status=0, reason=0, entries=None, how=0, tail=b''):
         ents = entries if entries is not None else b''.join(u8(0) + u32(100 + r) for r in range(n))
-        return (u8(0) + u8(n - 1) + u8(rank) + u8(0) + u32(0xaabbccdd) + u32(0x11223344)
-                + u8(status) + u16(reason) + u8(1) + ents)
+        return (u8(0) + u8(n - 1) + u8(rank) + u8(how) + u32(0xaabbccdd) + u32(0x11223344)
+                + u8(status) + u16(reason) + u8(1) + ents + tail)
     write('fuzz_boot_rank', 'answer-ok', answer(3, 1))
     write('fuzz_boot_rank', 'answer-refused', answer(3, 1, status=2, reason=40))
     write('fuzz_boot_rank', 'answer-reason-unterminated', answer(2, 0, status=3, reason=320))
@@ -132,6 +135,16 @@ def boot_rank():
     write('fuzz_boot_rank', 'answer-forged', u8(0) + u8(2) + u8(0) + u8(1) + bytes(range(255)))
     write('fuzz_boot_rank', 'answer-changed', answer(2, 0)[:3] + u8(16) + answer(2, 0)[4:] + u16(400) + u8(1))
     write('fuzz_boot_rank', 'answer-cut', answer(2, 0)[:3] + u8(32) + answer(2, 0)[4:] + u16(300))
+    write('fuzz_boot_rank', 'answer-one-rank', answer(1, 0))
+    write('fuzz_boot_rank', 'answer-eight-ranks', answer(8, 5))
+    # rank 1 of 3: entries up0 2, down0 0, up1 0, down1 2
+    write('fuzz_boot_rank', 'answer-copies-disagree', answer(3, 1, how=64, tail=u8(2) + u8(0) + u8(5)))
+    write('fuzz_boot_rank', 'answer-entry-wrong-rank', answer(3, 1, how=64, tail=u8(1) + u8(1) + u32(7)))
+    # rank 0 of 8: entries 1, 7, 2, 6, 4, 4; the one for rank 1 (no copy) names rank 7
+    write('fuzz_boot_rank', 'answer-lone-entry-wrong-rank', answer(8, 0, how=64, tail=u8(0) + u8(1) + u32(7)))
+    write('fuzz_boot_rank', 'answer-gathered-disagrees', answer(3, 1, how=128, tail=u8(0) + u8(3)))
+    # rank 0 of 8: ranks 3 and 5 are no link end, the root sent nothing for them
+    write('fuzz_boot_rank', 'answer-gathered-not-a-link-end', answer(8, 0, how=128, tail=u8(3) + u8(3)))
     # ring: rank 1 of 3 (prev 0); nranks byte 1 -> 2 + 1 = 3
     write('fuzz_boot_rank', 'ring-hello', u8(1) + u8(1) + u8(1) + u8(0) + u8(0) + u8(0))
     write('fuzz_boot_rank', 'ring-hello-side-ring', u8(1) + u8(1) + u8(1) + u8(1) + u8(7) + u8(0) + u8(0))

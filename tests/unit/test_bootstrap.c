@@ -153,6 +153,7 @@ typedef struct {
   weft_id_internal id;
   int rank, n;
   int ok;
+  weft_rank_info *table; /* this rank's b->peers after init */
 } boot_arg;
 
 static void *boot_rank(void *p) {
@@ -160,6 +161,8 @@ static void *boot_rank(void *p) {
   bootstrap_t *b = NULL;
   char err[WEFT_SOCK_ERRLEN];
   if (weft_bootstrap_init(&a->id, a->rank, a->n, weft_test_ms(20000), &b, err) != weftSuccess) return NULL;
+  a->table = malloc(sizeof *a->table * (size_t)a->n);
+  if (a->table) memcpy(a->table, b->peers, sizeof *a->table * (size_t)a->n);
   int32_t *vals = calloc((size_t)a->n, sizeof *vals);
   vals[a->rank] = 100 + a->rank;
   int good = weft_bootstrap_allgather(b, vals, sizeof *vals, err) == weftSuccess;
@@ -183,6 +186,28 @@ static void *boot_rank(void *p) {
   return NULL;
 }
 
+/* The root sends each rank only its link ends' entries; the allgather after
+ * the links fills the rest: every rank ends with the whole table, the same
+ * on all ranks, each entry naming its rank, listener and nonce. */
+static void tables_complete_and_equal(const boot_arg *args, int N) {
+  for (int i = 0; i < N; i++) {
+    const weft_rank_info *t = args[i].table, *t0 = args[0].table;
+    assert_non_null(t);
+    for (int r = 0; r < N; r++) {
+      assert_int_equal(t[r].rank, r);
+      assert_int_equal(t[r].pid, getpid());
+      assert_true(t[r].addr.sa.sa_family == AF_INET || t[r].addr.sa.sa_family == AF_INET6);
+      assert_non_null(memchr(t[r].host, 0, sizeof t[r].host));
+      assert_memory_equal(&t[r].addr, &t0[r].addr, sizeof t[r].addr);
+      assert_string_equal(t[r].host, t0[r].host);
+      assert_true(t[r].host_id == t0[r].host_id);
+      assert_memory_equal(t[r].nonce, t0[r].nonce, sizeof t[r].nonce);
+      if (r > 0) assert_memory_not_equal(t[r].nonce, t[r - 1].nonce, sizeof t[r].nonce); /* its own listener */
+      if (r > 0) assert_int_not_equal(weft_sockaddr_port(&t[r].addr), weft_sockaddr_port(&t[r - 1].addr));
+    }
+  }
+}
+
 /* Ranks join while a stranger with the wrong secret hammers the root. */
 static void bootstrap_threads(int N) {
   weftUniqueId uid;
@@ -198,12 +223,14 @@ static void bootstrap_threads(int N) {
   memset(junk, 0x5a, sizeof junk);
   assert_int_equal(weft_sock_send_all(fd, junk, sizeof junk, weft_test_ms(5000), err), 0);
   for (int i = 0; i < N; i++) {
-    args[i] = (boot_arg){id, i, N, 0};
+    args[i] = (boot_arg){id, i, N, 0, NULL};
     assert_int_equal(pthread_create(&th[i], NULL, boot_rank, &args[i]), 0);
   }
   for (int i = 0; i < N; i++) pthread_join(th[i], NULL);
   close(fd);
   for (int i = 0; i < N; i++) assert_true(args[i].ok);
+  tables_complete_and_equal(args, N);
+  for (int i = 0; i < N; i++) free(args[i].table);
 }
 
 /* Sizes around powers of two: Bruck's last step sends fewer slots. */
