@@ -10,8 +10,12 @@
  *              dropped, and the real peer behind it is accepted;
  *   counters   a peer that writes ring counters out of bounds makes the
  *              receive fail with weftRemoteError instead of reading outside
- *              the ring.
- *   test_shm_hostile stranger|flood|unsealed|counters */
+ *              the ring;
+ *   crowd      not hostile: 100 real peers connect before the listener
+ *              accepts any (an eager init at more than 64 ranks), and every
+ *              one is accepted (a full list of waiting connections used to
+ *              drop its oldest, a real peer, as a flood).
+ *   test_shm_hostile stranger|flood|unsealed|counters|crowd */
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -74,6 +78,7 @@ static int fake_peer(const char *handle, int fd, uint64_t conn_id) {
 
 int main(int argc, char **argv) {
   const char *mode = argc > 1 ? argv[1] : "";
+  setenv("WEFT_SHM_RING_SIZE", "4096", 1); /* 100 rings in the crowd case */
   const weftNet_t *net = &weft_net_shm;
   weftNetInitArgs_t args = {WEFT_NET_ABI_VERSION, NULL, NULL, NULL, NULL};
   void *ctx, *lis, *send = NULL, *recv = NULL;
@@ -123,8 +128,30 @@ int main(int argc, char **argv) {
     net->closeListen(lis);
     net->finalize(ctx);
     return bad;
+  } else if (!strcmp(mode, "crowd")) {
+    enum { CROWD = 100 };
+    static void *sends[CROWD], *recvs[CROWD];
+    static int seen[CROWD];
+    for (int i = 0; i < CROWD; i++)
+      if (net->connect(ctx, 0, handle, &KEY, 1000 + (uint64_t)i, 0, 5000, &sends[i]) != weftSuccess)
+        return FAILF("crowd: peer %d cannot connect", i);
+    for (int i = 0; i < CROWD && !bad; i++) {
+      uint64_t id = 0;
+      uint32_t fl;
+      weftResult_t r = net->accept(lis, weft_test_ms(5000), &recvs[i], &id, &fl);
+      if (r != weftSuccess) bad = FAILF("crowd: accept %d of %d returned %d", i + 1, CROWD, (int)r);
+      else if (id < 1000 || id >= 1000 + CROWD || seen[id - 1000]++) bad = FAILF("crowd: connection %llu", (unsigned long long)id);
+    }
+    if (!bad) printf("crowd: all %d peers accepted\n", CROWD);
+    for (int i = 0; i < CROWD; i++) {
+      if (recvs[i]) net->closeRecv(recvs[i]);
+      if (sends[i]) net->closeSend(sends[i]);
+    }
+    net->closeListen(lis);
+    net->finalize(ctx);
+    return bad;
   } else {
-    return FAILF("usage: test_shm_hostile stranger|flood|unsealed|counters");
+    return FAILF("usage: test_shm_hostile stranger|flood|unsealed|counters|crowd");
   }
   /* the real peer, behind the hostile connection */
   double t0 = now_s();

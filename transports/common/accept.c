@@ -26,20 +26,30 @@ static void pending_remove(weft_net_listen *l, int i) {
   l->npending--;
 }
 
-/* Accepts what is waiting on the listener. A full list drops its oldest
- * entry: a flood of silent connections cannot hold the real peers out. */
-static void accept_new(weft_net_listen *l) {
+static int hello_arrived(int fd, size_t hello_bytes);
+
+/* Accepts what is waiting on the listener. A full list makes room by
+ * closing its oldest connection whose hello is not all there: a flood of
+ * silent connections cannot hold the real peers out. When every entry holds
+ * a whole hello (many real peers at once: an eager init with more than
+ * WEFT_NET_PENDING_MAX of them), nothing is dropped: the rest wait in the
+ * kernel's backlog until the caller has taken some. */
+static void accept_new(weft_net_listen *l, size_t hello_bytes) {
   char err[WEFT_SOCK_ERRLEN];
   int fd;
-  while (weft_sock_accept(l->fd, 0, NULL, &fd, err) == 0) {
+  for (;;) {
     if (l->npending == WEFT_NET_PENDING_MAX) {
-      int oldest = 0;
-      for (int i = 1; i < l->npending; i++)
-        if (l->pending_since[i] < l->pending_since[oldest]) oldest = i;
+      int oldest = -1;
+      for (int i = 0; i < l->npending; i++)
+        if (hello_arrived(l->pending_fd[i], hello_bytes) != 1 &&
+            (oldest < 0 || l->pending_since[i] < l->pending_since[oldest]))
+          oldest = i;
+      if (oldest < 0) return;
       close(l->pending_fd[oldest]);
       pending_remove(l, oldest);
       weft_net_drop_stranger(l);
     }
+    if (weft_sock_accept(l->fd, 0, NULL, &fd, err) != 0) return;
     l->pending_fd[l->npending] = fd;
     l->pending_since[l->npending++] = weft_now_ms();
   }
@@ -62,7 +72,7 @@ weftResult_t weft_net_accept(weft_net_listen *l, int timeout_ms, const char *pee
    * WEFT_NET_HELLO_MS. */
   long long deadline = weft_now_ms() + timeout_ms;
   for (;;) {
-    accept_new(l);
+    accept_new(l, hello_bytes);
     long long now = weft_now_ms();
     int partial = 0;
     for (int i = l->npending - 1; i >= 0; i--) {
