@@ -1,7 +1,8 @@
 /* What every built-in listener (tcp, shm, ofi; ucx reads its hellos with
  * the same checks) reads from strangers before authentication: the shared
  * accept loop (common/accept.c: connections waiting side by side for their
- * hellos, a full list dropping its oldest, hellos peeked until whole) and
+ * hellos, a full list closing its oldest one whose hello is not whole, hellos
+ * peeked until whole) and
  * the hello checks, reply and link keys (common/hello.c), driven as they
  * are over a Unix listening socket. The script opens up to 80 connections
  * (more than WEFT_NET_PENDING_MAX) that send a genuine hello (with a
