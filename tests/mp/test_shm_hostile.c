@@ -14,8 +14,12 @@
  *   crowd      not hostile: 100 real peers connect before the listener
  *              accepts any (an eager init at more than 64 ranks), and every
  *              one is accepted (a full list of waiting connections used to
- *              drop its oldest, a real peer, as a flood).
- *   test_shm_hostile stranger|flood|unsealed|counters|crowd */
+ *              drop its oldest, a real peer, as a flood);
+ *   lastword   not hostile: a peer writes a message into the ring and closes
+ *              (it exits) before the receive is posted; the receiver, asked
+ *              for its poll descriptor first as the executor does, still
+ *              gets the whole message, and only the next receive fails.
+ *   test_shm_hostile stranger|flood|unsealed|counters|crowd|lastword */
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -150,8 +154,43 @@ int main(int argc, char **argv) {
     net->closeListen(lis);
     net->finalize(ctx);
     return bad;
+  } else if (!strcmp(mode, "lastword")) {
+    enum { BYTES = 2048 }; /* fits the 4 KiB ring: the send completes alone */
+    static char out[BYTES], in[BYTES];
+    for (int i = 0; i < BYTES; i++) out[i] = (char)(i * 7 + 1);
+    uint64_t id = 0;
+    uint32_t fl;
+    void *req;
+    int done = 0;
+    size_t got = 0;
+    uint64_t tag = 0;
+    if (net->connect(ctx, 0, handle, &KEY, 5, 0, 5000, &send) != weftSuccess ||
+        net->accept(lis, 5000, &recv, &id, &fl) != weftSuccess)
+      return FAILF("lastword: no connection");
+    if (net->isend(send, out, BYTES, 77, NULL, &req) != weftSuccess) return FAILF("lastword: isend failed");
+    while (!done)
+      if (net->test(req, &done, NULL, NULL) != weftSuccess) return FAILF("lastword: the send failed");
+    net->closeSend(send); /* the peer's last word is in the ring; its end of the socket closes */
+    send = NULL;
+    short ev = 0;
+    (void)net->pollFd(recv, &ev); /* sees the closed socket first */
+    weftResult_t r = net->irecv(recv, in, BYTES, 0, NULL, &req);
+    done = 0;
+    while (r == weftSuccess && !done) r = net->test(req, &done, &got, &tag);
+    if (r != weftSuccess || got != BYTES || tag != 77 || memcmp(in, out, BYTES) != 0)
+      bad = FAILF("lastword: the message written before the close was lost (%d, %zu bytes)", (int)r, got);
+    else if ((r = net->irecv(recv, in, BYTES, 0, NULL, &req)) == weftSuccess) {
+      done = 0;
+      while (r == weftSuccess && !done) r = net->test(req, &done, &got, &tag);
+      if (r != weftRemoteError) bad = FAILF("lastword: a receive after the peer closed returned %d", (int)r);
+    }
+    if (!bad) printf("lastword: the message was read after the peer closed, the next receive failed\n");
+    net->closeRecv(recv);
+    net->closeListen(lis);
+    net->finalize(ctx);
+    return bad;
   } else {
-    return FAILF("usage: test_shm_hostile stranger|flood|unsealed|counters|crowd");
+    return FAILF("usage: test_shm_hostile stranger|flood|unsealed|counters|crowd|lastword");
   }
   /* the real peer, behind the hostile connection */
   double t0 = now_s();

@@ -117,6 +117,7 @@ typedef struct shm_ep {
   uint64_t size;       /* ring bytes, validated at connect: the shared copy is never trusted */
   uint64_t cma_threshold;
   weftResult_t failed;
+  int peer_eof; /* the peer's socket closed: a receiver still reads what the ring holds */
   weft_req_queue q; /* requests still moving data, in order */
 } shm_ep;
 
@@ -374,11 +375,13 @@ static weftResult_t ep_fail(shm_ep *e, weftResult_t res, const char *what) {
  * locked instruction, cheaper than a store and a fence) and the flag is read
  * the same way; the sleeper sets its flag, then re-reads our counter, so one
  * of the two always sees the other. */
+static void peer_closed(shm_ep *e);
+static void recv_check_eof(shm_ep *e);
+
 static void ring_doorbell(shm_ep *e, _Atomic uint32_t *waiting) {
   if (atomic_load(waiting) && atomic_exchange(waiting, 0)) {
     char b = 1;
-    if (send(e->sock, &b, 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN)
-      ep_fail(e, weftRemoteError, PEER_GONE);
+    if (send(e->sock, &b, 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN) peer_closed(e);
   }
 }
 
@@ -547,7 +550,7 @@ static weftResult_t shm_test(void *request, int *done, size_t *size, uint64_t *t
   *done = 0;
   if (r->state == RQ_QUEUED && !e->failed) {
     if (e->h.type == WEFT_NET_OBJ_SEND) progress_send(e);
-    else progress_recv(e);
+    else if (progress_recv(e) == weftSuccess) recv_check_eof(e);
   }
   if (r->state == RQ_CMA_WAIT && atomic_load_explicit(&e->ring->acked, memory_order_acquire) >= r->cma_seq)
     r->state = RQ_DONE;
@@ -565,14 +568,29 @@ static weftResult_t shm_test(void *request, int *done, size_t *size, uint64_t *t
   return weftSuccess;
 }
 
+/* The peer's end of the socket closed: it exited, or closed this
+ * connection. A sender can go no further. A receiver first takes what the
+ * ring still holds (a peer may write its last message and exit before it
+ * is read) and fails only a receive the ring cannot complete. */
+static void peer_closed(shm_ep *e) {
+  e->peer_eof = 1;
+  if (e->h.type == WEFT_NET_OBJ_SEND) ep_fail(e, weftRemoteError, PEER_GONE);
+}
+
+/* A receiver whose peer closed: fails once nothing more is in the ring for
+ * the receive at the head of the queue (call after progress_recv). */
+static void recv_check_eof(shm_ep *e) {
+  if (e->peer_eof && e->q.head && atomic_load_explicit(&e->ring->head, memory_order_acquire) == e->pos)
+    ep_fail(e, weftRemoteError, PEER_GONE);
+}
+
 /* Empties the doorbell; notices a peer that went away. */
 static void drain(shm_ep *e) {
   char buf[64];
-  for (;;) {
+  while (!e->peer_eof) {
     ssize_t n = recv(e->sock, buf, sizeof buf, MSG_DONTWAIT);
     if (n > 0) continue;
-    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
-      ep_fail(e, weftRemoteError, PEER_GONE);
+    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) peer_closed(e);
     return;
   }
 }
@@ -584,6 +602,7 @@ static int shm_poll_fd(void *comm, short *events) {
   if (e->failed) return WEFT_NET_POLL_READY;
   *events = POLLIN;
   if (e->h.type == WEFT_NET_OBJ_RECV) {
+    if (e->peer_eof) return WEFT_NET_POLL_READY; /* test() reads what is left, then fails */
     atomic_store(&ring->recv_waiting, 1);
     if (e->q.head && atomic_load(&ring->head) != e->pos) return WEFT_NET_POLL_READY;
   } else {
