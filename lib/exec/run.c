@@ -395,6 +395,12 @@ static weftResult_t mismatch(run_t *R, const weft_step *st, uint64_t tag, size_t
   return weftInvalidUsage;
 }
 
+/* Whether a receive's result says the peer's call differs from this one's:
+ * the transport refused the message and its tag is another call's. */
+static int recv_mismatch(const weft_step *st, weftResult_t res, uint64_t tag) {
+  return res == weftInvalidUsage && st->kind == ST_RECV && tag && tag != st->msg.tag;
+}
+
 /* Part `failed` failed with res. A mismatch is often what broke the link:
  * some providers close a connection on a truncated receive (tcp;ofi_rxm),
  * and the send in flight on it then fails first. So the receives still in
@@ -411,7 +417,7 @@ static weftResult_t fail_part(run_t *R, int failed, weftResult_t res) {
     size_t size = 0;
     uint64_t tag = 0;
     weftResult_t r = R->peers[rs->msg.peer].net->test(R->reqs[part], &done, &size, &tag);
-    if (r == weftInvalidUsage && tag && tag != rs->msg.tag) return mismatch(R, rs, tag, size, 0);
+    if (recv_mismatch(rs, r, tag)) return mismatch(R, rs, tag, size, 0);
   }
   return net_fail(R, st, res, part_ep(R, failed));
 }
@@ -426,7 +432,7 @@ static weftResult_t test_inflight(run_t *R, int *progressed) {
     size_t size = 0;
     uint64_t tag = 0;
     weftResult_t res = net->test(R->reqs[part], &done, &size, &tag);
-    if (res == weftInvalidUsage && st->kind == ST_RECV && tag && tag != st->msg.tag) return mismatch(R, st, tag, size, 0);
+    if (recv_mismatch(st, res, tag)) return mismatch(R, st, tag, size, 0);
     if (res != weftSuccess) return fail_part(R, part, res);
     if (!done) continue;
     /* kept in the order posted, so that each endpoint's oldest request is

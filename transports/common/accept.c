@@ -26,7 +26,14 @@ static void pending_remove(weft_net_listen *l, int i) {
   l->npending--;
 }
 
-static int hello_arrived(int fd, size_t hello_bytes);
+/* 1: the whole hello is buffered, 0: not yet, -1: the peer closed or failed. */
+static int hello_arrived(int fd, size_t hello_bytes) {
+  char buf[256];
+  ssize_t n = recv(fd, buf, hello_bytes < sizeof buf ? hello_bytes : sizeof buf, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+  if (n == 0) return -1;
+  return (size_t)n >= hello_bytes || (size_t)n == sizeof buf ? 1 : 0;
+}
 
 /* Accepts what is waiting on the listener. A full list makes room by
  * closing its oldest connection whose hello is not all there: a flood of
@@ -53,15 +60,6 @@ static void accept_new(weft_net_listen *l, size_t hello_bytes) {
     l->pending_fd[l->npending] = fd;
     l->pending_since[l->npending++] = weft_now_ms();
   }
-}
-
-/* 1: the whole hello is buffered, 0: not yet, -1: the peer closed or failed. */
-static int hello_arrived(int fd, size_t hello_bytes) {
-  char buf[256];
-  ssize_t n = recv(fd, buf, hello_bytes < sizeof buf ? hello_bytes : sizeof buf, MSG_PEEK | MSG_DONTWAIT);
-  if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
-  if (n == 0) return -1;
-  return (size_t)n >= hello_bytes || (size_t)n == sizeof buf ? 1 : 0;
 }
 
 weftResult_t weft_net_accept(weft_net_listen *l, int timeout_ms, const char *peer, size_t hello_bytes,

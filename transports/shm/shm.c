@@ -370,14 +370,27 @@ static weftResult_t ep_fail(shm_ep *e, weftResult_t res, const char *what) {
   return e->failed;
 }
 
+/* The peer's end of the socket closed: it exited, or closed this
+ * connection. A sender can go no further. A receiver first takes what the
+ * ring still holds (a peer may write its last message and exit before it
+ * is read) and fails only a receive the ring cannot complete. */
+static void peer_closed(shm_ep *e) {
+  e->peer_eof = 1;
+  if (e->h.type == WEFT_NET_OBJ_SEND) ep_fail(e, weftRemoteError, PEER_GONE);
+}
+
+/* A receiver whose peer closed: fails once nothing more is in the ring for
+ * the receive at the head of the queue (call after progress_recv). */
+static void recv_check_eof(shm_ep *e) {
+  if (e->peer_eof && e->q.head && atomic_load_explicit(&e->ring->head, memory_order_acquire) == e->pos)
+    ep_fail(e, weftRemoteError, PEER_GONE);
+}
+
 /* Wakes the other side if it announced it sleeps. The caller has just
  * updated its counter with a sequentially consistent store (on x86 one
  * locked instruction, cheaper than a store and a fence) and the flag is read
  * the same way; the sleeper sets its flag, then re-reads our counter, so one
  * of the two always sees the other. */
-static void peer_closed(shm_ep *e);
-static void recv_check_eof(shm_ep *e);
-
 static void ring_doorbell(shm_ep *e, _Atomic uint32_t *waiting) {
   if (atomic_load(waiting) && atomic_exchange(waiting, 0)) {
     char b = 1;
@@ -566,22 +579,6 @@ static weftResult_t shm_test(void *request, int *done, size_t *size, uint64_t *t
   if (tag) *tag = r->hdr.tag;
   weft_req_release(&e->q, r);
   return weftSuccess;
-}
-
-/* The peer's end of the socket closed: it exited, or closed this
- * connection. A sender can go no further. A receiver first takes what the
- * ring still holds (a peer may write its last message and exit before it
- * is read) and fails only a receive the ring cannot complete. */
-static void peer_closed(shm_ep *e) {
-  e->peer_eof = 1;
-  if (e->h.type == WEFT_NET_OBJ_SEND) ep_fail(e, weftRemoteError, PEER_GONE);
-}
-
-/* A receiver whose peer closed: fails once nothing more is in the ring for
- * the receive at the head of the queue (call after progress_recv). */
-static void recv_check_eof(shm_ep *e) {
-  if (e->peer_eof && e->q.head && atomic_load_explicit(&e->ring->head, memory_order_acquire) == e->pos)
-    ep_fail(e, weftRemoteError, PEER_GONE);
 }
 
 /* Empties the doorbell; notices a peer that went away. */
