@@ -19,6 +19,7 @@
 #define AG_MAGIC 0x57414752u /* "WAGR" */
 #define PROBE_MS 50          /* a missing rank's listener is tried this often: refused means its process is gone */
 #define PROBE_CONNECT_MS 20  /* a probe that neither connects nor is refused this fast says nothing */
+#define REPROBE_MAX_MS 1000  /* a member waiting for its challenge tries the listener again at most this far apart */
 #define READ_MS 1000         /* the rest of a message whose first bytes came */
 
 enum { AG_CHALLENGE = 1, AG_JOIN, AG_PROPOSE, AG_ACK, AG_COMMIT, AG_REJECT };
@@ -326,6 +327,29 @@ static weftResult_t coordinate(agree_ctx *a) {
 
 enum { M_DONE, M_COORD_GONE, M_REJECTED };
 
+/* Waits for coordinator r's challenge on a fresh connection. A connect that
+ * races with the coordinator's death can leave this end established with
+ * nothing behind it and no reset to come; so while it waits, the member tries
+ * r's listener again (after PROBE_MS, then twice as long each time up to
+ * REPROBE_MAX_MS): a refusal means r's process is gone. Once the challenge
+ * came the connection is known to reach r, whose death then closes it. */
+static int await_challenge(agree_ctx *a, ag_conn *c, int r, int wait_ms, ag_head *h) {
+  long long deadline = weft_now_ms() + wait_ms;
+  int every = PROBE_MS;
+  for (;;) {
+    long long left = deadline - weft_now_ms();
+    if (left <= 0) return -1;
+    struct pollfd p = {c->fd, POLLIN, 0};
+    int k = poll(&p, 1, left < every ? (int)left : every);
+    if (k > 0) return recv_msg(a, c, 0, h, 0, READ_MS) == 0 && h->type == AG_CHALLENGE ? 0 : -1;
+    if (k < 0 && errno != EINTR) return -1;
+    int fd, d = k == 0 ? dial(a, r, PROBE_CONNECT_MS, &fd) : -1;
+    if (d == 0) return -1;
+    if (d == 1) close(fd); /* r drops it as a stranger's */
+    every = every * 2 < REPROBE_MAX_MS ? every * 2 : REPROBE_MAX_MS;
+  }
+}
+
 /* Joins coordinator r and follows it to a commit. */
 static int follow(agree_ctx *a, int r) {
   weft_agree_io *io = a->io;
@@ -337,8 +361,7 @@ static int follow(agree_ctx *a, int r) {
   ag_head h;
   int out = M_COORD_GONE;
   uint32_t proposed = 0;
-  if (weft_random_bytes(c.mn, sizeof c.mn) != 0 || recv_msg(a, &c, 0, &h, 0, wait) != 0 || h.type != AG_CHALLENGE)
-    goto done;
+  if (weft_random_bytes(c.mn, sizeof c.mn) != 0 || await_challenge(a, &c, r, wait, &h) != 0) goto done;
   memcpy(a->buf, &io->mine, sizeof io->mine);
   memcpy(a->buf + sizeof io->mine, io->state, (size_t)a->n);
   if (send_msg(a, &c, 1, AG_JOIN, 0, a->buf, (uint32_t)a->join_len, T) != 0) goto done;

@@ -6,9 +6,10 @@
  * a JOIN from every other rank it does not know to be gone, proposes the set
  * that joined, and commits it once every member acknowledged; a member that
  * died meanwhile makes it propose again without it. A rank whose coordinator
- * dies (its socket closes, or it is silent past the bounds) counts it as
- * failed and joins the next lowest rank, which takes over with the union of
- * the failed sets it is told. Every wait is bounded by the timeout. */
+ * dies (its socket closes, its listener refuses, or it is silent past the
+ * bounds) counts it as failed and joins the next lowest rank, which takes
+ * over with the union of the failed sets it is told. Every wait is bounded
+ * by the timeout. */
 #ifndef WEFT_BOOT_AGREE_H
 #define WEFT_BOOT_AGREE_H
 
