@@ -70,6 +70,13 @@ typedef struct {
   int encrypts;         /* 1: connect() honours WEFT_NET_CONN_ENCRYPT. 0 (the
                          * default): weft takes another transport for links
                          * that must be encrypted, or fails if this one is forced */
+  int connectRetry;     /* 1: a connect() that got no answer in its timeoutMs
+                         * returns weftTimeout and leaves nothing behind, so it
+                         * may simply be called again. weft then connects in
+                         * slices of about a second and looks at weftCommAbort
+                         * and the comm's failure between them, instead of
+                         * waiting out the whole timeout on a host that never
+                         * answers. 0 (the default): one call with the timeout */
 } weftNetProperties_t;
 
 #define WEFT_NET_KEY_BYTES 32

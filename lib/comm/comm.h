@@ -33,6 +33,7 @@ typedef struct {
   void *listen;
   int host_local; /* its weftNetProperties_t.hostLocal: every peer it reaches shares this host's memory */
   int encrypts;   /* its weftNetProperties_t.encrypts */
+  int connect_retry; /* its weftNetProperties_t.connectRetry */
 } weft_net_inst;
 
 struct weft_trace;

@@ -91,6 +91,7 @@ static weftResult_t init_net(struct weftComm *c, int k) {
   int got = net->getProperties && net->getProperties(ni->ctx, 0, &props) == weftSuccess;
   ni->host_local = got && props.hostLocal;
   ni->encrypts = got && props.encrypts;
+  ni->connect_retry = got && props.connectRetry;
   return weftSuccess;
 }
 

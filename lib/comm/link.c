@@ -23,6 +23,11 @@
 /* How long one accept waits before the abort flag and the comm's failure
  * are looked at again. */
 #define ACCEPT_SLICE_MS 50
+/* How long one connect attempt may wait for an answer before the abort flag
+ * and the comm's failure are looked at (transports with connectRetry): a
+ * SYN's first retransmission comes after a second, so a slice this long
+ * costs a live but lossy peer nothing. */
+#define CONNECT_SLICE_MS 1000
 
 /* connId carries the connecting rank, the stream index and the stream count. */
 static uint64_t conn_id(int rank, int k, int nstreams) {
@@ -43,22 +48,49 @@ static weftResult_t comm_stopped(struct weftComm *c, char *err, size_t len) {
   return weftSuccess;
 }
 
+/* One connection of the link to p (stream st) within the comm's timeout. A
+ * transport whose connect may be called again after a timeout is given
+ * slices of CONNECT_SLICE_MS, and the abort flag and the comm's failure are
+ * looked at between them: a host that never answers (a partition, a node
+ * powered off) then holds the call only until someone knows. */
+static weftResult_t connect_stream(struct weftComm *c, int p, int st, const char *handle, void **ep, int *stopped,
+                                   char *err, size_t len) {
+  weft_peer_conn *pc = &c->peers[p];
+  weft_net_inst *ni = &c->nets[weft_net_slot_of(pc->net)];
+  uint32_t flags = c->encrypt[p] ? WEFT_NET_CONN_ENCRYPT : 0;
+  uint64_t id = conn_id(c->rank, st, pc->nstreams);
+  if (!ni->connect_retry) return pc->net->connect(ni->ctx, 0, handle, &c->net_key, id, flags, c->timeout_ms, ep);
+  long long deadline = weft_now_ms() + c->timeout_ms;
+  for (;;) {
+    long long left = deadline - weft_now_ms();
+    weftResult_t res = pc->net->connect(ni->ctx, 0, handle, &c->net_key, id, flags,
+                                        left < CONNECT_SLICE_MS ? (int)(left > 0 ? left : 1) : CONNECT_SLICE_MS, ep);
+    if (res != weftTimeout || weft_now_ms() >= deadline) return res;
+    if ((res = comm_stopped(c, err, len)) != weftSuccess) {
+      *stopped = 1;
+      return res;
+    }
+  }
+}
+
 weftResult_t weft_comm_link_send(struct weftComm *c, int p, char *err, size_t len) {
   weft_peer_conn *pc = &c->peers[p];
   weftResult_t res = comm_stopped(c, err, len);
   if (res != weftSuccess || weft_peer_linked(pc, 1)) return res;
-  int k = weft_net_slot_of(pc->net);
+  int k = weft_net_slot_of(pc->net), stopped = 0;
   const char *handle = c->net_handles + (size_t)p * c->net_handle_row + (size_t)k * WEFT_NET_HANDLE_BYTES;
   for (int st = 0; st < pc->nstreams && res == weftSuccess; st++) {
     void **ep = st ? &pc->xsend[st - 1] : &pc->send;
-    if (!*ep)
-      res = pc->net->connect(c->nets[k].ctx, 0, handle, &c->net_key, conn_id(c->rank, st, pc->nstreams),
-                             c->encrypt[p] ? WEFT_NET_CONN_ENCRYPT : 0, c->timeout_ms, ep);
+    if (!*ep) res = connect_stream(c, p, st, handle, ep, &stopped, err, len);
   }
-  if (res == weftSuccess) return res;
+  if (res == weftSuccess || stopped) return res;
   char pn[128];
   weft_comm_peer_name(c, p, pn, sizeof pn);
-  snprintf(err, len, "transport %s: connecting to %s: %s", pc->net->name, pn, pc->net->lastError(c->nets[k].ctx));
+  if (res == weftTimeout)
+    snprintf(err, len, "transport %s: connecting to %s: no answer within %d ms (WEFT_TIMEOUT; the last try: %s)",
+             pc->net->name, pn, c->timeout_ms, pc->net->lastError(c->nets[k].ctx));
+  else
+    snprintf(err, len, "transport %s: connecting to %s: %s", pc->net->name, pn, pc->net->lastError(c->nets[k].ctx));
   weft_comm_suspect(c, p);
   return res;
 }

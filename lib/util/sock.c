@@ -198,7 +198,8 @@ static int sock_connect(const weft_sockaddr *addr, int timeout_ms, int refused_i
       if (left < 0) left = 0;
       if (wait_fd(s, POLLOUT, (int)left) <= 0) {
         close(s);
-        return SERR("connect to %s timed out after %d ms", as, timeout_ms);
+        snprintf(err, WEFT_SOCK_ERRLEN, "connect to %s: no answer within %d ms", as, timeout_ms);
+        return WEFT_SOCK_NO_ANSWER;
       }
       socklen_t el = sizeof e;
       getsockopt(s, SOL_SOCKET, SO_ERROR, &e, &el);
@@ -210,8 +211,10 @@ static int sock_connect(const weft_sockaddr *addr, int timeout_ms, int refused_i
     }
     close(s);
     if ((e != ECONNREFUSED && e != ETIMEDOUT && e != EAGAIN && e != ECONNRESET) ||
-        (e == ECONNREFUSED && refused_is_final) || weft_now_ms() + delay_ms > deadline)
-      return SERR("connect to %s failed: %s", as, strerror(e));
+        (e == ECONNREFUSED && refused_is_final) || weft_now_ms() + delay_ms > deadline) {
+      snprintf(err, WEFT_SOCK_ERRLEN, "connect to %s failed: %s", as, strerror(e));
+      return e == ETIMEDOUT ? WEFT_SOCK_NO_ANSWER : -1;
+    }
     usleep((useconds_t)delay_ms * 1000);
     if (delay_ms < 200) delay_ms *= 2;
   }

@@ -39,6 +39,10 @@ int weft_sock_local_addr(const weft_sockaddr *toward, weft_sockaddr *out, char *
 
 /* Binds and listens on addr (port 0 = ephemeral); addr gets the real port. */
 int weft_sock_listen(weft_sockaddr *addr, int *fd, char *err);
+/* What weft_sock_connect and weft_sock_dial return when nothing answered in
+ * time (no SYN-ACK, no refusal: a host that drops, or is gone without a
+ * reset); every other failure is -1. */
+#define WEFT_SOCK_NO_ANSWER (-2)
 /* Connects, retrying refused connections until the timeout (the listener may
  * not be up yet). */
 int weft_sock_connect(const weft_sockaddr *addr, int timeout_ms, int *fd, char *err);

@@ -24,6 +24,11 @@
  *   abort_stream       the same with the allreduce enqueued on a weft stream:
  *                      weftStreamSynchronize returns weftAborted quickly.
  *   timeout            same setup, timeoutMs = 1000: weftTimeout after ~1 s.
+ *   abort_connect      2 ranks over tcp; rank 1's listeners drop every SYN
+ *                      (their accept queues filled); rank 0's first send to
+ *                      rank 1 connects and weftCommAbort must bring it back
+ *                      within seconds (timeout 60 s); then, with a 2.5 s
+ *                      timeout and no abort, weftTimeout "no answer within".
  *   init_timeout       init of rank 0 of 2 without rank 1, timeoutMs = 1000:
  *                      fails within ~1 s instead of hanging.
  *   concurrent_use     two threads of rank 0 call into one comm at once: the
@@ -99,6 +104,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -437,6 +443,128 @@ static void test_timeout(void **state) {
   assert_int_equal(weftCommDestroy(comms[1]), weftSuccess);
   assert_true(now_s() - t0 < weft_test_seconds(5));
   free(buf);
+}
+
+/* ---- abort while a connect gets no answer ---------------------------------------------- */
+
+/* This process's TCP listeners (both ranks' bootstrap and transport ones):
+ * the rows of /proc/net/tcp in LISTEN whose inode is a socket of ours. */
+static int own_listeners(struct sockaddr_in *out, int max) {
+  unsigned long inodes[256];
+  int ni = 0, n = 0;
+  char path[64], link[64];
+  for (int fd = 0; fd < 4096 && ni < 256; fd++) {
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    ssize_t k = readlink(path, link, sizeof link - 1);
+    if (k <= 0) continue;
+    link[k] = 0;
+    if (sscanf(link, "socket:[%lu]", &inodes[ni]) == 1) ni++;
+  }
+  FILE *f = fopen("/proc/net/tcp", "r");
+  if (!f) return 0;
+  char line[512];
+  while (fgets(line, sizeof line, f) && n < max) {
+    unsigned ip, port, st;
+    unsigned long inode;
+    if (sscanf(line, " %*d: %x:%x %*x:%*x %x %*s %*s %*s %*d %*d %lu", &ip, &port, &st, &inode) != 4 || st != 0x0A)
+      continue;
+    for (int i = 0; i < ni; i++)
+      if (inodes[i] == inode) {
+        out[n] = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = ip};
+        n++;
+        break;
+      }
+  }
+  fclose(f);
+  return n;
+}
+
+/* Fills a's accept queue with connections nobody accepts (closed at once on
+ * this side), until a connect gets no answer: from then on the kernel drops
+ * every SYN to it, as a host that is gone without a reset would. */
+static int fill_accept_queue(const struct sockaddr_in *a) {
+  for (int i = 0; i < 20000; i++) {
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (s < 0) return -1;
+    int e = connect(s, (const struct sockaddr *)a, sizeof *a) == 0 ? 0 : errno;
+    struct pollfd p = {s, POLLOUT, 0};
+    int ok = e == 0 || (e == EINPROGRESS && poll(&p, 1, 100) == 1);
+    close(s);
+    if (!ok) return i;
+  }
+  return -1;
+}
+
+typedef struct {
+  weftComm_t comm;
+  float *buf;
+  size_t count;
+  weftResult_t res;
+  atomic_int done;
+  double t_end;
+  char msg[512];
+} lone_send;
+
+static void *send_to_rank1(void *p) {
+  lone_send *a = p;
+  a->res = weftSend(a->buf, a->count, weftFloat, 1, a->comm, NULL);
+  a->t_end = now_s();
+  snprintf(a->msg, sizeof a->msg, "%s", weftGetLastError(NULL)); /* this thread's; the comm is freed by the abort */
+  atomic_store(&a->done, 1);
+  return NULL;
+}
+
+/* Rank 0 of a 2-rank comm over tcp sends to rank 1 for the first time (its
+ * link is opened now, WEFT_CONNECT=lazy) while no SYN to rank 1 is answered;
+ * weftCommAbort must bring the send back within seconds, not at the 60 s
+ * timeout (the connect is made in slices that look at the abort flag). */
+static void test_abort_connect(void **state) {
+  (void)state;
+  weftComm_t comms[2] = {NULL, NULL};
+  init_pair(comms, 60000);
+  struct sockaddr_in ls[16];
+  int nl = own_listeners(ls, 16), filled = 0;
+  for (int i = 0; i < nl; i++) filled += fill_accept_queue(&ls[i]) > 0;
+  printf("  %d TCP listeners of this process, %d of them no longer answering\n", nl, filled);
+  assert_true(filled >= 2); /* at least rank 1's bootstrap and transport listeners */
+  lone_send a;
+  memset(&a, 0, sizeof a);
+  a.comm = comms[0];
+  a.count = 1 << 18; /* 1 MiB: through the transport, not the node segment */
+  a.buf = calloc(a.count, sizeof(float));
+  atomic_init(&a.done, 0);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, send_to_rank1, &a), 0);
+  sleep_ms(1500);
+  assert_int_equal(atomic_load(&a.done), 0); /* blocked in the connect */
+  double t0 = now_s();
+  assert_int_equal(weftCommAbort(comms[0]), weftSuccess);
+  for (int i = 0; i < weft_test_seconds(500) && !atomic_load(&a.done); i++) sleep_ms(10);
+  int done = atomic_load(&a.done);
+  printf("  the blocked send %s with %d (%s) %.3f s after the abort: %s\n", done ? "returned" : "did NOT return",
+         (int)a.res, weftGetErrorString(a.res), done ? a.t_end - t0 : -1.0, done ? a.msg : "");
+  assert_true(done);
+  pthread_join(t, NULL);
+  assert_int_equal(a.res, weftAborted);
+  assert_true(a.t_end - t0 < weft_test_seconds(3));
+  assert_int_equal(weftCommDestroy(comms[1]), weftSuccess);
+
+  /* no abort: the slices end at the comm's own timeout, which names the peer */
+  init_pair(comms, 2500);
+  nl = own_listeners(ls, 16);
+  for (int i = 0; i < nl; i++) fill_accept_queue(&ls[i]);
+  t0 = now_s();
+  weftResult_t r = weftSend(a.buf, a.count, weftFloat, 1, comms[0], NULL);
+  double dt = now_s() - t0;
+  const char *msg = weftGetLastError(comms[0]);
+  printf("  with a 2.5 s timeout and no abort: %d (%s) after %.3f s: %s\n", (int)r, weftGetErrorString(r), dt, msg);
+  assert_int_equal(r, weftTimeout);
+  assert_true(dt >= 2.0 && dt < weft_test_seconds(6));
+  assert_non_null(strstr(msg, "no answer within 2500 ms"));
+  assert_non_null(strstr(msg, "rank 1"));
+  assert_int_equal(weftCommDestroy(comms[0]), weftSuccess);
+  assert_int_equal(weftCommDestroy(comms[1]), weftSuccess);
+  free(a.buf);
 }
 
 /* ---- a peer that stops responding ------------------------------------------------------- */
@@ -1760,6 +1888,7 @@ static const struct CMUnitTest all_tests[] = {
     cmocka_unit_test(test_stalled_peer),
     cmocka_unit_test(test_abort),
     cmocka_unit_test(test_abort_stream),
+    cmocka_unit_test(test_abort_connect),
     cmocka_unit_test(test_timeout),
     cmocka_unit_test(test_init_timeout),
     cmocka_unit_test(test_init_refusals),

@@ -5,7 +5,10 @@
  * the timeout (a survivor of a killed rank would otherwise sit in its first
  * connect for the whole WEFT_TIMEOUT). weft_sock_connect, used where the
  * listener may not be up yet (a rank before the bootstrap root), still
- * retries and succeeds once the listener comes up. */
+ * retries and succeeds once the listener comes up. A connect that nothing
+ * answers (a listener whose accept queue is full drops SYNs, as a host gone
+ * without a reset does) returns WEFT_SOCK_NO_ANSWER at its timeout, which
+ * transports turn into weftTimeout. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -97,12 +100,35 @@ static void test_dial_reaches_a_listener(void **state) {
   close(lfd);
 }
 
+static void test_dial_without_answer(void **state) {
+  (void)state;
+  weft_sockaddr a;
+  char err[WEFT_SOCK_ERRLEN];
+  int lfd, fd = -1, n = 0;
+  assert_int_equal(weft_sockaddr_parse("127.0.0.1:0", &a, err), 0);
+  assert_int_equal(weft_sock_listen(&a, &lfd, err), 0);
+  /* fill the accept queue (nobody accepts) until a connect gets no answer */
+  while (n < 20000 && weft_sock_dial(&a, 100, &fd, err) == 0) {
+    close(fd);
+    n++;
+  }
+  assert_true(n > 0 && n < 20000);
+  long long t0 = weft_now_ms();
+  int rc = weft_sock_dial(&a, 300, &fd, err);
+  long long took = weft_now_ms() - t0;
+  assert_int_equal(rc, WEFT_SOCK_NO_ANSWER);
+  assert_true(took >= 250 && took < 3000);
+  assert_non_null(strstr(err, "no answer"));
+  close(lfd);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_dial_refused_is_final),
       cmocka_unit_test(test_unix_refused_is_final),
       cmocka_unit_test(test_connect_waits_for_a_late_listener),
       cmocka_unit_test(test_dial_reaches_a_listener),
+      cmocka_unit_test(test_dial_without_answer),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -89,9 +89,10 @@ int weft_net_link_keys(const weftNetKey_t *key, const uint8_t listen_nonce[WEFT_
 weftResult_t weft_net_hello_dial(weft_net_ctx *c, const weft_sockaddr *addr, const void *hello, size_t len,
                                  int timeout_ms, int *fd) {
   char err[WEFT_SOCK_ERRLEN];
-  if (weft_sock_dial(addr, timeout_ms, fd, err) != 0) {
+  int rc = weft_sock_dial(addr, timeout_ms, fd, err);
+  if (rc != 0) {
     weft_net_obj_err(c, "%s", err);
-    return weftRemoteError;
+    return rc == WEFT_SOCK_NO_ANSWER ? weftTimeout : weftRemoteError;
   }
   if (weft_sock_send_all(*fd, hello, len, timeout_ms, err) != 0) {
     weft_net_obj_err(c, "%s", err);

@@ -59,8 +59,9 @@ int weft_net_link_keys(const weftNetKey_t *key, const uint8_t listen_nonce[WEFT_
 const uint8_t *weft_net_handle_nonce(const void *handle);
 
 /* The connecting side over TCP: connects to addr and sends hello (len bytes
- * starting with a weft_net_hello), within timeout_ms. Returns
- * weftRemoteError with the context's error set when it cannot. */
+ * starting with a weft_net_hello), within timeout_ms. When it cannot, sets
+ * the context's error and returns weftTimeout if nothing answered the
+ * connect in time (nothing is left open), else weftRemoteError. */
 weftResult_t weft_net_hello_dial(weft_net_ctx *c, const weft_sockaddr *addr, const void *hello, size_t len,
                                  int timeout_ms, int *fd);
 /* The accepting side: reads a len-byte hello within timeout_ms; 1 if it

@@ -63,6 +63,7 @@ static weftResult_t tcp_properties(void *ctx, int dev, weftNetProperties_t *p) {
   p->latencyUs = 20.0;
   p->maxStreams = 64; /* weft stripes long-haul messages over parallel sockets */
   p->encrypts = 1;
+  p->connectRetry = 1; /* a dial that timed out is closed: tcp_connect may be called again */
   return weftSuccess;
 }
 
