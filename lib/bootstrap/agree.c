@@ -141,6 +141,14 @@ static int dial(agree_ctx *a, int r, int wait_ms, int *fd) {
   return 1;
 }
 
+/* Tries rank r's listener and closes what it got: 1 it answers, 0 refused
+ * (its process is gone), -1 nothing in PROBE_CONNECT_MS. */
+static int probe(agree_ctx *a, int r) {
+  int fd, k = dial(a, r, PROBE_CONNECT_MS, &fd);
+  if (k == 1) close(fd); /* a coordinator drops it as a stranger's */
+  return k;
+}
+
 static void drop(ag_conn *c) {
   if (c->fd >= 0) close(c->fd);
   c->fd = -1;
@@ -246,10 +254,7 @@ static void collect(agree_ctx *a, coord_state *s, long long deadline) {
     for (int r = 0; r < a->n; r++) {
       if (r == a->b->rank || st[r] != WEFT_AGREE_LIVE || s->joined[r] >= 0 || now - s->probed[r] < PROBE_MS) continue;
       s->probed[r] = now;
-      int fd;
-      int k = dial(a, r, PROBE_CONNECT_MS, &fd);
-      if (k == 0) st[r] = WEFT_AGREE_FAILED;
-      if (k == 1) close(fd);
+      if (probe(a, r) == 0) st[r] = WEFT_AGREE_FAILED;
     }
   }
   free(pf);
@@ -343,9 +348,7 @@ static int await_challenge(agree_ctx *a, ag_conn *c, int r, int wait_ms, ag_head
     int k = poll(&p, 1, left < every ? (int)left : every);
     if (k > 0) return recv_msg(a, c, 0, h, 0, READ_MS) == 0 && h->type == AG_CHALLENGE ? 0 : -1;
     if (k < 0 && errno != EINTR) return -1;
-    int fd, d = k == 0 ? dial(a, r, PROBE_CONNECT_MS, &fd) : -1;
-    if (d == 0) return -1;
-    if (d == 1) close(fd); /* r drops it as a stranger's */
+    if (k == 0 && probe(a, r) == 0) return -1;
     every = every * 2 < REPROBE_MAX_MS ? every * 2 : REPROBE_MAX_MS;
   }
 }
@@ -434,9 +437,7 @@ weftResult_t weft_agree_members(bootstrap_t *b, const uint8_t key[32], weft_agre
     }
     /* its socket closed or it was silent: gone, unless its listener still
      * answers (it dropped a JOIN it took for a stranger's): then once more */
-    int fd;
-    if (!again[c] && dial(&a, c, PROBE_CONNECT_MS, &fd) == 1) {
-      close(fd);
+    if (!again[c] && probe(&a, c) == 1) {
       again[c] = 1;
       continue;
     }

@@ -48,50 +48,53 @@ static weftResult_t comm_stopped(struct weftComm *c, char *err, size_t len) {
   return weftSuccess;
 }
 
-/* One connection of the link to p (stream st) within the comm's timeout. A
- * transport whose connect may be called again after a timeout is given
- * slices of CONNECT_SLICE_MS, and the abort flag and the comm's failure are
- * looked at between them: a host that never answers (a partition, a node
- * powered off) then holds the call only until someone knows. */
-static weftResult_t connect_stream(struct weftComm *c, int p, int st, const char *handle, void **ep, int *stopped,
-                                   char *err, size_t len) {
+/* One connection of the link to p (stream st) within the comm's timeout; on
+ * failure err says why. A transport whose connect may be called again after
+ * a timeout is given slices of CONNECT_SLICE_MS, and the abort flag and the
+ * comm's failure are looked at between them: a host that never answers (a
+ * partition, a node powered off) then holds the call only until someone
+ * knows. */
+static weftResult_t connect_stream(struct weftComm *c, int p, int st, const char *handle, void **ep, char *err,
+                                   size_t len) {
   weft_peer_conn *pc = &c->peers[p];
   weft_net_inst *ni = &c->nets[weft_net_slot_of(pc->net)];
   uint32_t flags = c->encrypt[p] ? WEFT_NET_CONN_ENCRYPT : 0;
   uint64_t id = conn_id(c->rank, st, pc->nstreams);
-  if (!ni->connect_retry) return pc->net->connect(ni->ctx, 0, handle, &c->net_key, id, flags, c->timeout_ms, ep);
   long long deadline = weft_now_ms() + c->timeout_ms;
+  weftResult_t res;
   for (;;) {
-    long long left = deadline - weft_now_ms();
-    weftResult_t res = pc->net->connect(ni->ctx, 0, handle, &c->net_key, id, flags,
-                                        left < CONNECT_SLICE_MS ? (int)(left > 0 ? left : 1) : CONNECT_SLICE_MS, ep);
-    if (res != weftTimeout || weft_now_ms() >= deadline) return res;
-    if ((res = comm_stopped(c, err, len)) != weftSuccess) {
-      *stopped = 1;
-      return res;
+    int slice = c->timeout_ms; /* one call with the whole timeout */
+    if (ni->connect_retry) {
+      long long left = deadline - weft_now_ms();
+      slice = left < 1 ? 1 : left < CONNECT_SLICE_MS ? (int)left : CONNECT_SLICE_MS;
     }
+    res = pc->net->connect(ni->ctx, 0, handle, &c->net_key, id, flags, slice, ep);
+    if (res == weftSuccess) return res;
+    if (res != weftTimeout || !ni->connect_retry || weft_now_ms() >= deadline) break;
+    weftResult_t stopped = comm_stopped(c, err, len);
+    if (stopped != weftSuccess) return stopped;
   }
+  char pn[128];
+  weft_comm_peer_name(c, p, pn, sizeof pn);
+  if (res == weftTimeout)
+    snprintf(err, len, "transport %s: connecting to %s: no answer within %d ms (WEFT_TIMEOUT; the last try: %s)",
+             pc->net->name, pn, c->timeout_ms, pc->net->lastError(ni->ctx));
+  else
+    snprintf(err, len, "transport %s: connecting to %s: %s", pc->net->name, pn, pc->net->lastError(ni->ctx));
+  weft_comm_suspect(c, p);
+  return res;
 }
 
 weftResult_t weft_comm_link_send(struct weftComm *c, int p, char *err, size_t len) {
   weft_peer_conn *pc = &c->peers[p];
   weftResult_t res = comm_stopped(c, err, len);
   if (res != weftSuccess || weft_peer_linked(pc, 1)) return res;
-  int k = weft_net_slot_of(pc->net), stopped = 0;
+  int k = weft_net_slot_of(pc->net);
   const char *handle = c->net_handles + (size_t)p * c->net_handle_row + (size_t)k * WEFT_NET_HANDLE_BYTES;
   for (int st = 0; st < pc->nstreams && res == weftSuccess; st++) {
     void **ep = st ? &pc->xsend[st - 1] : &pc->send;
-    if (!*ep) res = connect_stream(c, p, st, handle, ep, &stopped, err, len);
+    if (!*ep) res = connect_stream(c, p, st, handle, ep, err, len);
   }
-  if (res == weftSuccess || stopped) return res;
-  char pn[128];
-  weft_comm_peer_name(c, p, pn, sizeof pn);
-  if (res == weftTimeout)
-    snprintf(err, len, "transport %s: connecting to %s: no answer within %d ms (WEFT_TIMEOUT; the last try: %s)",
-             pc->net->name, pn, c->timeout_ms, pc->net->lastError(c->nets[k].ctx));
-  else
-    snprintf(err, len, "transport %s: connecting to %s: %s", pc->net->name, pn, pc->net->lastError(c->nets[k].ctx));
-  weft_comm_suspect(c, p);
   return res;
 }
 

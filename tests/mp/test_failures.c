@@ -104,7 +104,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -449,7 +448,7 @@ static void test_timeout(void **state) {
 
 /* This process's TCP listeners (both ranks' bootstrap and transport ones):
  * the rows of /proc/net/tcp in LISTEN whose inode is a socket of ours. */
-static int own_listeners(struct sockaddr_in *out, int max) {
+static int own_listeners(weft_sockaddr *out, int max) {
   unsigned long inodes[256];
   int ni = 0, n = 0;
   char path[64], link[64];
@@ -470,7 +469,8 @@ static int own_listeners(struct sockaddr_in *out, int max) {
       continue;
     for (int i = 0; i < ni; i++)
       if (inodes[i] == inode) {
-        out[n] = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = ip};
+        memset(&out[n], 0, sizeof out[n]);
+        out[n].in = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = ip};
         n++;
         break;
       }
@@ -482,15 +482,13 @@ static int own_listeners(struct sockaddr_in *out, int max) {
 /* Fills a's accept queue with connections nobody accepts (closed at once on
  * this side), until a connect gets no answer: from then on the kernel drops
  * every SYN to it, as a host that is gone without a reset would. */
-static int fill_accept_queue(const struct sockaddr_in *a) {
-  for (int i = 0; i < 20000; i++) {
-    int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    if (s < 0) return -1;
-    int e = connect(s, (const struct sockaddr *)a, sizeof *a) == 0 ? 0 : errno;
-    struct pollfd p = {s, POLLOUT, 0};
-    int ok = e == 0 || (e == EINPROGRESS && poll(&p, 1, 100) == 1);
-    close(s);
-    if (!ok) return i;
+static int fill_accept_queue(const weft_sockaddr *a) {
+  char err[WEFT_SOCK_ERRLEN];
+  for (int i = 0, fd; i < 20000; i++) {
+    int rc = weft_sock_dial(a, 100, &fd, err);
+    if (rc == WEFT_SOCK_NO_ANSWER) return i;
+    if (rc != 0) return -1;
+    close(fd);
   }
   return -1;
 }
@@ -522,7 +520,7 @@ static void test_abort_connect(void **state) {
   (void)state;
   weftComm_t comms[2] = {NULL, NULL};
   init_pair(comms, 60000);
-  struct sockaddr_in ls[16];
+  weft_sockaddr ls[16];
   int nl = own_listeners(ls, 16), filled = 0;
   for (int i = 0; i < nl; i++) filled += fill_accept_queue(&ls[i]) > 0;
   printf("  %d TCP listeners of this process, %d of them no longer answering\n", nl, filled);
