@@ -53,6 +53,7 @@ typedef struct {
   uint32_t small_out[2 * WARM_PINGS][2]; /* the small messages sent, in order */
   void *small_req[2 * WARM_PINGS];
   int small_sent, small_got, pings_sent, echoes_got;
+  unsigned pings_in, echoes_in; /* the rounds the peer has pinged and echoed: each at most once */
   int bad; /* the peer sent what the warm-up does not expect */
   uint32_t small_in[2];
   long long ping_at[WARM_PINGS];
@@ -91,6 +92,7 @@ static int recv_next(warm_peer *w, warm_stream *s, void *buf, size_t size) {
 }
 
 static int send_small(warm_peer *w, uint32_t kind, uint32_t round) {
+  if (w->small_sent >= 2 * WARM_PINGS) return w->bad = 1, -1; /* step_small's checks keep it below */
   uint32_t *m = w->small_out[w->small_sent];
   m[0] = kind;
   m[1] = round;
@@ -116,10 +118,18 @@ static int step_small(warm_peer *w) {
       moved = 1;
       w->small_got++;
       uint32_t kind = w->small_in[0], round = w->small_in[1];
-      if (round >= WARM_PINGS || (kind != MSG_PING && kind != MSG_ECHO)) return w->bad = 1, -1;
+      /* the peer's input: a round it pings twice, or an echo of a ping not
+       * sent (or echoed before), would overrun small_out and ping_at */
+      unsigned bit = round < WARM_PINGS ? 1u << round : 0;
+      if (!bit || (kind == MSG_PING && (w->pings_in & bit)) ||
+          (kind == MSG_ECHO && (round >= (uint32_t)w->pings_sent || (w->echoes_in & bit))) ||
+          (kind != MSG_PING && kind != MSG_ECHO))
+        return w->bad = 1, -1;
       if (kind == MSG_PING) {
+        w->pings_in |= bit;
         if (send_small(w, MSG_ECHO, round) != 0) return -1;
       } else {
+        w->echoes_in |= bit;
         double rtt = (double)(weft_now_ns() - w->ping_at[round]) * 1e-9;
         if (w->echoes_got++ == 0 || rtt < w->rtt) w->rtt = rtt;
       }

@@ -59,6 +59,9 @@ static weftResult_t ofi_properties(void *ctxp, int dev, weftNetProperties_t *p) 
   p->latencyUs = c && c->rdma ? 3.0 : 30.0;
   p->maxStreams = 1;
   p->encrypts = 1;
+  /* connect blocks only in the hello's dial, before anything is made: one that
+   * got no answer is closed and may be called again (the rest is asynchronous) */
+  p->connectRetry = 1;
   return weftSuccess;
 }
 

@@ -3,7 +3,7 @@
 The library is looked up, first match wins:
   1. WEFT_LIBRARY: a path to libweft.so (or to the folder holding it);
   2. the package's own copy, weft/_libs/libweft.so* (bundled by setup.py
-     when WEFT_LIBRARY was set at install time);
+     when WEFT_BUNDLE_LIBRARY was set at install time);
   3. the library of the CMake install that installed this package
      (weft/_install_paths.py, written by `cmake --install`);
   4. the dynamic loader's search path (LD_LIBRARY_PATH, ld.so.cache).
@@ -62,7 +62,7 @@ class UniqueId(ctypes.Structure):
 
 # Mirror of weftConfig_t (include/weft.h), field for field. libweft reads only
 # the fields that `size` covers, so this mirror works with newer libraries
-# too; tests/python/test_abi.py checks it against weft.h.
+# too; tests/python/test_env.py checks it against weft.h.
 class Config(ctypes.Structure):
     _fields_ = [
         ("size", ctypes.c_size_t),
