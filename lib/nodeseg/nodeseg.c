@@ -130,7 +130,7 @@ static int serve(struct weftComm *c, const char *name, int lfd, int mfd, int tim
     if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0 && cred.uid == geteuid() &&
         weft_sock_recv_all(s, &h, sizeof h, 2000, err) == 0 && h.magic == SEG_MAGIC && h.rank > 0 &&
         h.rank < c->nranks && seg_proof(c, h.rank, name, want) == 0 && weft_bytes_equal(want, h.proof, sizeof want) &&
-        weft_unix_send_fd(s, &ok, 1, mfd, err) == 0)
+        weft_unix_send_fd(s, &ok, 1, mfd, 2000, err) == 0)
       served++;
     close(s);
   }

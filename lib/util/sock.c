@@ -317,19 +317,23 @@ int weft_unix_connect(const char *name, int timeout_ms, int *fd, char *err) {
   socklen_t sl = unix_addr(name, &sa);
   long long deadline = weft_now_ms() + timeout_ms;
   for (;;) {
-    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    /* non-blocking: a blocking connect to a listener whose backlog is full
+     * (anyone on the host may fill it) would wait without a bound; here it
+     * says EAGAIN, and the connect is tried again until the deadline */
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (s >= 0 && connect(s, (struct sockaddr *)&sa, sl) == 0) {
       *fd = s;
       return 0;
     }
     int e = errno;
     if (s >= 0) close(s);
-    if (e != EAGAIN || weft_now_ms() > deadline) return SERR("connecting to %s: %s", name, strerror(e));
+    if (e != EAGAIN) return SERR("connecting to %s: %s", name, strerror(e));
+    if (weft_now_ms() > deadline) return SERR("connecting to %s: its backlog stayed full for %d ms", name, timeout_ms);
     usleep(1000);
   }
 }
 
-int weft_unix_send_fd(int sock, const void *msg, size_t len, int pass_fd, char *err) {
+int weft_unix_send_fd(int sock, const void *msg, size_t len, int pass_fd, int timeout_ms, char *err) {
   char cbuf[CMSG_SPACE(sizeof(int))];
   memset(cbuf, 0, sizeof cbuf);
   struct iovec iov = {(void *)msg, len};
@@ -339,9 +343,17 @@ int weft_unix_send_fd(int sock, const void *msg, size_t len, int pass_fd, char *
   cm->cmsg_type = SCM_RIGHTS;
   cm->cmsg_len = CMSG_LEN(sizeof(int));
   memcpy(CMSG_DATA(cm), &pass_fd, sizeof(int));
+  long long deadline = weft_now_ms() + timeout_ms;
   ssize_t n;
-  do n = sendmsg(sock, &m, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
+  for (;;) {
+    n = sendmsg(sock, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n >= 0 || errno == EINTR) {
+      if (n >= 0) break;
+      continue;
+    }
+    long long left = deadline - weft_now_ms();
+    if ((errno != EAGAIN && errno != EWOULDBLOCK) || left <= 0 || wait_fd(sock, POLLOUT, (int)left) <= 0) break;
+  }
   if (n != (ssize_t)len) return SERR("passing a descriptor: %s", n < 0 ? strerror(errno) : "short write");
   return 0;
 }

@@ -60,12 +60,14 @@ void weft_sock_nodelay(int fd);
  * system to leak; the name vanishes with the socket), for peers on one host.
  * weft_unix_listen picks a random name "prefix-pid-random" into name. */
 int weft_unix_listen(const char *prefix, char *name, size_t len, int *fd, char *err);
-/* Connects (blocking socket). Every caller's listener is up before its name
- * is published, and the name vanishes with the socket, so a refused
- * connection is final: the peer is gone. */
+/* Connects; the socket is non-blocking. Every caller's listener is up
+ * before its name is published, and the name vanishes with the socket, so a
+ * refused connection is final: the peer is gone. A listener whose backlog is
+ * full is tried again until timeout_ms. */
 int weft_unix_connect(const char *name, int timeout_ms, int *fd, char *err);
-/* Sends len bytes of msg with a copy of pass_fd attached (SCM_RIGHTS). */
-int weft_unix_send_fd(int sock, const void *msg, size_t len, int pass_fd, char *err);
+/* Sends len bytes of msg with a copy of pass_fd attached (SCM_RIGHTS),
+ * waiting at most timeout_ms for room in a full socket buffer. */
+int weft_unix_send_fd(int sock, const void *msg, size_t len, int pass_fd, int timeout_ms, char *err);
 /* Receives len bytes and the descriptor sent with them into *got_fd. */
 int weft_unix_recv_fd(int sock, void *msg, size_t len, int *got_fd, int timeout_ms, char *err);
 

@@ -253,7 +253,7 @@ static void run_accept(fz_in *in) {
   }
   char err[WEFT_SOCK_ERRLEN];
   size_t cut = how & 128 ? fz_u8(in) % sizeof hello : sizeof hello; /* a short hello, then the end */
-  if (cut && weft_unix_send_fd(sv[1], &hello, cut, mfd, err) != 0) cut = 0;
+  if (cut && weft_unix_send_fd(sv[1], &hello, cut, mfd, 2000, err) != 0) cut = 0;
   close(mfd);
   close(sv[1]); /* the peer says no more: a short hello fails at once */
   void *ep = NULL;

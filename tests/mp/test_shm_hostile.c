@@ -75,7 +75,7 @@ static int fake_peer(const char *handle, int fd, uint64_t conn_id) {
   shm_hello hello;
   hello.ring_bytes = RING_BYTES;
   if (weft_net_hello_seal(&hello, sizeof hello, SHM_MAGIC, &KEY, handle, conn_id, 0) != 0 ||
-      weft_unix_connect(h.name, 2000, &s, err) != 0 || weft_unix_send_fd(s, &hello, sizeof hello, fd, err) != 0)
+      weft_unix_connect(h.name, 2000, &s, err) != 0 || weft_unix_send_fd(s, &hello, sizeof hello, fd, 2000, err) != 0)
     return -1;
   return s;
 }

@@ -8,13 +8,16 @@
  * retries and succeeds once the listener comes up. A connect that nothing
  * answers (a listener whose accept queue is full drops SYNs, as a host gone
  * without a reset does) returns WEFT_SOCK_NO_ANSWER at its timeout, which
- * transports turn into weftTimeout. */
+ * transports turn into weftTimeout. A Unix-socket listener whose backlog is
+ * full (any local user can fill it) makes weft_unix_connect fail at its
+ * timeout, not block without a bound; once there is room it connects. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -122,6 +125,39 @@ static void test_dial_without_answer(void **state) {
   close(lfd);
 }
 
+static void test_unix_full_backlog(void **state) {
+  (void)state;
+  char name[96], err[WEFT_SOCK_ERRLEN] = "";
+  int lfd, fd = -1, n = 0, held[4096];
+  /* room for a full backlog (1024) of descriptors */
+  struct rlimit rl;
+  assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+  if (rl.rlim_cur < 4200) {
+    rl.rlim_cur = rl.rlim_max < 4200 ? rl.rlim_max : 4200;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+  }
+  if (rl.rlim_cur < 2200) skip();
+  assert_int_equal(weft_unix_listen("weft-test", name, sizeof name, &lfd, err), 0);
+  /* fill the backlog (nobody accepts) with connections kept open */
+  while (n < 4096 && weft_unix_connect(name, 0, &held[n], err) == 0) n++;
+  assert_true(n > 0 && n < 4096);
+  assert_non_null(strstr(err, "backlog"));
+  long long t0 = weft_now_ms();
+  int rc = weft_unix_connect(name, 300, &fd, err);
+  long long took = weft_now_ms() - t0;
+  assert_int_not_equal(rc, 0);
+  assert_true(took >= 250 && took < 3000);
+  assert_non_null(strstr(err, "backlog stayed full for 300 ms"));
+  /* one accepted: the next connect gets in */
+  int a = -1;
+  assert_int_equal(weft_sock_accept(lfd, 1000, NULL, &a, err), 0);
+  close(a);
+  assert_int_equal(weft_unix_connect(name, 1000, &fd, err), 0);
+  close(fd);
+  for (int i = 0; i < n; i++) close(held[i]);
+  close(lfd);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_dial_refused_is_final),
@@ -129,6 +165,7 @@ int main(void) {
       cmocka_unit_test(test_connect_waits_for_a_late_listener),
       cmocka_unit_test(test_dial_reaches_a_listener),
       cmocka_unit_test(test_dial_without_answer),
+      cmocka_unit_test(test_unix_full_backlog),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

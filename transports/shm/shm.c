@@ -254,7 +254,7 @@ static weftResult_t shm_connect(void *ctxp, int dev, const void *handle, const w
   int sealed = weft_net_hello_seal(&hello, sizeof hello, SHM_MAGIC, key, handle, conn_id, 0) == 0;
   if (!sealed) snprintf(err, sizeof err, "shm: cannot make the hello (no random bytes?)");
   if (!sealed || weft_unix_connect(h.name, timeout_ms, &s, err) != 0 ||
-      weft_unix_send_fd(s, &hello, sizeof hello, mfd, err) != 0) {
+      weft_unix_send_fd(s, &hello, sizeof hello, mfd, timeout_ms, err) != 0) {
     weft_net_obj_err(ctx, "%s", err);
     if (s >= 0) close(s);
     s = -1;
