@@ -77,8 +77,17 @@ static void fill_card(const struct weftComm *c, grow_card *k) {
   k->spin_us = t->spin_us;
 }
 
-/* A joiner takes the comm's settings from rank 0's card. */
+/* A joiner takes the comm's settings from rank 0's card, in the ranges a
+ * rank's own environment may set (the card came over the network). */
 static weftResult_t adopt(struct weftComm *c, const grow_card *k) {
+  const char *bad = k->timeout_ms <= 0                                          ? "timeout"
+                    : k->crypto < WEFT_CRYPTO_AUTO || k->crypto > WEFT_CRYPTO_OFF ? "encryption mode"
+                    : k->wan_streams < 0 || k->wan_streams > WEFT_MAX_STREAMS     ? "WAN stream count"
+                    : k->dev_pieces < 0 || k->dev_pieces > WEFT_DEV_MAX_PIECES    ? "device piece count"
+                    : k->stripe_min < 4096                                        ? "stripe size"
+                    : !(k->spin_us >= 0 && k->spin_us <= 1e6)                     ? "spin time" /* NaN too */
+                                                                                  : NULL;
+  if (bad) return weft_error(NULL, weftRemoteError, "weftCommGrow: rank 0 sent an invalid %s in the comm's settings", bad);
 #define TAKE(dst, src) snprintf(dst, sizeof dst, "%.*s", (int)sizeof(src) - 1, src)
   TAKE(c->topo_file, k->topo_file);
   TAKE(c->algo_override, k->algo);

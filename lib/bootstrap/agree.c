@@ -211,7 +211,8 @@ static void on_join(agree_ctx *a, coord_state *s, int ci) {
   memcpy(&a->io->table[h.from], a->buf, sizeof(weft_rank_info));
   const uint8_t *theirs = a->buf + sizeof(weft_rank_info);
   for (int r = 0; r < a->n; r++)
-    if (r != a->b->rank && st[r] == WEFT_AGREE_LIVE && s->joined[r] < 0 && theirs[r] != WEFT_AGREE_LIVE)
+    if (r != a->b->rank && st[r] == WEFT_AGREE_LIVE && s->joined[r] < 0 &&
+        (theirs[r] == WEFT_AGREE_FAILED || theirs[r] == WEFT_AGREE_EXCLUDED)) /* no other value is taken */
       st[r] = theirs[r];
 }
 

@@ -477,7 +477,9 @@ weftResult_t weft_bootstrap_from_table(int listen_fd, const weft_rank_info *tabl
   }
   b->listen_fd = listen_fd;
   memcpy(b->peers, table, sizeof *table * (size_t)nranks);
-  weftResult_t res = build_links(b, err);
+  /* the entries came from the other ranks (split's allgather, shrink's
+   * JOINs and PROPOSE): checked as a gathered table is */
+  weftResult_t res = check_table(b->peers, nranks, err) != 0 ? weftRemoteError : build_links(b, err);
   if (res != weftSuccess) {
     weft_bootstrap_close(b);
     return res;

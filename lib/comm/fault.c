@@ -181,6 +181,9 @@ static void on_frame(struct weftComm *c, fault_link *l) {
   o.host[sizeof o.host - 1] = 0;
   o.msg[sizeof o.msg - 1] = 0;
   if (o.rank < 0 || o.rank >= c->nranks) return;
+  /* a cause or result code this weft does not know is no reason to trust it */
+  if (o.cause < WEFT_FAULT_KILLED || o.cause > WEFT_FAULT_CLOSED) o.cause = WEFT_FAULT_REPORTED;
+  if (o.result < weftSuccess || o.result >= weftNumResults) o.result = weftRemoteError;
   weft_fault_raise(c, &o); /* forwards it if it is news here */
 }
 

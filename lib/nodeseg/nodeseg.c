@@ -204,6 +204,9 @@ weftResult_t weft_nodeseg_create(struct weftComm *c) {
   weftResult_t res = weft_bootstrap_allgather(c->bootstrap, x, sizeof *x, err);
   int all = res == weftSuccess;
   for (int p = 0; p < n && all; p++) all = x[p].willing;
+  /* rank 0's slot size sizes everyone's mapping: checked as it clamped its
+   * own (every rank sees the same value and decides alike) */
+  if (all && (x[0].max_bytes < 8 || x[0].max_bytes > (1 << 20))) all = 0;
   int ok = 0;
   if (all) {
     seg_layout(g, n, x[0].max_bytes);

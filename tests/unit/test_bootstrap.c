@@ -255,9 +255,44 @@ static void test_bootstrap_wrong_secret(void **state) {
   assert_null(b);
 }
 
+/* A table handed to weft_bootstrap_from_table comes from the other ranks
+ * (split's allgather, shrink's JOINs): an entry whose host name is not
+ * terminated, whose address is of no known family or that names another
+ * rank is refused, naming the rank, before any link is made. */
+static void test_from_table_checks_entries(void **state) {
+  (void)state;
+  weft_sockaddr toward;
+  char err[WEFT_SOCK_ERRLEN];
+  assert_int_equal(weft_sockaddr_parse("127.0.0.1:1", &toward, err), 0);
+  uint8_t key[32] = {3};
+  for (int bad = 0; bad < 3; bad++) {
+    weft_rank_info t[2];
+    int lfd[2];
+    memset(t, 0, sizeof t);
+    for (int r = 0; r < 2; r++) {
+      assert_int_equal(weft_bootstrap_prepare_listener(&toward, &t[r], &lfd[r], err), 0);
+      t[r].rank = r;
+    }
+    close(lfd[1]);
+    if (bad == 0) memset(t[1].host, 'x', sizeof t[1].host);
+    if (bad == 1) t[1].addr.sa.sa_family = AF_UNIX;
+    if (bad == 2) t[1].rank = 0;
+    bootstrap_t *b = NULL;
+    weftResult_t r = weft_bootstrap_from_table(lfd[0], t, 0, 2, key, 500, &b, err);
+    if (bad == 0) { /* terminated in place: usable, but rank 1 is not there (its listener is closed) */
+      assert_int_not_equal(r, weftSuccess);
+      continue;
+    }
+    assert_int_equal(r, weftRemoteError);
+    assert_null(b);
+    assert_non_null(strstr(err, "corrupt at rank 1"));
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_unique_id_text),   cmocka_unit_test(test_sockaddr_parse),
+      cmocka_unit_test(test_from_table_checks_entries),
       cmocka_unit_test(test_ifname),
       cmocka_unit_test(test_signature),        cmocka_unit_test(test_tuner),
       cmocka_unit_test(test_bootstrap_threads),

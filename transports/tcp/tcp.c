@@ -46,6 +46,7 @@ static weftResult_t tcp_init(const weftNetInitArgs_t *args, void **out) {
   weft_net_ctx_init(&c->base, "tcp", args);
   char err[WEFT_SOCK_ERRLEN];
   if (weft_net_local_addr(args, &c->local, err) != 0) {
+    weft_net_logf(&c->base, weftLogWarn, "tcp: no local address: %s", err); /* e.g. WEFT_SOCKET_IFNAME matches nothing */
     free(c);
     return weftSystemError;
   }

@@ -311,11 +311,20 @@ weftResult_t weft__ocl_finalize(void *ctx) {
   weft__ocl_reduce_release(c);
   weft__ocl_pinned_release_all(c);
   weft__ocl_svm_release_all(c);
+  int hung = 0;
   if (c->queue != NULL) {
-    clFinish(c->queue);
-    clReleaseCommandQueue(c->queue);
+    /* what is still queued, waited for within WEFT_TIMEOUT (clFinish has no
+     * bound); a device that never finishes keeps its queue and context:
+     * releasing them could wait on it too */
+    cl_event ev = NULL;
+    if (clEnqueueMarkerWithWaitList(c->queue, 0, NULL, &ev) == CL_SUCCESS && ev != NULL) {
+      clFlush(c->queue);
+      hung = weft__ocl_wait(c, ev, "the device's last commands") == weftTimeout;
+      clReleaseEvent(ev);
+    }
+    if (!hung) clReleaseCommandQueue(c->queue);
   }
-  if (c->context != NULL) clReleaseContext(c->context);
+  if (c->context != NULL && !hung) clReleaseContext(c->context);
   for (int i = 0; i < 2; i++)
     if (c->probePipe[i] >= 0) close(c->probePipe[i]);
   pthread_mutex_destroy(&c->errMu);
