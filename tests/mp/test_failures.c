@@ -24,8 +24,9 @@
  *   abort_stream       the same with the allreduce enqueued on a weft stream:
  *                      weftStreamSynchronize returns weftAborted quickly.
  *   timeout            same setup, timeoutMs = 1000: weftTimeout after ~1 s.
- *   abort_connect      2 ranks over tcp; rank 1's listeners drop every SYN
- *                      (their accept queues filled); rank 0's first send to
+ *   abort_connect      2 ranks over WEFT_NET (tcp, ucx, ofi); rank 1's
+ *                      transport listeners drop every SYN (their accept
+ *                      queues filled); rank 0's first send to
  *                      rank 1 connects and weftCommAbort must bring it back
  *                      within seconds (timeout 60 s); then, with a 2.5 s
  *                      timeout and no abort, weftTimeout "no answer within".
@@ -118,6 +119,7 @@
 #include "bootstrap/bootstrap.h"
 #include "bootstrap/wire.h"
 #include "comm/comm.h"
+#include "common/listen.h"
 #include "api/introspect.h"
 #include "launch_fork.h"
 #include <errno.h>
@@ -446,36 +448,21 @@ static void test_timeout(void **state) {
 
 /* ---- abort while a connect gets no answer ---------------------------------------------- */
 
-/* This process's TCP listeners (both ranks' bootstrap and transport ones):
- * the rows of /proc/net/tcp in LISTEN whose inode is a socket of ours. */
-static int own_listeners(weft_sockaddr *out, int max) {
-  unsigned long inodes[256];
-  int ni = 0, n = 0;
-  char path[64], link[64];
-  for (int fd = 0; fd < 4096 && ni < 256; fd++) {
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    ssize_t k = readlink(path, link, sizeof link - 1);
-    if (k <= 0) continue;
-    link[k] = 0;
-    if (sscanf(link, "socket:[%lu]", &inodes[ni]) == 1) ni++;
+/* The TCP listeners of comm's transports (a built-in transport's listener
+ * starts with weft_net_listen; shm's, a Unix socket, is left out). Only
+ * weft's own: filling the listeners UCX and libfabric open for themselves
+ * would test those libraries (libfabric's sockets provider crashes under it). */
+static int transport_listeners(weftComm_t comm, weft_sockaddr *out, int max) {
+  int n = 0;
+  for (int k = 0; k < WEFT_MAX_NETS && n < max; k++) {
+    const weft_net_listen *l = comm->nets[k].listen;
+    if (!l || l->fd < 0) continue;
+    socklen_t len = sizeof out[n];
+    memset(&out[n], 0, sizeof out[n]);
+    if (getsockname(l->fd, (struct sockaddr *)&out[n], &len) == 0 &&
+        (out[n].sa.sa_family == AF_INET || out[n].sa.sa_family == AF_INET6))
+      n++;
   }
-  FILE *f = fopen("/proc/net/tcp", "r");
-  if (!f) return 0;
-  char line[512];
-  while (fgets(line, sizeof line, f) && n < max) {
-    unsigned ip, port, st;
-    unsigned long inode;
-    if (sscanf(line, " %*d: %x:%x %*x:%*x %x %*s %*s %*s %*d %*d %lu", &ip, &port, &st, &inode) != 4 || st != 0x0A)
-      continue;
-    for (int i = 0; i < ni; i++)
-      if (inodes[i] == inode) {
-        memset(&out[n], 0, sizeof out[n]);
-        out[n].in = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = ip};
-        n++;
-        break;
-      }
-  }
-  fclose(f);
   return n;
 }
 
@@ -521,10 +508,10 @@ static void test_abort_connect(void **state) {
   weftComm_t comms[2] = {NULL, NULL};
   init_pair(comms, 60000);
   weft_sockaddr ls[16];
-  int nl = own_listeners(ls, 16), filled = 0;
+  int nl = transport_listeners(comms[1], ls, 16), filled = 0;
   for (int i = 0; i < nl; i++) filled += fill_accept_queue(&ls[i]) > 0;
-  printf("  %d TCP listeners of this process, %d of them no longer answering\n", nl, filled);
-  assert_true(filled >= 2); /* at least rank 1's bootstrap and transport listeners */
+  printf("  %d TCP listeners of rank 1's transports, %d of them no longer answering\n", nl, filled);
+  assert_true(filled >= 1);
   lone_send a;
   memset(&a, 0, sizeof a);
   a.comm = comms[0];
@@ -549,7 +536,7 @@ static void test_abort_connect(void **state) {
 
   /* no abort: the slices end at the comm's own timeout, which names the peer */
   init_pair(comms, 2500);
-  nl = own_listeners(ls, 16);
+  nl = transport_listeners(comms[1], ls, 16);
   for (int i = 0; i < nl; i++) fill_accept_queue(&ls[i]);
   t0 = now_s();
   weftResult_t r = weftSend(a.buf, a.count, weftFloat, 1, comms[0], NULL);
