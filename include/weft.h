@@ -147,7 +147,8 @@ typedef struct {
 WEFT_API weftResult_t weftGetVersion(int *version);
 WEFT_API const char *weftGetErrorString(weftResult_t result);
 /* Last error message recorded on comm, or for the calling thread when comm is
- * NULL. Never NULL; "" when there is none. Valid until the next call on comm. */
+ * NULL. Never NULL; "" when there is none. A copy in the calling thread's
+ * storage, valid until this thread's fourth next weftGetLastError call. */
 WEFT_API const char *weftGetLastError(weftComm_t comm);
 
 /* ------------------------------------------------------------------ */

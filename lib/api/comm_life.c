@@ -242,6 +242,13 @@ WEFT_API weftResult_t weftCommGetDevice(const weftComm_t comm, char *name, size_
 
 WEFT_API const char *weftGetLastError(weftComm_t comm) {
   if (!comm || comm->magic != WEFT_COMM_MAGIC) return weft_thread_error();
-  return comm->log.last_error;
+  /* the comm's message may be rewritten at any time by its progress or fault
+   * thread: the caller reads a copy of this thread's, taken under the lock
+   * (four in turn, so that one printf may show several comms' messages) */
+  static _Thread_local char copy[4][WEFT_ERRMSG_LEN];
+  static _Thread_local unsigned next;
+  char *buf = copy[next++ % 4];
+  weft_log_sink_last_error(&comm->log, buf, WEFT_ERRMSG_LEN);
+  return buf;
 }
 

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,6 +255,28 @@ static void answer_all(const root_state *st, const root_args *a) {
   }
 }
 
+/* Roots still running, and the order to stop them. A root is a detached
+ * thread that may outlive every call (a failed job keeps it until its
+ * deadline); at exit it must not go on using libcrypto, whose own exit
+ * handler frees its tables: stop_roots_at_exit, registered after libcrypto's
+ * (the root's keys are derived first), runs before it and waits for them. */
+static atomic_int roots_live, roots_stop;
+static pthread_once_t roots_at_exit_once = PTHREAD_ONCE_INIT;
+
+static void stop_roots_at_exit(void) {
+  atomic_store(&roots_stop, 1);
+  for (int i = 0; i < 100 && atomic_load(&roots_live) > 0; i++) usleep(5000); /* a root looks every 100 ms */
+}
+
+/* A forked child has none of its parent's threads. */
+static void no_roots_in_child(void) { atomic_store(&roots_live, 0); }
+
+static void register_roots_at_exit(void) {
+  if (atexit(stop_roots_at_exit) != 0 || pthread_atfork(NULL, NULL, no_roots_in_child) != 0) {
+    /* not registered: a root may then outlive libcrypto at exit, as before */
+  }
+}
+
 /* Handshakes are read concurrently, so silent or slow strangers cannot hold
  * up the ranks of the job. */
 static void *root_main(void *p) {
@@ -274,6 +297,7 @@ static void *root_main(void *p) {
   if (!pend || !pf) goto out;
   /* a failed job keeps its root until the deadline, to tell late ranks why */
   while (st.failed[0] || st.n < 0 || st.joined < st.n) {
+    if (atomic_load(&roots_stop)) goto out;
     long long now = weft_now_ms();
     if (now >= deadline) {
       if (!st.failed[0]) timed_out(&st, &a);
@@ -335,6 +359,7 @@ out:
   free(pend);
   free(pf);
   close(a.lfd);
+  atomic_fetch_sub(&roots_live, 1);
   return NULL;
 }
 
@@ -358,6 +383,8 @@ int weft_root_start(weft_sockaddr *addr, const uint8_t secret[16], int timeout_m
     return -1;
   }
   a->timeout_ms = timeout_ms;
+  pthread_once(&roots_at_exit_once, register_roots_at_exit);
+  atomic_fetch_add(&roots_live, 1);
   sem_t started;
   sem_init(&started, 0, 0);
   a->started = &started;
@@ -368,6 +395,7 @@ int weft_root_start(weft_sockaddr *addr, const uint8_t secret[16], int timeout_m
   int rc = pthread_create(&t, &attr, root_main, a);
   pthread_attr_destroy(&attr);
   if (rc != 0) {
+    atomic_fetch_sub(&roots_live, 1);
     close(lfd);
     free(a);
     snprintf(err, WEFT_SOCK_ERRLEN, "cannot start bootstrap root thread: %s", strerror(rc));

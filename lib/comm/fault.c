@@ -130,10 +130,11 @@ int weft_fault_raise(struct weftComm *c, const weft_fault_origin *o) {
   pthread_mutex_unlock(&f->mu);
   if (!first) return 0;
   weftResult_t res = weft_fault_result(c, o), expect = weftSuccess;
-  atomic_compare_exchange_strong(&c->async_error, &expect, res); /* revokes: running calls leave */
   char text[WEFT_ERRMSG_LEN];
   weft_fault_describe(o, text, sizeof text);
+  /* the message first: a call that leaves on the error below finds it */
   weft_error_to(&c->log, res, "%s", text); /* weftGetLastError on an idle comm says it too */
+  atomic_compare_exchange_strong(&c->async_error, &expect, res); /* revokes: running calls leave */
   if (c->on_fail) c->on_fail(c);          /* ranks waiting in the node segment see it */
   send_frame(f, FR_NOTICE, o);
   return 1;

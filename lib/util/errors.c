@@ -36,7 +36,7 @@ weftResult_t weft_error_to(weft_log_sink *sink, weftResult_t res, const char *fm
   va_end(ap);
   if (sink) {
     pthread_mutex_lock(&sink->mu);
-    memcpy(sink->last_error, msg, sizeof msg);
+    snprintf(sink->last_error, sizeof sink->last_error, "%s", msg);
     pthread_mutex_unlock(&sink->mu);
   }
   weft_set_thread_error(msg);
