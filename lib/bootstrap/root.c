@@ -271,10 +271,11 @@ static void stop_roots_at_exit(void) {
 /* A forked child has none of its parent's threads. */
 static void no_roots_in_child(void) { atomic_store(&roots_live, 0); }
 
+/* (if either cannot be registered, a root may outlive libcrypto at exit, as
+ * before: nothing else to do) */
 static void register_roots_at_exit(void) {
-  if (atexit(stop_roots_at_exit) != 0 || pthread_atfork(NULL, NULL, no_roots_in_child) != 0) {
-    /* not registered: a root may then outlive libcrypto at exit, as before */
-  }
+  atexit(stop_roots_at_exit);
+  pthread_atfork(NULL, NULL, no_roots_in_child);
 }
 
 /* Handshakes are read concurrently, so silent or slow strangers cannot hold

@@ -347,10 +347,8 @@ int weft_unix_send_fd(int sock, const void *msg, size_t len, int pass_fd, int ti
   ssize_t n;
   for (;;) {
     n = sendmsg(sock, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n >= 0 || errno == EINTR) {
-      if (n >= 0) break;
-      continue;
-    }
+    if (n >= 0) break;
+    if (errno == EINTR) continue;
     long long left = deadline - weft_now_ms();
     if ((errno != EAGAIN && errno != EWOULDBLOCK) || left <= 0 || wait_fd(sock, POLLOUT, (int)left) <= 0) break;
   }

@@ -119,6 +119,7 @@
 #include "bootstrap/bootstrap.h"
 #include "bootstrap/wire.h"
 #include "comm/comm.h"
+#include "accept_queue.h"
 #include "common/listen.h"
 #include "api/introspect.h"
 #include "launch_fork.h"
@@ -466,20 +467,6 @@ static int transport_listeners(weftComm_t comm, weft_sockaddr *out, int max) {
   return n;
 }
 
-/* Fills a's accept queue with connections nobody accepts (closed at once on
- * this side), until a connect gets no answer: from then on the kernel drops
- * every SYN to it, as a host that is gone without a reset would. */
-static int fill_accept_queue(const weft_sockaddr *a) {
-  char err[WEFT_SOCK_ERRLEN];
-  for (int i = 0, fd; i < 20000; i++) {
-    int rc = weft_sock_dial(a, 100, &fd, err);
-    if (rc == WEFT_SOCK_NO_ANSWER) return i;
-    if (rc != 0) return -1;
-    close(fd);
-  }
-  return -1;
-}
-
 typedef struct {
   weftComm_t comm;
   float *buf;
@@ -509,7 +496,7 @@ static void test_abort_connect(void **state) {
   init_pair(comms, 60000);
   weft_sockaddr ls[16];
   int nl = transport_listeners(comms[1], ls, 16), filled = 0;
-  for (int i = 0; i < nl; i++) filled += fill_accept_queue(&ls[i]) > 0;
+  for (int i = 0; i < nl; i++) filled += weft_test_fill_accept_queue(&ls[i]) > 0;
   printf("  %d TCP listeners of rank 1's transports, %d of them no longer answering\n", nl, filled);
   assert_true(filled >= 1);
   lone_send a;
@@ -537,7 +524,7 @@ static void test_abort_connect(void **state) {
   /* no abort: the slices end at the comm's own timeout, which names the peer */
   init_pair(comms, 2500);
   nl = transport_listeners(comms[1], ls, 16);
-  for (int i = 0; i < nl; i++) fill_accept_queue(&ls[i]);
+  for (int i = 0; i < nl; i++) weft_test_fill_accept_queue(&ls[i]);
   t0 = now_s();
   weftResult_t r = weftSend(a.buf, a.count, weftFloat, 1, comms[0], NULL);
   double dt = now_s() - t0;

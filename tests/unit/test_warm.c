@@ -80,17 +80,23 @@ static void test_well_behaved(void **state) {
   assert_int_equal(w.small_sent, 2 * WARM_PINGS); /* 2 pings, 2 echoes */
 }
 
+/* The script must be refused at its message number at (1-based): the
+ * warm-up fails as a bad peer's, having read no further. */
+static void expect_refused(int n, const uint32_t (*m)[2], int at) {
+  set_script(n, m);
+  warm_peer w;
+  warm_stream st;
+  assert_int_equal(run_small(&w, &st), -1);
+  assert_int_equal(w.bad, 1);
+  assert_int_equal(w.small_got, at);
+}
+
 static void test_round_pinged_twice(void **state) {
   (void)state;
   /* every message a ping of round 0 or 1: without the check each one is
    * echoed, and the fifth send writes past small_out and small_req */
   const uint32_t m[4][2] = {{MSG_PING, 0}, {MSG_PING, 1}, {MSG_PING, 0}, {MSG_PING, 1}};
-  set_script(4, m);
-  warm_peer w;
-  warm_stream st;
-  assert_int_equal(run_small(&w, &st), -1);
-  assert_int_equal(w.bad, 1);
-  assert_int_equal(w.small_got, 3); /* refused at the second ping of round 0 */
+  expect_refused(4, m, 3); /* at the second ping of round 0 */
 }
 
 static void test_echo_of_no_ping(void **state) {
@@ -98,37 +104,21 @@ static void test_echo_of_no_ping(void **state) {
   /* an echo of round 1 before ping 1 was sent: its time would be read
    * from a ping_at never written */
   const uint32_t m[2][2] = {{MSG_ECHO, 1}, {MSG_ECHO, 0}};
-  set_script(2, m);
-  warm_peer w;
-  warm_stream st;
-  assert_int_equal(run_small(&w, &st), -1);
-  assert_int_equal(w.bad, 1);
-  assert_int_equal(w.small_got, 1);
+  expect_refused(2, m, 1);
 }
 
 static void test_echo_twice(void **state) {
   (void)state;
   /* our ping 0 echoed twice */
   const uint32_t m[3][2] = {{MSG_PING, 0}, {MSG_ECHO, 0}, {MSG_ECHO, 0}};
-  set_script(3, m);
-  warm_peer w;
-  warm_stream st;
-  assert_int_equal(run_small(&w, &st), -1);
-  assert_int_equal(w.bad, 1);
-  assert_int_equal(w.small_got, 3);
+  expect_refused(3, m, 3);
 }
 
 static void test_unknown_kind_or_round(void **state) {
   (void)state;
   const uint32_t a[1][2] = {{7, 0}}, b[1][2] = {{MSG_PING, WARM_PINGS}};
-  warm_peer w;
-  warm_stream st;
-  set_script(1, a);
-  assert_int_equal(run_small(&w, &st), -1);
-  assert_int_equal(w.bad, 1);
-  set_script(1, b);
-  assert_int_equal(run_small(&w, &st), -1);
-  assert_int_equal(w.bad, 1);
+  expect_refused(1, a, 1);
+  expect_refused(1, b, 1);
 }
 
 int main(void) {
