@@ -45,7 +45,8 @@
 # run: launches the ranks of a weft program, rank r in site r/K (or by --layout,
 #   e.g. 2+1+3: ranks 0-1 in site 0, 2 in site 1, 3-5 in site 2) with WEFT_RANK,
 #   WEFT_NRANKS, WEFT_COMM_ID=10.77.0.1:PORT, WEFT_SITE=siteS, WEFT_HOST_ID=P-sS, WEFT_SECRET (one
-#   random secret per run unless set)
+#   random secret per run unless set; PORT random below site 0's ephemeral port range unless
+#   --port, so that no connection's local port can hold it)
 #   (ranks of one site share a host: shm among them, tcp across sites).
 #   Prints rank 0's output (all ranks', prefixed, with --all-output), waits for
 #   every rank and exits non-zero if any failed; after --timeout S (default 600)
@@ -403,7 +404,15 @@ cmd_run() {
   make_layout "$SITES"
   local n=${#site_of[@]} r s
   is_uint "$timeout_s" || die "bad --timeout"
-  [[ -n "$port" ]] || port=$((20000 + (RANDOM * 32768 + RANDOM + $$) % 30000))
+  if [[ -z "$port" ]]; then
+    # below the ephemeral range: a port in it may be the local end of a
+    # connection of an earlier run (or of this one), and rank 0's root could
+    # not listen on it
+    local lo=32768
+    read -r lo _ < <(ip netns exec "$(site_ns 0)" cat /proc/sys/net/ipv4/ip_local_port_range) || lo=32768
+    (( lo > 11024 )) || lo=32768
+    port=$((10000 + (RANDOM * 32768 + RANDOM + $$) % (lo - 10000)))
+  fi
   local keep_logs=1
   if [[ -z "$logdir" ]]; then logdir=$(mktemp -d /tmp/wanlab-run.XXXXXX); keep_logs=0; fi
   mkdir -p "$logdir"
@@ -602,7 +611,7 @@ cmd_check() {
   is_uint "$seconds" && (( seconds >= 3 )) || die "--seconds must be >= 3"
   local py
   py=$(command -v python3) || die "check needs python3"
-  local cport=$((30000 + $$ % 20000)) before after
+  local cport=$((10000 + $$ % 20000)) before after # below the ephemeral port range
   local tmp; tmp=$(mktemp -d /tmp/wanlab-check.XXXXXX)
   # receiver: counts bytes per 100 ms; reports the average after the first 2 s (slow start) and overall
   ip netns exec "$(site_ns $to)" "$py" - "$(site_ip $to)" "$cport" "$streams" "$seconds" >"$tmp/rx" 2>&1 <<'EOF' &
